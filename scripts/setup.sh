@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what keyhold needs on a fresh Debian 12 machine with Node.js 20, then builds it.
+# Safe to run again: every step is idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=(systemd systemd-container postgresql gnome-keyring libsecret-tools dbus dbus-user-session git)
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "keyhold setup: needs root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "keyhold setup: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build

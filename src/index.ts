@@ -1,0 +1,1 @@
+export { isSecretError, Secret, SecretError, type SecretErrorCode, SecretKey } from "./secret/index.js";

@@ -1,0 +1,54 @@
+/**
+ * The one error class keyhold throws. `code` is stable and documented; `message` is a lower-case
+ * fragment without a final period and never holds a secret value; `hint` says what to do when
+ * the fix is known.
+ */
+export type SecretErrorCode =
+  // reading files and names
+  | "FILE_NOT_FOUND"
+  | "PERMISSIONS_TOO_OPEN"
+  | "WRONG_OWNER"
+  | "SYMLINK_REFUSED"
+  | "NOT_A_FILE"
+  | "PATH_VALIDATION_FAILED"
+  | "INVALID_FORMAT"
+  | "INVALID_NAME"
+  | "TOO_LARGE"
+  | "EMPTY_VALUE"
+  | "KEY_DERIVATION"
+  // credentials and systemd-creds
+  | "CREDENTIAL_NOT_FOUND"
+  | "CREDENTIAL_EXISTS"
+  | "DECRYPT_FAILED"
+  | "ENCRYPT_FAILED"
+  | "NAME_MISMATCH"
+  | "EXPIRED"
+  | "NOT_ROOT"
+  | "SYSTEMD_CREDS_MISSING"
+  // the store and its state
+  | "STORE_NOT_FOUND"
+  | "STORE_INSECURE"
+  | "VERSION_NOT_FOUND"
+  | "LOCK_TIMEOUT"
+  | "AUDIT_KEY_MISSING"
+  | "AUDIT_TAMPERED"
+  | "DISPOSED"
+  | "TERMINAL_REFUSED"
+  | "USAGE"
+  | "IO_ERROR";
+
+export class SecretError extends Error {
+  override readonly name = "SecretError";
+  readonly code: SecretErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: SecretErrorCode, message: string, options: { cause?: unknown; hint?: string } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+export function isSecretError(err: unknown, code?: SecretErrorCode): err is SecretError {
+  return err instanceof SecretError && (code === undefined || err.code === code);
+}

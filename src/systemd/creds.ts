@@ -1,0 +1,145 @@
+import { Secret, SecretError } from "../secret/index.js";
+import { assertCredentialName, CREDENTIAL_SIZE_MAX } from "./names.js";
+import { runTool, runToolSync, type ToolResult } from "./process.js";
+
+/** Which key systemd-creds seals with. "auto" picks host+tpm2 when a TPM2 is present. */
+export type WithKey = "auto" | "host" | "tpm2" | "host+tpm2";
+
+export interface CredsOptions {
+  /** The systemd-creds binary; tests and unusual installs may override it. */
+  binary?: string;
+  /** Environment for systemd-creds (tests set SYSTEMD_CREDENTIAL_SECRET to a throwaway host key). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface EncryptOptions extends CredsOptions {
+  withKey?: WithKey;
+  /** Passed to --not-after: an absolute timestamp or a relative one such as "+30d". */
+  notAfter?: string;
+}
+
+const DEFAULT_BINARY = "systemd-creds";
+
+// Lines systemd-creds prints that are warnings, not the reason for a failure.
+const NOISE = [/is not located on encrypted media, using anyway/];
+
+function reasonOf(stderr: string): string {
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !NOISE.some((re) => re.test(l)));
+  return lines.at(-1)?.replace(/\.$/, "") ?? "no reason given";
+}
+
+function failure(op: "encrypt" | "decrypt", name: string, result: ToolResult): SecretError {
+  const reason = reasonOf(result.stderr);
+  if (/does not match filename|Embedded credential name/.test(reason)) {
+    return new SecretError("NAME_MISMATCH", `credential ${name}: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}`, {
+      hint: "the name inside a credential must equal the name it is loaded under; re-encrypt it with keyhold rotate",
+    });
+  }
+  if (/time passed/.test(reason)) {
+    return new SecretError("EXPIRED", `credential ${name} has expired (its not-after time has passed)`, {
+      hint: `set a new value with: keyhold rotate ${name}`,
+    });
+  }
+  if (/Permission denied|Operation not permitted/.test(reason) && process.getuid?.() !== 0) {
+    return new SecretError("NOT_ROOT", `cannot ${op} credential ${name}: the host credential key is readable by root only`, {
+      hint: "run this command with sudo",
+    });
+  }
+  if (/No such file or directory/.test(reason) && op === "decrypt") {
+    return new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`);
+  }
+  const code = op === "encrypt" ? "ENCRYPT_FAILED" : "DECRYPT_FAILED";
+  return new SecretError(code, `systemd-creds could not ${op} credential ${name}: ${reason}`);
+}
+
+function missingTool(err: unknown, binary: string): never {
+  if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+    throw new SecretError("SYSTEMD_CREDS_MISSING", `${binary} not found`, {
+      hint: "keyhold needs systemd 250 or later (package systemd)",
+      cause: err,
+    });
+  }
+  throw err;
+}
+
+function checkValue(name: string, value: Uint8Array): void {
+  if (value.length === 0) throw new SecretError("EMPTY_VALUE", `refusing to store an empty value for ${name}`);
+  if (value.length > CREDENTIAL_SIZE_MAX) {
+    throw new SecretError("TOO_LARGE", `value for ${name} is ${value.length} bytes; systemd credentials hold at most 1 MiB`);
+  }
+}
+
+let tpm2Present: boolean | undefined;
+
+/** Whether a usable TPM2 is present (`systemd-creds has-tpm2`), asked once per process. */
+export async function hasTpm2(options: CredsOptions = {}): Promise<boolean> {
+  if (tpm2Present === undefined) {
+    const binary = options.binary ?? DEFAULT_BINARY;
+    const result = await runTool(binary, ["has-tpm2", "--quiet"], { env: options.env }).catch((e) =>
+      missingTool(e, binary),
+    );
+    tpm2Present = result.code === 0;
+  }
+  return tpm2Present;
+}
+
+/**
+ * keyhold's default key choice: systemd's "auto" when a TPM2 is present; plain "host" otherwise,
+ * because "auto" refuses to work when the host key lives on a temporary file system (containers).
+ */
+export async function defaultWithKey(options: CredsOptions = {}): Promise<WithKey> {
+  return (await hasTpm2(options)) ? "auto" : "host";
+}
+
+/**
+ * Encrypts `value` as credential `name` and returns the ciphertext (base64 text as systemd writes
+ * it). The value goes through stdin; the embedded name is always `name`, so the file must be
+ * stored under that name (the mistake of seed 001's rotation recipe cannot happen here).
+ * The caller writes the file: systemd-creds would create it with the caller's umask.
+ */
+export async function encryptCredential(name: string, value: Uint8Array, options: EncryptOptions = {}): Promise<Buffer> {
+  assertCredentialName(name);
+  checkValue(name, value);
+  const binary = options.binary ?? DEFAULT_BINARY;
+  const withKey = options.withKey ?? (await defaultWithKey(options));
+  const args = ["encrypt", `--name=${name}`, `--with-key=${withKey}`];
+  if (options.notAfter !== undefined) args.push(`--not-after=${options.notAfter}`);
+  args.push("-", "-");
+  const result = await runTool(binary, args, { input: value, env: options.env }).catch((e) => missingTool(e, binary));
+  if (result.code !== 0) throw failure("encrypt", name, result);
+  return result.stdout;
+}
+
+function decryptArgs(name: string): string[] {
+  return ["decrypt", `--name=${name}`, "-", "-"];
+}
+
+/**
+ * Decrypts a credential's ciphertext, checking that its embedded name is `name` (and its
+ * not-after time). The plaintext comes back through a pipe and is handed over as a Secret.
+ */
+export async function decryptCredential(name: string, ciphertext: Uint8Array, options: CredsOptions = {}): Promise<Secret> {
+  assertCredentialName(name);
+  const binary = options.binary ?? DEFAULT_BINARY;
+  const result = await runTool(binary, decryptArgs(name), { input: ciphertext, env: options.env }).catch((e) =>
+    missingTool(e, binary),
+  );
+  if (result.code !== 0) throw failure("decrypt", name, result);
+  return Secret.fromBytes(result.stdout, { wipeSource: true });
+}
+
+export function decryptCredentialSync(name: string, ciphertext: Uint8Array, options: CredsOptions = {}): Secret {
+  assertCredentialName(name);
+  const binary = options.binary ?? DEFAULT_BINARY;
+  let result: ToolResult;
+  try {
+    result = runToolSync(binary, decryptArgs(name), { input: ciphertext, env: options.env });
+  } catch (e) {
+    missingTool(e, binary);
+  }
+  if (result.code !== 0) throw failure("decrypt", name, result);
+  return Secret.fromBytes(result.stdout, { wipeSource: true });
+}
