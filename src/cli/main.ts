@@ -1,0 +1,49 @@
+import { isSecretError } from "../secret/index.js";
+import { commands } from "./commands.js";
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, writeLine } from "./io.js";
+
+const VERSION = "0.1.0";
+
+function usage(io: CliIo): void {
+  writeLine(io.stdout, "usage: keyhold COMMAND [ARGS…]\n\ncommands:");
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  for (const [word, entry] of Object.entries(commands)) writeLine(io.stdout, `  ${word.padEnd(width)}  ${entry.summary}`);
+  writeLine(io.stdout, "\nRun 'keyhold COMMAND --help' for a command's options.");
+}
+
+/** Prints an error as one line `keyhold: <message> [<CODE>]`, plus a hint line when known. */
+export function reportError(io: CliIo, err: unknown): number {
+  if (isSecretError(err)) {
+    writeLine(io.stderr, `keyhold: ${err.message} [${err.code}]`);
+    if (err.hint) writeLine(io.stderr, `keyhold: hint: ${err.hint}`);
+    return err.code === "USAGE" ? EXIT_USAGE : EXIT_FAILED;
+  }
+  // Unexpected errors: show the message only (never an object dump that could hold a value).
+  const message = err instanceof Error ? err.message : "unexpected failure";
+  writeLine(io.stderr, `keyhold: ${message} [INTERNAL]`);
+  return EXIT_FAILED;
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [word, ...rest] = argv;
+  if (word === undefined || word === "help" || word === "--help" || word === "-h") {
+    usage(io);
+    return word === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (word === "--version" || word === "version") {
+    writeLine(io.stdout, `keyhold ${VERSION}`);
+    return EXIT_OK;
+  }
+  const entry = commands[word];
+  if (entry === undefined) {
+    writeLine(io.stderr, `keyhold: unknown command: ${word} [USAGE]`);
+    writeLine(io.stderr, "keyhold: hint: run 'keyhold help' for the list of commands");
+    return EXIT_USAGE;
+  }
+  try {
+    const command = await entry.load();
+    return await command(rest, io);
+  } catch (err) {
+    return reportError(io, err);
+  }
+}
