@@ -1,0 +1,77 @@
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join } from "node:path";
+
+export interface AtomicWriteOptions {
+  /** File mode, applied with fchmod so the umask cannot widen or narrow it. Default 0600. */
+  mode?: number;
+  /** Owner to set with fchown before the rename (root only). */
+  uid?: number;
+  gid?: number;
+}
+
+/** fsync a directory so a rename or unlink in it survives a crash. */
+export function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A temporary name in the same directory as `path`, hidden and never a valid credential file name. */
+export function temporaryNameFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+}
+
+/**
+ * Replaces `path` with `data` so that a crash at any moment leaves either the old file or the
+ * new one, whole: write a temporary file in the same directory (O_EXCL, O_NOFOLLOW, exact mode),
+ * fsync it, rename it over the target, fsync the directory.
+ */
+export function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): void {
+  const mode = options.mode ?? 0o600;
+  const tmp = temporaryNameFor(path);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  let renamed = false;
+  try {
+    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+    let offset = 0;
+    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    if (options.uid !== undefined || options.gid !== undefined) {
+      // fchown may clear set-id bits, so chown before chmod.
+      fchownSync(fd, options.uid ?? -1, options.gid ?? -1);
+    }
+    fchmodSync(fd, mode);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+    renamed = true;
+    fsyncDirectory(dirname(path));
+  } catch (err) {
+    if (!renamed) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // never created or already gone
+      }
+    }
+    throw err;
+  }
+}
