@@ -1,0 +1,17 @@
+export {
+  type CredentialEntry,
+  type CredentialsDirectory,
+  type CredentialsDirectoryOptions,
+  createCredentialsDirectory,
+} from "./credentials-directory.js";
+export { assertCleanAbsolutePath, type ProtectedFileRules, readProtectedFile } from "./protected-file.js";
+export {
+  clearSecretCache,
+  DEFAULT_STORE,
+  fileVariableFor,
+  type LoadOptions,
+  loadSecret,
+  loadSecretKeyFile,
+  loadSecretSync,
+  type SecretSource,
+} from "./resolve.js";

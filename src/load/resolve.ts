@@ -1,0 +1,161 @@
+import { join } from "node:path";
+import { Secret, SecretError, SecretKey } from "../secret/index.js";
+import {
+  assertCredentialName,
+  type CredsOptions,
+  decryptCredential,
+  decryptCredentialSync,
+} from "../systemd/index.js";
+import { assertCleanAbsolutePath, readProtectedFile } from "./protected-file.js";
+
+export const DEFAULT_STORE = "/etc/credstore.encrypted";
+
+export interface LoadOptions {
+  /** Environment to resolve from (CREDENTIALS_DIRECTORY, NAME_FILE, KEYHOLD_STORE). Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** The encrypted credstore. Default: env KEYHOLD_STORE, else /etc/credstore.encrypted. */
+  store?: string;
+  /** Options for systemd-creds (binary, environment). */
+  creds?: CredsOptions;
+  /** Reuse a value already loaded by this process. Default true. */
+  cache?: boolean;
+}
+
+/** Where a value was found, for diagnostics (never the value). */
+export type SecretSource = "credentials-directory" | "file" | "credstore";
+
+/** The environment variable naming a file for `name`: my_api_key → MY_API_KEY_FILE. */
+export function fileVariableFor(name: string): string {
+  return `${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_FILE`;
+}
+
+interface Plan {
+  cacheKey: string;
+  credentialsFile?: string;
+  pointedFile?: string;
+  storeFile: string;
+}
+
+/**
+ * The one resolution order, decided before anything is read:
+ *   1. $CREDENTIALS_DIRECTORY/NAME   (a service started by systemd, or `keyhold run`)
+ *   2. the file named by NAME_FILE   (strict: owner and 0600/0400 checked)
+ *   3. the encrypted credstore       (STORE/NAME through systemd-creds decrypt, root only)
+ * The first source that exists wins; a source that exists but fails its checks is an error,
+ * never a reason to fall through to the next one.
+ */
+function plan(name: string, options: LoadOptions): Plan {
+  assertCredentialName(name);
+  const env = options.env ?? process.env;
+  const credentialsDirectory = env.CREDENTIALS_DIRECTORY;
+  const pointed = env[fileVariableFor(name)];
+  const store = options.store ?? env.KEYHOLD_STORE ?? DEFAULT_STORE;
+  assertCleanAbsolutePath(store, "credential store");
+  const result: Plan = { cacheKey: "", storeFile: join(store, name) };
+  if (credentialsDirectory) {
+    assertCleanAbsolutePath(credentialsDirectory, "CREDENTIALS_DIRECTORY");
+    result.credentialsFile = join(credentialsDirectory, name);
+  }
+  if (pointed) {
+    assertCleanAbsolutePath(pointed, fileVariableFor(name));
+    result.pointedFile = pointed;
+  }
+  result.cacheKey = JSON.stringify([name, result.credentialsFile, result.pointedFile, result.storeFile]);
+  return result;
+}
+
+function readIfPresent(path: string | undefined, strict: boolean): Buffer | undefined {
+  if (path === undefined) return undefined;
+  try {
+    // Inside $CREDENTIALS_DIRECTORY systemd owns the files and, on 254+ with ACLs, group bits can
+    // show; only access for others is refused there. Files a user points at get the strict check.
+    return readProtectedFile(path, strict ? { strictMode: true } : { strictMode: false, owners: "any" });
+  } catch (err) {
+    if (err instanceof SecretError && err.code === "FILE_NOT_FOUND") return undefined;
+    throw err;
+  }
+}
+
+function notFound(name: string, p: Plan): SecretError {
+  const places = [p.credentialsFile, p.pointedFile, p.storeFile].filter((x) => x !== undefined);
+  return new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`, {
+    hint: `looked in ${places.join(", ")}; create it with: sudo keyhold set ${name}`,
+  });
+}
+
+function fromPlainSources(p: Plan): Secret | undefined {
+  const direct = readIfPresent(p.credentialsFile, false) ?? readIfPresent(p.pointedFile, true);
+  return direct === undefined ? undefined : Secret.fromBytes(direct, { wipeSource: true });
+}
+
+function readStoreFile(p: Plan): Buffer | undefined {
+  // The credstore holds ciphertext: its mode is doctor's business, but a symlink is still refused.
+  return readIfPresent(p.storeFile, false);
+}
+
+const cache = new Map<string, Promise<Secret> | Secret>();
+
+/** Forgets every cached value (and wipes those already loaded). */
+export function clearSecretCache(): void {
+  for (const entry of cache.values()) if (entry instanceof Secret) entry.dispose();
+  cache.clear();
+}
+
+async function loadUncached(name: string, p: Plan, options: LoadOptions): Promise<Secret> {
+  const direct = fromPlainSources(p);
+  if (direct) return direct;
+  const ciphertext = readStoreFile(p);
+  if (ciphertext === undefined) throw notFound(name, p);
+  return decryptCredential(name, ciphertext, options.creds ?? { env: options.env });
+}
+
+/**
+ * Loads credential `name` (see the resolution order above), decrypting at most once per process:
+ * later calls return the same Secret until it is disposed or the cache is cleared.
+ */
+export async function loadSecret(name: string, options: LoadOptions = {}): Promise<Secret> {
+  const p = plan(name, options);
+  const useCache = options.cache ?? true;
+  const hit = useCache ? cache.get(p.cacheKey) : undefined;
+  if (hit instanceof Secret && !hit.disposed) return hit;
+  if (hit instanceof Promise) return hit;
+  const pending = loadUncached(name, p, options);
+  if (!useCache) return pending;
+  cache.set(p.cacheKey, pending);
+  try {
+    const secret = await pending;
+    cache.set(p.cacheKey, secret);
+    return secret;
+  } catch (err) {
+    cache.delete(p.cacheKey);
+    throw err;
+  }
+}
+
+/** The synchronous twin of loadSecret, for start-up code that cannot await. */
+export function loadSecretSync(name: string, options: LoadOptions = {}): Secret {
+  const p = plan(name, options);
+  const useCache = options.cache ?? true;
+  const hit = useCache ? cache.get(p.cacheKey) : undefined;
+  if (hit instanceof Secret && !hit.disposed) return hit;
+  const direct = fromPlainSources(p);
+  let secret = direct;
+  if (secret === undefined) {
+    const ciphertext = readStoreFile(p);
+    if (ciphertext === undefined) throw notFound(name, p);
+    secret = decryptCredentialSync(name, ciphertext, options.creds ?? { env: options.env });
+  }
+  if (useCache) cache.set(p.cacheKey, secret);
+  return secret;
+}
+
+/** Loads a 32-byte key stored as 64 hex characters in a strictly protected file. */
+export function loadSecretKeyFile(path: string): SecretKey {
+  assertCleanAbsolutePath(path, "key file");
+  const bytes = readProtectedFile(path, { strictMode: true, maxBytes: 4096 });
+  try {
+    return SecretKey.fromHex(bytes.toString("latin1"));
+  } finally {
+    bytes.fill(0);
+  }
+}
