@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { openFingerprintIndex, SCAN_INDEX_FILE, SCAN_KEY_NAME } from "../../src/scan/index.js";
+import { Secret, SecretError } from "../../src/secret/index.js";
+import { makeCanary, makeScratch } from "../support/scratch.js";
+
+/** Every byte left in a directory tree, as one latin1 string to search. */
+function everythingUnder(dir: string): string {
+  let all = "";
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) all += readFileSync(join(entry.parentPath, entry.name)).toString("latin1");
+  }
+  return all;
+}
+
+describe("fingerprint index", () => {
+  const scratch = makeScratch("keyhold-scan-index-");
+  after(() => scratch.cleanup());
+  const creds = { env: scratch.env };
+
+  it("records keyed fingerprints only: the canary, its hex/base64 and its plain SHA-256 are nowhere on disk", async () => {
+    const canary = makeCanary("scan-index");
+    const index = await openFingerprintIndex(scratch.state, creds);
+    await index.record("canary_key", Secret.fromString(canary), "credstore");
+    const disk = everythingUnder(scratch.root);
+    const forms = [
+      canary,
+      Buffer.from(canary).toString("hex"),
+      Buffer.from(canary).toString("base64"),
+      createHash("sha256").update(canary).digest("hex"),
+      canary.slice(0, 12),
+    ];
+    for (const form of forms) assert.ok(!disk.includes(form), "a form of the value reached the disk");
+    const entries = index.entries();
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0]?.length, canary.length);
+    assert.equal(statSync(join(scratch.state, SCAN_INDEX_FILE)).mode & 0o777, 0o600);
+    assert.equal(statSync(join(scratch.state, SCAN_KEY_NAME)).mode & 0o777, 0o600);
+    // The key file is a systemd credential, not a raw key.
+    assert.match(readFileSync(join(scratch.state, SCAN_KEY_NAME), "latin1"), /^[A-Za-z0-9+/=\s]+$/);
+  });
+
+  it("keeps several fingerprints per name, recognises each, and forget removes them", async () => {
+    const index = await openFingerprintIndex(scratch.state, creds);
+    const first = makeCanary("first");
+    const second = makeCanary("second");
+    await index.record("rotated_key", Secret.fromString(first), "credstore");
+    await index.record("rotated_key", Secret.fromString(second), "credstore");
+    await index.record("rotated_key", Secret.fromString(second), "credstore"); // same value: no new entry
+    await index.record("rotated_key", Secret.fromString(second), "vault");
+    assert.equal(index.entries().filter((e) => e.name === "rotated_key").length, 3);
+    const known = await index.loadKnownValues();
+    assert.ok(known);
+    assert.deepEqual(known.lookup(Buffer.from(first)), [{ name: "rotated_key", source: "credstore" }]);
+    assert.deepEqual(
+      known.lookup(Buffer.from(second))?.map((o) => o.source),
+      ["credstore", "vault"],
+    );
+    assert.equal(known.lookup(Buffer.from(`${first}x`)), undefined);
+    known.dispose();
+    await index.forget("rotated_key", "credstore");
+    assert.deepEqual(
+      index
+        .entries()
+        .filter((e) => e.name === "rotated_key")
+        .map((e) => e.source),
+      ["vault"],
+    );
+  });
+
+  it("records the trimmed form of a value with a trailing newline", async () => {
+    const index = await openFingerprintIndex(scratch.state, creds);
+    const value = makeCanary("newline");
+    await index.record("echoed_key", Secret.fromString(`${value}\n`), "credstore");
+    const known = await index.loadKnownValues();
+    assert.deepEqual(known?.lookup(Buffer.from(value)), [{ name: "echoed_key", source: "credstore" }]);
+    known?.dispose();
+  });
+
+  it("a fresh index in another state directory has no key and finds nothing", async () => {
+    const other = makeScratch("keyhold-scan-index-empty-");
+    try {
+      const index = await openFingerprintIndex(other.state, { env: other.env });
+      assert.equal(await index.loadKnownValues(), undefined);
+      await index.forget("nothing", "vault"); // no file: nothing to do, no error
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it("refuses a tampered index with INVALID_FORMAT and leaves it alone", async () => {
+    const other = makeScratch("keyhold-scan-index-bad-");
+    try {
+      const index = await openFingerprintIndex(other.state, { env: other.env });
+      await index.record("k", Secret.fromString(makeCanary()), "credstore");
+      const path = join(other.state, SCAN_INDEX_FILE);
+      writeFileSync(path, '{"format":"something-else","version":1,"entries":[]}');
+      await assert.rejects(
+        index.record("k2", Secret.fromString(makeCanary()), "credstore"),
+        (e: unknown) => e instanceof SecretError && e.code === "INVALID_FORMAT",
+      );
+      assert.equal(readFileSync(path, "utf8"), '{"format":"something-else","version":1,"entries":[]}');
+    } finally {
+      other.cleanup();
+    }
+  });
+});
