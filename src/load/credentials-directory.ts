@@ -14,7 +14,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Secret } from "../secret/index.js";
 import { assertCredentialName } from "../systemd/index.js";
 
@@ -39,6 +39,8 @@ export interface CredentialsDirectoryOptions {
   parent?: string;
   /** Try a private ramfs mount (root only). Default true. */
   ramfs?: boolean;
+  /** Name prefix inside `parent`. Default "credentials-". */
+  prefix?: string;
 }
 
 function defaultParent(): string {
@@ -89,6 +91,30 @@ function overwriteAndUnlink(path: string): void {
 }
 
 /**
+ * Wipes and removes a credentials directory made by createCredentialsDirectory, also one left
+ * behind by a process that was killed: files are overwritten, a ramfs mount is unmounted.
+ */
+export function removeCredentialsDirectory(path: string): void {
+  try {
+    chmodSync(path, 0o700);
+    for (const f of readdirSync(path)) overwriteAndUnlink(join(path, f));
+  } catch {
+    // directory already gone
+  }
+  try {
+    // A mount point sits on a different device than its parent directory.
+    if (statSync(path).dev !== statSync(dirname(path)).dev) spawnSync("umount", [path], { stdio: "ignore" });
+  } catch {
+    // already gone
+  }
+  try {
+    rmdirSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+/**
  * Creates a private directory on a memory file system holding one 0400 file per credential,
  * the way systemd lays out $CREDENTIALS_DIRECTORY for a service: directory 0700 (0500 once
  * filled), owned by the process that will read it. Nothing in it ever reaches a disk.
@@ -102,7 +128,7 @@ export function createCredentialsDirectory(
   const gid = options.gid ?? process.getegid?.() ?? 0;
   const parent = options.parent ?? defaultParent();
   mkdirSync(parent, { recursive: true, mode: 0o700 });
-  const path = mkdtempSync(join(parent, "credentials-"));
+  const path = mkdtempSync(join(parent, options.prefix ?? "credentials-"));
   const mounted = (options.ramfs ?? true) && process.geteuid?.() === 0 && mountRamfs(path);
   let removed = false;
   const dir: CredentialsDirectory = {
@@ -111,18 +137,7 @@ export function createCredentialsDirectory(
     remove() {
       if (removed) return;
       removed = true;
-      try {
-        chmodSync(path, 0o700);
-        for (const f of readdirSync(path)) overwriteAndUnlink(join(path, f));
-      } catch {
-        // directory already gone
-      }
-      if (mounted) spawnSync("umount", [path], { stdio: "ignore" });
-      try {
-        rmdirSync(path);
-      } catch {
-        // already gone
-      }
+      removeCredentialsDirectory(path);
     },
   };
   try {

@@ -1,0 +1,136 @@
+import { spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { constants as osConstants } from "node:os";
+import { join } from "node:path";
+import {
+  createCredentialsDirectory,
+  type CredentialsDirectory,
+  fileVariableFor,
+  removeCredentialsDirectory,
+} from "../load/index.js";
+import { type Secret, SecretError } from "../secret/index.js";
+import { assertCredentialName } from "../systemd/index.js";
+import type { StoreLayout } from "./layout.js";
+import { decryptStored } from "./store.js";
+
+export interface RunOptions {
+  names: readonly string[];
+  command: readonly string[];
+  /** Environment for the child, before CREDENTIALS_DIRECTORY is added. */
+  env: NodeJS.ProcessEnv;
+  /** Run the child as this user (and own the directory by it). */
+  uid?: number;
+  gid?: number;
+  /** Also export NAME_FILE=<path> for programs that follow that convention. */
+  fileVariables?: boolean;
+  /** Called once the credentials are in place, before the child starts (tests, audit). */
+  onDirectory?: (dir: CredentialsDirectory) => void;
+}
+
+export interface RunResult {
+  exitCode: number;
+  signal: NodeJS.Signals | null;
+  filesystem: "ramfs" | "tmpfs";
+}
+
+const osSignals = osConstants.signals as Record<string, number>;
+
+// Variables that point keyhold or systemd-creds at keys; a child has no business seeing them.
+const WITHHELD = ["SYSTEMD_CREDENTIAL_SECRET", "CREDENTIALS_DIRECTORY"];
+
+/** Directories named credentials-<pid>-… whose keyhold process died (kill -9) are removed. */
+function sweepOrphans(parent: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const m = /^credentials-(\d+)-/.exec(entry);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+      continue;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EPERM") continue;
+    }
+    const path = join(parent, entry);
+    try {
+      if (statSync(path).isDirectory()) removeCredentialsDirectory(path);
+    } catch {
+      // raced with another sweeper
+    }
+  }
+}
+
+export function defaultRunParent(): string {
+  return process.geteuid?.() === 0 ? "/run/keyhold" : (process.env.XDG_RUNTIME_DIR ?? "/dev/shm");
+}
+
+/**
+ * `keyhold run`: decrypt the named credentials, place them in a private directory on a memory
+ * file system, run the command with CREDENTIALS_DIRECTORY pointing at it, remove the directory
+ * when the command exits — also when keyhold receives SIGINT, SIGTERM or SIGHUP, which it
+ * forwards to the child first. Values never pass through argv or the environment.
+ */
+export async function runWithCredentials(l: StoreLayout, options: RunOptions): Promise<RunResult> {
+  if (options.command.length === 0) throw new SecretError("USAGE", "no command given after --");
+  if (options.names.length === 0) throw new SecretError("USAGE", "no credential names given");
+  for (const name of options.names) assertCredentialName(name);
+  const parent = defaultRunParent();
+  sweepOrphans(parent);
+
+  const values: { name: string; value: Secret }[] = [];
+  let dir: CredentialsDirectory | undefined;
+  try {
+    for (const name of new Set(options.names)) values.push({ name, value: await decryptStored(l, name) });
+    dir = createCredentialsDirectory(values, {
+      parent,
+      prefix: `credentials-${process.pid}-`,
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
+    });
+  } finally {
+    for (const v of values) v.value.dispose();
+  }
+  options.onDirectory?.(dir);
+
+  const env: NodeJS.ProcessEnv = { ...options.env };
+  for (const k of WITHHELD) delete env[k];
+  env.CREDENTIALS_DIRECTORY = dir.path;
+  if (options.fileVariables) for (const { name } of values) env[fileVariableFor(name)] = join(dir.path, name);
+
+  const held = dir;
+  return new Promise<RunResult>((resolve, reject) => {
+    const [file, ...args] = options.command as [string, ...string[]];
+    const child = spawn(file, args, {
+      env,
+      stdio: "inherit",
+      ...(options.uid === undefined ? {} : { uid: options.uid }),
+      ...(options.gid === undefined ? {} : { gid: options.gid }),
+    });
+    const forward = (signal: NodeJS.Signals) => () => {
+      child.kill(signal);
+    };
+    const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)] as const);
+    for (const [s, h] of handlers) process.on(s, h);
+    const finish = () => {
+      for (const [s, h] of handlers) process.off(s, h);
+      held.remove();
+    };
+    child.on("error", (err: NodeJS.ErrnoException) => {
+      finish();
+      reject(
+        new SecretError("USAGE", `cannot run ${file}: ${err.code === "ENOENT" ? "command not found" : err.code}`, {
+          cause: err,
+        }),
+      );
+    });
+    child.on("exit", (code, signal) => {
+      finish();
+      const signalNumber = signal ? (osSignals[signal] ?? 0) : 0;
+      resolve({ exitCode: code ?? 128 + signalNumber, signal, filesystem: held.filesystem });
+    });
+  });
+}

@@ -1,0 +1,250 @@
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { readProtectedFile } from "../load/index.js";
+import { type Secret, SecretError } from "../secret/index.js";
+import {
+  assertCredentialName,
+  decryptCredential,
+  encryptCredential,
+  readCredentialHeader,
+} from "../systemd/index.js";
+import { fsyncDirectory, withLock, writeFileAtomic } from "../durable/index.js";
+import {
+  credentialStateDir,
+  lockFile,
+  metaFile,
+  type StoreLayout,
+  storeFile,
+  versionFile,
+  versionsDir,
+} from "./layout.js";
+import { type CredentialMeta, readMeta, type VersionMeta, versionsOnDisk } from "./meta.js";
+
+const isRoot = (): boolean => process.geteuid?.() === 0;
+const rootOwned = (): { uid?: number; gid?: number } => (isRoot() ? { uid: 0, gid: 0 } : {});
+
+/** Creates the store (0700) and state (0700) directories; safe to run again. Returns what it changed. */
+export function initStore(l: StoreLayout): string[] {
+  const changed: string[] = [];
+  for (const dir of [l.store, l.state]) {
+    let existed = true;
+    try {
+      statSync(dir);
+    } catch {
+      existed = false;
+    }
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!existed) changed.push(`created ${dir}`);
+  }
+  return changed;
+}
+
+/** Refuses to write into a store that is missing or that others can reach. */
+export function assertStoreUsable(l: StoreLayout): void {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(l.store);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EACCES") {
+      throw new SecretError("NOT_ROOT", `permission denied on the credential store ${l.store}`, { hint: "run with sudo" });
+    }
+    throw new SecretError("STORE_NOT_FOUND", `credential store not found: ${l.store}`, { hint: "run: sudo keyhold init" });
+  }
+  if (!st.isDirectory()) throw new SecretError("STORE_NOT_FOUND", `credential store is not a directory: ${l.store}`);
+  if ((st.mode & 0o077) !== 0 || (isRoot() && st.uid !== 0)) {
+    throw new SecretError(
+      "STORE_INSECURE",
+      `credential store ${l.store} is reachable by others (mode 0${(st.mode & 0o777).toString(8)}, uid ${st.uid})`,
+      { hint: "run: sudo keyhold doctor --fix" },
+    );
+  }
+  try {
+    statSync(l.state);
+  } catch {
+    throw new SecretError("STORE_NOT_FOUND", `state directory not found: ${l.state}`, { hint: "run: sudo keyhold init" });
+  }
+}
+
+export function exists(l: StoreLayout, name: string): boolean {
+  try {
+    statSync(storeFile(l, name));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads a credential's ciphertext from the store (symlinks refused). */
+export function readCiphertext(l: StoreLayout, name: string): Buffer {
+  try {
+    return readProtectedFile(storeFile(l, name), { strictMode: false, owners: "any" });
+  } catch (err) {
+    if (err instanceof SecretError && err.code === "FILE_NOT_FOUND") {
+      throw new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`, {
+        hint: `list credentials with: keyhold ls; create it with: sudo keyhold set ${name}`,
+      });
+    }
+    throw err;
+  }
+}
+
+export async function decryptStored(l: StoreLayout, name: string): Promise<Secret> {
+  assertCredentialName(name);
+  return decryptCredential(name, readCiphertext(l, name), l.creds);
+}
+
+export interface WriteOptions {
+  notAfter?: string;
+  origin: string;
+}
+
+function writeMeta(l: StoreLayout, meta: CredentialMeta): void {
+  writeFileAtomic(metaFile(l, meta.name), `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600, ...rootOwned() });
+}
+
+/**
+ * Encrypts `value` as the next version of `name` and makes it current, under the store lock.
+ * Crash safety: each step is an atomic replace, in the order
+ *   1. versions/N (new, immutable)   2. meta listing N   3. STORE/NAME   4. meta with current = N
+ * so a kill -9 at any point leaves the store file whole (old or new) and decryptable, and the
+ * metadata is corrected on read if it fell one step behind.
+ */
+export async function writeVersion(
+  l: StoreLayout,
+  name: string,
+  value: Secret,
+  options: WriteOptions & { mustExist: boolean },
+): Promise<VersionMeta> {
+  assertCredentialName(name);
+  assertStoreUsable(l);
+  // Encrypt before taking the lock: systemd-creds is the slow part and touches nothing on disk.
+  const encryptOptions = { ...l.creds, ...(l.withKey ? { withKey: l.withKey } : {}) };
+  const ciphertext = await encryptCredential(
+    name,
+    value.exposeBytes(),
+    options.notAfter === undefined ? encryptOptions : { ...encryptOptions, notAfter: options.notAfter },
+  );
+  return withLock(lockFile(l), () => {
+    const present = exists(l, name);
+    if (options.mustExist && !present) {
+      throw new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`, {
+        hint: `create it first with: sudo keyhold set ${name}`,
+      });
+    }
+    if (!options.mustExist && present) {
+      throw new SecretError("CREDENTIAL_EXISTS", `credential already exists: ${name}`, {
+        hint: `replace its value with: sudo keyhold rotate ${name}`,
+      });
+    }
+    const now = new Date().toISOString();
+    const previous = readMeta(l, name);
+    const version = Math.max(0, ...versionsOnDisk(l, name), ...(previous?.versions.map((v) => v.version) ?? [])) + 1;
+    const entry: VersionMeta = {
+      version,
+      created: now,
+      size: value.byteLength,
+      keyType: readCredentialHeader(ciphertext).keyType,
+      origin: options.origin,
+      ...(options.notAfter === undefined ? {} : { notAfter: resolveNotAfter(options.notAfter, now) }),
+    };
+    mkdirSync(versionsDir(l, name), { recursive: true, mode: 0o700 });
+    writeFileAtomic(versionFile(l, name, version), ciphertext, { mode: 0o600, ...rootOwned() });
+    const listed: CredentialMeta = previous
+      ? { ...previous, versions: [...previous.versions, entry] }
+      : { name, current: 0, created: now, updated: now, versions: [entry] };
+    writeMeta(l, listed);
+    writeFileAtomic(storeFile(l, name), ciphertext, { mode: 0o600, ...rootOwned() });
+    writeMeta(l, { ...listed, current: version, updated: now });
+    return entry;
+  });
+}
+
+/** Turns "+30d" style relative times into an ISO timestamp for metadata; absolute ones pass through. */
+function resolveNotAfter(notAfter: string, now: string): string {
+  const m = /^\+(\d+)(s|min|m|h|d|w)?$/.exec(notAfter.trim());
+  if (!m) {
+    const t = Date.parse(notAfter);
+    return Number.isNaN(t) ? notAfter : new Date(t).toISOString();
+  }
+  const unit: Record<string, number> = { s: 1, min: 60, m: 60, h: 3600, d: 86400, w: 604800 };
+  const seconds = Number(m[1]) * (unit[m[2] ?? "s"] ?? 1);
+  return new Date(Date.parse(now) + seconds * 1000).toISOString();
+}
+
+/** Makes an earlier version current again, after proving it still decrypts under its name. */
+export async function restoreVersion(l: StoreLayout, name: string, to: number | undefined): Promise<VersionMeta> {
+  assertCredentialName(name);
+  assertStoreUsable(l);
+  return withLock(lockFile(l), async () => {
+    const meta = readMeta(l, name);
+    if (meta === undefined || !exists(l, name)) {
+      throw new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`);
+    }
+    const earlier = meta.versions.filter((v) => v.version < meta.current);
+    const target = to === undefined ? earlier.at(-1) : meta.versions.find((v) => v.version === to);
+    if (target === undefined) {
+      throw new SecretError(
+        "VERSION_NOT_FOUND",
+        to === undefined ? `credential ${name} has no earlier version` : `credential ${name} has no version ${to}`,
+        { hint: `list versions with: keyhold history ${name}` },
+      );
+    }
+    const ciphertext = readProtectedFile(versionFile(l, name, target.version), { strictMode: false, owners: "any" });
+    const check = await decryptCredential(name, ciphertext, l.creds);
+    check.dispose();
+    writeFileAtomic(storeFile(l, name), ciphertext, { mode: 0o600, ...rootOwned() });
+    writeMeta(l, { ...meta, current: target.version, updated: new Date().toISOString() });
+    return target;
+  });
+}
+
+/** Overwrites a file with zeros in place, fsyncs, and unlinks it. */
+export function shredFile(path: string): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW);
+  try {
+    const size = fstatSync(fd).size;
+    const zeros = Buffer.alloc(Math.min(size, 1 << 20));
+    for (let offset = 0; offset < size; ) offset += writeSync(fd, zeros, 0, Math.min(zeros.length, size - offset), offset);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  unlinkSync(path);
+}
+
+/** Removes a credential: the store file and every kept version are overwritten, then unlinked. */
+export async function removeCredential(l: StoreLayout, name: string): Promise<number> {
+  assertCredentialName(name);
+  assertStoreUsable(l);
+  return withLock(lockFile(l), () => {
+    if (!exists(l, name)) throw new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`);
+    shredFile(storeFile(l, name));
+    fsyncDirectory(l.store);
+    const versions = versionsOnDisk(l, name);
+    for (const v of versions) shredFile(versionFile(l, name, v));
+    try {
+      unlinkSync(metaFile(l, name));
+    } catch {
+      // a credential made outside keyhold has no metadata
+    }
+    for (const dir of [versionsDir(l, name), credentialStateDir(l, name)]) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // not there
+      }
+    }
+    return versions.length;
+  });
+}
