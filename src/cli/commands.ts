@@ -9,4 +9,6 @@ export interface CommandEntry {
   load: () => Promise<Command>;
 }
 
-export const commands: Record<string, CommandEntry> = {};
+export const commands: Record<string, CommandEntry> = {
+  audit: { summary: "show or verify the audit log", load: async () => (await import("./audit.js")).auditCommand },
+};

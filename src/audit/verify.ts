@@ -1,0 +1,140 @@
+import type { SecretKey } from "../secret/index.js";
+import { GENESIS, type ParsedLine, parseHead, parseRecordLine, sha256Hex } from "./format.js";
+
+export type AuditProblemKind = "edited" | "deleted" | "reordered" | "truncated" | "malformed" | "bad-head";
+
+export interface AuditProblem {
+  /** The record's seq as written in the file; null when the line has none. */
+  seq: number | null;
+  kind: AuditProblemKind;
+  message: string;
+}
+
+export interface AuditReport {
+  ok: boolean;
+  /** Complete lines in the log. */
+  records: number;
+  problems: AuditProblem[];
+  /** The tip of the chain as read (seq and hash of the last line), to anchor elsewhere; null if empty. */
+  head?: { seq: number; hash: string } | null;
+}
+
+export interface LogLine {
+  raw: Buffer;
+  /** Byte offset just past this line's "\n". */
+  end: number;
+}
+
+/** Splits the log at "\n"; `torn` holds the bytes after the last "\n" (an interrupted append). */
+export function splitLines(log: Buffer): { lines: LogLine[]; torn: Buffer } {
+  const lines: LogLine[] = [];
+  let start = 0;
+  for (let nl = log.indexOf(0x0a, start); nl >= 0; nl = log.indexOf(0x0a, start)) {
+    lines.push({ raw: log.subarray(start, nl), end: nl + 1 });
+    start = nl + 1;
+  }
+  return { lines, torn: log.subarray(start) };
+}
+
+/** parseRecordLine for raw bytes: bytes that are not valid UTF-8 make a malformed line. */
+export function parseRawLine(raw: Buffer, key: SecretKey): ParsedLine {
+  const text = raw.toString("utf8");
+  if (!Buffer.from(text, "utf8").equals(raw)) return { kind: "malformed", seq: null, reason: "not valid UTF-8" };
+  return parseRecordLine(text, key);
+}
+
+function seqOf(p: ParsedLine): number | null {
+  return p.kind === "record" ? p.record.seq : p.seq;
+}
+
+/**
+ * The verify algorithm of docs/audit-format.md ("Verifying"), over the log's bytes and the head
+ * file's text (null when there is none). Reads nothing and changes nothing.
+ */
+export function verifyLog(log: Buffer, headText: string | null, key: SecretKey): AuditReport {
+  const { lines, torn } = splitLines(log);
+  const parsed = lines.map((l) => parseRawLine(l.raw, key));
+  const head = headText === null ? null : parseHead(headText, key);
+  const problems: AuditProblem[] = [];
+  const report = (seq: number | null, kind: AuditProblemKind, message: string) => problems.push({ seq, kind, message });
+
+  // 1. Nothing authenticates: the wrong key, or everything rewritten. One finding, not one per line.
+  if (parsed.some((p) => p.kind === "bad-mac") && !parsed.some((p) => p.kind === "record") && typeof head !== "object") {
+    report(null, "edited", "no record and no head verifies under this key: the wrong audit key, or the whole log was rewritten");
+    return { ok: false, records: lines.length, problems, head: tipOf(lines, parsed) };
+  }
+
+  // 2-3. Walk the chain.
+  let expectedSeq = 1;
+  let expectedPrev = GENESIS;
+  let checkPrev = true; // false right after a line already reported: its successor's prev mismatch is a consequence
+  parsed.forEach((p, i) => {
+    const at = `line ${i + 1}`;
+    if (p.kind === "malformed") {
+      report(p.seq, "malformed", `${at} is not an audit record: ${p.reason}`);
+      expectedSeq += 1;
+      checkPrev = false;
+    } else if (p.kind === "bad-mac") {
+      report(p.seq, "edited", `${at} (seq ${p.seq ?? "?"}) fails its MAC: it was changed after it was written`);
+      expectedSeq += 1;
+      checkPrev = false;
+    } else {
+      const { seq, prev } = p.record;
+      if (seq > expectedSeq) {
+        const missing = expectedSeq;
+        const comesLater = parsed.slice(i + 1).some((q) => {
+          const s = seqOf(q);
+          return s !== null && s >= missing && s < seq;
+        });
+        if (comesLater) report(seq, "reordered", `${at}: seq ${seq} comes before seq ${missing}`);
+        else report(seq, "deleted", `${at}: ${seq - missing === 1 ? `seq ${missing} is` : `seqs ${missing}-${seq - 1} are`} missing before seq ${seq}`);
+        expectedSeq = seq + 1;
+        checkPrev = false;
+      } else if (seq < expectedSeq) {
+        report(seq, "reordered", `${at}: seq ${seq} comes after seq ${expectedSeq - 1}`);
+        checkPrev = false;
+      } else if (checkPrev && prev !== expectedPrev) {
+        report(seq, "edited", `${at}: seq ${seq} does not chain to the line before it`);
+        expectedSeq += 1;
+      } else {
+        expectedSeq += 1;
+        checkPrev = true;
+      }
+    }
+    expectedPrev = sha256Hex(lines[i]!.raw);
+  });
+  if (torn.length > 0) {
+    report(
+      null,
+      "malformed",
+      `the last line is incomplete (${torn.length} bytes without a newline): an append was interrupted; the next append discards it`,
+    );
+  }
+
+  // 4. The head.
+  const lastSeq = expectedSeq - 1;
+  if (head === null) {
+    if (lines.length > 1) report(null, "bad-head", "the head file is missing: truncation cannot be ruled out");
+  } else if (typeof head === "string") {
+    report(null, "bad-head", head);
+  } else if (head.seq > lastSeq) {
+    report(head.seq, "truncated", `the head seals seq ${head.seq} but the log ends at seq ${lastSeq}: records were cut off the end`);
+  } else {
+    const j = parsed.findLastIndex((p) => p.kind === "record" && p.record.seq === head.seq);
+    const clean = problems.length === 0;
+    if (j < 0) {
+      if (clean) report(head.seq, "bad-head", `the head seals seq ${head.seq}, which is not in the log`);
+    } else if (sha256Hex(lines[j]!.raw) !== head.hash || (clean && lines[j]!.end !== head.size)) {
+      report(head.seq, "bad-head", `the head does not match the record with seq ${head.seq}`);
+    } else if (j < lines.length - 2) {
+      report(head.seq, "bad-head", `the head seals seq ${head.seq} but the log goes on to line ${lines.length}: the head is stale`);
+    }
+  }
+  return { ok: problems.length === 0, records: lines.length, problems, head: tipOf(lines, parsed) };
+}
+
+function tipOf(lines: LogLine[], parsed: ParsedLine[]): { seq: number; hash: string } | null {
+  const last = lines.at(-1);
+  if (last === undefined) return null;
+  return { seq: seqOf(parsed.at(-1)!) ?? lines.length, hash: sha256Hex(last.raw) };
+}
