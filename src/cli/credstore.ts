@@ -1,0 +1,517 @@
+import { existsSync, readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { openStateAuditLog, type AuditLog, createAuditKey } from "../audit/index.js";
+import {
+  assertStoreUsable,
+  decryptStored,
+  exists,
+  type Finding,
+  initStore,
+  listCredentials,
+  parseDotenv,
+  readMeta,
+  readValue,
+  removeCredential,
+  restoreVersion,
+  runDoctor,
+  runWithCredentials,
+  shredFile,
+  type StoreLayout,
+  writeVersion,
+} from "../credstore/index.js";
+import { readProtectedFile } from "../load/index.js";
+import { isSecretError, Secret, SecretError } from "../secret/index.js";
+import { assertCredentialName } from "../systemd/index.js";
+import { expectPositionals, layoutFrom, parsed, STORE_OPTIONS } from "./args.js";
+import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+
+/**
+ * Runs `work` as one audited operation: the audit log is opened first (so an operation that
+ * cannot be recorded does not happen), then one record with the result is appended. Records
+ * carry names and codes, never values.
+ */
+async function audited<T>(
+  l: StoreLayout,
+  op: string,
+  name: string | undefined,
+  work: () => Promise<T>,
+  detail?: (result: T) => Record<string, string | number | boolean>,
+): Promise<T> {
+  const log: AuditLog = await openStateAuditLog(l.state, l.creds);
+  try {
+    const result = await work();
+    await log.append({ op, ...(name === undefined ? {} : { name }), result: "ok", ...(detail ? { detail: detail(result) } : {}) });
+    return result;
+  } catch (err) {
+    const code = isSecretError(err) ? err.code : "INTERNAL";
+    await log.append({ op, ...(name === undefined ? {} : { name }), result: "error", code }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Records keyed fingerprints of stored values so `keyhold scan` can find them leaked. */
+async function fingerprint(l: StoreLayout, name: string, value: Secret): Promise<void> {
+  const { openFingerprintIndex } = await import("../scan/index.js");
+  const index = await openFingerprintIndex(l.state, l.creds);
+  await index.record(name, value, "credstore");
+}
+
+function help(io: CliIo, synopsis: string, text: string): number {
+  writeLine(io.stdout, `usage: keyhold ${synopsis}\n\n${text}`);
+  return EXIT_OK;
+}
+
+const SET_OPTIONS = {
+  ...STORE_OPTIONS,
+  "not-after": { type: "string" },
+  "with-key": { type: "string" },
+  "keep-newline": { type: "boolean" },
+} as const;
+
+export async function initCommand(argv: string[], io: CliIo): Promise<number> {
+  const synopsis = "init [--store DIR] [--state DIR]";
+  const { values, positionals } = parsed(() => parseArgs({ args: argv, options: STORE_OPTIONS, allowPositionals: true }), synopsis);
+  if (values.help) return help(io, synopsis, "Creates the credential store (0700), the state directory and the audit key.");
+  expectPositionals(positionals, 0, synopsis);
+  const l = layoutFrom(values, io);
+  const changed = initStore(l);
+  if (await createAuditKey(l.state, l.creds)) changed.push(`created the audit key in ${l.state}`);
+  const log = await openStateAuditLog(l.state, l.creds);
+  await log.append({ op: "init", result: "ok", detail: { changed: changed.length } });
+  for (const line of changed) writeLine(io.stdout, line);
+  writeLine(io.stdout, changed.length === 0 ? `store ${l.store} already initialised` : `store ready: ${l.store}`);
+  return EXIT_OK;
+}
+
+async function storeNew(
+  io: CliIo,
+  l: StoreLayout,
+  op: "set" | "rotate",
+  name: string,
+  value: Secret,
+  notAfter: string | undefined,
+): Promise<number> {
+  try {
+    const version = await audited(
+      l,
+      op,
+      name,
+      () =>
+        writeVersion(l, name, value, {
+          mustExist: op === "rotate",
+          origin: op,
+          ...(notAfter === undefined ? {} : { notAfter }),
+        }),
+      (v) => ({ version: v.version, size: v.size }),
+    );
+    await fingerprint(l, name, value);
+    writeLine(io.stdout, `${op === "set" ? "stored" : "rotated"} ${name} (version ${version.version}, ${version.size} bytes)`);
+    return EXIT_OK;
+  } finally {
+    value.dispose();
+  }
+}
+
+async function setOrRotate(argv: string[], io: CliIo, op: "set" | "rotate"): Promise<number> {
+  const synopsis = `${op} NAME [--not-after TIME] [--with-key auto|host|tpm2|host+tpm2] [--keep-newline]`;
+  const { values, positionals } = parsed(() => parseArgs({ args: argv, options: SET_OPTIONS, allowPositionals: true }), synopsis);
+  if (values.help) {
+    return help(
+      io,
+      synopsis,
+      op === "set"
+        ? "Reads a value (no-echo prompt on a terminal, else stdin) and stores it encrypted as NAME.\nRefuses to replace an existing credential: use rotate."
+        : "Replaces NAME's value, keeping the earlier versions encrypted (see history, rollback).",
+    );
+  }
+  expectPositionals(positionals, 1, synopsis);
+  const name = positionals[0] as string;
+  assertCredentialName(name);
+  const l = layoutFrom(values, io);
+  assertStoreUsable(l);
+  if (op === "set" && exists(l, name)) {
+    throw new SecretError("CREDENTIAL_EXISTS", `credential already exists: ${name}`, {
+      hint: `replace its value with: sudo keyhold rotate ${name}`,
+    });
+  }
+  if (op === "rotate" && !exists(l, name)) {
+    throw new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`, { hint: `create it with: sudo keyhold set ${name}` });
+  }
+  const value = await readValue(name, io, { keepNewline: values["keep-newline"] ?? false });
+  return storeNew(io, l, op, name, value, values["not-after"]);
+}
+
+export const setCommand = (argv: string[], io: CliIo) => setOrRotate(argv, io, "set");
+export const rotateCommand = (argv: string[], io: CliIo) => setOrRotate(argv, io, "rotate");
+
+/** Reads a plaintext file being migrated: any owner or mode (that is why it is migrated), but no symlinks or devices. */
+function readPlaintextFile(path: string): Buffer {
+  return readProtectedFile(path, { strictMode: false, owners: "any" });
+}
+
+function withoutFinalNewline(bytes: Buffer, keep: boolean): Buffer {
+  if (keep || bytes.at(-1) !== 0x0a) return bytes;
+  return bytes.subarray(0, bytes.at(-2) === 0x0d ? -2 : -1);
+}
+
+export async function importCommand(argv: string[], io: CliIo): Promise<number> {
+  const synopsis = "import NAME FILE [--shred] [--not-after TIME] [--keep-newline]";
+  const { values, positionals } = parsed(
+    () => parseArgs({ args: argv, options: { ...SET_OPTIONS, shred: { type: "boolean" } }, allowPositionals: true }),
+    synopsis,
+  );
+  if (values.help) {
+    return help(io, synopsis, "Encrypts a plaintext FILE as NAME. With --shred, the file is overwritten and removed\nonly after the new credential decrypts to the same bytes.");
+  }
+  expectPositionals(positionals, 2, synopsis);
+  const [name, file] = positionals as [string, string];
+  assertCredentialName(name);
+  const l = layoutFrom(values, io);
+  assertStoreUsable(l);
+  if (exists(l, name)) {
+    throw new SecretError("CREDENTIAL_EXISTS", `credential already exists: ${name}`, { hint: `use: sudo keyhold rotate ${name}` });
+  }
+  const raw = readPlaintextFile(file);
+  const value = Secret.fromBytes(withoutFinalNewline(raw, values["keep-newline"] ?? false));
+  raw.fill(0);
+  try {
+    if (value.byteLength === 0) throw new SecretError("EMPTY_VALUE", `${file} is empty; nothing to import`);
+    await audited(
+      l,
+      "import",
+      name,
+      async () => {
+        const v = await writeVersion(l, name, value, {
+          mustExist: false,
+          origin: "import",
+          ...(values["not-after"] === undefined ? {} : { notAfter: values["not-after"] }),
+        });
+        const back = await decryptStored(l, name);
+        const same = back.verify(value);
+        back.dispose();
+        if (!same) throw new SecretError("DECRYPT_FAILED", `credential ${name} did not decrypt to the imported bytes; ${file} was kept`);
+        if (values.shred) shredFile(file);
+        return v;
+      },
+      (v) => ({ version: v.version, shredded: values.shred ?? false }),
+    );
+    await fingerprint(l, name, value);
+    writeLine(io.stdout, `imported ${name} from ${file}${values.shred ? " (original overwritten and removed)" : ""}`);
+    if (!values.shred) writeLine(io.stderr, `keyhold: note: ${file} still holds the value in plaintext; remove it or rerun with --shred`);
+    return EXIT_OK;
+  } finally {
+    value.dispose();
+  }
+}
+
+export async function importEnvCommand(argv: string[], io: CliIo): Promise<number> {
+  const synopsis = "import-env FILE.env [--shred] [--service NAME]";
+  const { values, positionals } = parsed(
+    () =>
+      parseArgs({
+        args: argv,
+        options: { ...STORE_OPTIONS, shred: { type: "boolean" }, "with-key": { type: "string" }, json: { type: "boolean" } },
+        allowPositionals: true,
+      }),
+    synopsis,
+  );
+  if (values.help) {
+    return help(io, synopsis, "Stores one credential per KEY=value entry (name: the key in lower case) and prints\nthe LoadCredentialEncrypted= lines to use. Takes every entry or none.");
+  }
+  expectPositionals(positionals, 1, synopsis);
+  const file = positionals[0] as string;
+  const l = layoutFrom(values, io);
+  assertStoreUsable(l);
+  const raw = readPlaintextFile(file);
+  const entries = parseDotenv(file, raw.toString("utf8"));
+  raw.fill(0);
+  const written: string[] = [];
+  try {
+    const taken = entries.filter((e) => exists(l, e.name)).map((e) => e.name);
+    if (taken.length > 0) {
+      throw new SecretError("CREDENTIAL_EXISTS", `credentials already exist: ${taken.join(", ")}; nothing was imported`, {
+        hint: "rotate them one by one with keyhold rotate, or remove those lines",
+      });
+    }
+    await audited(
+      l,
+      "import-env",
+      undefined,
+      async () => {
+        for (const e of entries) {
+          await writeVersion(l, e.name, e.value, { mustExist: false, origin: "import-env" });
+          written.push(e.name);
+        }
+      },
+      () => ({ count: entries.length }),
+    );
+    for (const e of entries) await fingerprint(l, e.name, e.value);
+    if (values.shred) shredFile(file);
+  } catch (err) {
+    // All or nothing: remove what this run wrote before the failure.
+    for (const name of written) await removeCredential(l, name).catch(() => undefined);
+    throw err;
+  } finally {
+    for (const e of entries) e.value.dispose();
+  }
+  if (values.json) {
+    writeJson(io, entries.map((e) => ({ variable: e.variable, name: e.name })));
+    return EXIT_OK;
+  }
+  writeLine(io.stdout, `imported ${entries.length} credential${entries.length === 1 ? "" : "s"} from ${file}. In the unit's [Service] section:`);
+  for (const e of entries) writeLine(io.stdout, `LoadCredentialEncrypted=${e.name}`);
+  writeLine(io.stdout, "For programs that read NAME_FILE variables, add:");
+  for (const e of entries) writeLine(io.stdout, `Environment=${e.variable}_FILE=%d/${e.name}`);
+  if (!values.shred) writeLine(io.stderr, `keyhold: note: ${file} still holds the values in plaintext; remove it or rerun with --shred`);
+  return EXIT_OK;
+}
+
+export async function getCommand(argv: string[], io: CliIo): Promise<number> {
+  const synopsis = "get NAME [--reveal]";
+  const { values, positionals } = parsed(
+    () => parseArgs({ args: argv, options: { ...STORE_OPTIONS, reveal: { type: "boolean" } }, allowPositionals: true }),
+    synopsis,
+  );
+  if (values.help) return help(io, synopsis, "Writes NAME's value to stdout for a pipe. Refuses a terminal unless --reveal.");
+  expectPositionals(positionals, 1, synopsis);
+  const name = positionals[0] as string;
+  assertCredentialName(name);
+  if (io.stdout.isTTY && !values.reveal) {
+    throw new SecretError("TERMINAL_REFUSED", "refusing to print a credential to a terminal", {
+      hint: `pipe it (keyhold get ${name} | …) or add --reveal`,
+    });
+  }
+  const l = layoutFrom(values, io);
+  const value = await audited(l, "get", name, () => decryptStored(l, name), () => ({ reveal: values.reveal ?? false }));
+  try {
+    await new Promise<void>((resolve, reject) => io.stdout.write(value.exposeBytes(), (e) => (e ? reject(e) : resolve())));
+  } finally {
+    value.dispose();
+  }
+  return EXIT_OK;
+}
+
+function lookupUser(user: string): { uid: number; gid: number } {
+  const passwd = readFileSync("/etc/passwd", "utf8");
+  for (const line of passwd.split("\n")) {
+    const [n, , uid, gid] = line.split(":");
+    if (n === user || (uid === user && /^\d+$/.test(user))) return { uid: Number(uid), gid: Number(gid) };
+  }
+  throw usageError(`unknown user: ${user}`);
+}
+
+export async function runCommand(argv: string[], io: CliIo): Promise<number> {
+  const synopsis = "run NAME[,NAME…] [--user USER] [--file-vars] [--systemd] -- COMMAND [ARGS…]";
+  const dash = argv.indexOf("--");
+  const own = dash < 0 ? argv : argv.slice(0, dash);
+  const command = dash < 0 ? [] : argv.slice(dash + 1);
+  const { values, positionals } = parsed(
+    () =>
+      parseArgs({
+        args: own,
+        options: {
+          ...STORE_OPTIONS,
+          user: { type: "string" },
+          "file-vars": { type: "boolean" },
+          systemd: { type: "boolean" },
+        },
+        allowPositionals: true,
+      }),
+    synopsis,
+  );
+  if (values.help) {
+    return help(io, synopsis, "Runs COMMAND with the credentials as files in a private $CREDENTIALS_DIRECTORY on a\nmemory file system; never in argv or the environment. Exits with COMMAND's code.");
+  }
+  expectPositionals(positionals, 1, synopsis);
+  if (command.length === 0) throw usageError("no command given", `usage: keyhold ${synopsis}`);
+  const names = (positionals[0] as string).split(",").filter((n) => n !== "");
+  for (const n of names) assertCredentialName(n);
+  const l = layoutFrom(values, io);
+  if (values.systemd) return runUnderSystemd(l, names, command, io);
+  const user = values.user === undefined ? undefined : lookupUser(values.user);
+  const result = await audited(
+    l,
+    "run",
+    names.join(","),
+    () =>
+      runWithCredentials(l, {
+        names,
+        command,
+        env: io.env,
+        ...(user ?? {}),
+        fileVariables: values["file-vars"] ?? false,
+      }),
+    (r) => ({ exit: r.exitCode, command: command[0] as string, filesystem: r.filesystem }),
+  );
+  return result.exitCode;
+}
+
+/** --systemd: let PID 1 decrypt, as for a service (systemd-run --pipe --wait with LoadCredentialEncrypted=). */
+async function runUnderSystemd(l: StoreLayout, names: string[], command: string[], io: CliIo): Promise<number> {
+  if (!existsSync("/run/systemd/system")) {
+    throw new SecretError("USAGE", "--systemd needs systemd running as PID 1 on this host", { hint: "run without --systemd" });
+  }
+  const { spawn } = await import("node:child_process");
+  const args = ["--pipe", "--wait", "--collect", "--quiet", "--service-type=exec"];
+  for (const n of names) args.push("-p", `LoadCredentialEncrypted=${n}:${l.store}/${n}`);
+  args.push("--", ...command);
+  return audited(l, "run", names.join(","), () =>
+    new Promise<number>((resolve, reject) => {
+      const child = spawn("systemd-run", args, { stdio: "inherit", env: io.env });
+      child.on("error", reject);
+      child.on("exit", (code) => resolve(code ?? 1));
+    }),
+  );
+}
+
+export async function lsCommand(argv: string[], io: CliIo): Promise<number> {
+  const synopsis = "ls [--json] [--check]";
+  const { values, positionals } = parsed(
+    () =>
+      parseArgs({
+        args: argv,
+        options: { ...STORE_OPTIONS, json: { type: "boolean" }, check: { type: "boolean" } },
+        allowPositionals: true,
+      }),
+    synopsis,
+  );
+  if (values.help) {
+    return help(io, synopsis, "Lists every credential with its status, without printing any value.\n--check also decrypts credentials keyhold did not write, to catch embedded-name mismatches.");
+  }
+  expectPositionals(positionals, 0, synopsis);
+  const l = layoutFrom(values, io);
+  const entries = await listCredentials(l, { decryptCheck: values.check ?? false });
+  if (values.json) {
+    writeJson(io, entries);
+    return EXIT_OK;
+  }
+  if (entries.length === 0) {
+    writeLine(io.stdout, `no credentials in ${l.store}`);
+    return EXIT_OK;
+  }
+  const rows = entries.map((e) => [
+    e.name,
+    e.status,
+    e.size === null ? "-" : String(e.size),
+    e.keyType ?? "-",
+    e.version === null ? "-" : String(e.version),
+    e.created?.slice(0, 19).replace("T", " ") ?? "-",
+    e.notAfter?.slice(0, 19).replace("T", " ") ?? "-",
+    `${e.uid}:${e.gid} ${e.mode}`,
+  ]);
+  printTable(io, ["NAME", "STATUS", "SIZE", "KEY", "VERSION", "CREATED", "NOT-AFTER", "OWNER MODE"], rows);
+  return EXIT_OK;
+}
+
+function printTable(io: CliIo, head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  for (const row of [head, ...rows]) writeLine(io.stdout, row.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd());
+}
+
+export async function historyCommand(argv: string[], io: CliIo): Promise<number> {
+  const synopsis = "history NAME [--json]";
+  const { values, positionals } = parsed(
+    () => parseArgs({ args: argv, options: { ...STORE_OPTIONS, json: { type: "boolean" } }, allowPositionals: true }),
+    synopsis,
+  );
+  if (values.help) return help(io, synopsis, "Lists NAME's versions (kept encrypted in the state directory).");
+  expectPositionals(positionals, 1, synopsis);
+  const name = positionals[0] as string;
+  assertCredentialName(name);
+  const l = layoutFrom(values, io);
+  const meta = readMeta(l, name);
+  if (meta === undefined) {
+    throw new SecretError("CREDENTIAL_NOT_FOUND", `no history for ${name}`, { hint: "keyhold keeps history for credentials it stored" });
+  }
+  if (values.json) {
+    writeJson(io, { name, current: meta.current, versions: meta.versions });
+    return EXIT_OK;
+  }
+  const rows = meta.versions.map((v) => [
+    `${v.version === meta.current ? "*" : " "} ${v.version}`,
+    v.created.slice(0, 19).replace("T", " "),
+    v.origin,
+    String(v.size),
+    v.notAfter?.slice(0, 19).replace("T", " ") ?? "-",
+  ]);
+  printTable(io, ["  VERSION", "CREATED", "ORIGIN", "SIZE", "NOT-AFTER"], rows);
+  return EXIT_OK;
+}
+
+export async function rollbackCommand(argv: string[], io: CliIo): Promise<number> {
+  const synopsis = "rollback NAME [--to VERSION]";
+  const { values, positionals } = parsed(
+    () => parseArgs({ args: argv, options: { ...STORE_OPTIONS, to: { type: "string" } }, allowPositionals: true }),
+    synopsis,
+  );
+  if (values.help) return help(io, synopsis, "Makes an earlier version current again (default: the one before the current).");
+  expectPositionals(positionals, 1, synopsis);
+  const name = positionals[0] as string;
+  assertCredentialName(name);
+  let to: number | undefined;
+  if (values.to !== undefined) {
+    if (!/^[1-9][0-9]{0,8}$/.test(values.to)) throw usageError(`--to must be a version number, got ${JSON.stringify(values.to)}`);
+    to = Number(values.to);
+  }
+  const l = layoutFrom(values, io);
+  const v = await audited(l, "rollback", name, () => restoreVersion(l, name, to), (r) => ({ version: r.version }));
+  writeLine(io.stdout, `${name} is now version ${v.version} (from ${v.created.slice(0, 19).replace("T", " ")})`);
+  return EXIT_OK;
+}
+
+export async function rmCommand(argv: string[], io: CliIo): Promise<number> {
+  const synopsis = "rm NAME";
+  const { values, positionals } = parsed(() => parseArgs({ args: argv, options: STORE_OPTIONS, allowPositionals: true }), synopsis);
+  if (values.help) return help(io, synopsis, "Removes NAME and its kept versions, overwriting each file before unlinking it.");
+  expectPositionals(positionals, 1, synopsis);
+  const name = positionals[0] as string;
+  assertCredentialName(name);
+  const l = layoutFrom(values, io);
+  const versions = await audited(l, "rm", name, () => removeCredential(l, name), (n) => ({ versions: n }));
+  writeLine(io.stdout, `removed ${name} and ${versions} kept version${versions === 1 ? "" : "s"}`);
+  return EXIT_OK;
+}
+
+export async function doctorCommand(argv: string[], io: CliIo): Promise<number> {
+  const synopsis = "doctor [--fix] [--json] [--units DIR]…";
+  const { values, positionals } = parsed(
+    () =>
+      parseArgs({
+        args: argv,
+        options: {
+          ...STORE_OPTIONS,
+          fix: { type: "boolean" },
+          json: { type: "boolean" },
+          units: { type: "string", multiple: true },
+        },
+        allowPositionals: true,
+      }),
+    synopsis,
+  );
+  if (values.help) {
+    return help(io, synopsis, "Audits the store and the host: modes and owners, embedded names, expiry, plaintext files,\nunits naming missing credentials. --fix repairs modes, owners, names and leftovers. Exit 3 on findings.");
+  }
+  expectPositionals(positionals, 0, synopsis);
+  const l = layoutFrom(values, io);
+  const fix = values.fix ?? false;
+  let log: AuditLog | undefined;
+  const findings: Finding[] = await runDoctor(l, {
+    fix,
+    ...(values.units ? { unitDirs: values.units } : {}),
+    onFix: async (f) => {
+      log ??= await openStateAuditLog(l.state, l.creds);
+      await log.append({ op: "doctor-fix", name: f.subject.slice(0, 255), result: "ok", detail: { kind: f.kind } });
+    },
+  });
+  const open = findings.filter((f) => f.fixed === undefined);
+  if (values.json) writeJson(io, { findings, open: open.length });
+  else {
+    for (const f of findings) {
+      writeLine(io.stdout, `${f.fixed ? "fixed" : "FOUND"}  ${f.kind}: ${f.message}`);
+      if (f.fixed) writeLine(io.stdout, `       ${f.fixed}`);
+      if (f.advice) writeLine(io.stdout, `       ${f.advice}`);
+    }
+    writeLine(io.stdout, open.length === 0 ? "no problems found" : `${open.length} problem${open.length === 1 ? "" : "s"} found`);
+  }
+  return open.length === 0 ? EXIT_OK : EXIT_FINDINGS;
+}

@@ -1,0 +1,252 @@
+import { chmodSync, chownSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { isSecretError } from "../secret/index.js";
+import { decryptCredential, encryptCredential } from "../systemd/index.js";
+import { withLock, writeFileAtomic } from "../durable/index.js";
+import { lockFile, type StoreLayout, storeFile } from "./layout.js";
+import { listCredentials } from "./listing.js";
+import { readCiphertext, shredFile } from "./store.js";
+
+export type FindingKind =
+  | "store-missing"
+  | "store-mode"
+  | "state-mode"
+  | "file-mode"
+  | "name-mismatch"
+  | "expired"
+  | "expiring"
+  | "plaintext"
+  | "not-a-credential"
+  | "invalid-name"
+  | "leftover-temp"
+  | "unit-missing-credential"
+  | "unit-name-mismatch";
+
+export interface Finding {
+  kind: FindingKind;
+  subject: string;
+  message: string;
+  /** What --fix did, or what the operator should do. */
+  fixed?: string;
+  advice?: string;
+}
+
+export interface DoctorOptions {
+  fix?: boolean;
+  /** Unit directories to check for LoadCredentialEncrypted= lines. Default /etc/systemd/system. */
+  unitDirs?: string[];
+  /** Called for every repair, for the audit log. */
+  onFix?: (finding: Finding) => Promise<void> | void;
+}
+
+const isRoot = (): boolean => process.geteuid?.() === 0;
+
+function modeOf(path: string): { mode: number; uid: number; gid: number } | undefined {
+  try {
+    const st = statSync(path);
+    return { mode: st.mode & 0o777, uid: st.uid, gid: st.gid };
+  } catch {
+    return undefined;
+  }
+}
+
+function checkDirectory(path: string, kind: FindingKind, fix: boolean, findings: Finding[]): void {
+  const st = modeOf(path);
+  if (st === undefined) {
+    findings.push({ kind: "store-missing", subject: path, message: `${path} does not exist`, advice: "run: sudo keyhold init" });
+    return;
+  }
+  const wrongOwner = isRoot() && (st.uid !== 0 || st.gid !== 0);
+  if ((st.mode & 0o077) === 0 && !wrongOwner) return;
+  const finding: Finding = {
+    kind,
+    subject: path,
+    message: `${path} is mode 0${st.mode.toString(8)} owned by ${st.uid}:${st.gid}; expected 0700 root:root`,
+  };
+  if (fix) {
+    if (wrongOwner) chownSync(path, 0, 0);
+    chmodSync(path, 0o700);
+    finding.fixed = "set to 0700 root:root";
+  } else finding.advice = "run: sudo keyhold doctor --fix";
+  findings.push(finding);
+}
+
+/** LoadCredentialEncrypted=ID[:PATH] lines of every unit and drop-in under `dir`. */
+function unitCredentialLines(dir: string): { unit: string; id: string; path?: string }[] {
+  const out: { unit: string; id: string; path?: string }[] = [];
+  const files: string[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const p = join(dir, e);
+    if (/\.(service|socket|mount|swap)$/.test(e)) files.push(p);
+    else if (e.endsWith(".d")) {
+      try {
+        for (const f of readdirSync(p)) if (f.endsWith(".conf")) files.push(join(p, f));
+      } catch {
+        // not a directory
+      }
+    }
+  }
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n")) {
+      const m = /^\s*LoadCredentialEncrypted\s*=\s*([^:\s]+)(?::(\S+))?\s*$/.exec(line);
+      if (!m) continue;
+      out.push({ unit: file, id: m[1] as string, ...(m[2] ? { path: m[2] } : {}) });
+    }
+  }
+  return out;
+}
+
+async function checkUnits(l: StoreLayout, dirs: string[], findings: Finding[]): Promise<void> {
+  for (const dir of dirs) {
+    for (const ref of unitCredentialLines(dir)) {
+      const path = ref.path ?? storeFile(l, ref.id);
+      if (modeOf(path) === undefined) {
+        findings.push({
+          kind: "unit-missing-credential",
+          subject: ref.unit,
+          message: `${ref.unit} loads credential ${ref.id} from ${path}, which does not exist`,
+          advice: `create it with: sudo keyhold set ${ref.id}`,
+        });
+        continue;
+      }
+      try {
+        const value = await decryptCredential(ref.id, readFileSync(path), l.creds);
+        value.dispose();
+      } catch (err) {
+        if (isSecretError(err, "NAME_MISMATCH")) {
+          findings.push({
+            kind: "unit-name-mismatch",
+            subject: ref.unit,
+            message: `${ref.unit} loads ${path} as ${ref.id}, but the credential's embedded name differs (the unit will fail with 243/CREDENTIALS)`,
+            advice: `use LoadCredentialEncrypted=${embeddedNameOf(err.message) ?? "<embedded name>"}:${path}, or re-encrypt it under ${ref.id}`,
+          });
+        }
+      }
+    }
+  }
+}
+
+function embeddedNameOf(message: string): string | undefined {
+  return /embedded credential name '([^']*)'/i.exec(message)?.[1];
+}
+
+/** Re-encrypts a credential whose embedded name differs from its file name, under the file name. */
+async function repairName(l: StoreLayout, name: string, embedded: string): Promise<void> {
+  await withLock(lockFile(l), async () => {
+    const value = await decryptCredential(embedded, readCiphertext(l, name), l.creds);
+    try {
+      const fixed = await encryptCredential(name, value.exposeBytes(), {
+        ...l.creds,
+        ...(l.withKey ? { withKey: l.withKey } : {}),
+      });
+      writeFileAtomic(storeFile(l, name), fixed, { mode: 0o600, ...(isRoot() ? { uid: 0, gid: 0 } : {}) });
+    } finally {
+      value.dispose();
+    }
+  });
+}
+
+/**
+ * Audits the store and the host. Findings are facts with advice; `fix` repairs what is safe to
+ * repair without a human: modes and owners, leftover temporary files, and embedded names (the
+ * value is re-encrypted under the file name, never shown).
+ */
+export async function runDoctor(l: StoreLayout, options: DoctorOptions = {}): Promise<Finding[]> {
+  const fix = options.fix ?? false;
+  const findings: Finding[] = [];
+  checkDirectory(l.store, "store-mode", fix, findings);
+  if (findings.some((f) => f.kind === "store-missing")) return findings;
+  checkDirectory(l.state, "state-mode", fix, findings);
+
+  for (const entry of await listCredentials(l, { decryptCheck: true })) {
+    const path = storeFile(l, entry.name);
+    const subject = entry.name;
+    switch (entry.status) {
+      case "ok":
+        break;
+      case "perms-too-open": {
+        const f: Finding = {
+          kind: "file-mode",
+          subject,
+          message: `${path} is mode ${entry.mode} owned by ${entry.uid}:${entry.gid}; expected 0600 root:root`,
+        };
+        if (fix) {
+          if (isRoot()) chownSync(path, 0, 0);
+          chmodSync(path, 0o600);
+          f.fixed = "set to 0600 root:root";
+        } else f.advice = "run: sudo keyhold doctor --fix";
+        findings.push(f);
+        break;
+      }
+      case "name-mismatch": {
+        const f: Finding = {
+          kind: "name-mismatch",
+          subject,
+          message: `${path} holds a credential named '${entry.embeddedName ?? "?"}'; systemd will refuse to load it as ${entry.name}`,
+        };
+        if (fix && entry.embeddedName !== undefined) {
+          await repairName(l, entry.name, entry.embeddedName);
+          f.fixed = `re-encrypted under the name ${entry.name}`;
+        } else f.advice = "run: sudo keyhold doctor --fix (re-encrypts it under its file name)";
+        findings.push(f);
+        break;
+      }
+      case "expired":
+      case "expiring":
+        findings.push({
+          kind: entry.status,
+          subject,
+          message:
+            entry.status === "expired"
+              ? `credential ${entry.name} has expired${entry.notAfter ? ` (not after ${entry.notAfter})` : ""}`
+              : `credential ${entry.name} expires at ${entry.notAfter}`,
+          advice: `set a new value with: sudo keyhold rotate ${entry.name}`,
+        });
+        break;
+      case "plaintext":
+        findings.push({
+          kind: "plaintext",
+          subject,
+          message: `${path} is not encrypted: it looks like a plaintext value`,
+          advice: `encrypt it with: sudo keyhold import ${entry.name}.new ${path} --shred (then move names), and treat the value as exposed`,
+        });
+        break;
+      case "not-a-credential":
+      case "invalid-name":
+        findings.push({
+          kind: entry.status,
+          subject,
+          message:
+            entry.status === "invalid-name"
+              ? `${path}: the file name is not a valid credential name`
+              : `${path} is not an encrypted credential`,
+          advice: "move it out of the credential store",
+        });
+        break;
+      case "leftover-temp": {
+        const f: Finding = { kind: "leftover-temp", subject, message: `${path} is a temporary file left by an interrupted write` };
+        if (fix) {
+          shredFile(path);
+          f.fixed = "overwritten and removed";
+        } else f.advice = "run: sudo keyhold doctor --fix";
+        findings.push(f);
+        break;
+      }
+    }
+  }
+  await checkUnits(l, options.unitDirs ?? ["/etc/systemd/system"], findings);
+  if (options.onFix) for (const f of findings) if (f.fixed) await options.onFix(f);
+  return findings;
+}
