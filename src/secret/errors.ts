@@ -48,6 +48,16 @@ export type SecretErrorCode =
   | "RATE_LIMITED"
   | "LOCKED_OUT"
   | "REAUTH_REQUIRED"
+  // systemd units
+  | "UNIT_INVALID"
+  | "UNIT_EXISTS"
+  | "SECRET_IN_COMMAND"
+  // the job server
+  | "CONFIG_INVALID"
+  | "CONFIG_UNKNOWN_KEY"
+  | "SOCKET_IN_USE"
+  | "SERVER_UNREACHABLE"
+  | "SERVER_ERROR"
   | "USAGE"
   | "IO_ERROR";
 

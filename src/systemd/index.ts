@@ -8,6 +8,52 @@ export {
   hasTpm2,
   type WithKey,
 } from "./creds.js";
-export { type CredentialHeader, type CredentialKeyType, looksLikeCredential, readCredentialHeader } from "./header.js";
-export { assertCredentialName, CREDENTIAL_NAME_MAX, CREDENTIAL_SIZE_MAX, credentialNameProblem } from "./names.js";
+export {
+  type CredentialHeader,
+  type CredentialKeyType,
+  looksLikeCredential,
+  readCredentialHeader,
+} from "./header.js";
+export {
+  assertCredentialName,
+  CREDENTIAL_NAME_MAX,
+  CREDENTIAL_SIZE_MAX,
+  credentialNameProblem,
+} from "./names.js";
 export { runTool, runToolSync, type ToolResult } from "./process.js";
+export {
+  type AnalyzeOptions,
+  assertUnitsVerify,
+  type SecurityFinding,
+  type SecurityReport,
+  securityExposure,
+  type VerifyResult,
+  verifyUnits,
+} from "./analyze.js";
+export {
+  type InstallOptions,
+  type InstalledUnits,
+  installUnits,
+  type NameCheck,
+  checkCredentialNames,
+} from "./install.js";
+export {
+  AUDIT_KEY_CREDENTIAL,
+  DEFAULT_STATE_DIR,
+  DEFAULT_STORE_DIR,
+  DROP_IN_NAME,
+  JOBSERVER_DEFAULT_CONFIG,
+  JOBSERVER_DEFAULT_GROUP,
+  JOBSERVER_SERVICE,
+  JOBSERVER_SOCKET_PATH,
+  looksLikeSecret,
+  type RenderedUnits,
+  renderExecLine,
+  renderUnit,
+  splitCommandLine,
+  UNIT_MODES,
+  type UnitCredential,
+  type UnitFile,
+  type UnitMode,
+  type UnitOptions,
+} from "./unit.js";

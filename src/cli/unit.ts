@@ -1,0 +1,168 @@
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import {
+  checkCredentialNames,
+  DEFAULT_STATE_DIR,
+  DEFAULT_STORE_DIR,
+  installUnits,
+  JOBSERVER_DEFAULT_GROUP,
+  type NameCheck,
+  renderUnit,
+  type UnitMode,
+} from "../systemd/index.js";
+import { type CliIo, type Command, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+
+const HELP = `usage: keyhold unit SERVICE --exec CMD [--cred NAME[:FILE]]… [options]
+
+Render a systemd unit that loads keyhold credentials (docs/units.md).
+
+  --mode MODE        standard (default), isolated (DynamicUser= and a sandbox) or jobserver
+  --exec CMD         the command line; first word an absolute path; never put a key in it
+  --cred NAME        load <store>/NAME as NAME; NAME:FILE loads FILE as NAME (repeatable)
+  --bind PATH        writable path visible in the sandbox (repeatable)
+  --bind-ro PATH     read-only path visible in the sandbox (repeatable)
+  --group G          jobserver: the group allowed to connect to the socket (default ${JOBSERVER_DEFAULT_GROUP})
+  --ip-allow CIDR    a host or network the service may reach; all else is denied (repeatable)
+  --config PATH      jobserver: the job configuration file
+  --keyhold-root DIR jobserver: where keyhold is installed (default: this installation)
+  --drop-in          render a drop-in for an existing SERVICE instead of a full unit
+  --install          write to <root>/etc/systemd/system and run systemd-analyze verify
+  --root DIR         install below DIR instead of /
+  --force            with --install, replace unit files that differ
+  --store DIR        credential store (default $KEYHOLD_STORE or ${DEFAULT_STORE_DIR})
+  --state DIR        keyhold state directory (default $KEYHOLD_STATE or ${DEFAULT_STATE_DIR})
+  --json             print the rendered files and credential checks as JSON`;
+
+/** The directory holding bin/keyhold.js, from this file's place in dist/src/cli/. */
+function thisInstallation(): string {
+  return resolve(fileURLToPath(new URL("../../..", import.meta.url)));
+}
+
+function groupExists(root: string, group: string): boolean {
+  try {
+    return readFileSync(join(root, "etc/group"), "utf8")
+      .split("\n")
+      .some((line) => line.split(":")[0] === group);
+  } catch {
+    return false;
+  }
+}
+
+function reportChecks(io: CliIo, checks: NameCheck[]): void {
+  for (const c of checks) {
+    if (c.status === "missing") {
+      writeLine(
+        io.stderr,
+        `keyhold: warning: ${c.path} does not exist yet; the service fails with 243/CREDENTIALS until it does`,
+      );
+    } else if (c.status === "unchecked") {
+      writeLine(io.stderr, `keyhold: warning: the embedded name of ${c.path} was not checked (needs root)`);
+    }
+  }
+}
+
+export const unitCommand: Command = async (argv, io) => {
+  const { values, positionals } = (() => {
+    try {
+      return parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          mode: { type: "string", default: "standard" },
+          exec: { type: "string" },
+          cred: { type: "string", multiple: true, default: [] },
+          bind: { type: "string", multiple: true, default: [] },
+          "bind-ro": { type: "string", multiple: true, default: [] },
+          group: { type: "string" },
+          "ip-allow": { type: "string", multiple: true, default: [] },
+          config: { type: "string" },
+          "keyhold-root": { type: "string" },
+          "drop-in": { type: "boolean", default: false },
+          install: { type: "boolean", default: false },
+          root: { type: "string" },
+          force: { type: "boolean", default: false },
+          store: { type: "string" },
+          state: { type: "string" },
+          json: { type: "boolean", default: false },
+          help: { type: "boolean", short: "h", default: false },
+        },
+      });
+    } catch (err) {
+      throw usageError(
+        err instanceof Error
+          ? (err.message.split("\n")[0]?.toLowerCase() ?? "bad arguments")
+          : "bad arguments",
+        "run 'keyhold unit --help'",
+      );
+    }
+  })();
+  if (values.help) {
+    writeLine(io.stdout, HELP);
+    return EXIT_OK;
+  }
+  const [service, ...extra] = positionals;
+  if (service === undefined)
+    throw usageError("missing SERVICE", "keyhold unit SERVICE --exec CMD [--cred NAME]…");
+  if (extra.length > 0) throw usageError(`unexpected argument: ${extra[0]}`, "quote --exec as one string");
+  if (values.root !== undefined && !values.install) throw usageError("--root goes with --install");
+  if (values.force && !values.install) throw usageError("--force goes with --install");
+
+  const rendered = renderUnit({
+    service,
+    mode: values.mode as UnitMode,
+    exec: values.exec,
+    credentials: values.cred,
+    bindPaths: values.bind,
+    bindReadOnlyPaths: values["bind-ro"],
+    group: values.group,
+    ipAllow: values["ip-allow"],
+    dropIn: values["drop-in"],
+    store: values.store ?? io.env.KEYHOLD_STORE ?? DEFAULT_STORE_DIR,
+    state: values.state ?? io.env.KEYHOLD_STATE ?? DEFAULT_STATE_DIR,
+    keyholdRoot: values["keyhold-root"] ?? thisInstallation(),
+    node: "/usr/bin/node",
+    config: values.config,
+  });
+
+  // Refuse a credential whose embedded name differs from its ID before anything is written.
+  const checks = await checkCredentialNames(rendered.credentials, { env: io.env });
+  reportChecks(io, checks);
+
+  let installed: string[] | undefined;
+  if (values.install) {
+    const root = values.root ?? "/";
+    const result = await installUnits(rendered, { root, force: values.force, env: io.env });
+    installed = result.paths;
+    if (values.mode === "jobserver") {
+      const group = values.group ?? JOBSERVER_DEFAULT_GROUP;
+      if (!groupExists(root, group)) {
+        writeLine(
+          io.stderr,
+          `keyhold: warning: group ${group} does not exist; the socket fails with 216/GROUP until 'groupadd ${group}'`,
+        );
+      }
+    }
+  }
+
+  if (values.json) {
+    writeJson(io, {
+      primary: rendered.primary,
+      files: rendered.files,
+      credentials: checks,
+      installed: installed ?? [],
+    });
+    return EXIT_OK;
+  }
+  if (installed !== undefined) {
+    for (const path of installed) writeLine(io.stdout, `installed ${path}`);
+    writeLine(io.stdout, `next: systemctl daemon-reload && systemctl enable --now ${rendered.primary}`);
+    return EXIT_OK;
+  }
+  rendered.files.forEach((f, i) => {
+    if (rendered.files.length > 1) writeLine(io.stdout, `${i > 0 ? "\n" : ""}# ---- ${f.path} ----`);
+    io.stdout.write(f.content);
+  });
+  return EXIT_OK;
+};

@@ -1,0 +1,478 @@
+import { isIP } from "node:net";
+import { isAbsolute, posix } from "node:path";
+import { SecretError } from "../secret/index.js";
+import { assertCredentialName } from "./names.js";
+
+/**
+ * Rendering of systemd units that load keyhold credentials (docs/units.md explains every
+ * directive and records the exposure scores measured with `systemd-analyze security`).
+ *
+ * - standard: seed 000 approach 2, a service under a static identity that gets its keys through
+ *   `LoadCredentialEncrypted=` in a private mount namespace;
+ * - isolated: seed 000 approach 3, the same under a transient UID (`DynamicUser=yes`) inside a
+ *   full sandbox;
+ * - jobserver: seed 002, `keyhold serve` behind a socket that only one group may connect to.
+ *
+ * renderUnit is a pure function: it validates its input and returns file contents; writing,
+ * verifying and checking credentials against the store are separate steps (install.ts, cli).
+ */
+
+export type UnitMode = "standard" | "isolated" | "jobserver";
+export const UNIT_MODES: readonly UnitMode[] = ["standard", "isolated", "jobserver"];
+
+export const DEFAULT_STORE_DIR = "/etc/credstore.encrypted";
+export const DEFAULT_STATE_DIR = "/var/lib/keyhold";
+export const JOBSERVER_SERVICE = "keyhold-jobs";
+export const JOBSERVER_SOCKET_PATH = "/run/keyhold/jobs.sock";
+export const JOBSERVER_DEFAULT_GROUP = "keyhold";
+export const JOBSERVER_DEFAULT_CONFIG = "/etc/keyhold/jobs.json";
+/** The credential the job server signs its audit records with (docs/audit-format.md). */
+export const AUDIT_KEY_CREDENTIAL = "keyhold.audit-key";
+/** The file name of a keyhold drop-in inside SERVICE.service.d/. */
+export const DROP_IN_NAME = "50-keyhold-credentials.conf";
+
+/** One credential a unit loads: `LoadCredentialEncrypted=id:path`. */
+export interface UnitCredential {
+  /** The name the service sees in $CREDENTIALS_DIRECTORY; must equal the embedded name. */
+  id: string;
+  /** Absolute path of the encrypted file. */
+  path: string;
+}
+
+export interface UnitOptions {
+  /** Unit name without ".service" (a trailing ".service" is accepted and removed). */
+  service: string;
+  mode: UnitMode;
+  /**
+   * The command line, one string: words split on blanks, '…' and "…" quote. The first word is an
+   * absolute path. Required for standard and isolated full units; the job server defaults to
+   * `node <keyholdRoot>/bin/keyhold.js serve --config <config>`.
+   */
+  exec?: string;
+  /** `NAME` (file `<store>/NAME`) or `ID:FILE` (FILE absolute or relative to the store). */
+  credentials?: readonly string[];
+  /** Writable paths made visible to the service (`BindPaths=`). */
+  bindPaths?: readonly string[];
+  /** Read-only paths made visible to the service (`BindReadOnlyPaths=`). */
+  bindReadOnlyPaths?: readonly string[];
+  /** jobserver: the group whose members may connect to the socket. */
+  group?: string;
+  /** Hosts the service may reach (`IPAddressAllow=`); everything else is denied. */
+  ipAllow?: readonly string[];
+  /** Render a drop-in for an existing SERVICE.service instead of a full unit. */
+  dropIn?: boolean;
+  /** Directory of the encrypted credentials. Default /etc/credstore.encrypted. */
+  store?: string;
+  /** keyhold's state directory (holds keyhold.audit-key). Default /var/lib/keyhold. */
+  state?: string;
+  /** jobserver: where keyhold is installed (the directory holding bin/keyhold.js). */
+  keyholdRoot?: string;
+  /** jobserver: the node binary. Default /usr/bin/node. */
+  node?: string;
+  /** jobserver: the job configuration file passed to `keyhold serve --config`. */
+  config?: string;
+  description?: string;
+}
+
+export interface UnitFile {
+  /** Path relative to the unit directory (/etc/systemd/system). */
+  path: string;
+  content: string;
+}
+
+export interface RenderedUnits {
+  files: UnitFile[];
+  /** The unit to enable/start: the socket for the job server, else the service. */
+  primary: string;
+  /** The credentials the units load, after validation. */
+  credentials: UnitCredential[];
+}
+
+function usage(message: string, hint?: string): SecretError {
+  return new SecretError("USAGE", message, hint === undefined ? {} : { hint });
+}
+
+/** Unit names: the characters systemd allows in a unit name prefix, without templates. */
+const UNIT_NAME = /^[A-Za-z0-9][A-Za-z0-9:_.\\-]{0,200}$/;
+
+export function normaliseServiceName(service: string): string {
+  const name = service.endsWith(".service") ? service.slice(0, -".service".length) : service;
+  if (!UNIT_NAME.test(name) || name.includes("..")) {
+    throw usage(
+      `invalid service name ${JSON.stringify(service.slice(0, 80))}`,
+      "use letters, digits, '-', '_', '.' or ':'",
+    );
+  }
+  return name;
+}
+
+/**
+ * A path for BindPaths=, LoadCredentialEncrypted= or ExecStart=: absolute and already normal
+ * (no "." or ".." parts, no repeated or trailing "/"), so what the unit names is what the user
+ * meant; no blanks, quotes, ':', '%' or control characters, which systemd would read as syntax.
+ */
+export function assertUnitPath(path: string, what: string): void {
+  const shown = JSON.stringify(path.slice(0, 120));
+  if (!isAbsolute(path)) throw usage(`${what} must be an absolute path: ${shown}`);
+  if (path.split("/").some((part) => part === "." || part === "..")) {
+    throw usage(`${what} may not contain "." or ".." parts: ${shown}`);
+  }
+  if (posix.normalize(path) !== path || (path.length > 1 && path.endsWith("/"))) {
+    throw usage(
+      `${what} is not a normalised path: ${shown}`,
+      `write it as ${posix.normalize(path).replace(/(.)\/$/, "$1")}`,
+    );
+  }
+  if (/[\s"'\\:%;$\x00-\x1f\x7f]/.test(path)) {
+    throw usage(`${what} contains a character systemd would read as syntax: ${shown}`);
+  }
+}
+
+function resolveCredential(spec: string, store: string): UnitCredential {
+  const colon = spec.indexOf(":");
+  const id = colon < 0 ? spec : spec.slice(0, colon);
+  assertCredentialName(id);
+  if (colon < 0) return { id, path: `${store}/${id}` };
+  const file = spec.slice(colon + 1);
+  if (file.length === 0) throw usage(`credential ${id}: empty file after ':'`);
+  if (file.startsWith("/")) {
+    assertUnitPath(file, `credential file for ${id}`);
+    return { id, path: file };
+  }
+  // A bare file name inside the store: it is itself a valid credential name, so no '/'.
+  assertCredentialName(file);
+  const path = `${store}/${file}`;
+  assertUnitPath(path, `credential file for ${id}`);
+  return { id, path };
+}
+
+/**
+ * Splits a command line into words the way a shell would for plain words and '…' / "…" quotes
+ * (no expansions), refusing what a unit file cannot say unambiguously.
+ */
+export function splitCommandLine(line: string): string[] {
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(line))
+    throw usage("--exec may not contain newlines or control characters");
+  const words: string[] = [];
+  let word = "";
+  let inWord = false;
+  let quote: "'" | '"' | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line.charAt(i);
+    if (quote === "'") {
+      if (ch === "'") quote = undefined;
+      else word += ch;
+    } else if (quote === '"') {
+      if (ch === '"') quote = undefined;
+      else if (ch === "\\" && (line.charAt(i + 1) === '"' || line.charAt(i + 1) === "\\"))
+        word += line.charAt(++i);
+      else word += ch;
+    } else if (ch === " " || ch === "\t") {
+      if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+    } else {
+      inWord = true;
+      if (ch === "'" || ch === '"') quote = ch;
+      else if (ch === "\\") {
+        const next = line.charAt(i + 1);
+        if (next === "") throw usage("--exec ends with a lone backslash");
+        word += next;
+        i++;
+      } else word += ch;
+    }
+  }
+  if (quote !== undefined) throw usage(`--exec has an unterminated ${quote} quote`);
+  if (inWord) words.push(word);
+  return words;
+}
+
+// Well-known key formats; a canary of the test suite (kh-…) counts as one too.
+const KEY_PREFIXES =
+  /^(sk-[A-Za-z0-9_-]{16,}|sk_(live|test)_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|xox[abpors]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}|glpat-[A-Za-z0-9_-]{20,}|kh-[a-z]+-[A-Za-z0-9_-]{16,})$/;
+
+function entropyBitsPerChar(s: string): number {
+  const counts = new Map<string, number>();
+  for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let bits = 0;
+  for (const n of counts.values()) bits -= (n / s.length) * Math.log2(n / s.length);
+  return bits;
+}
+
+/** Whether a command word looks like a key rather than a path, flag or plain word. */
+export function looksLikeSecret(word: string): boolean {
+  const value = word.includes("=") ? word.slice(word.indexOf("=") + 1) : word;
+  if (KEY_PREFIXES.test(value)) return true;
+  if (value.length < 24 || value.includes("/") || value.includes(".")) return false;
+  if (!/^[A-Za-z0-9+_=-]+$/.test(value)) return false;
+  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/].filter((re) => re.test(value)).length;
+  return classes >= 2 && /[0-9]/.test(value) && entropyBitsPerChar(value) >= 3.8;
+}
+
+/**
+ * Validates a command line and returns it as ExecStart= syntax. A unit file is world-readable and
+ * /proc/PID/cmdline is readable by every user: a word that looks like a key is refused, and its
+ * value is never repeated in the error.
+ */
+export function renderExecLine(line: string): string {
+  const words = splitCommandLine(line);
+  const first = words[0];
+  if (first === undefined) throw usage("--exec is empty");
+  assertUnitPath(first, "the first word of --exec");
+  words.forEach((w, i) => {
+    if (looksLikeSecret(w)) {
+      throw new SecretError("SECRET_IN_COMMAND", `word ${i + 1} of --exec looks like a secret value`, {
+        hint: "pass keys with --cred and read them from $CREDENTIALS_DIRECTORY: unit files and /proc/PID/cmdline are readable by every user",
+      });
+    }
+    if (w === ";")
+      throw usage(`word ${i + 1} of --exec is a lone ';', which systemd reads as a command separator`);
+  });
+  return words.map(quoteExecWord).join(" ");
+}
+
+/** One word of ExecStart=: '%' and '$' are escaped so systemd neither expands specifiers nor variables. */
+function quoteExecWord(word: string): string {
+  const escaped = word.replaceAll("%", "%%").replaceAll("$", "$$$$");
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word) && word.length > 0) return escaped;
+  return `"${escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
+
+const IP_KEYWORDS = new Set(["any", "localhost", "link-local", "multicast"]);
+
+export function assertIpAllow(entry: string): void {
+  if (IP_KEYWORDS.has(entry)) return;
+  const [address = "", prefix, extra] = entry.split("/");
+  const family = isIP(address);
+  const max = family === 4 ? 32 : 128;
+  const ok =
+    family !== 0 &&
+    extra === undefined &&
+    (prefix === undefined || (/^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= max));
+  if (!ok) {
+    throw usage(
+      `invalid --ip-allow ${JSON.stringify(entry.slice(0, 80))}`,
+      "give an address or CIDR (192.0.2.10, 10.0.0.0/8, 2001:db8::/32) or localhost",
+    );
+  }
+}
+
+const GROUP_NAME = /^[a-z_][a-z0-9_-]{0,30}\$?$/;
+
+function sandboxDirectives(protectHome: "yes" | "tmpfs", umask: string): string[] {
+  return [
+    "# The sandbox (docs/units.md says why each line is here and what it costs)",
+    "NoNewPrivileges=yes",
+    "CapabilityBoundingSet=",
+    "AmbientCapabilities=",
+    "PrivateTmp=yes",
+    "PrivateDevices=yes",
+    "PrivateUsers=yes",
+    "PrivateIPC=yes",
+    "ProtectSystem=strict",
+    `ProtectHome=${protectHome}`,
+    "ProtectKernelTunables=yes",
+    "ProtectKernelModules=yes",
+    "ProtectKernelLogs=yes",
+    "ProtectControlGroups=yes",
+    "ProtectClock=yes",
+    "ProtectHostname=yes",
+    "ProtectProc=invisible",
+    "ProcSubset=pid",
+    "RestrictNamespaces=yes",
+    "RestrictRealtime=yes",
+    "RestrictSUIDSGID=yes",
+    "LockPersonality=yes",
+    "RemoveIPC=yes",
+    "KeyringMode=private",
+    "DevicePolicy=closed",
+    "SystemCallArchitectures=native",
+    "SystemCallFilter=@system-service",
+    "SystemCallFilter=~@privileged @resources",
+    "SystemCallErrorNumber=EPERM",
+    "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+    "# MemoryDenyWriteExecute=yes is left out on purpose: V8's JIT needs writable+executable memory",
+    `UMask=${umask}`,
+  ];
+}
+
+/** Paths that ProtectHome= hides; a bind below one of them needs ProtectHome=tmpfs. */
+function underHome(path: string): boolean {
+  return ["/home", "/root", "/run/user"].some((dir) => path === dir || path.startsWith(`${dir}/`));
+}
+
+function section(name: string, lines: readonly string[]): string {
+  return [`[${name}]`, ...lines].join("\n");
+}
+
+function unitText(sections: string[]): string {
+  return `# Rendered by keyhold unit. docs/units.md explains every directive.\n${sections.join("\n\n")}\n`;
+}
+
+/** Validates the options and renders the unit files; no file system access. */
+export function renderUnit(options: UnitOptions): RenderedUnits {
+  if (!UNIT_MODES.includes(options.mode)) {
+    throw usage(
+      `invalid mode ${JSON.stringify(String(options.mode).slice(0, 40))}`,
+      "use standard, isolated or jobserver",
+    );
+  }
+  const mode = options.mode;
+  const service = normaliseServiceName(options.service);
+  const store = options.store ?? DEFAULT_STORE_DIR;
+  assertUnitPath(store, "the store directory");
+  const state = options.state ?? DEFAULT_STATE_DIR;
+  assertUnitPath(state, "the state directory");
+
+  const credentials = (options.credentials ?? []).map((spec) => resolveCredential(spec, store));
+  if (mode === "jobserver" && !options.dropIn && !credentials.some((c) => c.id === AUDIT_KEY_CREDENTIAL)) {
+    credentials.push({ id: AUDIT_KEY_CREDENTIAL, path: `${state}/${AUDIT_KEY_CREDENTIAL}` });
+  }
+  const seen = new Set<string>();
+  for (const c of credentials) {
+    if (seen.has(c.id)) throw usage(`credential ${c.id} is given twice`);
+    seen.add(c.id);
+  }
+
+  const bindPaths = [...(options.bindPaths ?? [])];
+  const bindReadOnlyPaths = [...(options.bindReadOnlyPaths ?? [])];
+  for (const p of bindPaths) assertUnitPath(p, "--bind");
+  for (const p of bindReadOnlyPaths) assertUnitPath(p, "--bind-ro");
+  for (const p of [...bindPaths, ...bindReadOnlyPaths]) {
+    if (p === "/") throw usage("refusing to bind / into the sandbox");
+  }
+  const ipAllow = [...(options.ipAllow ?? [])];
+  for (const entry of ipAllow) assertIpAllow(entry);
+
+  if (options.group !== undefined && mode !== "jobserver")
+    throw usage("--group applies to --mode jobserver only");
+  const group = options.group ?? JOBSERVER_DEFAULT_GROUP;
+  if (!GROUP_NAME.test(group)) throw usage(`invalid group name ${JSON.stringify(group.slice(0, 40))}`);
+  if (mode === "standard" && (bindPaths.length > 0 || bindReadOnlyPaths.length > 0)) {
+    // Without ProtectSystem=/ProtectHome= every path is already visible: a bind would only mislead.
+    throw usage(
+      "--bind and --bind-ro apply to --mode isolated and jobserver",
+      "standard services see the whole file system",
+    );
+  }
+
+  const keyholdRoot = options.keyholdRoot ?? "/opt/keyhold";
+  assertUnitPath(keyholdRoot, "the keyhold directory");
+  const node = options.node ?? "/usr/bin/node";
+  assertUnitPath(node, "the node binary");
+  const config = options.config ?? JOBSERVER_DEFAULT_CONFIG;
+  assertUnitPath(config, "--config");
+
+  let execStart: string | undefined;
+  if (options.exec !== undefined) execStart = renderExecLine(options.exec);
+  else if (mode === "jobserver")
+    execStart = renderExecLine(`${node} ${keyholdRoot}/bin/keyhold.js serve --config ${config}`);
+  else if (!options.dropIn)
+    throw usage("--exec is required for a full unit", "or use --drop-in for an existing service");
+  if (options.dropIn && options.exec !== undefined) {
+    throw usage("--exec does not go with --drop-in", "a drop-in keeps the service's own ExecStart=");
+  }
+
+  // The code the job server runs and the projects it serves must be visible through ProtectHome=.
+  if (
+    mode === "jobserver" &&
+    !options.dropIn &&
+    underHome(keyholdRoot) &&
+    !bindReadOnlyPaths.includes(keyholdRoot)
+  ) {
+    bindReadOnlyPaths.push(keyholdRoot);
+  }
+  const protectHome = [...bindPaths, ...bindReadOnlyPaths].some(underHome) ? "tmpfs" : "yes";
+
+  const service_: string[] = [];
+  if (!options.dropIn) service_.push("Type=simple", `ExecStart=${execStart}`);
+  if (mode === "jobserver" && !options.dropIn) {
+    service_.push("ExecReload=/usr/bin/kill -s HUP $MAINPID");
+  }
+  if (credentials.length > 0) {
+    service_.push(
+      "# Decrypted by systemd into /run/credentials/<unit>/, read through $CREDENTIALS_DIRECTORY",
+    );
+    for (const c of credentials) service_.push(`LoadCredentialEncrypted=${c.id}:${c.path}`);
+  }
+  // A core dump of a process holding a key would write the key to disk.
+  service_.push("LimitCORE=0");
+  service_.push("PrivateMounts=yes");
+
+  if (mode === "isolated" || mode === "jobserver") {
+    service_.push("DynamicUser=yes");
+    if (mode === "jobserver") {
+      service_.push(
+        `StateDirectory=${service}`,
+        "StateDirectoryMode=0700",
+        `RuntimeDirectory=${service}`,
+        "RuntimeDirectoryMode=0700",
+        "Environment=HOME=/tmp",
+      );
+    }
+    for (const p of bindPaths) service_.push(`BindPaths=${p}`);
+    for (const p of bindReadOnlyPaths) service_.push(`BindReadOnlyPaths=${p}`);
+    // Job output must stay readable by the developers who asked for it (seed 002 section 4).
+    service_.push(...sandboxDirectives(protectHome, mode === "jobserver" ? "0022" : "0077"));
+  }
+  if (mode === "jobserver" || ipAllow.length > 0) {
+    const allow =
+      mode === "jobserver" && !ipAllow.includes("localhost") ? ["localhost", ...ipAllow] : ipAllow;
+    service_.push("IPAddressDeny=any", `IPAddressAllow=${allow.join(" ")}`);
+  }
+  if (!options.dropIn) {
+    service_.push("Restart=on-failure", "RestartSec=200ms");
+    if (mode === "jobserver")
+      service_.push(
+        "# SIGTERM to the server only: it lets running jobs finish, then stops",
+        "KillMode=mixed",
+      );
+  }
+
+  const files: UnitFile[] = [];
+  const description =
+    options.description ??
+    (mode === "jobserver"
+      ? "keyhold job server"
+      : `${service} (credentials loaded by keyhold, ${mode} mode)`);
+  if (/[\n\r]/.test(description)) throw usage("the description may not contain newlines");
+
+  if (options.dropIn) {
+    files.push({
+      path: `${service}.service.d/${DROP_IN_NAME}`,
+      content: unitText([section("Service", service_)]),
+    });
+    return { files, primary: `${service}.service`, credentials };
+  }
+
+  const unitLines = [`Description=${description}`];
+  if (mode === "jobserver") unitLines.push(`Requires=${service}.socket`, `After=${service}.socket`);
+  const install = mode === "jobserver" ? [`Also=${service}.socket`] : ["WantedBy=multi-user.target"];
+  files.push({
+    path: `${service}.service`,
+    content: unitText([
+      section("Unit", unitLines),
+      section("Service", service_),
+      section("Install", install),
+    ]),
+  });
+  if (mode === "jobserver") {
+    files.push({
+      path: `${service}.socket`,
+      content: unitText([
+        section("Unit", [`Description=${description} socket`]),
+        section("Socket", [
+          `ListenStream=${JOBSERVER_SOCKET_PATH}`,
+          "SocketUser=root",
+          `SocketGroup=${group}`,
+          "SocketMode=0660",
+          "DirectoryMode=0755",
+          "RemoveOnStop=yes",
+          `Service=${service}.service`,
+        ]),
+        section("Install", ["WantedBy=sockets.target"]),
+      ]),
+    });
+  }
+  return { files, primary: mode === "jobserver" ? `${service}.socket` : `${service}.service`, credentials };
+}
