@@ -47,7 +47,20 @@ export const MAX_RECORD_BYTES = 64 * 1024;
 const HEX64 = /^[0-9a-f]{64}$/;
 const RESULTS: readonly string[] = ["ok", "denied", "error"];
 // Field order of the canonical form (docs/audit-format.md, "A record").
-const RECORD_FIELDS = ["v", "seq", "time", "uid", "sudoUser", "pid", "op", "name", "result", "code", "detail", "prev"];
+const RECORD_FIELDS = [
+  "v",
+  "seq",
+  "time",
+  "uid",
+  "sudoUser",
+  "pid",
+  "op",
+  "name",
+  "result",
+  "code",
+  "detail",
+  "prev",
+];
 const OPTIONAL_FIELDS = new Set(["sudoUser", "name", "code", "detail"]);
 const HEAD_FIELDS = ["v", "seq", "size", "hash"];
 
@@ -61,7 +74,9 @@ function canonicalJson(value: Record<string, unknown>, fields: readonly string[]
   for (const field of fields) {
     const v = value[field];
     if (v === undefined) continue;
-    parts.push(`${JSON.stringify(field)}:${field === "detail" ? canonicalDetail(v as AuditDetail) : JSON.stringify(v)}`);
+    parts.push(
+      `${JSON.stringify(field)}:${field === "detail" ? canonicalDetail(v as AuditDetail) : JSON.stringify(v)}`,
+    );
   }
   return `{${parts.join(",")}}`;
 }
@@ -80,7 +95,10 @@ function sameHex(a: string, b: string): boolean {
 }
 
 /** The record's line (without "\n"): the body with its MAC spliced in as the last field. */
-export function sealRecord(fields: Omit<AuditRecord, "mac">, key: SecretKey): { line: string; record: AuditRecord } {
+export function sealRecord(
+  fields: Omit<AuditRecord, "mac">,
+  key: SecretKey,
+): { line: string; record: AuditRecord } {
   const body = canonicalJson(fields as unknown as Record<string, unknown>, RECORD_FIELDS);
   const mac = macHex(key, RECORD_MAC_LABEL, body);
   const line = `${body.slice(0, -1)},"mac":"${mac}"}`;
@@ -151,7 +169,8 @@ export function parseRecordLine(line: string, key: SecretKey): ParsedLine {
   if (!line.endsWith(macField)) return { kind: "malformed", seq, reason: "mac is not the last field" };
   const body = `${line.slice(0, -macField.length)}}`;
   if (!sameHex(macHex(key, RECORD_MAC_LABEL, body), record.mac)) return { kind: "bad-mac", seq };
-  if (canonicalJson(fields, RECORD_FIELDS) !== body) return { kind: "malformed", seq, reason: "not in canonical form" };
+  if (canonicalJson(fields, RECORD_FIELDS) !== body)
+    return { kind: "malformed", seq, reason: "not in canonical form" };
   return { kind: "record", record };
 }
 

@@ -42,7 +42,10 @@ export async function createAuditKey(stateDir: string, creds: CredsOptions = {})
 export async function loadAuditKey(stateDir: string, creds: CredsOptions = {}): Promise<SecretKey> {
   const credentialsDirectory = (creds.env ?? process.env).CREDENTIALS_DIRECTORY;
   if (credentialsDirectory) {
-    const fromService = readIfPresent(join(credentialsDirectory, AUDIT_KEY_NAME), { strictMode: false, owners: "any" });
+    const fromService = readIfPresent(join(credentialsDirectory, AUDIT_KEY_NAME), {
+      strictMode: false,
+      owners: "any",
+    });
     if (fromService !== null) return keyFromHex(fromService);
   }
   const path = join(stateDir, AUDIT_KEY_NAME);
@@ -63,7 +66,11 @@ export async function loadAuditKey(stateDir: string, creds: CredsOptions = {}): 
 /** The state directory's audit log, `<stateDir>/audit.log`, keyed with loadAuditKey. */
 export async function openStateAuditLog(stateDir: string, creds: CredsOptions = {}): Promise<AuditLog> {
   const key = await loadAuditKey(stateDir, creds);
-  return AuditLog.open({ path: join(stateDir, AUDIT_LOG_FILE), key, ...(creds.env ? { env: creds.env } : {}) });
+  return AuditLog.open({
+    path: join(stateDir, AUDIT_LOG_FILE),
+    key,
+    ...(creds.env ? { env: creds.env } : {}),
+  });
 }
 
 function readIfPresent(path: string, rules: Parameters<typeof readProtectedFile>[1]): Buffer | null {

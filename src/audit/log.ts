@@ -89,7 +89,8 @@ function checkedEvent(event: AuditEvent): AuditEvent {
   if (event.detail !== undefined) {
     const detail: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(event.detail)) {
-      const plain = typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
+      const plain =
+        typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
       if (!plain) throw bad(`detail ${JSON.stringify(k)} must be a string, a finite number or a boolean`);
       detail[k] = v;
     }
@@ -129,7 +130,11 @@ export class AuditLog {
     const log = new AuditLog(options);
     let fd: number;
     try {
-      fd = openSync(log.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      fd = openSync(
+        log.path,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o600,
+      );
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       fd = openSync(log.path, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -177,16 +182,23 @@ export class AuditLog {
   #repair(fd: number, head: AuditHead): AuditHead {
     const size = fstatSync(fd).size;
     if (size < head.size) {
-      throw tampered(`refusing to append to ${this.path}: the log is shorter than its sealed head (truncated)`);
+      throw tampered(
+        `refusing to append to ${this.path}: the log is shorter than its sealed head (truncated)`,
+      );
     }
     if (size === head.size) return head;
     const { lines, torn } = splitLines(readRange(fd, head.size, size));
     if (lines.length === 0) {
       ftruncateSync(fd, head.size);
       fsyncSync(fd);
-      return this.#write(fd, head, { op: "audit.repair", result: "ok", detail: { discardedBytes: torn.length } }).head;
+      return this.#write(fd, head, {
+        op: "audit.repair",
+        result: "ok",
+        detail: { discardedBytes: torn.length },
+      }).head;
     }
-    const parsed = lines.length === 1 && torn.length === 0 ? parseRawLine(lines[0]!.raw, this.#key) : undefined;
+    const parsed =
+      lines.length === 1 && torn.length === 0 ? parseRawLine(lines[0]!.raw, this.#key) : undefined;
     if (parsed?.kind !== "record" || parsed.record.seq !== head.seq + 1 || parsed.record.prev !== head.hash) {
       throw tampered(`refusing to append to ${this.path}: unexpected data after the sealed head`);
     }
@@ -213,7 +225,10 @@ export class AuditLog {
     );
     const bytes = Buffer.from(`${line}\n`, "utf8");
     if (bytes.length > MAX_RECORD_BYTES) {
-      throw new SecretError("TOO_LARGE", `audit record is ${bytes.length} bytes; the limit is ${MAX_RECORD_BYTES}`);
+      throw new SecretError(
+        "TOO_LARGE",
+        `audit record is ${bytes.length} bytes; the limit is ${MAX_RECORD_BYTES}`,
+      );
     }
     writeAll(fd, bytes);
     fsyncSync(fd);

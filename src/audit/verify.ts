@@ -39,7 +39,8 @@ export function splitLines(log: Buffer): { lines: LogLine[]; torn: Buffer } {
 /** parseRecordLine for raw bytes: bytes that are not valid UTF-8 make a malformed line. */
 export function parseRawLine(raw: Buffer, key: SecretKey): ParsedLine {
   const text = raw.toString("utf8");
-  if (!Buffer.from(text, "utf8").equals(raw)) return { kind: "malformed", seq: null, reason: "not valid UTF-8" };
+  if (!Buffer.from(text, "utf8").equals(raw))
+    return { kind: "malformed", seq: null, reason: "not valid UTF-8" };
   return parseRecordLine(text, key);
 }
 
@@ -56,11 +57,20 @@ export function verifyLog(log: Buffer, headText: string | null, key: SecretKey):
   const parsed = lines.map((l) => parseRawLine(l.raw, key));
   const head = headText === null ? null : parseHead(headText, key);
   const problems: AuditProblem[] = [];
-  const report = (seq: number | null, kind: AuditProblemKind, message: string) => problems.push({ seq, kind, message });
+  const report = (seq: number | null, kind: AuditProblemKind, message: string) =>
+    problems.push({ seq, kind, message });
 
   // 1. Nothing authenticates: the wrong key, or everything rewritten. One finding, not one per line.
-  if (parsed.some((p) => p.kind === "bad-mac") && !parsed.some((p) => p.kind === "record") && typeof head !== "object") {
-    report(null, "edited", "no record and no head verifies under this key: the wrong audit key, or the whole log was rewritten");
+  if (
+    parsed.some((p) => p.kind === "bad-mac") &&
+    !parsed.some((p) => p.kind === "record") &&
+    typeof head !== "object"
+  ) {
+    report(
+      null,
+      "edited",
+      "no record and no head verifies under this key: the wrong audit key, or the whole log was rewritten",
+    );
     return { ok: false, records: lines.length, problems, head: tipOf(lines, parsed) };
   }
 
@@ -75,7 +85,11 @@ export function verifyLog(log: Buffer, headText: string | null, key: SecretKey):
       expectedSeq += 1;
       checkPrev = false;
     } else if (p.kind === "bad-mac") {
-      report(p.seq, "edited", `${at} (seq ${p.seq ?? "?"}) fails its MAC: it was changed after it was written`);
+      report(
+        p.seq,
+        "edited",
+        `${at} (seq ${p.seq ?? "?"}) fails its MAC: it was changed after it was written`,
+      );
       expectedSeq += 1;
       checkPrev = false;
     } else {
@@ -87,7 +101,12 @@ export function verifyLog(log: Buffer, headText: string | null, key: SecretKey):
           return s !== null && s >= missing && s < seq;
         });
         if (comesLater) report(seq, "reordered", `${at}: seq ${seq} comes before seq ${missing}`);
-        else report(seq, "deleted", `${at}: ${seq - missing === 1 ? `seq ${missing} is` : `seqs ${missing}-${seq - 1} are`} missing before seq ${seq}`);
+        else
+          report(
+            seq,
+            "deleted",
+            `${at}: ${seq - missing === 1 ? `seq ${missing} is` : `seqs ${missing}-${seq - 1} are`} missing before seq ${seq}`,
+          );
         expectedSeq = seq + 1;
         checkPrev = false;
       } else if (seq < expectedSeq) {
@@ -114,11 +133,16 @@ export function verifyLog(log: Buffer, headText: string | null, key: SecretKey):
   // 4. The head.
   const lastSeq = expectedSeq - 1;
   if (head === null) {
-    if (lines.length > 1) report(null, "bad-head", "the head file is missing: truncation cannot be ruled out");
+    if (lines.length > 1)
+      report(null, "bad-head", "the head file is missing: truncation cannot be ruled out");
   } else if (typeof head === "string") {
     report(null, "bad-head", head);
   } else if (head.seq > lastSeq) {
-    report(head.seq, "truncated", `the head seals seq ${head.seq} but the log ends at seq ${lastSeq}: records were cut off the end`);
+    report(
+      head.seq,
+      "truncated",
+      `the head seals seq ${head.seq} but the log ends at seq ${lastSeq}: records were cut off the end`,
+    );
   } else {
     const j = parsed.findLastIndex((p) => p.kind === "record" && p.record.seq === head.seq);
     const clean = problems.length === 0;
@@ -127,7 +151,11 @@ export function verifyLog(log: Buffer, headText: string | null, key: SecretKey):
     } else if (sha256Hex(lines[j]!.raw) !== head.hash || (clean && lines[j]!.end !== head.size)) {
       report(head.seq, "bad-head", `the head does not match the record with seq ${head.seq}`);
     } else if (j < lines.length - 2) {
-      report(head.seq, "bad-head", `the head seals seq ${head.seq} but the log goes on to line ${lines.length}: the head is stale`);
+      report(
+        head.seq,
+        "bad-head",
+        `the head seals seq ${head.seq} but the log goes on to line ${lines.length}: the head is stale`,
+      );
     }
   }
   return { ok: problems.length === 0, records: lines.length, problems, head: tipOf(lines, parsed) };

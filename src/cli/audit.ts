@@ -22,7 +22,10 @@ export const auditCommand: Command = async (argv, io) => {
     }));
   } catch (err) {
     const reason = err instanceof Error ? (err.message.split("\n")[0] ?? "") : "";
-    throw usageError(reason.replace(/\.$/, "").replace(/^./, (c) => c.toLowerCase()), `usage: keyhold ${SYNOPSIS}`);
+    throw usageError(
+      reason.replace(/\.$/, "").replace(/^./, (c) => c.toLowerCase()),
+      `usage: keyhold ${SYNOPSIS}`,
+    );
   }
   if (values.help) {
     writeLine(io.stdout, `usage: keyhold ${SYNOPSIS}`);
@@ -52,19 +55,31 @@ function printReport(io: CliIo, path: string, report: AuditReport): void {
     writeLine(io.stderr, `keyhold: audit: ${p.kind}${p.seq === null ? "" : ` (seq ${p.seq})`}: ${p.message}`);
   }
   const n = report.problems.length;
-  writeLine(io.stderr, `keyhold: ${path} failed verification: ${n} problem${n === 1 ? "" : "s"} in ${report.records} records [AUDIT_TAMPERED]`);
+  writeLine(
+    io.stderr,
+    `keyhold: ${path} failed verification: ${n} problem${n === 1 ? "" : "s"} in ${report.records} records [AUDIT_TAMPERED]`,
+  );
 }
 
 function printRecords(io: CliIo, records: AuditRecord[]): void {
   const rows = records.map((r) =>
-    [String(r.seq), r.time, r.op, r.name ?? "-", r.code ? `${r.result}:${r.code}` : r.result, String(r.uid), r.sudoUser ?? "-"].map(
-      printable,
-    ),
+    [
+      String(r.seq),
+      r.time,
+      r.op,
+      r.name ?? "-",
+      r.code ? `${r.result}:${r.code}` : r.result,
+      String(r.uid),
+      r.sudoUser ?? "-",
+    ].map(printable),
   );
   const header = ["SEQ", "TIME", "OP", "NAME", "RESULT", "UID", "SUDO_USER"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   for (const row of [header, ...rows]) {
-    writeLine(io.stdout, row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "));
+    writeLine(
+      io.stdout,
+      row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "),
+    );
   }
 }
 

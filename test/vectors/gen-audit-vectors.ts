@@ -1,0 +1,221 @@
+/**
+ * Makes the audit log vectors of docs/audit-format.md in test/vectors/audit/, one failure each.
+ *
+ *   node dist/test/vectors/gen-audit-vectors.js --write   writes them
+ *   node dist/test/vectors/gen-audit-vectors.js           (as the test runner does) checks that
+ *                                                          the committed files match
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { test } from "node:test";
+import { type AuditRecord, GENESIS, sealHead, sealRecord, sha256Hex } from "../../src/audit/format.js";
+import { SecretKey } from "../../src/secret/index.js";
+
+const OUT = fileURLToPath(new URL("../../../test/vectors/audit/", import.meta.url));
+const KEY_HEX = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+const OTHER_KEY_HEX = "f0e0d0c0b0a090807060504030201000f1e1d1c1b1a191817161514131211101";
+
+type Fields = Omit<AuditRecord, "v" | "seq" | "prev" | "mac">;
+const EVENTS: Fields[] = [
+  {
+    time: "2025-01-02T03:04:05.000Z",
+    uid: 0,
+    sudoUser: "alice",
+    pid: 4242,
+    op: "set",
+    name: "my_api_key",
+    result: "ok",
+    detail: { version: 1 },
+  },
+  {
+    time: "2025-01-02T03:05:00.000Z",
+    uid: 0,
+    sudoUser: "alice",
+    pid: 4243,
+    op: "rotate",
+    name: "my_api_key",
+    result: "ok",
+    detail: { version: 2 },
+  },
+  {
+    time: "2025-01-02T03:06:00.000Z",
+    uid: 1000,
+    pid: 4300,
+    op: "get",
+    name: "my_api_key",
+    result: "denied",
+    code: "NOT_ROOT",
+  },
+  {
+    time: "2025-01-02T03:07:00.000Z",
+    uid: 0,
+    sudoUser: "bob",
+    pid: 4301,
+    op: "run",
+    name: "my_api_key",
+    result: "ok",
+    detail: { exitCode: 0, argv0: "python3" },
+  },
+];
+
+/** A log made with `keyHex`: its lines (without "\n"), and the head file line sealing each prefix. */
+function makeLog(keyHex: string): { lines: string[]; heads: string[] } {
+  const key = SecretKey.fromHex(keyHex);
+  const lines: string[] = [];
+  const heads: string[] = [];
+  let prev = GENESIS;
+  let size = 0;
+  for (const [i, fields] of EVENTS.entries()) {
+    const { line } = sealRecord({ v: 1, seq: i + 1, ...fields, prev }, key);
+    lines.push(line);
+    prev = sha256Hex(line);
+    size += Buffer.byteLength(line) + 1;
+    heads.push(sealHead({ seq: i + 1, size, hash: prev }, key).trimEnd());
+  }
+  return { lines, heads };
+}
+
+interface Vector {
+  file: string;
+  description: string;
+  key: string;
+  expect: "ok" | "edited" | "deleted" | "reordered" | "truncated" | "malformed" | "bad-head";
+  head: string | null;
+  log: string;
+}
+
+export function makeVectors(): Vector[] {
+  const { lines: l, heads: h } = makeLog(KEY_HEX);
+  const wrong = makeLog(OTHER_KEY_HEX);
+  const join = (lines: string[]) => lines.map((x) => `${x}\n`).join("");
+  const v = (
+    file: string,
+    expect: Vector["expect"],
+    description: string,
+    head: string | null,
+    log: string,
+  ): Vector => ({
+    file,
+    description,
+    key: KEY_HEX,
+    expect,
+    head,
+    log,
+  });
+  const [r1, r2, r3, r4] = l as [string, string, string, string];
+  const [, h2, h3, h4] = h as [string, string, string, string];
+  const flipLastHex = (s: string, at: number) =>
+    s.slice(0, at) + (s[at] === "0" ? "1" : "0") + s.slice(at + 1);
+  return [
+    v("ok.vector", "ok", "four records and the head sealing the last", h4, join(l)),
+    v("ok-empty.vector", "ok", "no records and no head: a new log", null, ""),
+    v(
+      "ok-unsealed-last.vector",
+      "ok",
+      "the last append died before sealing the head: the head seals the record before the last",
+      h3,
+      join(l),
+    ),
+    v("ok-first-unsealed.vector", "ok", "the first append died before writing any head", null, join([r1])),
+    v(
+      "edited-field.vector",
+      "edited",
+      "record 2's name changed from my_api_key to my_app_key",
+      h4,
+      join([r1, r2.replace('"name":"my_api_key"', '"name":"my_app_key"'), r3, r4]),
+    ),
+    v(
+      "edited-mac.vector",
+      "edited",
+      "one hex digit of record 3's mac changed",
+      h4,
+      join([r1, r2, flipLastHex(r3, r3.length - 3), r4]),
+    ),
+    v(
+      "edited-result.vector",
+      "edited",
+      "record 3's result changed from denied to ok and its code removed",
+      h4,
+      join([r1, r2, r3.replace('"result":"denied","code":"NOT_ROOT"', '"result":"ok"'), r4]),
+    ),
+    v("deleted-middle.vector", "deleted", "record 2 removed", h4, join([r1, r3, r4])),
+    v("deleted-first.vector", "deleted", "record 1 removed", h4, join([r2, r3, r4])),
+    v("reordered-pair.vector", "reordered", "records 2 and 3 swapped", h4, join([r1, r3, r2, r4])),
+    v(
+      "truncated-tail.vector",
+      "truncated",
+      "record 4 cut off the end; the head still seals it",
+      h4,
+      join([r1, r2, r3]),
+    ),
+    v("truncated-all.vector", "truncated", "every record cut off; the head still seals record 4", h4, ""),
+    v(
+      "malformed-torn-tail.vector",
+      "malformed",
+      "an append killed while writing its line: half a line without a newline after the sealed head",
+      h4,
+      join(l) + r1.slice(0, 40),
+    ),
+    v(
+      "malformed-json.vector",
+      "malformed",
+      "record 2 replaced by text that is not JSON",
+      h4,
+      join([r1, r2.slice(0, 60), r3, r4]),
+    ),
+    v(
+      "malformed-extra-field.vector",
+      "malformed",
+      'record 2 with an extra "value" field: records have no field for a value',
+      h4,
+      join([r1, r2.replace('"result":"ok"', '"result":"ok","value":"hunter2"'), r3, r4]),
+    ),
+    v(
+      "wrong-key.vector",
+      "edited",
+      "a valid log and head made with another key than the one given",
+      wrong.heads[3]!,
+      join(wrong.lines),
+    ),
+    v(
+      "bad-head-mac.vector",
+      "bad-head",
+      "one hex digit of the head's mac changed",
+      flipLastHex(h4, h4.length - 3),
+      join(l),
+    ),
+    v("bad-head-missing.vector", "bad-head", "four records and no head file", null, join(l)),
+    v("bad-head-stale.vector", "bad-head", "the head seals record 2 of 4: an old head put back", h2, join(l)),
+  ];
+}
+
+export function renderVector(vector: Vector): string {
+  return [
+    "# keyhold audit log test vector: docs/audit-format.md; made by test/vectors/gen-audit-vectors.ts",
+    `description: ${vector.description}`,
+    `key: ${vector.key}`,
+    `expect: ${vector.expect}`,
+    `head: ${vector.head ?? "none"}`,
+    "",
+    vector.log,
+  ].join("\n");
+}
+
+if (process.argv.includes("--write")) {
+  for (const old of readdirSync(OUT)) if (old.endsWith(".vector")) rmSync(OUT + old);
+  for (const vector of makeVectors()) writeFileSync(OUT + vector.file, renderVector(vector));
+  console.log(`wrote ${makeVectors().length} vectors to ${OUT}`);
+} else {
+  test("the committed audit vectors are what the generator makes", () => {
+    const made = makeVectors();
+    assert.deepEqual(
+      readdirSync(OUT)
+        .filter((f) => f.endsWith(".vector"))
+        .sort(),
+      made.map((v) => v.file).sort(),
+    );
+    for (const vector of made)
+      assert.equal(readFileSync(OUT + vector.file, "utf8"), renderVector(vector), vector.file);
+  });
+}
