@@ -34,17 +34,28 @@ async function audited<T>(
   l: StoreLayout,
   op: string,
   name: string | undefined,
-  work: () => Promise<T>,
+  work: (logged: Promise<AuditLog>) => Promise<T>,
   detail?: (result: T) => Record<string, string | number | boolean>,
+  options: { overlap?: boolean } = {},
 ): Promise<T> {
-  const log: AuditLog = await openStateAuditLog(l.state, l.creds);
+  const logged = openStateAuditLog(l.state, l.creds);
+  // With `overlap`, work may start (decrypting, say) while the log opens, but must await
+  // `logged` before its first irreversible step; without it, nothing starts before the log is open.
+  if (!options.overlap) await logged;
+  else logged.catch(() => undefined);
   try {
-    const result = await work();
-    await log.append({ op, ...(name === undefined ? {} : { name }), result: "ok", ...(detail ? { detail: detail(result) } : {}) });
+    const result = await work(logged);
+    await (await logged).append({
+      op,
+      ...(name === undefined ? {} : { name }),
+      result: "ok",
+      ...(detail ? { detail: detail(result) } : {}),
+    });
     return result;
   } catch (err) {
     const code = isSecretError(err) ? err.code : "INTERNAL";
-    await log.append({ op, ...(name === undefined ? {} : { name }), result: "error", code }).catch(() => undefined);
+    const log = await logged.catch(() => undefined);
+    await log?.append({ op, ...(name === undefined ? {} : { name }), result: "error", code }).catch(() => undefined);
     throw err;
   }
 }
@@ -333,15 +344,17 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
     l,
     "run",
     names.join(","),
-    () =>
+    (logged) =>
       runWithCredentials(l, {
         names,
         command,
         env: io.env,
         ...(user ?? {}),
         fileVariables: values["file-vars"] ?? false,
+        ready: logged,
       }),
     (r) => ({ exit: r.exitCode, command: command[0] as string, filesystem: r.filesystem }),
+    { overlap: true },
   );
   return result.exitCode;
 }

@@ -23,8 +23,8 @@ export interface RunOptions {
   gid?: number;
   /** Also export NAME_FILE=<path> for programs that follow that convention. */
   fileVariables?: boolean;
-  /** Called once the credentials are in place, before the child starts (tests, audit). */
-  onDirectory?: (dir: CredentialsDirectory) => void;
+  /** Awaited after decrypting and before anything is created or started (the audit log opening). */
+  ready?: Promise<unknown>;
 }
 
 export interface RunResult {
@@ -84,7 +84,14 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
   const values: { name: string; value: Secret }[] = [];
   let dir: CredentialsDirectory | undefined;
   try {
-    for (const name of new Set(options.names)) values.push({ name, value: await decryptStored(l, name) });
+    const unique = [...new Set(options.names)];
+    const decrypted = await Promise.allSettled(unique.map((name) => decryptStored(l, name)));
+    decrypted.forEach((d, i) => {
+      if (d.status === "fulfilled") values.push({ name: unique[i] as string, value: d.value });
+    });
+    const failed = decrypted.find((d) => d.status === "rejected");
+    if (failed) throw failed.reason;
+    await options.ready;
     dir = createCredentialsDirectory(values, {
       parent,
       prefix: `credentials-${process.pid}-`,
@@ -94,7 +101,6 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
   } finally {
     for (const v of values) v.value.dispose();
   }
-  options.onDirectory?.(dir);
 
   const env: NodeJS.ProcessEnv = { ...options.env };
   for (const k of WITHHELD) delete env[k];

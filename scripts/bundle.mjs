@@ -1,0 +1,18 @@
+// Bundles the CLI into dist/cli/ (ES modules with code splitting): `keyhold run` starts by
+// loading one small file instead of resolving dozens of modules; commands still load lazily.
+import { build } from "esbuild";
+
+await build({
+  entryPoints: { keyhold: "src/cli/main.ts" },
+  outdir: "dist/cli",
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  packages: "external",
+  sourcemap: "linked",
+  minifySyntax: true,
+  chunkNames: "chunks/[name]-[hash]",
+  logLevel: "warning",
+});
