@@ -10,12 +10,13 @@ import {
   openSync,
   readdirSync,
   rmdirSync,
+  statfsSync,
   statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import type { Secret } from "../secret/index.js";
+import { type Secret, SecretError } from "../secret/index.js";
 import { assertCredentialName } from "../systemd/index.js";
 
 export interface CredentialEntry {
@@ -56,6 +57,17 @@ function mountRamfs(dir: string): boolean {
     stdio: "ignore",
   });
   return r.status === 0;
+}
+
+const RAMFS_MAGIC = 0x858458f6;
+const TMPFS_MAGIC = 0x01021994;
+
+/** Which memory file system holds `path`, or undefined when it is on a disk. */
+function memoryFilesystemOf(path: string): "ramfs" | "tmpfs" | undefined {
+  const type = statfsSync(path).type;
+  if (type === RAMFS_MAGIC) return "ramfs";
+  if (type === TMPFS_MAGIC) return "tmpfs";
+  return undefined;
 }
 
 function writeCredentialFile(path: string, value: Secret, uid: number, gid: number): void {
@@ -129,17 +141,24 @@ export function createCredentialsDirectory(
   const parent = options.parent ?? defaultParent();
   mkdirSync(parent, { recursive: true, mode: 0o700 });
   const path = mkdtempSync(join(parent, options.prefix ?? "credentials-"));
-  const mounted = (options.ramfs ?? true) && process.geteuid?.() === 0 && mountRamfs(path);
+  if ((options.ramfs ?? true) && process.geteuid?.() === 0) mountRamfs(path);
+  const filesystem = memoryFilesystemOf(path);
   let removed = false;
   const dir: CredentialsDirectory = {
     path,
-    filesystem: mounted ? "ramfs" : "tmpfs",
+    filesystem: filesystem ?? "tmpfs",
     remove() {
       if (removed) return;
       removed = true;
       removeCredentialsDirectory(path);
     },
   };
+  if (filesystem === undefined) {
+    dir.remove();
+    throw new SecretError("NOT_MEMORY_FS", `${parent} is not on a memory file system; refusing to write credentials there`, {
+      hint: "run as root (keyhold mounts a private ramfs) or set XDG_RUNTIME_DIR to a tmpfs directory",
+    });
+  }
   try {
     for (const e of entries) writeCredentialFile(join(path, e.name), e.value, uid, gid);
     chmodSync(path, 0o500);

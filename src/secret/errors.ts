@@ -9,6 +9,7 @@ export type SecretErrorCode =
   | "PERMISSIONS_TOO_OPEN"
   | "WRONG_OWNER"
   | "SYMLINK_REFUSED"
+  | "NOT_MEMORY_FS"
   | "NOT_A_FILE"
   | "PATH_VALIDATION_FAILED"
   | "INVALID_FORMAT"

@@ -9,7 +9,8 @@ import { createCredentialsDirectory, removeCredentialsDirectory } from "../../sr
 import { makeCanary } from "../support/scratch.js";
 
 function fsType(path: string): string {
-  return execFileSync("findmnt", ["-n", "-o", "FSTYPE", "--target", path], { encoding: "utf8" }).trim();
+  // The last line is the mount on top when several are stacked on one point.
+  return execFileSync("findmnt", ["-n", "-o", "FSTYPE", "--target", path], { encoding: "utf8" }).trim().split("\n").at(-1) ?? "";
 }
 
 describe("createCredentialsDirectory", () => {
@@ -67,6 +68,19 @@ describe("createCredentialsDirectory", () => {
     removeCredentialsDirectory(dir.path);
     assert.equal(existsSync(dir.path), false);
     rmSync(parent, { recursive: true, force: true });
+  });
+
+  it("refuses a parent on a disk file system: plaintext never reaches a disk", () => {
+    const parent = mkdtempSync(join(process.cwd(), ".keyhold-test-"));
+    try {
+      assert.throws(
+        () => createCredentialsDirectory([{ name: "k", value: Secret.fromString("v") }], { parent, ramfs: false }),
+        { code: "NOT_MEMORY_FS" },
+      );
+      assert.deepEqual(execFileSync("ls", ["-A", parent], { encoding: "utf8" }), "");
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 
   it("refuses invalid names and leaves nothing behind", () => {
