@@ -24,4 +24,7 @@ export const commands: Record<string, CommandEntry> = {
   doctor: { summary: "audit the store and the host (--fix repairs)", load: async () => (await import("./credstore.js")).doctorCommand },
   audit: { summary: "show or verify the audit log", load: async () => (await import("./audit.js")).auditCommand },
   unit: { summary: "render (and --install) a hardened systemd unit that loads credentials", load: async () => (await import("./unit.js")).unitCommand },
+  serve: { summary: "the job server (normally started by its socket unit)", load: async () => (await import("./serve.js")).serveCommand },
+  trigger: { summary: "ask the job server to run a job (--follow streams it and exits with its code)", load: async () => (await import("./trigger.js")).triggerCommand },
+  runs: { summary: "list the job server's recent runs", load: async () => (await import("./runs.js")).runsCommand },
 };

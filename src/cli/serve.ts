@@ -1,0 +1,137 @@
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { AUDIT_LOG_FILE, AuditLog, loadAuditKey } from "../audit/index.js";
+import {
+  type CredentialSet,
+  DEFAULT_CONFIG,
+  DEFAULT_SOCKET,
+  type JobAuditSink,
+  JobServer,
+  type ListenTarget,
+  loadJobServerConfig,
+} from "../jobs/index.js";
+import { clearSecretCache, loadSecret } from "../load/index.js";
+import { isSecretError, type Secret } from "../secret/index.js";
+import { parsed } from "./args.js";
+import { type CliIo, type Command, EXIT_OK, usageError, writeLine } from "./io.js";
+
+const SYNOPSIS = "serve [--config FILE] [--socket PATH] [--state DIR] [--audit-log FILE]";
+const DEFAULT_JOBS_STATE = "/var/lib/keyhold-jobs";
+
+/** systemd socket activation: fd 3 when LISTEN_PID is this process and LISTEN_FDS ≥ 1. */
+function activationTarget(env: NodeJS.ProcessEnv): ListenTarget | undefined {
+  if (env.LISTEN_PID !== String(process.pid)) return undefined;
+  const count = Number.parseInt(env.LISTEN_FDS ?? "0", 10);
+  if (!(count >= 1)) return undefined;
+  // Not inherited by anything this process starts (jobs get a clean environment anyway).
+  delete env.LISTEN_PID;
+  delete env.LISTEN_FDS;
+  delete env.LISTEN_FDNAMES;
+  return { fd: 3 };
+}
+
+async function loadCredentials(names: readonly string[], env: NodeJS.ProcessEnv): Promise<CredentialSet> {
+  const values = new Map<string, Secret>();
+  const missing = new Map<string, string>();
+  for (const name of names) {
+    try {
+      // cache: false, so SIGHUP really re-reads $CREDENTIALS_DIRECTORY.
+      values.set(name, await loadSecret(name, { env, cache: false }));
+    } catch (err) {
+      missing.set(name, isSecretError(err) ? err.code : "IO_ERROR");
+    }
+  }
+  return { values, missing };
+}
+
+async function openAudit(
+  stateDir: string,
+  path: string | undefined,
+  io: CliIo,
+  log: (l: string) => void,
+): Promise<JobAuditSink | undefined> {
+  try {
+    const key = await loadAuditKey(stateDir, { env: io.env });
+    return await AuditLog.open({ path: path ?? join(stateDir, AUDIT_LOG_FILE), key, env: io.env });
+  } catch (err) {
+    log(`job runs are not audited: ${isSecretError(err) ? `${err.message} [${err.code}]` : "no audit key"}`);
+    return undefined;
+  }
+}
+
+/** `keyhold serve`: the job server, normally started by its socket unit. Returns when stopped. */
+export const serveCommand: Command = async (argv, io) => {
+  const { values, positionals } = parsed(
+    () =>
+      parseArgs({
+        args: argv,
+        options: {
+          config: { type: "string" },
+          socket: { type: "string" },
+          state: { type: "string" },
+          "audit-log": { type: "string" },
+          help: { type: "boolean", short: "h" },
+        },
+        strict: true,
+        allowPositionals: true,
+      }),
+    SYNOPSIS,
+  );
+  if (values.help) {
+    writeLine(io.stdout, `usage: keyhold ${SYNOPSIS}`);
+    return EXIT_OK;
+  }
+  if (positionals.length > 0)
+    throw usageError(`unexpected argument: ${positionals[0]}`, `usage: keyhold ${SYNOPSIS}`);
+  const configPath = values.config ?? io.env.KEYHOLD_JOBS_CONFIG ?? DEFAULT_CONFIG;
+  const config = loadJobServerConfig(configPath);
+  const stateDir =
+    values.state ??
+    config.stateDir ??
+    io.env.STATE_DIRECTORY?.split(":")[0] ??
+    (io.env.KEYHOLD_STATE ? join(io.env.KEYHOLD_STATE, "jobs") : DEFAULT_JOBS_STATE);
+  const log = (line: string) => writeLine(io.stderr, `keyhold serve: ${line}`);
+  const target: ListenTarget = activationTarget(io.env) ?? {
+    path: values.socket ?? io.env.KEYHOLD_JOBS_SOCKET ?? DEFAULT_SOCKET,
+  };
+  const audit = await openAudit(stateDir, values["audit-log"], io, log);
+  const runtime = io.env.RUNTIME_DIRECTORY?.split(":")[0];
+  const server = new JobServer({
+    config,
+    stateDir,
+    loadCredentials: (names) => loadCredentials(names, io.env),
+    ...(runtime ? { credentialsParent: join(runtime, "runs") } : {}),
+    ...(audit ? { audit } : {}),
+    log,
+  });
+  await server.start(target);
+
+  return await new Promise<number>((resolve) => {
+    const onHangup = () => {
+      let next: ReturnType<typeof loadJobServerConfig> | undefined;
+      try {
+        next = loadJobServerConfig(configPath);
+      } catch (err) {
+        log(
+          `reload: keeping the old configuration: ${isSecretError(err) ? `${err.message} [${err.code}]` : "unreadable"}`,
+        );
+      }
+      clearSecretCache();
+      server
+        .reload(next)
+        .catch((err: unknown) => log(`reload failed: ${err instanceof Error ? err.message : "unknown"}`));
+    };
+    const onStop = () => {
+      process.off("SIGHUP", onHangup);
+      process.off("SIGTERM", onStop);
+      process.off("SIGINT", onStop);
+      server.stop().then(
+        () => resolve(EXIT_OK),
+        () => resolve(EXIT_OK),
+      );
+    };
+    process.on("SIGHUP", onHangup);
+    process.on("SIGTERM", onStop);
+    process.on("SIGINT", onStop);
+  });
+};

@@ -1,0 +1,75 @@
+import { constants } from "node:os";
+import { parseArgs } from "node:util";
+import { DEFAULT_SOCKET, followRun, type RunRecord, triggerRun } from "../jobs/index.js";
+import { parsed } from "./args.js";
+import { type Command, EXIT_FAILED, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+
+const SYNOPSIS = "trigger JOB [--param NAME=VALUE]… [--follow] [--json] [--socket PATH]";
+
+/** The exit code `keyhold trigger --follow` ends with: the job's own, 128+signal, else 1. */
+export function exitCodeOf(run: RunRecord): number {
+  if (run.state === "succeeded" || (run.state === "failed" && run.exitCode !== null && run.signal === null)) {
+    return run.exitCode ?? EXIT_FAILED;
+  }
+  if (run.signal !== null && run.state === "failed") {
+    const number = constants.signals[run.signal as keyof typeof constants.signals];
+    return number === undefined ? EXIT_FAILED : 128 + number;
+  }
+  return EXIT_FAILED;
+}
+
+/** `keyhold trigger`: ask the job server to run a job; with --follow, stream it and exit with its code. */
+export const triggerCommand: Command = async (argv, io) => {
+  const { values, positionals } = parsed(
+    () =>
+      parseArgs({
+        args: argv,
+        options: {
+          param: { type: "string", multiple: true },
+          follow: { type: "boolean", short: "f" },
+          json: { type: "boolean" },
+          socket: { type: "string" },
+          help: { type: "boolean", short: "h" },
+        },
+        strict: true,
+        allowPositionals: true,
+      }),
+    SYNOPSIS,
+  );
+  if (values.help) {
+    writeLine(io.stdout, `usage: keyhold ${SYNOPSIS}`);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1)
+    throw usageError(
+      positionals.length === 0 ? "missing JOB" : `unexpected argument: ${positionals[1]}`,
+      `usage: keyhold ${SYNOPSIS}`,
+    );
+  const job = positionals[0] as string;
+  const params: Record<string, string> = {};
+  for (const p of values.param ?? []) {
+    const eq = p.indexOf("=");
+    if (eq <= 0) throw usageError(`--param takes NAME=VALUE, got ${JSON.stringify(p.slice(0, 64))}`);
+    params[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  const socket = values.socket ?? io.env.KEYHOLD_JOBS_SOCKET ?? DEFAULT_SOCKET;
+  if (!values.follow) {
+    const run = await triggerRun({ socket }, job, params);
+    if (values.json) writeJson(io, run);
+    else
+      writeLine(
+        io.stdout,
+        `run ${run.id} ${run.state} (follow with: keyhold runs; curl --unix-socket ${socket} http://localhost/v1/runs/${run.id})`,
+      );
+    return EXIT_OK;
+  }
+  const run = await followRun({ socket }, job, params, (event) => {
+    if (event.event === "output") (event.stream === "stderr" ? io.stderr : io.stdout).write(event.data);
+  });
+  if (values.json) writeJson(io, run);
+  if (run.error)
+    writeLine(io.stderr, `keyhold: run ${run.id} ${run.state}: ${run.error.message} [${run.error.code}]`);
+  else if (run.state !== "succeeded")
+    writeLine(io.stderr, `keyhold: run ${run.id} ${run.state}${run.signal ? ` (${run.signal})` : ""}`);
+  return exitCodeOf(run);
+};

@@ -1,0 +1,183 @@
+import { request } from "node:http";
+import { userInfo } from "node:os";
+import { SecretError } from "../secret/index.js";
+import type { FollowEvent } from "./protocol.js";
+import { UID_HEADER, USER_HEADER } from "./protocol.js";
+import type { RunRecord } from "./records.js";
+
+/**
+ * The client side of docs/jobserver-protocol.md, used by `keyhold trigger` and `keyhold runs`.
+ * It sends the caller's user name as an unverified claim (the server cannot check it).
+ */
+
+export interface ClientOptions {
+  socket: string;
+  timeoutMs?: number;
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+}
+
+function identityHeaders(): Record<string, string> {
+  try {
+    const me = userInfo();
+    return { [USER_HEADER]: me.username, [UID_HEADER]: String(me.uid) };
+  } catch {
+    return {};
+  }
+}
+
+function unreachable(socket: string, err: NodeJS.ErrnoException): SecretError {
+  const code = err.code ?? "error";
+  const hint =
+    code === "EACCES"
+      ? "you are not in the job server's socket group"
+      : code === "ENOENT" || code === "ECONNREFUSED"
+        ? "is the job server running? (systemctl status keyhold-jobs.socket)"
+        : undefined;
+  return new SecretError(
+    "SERVER_UNREACHABLE",
+    `cannot reach the job server at ${socket}: ${code}`,
+    hint ? { hint } : {},
+  );
+}
+
+export function serverError(status: number, body: unknown): SecretError {
+  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  const code = typeof error?.code === "string" ? error.code : `HTTP_${status}`;
+  const message = typeof error?.message === "string" ? error.message : `status ${status}`;
+  return new SecretError("SERVER_ERROR", `job server: ${message} (${code})`);
+}
+
+/** One JSON request; resolves with the status and parsed body whatever the status. */
+export function callJobServer(
+  options: ClientOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = request(
+      {
+        socketPath: options.socket,
+        method,
+        path,
+        headers: {
+          ...identityHeaders(),
+          ...(payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : {}),
+        },
+        timeout: options.timeoutMs ?? 30_000,
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on("data", (c: Buffer) => parts.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(parts).toString("utf8");
+          let parsed: unknown;
+          try {
+            parsed = text === "" ? undefined : JSON.parse(text);
+          } catch {
+            parsed = text;
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () =>
+      req.destroy(
+        new SecretError("SERVER_UNREACHABLE", `the job server at ${options.socket} did not answer in time`),
+      ),
+    );
+    req.on("error", (err: NodeJS.ErrnoException) =>
+      reject(err instanceof SecretError ? err : unreachable(options.socket, err)),
+    );
+    req.end(payload);
+  });
+}
+
+/** Triggers a run without waiting for it; returns the queued record. */
+export async function triggerRun(
+  options: ClientOptions,
+  job: string,
+  params: Record<string, string>,
+): Promise<RunRecord> {
+  const reply = await callJobServer(options, "POST", `/v1/jobs/${encodeURIComponent(job)}/runs`, { params });
+  if (reply.status !== 202) throw serverError(reply.status, reply.body);
+  return (reply.body as { run: RunRecord }).run;
+}
+
+/** Triggers a run and follows it; `onEvent` sees every event; resolves with the final record. */
+export function followRun(
+  options: ClientOptions,
+  job: string,
+  params: Record<string, string>,
+  onEvent: (event: FollowEvent) => void,
+): Promise<RunRecord> {
+  return new Promise((resolve, reject) => {
+    const payload = Buffer.from(JSON.stringify({ params }));
+    const req = request(
+      {
+        socketPath: options.socket,
+        method: "POST",
+        path: `/v1/jobs/${encodeURIComponent(job)}/runs?follow=1`,
+        headers: {
+          ...identityHeaders(),
+          "Content-Type": "application/json",
+          "Content-Length": payload.length,
+        },
+      },
+      (res) => {
+        if (res.statusCode !== 200) {
+          const parts: Buffer[] = [];
+          res.on("data", (c: Buffer) => parts.push(c));
+          res.on("end", () => {
+            let body: unknown;
+            try {
+              body = JSON.parse(Buffer.concat(parts).toString("utf8"));
+            } catch {
+              body = undefined;
+            }
+            reject(serverError(res.statusCode ?? 0, body));
+          });
+          return;
+        }
+        let pending = "";
+        let final: RunRecord | undefined;
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          pending += chunk;
+          let nl = pending.indexOf("\n");
+          while (nl !== -1) {
+            const line = pending.slice(0, nl);
+            pending = pending.slice(nl + 1);
+            nl = pending.indexOf("\n");
+            if (line.trim() === "") continue;
+            const event = JSON.parse(line) as FollowEvent;
+            if (event.event === "finished") final = event.run as RunRecord;
+            onEvent(event);
+          }
+        });
+        res.on("end", () => {
+          if (final) resolve(final);
+          else
+            reject(
+              new SecretError("SERVER_UNREACHABLE", "the job server closed the stream before the run ended"),
+            );
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", (err: NodeJS.ErrnoException) => reject(unreachable(options.socket, err)));
+    req.end(payload);
+  });
+}
+
+export async function listRuns(options: ClientOptions, limit = 20): Promise<RunRecord[]> {
+  const reply = await callJobServer(options, "GET", `/v1/runs?limit=${limit}`);
+  if (reply.status !== 200) throw serverError(reply.status, reply.body);
+  return (reply.body as { runs: RunRecord[] }).runs;
+}

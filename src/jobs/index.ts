@@ -1,0 +1,32 @@
+export { callJobServer, type ClientOptions, followRun, listRuns, serverError, triggerRun } from "./client.js";
+export {
+  type CodePolicy,
+  type JobServerConfig,
+  type JobSpec,
+  loadJobServerConfig,
+  type ParamSpec,
+  parseJobServerConfig,
+} from "./config.js";
+export {
+  API_ERRORS,
+  type ApiErrorCode,
+  DEFAULT_CONFIG,
+  DEFAULT_SOCKET,
+  type FollowEvent,
+  MAX_BODY_BYTES,
+} from "./protocol.js";
+export type { RunErrorCode, RunRecord, RunState } from "./records.js";
+export {
+  patternsFor,
+  patternsForSecrets,
+  type ScrubPattern,
+  scrubBuffer,
+  StreamScrubber,
+} from "./scrubber.js";
+export {
+  type CredentialSet,
+  type JobAuditSink,
+  JobServer,
+  type JobServerOptions,
+  type ListenTarget,
+} from "./server.js";

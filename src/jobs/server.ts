@@ -1,0 +1,611 @@
+import { existsSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { connect } from "node:net";
+import type { Secret } from "../secret/index.js";
+import { SecretError } from "../secret/index.js";
+import { type JobServerConfig, type JobSpec, resolveParams } from "./config.js";
+import {
+  API_PREFIX,
+  ApiError,
+  FOLLOW_BACKLOG_MAX,
+  type FollowEvent,
+  KEEP_ALIVE_TIMEOUT_MS,
+  MAX_BODY_BYTES,
+  RUNS_LIMIT_DEFAULT,
+  RUNS_LIMIT_MAX,
+  UID_HEADER,
+  USER_HEADER,
+} from "./protocol.js";
+import { FINAL_STATES, newRunId, RUN_ID, type Requester, type RunRecord, RunRecordStore } from "./records.js";
+import { type RunHandle, startRun } from "./runner.js";
+import { patternsForSecrets, type ScrubPattern } from "./scrubber.js";
+
+/**
+ * The job server (DESIGN 3.3, docs/jobserver-protocol.md): HTTP/1.1 on a Unix socket, a FIFO
+ * queue in front of a concurrency limit, run records on disk, follow streams to clients.
+ */
+
+export const VERSION = "0.1.0";
+
+/** What the server appends to the shared audit log; the CLI passes the real AuditLog. */
+export interface JobAuditSink {
+  append(entry: {
+    op: string;
+    name?: string;
+    result: "ok" | "denied" | "error";
+    code?: string;
+    detail?: Record<string, string | number | boolean>;
+  }): Promise<unknown>;
+}
+
+export interface CredentialSet {
+  /** Loaded values by name. */
+  values: Map<string, Secret>;
+  /** Names that could not be loaded, with the error code (never a value). */
+  missing: Map<string, string>;
+}
+
+export interface JobServerOptions {
+  config: JobServerConfig;
+  stateDir: string;
+  /** Loads every credential the jobs need (at start and on reload). */
+  loadCredentials(names: readonly string[]): Promise<CredentialSet>;
+  /** Where per-run credential directories go; default chosen by the load library. */
+  credentialsParent?: string;
+  audit?: JobAuditSink;
+  /** One-line log messages (stderr / the journal). Never receives a value. */
+  log?(line: string): void;
+}
+
+export type ListenTarget = { fd: number } | { path: string };
+
+interface Pending {
+  record: RunRecord;
+  job: JobSpec;
+  params: Map<string, string>;
+}
+
+interface Active extends Pending {
+  handle: RunHandle;
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    "Content-Type": "application/json",
+    "Content-Length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: ApiError, headers: Record<string, string> = {}): void {
+  send(res, err.status, { error: { code: err.code, message: err.message } }, headers);
+}
+
+function requesterOf(req: IncomingMessage): Requester {
+  const user = req.headers[USER_HEADER];
+  const uid = req.headers[UID_HEADER];
+  const cleanUser = typeof user === "string" && /^[A-Za-z0-9._@-]{1,64}$/.test(user) ? user : null;
+  const cleanUid = typeof uid === "string" && /^[0-9]{1,10}$/.test(uid) ? Number(uid) : null;
+  return { user: cleanUser, uid: cleanUid, verified: false };
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? "0");
+    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+      reject(new ApiError("BODY_TOO_LARGE", `request body is larger than ${MAX_BODY_BYTES} bytes`));
+      return;
+    }
+    const parts: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on("data", (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        failed = true;
+        req.pause();
+        reject(new ApiError("BODY_TOO_LARGE", `request body is larger than ${MAX_BODY_BYTES} bytes`));
+        return;
+      }
+      parts.push(chunk);
+    });
+    req.on("end", () => {
+      if (!failed) resolve(Buffer.concat(parts));
+    });
+    req.on("error", (err) => {
+      if (!failed) reject(err);
+    });
+  });
+}
+
+function parseRunRequest(body: Buffer): Record<string, unknown> {
+  if (body.length === 0 || body.toString("utf8").trim() === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new ApiError("BAD_JSON", "request body is not valid JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ApiError("BAD_JSON", "request body must be a JSON object");
+  }
+  for (const key of Object.keys(parsed)) {
+    if (key !== "params")
+      throw new ApiError("BAD_JSON", `unknown key in request body: ${JSON.stringify(key.slice(0, 64))}`);
+  }
+  const params = (parsed as { params?: unknown }).params;
+  if (params === undefined) return {};
+  if (typeof params !== "object" || params === null || Array.isArray(params)) {
+    throw new ApiError("BAD_JSON", "params must be a JSON object of strings");
+  }
+  return params as Record<string, unknown>;
+}
+
+export class JobServer {
+  #config: JobServerConfig;
+  readonly #options: JobServerOptions;
+  readonly #records: RunRecordStore;
+  #credentials: CredentialSet = { values: new Map(), missing: new Map() };
+  #patterns: ScrubPattern[] = [];
+  readonly #queue: Pending[] = [];
+  readonly #active = new Map<string, Active>();
+  readonly #followers = new Map<string, Set<ServerResponse>>();
+  #server: Server | undefined;
+  #stopping = false;
+  #idle: (() => void) | undefined;
+
+  constructor(options: JobServerOptions) {
+    this.#options = options;
+    this.#config = options.config;
+    this.#records = new RunRecordStore(options.stateDir);
+  }
+
+  get config(): JobServerConfig {
+    return this.#config;
+  }
+
+  #log(line: string): void {
+    this.#options.log?.(line);
+  }
+
+  #credentialNames(config: JobServerConfig): string[] {
+    const names = new Set<string>();
+    for (const job of config.jobs.values()) for (const c of job.credentials) names.add(c);
+    return [...names].sort();
+  }
+
+  async #loadCredentials(config: JobServerConfig): Promise<void> {
+    const loaded = await this.#options.loadCredentials(this.#credentialNames(config));
+    this.#credentials = loaded;
+    this.#patterns = patternsForSecrets(loaded.values);
+    for (const [name, code] of loaded.missing) this.#log(`credential ${name} unavailable [${code}]`);
+  }
+
+  /** Loads records and credentials and starts listening. */
+  async start(target: ListenTarget): Promise<void> {
+    const { loaded, interrupted } = this.#records.open();
+    if (interrupted > 0) this.#log(`marked ${interrupted} run(s) interrupted by the previous stop`);
+    await this.#loadCredentials(this.#config);
+    const http = this.#config.http;
+    const server = createServer(
+      {
+        headersTimeout: http.headersTimeoutMs,
+        requestTimeout: http.requestTimeoutMs,
+        connectionsCheckingInterval: Math.min(1000, http.headersTimeoutMs),
+        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      },
+      (req, res) => {
+        this.#handle(req, res).catch((err: unknown) => {
+          const api = err instanceof ApiError ? err : new ApiError("INTERNAL", "internal error");
+          if (!(err instanceof ApiError))
+            this.#log(`internal error: ${err instanceof Error ? err.message : "unknown"}`);
+          if (!res.headersSent) {
+            const close = api.code === "BODY_TOO_LARGE";
+            sendError(res, api, close ? { Connection: "close" } : {});
+            if (close) res.on("finish", () => req.socket.destroy());
+          } else {
+            res.destroy();
+          }
+        });
+      },
+    );
+    server.maxConnections = http.maxConnections;
+    // A client that vanishes mid-request must never take the server down.
+    server.on("clientError", (_err, socket) => {
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      else socket.destroy();
+    });
+    this.#server = server;
+    await listenOn(server, target);
+    this.#log(
+      `listening on ${"fd" in target ? `fd ${target.fd}` : target.path}; ${this.#config.jobs.size} job(s), ${loaded} record(s)`,
+    );
+  }
+
+  /** SIGHUP: re-read the configuration (via `next`) and the credentials. Runs in flight keep theirs. */
+  async reload(next?: JobServerConfig): Promise<void> {
+    const config = next ?? this.#config;
+    await this.#loadCredentials(config);
+    this.#config = config;
+    this.#log(`reloaded: ${config.jobs.size} job(s), ${this.#credentials.values.size} credential(s)`);
+    this.#pump();
+  }
+
+  /** Stops taking runs, cancels the queue, lets running jobs finish up to stopGraceSeconds, then kills them. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#server?.close();
+    for (const pending of this.#queue.splice(0)) {
+      this.#finish(pending.record, "cancelled", {
+        error: { code: "SHUTTING_DOWN", message: "the server stopped before the run started" },
+      });
+    }
+    if (this.#active.size > 0) {
+      this.#log(`stopping: waiting up to ${this.#config.stopGraceSeconds}s for ${this.#active.size} run(s)`);
+      const idle = new Promise<void>((resolve) => {
+        this.#idle = resolve;
+      });
+      const grace = setTimeout(() => {
+        for (const a of this.#active.values()) a.handle.stop("shutdown");
+      }, this.#config.stopGraceSeconds * 1000);
+      await idle;
+      clearTimeout(grace);
+    }
+    this.#server?.closeAllConnections();
+    this.#log("stopped");
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://localhost");
+    } catch {
+      throw new ApiError("BAD_REQUEST", "malformed request target");
+    }
+    const parts = url.pathname.split("/").slice(1);
+    if (`/${parts[0]}` !== API_PREFIX) throw new ApiError("NOT_FOUND", "no such endpoint");
+    const [, resource, key, sub, extra] = parts;
+    const method = req.method ?? "GET";
+    const allow = (methods: string[]) => {
+      if (!methods.includes(method)) {
+        const e = new ApiError("METHOD_NOT_ALLOWED", `${method} is not allowed here`);
+        sendError(res, e, { Allow: methods.join(", ") });
+        return false;
+      }
+      return true;
+    };
+    if (resource === "health" && key === undefined) {
+      if (allow(["GET"])) {
+        send(res, 200, {
+          status: this.#stopping ? "stopping" : "ok",
+          version: VERSION,
+          running: this.#active.size,
+          queued: this.#queue.length,
+          concurrency: this.#config.concurrency,
+          jobs: this.#config.jobs.size,
+        });
+      }
+      return;
+    }
+    if (resource === "jobs" && key === undefined) {
+      if (allow(["GET"])) send(res, 200, { jobs: [...this.#config.jobs.values()].map(describeJob) });
+      return;
+    }
+    if (resource === "jobs" && key !== undefined && sub === "runs" && extra === undefined) {
+      if (allow(["POST"])) await this.#trigger(req, res, decodeSegment(key), url.searchParams.get("follow"));
+      return;
+    }
+    if (resource === "runs" && key === undefined) {
+      if (allow(["GET"])) this.#listRuns(res, url.searchParams);
+      return;
+    }
+    if (resource === "runs" && key !== undefined && sub === undefined) {
+      if (!allow(["GET", "DELETE"])) return;
+      const record = this.#findRun(decodeSegment(key));
+      if (method === "GET") send(res, 200, { run: record });
+      else this.#cancel(res, record);
+      return;
+    }
+    if (resource === "runs" && key !== undefined && sub === "log" && extra === undefined) {
+      if (!allow(["GET"])) return;
+      const record = this.#findRun(decodeSegment(key));
+      this.#sendLog(res, record);
+      return;
+    }
+    throw new ApiError("NOT_FOUND", "no such endpoint");
+  }
+
+  #findRun(id: string): RunRecord {
+    const record = RUN_ID.test(id) ? this.#records.get(id) : undefined;
+    if (!record) throw new ApiError("RUN_NOT_FOUND", "no run with that id");
+    return record;
+  }
+
+  #listRuns(res: ServerResponse, query: URLSearchParams): void {
+    let limit = RUNS_LIMIT_DEFAULT;
+    const rawLimit = query.get("limit");
+    if (rawLimit !== null) {
+      if (!/^[0-9]{1,4}$/.test(rawLimit) || Number(rawLimit) < 1 || Number(rawLimit) > RUNS_LIMIT_MAX) {
+        throw new ApiError("BAD_REQUEST", `limit must be an integer from 1 to ${RUNS_LIMIT_MAX}`);
+      }
+      limit = Number(rawLimit);
+    }
+    const job = query.get("job") ?? undefined;
+    send(res, 200, { runs: this.#records.list(limit, job) });
+  }
+
+  #sendLog(res: ServerResponse, record: RunRecord): void {
+    let data: Buffer;
+    try {
+      if (record.log === null) throw new Error("no log");
+      data = readFileSync(record.log);
+    } catch {
+      throw new ApiError("LOG_NOT_FOUND", "the run has no log");
+    }
+    res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": data.length });
+    res.end(data);
+  }
+
+  #cancel(res: ServerResponse, record: RunRecord): void {
+    if (FINAL_STATES.has(record.state))
+      throw new ApiError("RUN_FINISHED", `the run already ended (${record.state})`);
+    const queuedAt = this.#queue.findIndex((p) => p.record.id === record.id);
+    if (queuedAt !== -1) {
+      this.#queue.splice(queuedAt, 1);
+      this.#finish(record, "cancelled", {
+        error: { code: "CANCELLED", message: "cancelled before it started" },
+      });
+    } else {
+      this.#active.get(record.id)?.handle.stop("cancel");
+    }
+    this.#log(`run ${record.id} cancel requested`);
+    send(res, 202, { run: record });
+  }
+
+  async #trigger(
+    req: IncomingMessage,
+    res: ServerResponse,
+    name: string,
+    follow: string | null,
+  ): Promise<void> {
+    const body = await readBody(req);
+    if (this.#stopping) throw new ApiError("SHUTTING_DOWN", "the server is stopping");
+    const job = this.#config.jobs.get(name);
+    if (!job) throw new ApiError("JOB_NOT_FOUND", `no job named ${JSON.stringify(name.slice(0, 64))}`);
+    const params = resolveParams(job, parseRunRequest(body));
+    if (!(params instanceof Map)) throw new ApiError(params.code, params.message);
+    if (this.#queue.length >= this.#config.queueLimit && this.#active.size >= this.#config.concurrency) {
+      throw new ApiError("QUEUE_FULL", `${this.#queue.length} runs are already waiting`);
+    }
+    const record: RunRecord = {
+      id: newRunId(),
+      job: job.name,
+      state: "queued",
+      requester: requesterOf(req),
+      params: Object.fromEntries(params),
+      queuedAt: new Date().toISOString(),
+      startedAt: null,
+      endedAt: null,
+      exitCode: null,
+      signal: null,
+      revision: null,
+      error: null,
+      log: null,
+    };
+    this.#records.save(record);
+    const following = follow === "1" || follow === "true";
+    if (following) {
+      res.writeHead(200, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-store" });
+      const set = new Set<ServerResponse>([res]);
+      this.#followers.set(record.id, set);
+      res.on("close", () => set.delete(res));
+      this.#emit(record.id, { event: "accepted", run: record });
+    }
+    this.#queue.push({ record, job, params });
+    this.#pump();
+    if (!following) send(res, 202, { run: record }, { Location: `${API_PREFIX}/runs/${record.id}` });
+  }
+
+  #emit(id: string, event: FollowEvent): void {
+    const set = this.#followers.get(id);
+    if (!set) return;
+    const line = `${JSON.stringify(event)}\n`;
+    for (const res of set) {
+      if (res.writableLength > FOLLOW_BACKLOG_MAX) {
+        // It stopped reading: drop it rather than buffer without bound. The run goes on.
+        set.delete(res);
+        res.destroy();
+        continue;
+      }
+      res.write(line);
+    }
+  }
+
+  #pump(): void {
+    while (!this.#stopping && this.#active.size < this.#config.concurrency && this.#queue.length > 0) {
+      const next = this.#queue.shift() as Pending;
+      this.#begin(next);
+    }
+  }
+
+  #begin(pending: Pending): void {
+    const { record, job, params } = pending;
+    const missing = job.credentials.filter((c) => !this.#credentials.values.has(c));
+    if (missing.length > 0) {
+      this.#finish(record, "error", {
+        error: { code: "CREDENTIAL_UNAVAILABLE", message: `credential not loaded: ${missing.join(", ")}` },
+      });
+      return;
+    }
+    const credentials = new Map(job.credentials.map((c) => [c, this.#credentials.values.get(c) as Secret]));
+    record.state = "running";
+    record.startedAt = new Date().toISOString();
+    this.#records.save(record);
+    const handle = startRun({
+      job,
+      record,
+      params,
+      credentials,
+      patterns: this.#patterns,
+      environment: this.#config.environment,
+      killGraceSeconds: this.#config.killGraceSeconds,
+      credentialsParent: this.#options.credentialsParent,
+      onStart: () => this.#emit(record.id, { event: "started", run: record }),
+      onOutput: (stream, data) => this.#emit(record.id, { event: "output", stream, data }),
+    });
+    this.#active.set(record.id, { ...pending, handle });
+    handle.done
+      .then((outcome) => {
+        record.revision = outcome.revision;
+        record.log = outcome.log;
+        record.exitCode = outcome.exitCode;
+        record.signal = outcome.signal;
+        if (outcome.error) this.#finish(record, "error", { error: outcome.error });
+        else if (outcome.stoppedBy === "timeout") {
+          this.#finish(record, "timed_out", {
+            error: { code: "TIMEOUT", message: `ran longer than ${job.timeoutSeconds}s` },
+          });
+        } else if (outcome.stoppedBy === "cancel") {
+          this.#finish(record, "cancelled", {
+            error: { code: "CANCELLED", message: "cancelled while running" },
+          });
+        } else if (outcome.stoppedBy === "shutdown") {
+          this.#finish(record, "cancelled", {
+            error: { code: "SHUTTING_DOWN", message: "killed when the server stopped" },
+          });
+        } else this.#finish(record, outcome.exitCode === 0 ? "succeeded" : "failed", {});
+      })
+      .catch((err: unknown) => {
+        this.#log(
+          `run ${record.id} failed inside the server: ${err instanceof Error ? err.message : "unknown"}`,
+        );
+        this.#finish(record, "error", {
+          error: { code: "SPAWN_FAILED", message: "the run could not be carried out" },
+        });
+      })
+      .finally(() => {
+        this.#active.delete(record.id);
+        if (this.#stopping && this.#active.size === 0) this.#idle?.();
+        this.#pump();
+      });
+  }
+
+  #finish(record: RunRecord, state: RunRecord["state"], extra: Pick<Partial<RunRecord>, "error">): void {
+    record.state = state;
+    record.endedAt = new Date().toISOString();
+    if (extra.error !== undefined) record.error = extra.error;
+    this.#records.save(record);
+    const exit = record.signal ? `signal=${record.signal}` : `exit=${record.exitCode ?? "-"}`;
+    this.#log(
+      `run ${record.id} job=${record.job} ${state} ${exit}${record.error ? ` [${record.error.code}]` : ""}`,
+    );
+    const detail: Record<string, string | number | boolean> = {
+      run: record.id,
+      state,
+      claimedUser: record.requester.user ?? "",
+    };
+    if (record.exitCode !== null) detail.exitCode = record.exitCode;
+    if (record.signal !== null) detail.signal = record.signal;
+    if (record.revision !== null) detail.revision = record.revision;
+    this.#options.audit
+      ?.append({
+        op: "job.run",
+        name: record.job,
+        result: state === "succeeded" ? "ok" : "error",
+        ...(record.error ? { code: record.error.code } : {}),
+        detail,
+      })
+      .catch((err: unknown) =>
+        this.#log(`audit append failed: ${err instanceof Error ? err.message : "unknown"}`),
+      );
+    this.#emit(record.id, { event: "finished", run: record });
+    const set = this.#followers.get(record.id);
+    if (set) {
+      for (const res of set) res.end();
+      this.#followers.delete(record.id);
+    }
+  }
+}
+
+function describeJob(job: JobSpec): unknown {
+  return {
+    name: job.name,
+    params: Object.fromEntries(
+      [...job.params.values()].map((p) => [p.name, { pattern: p.source, default: p.default ?? null }]),
+    ),
+    credentials: job.credentials,
+    timeoutSeconds: job.timeoutSeconds,
+    codePolicy: job.codePolicy,
+  };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ApiError("BAD_REQUEST", "malformed path segment");
+  }
+}
+
+function probe(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+async function listenOn(server: Server, target: ListenTarget): Promise<void> {
+  if ("fd" in target) {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ fd: target.fd }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    return;
+  }
+  const path = target.path;
+  if (existsSync(path)) {
+    if (!lstatSync(path).isSocket()) {
+      throw new SecretError("SOCKET_IN_USE", `${path} exists and is not a socket`, {
+        hint: "choose another --socket path",
+      });
+    }
+    if (await probe(path)) {
+      throw new SecretError("SOCKET_IN_USE", `another server answers on ${path}`, {
+        hint: "stop it first, or choose another --socket path",
+      });
+    }
+    unlinkSync(path); // a stale socket left by a crash
+  }
+  // The umask makes bind() create the socket 0660 directly: no moment where it is wider.
+  // listen() binds synchronously, so the umask is restored before anything else runs.
+  const previous = process.umask(0o117);
+  let listening: Promise<void>;
+  try {
+    listening = new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(previous);
+  }
+  await listening;
+}
