@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
@@ -35,9 +35,14 @@ Render a systemd unit that loads keyhold credentials (docs/units.md).
   --state DIR        keyhold state directory (default $KEYHOLD_STATE or ${DEFAULT_STATE_DIR})
   --json             print the rendered files and credential checks as JSON`;
 
-/** The directory holding bin/keyhold.js, from this file's place in dist/src/cli/. */
+/**
+ * The directory holding bin/keyhold.js: the nearest parent of this module that has one (this code
+ * runs from dist/src/cli/ or from a bundle in dist/cli/).
+ */
 function thisInstallation(): string {
-  return resolve(fileURLToPath(new URL("../../..", import.meta.url)));
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (dir !== "/" && !existsSync(join(dir, "bin/keyhold.js"))) dir = dirname(dir);
+  return dir === "/" ? resolve(fileURLToPath(new URL("../../..", import.meta.url))) : dir;
 }
 
 function groupExists(root: string, group: string): boolean {

@@ -117,6 +117,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** A timeout for Promise.race that does not keep the test process alive once the race is won. */
+function deadlineAfter(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -396,11 +401,14 @@ export class Container {
     this.#stopped = true;
     if (this.#nspawn.exitCode === null && this.#nspawn.signalCode === null) {
       this.#nspawn.kill("SIGTERM");
-      const exited = await Promise.race([this.#exited.then(() => true), sleep(10_000).then(() => false)]);
+      const exited = await Promise.race([
+        this.#exited.then(() => true),
+        deadlineAfter(10_000).then(() => false),
+      ]);
       if (!exited) {
         this.#nspawn.kill("SIGKILL");
         await killAndRemoveCgroups(this.name);
-        await Promise.race([this.#exited, sleep(5_000)]);
+        await Promise.race([this.#exited, deadlineAfter(5_000)]);
       }
     }
     await killAndRemoveCgroups(this.name);
@@ -474,7 +482,7 @@ export async function bootContainer(options: BootOptions = {}): Promise<Containe
   const fail = async (why: string): Promise<never> => {
     const tail = logTail();
     nspawn.kill("SIGTERM");
-    await Promise.race([exited, sleep(5_000)]);
+    await Promise.race([exited, deadlineAfter(5_000)]);
     await killAndRemoveCgroups(name);
     rmSync(logDir, { recursive: true, force: true });
     throw new ContainerUnavailable(`${why}${tail ? ` (nspawn: ${tail})` : ""}`);
