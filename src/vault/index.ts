@@ -1,0 +1,39 @@
+export type { CommitOp, CommitResult, StoredRecord, VaultBackend } from "./backend.js";
+export { FileBackend, type FileBackendOptions, VAULT_FILE } from "./file-backend.js";
+export {
+  type AccessRule,
+  type PluginManifest,
+  type PolicyDocument,
+  parseManifest,
+  type RateLimits,
+  type VaultOp,
+} from "./policy.js";
+export {
+  type KeyringProviderOptions,
+  keyringProvider,
+  MASTER_CREDENTIAL,
+  type MasterKeyProvider,
+  type PassphraseProviderOptions,
+  type ProviderKind,
+  passphraseProvider,
+  type SystemdCredentialProviderOptions,
+  systemdCredentialProvider,
+} from "./providers.js";
+export { parseRef, type SecretRef } from "./refs.js";
+export { initVault, openVault } from "./open.js";
+export {
+  type AuditVerifyReport,
+  type InitVaultOptions,
+  type PutOptions,
+  type Reauth,
+  type RotateLevel,
+  type RotationResult,
+  type RotationSchedule,
+  ScopedVault,
+  type SecretInfo,
+  Vault,
+  type VaultAuditLog,
+  type VaultOptions,
+  type VerifyReport,
+  type VersionInfo,
+} from "./vault.js";

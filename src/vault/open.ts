@@ -1,0 +1,15 @@
+import { type InitVaultOptions, Vault, type VaultOptions } from "./vault.js";
+
+/**
+ * Opens an existing vault: the master comes from `provider`, every record is checked against the
+ * integrity root, and the store generation against what this host has seen. Close it when done
+ * (`vault.close()` wipes the keys it holds).
+ */
+export function openVault(options: VaultOptions): Promise<Vault> {
+  return Vault.open(options);
+}
+
+/** Creates a new vault in `backend` and a new master key held by `provider`. */
+export function initVault(options: InitVaultOptions): Promise<Vault> {
+  return Vault.init(options);
+}

@@ -1,0 +1,357 @@
+import { closeSync, constants, existsSync, openSync, readFileSync, renameSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { fsyncDirectory, writeFileAtomic } from "../durable/index.js";
+import { type Secret, SecretError } from "../secret/index.js";
+import { decryptCredential, encryptCredential, type WithKey } from "../systemd/index.js";
+import {
+  type Argon2Params,
+  defaultArgon2Params,
+  KEY_BYTES,
+  type KeyBytes,
+  open,
+  passphraseAd,
+  passphraseKey,
+  randomBytesSodium,
+  sameBytes,
+  seal,
+  toSecureKey,
+  wipe,
+} from "./crypto.js";
+
+export type ProviderKind = "systemd-credential" | "keyring" | "passphrase";
+
+/** What a provider may learn about the store it serves. */
+export interface ProviderContext {
+  storeId: Buffer;
+  /** The body of a store record as stored (not yet authenticated: the AEAD inside protects it). */
+  readBody(key: string): Promise<unknown>;
+}
+
+/** Records a provider wants written in the same commit as the store change (passphrase only). */
+export type ProviderRecords = Record<string, unknown>;
+
+/**
+ * Holds the master key outside the store (docs/vault-format.md section 6). During a master
+ * rotation a provider holds a current and a staged master; `candidates` offers both and the
+ * vault keeps the one the store's master check names.
+ */
+export interface MasterKeyProvider {
+  readonly kind: ProviderKind;
+  create(ctx: ProviderContext, master: KeyBytes, masterVersion: number): Promise<ProviderRecords>;
+  candidates(ctx: ProviderContext): Promise<KeyBytes[]>;
+  stage(ctx: ProviderContext, master: KeyBytes, masterVersion: number): Promise<ProviderRecords>;
+  promote(ctx: ProviderContext): Promise<void>;
+  discard(ctx: ProviderContext): Promise<void>;
+  /** Re-authentication for sensitive operations; providers without a secret of their own ask for root. */
+  reauthenticate(ctx: ProviderContext, proof: Secret | undefined): Promise<void>;
+}
+
+function requireRoot(what: string): void {
+  if (process.getuid?.() !== 0) {
+    throw new SecretError("REAUTH_REQUIRED", `${what} needs re-authentication: run it as root`, {
+      hint: "run this command with sudo",
+    });
+  }
+}
+
+function readNoFollow(path: string): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export const MASTER_CREDENTIAL = "keyhold-vault-master";
+
+export interface SystemdCredentialProviderOptions {
+  /** The credential store directory holding `keyhold-vault-master` (default /etc/credstore.encrypted). */
+  dir: string;
+  /** Environment for systemd-creds (tests set SYSTEMD_CREDENTIAL_SECRET). */
+  env?: NodeJS.ProcessEnv;
+  withKey?: WithKey;
+  /** Credential name; several vaults on one host need several names. */
+  name?: string;
+}
+
+/**
+ * The master as a systemd credential, encrypted with this host's key; a service started with
+ * `LoadCredentialEncrypted=keyhold-vault-master` finds it decrypted in $CREDENTIALS_DIRECTORY.
+ */
+export function systemdCredentialProvider(options: SystemdCredentialProviderOptions): MasterKeyProvider {
+  const name = options.name ?? MASTER_CREDENTIAL;
+  const current = join(options.dir, name);
+  const staged = `${current}.next`;
+  const creds = { env: options.env ?? process.env };
+
+  async function write(path: string, master: KeyBytes): Promise<void> {
+    const encOptions = options.withKey === undefined ? creds : { ...creds, withKey: options.withKey };
+    const ciphertext = await encryptCredential(name, master, encOptions);
+    writeFileAtomic(path, ciphertext, { mode: 0o600 });
+  }
+
+  async function decrypt(path: string): Promise<KeyBytes | undefined> {
+    let ciphertext: Buffer;
+    try {
+      ciphertext = readNoFollow(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+    const secret = await decryptCredential(name, ciphertext, creds);
+    try {
+      return toSecureKey(secret.exposeBytes());
+    } finally {
+      secret.dispose();
+    }
+  }
+
+  return {
+    kind: "systemd-credential",
+    async create(_ctx, master) {
+      if (existsSync(current)) {
+        throw new SecretError("VAULT_EXISTS", `a vault master key already exists: ${current}`, {
+          hint: "remove it only if no vault uses it, or pass another credential name",
+        });
+      }
+      await write(current, master);
+      return {};
+    },
+    async candidates() {
+      const found: KeyBytes[] = [];
+      // Under systemd (LoadCredentialEncrypted=) the decrypted master waits in $CREDENTIALS_DIRECTORY.
+      const credDir = creds.env.CREDENTIALS_DIRECTORY;
+      if (credDir !== undefined && credDir !== "") {
+        try {
+          const bytes = readNoFollow(join(credDir, name));
+          if (bytes.length === KEY_BYTES) found.push(toSecureKey(bytes));
+        } catch {
+          // not loaded for this service: fall back to the credstore
+        }
+      }
+      for (const path of [current, staged]) {
+        const key = await decrypt(path);
+        if (key !== undefined) found.push(key);
+      }
+      return found;
+    },
+    async stage(_ctx, master) {
+      await write(staged, master);
+      return {};
+    },
+    async promote() {
+      if (!existsSync(staged)) return;
+      renameSync(staged, current);
+      fsyncDirectory(options.dir);
+    },
+    async discard() {
+      try {
+        unlinkSync(staged);
+        fsyncDirectory(options.dir);
+      } catch {
+        // nothing staged
+      }
+    },
+    async reauthenticate() {
+      requireRoot("this operation");
+    },
+  };
+}
+
+export interface KeyringProviderOptions {
+  /** Secret Service "service" attribute (default keyhold-vault). */
+  service?: string;
+}
+
+interface KeyringEntry {
+  setSecret(secret: Uint8Array): Promise<void>;
+  getSecret(): Promise<number[] | null>;
+  deleteCredential(): Promise<boolean>;
+}
+
+async function keyringEntry(service: string, account: string): Promise<KeyringEntry> {
+  const { AsyncEntry } = await import("@napi-rs/keyring");
+  return new AsyncEntry(service, account) as unknown as KeyringEntry;
+}
+
+function keyringFailure(err: unknown): SecretError {
+  return new SecretError("MASTER_KEY_MISSING", "the Secret Service keyring is not reachable", {
+    hint: "start a desktop session (gnome-keyring or KWallet) or use the systemd-credential provider",
+    cause: err,
+  });
+}
+
+/** The master in the desktop's Secret Service keyring (gnome-keyring, KWallet) through @napi-rs/keyring. */
+export function keyringProvider(options: KeyringProviderOptions = {}): MasterKeyProvider {
+  const service = options.service ?? "keyhold-vault";
+  const account = (ctx: ProviderContext) => ctx.storeId.toString("hex");
+
+  async function load(acct: string): Promise<KeyBytes | undefined> {
+    let raw: number[] | null;
+    try {
+      raw = await (await keyringEntry(service, acct)).getSecret();
+    } catch (err) {
+      throw keyringFailure(err);
+    }
+    if (raw === null) return undefined;
+    const bytes = Uint8Array.from(raw);
+    raw.fill(0);
+    if (bytes.length !== KEY_BYTES) {
+      wipe(bytes);
+      return undefined;
+    }
+    return toSecureKey(bytes);
+  }
+
+  async function save(acct: string, master: KeyBytes): Promise<void> {
+    try {
+      await (await keyringEntry(service, acct)).setSecret(master);
+    } catch (err) {
+      throw keyringFailure(err);
+    }
+  }
+
+  async function remove(acct: string): Promise<void> {
+    try {
+      await (await keyringEntry(service, acct)).deleteCredential();
+    } catch {
+      // already gone
+    }
+  }
+
+  return {
+    kind: "keyring",
+    async create(ctx, master) {
+      await save(account(ctx), master);
+      return {};
+    },
+    async candidates(ctx) {
+      const found: KeyBytes[] = [];
+      for (const acct of [account(ctx), `${account(ctx)}.next`]) {
+        const key = await load(acct);
+        if (key !== undefined) found.push(key);
+      }
+      return found;
+    },
+    async stage(ctx, master) {
+      await save(`${account(ctx)}.next`, master);
+      return {};
+    },
+    async promote(ctx) {
+      const next = await load(`${account(ctx)}.next`);
+      if (next === undefined) return;
+      await save(account(ctx), next);
+      wipe(next);
+      await remove(`${account(ctx)}.next`);
+    },
+    async discard(ctx) {
+      await remove(`${account(ctx)}.next`);
+    },
+    async reauthenticate() {
+      requireRoot("this operation");
+    },
+  };
+}
+
+export const PASSPHRASE_RECORD = "master/passphrase";
+
+interface PassphraseBody {
+  alg: "argon2id13";
+  ops: number;
+  mem: number;
+  salt: string;
+  version: number;
+  n: string;
+  c: string;
+}
+
+export interface PassphraseProviderOptions {
+  passphrase: Secret;
+  /** Argon2id cost for new wrappings (default libsodium's MODERATE: 3 passes, 256 MiB). */
+  argon2?: Argon2Params;
+}
+
+/**
+ * The master wrapped under an Argon2id key from a passphrase, inside the store itself
+ * (`master/passphrase`), with its salt and cost parameters beside it.
+ */
+export function passphraseProvider(options: PassphraseProviderOptions): MasterKeyProvider {
+  const params = options.argon2 ?? defaultArgon2Params();
+
+  async function wrap(ctx: ProviderContext, master: KeyBytes, version: number): Promise<PassphraseBody> {
+    const salt = randomBytesSodium(16);
+    const key = await passphraseKey(options.passphrase.exposeBytes(), salt, params);
+    try {
+      const sealed = seal(key, master, passphraseAd(ctx.storeId, version));
+      return {
+        alg: "argon2id13",
+        ops: params.ops,
+        mem: params.mem,
+        salt: salt.toString("base64"),
+        version,
+        n: sealed.nonce.toString("base64"),
+        c: sealed.ciphertext.toString("base64"),
+      };
+    } finally {
+      wipe(key);
+    }
+  }
+
+  async function unwrap(ctx: ProviderContext): Promise<KeyBytes> {
+    const body = (await ctx.readBody(PASSPHRASE_RECORD)) as PassphraseBody | undefined;
+    if (body === undefined || body.alg !== "argon2id13") {
+      throw new SecretError("MASTER_KEY_MISSING", "this vault has no passphrase-wrapped master key", {
+        hint: "open it with the provider it was created with",
+      });
+    }
+    const key = await passphraseKey(
+      options.passphrase.exposeBytes(),
+      Buffer.from(String(body.salt), "base64"),
+      {
+        ops: body.ops,
+        mem: body.mem,
+      },
+    );
+    try {
+      return open(
+        key,
+        Buffer.from(String(body.n), "base64"),
+        Buffer.from(String(body.c), "base64"),
+        passphraseAd(ctx.storeId, body.version),
+        "the master key",
+      );
+    } catch {
+      throw new SecretError("WRONG_PASSPHRASE", "the passphrase does not unlock this vault");
+    } finally {
+      wipe(key);
+    }
+  }
+
+  return {
+    kind: "passphrase",
+    async create(ctx, master, version) {
+      return { [PASSPHRASE_RECORD]: await wrap(ctx, master, version) };
+    },
+    async candidates(ctx) {
+      return [await unwrap(ctx)];
+    },
+    async stage(ctx, master, version) {
+      return { [PASSPHRASE_RECORD]: await wrap(ctx, master, version) };
+    },
+    async promote() {},
+    async discard() {},
+    async reauthenticate(ctx, proof) {
+      if (proof === undefined) {
+        throw new SecretError("REAUTH_REQUIRED", "this operation needs the vault passphrase again");
+      }
+      const again = passphraseProvider({ passphrase: proof, argon2: params });
+      const [mine] = await this.candidates(ctx);
+      const [theirs] = await again.candidates(ctx);
+      const same = mine !== undefined && theirs !== undefined && sameBytes(mine, theirs);
+      wipe(mine);
+      wipe(theirs);
+      if (!same) throw new SecretError("WRONG_PASSPHRASE", "the passphrase does not unlock this vault");
+    },
+  };
+}

@@ -1,0 +1,1452 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { writeFileAtomic } from "../durable/index.js";
+import { isSecretError, Secret, SecretError } from "../secret/index.js";
+import type { CommitOp, VaultBackend } from "./backend.js";
+import {
+  dekAd,
+  deriveKek,
+  integrityKeyAd,
+  KEY_BYTES,
+  type KeyBytes,
+  masterCheck,
+  open,
+  randomBytesSodium,
+  randomKey,
+  recordMac,
+  sameBytes,
+  seal,
+  STORE_ID_BYTES,
+  VALUE_MAX_BYTES,
+  valueAd,
+  wipe,
+  xorInto,
+} from "./crypto.js";
+import {
+  AccessLimiter,
+  type AccessRule,
+  allows,
+  checkPlugin,
+  checkRule,
+  declared,
+  emptyPolicy,
+  type PluginManifest,
+  type PolicyDocument,
+  type RateLimits,
+  type VaultOp,
+} from "./policy.js";
+import type { MasterKeyProvider, ProviderContext, ProviderKind } from "./providers.js";
+import { checkPart, dekKey, parseRef, refText, type SecretRef, secretKey } from "./refs.js";
+
+export const VAULT_FORMAT = 1;
+const KEPT_VERSIONS = 10;
+const COMMIT_ATTEMPTS = 50;
+
+/** The subset of the shared audit log (src/audit) the vault writes to. */
+export interface VaultAuditLog {
+  append(event: {
+    op: string;
+    name?: string;
+    result: "ok" | "denied" | "error";
+    code?: string;
+    detail?: Record<string, string | number | boolean>;
+  }): Promise<{ seq: number; mac: string }>;
+  read(): Promise<Array<{ seq: number; mac: string }>>;
+  verify(): Promise<{ ok: boolean; problems: Array<{ message: string }> }>;
+}
+
+export interface RotationSchedule {
+  master?: string;
+  kek?: string;
+  dek?: string;
+}
+
+interface Wrapped {
+  n: string;
+  c: string;
+}
+
+interface MetaBody {
+  format: number;
+  storeId: string;
+  created: string;
+  master: { version: number; check: string; provider: ProviderKind; rotated: string };
+  kek: number;
+  keks: Array<{ v: number; created: string }>;
+  ik: Wrapped & { kek: number };
+  schedule: RotationSchedule;
+  rotated: { kek?: string; dek?: string };
+}
+
+interface DekRing {
+  ns: string;
+  current: number;
+  deks: Array<Wrapped & { v: number; kek: number; created: string }>;
+}
+
+interface ValueVersion extends Wrapped {
+  v: number;
+  dek: number;
+  created: string;
+  expires?: string;
+}
+
+interface SecretBody {
+  ns: string;
+  name: string;
+  current: number;
+  versions: ValueVersion[];
+}
+
+interface HeadBody {
+  generation: number;
+  count: number;
+  digest: string;
+  audit: { seq: number; mac: string } | null;
+  updated: string;
+}
+
+/** What `list` shows: names and metadata, never a value. */
+export interface SecretInfo {
+  ns: string;
+  name: string;
+  version: number;
+  versions: number;
+  created: string;
+  updated: string;
+  expires?: string;
+}
+
+export interface VersionInfo {
+  version: number;
+  current: boolean;
+  created: string;
+  dekVersion: number;
+  expires?: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  generation: number;
+  records: number;
+  problems: string[];
+}
+
+export interface AuditVerifyReport {
+  ok: boolean;
+  problems: string[];
+}
+
+export interface VaultOptions {
+  backend: VaultBackend;
+  provider: MasterKeyProvider;
+  /** Where this host remembers the highest store generation it has seen (replay detection). */
+  stateDir: string;
+  audit?: VaultAuditLog;
+  /** Called after a value is stored (the leak scanner records a keyed fingerprint); never gets a copy to keep. */
+  onValueStored?: (name: string, value: Secret) => Promise<void>;
+  limits?: Partial<RateLimits>;
+  /** Clock, for expiry and schedules. */
+  now?: () => Date;
+}
+
+export interface InitVaultOptions extends VaultOptions {
+  schedule?: RotationSchedule;
+}
+
+export interface PutOptions {
+  expires?: Date;
+}
+
+/** Proof for sensitive operations: the passphrase again (passphrase provider) or nothing (root). */
+export interface Reauth {
+  passphrase?: Secret;
+}
+
+export type RotateLevel = "master" | "kek" | "dek";
+
+export interface RotationResult {
+  level: RotateLevel;
+  /** New version number (master version, KEK version, or DEK versions per namespace). */
+  version: number;
+  namespaces?: number;
+}
+
+type Body = object;
+
+interface TxRead {
+  rev: number | null;
+  mac: Buffer | null;
+  body: Body | undefined;
+}
+
+function vaultTampered(message: string): SecretError {
+  return new SecretError("VAULT_TAMPERED", message, {
+    hint: "the store was changed outside keyhold; restore it from a backup (docs/vault.md)",
+  });
+}
+
+function nowIso(now: () => Date): string {
+  return now().toISOString();
+}
+
+const DURATION = /^([1-9][0-9]{0,5})([dh])$/;
+
+export function parseDuration(text: string): number {
+  const m = DURATION.exec(text);
+  if (m === null)
+    throw new SecretError(
+      "INVALID_FORMAT",
+      `invalid rotation interval: ${JSON.stringify(text.slice(0, 20))}`,
+      { hint: "use e.g. 90d or 12h" },
+    );
+  return Number(m[1]) * (m[2] === "d" ? 86_400_000 : 3_600_000);
+}
+
+function checkValue(value: Uint8Array): void {
+  if (value.length === 0) throw new SecretError("EMPTY_VALUE", "refusing to store an empty value");
+  if (value.length > VALUE_MAX_BYTES)
+    throw new SecretError(
+      "TOO_LARGE",
+      `value is ${value.length} bytes; the vault holds at most 1 MiB per value`,
+    );
+}
+
+/**
+ * The vault: a key hierarchy over an untrusted backend (docs/vault-format.md). Every operation
+ * is audited; every write is one atomic compare-and-swap commit that also moves the integrity
+ * root (`head`), so concurrent writers retry instead of losing updates and a crash leaves the
+ * store as it was before or after the commit.
+ */
+export class Vault {
+  readonly #backend: VaultBackend;
+  readonly #provider: MasterKeyProvider;
+  readonly #stateDir: string;
+  readonly #audit: VaultAuditLog | undefined;
+  readonly #onValueStored: VaultOptions["onValueStored"];
+  readonly #now: () => Date;
+  readonly #limiter: AccessLimiter;
+  #storeId: Buffer;
+  #master: KeyBytes;
+  #ik: KeyBytes;
+  #meta: MetaBody;
+  #keks = new Map<number, KeyBytes>();
+  #deks = new Map<string, KeyBytes>();
+  #lastAudit: { seq: number; mac: string } | null = null;
+  #closed = false;
+
+  private constructor(
+    options: VaultOptions,
+    storeId: Buffer,
+    master: KeyBytes,
+    ik: KeyBytes,
+    meta: MetaBody,
+  ) {
+    this.#backend = options.backend;
+    this.#provider = options.provider;
+    this.#stateDir = options.stateDir;
+    this.#audit = options.audit;
+    this.#onValueStored = options.onValueStored;
+    this.#now = options.now ?? (() => new Date());
+    this.#limiter = new AccessLimiter(options.limits, () => this.#now().getTime());
+    this.#storeId = storeId;
+    this.#master = master;
+    this.#ik = ik;
+    this.#meta = meta;
+  }
+
+  // ---------------------------------------------------------------- creation and opening
+
+  /** Creates a new store: master (kept by the provider), KEK 1, integrity key, empty policy, head. */
+  static async init(options: InitVaultOptions): Promise<Vault> {
+    if ((await options.backend.read("meta")) !== undefined) {
+      throw new SecretError("VAULT_EXISTS", `a vault already exists at ${options.backend.location}`);
+    }
+    const schedule = options.schedule ?? {};
+    for (const interval of Object.values(schedule)) if (interval !== undefined) parseDuration(interval);
+    const now = options.now ?? (() => new Date());
+    const storeId = randomBytesSodium(STORE_ID_BYTES);
+    const master = randomKey();
+    const ctx: ProviderContext = { storeId, readBody: async () => undefined };
+    const providerRecords = await options.provider.create(ctx, master, 1);
+    const kek = deriveKek(master, storeId, 1);
+    const ik = randomKey();
+    const wrappedIk = seal(kek, ik, integrityKeyAd(storeId, 1));
+    const created = nowIso(now);
+    const meta: MetaBody = {
+      format: VAULT_FORMAT,
+      storeId: storeId.toString("base64"),
+      created,
+      master: {
+        version: 1,
+        check: masterCheck(master, storeId).toString("base64"),
+        provider: options.provider.kind,
+        rotated: created,
+      },
+      kek: 1,
+      keks: [{ v: 1, created }],
+      ik: { kek: 1, n: wrappedIk.nonce.toString("base64"), c: wrappedIk.ciphertext.toString("base64") },
+      schedule,
+      rotated: { kek: created, dek: created },
+    };
+    const vault = new Vault(options, storeId, master, ik, meta);
+    vault.#keks.set(1, kek);
+    await vault.#transact("vault.init", undefined, async (tx) => {
+      tx.put("meta", meta);
+      tx.put("policy", emptyPolicy());
+      for (const [key, body] of Object.entries(providerRecords)) tx.put(key, body as Body);
+    });
+    return vault;
+  }
+
+  /** Opens an existing store and checks all of it (docs/vault-format.md section 4). */
+  static async open(options: VaultOptions): Promise<Vault> {
+    const metaRecord = await options.backend.read("meta");
+    if (metaRecord === undefined) {
+      throw new SecretError("VAULT_NOT_FOUND", `no vault at ${options.backend.location}`, {
+        hint: "create one with: keyhold vault init",
+      });
+    }
+    const envelope = parseEnvelope("meta", metaRecord.value);
+    const meta = parseJson(envelope.b, "meta") as MetaBody;
+    if (typeof meta.format !== "number" || meta.format > VAULT_FORMAT || meta.format < 1) {
+      throw new SecretError(
+        "FORMAT_UNSUPPORTED",
+        `vault format ${String(meta.format)} is not supported by this keyhold`,
+        {
+          hint: "upgrade keyhold",
+        },
+      );
+    }
+    const storeId = Buffer.from(String(meta.storeId), "base64");
+    if (storeId.length !== STORE_ID_BYTES) throw vaultTampered("vault meta record is malformed");
+    const ctx = Vault.#context(options.backend, storeId);
+    const candidates = await options.provider.candidates(ctx);
+    const expected = Buffer.from(String(meta.master?.check), "base64");
+    let master: KeyBytes | undefined;
+    let usedIndex = -1;
+    for (const [i, key] of candidates.entries()) {
+      if (master === undefined && sameBytes(masterCheck(key, storeId), expected)) {
+        master = key;
+        usedIndex = i;
+      } else wipe(key);
+    }
+    if (master === undefined) {
+      throw new SecretError(
+        "MASTER_KEY_MISSING",
+        `no master key of this host opens the vault at ${options.backend.location}`,
+        {
+          hint: "import this vault's master key on this host (keyhold vault init --join) or use the provider it was created with",
+        },
+      );
+    }
+    // A master rotation interrupted before its commit leaves a staged master nobody uses (discard);
+    // one interrupted after the commit leaves the store on the staged master (promote).
+    if (candidates.length > 1) {
+      if (usedIndex === candidates.length - 1) await options.provider.promote(ctx);
+      else await options.provider.discard(ctx);
+    }
+    const kek = deriveKek(master, storeId, meta.ik.kek);
+    let ik: KeyBytes;
+    try {
+      ik = open(
+        kek,
+        b64(meta.ik.n),
+        b64(meta.ik.c),
+        integrityKeyAd(storeId, meta.ik.kek),
+        "the integrity key",
+      );
+    } catch {
+      throw vaultTampered("the vault's integrity key does not open with its master key");
+    }
+    if (!sameBytes(recordMac(ik, "meta", envelope.b), b64(envelope.m)))
+      throw vaultTampered("vault record meta failed its integrity check");
+    const vault = new Vault(options, storeId, master, ik, meta);
+    vault.#keks.set(meta.ik.kek, kek);
+    const report = await vault.verify();
+    if (!report.ok) {
+      vault.close();
+      const rollback = report.problems.find((p) => p.startsWith("store generation"));
+      if (rollback !== undefined) {
+        throw new SecretError("VAULT_ROLLBACK", `vault was replaced by an older copy: ${rollback}`, {
+          hint: "someone restored an old store; restore the newest backup or investigate",
+        });
+      }
+      throw vaultTampered(`vault failed its integrity check: ${report.problems[0]}`);
+    }
+    return vault;
+  }
+
+  static #context(backend: VaultBackend, storeId: Buffer): ProviderContext {
+    return {
+      storeId,
+      async readBody(key) {
+        const rec = await backend.read(key);
+        if (rec === undefined) return undefined;
+        return parseJson(parseEnvelope(key, rec.value).b, key);
+      },
+    };
+  }
+
+  get storeId(): string {
+    return this.#storeId.toString("hex");
+  }
+
+  get providerKind(): ProviderKind {
+    return this.#meta.master.provider;
+  }
+
+  // ---------------------------------------------------------------- secrets
+
+  /** Stores a new version of `ref` and makes it current. */
+  async put(
+    ref: string | SecretRef,
+    value: Secret | string | Uint8Array,
+    options: PutOptions = {},
+  ): Promise<{ version: number }> {
+    return this.#put(parseRef(ref), value, options, undefined);
+  }
+
+  /** The current value of `ref`, or the given version. */
+  async get(ref: string | SecretRef, options: { version?: number } = {}): Promise<Secret> {
+    return this.#get(parseRef(ref), options.version, undefined);
+  }
+
+  /** Names and metadata of every secret (in `ns` when given), never values. */
+  async list(ns?: string): Promise<SecretInfo[]> {
+    return this.#list(ns === undefined ? undefined : checkPart(ns, "namespace"), undefined);
+  }
+
+  async versions(ref: string | SecretRef): Promise<VersionInfo[]> {
+    const r = parseRef(ref);
+    this.#live();
+    return this.#audited("vault.versions", r, undefined, async () => {
+      const body = await this.#readSecret(r);
+      return body.versions
+        .map((v) => ({
+          version: v.v,
+          current: v.v === body.current,
+          created: v.created,
+          dekVersion: v.dek,
+          ...(v.expires === undefined ? {} : { expires: v.expires }),
+        }))
+        .sort((a, b) => a.version - b.version);
+    });
+  }
+
+  /** Makes an older kept version current again (`to`, default the one before the current). */
+  async rollback(ref: string | SecretRef, options: { to?: number } = {}): Promise<{ version: number }> {
+    const r = parseRef(ref);
+    this.#live();
+    return this.#transact(
+      "vault.rollback",
+      r,
+      async (tx) => {
+        const body = await tx.require<SecretBody>(secretKey(r), () => notFound(r));
+        const older = body.versions.filter((v) => v.v < body.current).sort((a, b) => b.v - a.v);
+        const target = options.to ?? older[0]?.v;
+        if (target === undefined || !body.versions.some((v) => v.v === target)) {
+          throw new SecretError(
+            "VERSION_NOT_FOUND",
+            `no version ${target ?? "before the current one"} of ${refText(r)}`,
+            {
+              hint: `list them with: keyhold vault versions ${refText(r)}`,
+            },
+          );
+        }
+        tx.put(secretKey(r), { ...body, current: target });
+        return { version: target };
+      },
+      (res) => ({ version: res.version }),
+    );
+  }
+
+  /** Deletes a secret and every version of it (the file backend shreds the replaced file). */
+  async delete(ref: string | SecretRef): Promise<void> {
+    const r = parseRef(ref);
+    this.#live();
+    await this.#delete(r, undefined);
+  }
+
+  // ---------------------------------------------------------------- rotation
+
+  /** A new DEK for `ns` (or every namespace); with `rewrite`, values are re-sealed and old DEKs dropped. */
+  async rotateDek(
+    ns?: string,
+    options: { rewrite?: boolean; reason?: string } = {},
+  ): Promise<RotationResult> {
+    if (ns !== undefined) checkPart(ns, "namespace");
+    this.#live();
+    const detail: Record<string, string | number | boolean> = { rewrite: options.rewrite === true };
+    if (options.reason !== undefined) detail.reason = options.reason.slice(0, 200);
+    return this.#transact(
+      "vault.rotate.dek",
+      undefined,
+      async (tx) => {
+        const namespaces =
+          ns === undefined ? (await this.#backend.list("dek/")).map((k) => k.slice(4)) : [ns];
+        let last = 0;
+        for (const space of namespaces) {
+          const ring = await tx.get<DekRing>(dekKey(space));
+          if (ring === undefined) {
+            if (ns !== undefined)
+              throw new SecretError("SECRET_NOT_FOUND", `no namespace ${space} in the vault`);
+            continue;
+          }
+          const v = Math.max(...ring.deks.map((d) => d.v)) + 1;
+          const dek = randomKey();
+          const w = seal(this.#kek(this.#meta.kek), dek, dekAd(this.#storeId, space, v, this.#meta.kek));
+          tx.onCommit(() => this.#deks.set(`${space}#${v}`, dek));
+          ring.deks.push({
+            v,
+            kek: this.#meta.kek,
+            n: w.nonce.toString("base64"),
+            c: w.ciphertext.toString("base64"),
+            created: nowIso(this.#now),
+          });
+          ring.current = v;
+          last = v;
+          if (options.rewrite) {
+            for (const key of await this.#backend.list(`secret/${space}/`)) {
+              const body = await tx.get<SecretBody>(key);
+              if (body === undefined) continue;
+              const ref = { ns: body.ns, name: body.name };
+              for (const version of body.versions) {
+                if (version.dek === v) continue;
+                const plain = await this.#openValue(ref, version);
+                const sealed = seal(dek, plain, valueAd(this.#storeId, ref.ns, ref.name, version.v, v));
+                wipe(plain);
+                version.dek = v;
+                version.n = sealed.nonce.toString("base64");
+                version.c = sealed.ciphertext.toString("base64");
+              }
+              tx.put(key, body);
+            }
+            ring.deks = ring.deks.filter((d) => d.v === v);
+          }
+          tx.put(dekKey(space), ring);
+        }
+        const meta = await tx.require<MetaBody>("meta", () => vaultTampered("vault meta record missing"));
+        tx.put("meta", { ...meta, rotated: { ...meta.rotated, dek: nowIso(this.#now) } });
+        return { level: "dek" as const, version: last, namespaces: namespaces.length };
+      },
+      (res) => ({ ...detail, namespaces: res.namespaces ?? 0 }),
+    );
+  }
+
+  /** A new KEK version; every DEK and the integrity key are rewrapped, values are not touched. */
+  async rotateKek(options: { reason?: string } = {}): Promise<RotationResult> {
+    this.#live();
+    return this.#transact(
+      "vault.rotate.kek",
+      undefined,
+      async (tx) => {
+        const meta = await tx.require<MetaBody>("meta", () => vaultTampered("vault meta record missing"));
+        const next = Math.max(...meta.keks.map((k) => k.v)) + 1;
+        const namespaces = await this.#rewrapAll(tx, meta, this.#master, next);
+        return { level: "kek" as const, version: next, namespaces };
+      },
+      (res) => ({
+        kek: res.version,
+        ...(options.reason === undefined ? {} : { reason: options.reason.slice(0, 200) }),
+      }),
+    );
+  }
+
+  /**
+   * A new master key: staged with the provider, the store rewrapped under a KEK derived from it in
+   * one commit, then promoted. A crash anywhere leaves a store that opens with the old or the new
+   * master, and the next open finishes or discards the staged one.
+   */
+  async rotateMaster(options: Reauth & { reason?: string } = {}): Promise<RotationResult> {
+    this.#live();
+    const ctx = Vault.#context(this.#backend, this.#storeId);
+    await this.#reauth("vault.rotate.master", options);
+    const newMaster = randomKey();
+    const version = this.#meta.master.version + 1;
+    let providerRecords: Record<string, unknown>;
+    try {
+      providerRecords = await this.#provider.stage(ctx, newMaster, version);
+    } catch (err) {
+      wipe(newMaster);
+      throw err;
+    }
+    let result: RotationResult;
+    try {
+      result = await this.#transact(
+        "vault.rotate.master",
+        undefined,
+        async (tx) => {
+          const meta = await tx.require<MetaBody>("meta", () => vaultTampered("vault meta record missing"));
+          if (meta.master.version !== version - 1)
+            throw new SecretError("VAULT_CONFLICT", "another process rotated the master key meanwhile");
+          const nextKek = Math.max(...meta.keks.map((k) => k.v)) + 1;
+          for (const [key, body] of Object.entries(providerRecords)) tx.put(key, body as Body);
+          await this.#rewrapAll(tx, meta, newMaster, nextKek, {
+            version,
+            check: masterCheck(newMaster, this.#storeId).toString("base64"),
+            provider: meta.master.provider,
+            rotated: nowIso(this.#now),
+          });
+          return { level: "master" as const, version };
+        },
+        (res) => ({
+          master: res.version,
+          ...(options.reason === undefined ? {} : { reason: options.reason.slice(0, 200) }),
+        }),
+      );
+    } catch (err) {
+      await this.#provider.discard(ctx);
+      wipe(newMaster);
+      throw err;
+    }
+    await this.#provider.promote(ctx);
+    wipe(this.#master);
+    this.#master = newMaster;
+    for (const k of this.#keks.values()) wipe(k);
+    this.#keks.clear();
+    return result;
+  }
+
+  /** Rotates the levels whose schedule says they are due; returns what it rotated. */
+  async rotateDue(): Promise<RotationResult[]> {
+    this.#live();
+    const meta = this.#meta;
+    const now = this.#now().getTime();
+    const due = (level: RotateLevel, last: string | undefined) => {
+      const interval = meta.schedule[level];
+      if (interval === undefined) return false;
+      return last === undefined || now - Date.parse(last) >= parseDuration(interval);
+    };
+    const done: RotationResult[] = [];
+    if (due("master", meta.master.rotated)) done.push(await this.rotateMaster({ reason: "schedule" }));
+    else if (due("kek", meta.rotated.kek)) done.push(await this.rotateKek({ reason: "schedule" }));
+    if (due("dek", this.#meta.rotated.dek))
+      done.push(await this.rotateDek(undefined, { reason: "schedule" }));
+    return done;
+  }
+
+  /** Event-based rotation of every level (suspected compromise): master, then every DEK with values re-sealed. */
+  async rotateAll(options: Reauth & { reason: string }): Promise<RotationResult[]> {
+    const master = await this.rotateMaster(options);
+    const dek = await this.rotateDek(undefined, { rewrite: true, reason: options.reason });
+    return [master, dek];
+  }
+
+  async setSchedule(schedule: RotationSchedule): Promise<void> {
+    for (const interval of Object.values(schedule)) if (interval !== undefined) parseDuration(interval);
+    await this.#transact("vault.schedule", undefined, async (tx) => {
+      const meta = await tx.require<MetaBody>("meta", () => vaultTampered("vault meta record missing"));
+      tx.put("meta", { ...meta, schedule });
+    });
+  }
+
+  schedule(): RotationSchedule & { lastMaster: string; lastKek?: string; lastDek?: string } {
+    return {
+      ...this.#meta.schedule,
+      lastMaster: this.#meta.master.rotated,
+      ...(this.#meta.rotated.kek === undefined ? {} : { lastKek: this.#meta.rotated.kek }),
+      ...(this.#meta.rotated.dek === undefined ? {} : { lastDek: this.#meta.rotated.dek }),
+    };
+  }
+
+  /** Key versions in use, for `keyhold vault rotate --status` and tests. */
+  keyVersions(): { master: number; kek: number; keks: number[] } {
+    return { master: this.#meta.master.version, kek: this.#meta.kek, keks: this.#meta.keks.map((k) => k.v) };
+  }
+
+  // ---------------------------------------------------------------- policy
+
+  async policy(): Promise<PolicyDocument> {
+    return this.#readPolicy();
+  }
+
+  /** Records a plugin's manifest: the credentials it says it needs. Grants beyond it are refused. */
+  async registerManifest(manifest: PluginManifest): Promise<void> {
+    await this.#transact(
+      "vault.manifest",
+      undefined,
+      async (tx) => {
+        const policy = (await tx.get<PolicyDocument>("policy")) ?? emptyPolicy();
+        policy.manifests[manifest.plugin] = { needs: manifest.needs.map(checkRule) };
+        tx.put("policy", policy);
+      },
+      () => ({ plugin: manifest.plugin }),
+    );
+  }
+
+  /** Grants `rule` to `plugin` (sensitive: needs re-authentication). */
+  async grant(plugin: string, rule: AccessRule, auth: Reauth = {}): Promise<void> {
+    checkPlugin(plugin);
+    const checked = checkRule(rule);
+    await this.#reauth("vault.grant", auth);
+    await this.#transact(
+      "vault.grant",
+      { ns: checked.ns, name: checked.name },
+      async (tx) => {
+        const policy = (await tx.get<PolicyDocument>("policy")) ?? emptyPolicy();
+        if (!declared(policy, plugin, checked)) {
+          throw new SecretError(
+            "ACCESS_DENIED",
+            `plugin ${plugin} does not declare ${checked.ns}/${checked.name} (${checked.ops.join(",")}) in its manifest`,
+            {
+              hint: "add it to the plugin's manifest and register it with: keyhold vault policy load MANIFEST",
+            },
+          );
+        }
+        const grants = (policy.grants[plugin] ?? []).filter(
+          (g) => !(g.ns === checked.ns && g.name === checked.name),
+        );
+        grants.push(checked);
+        policy.grants[plugin] = grants;
+        tx.put("policy", policy);
+      },
+      () => ({ plugin, ops: checked.ops.join(",") }),
+    );
+  }
+
+  /** Removes `plugin`'s grant on ns/name (`*` for the namespace grant; sensitive). */
+  async revoke(plugin: string, ns: string, name: string, auth: Reauth = {}): Promise<void> {
+    checkPlugin(plugin);
+    checkPart(ns, "namespace");
+    if (name !== "*") checkPart(name, "name");
+    await this.#reauth("vault.revoke", auth);
+    await this.#transact(
+      "vault.revoke",
+      { ns, name },
+      async (tx) => {
+        const policy = (await tx.get<PolicyDocument>("policy")) ?? emptyPolicy();
+        policy.grants[plugin] = (policy.grants[plugin] ?? []).filter(
+          (g) => !(g.ns === ns && g.name === name),
+        );
+        tx.put("policy", policy);
+      },
+      () => ({ plugin }),
+    );
+  }
+
+  /** A handle for one plugin that reaches only what its policy grants; every attempt is rate-limited. */
+  scope(plugin: string): ScopedVault {
+    checkPlugin(plugin);
+    return new ScopedVault(plugin, {
+      get: (ref, version) => this.#get(ref, version, plugin),
+      put: (ref, value, options) => this.#put(ref, value, options, plugin),
+      list: (ns) => this.#list(ns, plugin),
+      delete: (ref) => this.#delete(ref, plugin),
+    });
+  }
+
+  // ---------------------------------------------------------------- integrity and audit
+
+  /** The full check of docs/vault-format.md section 4: every record MAC, the digest, the count, the generation. */
+  async verify(): Promise<VerifyReport> {
+    const problems: string[] = [];
+    const all = await this.#backend.readAll();
+    const digest = Buffer.alloc(32);
+    let count = 0;
+    for (const [key, rec] of all) {
+      if (key === "head") continue;
+      count++;
+      try {
+        const env = parseEnvelope(key, rec.value);
+        const mac = recordMac(this.#ik, key, env.b);
+        if (!sameBytes(mac, b64(env.m))) problems.push(`record ${key} failed its integrity check`);
+        xorInto(digest, mac);
+      } catch (err) {
+        problems.push(isSecretError(err) ? err.message : `record ${key} is malformed`);
+      }
+    }
+    let generation = 0;
+    const headRec = all.get("head");
+    if (headRec === undefined) problems.push("the integrity root (head) is missing");
+    else {
+      try {
+        const head = this.#openEnvelope<HeadBody>("head", headRec.value);
+        generation = head.generation;
+        if (head.count !== count)
+          problems.push(`the store holds ${count} records, its integrity root says ${head.count}`);
+        if (!sameBytes(b64(head.digest), digest))
+          problems.push(
+            "the store's records do not match its integrity root (a record was added, removed or replayed)",
+          );
+        const seen = this.#seenGeneration();
+        if (generation < seen)
+          problems.push(`store generation ${generation} is older than generation ${seen} this host has seen`);
+        else this.#rememberGeneration(generation);
+      } catch (err) {
+        problems.push(isSecretError(err) ? err.message : "the integrity root is malformed");
+      }
+    }
+    return { ok: problems.length === 0, generation, records: count, problems };
+  }
+
+  /**
+   * Checks the shared audit log's own chain and that it still holds the record the store sealed
+   * at its last commit (so cutting the log's tail shows).
+   */
+  async verifyAudit(): Promise<AuditVerifyReport> {
+    if (this.#audit === undefined) return { ok: false, problems: ["no audit log is attached to this vault"] };
+    const problems: string[] = [];
+    const report = await this.#audit.verify();
+    for (const p of report.problems) problems.push(p.message);
+    const headRec = await this.#backend.read("head");
+    const head = headRec === undefined ? undefined : this.#openEnvelope<HeadBody>("head", headRec.value);
+    if (head?.audit) {
+      const records = await this.#audit.read();
+      const sealed = records.find((r) => r.seq === head.audit?.seq);
+      if (sealed === undefined)
+        problems.push(
+          `the audit log ends before record ${head.audit.seq}, which the vault sealed: it was truncated`,
+        );
+      else if (sealed.mac !== head.audit.mac)
+        problems.push(`audit record ${head.audit.seq} differs from the one the vault sealed`);
+    }
+    return { ok: problems.length === 0, problems };
+  }
+
+  /** Wipes every key this handle holds. The handle is unusable afterwards. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    wipe(this.#master);
+    wipe(this.#ik);
+    for (const k of this.#keks.values()) wipe(k);
+    for (const k of this.#deks.values()) wipe(k);
+    this.#keks.clear();
+    this.#deks.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #live(): void {
+    if (this.#closed) throw new SecretError("DISPOSED", "the vault was closed");
+  }
+
+  async #put(
+    r: SecretRef,
+    value: Secret | string | Uint8Array,
+    options: PutOptions,
+    plugin: string | undefined,
+  ): Promise<{ version: number }> {
+    this.#live();
+    const secret =
+      value instanceof Secret
+        ? value
+        : typeof value === "string"
+          ? Secret.fromString(value)
+          : Secret.fromBytes(value);
+    const bytes = secret.exposeBytes();
+    checkValue(bytes);
+    if (
+      options.expires !== undefined &&
+      !(options.expires instanceof Date && Number.isFinite(options.expires.getTime()))
+    ) {
+      throw new SecretError("INVALID_FORMAT", "expiry must be a valid date");
+    }
+    const result = await this.#guarded(plugin, "write", r, "vault.put", () =>
+      this.#transact(
+        "vault.put",
+        r,
+        async (tx) => {
+          const existing = await tx.get<SecretBody>(secretKey(r));
+          const ring = await this.#ensureRing(tx, r.ns);
+          const dek = this.#dekFromRing(ring, ring.current);
+          const v = existing === undefined ? 1 : Math.max(...existing.versions.map((x) => x.v)) + 1;
+          const sealed = seal(dek, bytes, valueAd(this.#storeId, r.ns, r.name, v, ring.current));
+          const version: ValueVersion = {
+            v,
+            dek: ring.current,
+            n: sealed.nonce.toString("base64"),
+            c: sealed.ciphertext.toString("base64"),
+            created: nowIso(this.#now),
+            ...(options.expires === undefined ? {} : { expires: options.expires.toISOString() }),
+          };
+          const versions = [...(existing?.versions ?? []), version]
+            .sort((a, b) => b.v - a.v)
+            .slice(0, KEPT_VERSIONS);
+          tx.put(secretKey(r), { ns: r.ns, name: r.name, current: v, versions } satisfies SecretBody);
+          return { version: v };
+        },
+        (res) => ({ version: res.version, ...(plugin === undefined ? {} : { plugin }) }),
+      ),
+    );
+    if (this.#onValueStored !== undefined) await this.#onValueStored(refText(r), secret);
+    return result;
+  }
+
+  async #get(r: SecretRef, version: number | undefined, plugin: string | undefined): Promise<Secret> {
+    this.#live();
+    return this.#guarded(plugin, "read", r, "vault.get", () =>
+      this.#audited(
+        "vault.get",
+        r,
+        plugin,
+        async () => {
+          const body = await this.#readSecret(r);
+          const want = version ?? body.current;
+          const entry = body.versions.find((v) => v.v === want);
+          if (entry === undefined) {
+            throw new SecretError("VERSION_NOT_FOUND", `no version ${want} of ${refText(r)}`, {
+              hint: `list them with: keyhold vault versions ${refText(r)}`,
+            });
+          }
+          if (entry.expires !== undefined && Date.parse(entry.expires) <= this.#now().getTime()) {
+            throw new SecretError(
+              "EXPIRED",
+              `secret ${refText(r)} version ${want} expired at ${entry.expires}`,
+              {
+                hint: `store a new value with: keyhold vault put ${refText(r)}`,
+              },
+            );
+          }
+          const plain = await this.#openValue(r, entry);
+          try {
+            return Secret.fromBytes(plain);
+          } finally {
+            wipe(plain);
+          }
+        },
+        () => ({ version: version ?? 0 }),
+      ),
+    );
+  }
+
+  async #list(ns: string | undefined, plugin: string | undefined): Promise<SecretInfo[]> {
+    this.#live();
+    const policy = plugin === undefined ? undefined : await this.#readPolicy();
+    const run = async () => {
+      const records = await this.#backend.readAll(ns === undefined ? "secret/" : `secret/${ns}/`);
+      const out: SecretInfo[] = [];
+      for (const [key, rec] of records) {
+        const body = this.#openEnvelope<SecretBody>(key, rec.value);
+        if (policy !== undefined && plugin !== undefined && !allows(policy, plugin, { ns: body.ns }, "list"))
+          continue;
+        const current = body.versions.find((v) => v.v === body.current);
+        const oldest = body.versions.reduce((a, b) => (a.v < b.v ? a : b));
+        const newest = body.versions.reduce((a, b) => (a.v > b.v ? a : b));
+        out.push({
+          ns: body.ns,
+          name: body.name,
+          version: body.current,
+          versions: body.versions.length,
+          created: oldest.created,
+          updated: newest.created,
+          ...(current?.expires === undefined ? {} : { expires: current.expires }),
+        });
+      }
+      return out.sort((a, b) => (a.ns === b.ns ? a.name.localeCompare(b.name) : a.ns.localeCompare(b.ns)));
+    };
+    if (plugin === undefined || ns === undefined) {
+      if (plugin !== undefined) this.#limiter.attempt(plugin);
+      return this.#audited("vault.ls", undefined, plugin, run, (res) => ({
+        count: res.length,
+        ...(ns === undefined ? {} : { ns }),
+      }));
+    }
+    return this.#guarded(plugin, "list", { ns, name: "*" }, "vault.ls", () =>
+      this.#audited("vault.ls", undefined, plugin, run, (res) => ({ count: res.length, ns })),
+    );
+  }
+
+  async #delete(r: SecretRef, plugin: string | undefined): Promise<void> {
+    await this.#guarded(plugin, "delete", r, "vault.rm", () =>
+      this.#transact(
+        "vault.rm",
+        r,
+        async (tx) => {
+          await tx.require<SecretBody>(secretKey(r), () => notFound(r));
+          tx.delete(secretKey(r));
+        },
+        (): Record<string, string> => (plugin === undefined ? {} : { plugin }),
+      ),
+    );
+  }
+
+  /** Policy and rate limit for a scoped call; denials are audited and counted towards lockout. */
+  async #guarded<T>(
+    plugin: string | undefined,
+    op: VaultOp,
+    r: SecretRef,
+    auditOp: string,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    if (plugin === undefined) return work();
+    try {
+      this.#limiter.attempt(plugin);
+    } catch (err) {
+      await this.#record({
+        op: auditOp,
+        name: refText(r),
+        result: "denied",
+        code: (err as SecretError).code,
+        detail: { plugin },
+      });
+      throw err;
+    }
+    const policy = await this.#readPolicy();
+    if (!allows(policy, plugin, r, op)) {
+      this.#limiter.denied(plugin);
+      await this.#record({
+        op: auditOp,
+        name: refText(r),
+        result: "denied",
+        code: "ACCESS_DENIED",
+        detail: { plugin, access: op },
+      });
+      throw new SecretError("ACCESS_DENIED", `plugin ${plugin} may not ${op} ${refText(r)}`, {
+        hint: `grant it with: keyhold vault grant ${plugin} ${refText(r)} --ops ${op}`,
+      });
+    }
+    return work();
+  }
+
+  async #reauth(op: string, auth: Reauth): Promise<void> {
+    try {
+      await this.#provider.reauthenticate(Vault.#context(this.#backend, this.#storeId), auth.passphrase);
+    } catch (err) {
+      await this.#record({ op, result: "denied", code: isSecretError(err) ? err.code : "REAUTH_REQUIRED" });
+      throw err;
+    }
+  }
+
+  async #readPolicy(): Promise<PolicyDocument> {
+    const rec = await this.#backend.read("policy");
+    if (rec === undefined) return emptyPolicy();
+    return this.#openEnvelope<PolicyDocument>("policy", rec.value);
+  }
+
+  async #readSecret(r: SecretRef): Promise<SecretBody> {
+    const key = secretKey(r);
+    const rec = await this.#backend.read(key);
+    if (rec === undefined) throw notFound(r);
+    const body = this.#openEnvelope<SecretBody>(key, rec.value);
+    if (body.ns !== r.ns || body.name !== r.name) throw vaultTampered(`record ${key} names another secret`);
+    return body;
+  }
+
+  async #openValue(r: SecretRef, entry: ValueVersion): Promise<Buffer> {
+    const dek = await this.#dek(r.ns, entry.dek);
+    return open(
+      dek,
+      b64(entry.n),
+      b64(entry.c),
+      valueAd(this.#storeId, r.ns, r.name, entry.v, entry.dek),
+      `${refText(r)} version ${entry.v}`,
+    );
+  }
+
+  #kek(version: number): KeyBytes {
+    let kek = this.#keks.get(version);
+    if (kek === undefined) {
+      kek = deriveKek(this.#master, this.#storeId, version);
+      this.#keks.set(version, kek);
+    }
+    return kek;
+  }
+
+  #dekFromRing(ring: DekRing, version: number): KeyBytes {
+    const cacheKey = `${ring.ns}#${version}`;
+    const cached = this.#deks.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const entry = ring.deks.find((d) => d.v === version);
+    if (entry === undefined) throw vaultTampered(`namespace ${ring.ns} has no data key version ${version}`);
+    const dek = open(
+      this.#kek(entry.kek),
+      b64(entry.n),
+      b64(entry.c),
+      dekAd(this.#storeId, ring.ns, version, entry.kek),
+      `the data key of ${ring.ns}`,
+    );
+    this.#deks.set(cacheKey, dek);
+    return dek;
+  }
+
+  /** A DEK by namespace and version; DEKs never change once made, only their wrapping, so they are cached. */
+  async #dek(ns: string, version: number): Promise<KeyBytes> {
+    const cached = this.#deks.get(`${ns}#${version}`);
+    if (cached !== undefined) return cached;
+    const rec = await this.#backend.read(dekKey(ns));
+    if (rec === undefined) throw vaultTampered(`namespace ${ns} has no data keys`);
+    const ring = this.#openEnvelope<DekRing>(dekKey(ns), rec.value);
+    try {
+      return this.#dekFromRing(ring, version);
+    } catch (err) {
+      // Another process may have rotated the master: pick up its meta and master, then try once more.
+      if (!isSecretError(err, "DECRYPT_FAILED")) throw err;
+      await this.#reloadMeta();
+      return this.#dekFromRing(ring, version);
+    }
+  }
+
+  async #reloadMeta(): Promise<void> {
+    const rec = await this.#backend.read("meta");
+    if (rec === undefined) throw vaultTampered("vault meta record missing");
+    const meta = this.#openEnvelope<MetaBody>("meta", rec.value);
+    if (meta.master.check !== this.#meta.master.check) {
+      const candidates = await this.#provider.candidates(Vault.#context(this.#backend, this.#storeId));
+      const expected = b64(meta.master.check);
+      const match = candidates.find((k) => sameBytes(masterCheck(k, this.#storeId), expected));
+      for (const k of candidates) if (k !== match) wipe(k);
+      if (match === undefined)
+        throw new SecretError(
+          "MASTER_KEY_MISSING",
+          "the vault's master key was rotated and this host has no copy of the new one",
+        );
+      wipe(this.#master);
+      this.#master = match;
+      for (const k of this.#keks.values()) wipe(k);
+      this.#keks.clear();
+    }
+    this.#meta = meta;
+  }
+
+  async #ensureRing(tx: Transaction, ns: string): Promise<DekRing> {
+    const ring = await tx.get<DekRing>(dekKey(ns));
+    if (ring !== undefined) return ring;
+    const meta = await tx.require<MetaBody>("meta", () => vaultTampered("vault meta record missing"));
+    const dek = randomKey();
+    const w = seal(this.#kek(meta.kek), dek, dekAd(this.#storeId, ns, 1, meta.kek));
+    tx.onCommit(() => this.#deks.set(`${ns}#1`, dek));
+    const fresh: DekRing = {
+      ns,
+      current: 1,
+      deks: [
+        {
+          v: 1,
+          kek: meta.kek,
+          n: w.nonce.toString("base64"),
+          c: w.ciphertext.toString("base64"),
+          created: nowIso(this.#now),
+        },
+      ],
+    };
+    tx.put(dekKey(ns), fresh);
+    return fresh;
+  }
+
+  /** Rewraps every DEK and the integrity key under KEK `nextKek` of `master` (KEK and master rotation). */
+  async #rewrapAll(
+    tx: Transaction,
+    meta: MetaBody,
+    master: KeyBytes,
+    nextKek: number,
+    newMaster?: MetaBody["master"],
+  ): Promise<number> {
+    const kek = deriveKek(master, this.#storeId, nextKek);
+    const rings = await this.#backend.list("dek/");
+    for (const key of rings) {
+      const ring = await tx.get<DekRing>(key);
+      if (ring === undefined) continue;
+      for (const entry of ring.deks) {
+        const dek = this.#dekFromRing(ring, entry.v);
+        const w = seal(kek, dek, dekAd(this.#storeId, ring.ns, entry.v, nextKek));
+        entry.kek = nextKek;
+        entry.n = w.nonce.toString("base64");
+        entry.c = w.ciphertext.toString("base64");
+      }
+      tx.put(key, ring);
+    }
+    const wIk = seal(kek, this.#ik, integrityKeyAd(this.#storeId, nextKek));
+    const created = nowIso(this.#now);
+    const next: MetaBody = {
+      ...meta,
+      kek: nextKek,
+      keks: [{ v: nextKek, created }],
+      ik: { kek: nextKek, n: wIk.nonce.toString("base64"), c: wIk.ciphertext.toString("base64") },
+      rotated: { ...meta.rotated, kek: created },
+      ...(newMaster === undefined ? {} : { master: newMaster }),
+    };
+    tx.put("meta", next);
+    tx.onCommit(() => {
+      if (newMaster === undefined) this.#keks.set(nextKek, kek);
+      else wipe(kek);
+    });
+    return rings.length;
+  }
+
+  #openEnvelope<T>(key: string, text: string): T {
+    const env = parseEnvelope(key, text);
+    if (!sameBytes(recordMac(this.#ik, key, env.b), b64(env.m)))
+      throw vaultTampered(`vault record ${key} failed its integrity check`);
+    return parseJson(env.b, key) as T;
+  }
+
+  #sealEnvelope(key: string, body: Body): { text: string; mac: Buffer } {
+    const b = JSON.stringify(body);
+    const mac = recordMac(this.#ik, key, b);
+    return { text: JSON.stringify({ k: key, b, m: mac.toString("base64") }), mac };
+  }
+
+  /**
+   * Runs `work` against a fresh transaction and commits its writes together with the new head,
+   * retrying from scratch when another writer committed first (optimistic concurrency).
+   */
+  async #transact<T>(
+    op: string,
+    ref: SecretRef | { ns: string; name: string } | undefined,
+    work: (tx: Transaction) => Promise<T>,
+    detail?: (result: T) => Record<string, string | number | boolean>,
+  ): Promise<T> {
+    this.#live();
+    return this.#audited(
+      op,
+      ref,
+      undefined,
+      async () => {
+        for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
+          const tx = new Transaction(this.#backend, (key, text) => this.#openEnvelope(key, text));
+          const result = await work(tx);
+          const ops: CommitOp[] = [];
+          const headRec = await this.#backend.read("head");
+          const head: HeadBody =
+            headRec === undefined
+              ? {
+                  generation: 0,
+                  count: 0,
+                  digest: Buffer.alloc(32).toString("base64"),
+                  audit: null,
+                  updated: "",
+                }
+              : this.#openEnvelope<HeadBody>("head", headRec.value);
+          const digest = b64(head.digest);
+          let count = head.count;
+          for (const [key, write] of tx.writes) {
+            const before = await tx.read(key);
+            if (before.mac !== null) {
+              xorInto(digest, before.mac);
+              count--;
+            }
+            if (write === null) {
+              if (before.rev !== null) ops.push({ key, expect: before.rev, value: null });
+              continue;
+            }
+            const sealed = this.#sealEnvelope(key, write);
+            xorInto(digest, sealed.mac);
+            count++;
+            ops.push({ key, expect: before.rev, value: sealed.text });
+          }
+          const nextHead: HeadBody = {
+            generation: head.generation + 1,
+            count,
+            digest: digest.toString("base64"),
+            audit: this.#lastAudit ?? head.audit,
+            updated: nowIso(this.#now),
+          };
+          ops.push({
+            key: "head",
+            expect: headRec?.rev ?? null,
+            value: this.#sealEnvelope("head", nextHead).text,
+          });
+          if ((await this.#backend.commit(ops)) === "ok") {
+            const meta = tx.written<MetaBody>("meta");
+            if (meta !== undefined) this.#meta = meta;
+            for (const hook of tx.hooks) hook();
+            this.#rememberGeneration(nextHead.generation);
+            return result;
+          }
+          await sleep(Math.floor(Math.random() * Math.min(50, 2 ** attempt)));
+          if (attempt % 5 === 4) await this.#reloadMeta();
+        }
+        throw new SecretError("VAULT_CONFLICT", "too many concurrent writers; the change was not made", {
+          hint: "try again",
+        });
+      },
+      detail,
+    );
+  }
+
+  /** Runs `work` and appends one audit event with its outcome (never a value). */
+  async #audited<T>(
+    op: string,
+    ref: SecretRef | { ns: string; name: string } | undefined,
+    plugin: string | undefined,
+    work: () => Promise<T>,
+    detail?: (result: T) => Record<string, string | number | boolean>,
+  ): Promise<T> {
+    const name = ref === undefined ? undefined : `${ref.ns}/${ref.name}`;
+    const base: Record<string, string> = plugin === undefined ? {} : { plugin };
+    let result: T;
+    try {
+      result = await work();
+    } catch (err) {
+      await this.#record({
+        op,
+        ...(name === undefined ? {} : { name }),
+        result: isSecretError(err, "ACCESS_DENIED") ? "denied" : "error",
+        code: isSecretError(err) ? err.code : "INTERNAL",
+        detail: base,
+      });
+      throw err;
+    }
+    await this.#record({
+      op,
+      ...(name === undefined ? {} : { name }),
+      result: "ok",
+      detail: { ...base, ...(detail?.(result) ?? {}) },
+    });
+    return result;
+  }
+
+  async #record(event: Parameters<VaultAuditLog["append"]>[0]): Promise<void> {
+    if (this.#audit === undefined) return;
+    const detail =
+      event.detail !== undefined && Object.keys(event.detail).length > 0 ? { detail: event.detail } : {};
+    const { detail: _, ...rest } = event;
+    const rec = await this.#audit.append({ ...rest, ...detail });
+    this.#lastAudit = { seq: rec.seq, mac: rec.mac };
+  }
+
+  #seenPath(): string {
+    return join(this.#stateDir, `vault-${this.#storeId.toString("hex")}.seen`);
+  }
+
+  #seenGeneration(): number {
+    try {
+      const n = Number.parseInt(readFileSync(this.#seenPath(), "utf8"), 10);
+      return Number.isInteger(n) && n >= 0 ? n : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  #rememberGeneration(generation: number): void {
+    if (generation <= this.#seenGeneration()) return;
+    writeFileAtomic(this.#seenPath(), `${generation}\n`, { mode: 0o600 });
+  }
+}
+
+/** Reads made and writes staged by one attempt of a commit. */
+class Transaction {
+  readonly #backend: VaultBackend;
+  readonly #open: (key: string, text: string) => unknown;
+  readonly #reads = new Map<string, TxRead>();
+  readonly writes = new Map<string, Body | null>();
+  readonly hooks: Array<() => void> = [];
+
+  constructor(backend: VaultBackend, openEnvelope: (key: string, text: string) => unknown) {
+    this.#backend = backend;
+    this.#open = openEnvelope;
+  }
+
+  async read(key: string): Promise<TxRead> {
+    let r = this.#reads.get(key);
+    if (r === undefined) {
+      const rec = await this.#backend.read(key);
+      if (rec === undefined) r = { rev: null, mac: null, body: undefined };
+      else {
+        const body = this.#open(key, rec.value) as Body;
+        r = { rev: rec.rev, mac: b64(parseEnvelope(key, rec.value).m), body };
+      }
+      this.#reads.set(key, r);
+    }
+    return r;
+  }
+
+  /** The record as this transaction sees it (its own writes first), as a private copy. */
+  async get<T extends Body>(key: string): Promise<T | undefined> {
+    if (this.writes.has(key)) {
+      const w = this.writes.get(key);
+      return w === null || w === undefined ? undefined : (structuredClone(w) as T);
+    }
+    const r = await this.read(key);
+    return r.body === undefined ? undefined : (structuredClone(r.body) as T);
+  }
+
+  async require<T extends Body>(key: string, missing: () => SecretError): Promise<T> {
+    const body = await this.get<T>(key);
+    if (body === undefined) throw missing();
+    return body;
+  }
+
+  put(key: string, body: Body): void {
+    this.writes.set(key, body);
+  }
+
+  delete(key: string): void {
+    this.writes.set(key, null);
+  }
+
+  written<T>(key: string): T | undefined {
+    const w = this.writes.get(key);
+    return w === null || w === undefined ? undefined : (w as T);
+  }
+
+  onCommit(hook: () => void): void {
+    this.hooks.push(hook);
+  }
+}
+
+/** What a plugin's handle can do, each call checked against its policy. */
+interface ScopedOps {
+  get(ref: SecretRef, version: number | undefined): Promise<Secret>;
+  put(ref: SecretRef, value: Secret | string | Uint8Array, options: PutOptions): Promise<{ version: number }>;
+  list(ns: string | undefined): Promise<SecretInfo[]>;
+  delete(ref: SecretRef): Promise<void>;
+}
+
+/** A vault handle limited to what one plugin's policy grants. Holds no key of its own. */
+export class ScopedVault {
+  readonly plugin: string;
+  readonly #ops: ScopedOps;
+
+  constructor(plugin: string, ops: ScopedOps) {
+    this.plugin = plugin;
+    this.#ops = ops;
+  }
+
+  get(ref: string | SecretRef, options: { version?: number } = {}): Promise<Secret> {
+    return this.#ops.get(parseRef(ref), options.version);
+  }
+
+  put(
+    ref: string | SecretRef,
+    value: Secret | string | Uint8Array,
+    options: PutOptions = {},
+  ): Promise<{ version: number }> {
+    return this.#ops.put(parseRef(ref), value, options);
+  }
+
+  list(ns?: string): Promise<SecretInfo[]> {
+    return this.#ops.list(ns === undefined ? undefined : checkPart(ns, "namespace"));
+  }
+
+  delete(ref: string | SecretRef): Promise<void> {
+    return this.#ops.delete(parseRef(ref));
+  }
+}
+
+function notFound(r: SecretRef): SecretError {
+  return new SecretError("SECRET_NOT_FOUND", `no secret ${refText(r)} in the vault`, {
+    hint: "list secrets with: keyhold vault ls",
+  });
+}
+
+function b64(text: string): Buffer {
+  return Buffer.from(String(text), "base64");
+}
+
+function parseJson(text: string, key: string): unknown {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== "object" || v === null) throw new Error("not an object");
+    return v;
+  } catch {
+    throw vaultTampered(`vault record ${key} is malformed`);
+  }
+}
+
+function parseEnvelope(key: string, text: string): { k: string; b: string; m: string } {
+  const env = parseJson(text, key) as { k?: unknown; b?: unknown; m?: unknown };
+  if (typeof env.k !== "string" || typeof env.b !== "string" || typeof env.m !== "string")
+    throw vaultTampered(`vault record ${key} is malformed`);
+  if (env.k !== key) throw vaultTampered(`vault record ${key} holds the record of ${env.k.slice(0, 80)}`);
+  if (b64(env.m).length !== 32) throw vaultTampered(`vault record ${key} is malformed`);
+  return { k: env.k, b: env.b, m: env.m };
+}
+
+export { KEY_BYTES };

@@ -1,0 +1,165 @@
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { isSecretError } from "../../src/secret/index.js";
+import {
+  dekAd,
+  deriveKek,
+  masterCheck,
+  open,
+  recordMac,
+  toSecureKey,
+  valueAd,
+} from "../../src/vault/crypto.js";
+import { generateVaultVectors } from "../vectors/generate-vault.js";
+import { readVector } from "./support.js";
+
+// dist/test/vault → the source tree's vectors (they are data, not compiled).
+const VECTORS = join(import.meta.dirname, "..", "..", "..", "test", "vectors", "vault");
+const files = readdirSync(VECTORS)
+  .filter((f) => f.endsWith(".txt"))
+  .sort();
+const hex = (s: string | undefined) => Buffer.from(s ?? "", "hex");
+
+// An independent reading of docs/vault-format.md: HKDF from HMAC by hand, AD built here, AEAD by @noble/ciphers.
+function hkdf(ikm: Buffer, salt: Buffer, info: Buffer, length: number): Buffer {
+  const prk = createHmac("sha256", salt).update(ikm).digest();
+  let t = Buffer.alloc(0);
+  const out: Buffer[] = [];
+  for (let i = 1; Buffer.concat(out).length < length; i++) {
+    t = createHmac("sha256", prk)
+      .update(Buffer.concat([t, info, Buffer.from([i])]))
+      .digest();
+    out.push(t);
+  }
+  return Buffer.concat(out).subarray(0, length);
+}
+const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
+const u32 = (n: number) => Buffer.from([(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+const lp = (b: Buffer) => Buffer.concat([u16(b.length), b]);
+function independentValueAd(v: Record<string, string>): Buffer {
+  return Buffer.concat([
+    Buffer.from("keyhold-vault/v1/value\0", "ascii"),
+    lp(hex(v["store-id"])),
+    lp(Buffer.from(v.namespace ?? "", "utf8")),
+    lp(Buffer.from(v.name ?? "", "utf8")),
+    u32(Number(v.version)),
+    u32(Number(v["dek-version"])),
+  ]);
+}
+
+test("the vectors on disk are what the generator produces from the spec's construction", () => {
+  const generated = generateVaultVectors();
+  assert.deepEqual(
+    files,
+    Object.keys(generated)
+      .map((n) => `${n}.txt`)
+      .sort(),
+  );
+  for (const [name, vector] of Object.entries(generated)) {
+    const onDisk = readVector(join(VECTORS, `${name}.txt`));
+    // Nonces and keys are fixed, so everything is reproducible byte for byte.
+    assert.deepEqual(
+      onDisk,
+      Object.fromEntries(Object.entries(vector).map(([k, v]) => [k, String(v)])),
+      name,
+    );
+  }
+  assert.ok(files.length >= 20);
+});
+
+for (const file of files) {
+  test(`vector ${file}`, () => {
+    const v = readVector(join(VECTORS, file));
+    const expect = v.expect;
+    assert.ok(expect, "every vector states its expectation");
+    const attempt = (): Buffer => {
+      switch (v.kind) {
+        case "kek": {
+          const kek = deriveKek(toSecureKey(hex(v.master)), hex(v["store-id"]), Number(v["kek-version"]));
+          assert.equal(
+            masterCheck(toSecureKey(hex(v.master)), hex(v["store-id"])).toString("hex"),
+            v["master-check"],
+          );
+          return Buffer.from(kek);
+        }
+        case "dek":
+          return open(
+            toSecureKey(hex(v.kek)),
+            hex(v.nonce),
+            hex(v.ciphertext),
+            dekAd(hex(v["store-id"]), v.namespace ?? "", Number(v["dek-version"]), Number(v["kek-version"])),
+            "dek",
+          );
+        case "value":
+          return open(
+            toSecureKey(hex(v.dek)),
+            hex(v.nonce),
+            hex(v.ciphertext),
+            valueAd(
+              hex(v["store-id"]),
+              v.namespace ?? "",
+              v.name ?? "",
+              Number(v.version),
+              Number(v["dek-version"]),
+            ),
+            "value",
+          );
+        case "record": {
+          const mac = recordMac(toSecureKey(hex(v.ik)), v.key ?? "", v.body ?? "");
+          if (mac.toString("base64") !== v.mac)
+            throw Object.assign(new Error("record mac mismatch"), { code: "VAULT_TAMPERED" });
+          return mac;
+        }
+        default:
+          throw new Error(`unknown vector kind ${v.kind}`);
+      }
+    };
+    if (expect === "success") {
+      const out = attempt();
+      const want =
+        v.kind === "kek" ? v.kek : v.kind === "dek" ? v.dek : v.kind === "value" ? v.plaintext : undefined;
+      if (want !== undefined) assert.equal(Buffer.from(out).toString("hex"), want);
+    } else {
+      assert.throws(
+        attempt,
+        (err: unknown) => (isSecretError(err) ? err.code : (err as { code?: string }).code) === expect,
+      );
+    }
+  });
+}
+
+test("a second implementation (@noble/ciphers, HKDF by hand) agrees with every vector", () => {
+  let successes = 0;
+  for (const file of files) {
+    const v = readVector(join(VECTORS, file));
+    if (v.kind === "kek") {
+      const info = Buffer.concat([
+        Buffer.from("keyhold-vault/v1/kek", "ascii"),
+        u32(Number(v["kek-version"])),
+      ]);
+      assert.equal(hkdf(hex(v.master), hex(v["store-id"]), info, 32).toString("hex"), v.kek, file);
+      const check = hkdf(
+        hex(v.master),
+        hex(v["store-id"]),
+        Buffer.from("keyhold-vault/v1/master-check", "ascii"),
+        16,
+      );
+      assert.equal(check.toString("hex"), v["master-check"], file);
+      successes++;
+    }
+    if (v.kind !== "value") continue;
+    const decrypt = () =>
+      xchacha20poly1305(hex(v.dek), hex(v.nonce), independentValueAd(v)).decrypt(hex(v.ciphertext));
+    if (v.expect === "success") {
+      assert.equal(Buffer.from(decrypt()).toString("hex"), v.plaintext, file);
+      successes++;
+    } else {
+      assert.throws(decrypt, file);
+    }
+  }
+  assert.ok(successes >= 8);
+});
