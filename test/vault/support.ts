@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { type AuditLog, createAuditKey, openStateAuditLog } from "../../src/audit/index.js";
 import {
   FileBackend,
+  type InitVaultOptions,
   initVault,
   type MasterKeyProvider,
   openVault,
@@ -21,7 +22,7 @@ export interface VaultWorld {
   provider: MasterKeyProvider;
   backend: VaultBackend;
   options: VaultOptions;
-  init(extra?: Partial<VaultOptions>): Promise<Vault>;
+  init(extra?: Partial<InitVaultOptions>): Promise<Vault>;
   open(extra?: Partial<VaultOptions>): Promise<Vault>;
   cleanup(): void;
 }
