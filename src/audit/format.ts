@@ -195,7 +195,6 @@ export function parseHead(text: string, key: SecretKey): AuditHead | string {
     Object.keys(h).length !== 5 ||
     h.v !== 1 ||
     !isNonNegativeInt(h.seq) ||
-    h.seq < 1 ||
     !isNonNegativeInt(h.size) ||
     typeof h.hash !== "string" ||
     !HEX64.test(h.hash) ||

@@ -1,17 +1,18 @@
 import {
   closeSync,
   constants,
-  fchmodSync,
   fstatSync,
   fsyncSync,
   ftruncateSync,
   openSync,
+  readdirSync,
   readFileSync,
   readSync,
+  rmSync,
   writeSync,
 } from "node:fs";
-import { dirname } from "node:path";
-import { fsyncDirectory, withLock, writeFileAtomic } from "../durable/index.js";
+import { basename, dirname, join } from "node:path";
+import { withLock, writeFileAtomic } from "../durable/index.js";
 import { SecretError, type SecretKey } from "../secret/index.js";
 import {
   type AuditEvent,
@@ -36,12 +37,31 @@ export interface AuditLogOptions {
 }
 
 const RESULTS = new Set(["ok", "denied", "error"]);
-const NO_HEAD: AuditHead = { seq: 0, size: 0, hash: GENESIS };
+/** The head of a log with no records: written when the log is created. */
+const HEAD_ZERO: AuditHead = { seq: 0, size: 0, hash: GENESIS };
 
 function tampered(message: string): SecretError {
   return new SecretError("AUDIT_TAMPERED", message, {
     hint: "run 'keyhold audit --verify'; docs/audit-format.md (Recovering) says how to start a new log",
   });
+}
+
+/** Opens the log itself: never through a symlink, created 0600 (the umask can only narrow it). */
+function openLog(path: string, flags: number): number {
+  try {
+    return openSync(path, flags | constants.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ELOOP")
+      throw new SecretError("SYMLINK_REFUSED", `audit log is a symbolic link: ${path}`, { cause: err });
+    if (code === "ENOENT")
+      throw new SecretError("FILE_NOT_FOUND", `audit log directory not found: ${dirname(path)}`, {
+        cause: err,
+      });
+    throw new SecretError("IO_ERROR", `cannot open the audit log ${path}: ${code ?? "error"}`, {
+      cause: err,
+    });
+  }
 }
 
 /** The file's bytes, or null if it does not exist; a symlink is refused (ELOOP). */
@@ -79,6 +99,7 @@ function writeAll(fd: number, bytes: Buffer): void {
 /** Copies only the fields an event may have, refusing anything that is not plain and non-secret. */
 function checkedEvent(event: AuditEvent): AuditEvent {
   const bad = (what: string) => new SecretError("INVALID_FORMAT", `audit event: ${what}`);
+  if (typeof event !== "object" || event === null) throw bad("must be an object");
   if (typeof event.op !== "string" || event.op.length === 0) throw bad("op must be a non-empty string");
   if (!RESULTS.has(event.result)) throw bad("result must be ok, denied or error");
   if (event.name !== undefined && typeof event.name !== "string") throw bad("name must be a string");
@@ -87,14 +108,16 @@ function checkedEvent(event: AuditEvent): AuditEvent {
   if (event.name !== undefined) out.name = event.name;
   if (event.code !== undefined) out.code = event.code;
   if (event.detail !== undefined) {
-    const detail: Record<string, string | number | boolean> = {};
-    for (const [k, v] of Object.entries(event.detail)) {
+    if (typeof event.detail !== "object" || event.detail === null || Array.isArray(event.detail)) {
+      throw bad("detail must be an object");
+    }
+    const entries = Object.entries(event.detail);
+    for (const [k, v] of entries) {
       const plain =
         typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
       if (!plain) throw bad(`detail ${JSON.stringify(k)} must be a string, a finite number or a boolean`);
-      detail[k] = v;
     }
-    out.detail = detail;
+    out.detail = Object.fromEntries(entries); // own data properties only, "__proto__" included
   }
   return out;
 }
@@ -125,29 +148,27 @@ export class AuditLog {
     return `${this.path}.lock`;
   }
 
-  /** Opens the log at `path`, creating it empty with mode 0600 if it does not exist. */
+  /**
+   * Opens the log at `path`. A new log is created empty (mode 0600) with a head sealing seq 0,
+   * so that from then on a missing head is always a finding, never a normal state.
+   */
   static async open(options: AuditLogOptions): Promise<AuditLog> {
     const log = new AuditLog(options);
-    let fd: number;
-    try {
-      fd = openSync(
-        log.path,
-        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-        0o600,
-      );
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      fd = openSync(log.path, constants.O_RDONLY | constants.O_NOFOLLOW);
-      const regular = fstatSync(fd).isFile();
-      closeSync(fd);
-      if (!regular) throw new SecretError("NOT_A_FILE", `audit log is not a regular file: ${log.path}`);
-      return log;
-    }
-    fchmodSync(fd, 0o600); // whatever the umask
-    fsyncSync(fd);
-    closeSync(fd);
-    fsyncDirectory(dirname(log.path));
+    await withLock(log.lockPath, () => log.#create(), log.#lockTimeoutMs);
     return log;
+  }
+
+  #create(): void {
+    const fd = openLog(this.path, constants.O_RDONLY | constants.O_CREAT);
+    try {
+      if (!fstatSync(fd).isFile())
+        throw new SecretError("NOT_A_FILE", `audit log is not a regular file: ${this.path}`);
+      if (fstatSync(fd).size > 0 || readOptional(this.headPath) !== null) return;
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    writeFileAtomic(this.headPath, sealHead(HEAD_ZERO, this.#key), { mode: 0o600 }); // fsyncs the directory too
   }
 
   async append(event: AuditEvent): Promise<AuditRecord> {
@@ -156,18 +177,24 @@ export class AuditLog {
   }
 
   #appendLocked(event: AuditEvent): AuditRecord {
-    const fd = openSync(this.path, constants.O_RDWR | constants.O_APPEND | constants.O_NOFOLLOW);
+    // O_CREAT: an operator may have moved both files aside to start a new log (see "Recovering").
+    const fd = openLog(this.path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT);
     try {
-      const head = this.#repair(fd, this.#readHead());
+      const head = this.#repair(fd, this.#readHead(fd));
       return this.#write(fd, head, event).record;
     } finally {
       closeSync(fd);
     }
   }
 
-  #readHead(): AuditHead {
+  #readHead(fd: number): AuditHead {
     const text = readOptional(this.headPath);
-    if (text === null) return NO_HEAD;
+    if (text === null) {
+      // Only a log that never had a head (both files new) may go without one.
+      if (fstatSync(fd).size > 0)
+        throw tampered(`refusing to append to ${this.path}: its head file is missing`);
+      return HEAD_ZERO;
+    }
     const head = parseHead(text.toString("utf8"), this.#key);
     if (typeof head === "string") throw tampered(`refusing to append to ${this.path}: ${head}`);
     return head;
@@ -188,23 +215,34 @@ export class AuditLog {
     }
     if (size === head.size) return head;
     const { lines, torn } = splitLines(readRange(fd, head.size, size));
+    let repaired: AuditHead;
     if (lines.length === 0) {
       ftruncateSync(fd, head.size);
       fsyncSync(fd);
-      return this.#write(fd, head, {
-        op: "audit.repair",
-        result: "ok",
-        detail: { discardedBytes: torn.length },
-      }).head;
+      const detail = { discardedBytes: torn.length };
+      repaired = this.#write(fd, head, { op: "audit.repair", result: "ok", detail }).head;
+    } else {
+      const only =
+        lines.length === 1 && torn.length === 0 ? parseRawLine(lines[0]!.raw, this.#key) : undefined;
+      if (only?.kind !== "record" || only.record.seq !== head.seq + 1 || only.record.prev !== head.hash) {
+        throw tampered(`refusing to append to ${this.path}: unexpected data after the sealed head`);
+      }
+      repaired = { seq: only.record.seq, size, hash: sha256Hex(lines[0]!.raw) };
+      writeFileAtomic(this.headPath, sealHead(repaired, this.#key), { mode: 0o600 });
     }
-    const parsed =
-      lines.length === 1 && torn.length === 0 ? parseRawLine(lines[0]!.raw, this.#key) : undefined;
-    if (parsed?.kind !== "record" || parsed.record.seq !== head.seq + 1 || parsed.record.prev !== head.hash) {
-      throw tampered(`refusing to append to ${this.path}: unexpected data after the sealed head`);
+    this.#removeDeadTemporaryHeads();
+    return repaired;
+  }
+
+  /**
+   * An append killed while replacing the head leaves its temporary file behind. Under the lock
+   * no other head is being written, so every such file is debris.
+   */
+  #removeDeadTemporaryHeads(): void {
+    const prefix = `.${basename(this.headPath)}.tmp-`;
+    for (const entry of readdirSync(dirname(this.path))) {
+      if (entry.startsWith(prefix)) rmSync(join(dirname(this.path), entry), { force: true });
     }
-    const sealed: AuditHead = { seq: parsed.record.seq, size, hash: sha256Hex(lines[0]!.raw) };
-    writeFileAtomic(this.headPath, sealHead(sealed, this.#key), { mode: 0o600 });
-    return sealed;
   }
 
   /** Writes one record after `head`, fsyncs the log, then seals the new head. */

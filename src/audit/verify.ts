@@ -64,7 +64,7 @@ export function verifyLog(log: Buffer, headText: string | null, key: SecretKey):
   if (
     parsed.some((p) => p.kind === "bad-mac") &&
     !parsed.some((p) => p.kind === "record") &&
-    typeof head !== "object"
+    (head === null || typeof head === "string")
   ) {
     report(
       null,
@@ -133,29 +133,27 @@ export function verifyLog(log: Buffer, headText: string | null, key: SecretKey):
   // 4. The head.
   const lastSeq = expectedSeq - 1;
   if (head === null) {
-    if (lines.length > 1)
+    // A log gets its head (seq 0) when it is created, so only an empty log may lack one.
+    if (lines.length > 0)
       report(null, "bad-head", "the head file is missing: truncation cannot be ruled out");
   } else if (typeof head === "string") {
     report(null, "bad-head", head);
   } else if (head.seq > lastSeq) {
-    report(
-      head.seq,
-      "truncated",
-      `the head seals seq ${head.seq} but the log ends at seq ${lastSeq}: records were cut off the end`,
-    );
+    const cut = `the head seals seq ${head.seq} but the log ends at seq ${lastSeq}: records were cut off the end`;
+    report(head.seq, "truncated", cut);
   } else {
-    const j = parsed.findLastIndex((p) => p.kind === "record" && p.record.seq === head.seq);
+    // The line the head seals (-1: none, seq 0), which must be the last line or the one before.
+    const j =
+      head.seq === 0 ? -1 : parsed.findLastIndex((p) => p.kind === "record" && p.record.seq === head.seq);
     const clean = problems.length === 0;
-    if (j < 0) {
+    const sealed = j < 0 ? { hash: GENESIS, end: 0 } : { hash: sha256Hex(lines[j]!.raw), end: lines[j]!.end };
+    if (j < 0 && head.seq > 0) {
       if (clean) report(head.seq, "bad-head", `the head seals seq ${head.seq}, which is not in the log`);
-    } else if (sha256Hex(lines[j]!.raw) !== head.hash || (clean && lines[j]!.end !== head.size)) {
+    } else if (sealed.hash !== head.hash || (clean && sealed.end !== head.size)) {
       report(head.seq, "bad-head", `the head does not match the record with seq ${head.seq}`);
     } else if (j < lines.length - 2) {
-      report(
-        head.seq,
-        "bad-head",
-        `the head seals seq ${head.seq} but the log goes on to line ${lines.length}: the head is stale`,
-      );
+      const stale = `the head seals seq ${head.seq} but the log goes on to line ${lines.length}: the head is stale`;
+      report(head.seq, "bad-head", stale);
     }
   }
   return { ok: problems.length === 0, records: lines.length, problems, head: tipOf(lines, parsed) };

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -131,6 +140,25 @@ describe("AuditLog", () => {
     assert.equal((await reopened.append({ op: "rm", name: "x", result: "ok" })).sudoUser, undefined);
   });
 
+  it("refuses to append to a log it cannot trust, and starts afresh once both files are moved aside", async () => {
+    const log = await AuditLog.open({ path: join(scratch.root, "recover.log"), key: SecretKey.random() });
+    assert.ok(statSync(`${log.path}.head`).isFile(), "a new log is created with its head (seq 0)");
+    await log.append({ op: "set", name: "a", result: "ok" });
+    await log.append({ op: "set", name: "b", result: "ok" });
+    const cut = readFileSync(log.path, "utf8").split("\n")[0];
+    writeFileSync(log.path, `${cut}\n`);
+    await assert.rejects(log.append({ op: "set", name: "c", result: "ok" }), { code: "AUDIT_TAMPERED" });
+    rmSync(`${log.path}.head`);
+    await assert.rejects(log.append({ op: "set", name: "c", result: "ok" }), { code: "AUDIT_TAMPERED" });
+    assert.equal(readFileSync(log.path, "utf8"), `${cut}\n`, "a refused append changes nothing");
+    // docs/audit-format.md, "Recovering": keep the evidence, move both files aside.
+    renameSync(log.path, `${log.path}.broken`);
+    const restarted = await log.append({ op: "set", name: "c", result: "ok" });
+    assert.equal(restarted.seq, 1);
+    assert.equal(restarted.prev, "0".repeat(64));
+    assert.deepEqual((await log.verify()).problems, []);
+  });
+
   it("keeps every record on one line whatever a name holds", async () => {
     const log = await AuditLog.open({ path: join(scratch.root, "lines.log"), key: SecretKey.random() });
     await log.append({ op: "vault.put", name: 'a\nb"\u2028\u0000c', result: "ok", detail: { note: "x\ny" } });
@@ -147,6 +175,9 @@ describe("AuditLog", () => {
       { op: "set", result: "ok", name: 42 },
       { op: "set", result: "ok", detail: { nested: { a: 1 } } },
       { op: "set", result: "ok", detail: { n: Number.NaN } },
+      { op: "set", result: "ok", detail: "version 1" },
+      { op: "set", result: "ok", detail: ["a"] },
+      null,
       { op: "set", result: "ok", detail: { secret: Secret.fromString("x") } },
     ];
     for (const event of bad) {
@@ -282,7 +313,16 @@ describe("tampering with a log written by the API", () => {
           l.map((x, i) => (i === 3 ? "garbage" : x)),
         ),
     },
-    { kind: "bad-head", does: "deletes the head", tamper: (log) => writeFileSync(`${log.path}.head`, "") },
+    { kind: "bad-head", does: "empties the head", tamper: (log) => writeFileSync(`${log.path}.head`, "") },
+    { kind: "bad-head", does: "deletes the head", tamper: (log) => rmSync(`${log.path}.head`) },
+    {
+      kind: "bad-head",
+      does: "deletes the head and cuts the log to its first record",
+      tamper: (log, l) => {
+        rmSync(`${log.path}.head`);
+        write(log, l.slice(0, 1));
+      },
+    },
     {
       kind: "bad-head",
       does: "edits the head's seq",
@@ -348,6 +388,8 @@ describe("audit log under concurrency and kill -9", () => {
       // The next append (which also breaks the dead child's lock) leaves a clean log.
       await log.append({ op: "test.after-kill", result: "ok", detail: { trial } });
       assert.deepEqual((await log.verify()).problems, [], `trial ${trial}`);
+      const debris = readdirSync(scratch.state).filter((f) => f.includes(".tmp-"));
+      assert.deepEqual(debris, [], "an interrupted head replacement leaves no temporary file behind");
     }
   });
 });

@@ -75,6 +75,7 @@ describe("appending to a vector's log", () => {
   const appendable = [
     "ok.vector",
     "ok-empty.vector",
+    "ok-nothing.vector",
     "ok-unsealed-last.vector",
     "ok-first-unsealed.vector",
     "malformed-torn-tail.vector",
@@ -84,6 +85,7 @@ describe("appending to a vector's log", () => {
     "truncated-all.vector",
     "bad-head-mac.vector",
     "bad-head-missing.vector",
+    "bad-head-missing-one.vector",
     "bad-head-stale.vector",
     "wrong-key.vector",
   ];

@@ -59,11 +59,14 @@ const EVENTS: Fields[] = [
   },
 ];
 
-/** A log made with `keyHex`: its lines (without "\n"), and the head file line sealing each prefix. */
+/**
+ * A log made with `keyHex`: its lines (without "\n"), and heads[i], the head file line sealing
+ * the first i records (heads[0] is the head a new log is created with).
+ */
 function makeLog(keyHex: string): { lines: string[]; heads: string[] } {
   const key = SecretKey.fromHex(keyHex);
   const lines: string[] = [];
-  const heads: string[] = [];
+  const heads: string[] = [sealHead({ seq: 0, size: 0, hash: GENESIS }, key).trimEnd()];
   let prev = GENESIS;
   let size = 0;
   for (const [i, fields] of EVENTS.entries()) {
@@ -104,12 +107,13 @@ export function makeVectors(): Vector[] {
     log,
   });
   const [r1, r2, r3, r4] = l as [string, string, string, string];
-  const [, h2, h3, h4] = h as [string, string, string, string];
+  const [h0, , h2, h3, h4] = h as [string, string, string, string, string];
   const flipLastHex = (s: string, at: number) =>
     s.slice(0, at) + (s[at] === "0" ? "1" : "0") + s.slice(at + 1);
   return [
     v("ok.vector", "ok", "four records and the head sealing the last", h4, join(l)),
-    v("ok-empty.vector", "ok", "no records and no head: a new log", null, ""),
+    v("ok-empty.vector", "ok", "a new log: no records, the head sealing seq 0", h0, ""),
+    v("ok-nothing.vector", "ok", "no log and no head at all (nothing to verify)", null, ""),
     v(
       "ok-unsealed-last.vector",
       "ok",
@@ -117,7 +121,13 @@ export function makeVectors(): Vector[] {
       h3,
       join(l),
     ),
-    v("ok-first-unsealed.vector", "ok", "the first append died before writing any head", null, join([r1])),
+    v(
+      "ok-first-unsealed.vector",
+      "ok",
+      "the first append died before sealing it: the head still seals seq 0",
+      h0,
+      join([r1]),
+    ),
     v(
       "edited-field.vector",
       "edited",
@@ -175,7 +185,7 @@ export function makeVectors(): Vector[] {
       "wrong-key.vector",
       "edited",
       "a valid log and head made with another key than the one given",
-      wrong.heads[3]!,
+      wrong.heads[4]!,
       join(wrong.lines),
     ),
     v(
@@ -186,6 +196,13 @@ export function makeVectors(): Vector[] {
       join(l),
     ),
     v("bad-head-missing.vector", "bad-head", "four records and no head file", null, join(l)),
+    v(
+      "bad-head-missing-one.vector",
+      "bad-head",
+      "the head deleted and the log cut back to its first record",
+      null,
+      join([r1]),
+    ),
     v("bad-head-stale.vector", "bad-head", "the head seals record 2 of 4: an old head put back", h2, join(l)),
   ];
 }
