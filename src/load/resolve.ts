@@ -60,7 +60,7 @@ function plan(name: string, options: LoadOptions): Plan {
     assertCleanAbsolutePath(pointed, fileVariableFor(name));
     result.pointedFile = pointed;
   }
-  result.cacheKey = JSON.stringify([name, result.credentialsFile, result.pointedFile, result.storeFile]);
+  result.cacheKey = cacheKeyOf(name, options);
   return result;
 }
 
@@ -94,6 +94,26 @@ function readStoreFile(p: Plan): Buffer | undefined {
 }
 
 const cache = new Map<string, Promise<Secret> | Secret>();
+const fileVariables = new Map<string, string>();
+
+/**
+ * The cache key from the raw inputs, computed without validating them: only names that were
+ * validated on a miss ever get an entry, so a hit needs no validation and costs a few lookups.
+ */
+function cacheKeyOf(name: string, options: LoadOptions): string {
+  const env = options.env ?? process.env;
+  let variable = fileVariables.get(name);
+  if (variable === undefined) {
+    variable = fileVariableFor(name);
+    if (fileVariables.size < 1024) fileVariables.set(name, variable);
+  }
+  return `${name}\0${env.CREDENTIALS_DIRECTORY ?? ""}\0${env[variable] ?? ""}\0${options.store ?? env.KEYHOLD_STORE ?? ""}`;
+}
+
+function cachedSecret(key: string): Secret | Promise<Secret> | undefined {
+  const hit = cache.get(key);
+  return hit instanceof Secret && hit.disposed ? undefined : hit;
+}
 
 /** Forgets every cached value (and wipes those already loaded). */
 export function clearSecretCache(): void {
@@ -113,12 +133,17 @@ async function loadUncached(name: string, p: Plan, options: LoadOptions): Promis
  * Loads credential `name` (see the resolution order above), decrypting at most once per process:
  * later calls return the same Secret until it is disposed or the cache is cleared.
  */
-export async function loadSecret(name: string, options: LoadOptions = {}): Promise<Secret> {
-  const p = plan(name, options);
+export function loadSecret(name: string, options: LoadOptions = {}): Promise<Secret> {
   const useCache = options.cache ?? true;
-  const hit = useCache ? cache.get(p.cacheKey) : undefined;
-  if (hit instanceof Secret && !hit.disposed) return hit;
-  if (hit instanceof Promise) return hit;
+  if (useCache) {
+    const hit = cachedSecret(cacheKeyOf(name, options));
+    if (hit !== undefined) return Promise.resolve(hit);
+  }
+  return loadAndCache(name, options, useCache);
+}
+
+async function loadAndCache(name: string, options: LoadOptions, useCache: boolean): Promise<Secret> {
+  const p = plan(name, options);
   const pending = loadUncached(name, p, options);
   if (!useCache) return pending;
   cache.set(p.cacheKey, pending);
@@ -134,10 +159,10 @@ export async function loadSecret(name: string, options: LoadOptions = {}): Promi
 
 /** The synchronous twin of loadSecret, for start-up code that cannot await. */
 export function loadSecretSync(name: string, options: LoadOptions = {}): Secret {
-  const p = plan(name, options);
   const useCache = options.cache ?? true;
-  const hit = useCache ? cache.get(p.cacheKey) : undefined;
-  if (hit instanceof Secret && !hit.disposed) return hit;
+  const hit = useCache ? cachedSecret(cacheKeyOf(name, options)) : undefined;
+  if (hit instanceof Secret) return hit;
+  const p = plan(name, options);
   const direct = fromPlainSources(p);
   let secret = direct;
   if (secret === undefined) {

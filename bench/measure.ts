@@ -1,0 +1,60 @@
+import { spawnSync } from "node:child_process";
+
+/** Median of a list of numbers. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Runs `fn` `warmup` times, then `runs` times, and returns the median in milliseconds. */
+export async function medianMs(fn: () => unknown | Promise<unknown>, runs: number, warmup = 3): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = process.hrtime.bigint();
+    await fn();
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return median(times);
+}
+
+/** Median wall time of a whole process, started the same way for every contender. */
+export async function medianProcessMs(
+  argv: string[],
+  runs: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  return medianMs(() => {
+    const r = spawnSync(argv[0] as string, argv.slice(1), { env, stdio: ["ignore", "ignore", "pipe"] });
+    if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr}`);
+  }, runs);
+}
+
+export interface Comparison {
+  what: string;
+  ours: string;
+  oursMs: number;
+  peer: string;
+  peerMs: number;
+  goal: string;
+  met: boolean;
+}
+
+export function formatMs(ms: number): string {
+  return ms < 0.01 ? `${(ms * 1e6).toFixed(0)} ns` : ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`;
+}
+
+/** Prints one comparison as a Markdown table row (ratio = ours / peer; below 1 means faster). */
+export function printComparison(c: Comparison): void {
+  const ratio = c.oursMs / c.peerMs;
+  console.log(
+    `| ${c.what} | ${c.ours}: ${formatMs(c.oursMs)} | ${c.peer}: ${formatMs(c.peerMs)} | ${ratio.toFixed(2)}× | ${c.goal} | ${c.met ? "met" : "not met"} |`,
+  );
+}
+
+export function printHeader(title: string): void {
+  console.log(`\n### ${title}\n`);
+  console.log("| measurement | keyhold (median) | peer (median) | ratio | goal | result |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
+}
