@@ -1,0 +1,29 @@
+import type { UnitOptions } from "../../src/systemd/index.js";
+
+/** The cases whose full text is kept as a snapshot. */
+export const SNAPSHOT_CASES: Record<string, UnitOptions> = {
+  standard: {
+    service: "my-app",
+    mode: "standard",
+    exec: "/usr/bin/python3 /opt/my_service/main.py",
+    credentials: ["my_api_key"],
+  },
+  isolated: {
+    service: "my-app",
+    mode: "isolated",
+    exec: "/usr/bin/python3 /opt/my_service/main.py --port 8080",
+    credentials: ["my_api_key"],
+  },
+  jobserver: {
+    service: "keyhold-jobs",
+    mode: "jobserver",
+    group: "devs",
+    credentials: ["my_api_key"],
+    bindPaths: ["/home/dev/project/outputs", "/home/dev/project/logs"],
+    bindReadOnlyPaths: ["/home/dev/project"],
+    ipAllow: ["192.0.2.0/24"],
+    keyholdRoot: "/opt/keyhold",
+    config: "/etc/keyhold/jobs.json",
+  },
+  "drop-in": { service: "postgresql", mode: "standard", dropIn: true, credentials: ["pg_password"] },
+};

@@ -1,0 +1,379 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { isSecretError } from "../../src/secret/index.js";
+import {
+  looksLikeSecret,
+  renderExecLine,
+  renderUnit,
+  splitCommandLine,
+  type UnitOptions,
+} from "../../src/systemd/index.js";
+import { SNAPSHOT_CASES } from "./cases.js";
+import { makeCanary } from "../support/scratch.js";
+
+/**
+ * renderUnit: what each mode renders (compared with the reviewed snapshots in
+ * test/systemd/snapshots/, regenerated with UPDATE_SNAPSHOTS=1), the directives issue 3 and seeds
+ * 000/002 require, and the input it refuses.
+ */
+
+const SNAPSHOTS = fileURLToPath(new URL("../../../test/systemd/snapshots/", import.meta.url));
+
+function directives(content: string): string[] {
+  return content.split("\n").filter((l) => /^[A-Za-z]+=/.test(l));
+}
+
+describe("renderUnit", () => {
+  for (const [name, options] of Object.entries(SNAPSHOT_CASES)) {
+    it(`${name}: matches its reviewed snapshot`, () => {
+      const rendered = renderUnit(options);
+      for (const file of rendered.files) {
+        const snapshot = join(SNAPSHOTS, name, file.path.replaceAll("/", "__"));
+        if (process.env.UPDATE_SNAPSHOTS === "1") {
+          mkdirSync(join(SNAPSHOTS, name), { recursive: true });
+          writeFileSync(snapshot, file.content);
+        }
+        assert.ok(
+          existsSync(snapshot),
+          `no snapshot ${snapshot}: review the output and run with UPDATE_SNAPSHOTS=1`,
+        );
+        assert.equal(file.content, readFileSync(snapshot, "utf8"), `${file.path} differs from ${snapshot}`);
+      }
+    });
+  }
+
+  it("standard (seed 000 approach 2): LoadCredentialEncrypted= for each credential and PrivateMounts=yes", () => {
+    const { files, primary } = renderUnit({
+      service: "my_service.service",
+      mode: "standard",
+      exec: "/usr/bin/python3 /opt/my_service/main.py",
+      credentials: ["my_api_key", "db_password:/srv/keys/db_password"],
+    });
+    assert.equal(primary, "my_service.service");
+    assert.deepEqual(
+      files.map((f) => f.path),
+      ["my_service.service"],
+    );
+    const lines = directives(files[0]?.content ?? "");
+    assert.ok(lines.includes("LoadCredentialEncrypted=my_api_key:/etc/credstore.encrypted/my_api_key"));
+    assert.ok(lines.includes("LoadCredentialEncrypted=db_password:/srv/keys/db_password"));
+    assert.ok(lines.includes("PrivateMounts=yes"));
+    assert.ok(lines.includes("LimitCORE=0"), "a core dump would write the key to disk");
+    assert.ok(lines.includes("ExecStart=/usr/bin/python3 /opt/my_service/main.py"));
+    assert.ok(!lines.some((l) => l.startsWith("DynamicUser=")));
+  });
+
+  it("isolated (seed 000 approach 3): the same plus DynamicUser=yes and the sandbox", () => {
+    const { files } = renderUnit({
+      service: "web",
+      mode: "isolated",
+      exec: "/usr/bin/node /srv/web.js",
+      credentials: ["k"],
+    });
+    const lines = directives(files[0]?.content ?? "");
+    for (const d of [
+      "DynamicUser=yes",
+      "PrivateMounts=yes",
+      "ProtectSystem=strict",
+      "NoNewPrivileges=yes",
+      "CapabilityBoundingSet=",
+    ]) {
+      assert.ok(lines.includes(d), d);
+    }
+    assert.ok(!lines.some((l) => l.startsWith("MemoryDenyWriteExecute=")), "V8 needs W+X memory");
+  });
+
+  it("jobserver (seed 002): a socket for one group and a sandboxed DynamicUser service running keyhold serve", () => {
+    const { files, primary, credentials } = renderUnit(SNAPSHOT_CASES.jobserver as UnitOptions);
+    assert.equal(primary, "keyhold-jobs.socket");
+    const socket = files.find((f) => f.path === "keyhold-jobs.socket")?.content ?? "";
+    const service = directives(files.find((f) => f.path === "keyhold-jobs.service")?.content ?? "");
+    for (const d of ["ListenStream=/run/keyhold/jobs.sock", "SocketMode=0660", "SocketGroup=devs"]) {
+      assert.ok(directives(socket).includes(d), d);
+    }
+    for (const d of [
+      "ExecStart=/usr/bin/node /opt/keyhold/bin/keyhold.js serve --config /etc/keyhold/jobs.json",
+      "DynamicUser=yes",
+      "ProtectSystem=strict",
+      "ProtectHome=tmpfs",
+      "BindPaths=/home/dev/project/outputs",
+      "BindPaths=/home/dev/project/logs",
+      "BindReadOnlyPaths=/home/dev/project",
+      "PrivateTmp=yes",
+      "Environment=HOME=/tmp",
+      "NoNewPrivileges=yes",
+      "CapabilityBoundingSet=",
+      "SystemCallFilter=@system-service",
+      "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+      "UMask=0022",
+      "LimitCORE=0",
+      "Restart=on-failure",
+      "IPAddressDeny=any",
+      "IPAddressAllow=localhost 192.0.2.0/24",
+      "StateDirectory=keyhold-jobs",
+      "LoadCredentialEncrypted=my_api_key:/etc/credstore.encrypted/my_api_key",
+      "LoadCredentialEncrypted=keyhold.audit-key:/var/lib/keyhold/keyhold.audit-key",
+    ]) {
+      assert.ok(service.includes(d), d);
+    }
+    assert.deepEqual(
+      credentials.map((c) => c.id),
+      ["my_api_key", "keyhold.audit-key"],
+    );
+  });
+
+  it("ProtectHome=yes unless a bound path lives under /home, /root or /run/user", () => {
+    const outside = renderUnit({
+      service: "a",
+      mode: "isolated",
+      exec: "/usr/bin/true",
+      bindPaths: ["/srv/data"],
+    });
+    assert.match(outside.files[0]?.content ?? "", /^ProtectHome=yes$/m);
+    const inside = renderUnit({
+      service: "a",
+      mode: "isolated",
+      exec: "/usr/bin/true",
+      bindReadOnlyPaths: ["/root/x"],
+    });
+    assert.match(inside.files[0]?.content ?? "", /^ProtectHome=tmpfs$/m);
+  });
+
+  it("a job server installed under /home gets its own code bound read-only", () => {
+    const { files } = renderUnit({
+      service: "keyhold-jobs",
+      mode: "jobserver",
+      keyholdRoot: "/home/ops/keyhold",
+    });
+    const content = files[0]?.content ?? "";
+    assert.match(content, /^BindReadOnlyPaths=\/home\/ops\/keyhold$/m);
+    assert.match(content, /^ProtectHome=tmpfs$/m);
+  });
+
+  it("--drop-in renders only the [Service] additions under SERVICE.service.d/", () => {
+    const { files, primary } = renderUnit(SNAPSHOT_CASES["drop-in"] as UnitOptions);
+    assert.equal(primary, "postgresql.service");
+    assert.equal(files.length, 1);
+    assert.equal(files[0]?.path, "postgresql.service.d/50-keyhold-credentials.conf");
+    const content = files[0]?.content ?? "";
+    assert.ok(!/^ExecStart=/m.test(content) && !/^\[Install\]/m.test(content) && !/^\[Unit\]/m.test(content));
+    assert.match(content, /^LoadCredentialEncrypted=pg_password:\/etc\/credstore\.encrypted\/pg_password$/m);
+  });
+
+  it("ExecStart= escapes specifiers, variables and quotes so systemd runs exactly the words given", () => {
+    assert.equal(
+      renderExecLine(`/usr/bin/printf '100%% of $HOME' "a \\"b\\"" plain`),
+      `/usr/bin/printf "100%%%% of $$HOME" "a \\"b\\"" plain`,
+    );
+    assert.deepEqual(splitCommandLine(`/bin/a 'b c' "d\\"e" f\\ g`), ["/bin/a", "b c", 'd"e', "f g"]);
+  });
+});
+
+interface BadCase {
+  what: string;
+  options: Partial<UnitOptions>;
+  code: string;
+  message: RegExp;
+}
+
+const base: UnitOptions = { service: "my-app", mode: "standard", exec: "/usr/bin/true" };
+
+const BAD: BadCase[] = [
+  {
+    what: "an unknown mode",
+    options: { mode: "paranoid" as never },
+    code: "USAGE",
+    message: /invalid mode "paranoid"/,
+  },
+  {
+    what: "a credential name with '/'",
+    options: { credentials: ["a/b"] },
+    code: "INVALID_NAME",
+    message: /invalid credential name/,
+  },
+  {
+    what: "a credential name with ':' in its ID",
+    options: { credentials: [":x"] },
+    code: "INVALID_NAME",
+    message: /name is empty/,
+  },
+  {
+    what: "the same credential twice",
+    options: { credentials: ["k", "k:/srv/k"] },
+    code: "USAGE",
+    message: /given twice/,
+  },
+  {
+    what: "a relative command",
+    options: { exec: "python3 main.py" },
+    code: "USAGE",
+    message: /must be an absolute path/,
+  },
+  {
+    what: "a command through ..",
+    options: { exec: "/usr/bin/../bin/sh" },
+    code: "USAGE",
+    message: /"\." or "\.\." parts/,
+  },
+  { what: "an empty command", options: { exec: "   " }, code: "USAGE", message: /--exec is empty/ },
+  {
+    what: "a newline in the command",
+    options: { exec: "/usr/bin/true\nExecStartPre=/bin/sh" },
+    code: "USAGE",
+    message: /newlines/,
+  },
+  {
+    what: "an unterminated quote",
+    options: { exec: "/usr/bin/echo 'a" },
+    code: "USAGE",
+    message: /unterminated/,
+  },
+  {
+    what: "a lone ';'",
+    options: { exec: "/usr/bin/true ; /usr/bin/false" },
+    code: "USAGE",
+    message: /command separator/,
+  },
+  {
+    what: "no command for a full unit",
+    options: { exec: undefined },
+    code: "USAGE",
+    message: /--exec is required/,
+  },
+  {
+    what: "a bind with ..",
+    options: { mode: "isolated", bindPaths: ["/srv/../etc"] },
+    code: "USAGE",
+    message: /"\." or "\.\." parts/,
+  },
+  {
+    what: "a relative bind",
+    options: { mode: "isolated", bindPaths: ["outputs"] },
+    code: "USAGE",
+    message: /absolute path/,
+  },
+  {
+    what: "a bind of /",
+    options: { mode: "isolated", bindReadOnlyPaths: ["/"] },
+    code: "USAGE",
+    message: /refusing to bind \//,
+  },
+  {
+    what: "a bind with a blank",
+    options: { mode: "isolated", bindPaths: ["/srv/my data"] },
+    code: "USAGE",
+    message: /syntax/,
+  },
+  {
+    what: "a bind not normalised",
+    options: { mode: "isolated", bindPaths: ["/srv//data/"] },
+    code: "USAGE",
+    message: /not a normalised path/,
+  },
+  {
+    what: "a bind in standard mode",
+    options: { bindPaths: ["/srv"] },
+    code: "USAGE",
+    message: /apply to --mode isolated/,
+  },
+  {
+    what: "a service name with '/'",
+    options: { service: "../etc/passwd" },
+    code: "USAGE",
+    message: /invalid service name/,
+  },
+  {
+    what: "a group outside jobserver mode",
+    options: { group: "devs" },
+    code: "USAGE",
+    message: /jobserver only/,
+  },
+  {
+    what: "a bad group name",
+    options: { mode: "jobserver", group: "Dev Ops" },
+    code: "USAGE",
+    message: /invalid group name/,
+  },
+  {
+    what: "a bad --ip-allow",
+    options: { ipAllow: ["10.0.0.0/33"] },
+    code: "USAGE",
+    message: /invalid --ip-allow/,
+  },
+  {
+    what: "a host name in --ip-allow",
+    options: { ipAllow: ["api.example.com"] },
+    code: "USAGE",
+    message: /invalid --ip-allow/,
+  },
+  {
+    what: "--exec with --drop-in",
+    options: { dropIn: true },
+    code: "USAGE",
+    message: /does not go with --drop-in/,
+  },
+  {
+    what: "a relative store",
+    options: { store: "credstore" },
+    code: "USAGE",
+    message: /store directory must be an absolute path/,
+  },
+];
+
+describe("renderUnit refuses bad input with a coded one-line error", () => {
+  for (const bad of BAD) {
+    it(`refuses ${bad.what} [${bad.code}]`, () => {
+      assert.throws(
+        () => renderUnit({ ...base, ...bad.options }),
+        (err) =>
+          isSecretError(err) &&
+          err.code === bad.code &&
+          bad.message.test(err.message) &&
+          !err.message.includes("\n"),
+      );
+    });
+  }
+
+  it("refuses a key in the command line without repeating it [SECRET_IN_COMMAND]", () => {
+    const canary = makeCanary("exec");
+    for (const exec of [
+      `/usr/bin/app --token ${canary}`,
+      `/usr/bin/app --token=${canary}`,
+      `/usr/bin/app ${canary}`,
+    ]) {
+      assert.throws(
+        () => renderUnit({ ...base, exec }),
+        (err) =>
+          isSecretError(err, "SECRET_IN_COMMAND") &&
+          !err.message.includes(canary) &&
+          !(err.hint ?? "").includes(canary),
+      );
+    }
+  });
+
+  it("tells keys from ordinary command words", () => {
+    for (const key of [
+      "sk-proj-4f9aQ2mZ8xW1vB7nK3pL6tY0",
+      "AKIAIOSFODNN7EXAMPLE",
+      "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB",
+      "Zx8Qm2Lr7Vt4Kp9Wn3Bs6Hd1",
+    ]) {
+      assert.ok(looksLikeSecret(key), key);
+    }
+    for (const word of [
+      "/usr/bin/python3",
+      "--config=/etc/app/config.yaml",
+      "--port",
+      "8080",
+      "main.py",
+      "--log-level=debug",
+      "my_api_key",
+      "2026-11-23",
+    ]) {
+      assert.ok(!looksLikeSecret(word), word);
+    }
+  });
+});
