@@ -9,6 +9,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -192,7 +193,19 @@ export class FileBackend implements VaultBackend {
     } catch {
       return;
     }
-    for (const name of names) if (name.startsWith(SHRED_PREFIX)) shredFile(join(this.dir, name));
+    let live: bigint | undefined;
+    try {
+      live = statSync(this.path, { bigint: true }).ino;
+    } catch {
+      live = undefined;
+    }
+    for (const name of names) {
+      if (!name.startsWith(SHRED_PREFIX)) continue;
+      const leftover = join(this.dir, name);
+      // Killed between the link and the rename, the leftover is still the live file: unlink only.
+      if (live !== undefined && statSync(leftover, { bigint: true }).ino === live) unlinkSync(leftover);
+      else shredFile(leftover);
+    }
   }
 
   async close(): Promise<void> {
