@@ -27,4 +27,6 @@ export const commands: Record<string, CommandEntry> = {
   serve: { summary: "the job server (normally started by its socket unit)", load: async () => (await import("./serve.js")).serveCommand },
   trigger: { summary: "ask the job server to run a job (--follow streams it and exits with its code)", load: async () => (await import("./trigger.js")).triggerCommand },
   runs: { summary: "list the job server's recent runs", load: async () => (await import("./runs.js")).runsCommand },
+  scan: { summary: "find leaked credentials in a tree, staged changes (--staged) or git history (--history)", load: async () => (await import("./scan.js")).scanCommand },
+  hook: { summary: "install a pre-commit hook that blocks commits holding credentials", load: async () => (await import("./scan.js")).hookCommand },
 };

@@ -11,3 +11,32 @@ export {
   SCAN_INDEX_FILE,
   SCAN_KEY_NAME,
 } from "./fingerprint-index.js";
+export { type Detection, detect, INLINE_IGNORE, KNOWN_VALUE_RULE } from "./detect.js";
+export { exposeFindingMatch, type Finding, maskMatch, type Remediation } from "./finding.js";
+export { HOOK_MARKER, type HookInstallOptions, installHook, renderHook } from "./hook.js";
+export { findKnownValues, type KnownForm, type KnownHit } from "./known-values.js";
+export {
+  type AcceptedFinding,
+  EMPTY_POLICY,
+  loadPolicy,
+  makePolicy,
+  POLICY_FILE,
+  type ScanPolicy,
+  writeBaseline,
+} from "./policy.js";
+export { NO_PROGRESS, type ScanProgress, terminalProgress } from "./progress.js";
+export { renderJson, renderReplacements, renderSarif, renderText } from "./report.js";
+export { defineRule, entropyOf, type Rule } from "./rule.js";
+export { PATTERN_RULES } from "./rules/index.js";
+export {
+  type ScanMode,
+  type ScanOptions,
+  type ScanResult,
+  type ScanStats,
+  Scanner,
+  scanHistory,
+  scanStaged,
+  scanTree,
+  type TreeOptions,
+} from "./scanner.js";
+export { DEFAULT_MAX_SIZE, type SkipReason } from "./skip.js";

@@ -59,6 +59,10 @@ export type SecretErrorCode =
   | "SOCKET_IN_USE"
   | "SERVER_UNREACHABLE"
   | "SERVER_ERROR"
+  // the leak scanner
+  | "NOT_A_GIT_REPOSITORY"
+  | "GIT_FAILED"
+  | "HOOK_EXISTS"
   | "USAGE"
   | "IO_ERROR";
 

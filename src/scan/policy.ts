@@ -1,0 +1,146 @@
+import { readFileSync } from "node:fs";
+import { writeFileAtomic } from "../durable/index.js";
+import { SecretError } from "../secret/index.js";
+import type { Finding } from "./finding.js";
+
+/** The team's accepted findings and allowlist, kept at the root of the repository. */
+export const POLICY_FILE = ".keyhold-scan.json";
+const POLICY_VERSION = 1;
+
+export interface AcceptedFinding {
+  id: string;
+  rule: string;
+  path: string;
+  note?: string;
+}
+
+interface PolicyFile {
+  version: number;
+  allow?: { paths?: string[]; rules?: string[] };
+  accepted?: AcceptedFinding[];
+}
+
+/**
+ * What a scan leaves out: files matching `allow.paths` (globs, gitignore-like: `*`, `**`, `?`;
+ * a pattern without `/` matches at any depth) are not read; rules in `allow.rules` do not run;
+ * findings whose id is in `accepted` (the baseline) are not reported.
+ */
+export interface ScanPolicy {
+  readonly source: string | undefined;
+  readonly allowPaths: readonly string[];
+  readonly allowRules: ReadonlySet<string>;
+  readonly accepted: readonly AcceptedFinding[];
+  pathAllowed(path: string): boolean;
+  accepts(finding: Finding): boolean;
+}
+
+export function globToRegExp(glob: string): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i]!;
+    if (ch === "*" && glob[i + 1] === "*") {
+      i++;
+      if (glob[i + 1] === "/") {
+        i++;
+        re += "(?:.*/)?";
+      } else re += ".*";
+    } else if (ch === "*") re += "[^/]*";
+    else if (ch === "?") re += "[^/]";
+    else re += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  const anchored = glob.includes("/") ? re.replace(/^\//, "") : `(?:.*/)?${re}`;
+  // A directory pattern covers everything below it.
+  return new RegExp(`^${anchored}(?:/.*)?$`);
+}
+
+export function makePolicy(file: PolicyFile, source?: string): ScanPolicy {
+  const allowPaths = file.allow?.paths ?? [];
+  const matchers = allowPaths.map(globToRegExp);
+  const accepted = file.accepted ?? [];
+  const ids = new Set(accepted.map((a) => a.id));
+  return {
+    source,
+    allowPaths,
+    allowRules: new Set(file.allow?.rules ?? []),
+    accepted,
+    pathAllowed: (path) => matchers.some((m) => m.test(path)),
+    accepts: (finding) => ids.has(finding.id),
+  };
+}
+
+export const EMPTY_POLICY: ScanPolicy = makePolicy({ version: POLICY_VERSION });
+
+function invalid(path: string, why: string): SecretError {
+  return new SecretError("INVALID_FORMAT", `scan policy ${path} is not valid: ${why}`, {
+    hint: `see docs/scan.md for the format of ${POLICY_FILE}`,
+  });
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === "string");
+}
+
+/** Reads a policy file; a missing file is an empty policy unless `required`. */
+export function loadPolicy(path: string, required: boolean): ScanPolicy {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && !required) return EMPTY_POLICY;
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new SecretError("FILE_NOT_FOUND", `scan policy not found: ${path}`);
+    }
+    throw new SecretError("IO_ERROR", `cannot read scan policy ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  let parsed: PolicyFile;
+  try {
+    parsed = JSON.parse(text) as PolicyFile;
+  } catch {
+    throw invalid(path, "not JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null) throw invalid(path, "not an object");
+  if (parsed.version !== POLICY_VERSION) throw invalid(path, `unsupported version ${String(parsed.version)}`);
+  if (parsed.allow !== undefined) {
+    if (parsed.allow.paths !== undefined && !isStringArray(parsed.allow.paths))
+      throw invalid(path, "allow.paths must be strings");
+    if (parsed.allow.rules !== undefined && !isStringArray(parsed.allow.rules))
+      throw invalid(path, "allow.rules must be strings");
+  }
+  if (parsed.accepted !== undefined) {
+    const ok =
+      Array.isArray(parsed.accepted) &&
+      parsed.accepted.every(
+        (a) => typeof a?.id === "string" && typeof a.rule === "string" && typeof a.path === "string",
+      );
+    if (!ok) throw invalid(path, "accepted entries need id, rule and path");
+  }
+  return makePolicy(parsed, path);
+}
+
+/**
+ * Writes the policy with every current finding accepted (keeping the allowlist and the notes
+ * of entries still present). The file holds ids, rules and paths: never a match.
+ */
+export function writeBaseline(
+  path: string,
+  policy: ScanPolicy,
+  findings: readonly Pick<Finding, "id" | "rule" | "path">[],
+): number {
+  const notes = new Map(policy.accepted.map((a) => [a.id, a.note]));
+  const accepted = new Map<string, AcceptedFinding>();
+  for (const f of findings) {
+    const note = notes.get(f.id);
+    accepted.set(f.id, { id: f.id, rule: f.rule, path: f.path, ...(note === undefined ? {} : { note }) });
+  }
+  const file: PolicyFile = {
+    version: POLICY_VERSION,
+    allow: { paths: [...policy.allowPaths], rules: [...policy.allowRules] },
+    accepted: [...accepted.values()].sort(
+      (a, b) => a.path.localeCompare(b.path) || a.rule.localeCompare(b.rule),
+    ),
+  };
+  writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o644 });
+  return accepted.size;
+}

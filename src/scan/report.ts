@@ -1,0 +1,151 @@
+import { KNOWN_VALUE_RULE } from "./detect.js";
+import { exposeFindingMatch, type Finding } from "./finding.js";
+import type { ScanResult } from "./scanner.js";
+import type { Rule } from "./rule.js";
+import { PATTERN_RULES } from "./rules/index.js";
+
+/*
+ * Every report shows a finding's masked match only. The matched text is reachable solely through
+ * exposeFindingMatch(), which `renderReplacements` uses for `--replacements` (a pipe into
+ * git filter-repo, refused on a terminal by the CLI).
+ */
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+function where(f: Finding): string {
+  return `${f.path}:${f.line}:${f.column}`;
+}
+
+function summary(result: ScanResult): string {
+  const unit = result.mode === "tree" ? "files" : "blobs";
+  const { scanned, bytes, accepted, seconds } = result.stats;
+  const skipped = Object.entries(result.stats.skipped)
+    .map(([why, n]) => `${n} ${why}`)
+    .join(", ");
+  const n = result.findings.length;
+  const head = n === 0 ? "no findings" : `${n} finding${n === 1 ? "" : "s"}`;
+  const extras = [
+    accepted > 0 ? `${accepted} accepted by the baseline` : "",
+    skipped ? `skipped: ${skipped}` : "",
+  ].filter((s) => s !== "");
+  return `keyhold scan (${result.mode}): ${head} in ${scanned} ${unit} (${mib(bytes)}, ${seconds.toFixed(2)} s)${extras.length ? `; ${extras.join("; ")}` : ""}`;
+}
+
+/** Human-readable report: one block per finding with its three remediation steps, then a summary. */
+export function renderText(result: ScanResult): string {
+  const lines: string[] = [];
+  for (const f of result.findings) {
+    lines.push(`${where(f)}: ${f.rule}: ${f.title}: ${f.masked}`);
+    if (f.commit) lines.push(`  first added in commit ${f.commit} (blob ${f.blob?.slice(0, 12)})`);
+    lines.push(`  1. ${f.remediation.rotate}`);
+    lines.push(`  2. ${f.remediation.rewrite}`);
+    lines.push(`  3. ${f.remediation.compromised}`);
+  }
+  if (result.findings.length > 0) lines.push("");
+  lines.push(summary(result));
+  return `${lines.join("\n")}\n`;
+}
+
+export function renderJson(result: ScanResult, known: { enabled: boolean; values: number }): string {
+  return `${JSON.stringify(
+    {
+      version: 1,
+      mode: result.mode,
+      root: result.root,
+      knownValues: known,
+      findings: result.findings,
+      stats: result.stats,
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+function sarifUri(path: string): string {
+  return path.split("/").map(encodeURIComponent).join("/");
+}
+
+const KNOWN_VALUE_DESCRIPTOR = {
+  id: KNOWN_VALUE_RULE,
+  name: "KeyholdKnownValue",
+  shortDescription: { text: "a value stored in keyhold (matched by its keyed fingerprint)" },
+  help: { text: "Rotate it with keyhold rotate NAME, rewrite history, and treat it as compromised." },
+  defaultConfiguration: { level: "error" },
+};
+
+function descriptor(rule: Rule) {
+  return {
+    id: rule.id,
+    name: rule.id.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase()),
+    shortDescription: { text: rule.title },
+    help: {
+      text: `Rotate first (${rule.revoke}), then rewrite git history, and treat the key as compromised.`,
+    },
+    defaultConfiguration: { level: "error" },
+    properties: { provider: rule.provider, tags: ["security", "secret"] },
+  };
+}
+
+/** SARIF 2.1.0 for code-scanning tools: every rule described, one result per finding. */
+export function renderSarif(result: ScanResult, version: string): string {
+  const rules = [KNOWN_VALUE_DESCRIPTOR, ...PATTERN_RULES.map(descriptor)];
+  const index = new Map(rules.map((r, i) => [r.id, i]));
+  const sarif = {
+    $schema: "https://json.schemastore.org/sarif-2.1.0.json",
+    version: "2.1.0",
+    runs: [
+      {
+        tool: {
+          driver: { name: "keyhold", version, informationUri: "https://github.com/keyhold/keyhold", rules },
+        },
+        originalUriBaseIds: { SRCROOT: { uri: `file://${sarifUri(result.root)}/` } },
+        results: result.findings.map((f) => ({
+          ruleId: f.rule,
+          ruleIndex: index.get(f.rule) ?? 0,
+          level: "error",
+          message: {
+            text: `${f.title} (${f.masked}). 1. ${f.remediation.rotate}. 2. ${f.remediation.rewrite}. 3. ${f.remediation.compromised}.`,
+          },
+          locations: [
+            {
+              physicalLocation: {
+                artifactLocation: { uri: sarifUri(f.path), uriBaseId: "SRCROOT" },
+                region: { startLine: f.line, startColumn: f.column },
+              },
+            },
+          ],
+          partialFingerprints: { "keyhold/v1": f.id },
+          properties: {
+            masked: f.masked,
+            ...(f.commit ? { commit: f.commit } : {}),
+            ...(f.blob ? { blob: f.blob } : {}),
+            ...(f.credentials ? { credentials: f.credentials } : {}),
+          },
+        })),
+      },
+    ],
+  };
+  return `${JSON.stringify(sarif, null, 2)}\n`;
+}
+
+/**
+ * Lines for `git filter-repo --replace-text`: `literal:<match>==>***REMOVED***` for each
+ * distinct match (a regex for multi-line PEM blocks). Holds the leaked values: the CLI writes
+ * it only to a pipe.
+ */
+export function renderReplacements(result: ScanResult): string {
+  const lines = new Set<string>();
+  const rules = new Map(PATTERN_RULES.map((r) => [r.id, r]));
+  for (const f of result.findings) {
+    const rewrite = rules.get(f.rule)?.rewrite;
+    if (rewrite) {
+      lines.add(`regex:${rewrite}==>***REMOVED***`);
+      continue;
+    }
+    const match = exposeFindingMatch(f);
+    if (match !== undefined && !/[\r\n]/.test(match)) lines.add(`literal:${match}==>***REMOVED***`);
+  }
+  return lines.size === 0 ? "" : `${[...lines].join("\n")}\n`;
+}

@@ -1,0 +1,10 @@
+import { defineRule } from "../rule.js";
+
+export default defineRule({
+  id: "google-api-key",
+  title: "Google API key",
+  provider: "Google",
+  keywords: ["AIza"],
+  pattern: /(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])/g,
+  revoke: "delete or regenerate the key in Google Cloud console (APIs and Services, Credentials)",
+});

@@ -1,0 +1,10 @@
+import { defineRule } from "../rule.js";
+
+export default defineRule({
+  id: "newrelic-user-key",
+  title: "New Relic user API key",
+  provider: "New Relic",
+  keywords: ["NRAK-"],
+  pattern: /(?<![\w-])NRAK-[A-Z0-9]{27}(?![\w-])/g,
+  revoke: "delete the key in New Relic (API keys) and create a new one",
+});

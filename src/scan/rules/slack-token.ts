@@ -1,0 +1,11 @@
+import { defineRule } from "../rule.js";
+
+export default defineRule({
+  id: "slack-token",
+  title: "Slack token",
+  provider: "Slack",
+  keywords: ["xox", "xapp-"],
+  pattern:
+    /(?<![\w-])(?:xox[abposre]-\d{6,}-[A-Za-z0-9-]{10,}|xapp-\d-[A-Z0-9]{9,}-\d{6,}-[a-z0-9]{32,})(?![\w-])/g,
+  revoke: "revoke it in the Slack app settings (api.slack.com/apps) and reinstall to get a new one",
+});
