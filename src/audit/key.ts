@@ -43,7 +43,7 @@ export async function loadAuditKey(stateDir: string, creds: CredsOptions = {}): 
   const credentialsDirectory = (creds.env ?? process.env).CREDENTIALS_DIRECTORY;
   if (credentialsDirectory) {
     const fromService = readIfPresent(join(credentialsDirectory, AUDIT_KEY_NAME), {
-      strictMode: false,
+      permissions: "no-others",
       owners: "any",
     });
     if (fromService !== null) return keyFromHex(fromService);

@@ -157,7 +157,7 @@ export const rotateCommand = (argv: string[], io: CliIo) => setOrRotate(argv, io
 
 /** Reads a plaintext file being migrated: any owner or mode (that is why it is migrated), but no symlinks or devices. */
 function readPlaintextFile(path: string): Buffer {
-  return readProtectedFile(path, { strictMode: false, owners: "any" });
+  return readProtectedFile(path, { permissions: "any", owners: "any" });
 }
 
 function withoutFinalNewline(bytes: Buffer, keep: boolean): Buffer {

@@ -84,7 +84,7 @@ export async function listCredentials(
       info.status = "leftover-temp";
       continue;
     }
-    const bytes = readProtectedFile(path, { strictMode: false, owners: "any" });
+    const bytes = readProtectedFile(path, { permissions: "any", owners: "any" });
     let isCredential = true;
     try {
       info.keyType = readCredentialHeader(bytes).keyType;
@@ -107,7 +107,7 @@ export async function listCredentials(
       info.version = current.version;
     } else if (options.decryptCheck) {
       try {
-        const value = await decryptCredential(name, readProtectedFile(path, { strictMode: false, owners: "any" }), l.creds);
+        const value = await decryptCredential(name, readProtectedFile(path, { permissions: "any", owners: "any" }), l.creds);
         info.size = value.byteLength;
         value.dispose();
       } catch (err) {

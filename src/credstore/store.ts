@@ -88,7 +88,7 @@ export function exists(l: StoreLayout, name: string): boolean {
 /** Reads a credential's ciphertext from the store (symlinks refused). */
 export function readCiphertext(l: StoreLayout, name: string): Buffer {
   try {
-    return readProtectedFile(storeFile(l, name), { strictMode: false, owners: "any" });
+    return readProtectedFile(storeFile(l, name), { permissions: "any", owners: "any" });
   } catch (err) {
     if (err instanceof SecretError && err.code === "FILE_NOT_FOUND") {
       throw new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`, {
@@ -200,7 +200,7 @@ export async function restoreVersion(l: StoreLayout, name: string, to: number | 
         { hint: `list versions with: keyhold history ${name}` },
       );
     }
-    const ciphertext = readProtectedFile(versionFile(l, name, target.version), { strictMode: false, owners: "any" });
+    const ciphertext = readProtectedFile(versionFile(l, name, target.version), { permissions: "any", owners: "any" });
     const check = await decryptCredential(name, ciphertext, l.creds);
     check.dispose();
     writeFileAtomic(storeFile(l, name), ciphertext, { mode: 0o600, ...rootOwned() });

@@ -4,8 +4,12 @@ import { SecretError } from "../secret/index.js";
 import { CREDENTIAL_SIZE_MAX } from "../systemd/index.js";
 
 export interface ProtectedFileRules {
-  /** Refuse any group or other permission bit (files a user points at). Default true. */
-  strictMode?: boolean;
+  /**
+   * Which permission bits are refused: "owner-only" (default: no group or other bits, for files
+   * a user points at), "no-others" (group bits allowed: $CREDENTIALS_DIRECTORY on systemd 254+),
+   * or "any" (ciphertext, and plaintext files being migrated — that they are open is the point).
+   */
+  permissions?: "owner-only" | "no-others" | "any";
   /**
    * Owners accepted; default: the calling user and root. "any" for files systemd placed in
    * $CREDENTIALS_DIRECTORY, which belong to the service's (possibly transient) user.
@@ -58,7 +62,7 @@ function openError(err: NodeJS.ErrnoException, path: string): SecretError {
  * open descriptor with fstat (type, owner, mode, size) and read from that same descriptor.
  */
 export function readProtectedFile(path: string, rules: ProtectedFileRules = {}): Buffer {
-  const strict = rules.strictMode ?? true;
+  const permissions = rules.permissions ?? "owner-only";
   const maxBytes = rules.maxBytes ?? CREDENTIAL_SIZE_MAX;
   const owners = rules.owners ?? [process.geteuid?.() ?? 0, 0];
   let fd: number;
@@ -75,11 +79,11 @@ export function readProtectedFile(path: string, rules: ProtectedFileRules = {}):
         hint: `the file must belong to uid ${owners.join(" or ")}`,
       });
     }
-    const open = strict ? st.mode & 0o077 : st.mode & 0o007;
+    const open = permissions === "any" ? 0 : st.mode & (permissions === "owner-only" ? 0o077 : 0o007);
     if (open !== 0) {
       throw new SecretError(
         "PERMISSIONS_TOO_OPEN",
-        `file permissions too open: ${path} (mode ${octal(st.mode)}, expected ${strict ? "0600 or 0400" : "no access for others"})`,
+        `file permissions too open: ${path} (mode ${octal(st.mode)}, expected ${permissions === "owner-only" ? "0600 or 0400" : "no access for others"})`,
         { hint: `chmod 0600 ${path}` },
       );
     }

@@ -69,7 +69,7 @@ function readIfPresent(path: string | undefined, strict: boolean): Buffer | unde
   try {
     // Inside $CREDENTIALS_DIRECTORY systemd owns the files and, on 254+ with ACLs, group bits can
     // show; only access for others is refused there. Files a user points at get the strict check.
-    return readProtectedFile(path, strict ? { strictMode: true } : { strictMode: false, owners: "any" });
+    return readProtectedFile(path, strict ? { permissions: "owner-only" } : { permissions: "no-others", owners: "any" });
   } catch (err) {
     if (err instanceof SecretError && err.code === "FILE_NOT_FOUND") return undefined;
     throw err;
@@ -177,7 +177,7 @@ export function loadSecretSync(name: string, options: LoadOptions = {}): Secret 
 /** Loads a 32-byte key stored as 64 hex characters in a strictly protected file. */
 export function loadSecretKeyFile(path: string): SecretKey {
   assertCleanAbsolutePath(path, "key file");
-  const bytes = readProtectedFile(path, { strictMode: true, maxBytes: 4096 });
+  const bytes = readProtectedFile(path, { permissions: "owner-only", maxBytes: 4096 });
   try {
     return SecretKey.fromHex(bytes.toString("latin1"));
   } finally {

@@ -1,0 +1,194 @@
+/**
+ * The credstore commands as a user sees them: each case is a command, what it prints and how it
+ * exits, against the real systemd-creds on a scratch store.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { firstErrorLine, initWorld, runCli, runCliOk } from "../support/cli.js";
+import { makeCanary, type Scratch } from "../support/scratch.js";
+
+/** A credential made with systemd-creds directly; it writes with the umask (0644), so tighten it like a careful admin. */
+function encryptRaw(s: Scratch, args: string[], value: string, out: string): void {
+  execFileSync("systemd-creds", ["encrypt", "--with-key=host", ...args, "-", out], { env: s.env, input: value });
+  chmodSync(out, 0o600);
+}
+
+describe("set, get, rotate, history, rollback, rm", () => {
+  let s: Scratch;
+  before(async () => {
+    s = await initWorld();
+  });
+  after(() => s.cleanup());
+
+  it("walks one credential through its life", async () => {
+    const v1 = makeCanary("v1");
+    const v2 = makeCanary("v2");
+    const set = await runCliOk(["set", "life_key"], { env: s.env, input: `${v1}\n` });
+    assert.match(set.stdout, /^stored life_key \(version 1, \d+ bytes\)$/m);
+    assert.equal((await runCliOk(["get", "life_key"], { env: s.env })).stdout, v1, "one final newline is dropped");
+    await runCliOk(["rotate", "life_key"], { env: s.env, input: v2 });
+    assert.equal((await runCliOk(["get", "life_key"], { env: s.env })).stdout, v2);
+
+    const history = JSON.parse((await runCliOk(["history", "life_key", "--json"], { env: s.env })).stdout);
+    assert.equal(history.current, 2);
+    assert.deepEqual(
+      history.versions.map((v: { version: number; origin: string }) => [v.version, v.origin]),
+      [
+        [1, "set"],
+        [2, "rotate"],
+      ],
+    );
+    const rollback = await runCliOk(["rollback", "life_key"], { env: s.env });
+    assert.match(rollback.stdout, /life_key is now version 1/);
+    assert.equal((await runCliOk(["get", "life_key"], { env: s.env })).stdout, v1);
+    await runCliOk(["rollback", "life_key", "--to", "2"], { env: s.env });
+    assert.equal((await runCliOk(["get", "life_key"], { env: s.env })).stdout, v2);
+
+    // Versions live in the state directory, outside every name systemd searches.
+    assert.deepEqual(readdirSync(s.store).sort(), ["life_key"]);
+    assert.deepEqual(readdirSync(join(s.state, "credentials", "life_key", "versions")).sort(), ["1", "2"]);
+
+    const rm = await runCliOk(["rm", "life_key"], { env: s.env });
+    assert.match(rm.stdout, /removed life_key and 2 kept versions/);
+    assert.equal(existsSync(join(s.store, "life_key")), false);
+    assert.equal(existsSync(join(s.state, "credentials", "life_key")), false);
+    const gone = await runCli(["get", "life_key"], { env: s.env });
+    assert.equal(gone.code, 1);
+    assert.equal(firstErrorLine(gone.stderr).code, "CREDENTIAL_NOT_FOUND");
+  });
+
+  it("keeps the file 0600 whatever the umask, in a 0700 store", async () => {
+    await runCliOk(["set", "mode_key"], { env: s.env, input: makeCanary() });
+    const mode = execFileSync("sh", ["-c", `umask 000; stat -c %a ${s.store}/mode_key ${s.store}`], { encoding: "utf8" });
+    assert.deepEqual(mode.trim().split("\n"), ["600", "700"]);
+  });
+
+  it("records each operation in the audit log, without values", async () => {
+    const audit = JSON.parse((await runCliOk(["audit", "--json"], { env: s.env })).stdout);
+    const ops = (audit.records ?? audit).map((r: { op: string }) => r.op);
+    for (const op of ["init", "set", "get", "rotate", "rollback", "rm"]) assert.ok(ops.includes(op), op);
+    const verify = await runCli(["audit", "--verify"], { env: s.env });
+    assert.equal(verify.code, 0, verify.stderr);
+  });
+});
+
+describe("import and import-env", () => {
+  let s: Scratch;
+  before(async () => {
+    s = await initWorld();
+  });
+  after(() => s.cleanup());
+
+  it("imports a plaintext file and shreds it only after the credential decrypts", async () => {
+    const value = makeCanary("import");
+    const file = join(s.root, "insecurekey");
+    writeFileSync(file, `${value}\n`, { mode: 0o644 });
+    const r = await runCliOk(["import", "imported_key", file, "--shred"], { env: s.env });
+    assert.match(r.stdout, /imported imported_key from .*original overwritten and removed/);
+    assert.equal(existsSync(file), false);
+    assert.equal((await runCliOk(["get", "imported_key"], { env: s.env })).stdout, value);
+  });
+
+  it("keeps the original without --shred, and says so", async () => {
+    const file = join(s.root, "kept");
+    writeFileSync(file, makeCanary(), { mode: 0o600 });
+    const r = await runCliOk(["import", "kept_key", file], { env: s.env });
+    assert.match(r.stderr, /still holds the value in plaintext/);
+    assert.ok(existsSync(file));
+  });
+
+  it("imports a .env file all at once and prints the unit lines", async () => {
+    const a = makeCanary("a");
+    const b = makeCanary("b");
+    const file = join(s.root, "app.env");
+    writeFileSync(file, `# app\nOPENAI_API_KEY=${a}\nexport STRIPE_KEY="${b}"\n\n`, { mode: 0o600 });
+    const r = await runCliOk(["import-env", file], { env: s.env });
+    assert.match(r.stdout, /^LoadCredentialEncrypted=openai_api_key$/m);
+    assert.match(r.stdout, /^LoadCredentialEncrypted=stripe_key$/m);
+    assert.match(r.stdout, /^Environment=OPENAI_API_KEY_FILE=%d\/openai_api_key$/m);
+    assert.equal((await runCliOk(["get", "openai_api_key"], { env: s.env })).stdout, a);
+    assert.equal((await runCliOk(["get", "stripe_key"], { env: s.env })).stdout, b);
+    assert.ok(!r.stdout.includes(a) && !r.stdout.includes(b));
+  });
+
+  it("takes none of a .env file when one entry is already stored", async () => {
+    const file = join(s.root, "again.env");
+    writeFileSync(file, `FRESH_KEY=${makeCanary()}\nOPENAI_API_KEY=${makeCanary()}\n`, { mode: 0o600 });
+    const r = await runCli(["import-env", file], { env: s.env });
+    assert.equal(r.code, 1);
+    assert.equal(firstErrorLine(r.stderr).code, "CREDENTIAL_EXISTS");
+    assert.equal(existsSync(join(s.store, "fresh_key")), false);
+  });
+});
+
+describe("ls and doctor find what goes wrong in real stores", () => {
+  let s: Scratch;
+  const units = () => join(s.root, "units");
+  before(async () => {
+    s = await initWorld();
+    await runCliOk(["set", "good_key"], { env: s.env, input: makeCanary() });
+    // Seed 001's rotation recipe: --name=MY_API_KEY written to the file my_api_key.
+    encryptRaw(s, ["--name=MY_API_KEY"], makeCanary(), join(s.store, "my_api_key"));
+    // A plaintext key dropped into the store by hand.
+    writeFileSync(join(s.store, "pasted_key"), "sk-not-encrypted-at-all\n", { mode: 0o600 });
+    // A credential readable by others.
+    encryptRaw(s, ["--name=loose_key"], makeCanary(), join(s.store, "loose_key"));
+    chmodSync(join(s.store, "loose_key"), 0o644);
+    // Seed 002: encrypted (here with the right name) as my_app_key, loaded as my_key.
+    encryptRaw(s, ["--name=my_app_key"], makeCanary(), join(s.store, "my_app_key"));
+    mkdirSync(units());
+    writeFileSync(
+      join(units(), "job.service"),
+      `[Service]\nLoadCredentialEncrypted=my_key:${s.store}/my_app_key\nLoadCredentialEncrypted=absent_key\nExecStart=/bin/true\n`,
+    );
+  });
+  after(() => s.cleanup());
+
+  it("ls shows a status for each, and no value", async () => {
+    const r = await runCliOk(["ls", "--json", "--check"], { env: s.env });
+    const status = Object.fromEntries(JSON.parse(r.stdout).map((e: { name: string; status: string }) => [e.name, e.status]));
+    assert.deepEqual(status, {
+      good_key: "ok",
+      loose_key: "perms-too-open",
+      my_api_key: "name-mismatch",
+      my_app_key: "ok",
+      pasted_key: "plaintext",
+    });
+    assert.ok(!r.stdout.includes("sk-not-encrypted"));
+  });
+
+  it("doctor reports each problem with advice and exits 3", async () => {
+    const r = await runCli(["doctor", "--units", units()], { env: s.env });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stdout, /FOUND {2}file-mode: .*loose_key is mode 0644/);
+    assert.match(r.stdout, /FOUND {2}name-mismatch: .*named 'MY_API_KEY'/);
+    assert.match(r.stdout, /FOUND {2}plaintext: .*pasted_key/);
+    assert.match(r.stdout, /FOUND {2}unit-name-mismatch: .*job.service loads .*my_app_key as my_key/);
+    assert.match(r.stdout, /use LoadCredentialEncrypted=my_app_key:/);
+    assert.match(r.stdout, /FOUND {2}unit-missing-credential: .*absent_key/);
+    assert.ok(!r.stdout.includes("sk-not-encrypted"));
+  });
+
+  it("doctor --fix repairs modes and embedded names, and leaves what needs a human", async () => {
+    const r = await runCli(["doctor", "--fix", "--json", "--units", units()], { env: s.env });
+    const report = JSON.parse(r.stdout);
+    const fixed = report.findings.filter((f: { fixed?: string }) => f.fixed).map((f: { kind: string }) => f.kind).sort();
+    assert.deepEqual(fixed, ["file-mode", "name-mismatch"]);
+    assert.equal(r.code, 3, "plaintext and unit findings remain");
+    const after = JSON.parse((await runCliOk(["ls", "--json", "--check"], { env: s.env })).stdout);
+    const status = Object.fromEntries(after.map((e: { name: string; status: string }) => [e.name, e.status]));
+    assert.equal(status.my_api_key, "ok");
+    assert.equal(status.loose_key, "ok");
+    const audit = readFileSync(join(s.state, "audit.log"), "utf8");
+    assert.match(audit, /"op":"doctor-fix"/);
+  });
+
+  it("flags credentials that expire", async () => {
+    await runCliOk(["set", "short_key", "--not-after", "+2d"], { env: s.env, input: makeCanary() });
+    const ls = JSON.parse((await runCliOk(["ls", "--json"], { env: s.env })).stdout);
+    assert.equal(ls.find((e: { name: string }) => e.name === "short_key").status, "expiring");
+  });
+});
