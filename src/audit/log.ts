@@ -9,6 +9,7 @@ import {
   readFileSync,
   readSync,
   rmSync,
+  type Stats,
   writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -160,15 +161,16 @@ export class AuditLog {
 
   #create(): void {
     const fd = openLog(this.path, constants.O_RDONLY | constants.O_CREAT);
+    let stat: Stats;
     try {
-      if (!fstatSync(fd).isFile())
-        throw new SecretError("NOT_A_FILE", `audit log is not a regular file: ${this.path}`);
-      if (fstatSync(fd).size > 0 || readOptional(this.headPath) !== null) return;
-      fsyncSync(fd);
+      stat = fstatSync(fd);
     } finally {
       closeSync(fd);
     }
-    writeFileAtomic(this.headPath, sealHead(HEAD_ZERO, this.#key), { mode: 0o600 }); // fsyncs the directory too
+    if (!stat.isFile()) throw new SecretError("NOT_A_FILE", `audit log is not a regular file: ${this.path}`);
+    if (stat.size > 0 || readOptional(this.headPath) !== null) return;
+    // Also makes the new log's directory entry durable: both files live in one directory.
+    writeFileAtomic(this.headPath, sealHead(HEAD_ZERO, this.#key), { mode: 0o600 });
   }
 
   async append(event: AuditEvent): Promise<AuditRecord> {

@@ -77,7 +77,8 @@ export function verifyLog(log: Buffer, headText: string | null, key: SecretKey):
   // 2-3. Walk the chain.
   let expectedSeq = 1;
   let expectedPrev = GENESIS;
-  let checkPrev = true; // false right after a line already reported: its successor's prev mismatch is a consequence
+  // False right after a line already reported: the next line's prev mismatch is a consequence.
+  let checkPrev = true;
   parsed.forEach((p, i) => {
     const at = `line ${i + 1}`;
     if (p.kind === "malformed") {
@@ -100,13 +101,9 @@ export function verifyLog(log: Buffer, headText: string | null, key: SecretKey):
           const s = seqOf(q);
           return s !== null && s >= missing && s < seq;
         });
+        const gap = seq - missing === 1 ? `seq ${missing} is` : `seqs ${missing}-${seq - 1} are`;
         if (comesLater) report(seq, "reordered", `${at}: seq ${seq} comes before seq ${missing}`);
-        else
-          report(
-            seq,
-            "deleted",
-            `${at}: ${seq - missing === 1 ? `seq ${missing} is` : `seqs ${missing}-${seq - 1} are`} missing before seq ${seq}`,
-          );
+        else report(seq, "deleted", `${at}: ${gap} missing before seq ${seq}`);
         expectedSeq = seq + 1;
         checkPrev = false;
       } else if (seq < expectedSeq) {
