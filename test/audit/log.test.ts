@@ -339,6 +339,15 @@ describe("tampering with a log written by the API", () => {
     });
   }
 
+  it("truncated: cutting the log inside a line is caught too, and append refuses", async () => {
+    const { log } = await fiveRecords("cut-mid-line");
+    const bytes = readFileSync(log.path);
+    writeFileSync(log.path, bytes.subarray(0, bytes.length - 100));
+    const report = await log.verify();
+    assert.deepEqual(kinds(report).sort(), ["malformed", "truncated"]);
+    await assert.rejects(log.append({ op: "set", name: "x", result: "ok" }), { code: "AUDIT_TAMPERED" });
+  });
+
   it("edited: the wrong key is one clear finding, not one per record", async () => {
     const { log } = await fiveRecords("wrong-key");
     const other = await AuditLog.open({ path: log.path, key: SecretKey.random() });
