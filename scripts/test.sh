@@ -5,4 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npx biome lint src test bench
-node --test --test-concurrency=2 dist/test/
+# Only *.test.js files are tests: node --test given a directory named "test" would also run every
+# support module and fixture under it.
+mapfile -t files < <(find dist/test -name '*.test.js' | sort)
+node --test --test-concurrency=2 "${files[@]}"
