@@ -20,7 +20,8 @@ export {
   systemdCredentialProvider,
 } from "./providers.js";
 export { parseRef, type SecretRef } from "./refs.js";
-export { initVault, openVault } from "./open.js";
+export { initVault, joinVault, openVault } from "./open.js";
+export { POSTGRES_TABLE, PostgresBackend, type PostgresBackendOptions } from "./postgres-backend.js";
 export {
   type AuditVerifyReport,
   type InitVaultOptions,

@@ -1,3 +1,4 @@
+import type { Secret } from "../secret/index.js";
 import { type InitVaultOptions, Vault, type VaultOptions } from "./vault.js";
 
 /**
@@ -12,4 +13,9 @@ export function openVault(options: VaultOptions): Promise<Vault> {
 /** Creates a new vault in `backend` and a new master key held by `provider`. */
 export function initVault(options: InitVaultOptions): Promise<Vault> {
   return Vault.init(options);
+}
+
+/** Gives this host its own copy of an existing store's master key, then opens the store. */
+export function joinVault(options: VaultOptions & { master: Secret }): Promise<Vault> {
+  return Vault.join(options);
 }

@@ -18,6 +18,7 @@ import {
   sameBytes,
   seal,
   STORE_ID_BYTES,
+  toSecureKey,
   VALUE_MAX_BYTES,
   valueAd,
   wipe,
@@ -376,6 +377,45 @@ export class Vault {
       throw vaultTampered(`vault failed its integrity check: ${report.problems[0]}`);
     }
     return vault;
+  }
+
+  /**
+   * Gives this host its own copy of an existing store's master (a PostgreSQL store shared by
+   * several hosts): the master, exported on a host that has it, is checked against the store and
+   * handed to this host's provider (its own systemd credential or keyring item).
+   */
+  static async join(options: VaultOptions & { master: Secret }): Promise<Vault> {
+    const metaRecord = await options.backend.read("meta");
+    if (metaRecord === undefined) {
+      throw new SecretError("VAULT_NOT_FOUND", `no vault at ${options.backend.location}`);
+    }
+    const meta = parseJson(parseEnvelope("meta", metaRecord.value).b, "meta") as MetaBody;
+    const storeId = Buffer.from(String(meta.storeId), "base64");
+    if (options.provider.kind === "passphrase") {
+      throw new SecretError("USAGE", "a passphrase vault needs no joining: open it with its passphrase");
+    }
+    const bytes = options.master.exposeBytes();
+    if (bytes.length !== KEY_BYTES) throw new SecretError("INVALID_FORMAT", "a vault master key is 32 bytes");
+    const master = toSecureKey(Buffer.from(bytes));
+    try {
+      if (!sameBytes(masterCheck(master, storeId), b64(meta.master.check))) {
+        throw new SecretError("MASTER_KEY_MISSING", "this master key does not belong to the vault", {
+          hint: "export it again from a host that opens the vault (keyhold vault export-master)",
+        });
+      }
+      await options.provider.create(Vault.#context(options.backend, storeId), master, meta.master.version);
+    } finally {
+      wipe(master);
+    }
+    return Vault.open(options);
+  }
+
+  /** The master key, for giving another host its own copy (sensitive: re-authentication, audited). */
+  async exportMaster(auth: Reauth = {}): Promise<Secret> {
+    this.#live();
+    await this.#reauth("vault.export", auth);
+    await this.#record({ op: "vault.export", result: "ok", detail: { master: this.#meta.master.version } });
+    return Secret.fromBytes(this.#master);
   }
 
   static #context(backend: VaultBackend, storeId: Buffer): ProviderContext {
