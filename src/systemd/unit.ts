@@ -259,7 +259,12 @@ export function assertIpAllow(entry: string): void {
 
 const GROUP_NAME = /^[a-z_][a-z0-9_-]{0,30}\$?$/;
 
-function sandboxDirectives(protectHome: "yes" | "tmpfs", umask: string): string[] {
+/**
+ * The sandbox shared by isolated services and the job server. ProcSubset=pid is left out: it hides
+ * /proc/cpuinfo and /proc/meminfo, and then Node's os.cpus() returns [] and `free` fails (measured
+ * in the container), which breaks worker pools sized by the CPU count.
+ */
+function sandboxDirectives(protectHome: "yes" | "tmpfs", umask: string, network: boolean): string[] {
   return [
     "# The sandbox (docs/units.md says why each line is here and what it costs)",
     "NoNewPrivileges=yes",
@@ -278,7 +283,6 @@ function sandboxDirectives(protectHome: "yes" | "tmpfs", umask: string): string[
     "ProtectClock=yes",
     "ProtectHostname=yes",
     "ProtectProc=invisible",
-    "ProcSubset=pid",
     "RestrictNamespaces=yes",
     "RestrictRealtime=yes",
     "RestrictSUIDSGID=yes",
@@ -290,7 +294,13 @@ function sandboxDirectives(protectHome: "yes" | "tmpfs", umask: string): string[
     "SystemCallFilter=@system-service",
     "SystemCallFilter=~@privileged @resources",
     "SystemCallErrorNumber=EPERM",
-    "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+    ...(network
+      ? ["RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]
+      : [
+          "# No host to reach was given (--ip-allow): no network at all, Unix sockets only",
+          "PrivateNetwork=yes",
+          "RestrictAddressFamilies=AF_UNIX",
+        ]),
     "# MemoryDenyWriteExecute=yes is left out on purpose: V8's JIT needs writable+executable memory",
     `UMask=${umask}`,
   ];
@@ -413,13 +423,12 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     for (const p of bindPaths) service_.push(`BindPaths=${p}`);
     for (const p of bindReadOnlyPaths) service_.push(`BindReadOnlyPaths=${p}`);
     // Job output must stay readable by the developers who asked for it (seed 002 section 4).
-    service_.push(...sandboxDirectives(protectHome, mode === "jobserver" ? "0022" : "0077"));
+    // An isolated service usually serves the network; the job server reaches only what it is told.
+    const network = mode === "isolated" || ipAllow.length > 0;
+    service_.push(...sandboxDirectives(protectHome, mode === "jobserver" ? "0022" : "0077", network));
   }
-  if (mode === "jobserver" || ipAllow.length > 0) {
-    const allow =
-      mode === "jobserver" && !ipAllow.includes("localhost") ? ["localhost", ...ipAllow] : ipAllow;
-    service_.push("IPAddressDeny=any", `IPAddressAllow=${allow.join(" ")}`);
-  }
+  if (ipAllow.length > 0) service_.push("IPAddressDeny=any", `IPAddressAllow=${ipAllow.join(" ")}`);
+  else if (mode === "jobserver") service_.push("IPAddressDeny=any");
   if (!options.dropIn) {
     service_.push("Restart=on-failure", "RestartSec=200ms");
     if (mode === "jobserver")

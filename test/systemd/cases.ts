@@ -25,5 +25,15 @@ export const SNAPSHOT_CASES: Record<string, UnitOptions> = {
     keyholdRoot: "/opt/keyhold",
     config: "/etc/keyhold/jobs.json",
   },
+  "jobserver-offline": {
+    service: "keyhold-jobs",
+    mode: "jobserver",
+    group: "devs",
+    credentials: ["my_api_key"],
+    bindPaths: ["/srv/project/outputs"],
+    bindReadOnlyPaths: ["/srv/project"],
+    keyholdRoot: "/opt/keyhold",
+    config: "/etc/keyhold/jobs.json",
+  },
   "drop-in": { service: "postgresql", mode: "standard", dropIn: true, credentials: ["pg_password"] },
 };

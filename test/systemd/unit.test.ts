@@ -112,7 +112,7 @@ describe("renderUnit", () => {
       "LimitCORE=0",
       "Restart=on-failure",
       "IPAddressDeny=any",
-      "IPAddressAllow=localhost 192.0.2.0/24",
+      "IPAddressAllow=192.0.2.0/24",
       "StateDirectory=keyhold-jobs",
       "LoadCredentialEncrypted=my_api_key:/etc/credstore.encrypted/my_api_key",
       "LoadCredentialEncrypted=keyhold.audit-key:/var/lib/keyhold/keyhold.audit-key",
@@ -122,6 +122,21 @@ describe("renderUnit", () => {
     assert.deepEqual(
       credentials.map((c) => c.id),
       ["my_api_key", "keyhold.audit-key"],
+    );
+  });
+
+  it("jobserver without --ip-allow: no network at all (PrivateNetwork=yes, Unix sockets only)", () => {
+    const { files } = renderUnit(SNAPSHOT_CASES["jobserver-offline"] as UnitOptions);
+    const service = directives(files.find((f) => f.path.endsWith(".service"))?.content ?? "");
+    for (const d of ["PrivateNetwork=yes", "RestrictAddressFamilies=AF_UNIX", "IPAddressDeny=any"])
+      assert.ok(service.includes(d), d);
+    assert.ok(!service.some((l) => l.startsWith("IPAddressAllow=")));
+    const isolated = directives(
+      renderUnit({ service: "web", mode: "isolated", exec: "/usr/bin/true" }).files[0]?.content ?? "",
+    );
+    assert.ok(
+      isolated.includes("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6") &&
+        !isolated.includes("PrivateNetwork=yes"),
     );
   });
 
