@@ -3,16 +3,19 @@
  * exits, against the real systemd-creds on a scratch store.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { firstErrorLine, initWorld, runCli, runCliOk } from "../support/cli.js";
+import { firstErrorLine, initWorld, KEYHOLD_BIN, runCli, runCliOk } from "../support/cli.js";
 import { makeCanary, type Scratch } from "../support/scratch.js";
 
 /** A credential made with systemd-creds directly; it writes with the umask (0644), so tighten it like a careful admin. */
 function encryptRaw(s: Scratch, args: string[], value: string, out: string): void {
-  execFileSync("systemd-creds", ["encrypt", "--with-key=host", ...args, "-", out], { env: s.env, input: value });
+  execFileSync("systemd-creds", ["encrypt", "--with-key=host", ...args, "-", out], {
+    env: s.env,
+    input: value,
+  });
   chmodSync(out, 0o600);
 }
 
@@ -28,7 +31,11 @@ describe("set, get, rotate, history, rollback, rm", () => {
     const v2 = makeCanary("v2");
     const set = await runCliOk(["set", "life_key"], { env: s.env, input: `${v1}\n` });
     assert.match(set.stdout, /^stored life_key \(version 1, \d+ bytes\)$/m);
-    assert.equal((await runCliOk(["get", "life_key"], { env: s.env })).stdout, v1, "one final newline is dropped");
+    assert.equal(
+      (await runCliOk(["get", "life_key"], { env: s.env })).stdout,
+      v1,
+      "one final newline is dropped",
+    );
     await runCliOk(["rotate", "life_key"], { env: s.env, input: v2 });
     assert.equal((await runCliOk(["get", "life_key"], { env: s.env })).stdout, v2);
 
@@ -62,7 +69,9 @@ describe("set, get, rotate, history, rollback, rm", () => {
 
   it("keeps the file 0600 whatever the umask, in a 0700 store", async () => {
     await runCliOk(["set", "mode_key"], { env: s.env, input: makeCanary() });
-    const mode = execFileSync("sh", ["-c", `umask 000; stat -c %a ${s.store}/mode_key ${s.store}`], { encoding: "utf8" });
+    const mode = execFileSync("sh", ["-c", `umask 000; stat -c %a ${s.store}/mode_key ${s.store}`], {
+      encoding: "utf8",
+    });
     assert.deepEqual(mode.trim().split("\n"), ["600", "700"]);
   });
 
@@ -72,6 +81,45 @@ describe("set, get, rotate, history, rollback, rm", () => {
     for (const op of ["init", "set", "get", "rotate", "rollback", "rm"]) assert.ok(ops.includes(op), op);
     const verify = await runCli(["audit", "--verify"], { env: s.env });
     assert.equal(verify.code, 0, verify.stderr);
+  });
+});
+
+describe("set on a terminal", () => {
+  let s: Scratch;
+  before(async () => {
+    s = await initWorld();
+  });
+  after(() => s.cleanup());
+
+  /** Types `lines` into `keyhold args` running on a pseudo-terminal (util-linux script). */
+  function typeInto(args: string, lines: string[]): { stdout: string; status: number | null } {
+    const typing = lines.map((l) => `sleep 0.4; printf '%s\\r' '${l}'`).join("; ");
+    const r = spawnSync(
+      "sh",
+      ["-c", `(${typing}; sleep 0.6) | script -qec "${process.execPath} ${KEYHOLD_BIN} ${args}" /dev/null`],
+      {
+        env: s.env,
+        encoding: "utf8",
+      },
+    );
+    return { stdout: r.stdout, status: r.status };
+  }
+
+  it("asks twice without echoing the value", async () => {
+    const value = makeCanary("tty");
+    const r = typeInto("set tty_key", [value, value]);
+    assert.equal(r.status, 0, r.stdout);
+    assert.match(r.stdout, /Value for tty_key: /);
+    assert.match(r.stdout, /Again, to confirm: /);
+    assert.ok(!r.stdout.includes(value), "the terminal never shows the value");
+    assert.equal((await runCliOk(["get", "tty_key"], { env: s.env })).stdout, value);
+  });
+
+  it("stores nothing when the two entries differ", () => {
+    const r = typeInto("set tty_other", [makeCanary(), makeCanary()]);
+    assert.equal(r.status, 2);
+    assert.match(r.stdout, /the two values differ; nothing was stored \[USAGE\]/);
+    assert.equal(existsSync(join(s.store, "tty_other")), false);
   });
 });
 
@@ -149,7 +197,9 @@ describe("ls and doctor find what goes wrong in real stores", () => {
 
   it("ls shows a status for each, and no value", async () => {
     const r = await runCliOk(["ls", "--json", "--check"], { env: s.env });
-    const status = Object.fromEntries(JSON.parse(r.stdout).map((e: { name: string; status: string }) => [e.name, e.status]));
+    const status = Object.fromEntries(
+      JSON.parse(r.stdout).map((e: { name: string; status: string }) => [e.name, e.status]),
+    );
     assert.deepEqual(status, {
       good_key: "ok",
       loose_key: "perms-too-open",
@@ -175,7 +225,10 @@ describe("ls and doctor find what goes wrong in real stores", () => {
   it("doctor --fix repairs modes and embedded names, and leaves what needs a human", async () => {
     const r = await runCli(["doctor", "--fix", "--json", "--units", units()], { env: s.env });
     const report = JSON.parse(r.stdout);
-    const fixed = report.findings.filter((f: { fixed?: string }) => f.fixed).map((f: { kind: string }) => f.kind).sort();
+    const fixed = report.findings
+      .filter((f: { fixed?: string }) => f.fixed)
+      .map((f: { kind: string }) => f.kind)
+      .sort();
     assert.deepEqual(fixed, ["file-mode", "name-mismatch"]);
     assert.equal(r.code, 3, "plaintext and unit findings remain");
     const after = JSON.parse((await runCliOk(["ls", "--json", "--check"], { env: s.env })).stdout);
