@@ -25,8 +25,8 @@ export interface Detection {
 // Specific formats outrank the generic ones when they overlap; a known value outranks all.
 function rank(rule: string): number {
   if (rule === KNOWN_VALUE_RULE) return 0;
-  if (rule === "generic-secret-assignment" || rule === "dotenv-tracked" || rule === "url-credentials")
-    return 2;
+  if (rule === "generic-secret-assignment") return 3;
+  if (rule === "dotenv-tracked" || rule === "url-credentials") return 2;
   return 1;
 }
 

@@ -51,5 +51,5 @@ const PLACEHOLDER =
 
 /** Whether a value reads like a stand-in rather than a real credential. */
 export function looksLikePlaceholder(value: string): boolean {
-  return PLACEHOLDER.test(value) || /^(.)\1+$/.test(value);
+  return PLACEHOLDER.test(value) || /EXAMPLE/.test(value) || /^(.)\1+$/.test(value);
 }

@@ -1,0 +1,1 @@
+AWS_SECRET_ACCESS_KEY = "{{b64:40}}"

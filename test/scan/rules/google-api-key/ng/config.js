@@ -1,0 +1,2 @@
+// configuration committed by mistake
+export const client = createClient({ apiKey: "AI{{}}za{{b64u:35}}" });

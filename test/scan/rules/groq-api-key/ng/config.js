@@ -1,0 +1,2 @@
+// configuration committed by mistake
+export const client = createClient({ apiKey: "gs{{}}k_{{alnum:52}}" });

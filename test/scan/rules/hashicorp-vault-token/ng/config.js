@@ -1,0 +1,2 @@
+// configuration committed by mistake
+export const client = createClient({ apiKey: "hv{{}}s.{{b64u:94}}" });

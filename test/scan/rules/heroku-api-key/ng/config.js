@@ -1,0 +1,2 @@
+// configuration committed by mistake
+export const client = createClient({ apiKey: "HR{{}}KU-AA{{b64u:58}}" });

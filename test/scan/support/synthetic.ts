@@ -1,0 +1,132 @@
+import { createHash } from "node:crypto";
+
+/*
+ * Synthetic keys for tests and benchmarks. Fixture files hold templates such as
+ * `ghp_{{alnum:36}}`, never a key: the braces break every pattern, so this repository does not
+ * trip secret scanners (GitHub push protection included). Expansion is deterministic: the
+ * same seed gives the same characters, so snapshots are stable.
+ */
+
+const ALPHABETS: Record<string, string> = {
+  alnum: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+  alpha: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+  upper: "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+  lower: "abcdefghijklmnopqrstuvwxyz",
+  UA: "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+  digit: "0123456789",
+  hex: "0123456789abcdef",
+  HEX: "0123456789ABCDEF",
+  b64: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+  b64u: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+  b32: "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+  bech: "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L",
+};
+
+/** A deterministic byte stream (SHA-256 in counter mode) for reproducible fixtures. */
+export class SeededRandom {
+  #seed: string;
+  #counter = 0;
+  #pool: Buffer = Buffer.alloc(0);
+  #at = 0;
+
+  constructor(seed: string) {
+    this.#seed = seed;
+  }
+
+  byte(): number {
+    if (this.#at >= this.#pool.length) {
+      this.#pool = createHash("sha256")
+        .update(`${this.#seed}\0${this.#counter++}`)
+        .digest();
+      this.#at = 0;
+    }
+    return this.#pool[this.#at++]!;
+  }
+
+  /** Uniform integer in [0, n), n ≤ 65536. */
+  below(n: number): number {
+    const limit = 65536 - (65536 % n);
+    for (;;) {
+      const v = this.byte() * 256 + this.byte();
+      if (v < limit) return v % n;
+    }
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[this.below(items.length)]!;
+  }
+
+  chars(kind: string, length: number): string {
+    const alphabet = ALPHABETS[kind];
+    if (alphabet === undefined) throw new Error(`unknown template kind: ${kind}`);
+    let out = "";
+    for (let i = 0; i < length; i++) out += alphabet[this.below(alphabet.length)];
+    return out;
+  }
+}
+
+/** Expands `{{kind:length}}` (and the empty `{{}}`, used to split literal prefixes). */
+export function expandTemplate(template: string, random: SeededRandom): string {
+  return template.replace(/\{\{(?:([A-Za-z0-9]+):(\d+))?\}\}/g, (_m, kind?: string, length?: string) =>
+    kind === undefined ? "" : random.chars(kind, Number(length)),
+  );
+}
+
+/**
+ * One synthetic key per pattern rule, built from parts (templates), for the planted corpus and
+ * the benchmark tree.
+ */
+export const KEY_TEMPLATES: Record<string, string> = {
+  "openai-api-key": "sk-proj-{{b64u:40}}T3Blbk{{}}FJ{{b64u:40}}",
+  "anthropic-api-key": "sk-ant-{{}}api03-{{b64u:93}}AA",
+  "aws-access-key-id": "AK{{}}IA{{b32:16}}",
+  "github-token": "gh{{}}p_{{alnum:36}}",
+  "github-fine-grained-token": "github_{{}}pat_{{alnum:22}}_{{alnum:59}}",
+  "gitlab-token": "glp{{}}at-{{b64u:20}}",
+  "slack-token": "xo{{}}xb-{{digit:12}}-{{digit:13}}-{{alnum:24}}",
+  "slack-webhook": "https://hooks.slack.com/{{}}services/T{{UA:10}}/B{{UA:10}}/{{alnum:24}}",
+  "stripe-secret-key": "sk_{{}}live_{{alnum:24}}",
+  "google-api-key": "AI{{}}za{{b64u:35}}",
+  "google-oauth-client-secret": "GOC{{}}SPX-{{b64u:28}}",
+  "azure-ad-client-secret": "{{alnum:3}}{{digit:1}}Q{{}}~{{alnum:34}}",
+  "npm-token": "np{{}}m_{{alnum:36}}",
+  "pypi-token": "py{{}}pi-AgEIcHlwaS5vcmc{{b64u:70}}",
+  "huggingface-token": "h{{}}f_{{upper:4}}{{alpha:26}}{{lower:4}}",
+  "twilio-api-key": "S{{}}K{{hex:32}}",
+  "sendgrid-api-key": "S{{}}G.{{b64u:22}}.{{b64u:43}}",
+  "mailchimp-api-key": "{{hex:32}}-u{{}}s14",
+  "digitalocean-token": "do{{}}p_v1_{{hex:64}}",
+  "shopify-token": "shp{{}}at_{{hex:32}}",
+  "groq-api-key": "gs{{}}k_{{alnum:52}}",
+  "databricks-token": "da{{}}pi{{hex:32}}",
+  "telegram-bot-token": "{{digit:10}}:A{{}}A{{b64u:33}}",
+  "discord-webhook": "https://discord.com/api/{{}}webhooks/{{digit:19}}/{{b64u:68}}",
+  "linear-api-key": "lin_{{}}api_{{alnum:40}}",
+  "doppler-token": "dp.{{}}pt.{{alnum:43}}",
+  "atlassian-api-token": "ATA{{}}TT3{{alnum:186}}",
+  "pulumi-token": "pu{{}}l-{{hex:40}}",
+  "hashicorp-vault-token": "hv{{}}s.{{b64u:94}}",
+  "terraform-cloud-token": "{{alnum:14}}.atlas{{}}v1.{{b64u:67}}",
+  "postman-api-key": "PM{{}}AK-{{hex:24}}-{{hex:34}}",
+  "newrelic-user-key": "NR{{}}AK-{{UA:27}}",
+  "square-token": "sq0{{}}csp-{{b64u:43}}",
+  "perplexity-api-key": "pp{{}}lx-{{alnum:48}}",
+  "replicate-api-token": "r{{}}8_{{alnum:37}}",
+  "xai-api-key": "xa{{}}i-{{alnum:80}}",
+  "age-secret-key": "AGE-SECRET-{{}}KEY-1{{bech:58}}",
+  "sentry-token": "sntr{{}}yu_{{hex:64}}",
+  "grafana-token": "gl{{}}sa_{{alnum:32}}_{{hex:8}}",
+  "heroku-api-key": "HR{{}}KU-AA{{b64u:58}}",
+};
+
+/** How a planted key is written into a file, for rules that need context around the value. */
+export const CONTEXT_TEMPLATES: Record<string, string> = {
+  "aws-secret-access-key": 'aws_secret_access_key = "{{b64:40}}"',
+  "azure-storage-account-key":
+    "DefaultEndpointsProtocol=https;AccountName=store{{digit:4}};Account{{}}Key={{b64:86}}==;EndpointSuffix=core.windows.net",
+  "private-key":
+    "-----BEGIN RSA PRIVATE {{}}KEY-----\n{{b64:64}}\n{{b64:64}}\n{{b64:40}}==\n-----END RSA PRIVATE {{}}KEY-----",
+  jwt: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.ey{{}}J{{b64u:40}}.{{b64u:43}}",
+  "url-credentials": "postgres://app:{{alnum:20}}@db.internal:5432/app",
+  "generic-secret-assignment": 'client_secret = "{{alnum:12}}{{digit:4}}{{alnum:16}}"',
+};
