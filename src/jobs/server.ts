@@ -219,8 +219,15 @@ export class JobServer {
     );
     server.maxConnections = http.maxConnections;
     // A client that vanishes mid-request must never take the server down.
-    server.on("clientError", (_err, socket) => {
-      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      const status =
+        err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? "408 Request Timeout"
+          : err.code === "HPE_HEADER_OVERFLOW"
+            ? "431 Request Header Fields Too Large"
+            : "400 Bad Request";
+      if (socket.writable && err.code !== "ECONNRESET")
+        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
     });
     this.#server = server;
@@ -447,9 +454,10 @@ export class JobServer {
       return;
     }
     const credentials = new Map(job.credentials.map((c) => [c, this.#credentials.values.get(c) as Secret]));
+    // Not persisted here: if the server dies now, the saved "queued" record becomes
+    // "interrupted" at the next start all the same, and runs per second matter.
     record.state = "running";
     record.startedAt = new Date().toISOString();
-    this.#records.save(record);
     const handle = startRun({
       job,
       record,

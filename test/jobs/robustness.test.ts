@@ -1,0 +1,188 @@
+import assert from "node:assert/strict";
+import { connect, type Socket } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { call, finalRun, follow, startServer, type TestServer, waitFor } from "./support.js";
+
+/** Opens a raw connection, writes `data`, and collects what comes back until the server closes. */
+function raw(
+  socketPath: string,
+  data: Buffer | string,
+  options: { keepOpenMs?: number } = {},
+): Promise<{ reply: string; closedAfterMs: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket: Socket = connect(socketPath);
+    let reply = "";
+    socket.on("data", (c: Buffer) => {
+      reply += c.toString("latin1");
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => resolve({ reply, closedAfterMs: Date.now() - started }));
+    socket.on("connect", () => socket.write(data));
+    if (options.keepOpenMs !== undefined) {
+      setTimeout(() => {
+        socket.destroy();
+      }, options.keepOpenMs).unref();
+    }
+    setTimeout(() => reject(new Error("the server never closed the connection")), 15_000).unref();
+  });
+}
+
+async function healthy(s: TestServer): Promise<void> {
+  const r = await call(s.socket, "GET", "/v1/health");
+  assert.equal(r.status, 200);
+}
+
+describe("the job server survives bad clients", () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer({
+      config: ({ root, outputs }) => ({
+        concurrency: 1,
+        queueLimit: 1,
+        http: { headersTimeoutMs: 500, requestTimeoutMs: 1000, maxConnections: 512 },
+        jobs: {
+          noop: { argv: ["/bin/true"], cwd: root, outputDir: outputs },
+          talk: {
+            argv: ["/bin/sh", "-c", "for i in 1 2 3 4 5; do echo line $i; sleep 0.1; done"],
+            cwd: root,
+            outputDir: outputs,
+          },
+          long: {
+            argv: ["/bin/sleep", "{secs}"],
+            cwd: root,
+            outputDir: outputs,
+            params: { secs: { pattern: "[0-9]+" } },
+          },
+        },
+      }),
+    });
+  });
+  after(async () => {
+    await s.cleanup();
+  });
+
+  test("garbage bytes get 400 and a closed connection", async () => {
+    for (const junk of [
+      Buffer.from([0, 1, 2, 0xff, 0xfe, 13, 10, 13, 10]),
+      "NOT HTTP AT ALL\r\n\r\n",
+      "GET /v1/health HTTP/9.9\r\n\r\n",
+      "GET\r\n\r\n",
+    ]) {
+      const { reply } = await raw(s.socket, junk);
+      assert.match(reply, /^HTTP\/1\.1 400/, JSON.stringify(String(junk)));
+    }
+    await healthy(s);
+  });
+
+  test("bodies over 1 MiB get 413, by Content-Length or while streaming; exactly 1 MiB is read", async () => {
+    const declared = await raw(
+      s.socket,
+      "POST /v1/jobs/noop/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n{",
+    );
+    assert.match(declared.reply, /^HTTP\/1\.1 413/);
+    assert.match(declared.reply, /"code":"BODY_TOO_LARGE"/);
+    const chunk = Buffer.alloc(64 * 1024, " ");
+    const size = chunk.length.toString(16);
+    let body = "POST /v1/jobs/noop/runs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (let i = 0; i < 18; i++) body += `${size}\r\n${chunk.toString()}\r\n`;
+    body += "0\r\n\r\n";
+    const streamed = await raw(s.socket, body);
+    assert.match(streamed.reply, /^HTTP\/1\.1 413/);
+    const exact = `{"params":{}}${" ".repeat(1024 * 1024 - 13)}`;
+    const ok = await call(s.socket, "POST", "/v1/jobs/noop/runs", exact, {
+      "Content-Type": "application/json",
+    });
+    assert.equal(ok.status, 202);
+    await healthy(s);
+  });
+
+  test("slow clients are cut by the header and request timeouts while others are served", async () => {
+    const slowHeaders = raw(s.socket, "GET /v1/health HTTP/1.1\r\nHost: x\r\n");
+    const slowBody = raw(
+      s.socket,
+      "POST /v1/jobs/noop/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+    );
+    await healthy(s);
+    const [h, b] = await Promise.all([slowHeaders, slowBody]);
+    assert.ok(h.reply === "" || /^HTTP\/1\.1 408/.test(h.reply), h.reply);
+    assert.ok(b.reply === "" || /^HTTP\/1\.1 408/.test(b.reply), b.reply);
+    await healthy(s);
+  });
+
+  test("a flood of connections that send nothing, half a request or garbage leaves the server serving", async () => {
+    const floods: Promise<unknown>[] = [];
+    for (let i = 0; i < 150; i++) {
+      const kind = i % 3;
+      floods.push(
+        raw(s.socket, kind === 0 ? "" : kind === 1 ? "GET /v1/hea" : "\x16\x03\x01 tls?\r\n\r\n", {
+          keepOpenMs: 200,
+        }),
+      );
+    }
+    await healthy(s);
+    await Promise.all(floods);
+    await healthy(s);
+  });
+
+  test("a client that drops its follow stream does not cancel the run", async () => {
+    const { reply } = await raw(
+      s.socket,
+      "POST /v1/jobs/talk/runs?follow=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+      { keepOpenMs: 150 },
+    );
+    const id = /"id":"([^"]+)"/.exec(reply)?.[1];
+    assert.ok(id, reply);
+    const run = await waitFor("the run to end", async () => {
+      const r = (await call(s.socket, "GET", `/v1/runs/${id}`)).json as { run: { state: string } };
+      return r.run.state === "running" || r.run.state === "queued" ? undefined : r.run;
+    });
+    assert.equal(run.state, "succeeded");
+    assert.equal(
+      (await call(s.socket, "GET", `/v1/runs/${id}/log`)).text,
+      "line 1\nline 2\nline 3\nline 4\nline 5\n",
+    );
+  });
+
+  test("a full queue answers 429 QUEUE_FULL", async () => {
+    const post = () =>
+      call(s.socket, "POST", "/v1/jobs/long/runs", JSON.stringify({ params: { secs: "30" } }));
+    const first = (await post()).json as { run: { id: string } };
+    const second = (await post()).json as { run: { id: string } };
+    const third = await post();
+    assert.equal(third.status, 429);
+    assert.equal((third.json as { error: { code: string } }).error.code, "QUEUE_FULL");
+    assert.equal((await call(s.socket, "DELETE", `/v1/runs/${second.run.id}`)).status, 202);
+    assert.equal((await call(s.socket, "DELETE", `/v1/runs/${first.run.id}`)).status, 202);
+    await waitFor("the queue to drain", async () =>
+      ((await call(s.socket, "GET", "/v1/health")).json as { running: number }).running === 0
+        ? true
+        : undefined,
+    );
+    assert.equal(finalRun((await follow(s.socket, "noop")).events).state, "succeeded");
+  });
+
+  test("a request that completes while the server stops gets 503 SHUTTING_DOWN", async () => {
+    const long = (
+      await call(s.socket, "POST", "/v1/jobs/long/runs", JSON.stringify({ params: { secs: "1" } }))
+    ).json as { run: { id: string } };
+    assert.ok(long.run.id);
+    const socket = connect(s.socket);
+    let reply = "";
+    socket.on("data", (c: Buffer) => {
+      reply += c.toString();
+    });
+    await new Promise((r) => socket.once("connect", r));
+    socket.write("POST /v1/jobs/noop/runs HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{");
+    await sleep(100);
+    const stopped = s.stop();
+    await sleep(100);
+    socket.write("}");
+    await waitFor("the answer", () => (reply.includes("\r\n\r\n{") ? true : undefined));
+    assert.match(reply, /^HTTP\/1\.1 503/);
+    assert.match(reply, /"code":"SHUTTING_DOWN"/);
+    socket.destroy();
+    assert.equal(await stopped, 0);
+  });
+});

@@ -1,0 +1,253 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+
+/**
+ * A real `keyhold serve` process on a temporary socket, for the job server tests. The server is
+ * the compiled CLI (dist/src/cli/main.js) started the way a person would start it by hand.
+ */
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+export const CLI_MAIN = join(PROJECT_ROOT, "dist/src/cli/main.js");
+const RUN_CLI = `const { main } = await import(${JSON.stringify(CLI_MAIN)});
+process.exitCode = await main(process.argv.slice(1), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });`;
+
+/** argv for running the keyhold CLI from the compiled tree. */
+export function cliArgv(args: string[]): string[] {
+  return ["--input-type=module", "-e", RUN_CLI, ...args];
+}
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: unknown;
+}
+
+export function call(
+  socket: string,
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  return new Promise((resolvePromise, reject) => {
+    const req = request({ socketPath: socket, method, path, headers }, (res) => {
+      const parts: Buffer[] = [];
+      res.on("data", (c: Buffer) => parts.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(parts).toString("utf8");
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+      });
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+export function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      "curl",
+      ["-sS", ...args],
+      { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === "number"
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolvePromise({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, cliArgv(args), { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString("utf8");
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString("utf8");
+    });
+    child.on("close", (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+export interface TestServer {
+  root: string;
+  socket: string;
+  state: string;
+  outputs: string;
+  credentials: string;
+  configPath: string;
+  proc: ChildProcess;
+  stderr(): string;
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number | null>;
+  kill9(): Promise<void>;
+  /** Starts a new server process on the same socket, state and config. */
+  restart(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export interface ServerSetup {
+  /** Credential files to put in the server's $CREDENTIALS_DIRECTORY. */
+  credentials?: Record<string, string>;
+  /** The config; `{out}` in strings is replaced by the outputs directory. */
+  config: (paths: { root: string; outputs: string }) => unknown;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+export async function startServer(setup: ServerSetup): Promise<TestServer> {
+  const root = mkdtempSync(join(tmpdir(), "keyhold-jobs-"));
+  chmodSync(root, 0o755);
+  const outputs = join(root, "outputs");
+  const credentials = join(root, "credentials");
+  const state = join(root, "state");
+  mkdirSync(outputs);
+  mkdirSync(credentials, { mode: 0o700 });
+  for (const [name, value] of Object.entries(setup.credentials ?? {})) {
+    writeFileSync(join(credentials, name), value, { mode: 0o400 });
+  }
+  const configPath = join(root, "jobs.json");
+  writeFileSync(configPath, JSON.stringify(setup.config({ root, outputs }), null, 2));
+  const socket = join(root, "jobs.sock");
+  let stderr = "";
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    LANG: "C.UTF-8",
+    CREDENTIALS_DIRECTORY: credentials,
+    // A canary in the server's own environment must never reach a job.
+    KEYHOLD_SERVER_ONLY: "server-environment-marker",
+  };
+  const server: TestServer = {
+    root,
+    socket,
+    state,
+    outputs,
+    credentials,
+    configPath,
+    proc: undefined as unknown as ChildProcess,
+    stderr: () => stderr,
+    async stop() {
+      const p = server.proc;
+      if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
+      const exited = new Promise<number | null>((r) => p.once("exit", (code) => r(code)));
+      p.kill("SIGTERM");
+      return exited;
+    },
+    async kill9() {
+      const p = server.proc;
+      if (p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise<void>((r) => p.once("exit", () => r()));
+      p.kill("SIGKILL");
+      await exited;
+    },
+    async restart() {
+      const p = spawn(
+        process.execPath,
+        cliArgv(["serve", "--config", configPath, "--socket", socket, "--state", state]),
+        {
+          env,
+          stdio: ["ignore", "ignore", "pipe"],
+        },
+      );
+      p.stderr?.on("data", (c: Buffer) => {
+        stderr += c.toString("utf8");
+      });
+      server.proc = p;
+      await waitFor("the server to answer", async () => {
+        if (p.exitCode !== null) throw new Error(`server exited ${p.exitCode}: ${stderr}`);
+        try {
+          const r = await call(socket, "GET", "/v1/health");
+          return r.status === 200 ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      });
+    },
+    async cleanup() {
+      await server.kill9();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  await server.restart();
+  return server;
+}
+
+/** Every file under `dir`, recursively, as one string (to search for a leaked value). */
+export function everythingUnder(dir: string): string {
+  let all = "";
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const parent =
+      (entry as unknown as { parentPath?: string; path?: string }).parentPath ??
+      (entry as unknown as { path: string }).path;
+    all += readFileSync(join(parent, entry.name), "latin1");
+  }
+  return all;
+}
+
+/** POST with ?follow=1 and collect every NDJSON event. */
+export async function follow(
+  socket: string,
+  job: string,
+  params: Record<string, string> = {},
+): Promise<{ events: Record<string, unknown>[]; raw: string; status: number }> {
+  const reply = await call(socket, "POST", `/v1/jobs/${job}/runs?follow=1`, JSON.stringify({ params }), {
+    "Content-Type": "application/json",
+  });
+  const events =
+    reply.status === 200
+      ? reply.text
+          .split("\n")
+          .filter((l) => l !== "")
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+      : [];
+  return { events, raw: reply.text, status: reply.status };
+}
+
+export function finalRun(events: Record<string, unknown>[]): Record<string, unknown> {
+  const last = events[events.length - 1];
+  if (!last || last.event !== "finished") throw new Error("stream did not end with a finished event");
+  return last.run as Record<string, unknown>;
+}
+
+export function outputOf(events: Record<string, unknown>[], stream?: "stdout" | "stderr"): string {
+  return events
+    .filter((e) => e.event === "output" && (stream === undefined || e.stream === stream))
+    .map((e) => e.data as string)
+    .join("");
+}
