@@ -19,7 +19,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# `npm install --no-save` installs exactly what package-lock.json pins without rewriting it.
+# (`npm ci` is refused here: npm 11 reports the lock "out of sync" because it lists only the
+# platform packages of the optional native binaries that exist for linux.)
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
