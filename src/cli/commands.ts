@@ -28,5 +28,6 @@ export const commands: Record<string, CommandEntry> = {
   trigger: { summary: "ask the job server to run a job (--follow streams it and exits with its code)", load: async () => (await import("./trigger.js")).triggerCommand },
   runs: { summary: "list the job server's recent runs", load: async () => (await import("./runs.js")).runsCommand },
   scan: { summary: "find leaked credentials in a tree, staged changes (--staged) or git history (--history)", load: async () => (await import("./scan.js")).scanCommand },
+  vault: { summary: "the vault: many secrets with a key hierarchy, per-plugin access, rotation and audit", load: async () => (await import("./vault.js")).vaultCommand },
   hook: { summary: "install a pre-commit hook that blocks commits holding credentials", load: async () => (await import("./scan.js")).hookCommand },
 };

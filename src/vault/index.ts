@@ -1,4 +1,5 @@
 export type { CommitOp, CommitResult, StoredRecord, VaultBackend } from "./backend.js";
+export { decryptFernet, type LegacyEntry, legacyEntries } from "./fernet.js";
 export { FileBackend, type FileBackendOptions, VAULT_FILE } from "./file-backend.js";
 export {
   type AccessRule,

@@ -475,6 +475,58 @@ export class Vault {
     });
   }
 
+  /**
+   * Stores many values in one commit (imports): all of them or none. Each becomes a new version of
+   * its secret; the `source` goes to the audit log.
+   */
+  async importValues(
+    entries: Array<{ ref: string | SecretRef; value: Secret }>,
+    source: string,
+  ): Promise<{ count: number }> {
+    this.#live();
+    const parsed = entries.map((e) => ({ ref: parseRef(e.ref), value: e.value }));
+    for (const e of parsed) checkValue(e.value.exposeBytes());
+    const seen = new Set<string>();
+    for (const e of parsed) {
+      if (seen.has(refText(e.ref)))
+        throw new SecretError("INVALID_FORMAT", `${refText(e.ref)} appears twice in the import`);
+      seen.add(refText(e.ref));
+    }
+    const result = await this.#transact(
+      "vault.import",
+      undefined,
+      async (tx) => {
+        for (const { ref, value } of parsed) {
+          const existing = await tx.get<SecretBody>(secretKey(ref));
+          const ring = await this.#ensureRing(tx, ref.ns);
+          const dek = this.#dekFromRing(ring, ring.current);
+          const v = existing === undefined ? 1 : Math.max(...existing.versions.map((x) => x.v)) + 1;
+          const sealed = seal(
+            dek,
+            value.exposeBytes(),
+            valueAd(this.#storeId, ref.ns, ref.name, v, ring.current),
+          );
+          const version: ValueVersion = {
+            v,
+            dek: ring.current,
+            n: sealed.nonce.toString("base64"),
+            c: sealed.ciphertext.toString("base64"),
+            created: nowIso(this.#now),
+          };
+          const versions = [...(existing?.versions ?? []), version]
+            .sort((a, b) => b.v - a.v)
+            .slice(0, KEPT_VERSIONS);
+          tx.put(secretKey(ref), { ns: ref.ns, name: ref.name, current: v, versions } satisfies SecretBody);
+        }
+        return { count: parsed.length };
+      },
+      (res) => ({ count: res.count, source: source.slice(0, 200) }),
+    );
+    if (this.#onValueStored !== undefined)
+      for (const e of parsed) await this.#onValueStored(refText(e.ref), e.value);
+    return result;
+  }
+
   /** Makes an older kept version current again (`to`, default the one before the current). */
   async rollback(ref: string | SecretRef, options: { to?: number } = {}): Promise<{ version: number }> {
     const r = parseRef(ref);

@@ -1,0 +1,804 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { type AuditLog, createAuditKey, openStateAuditLog } from "../audit/index.js";
+import { parseDotenv, readValue, type StoreLayout } from "../credstore/index.js";
+import { writeFileAtomic } from "../durable/index.js";
+import { readProtectedFile } from "../load/index.js";
+import { isSecretError, Secret, SecretError } from "../secret/index.js";
+import {
+  type AccessRule,
+  decryptFernet,
+  FileBackend,
+  initVault,
+  joinVault,
+  keyringProvider,
+  legacyEntries,
+  type MasterKeyProvider,
+  openVault,
+  PostgresBackend,
+  type ProviderKind,
+  parseManifest,
+  parseRef,
+  passphraseProvider,
+  type RotationResult,
+  systemdCredentialProvider,
+  type Vault,
+  type VaultBackend,
+  type VaultOp,
+} from "../vault/index.js";
+import { layoutFrom, parsed, STORE_OPTIONS } from "./args.js";
+import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+
+/*
+ * `keyhold vault …`: argument parsing and printing only; everything else is src/vault. The
+ * backend and provider chosen at `init` are remembered (never a secret) in
+ * STATE/vault/config.json so later commands need no flags.
+ */
+
+interface VaultConfig {
+  backend: "file" | "postgres";
+  provider: ProviderKind;
+  credentialName?: string;
+  postgres?: { host?: string; port?: number; database?: string; user?: string; store?: string };
+}
+
+const CONFIG_FILE = "config.json";
+const PROVIDERS: readonly ProviderKind[] = ["systemd-credential", "keyring", "passphrase"];
+
+const COMMON = {
+  ...STORE_OPTIONS,
+  json: { type: "boolean" },
+  "passphrase-file": { type: "string" },
+} as const;
+
+const SUBCOMMANDS: Record<string, { synopsis: string; summary: string }> = {
+  init: {
+    synopsis:
+      "vault init [--provider systemd-credential|keyring|passphrase] [--backend file|postgres] [--pg-host H --pg-port P --pg-database D --pg-user U --pg-store S] [--join] [--schedule-master 365d] [--schedule-kek 90d] [--schedule-dek 30d]",
+    summary: "create a vault (or, with --join, take this host's copy of a shared vault's master from stdin)",
+  },
+  put: {
+    synopsis: "vault put NS/NAME [--expires ISO-TIME]",
+    summary: "store a new version (value from a no-echo prompt or stdin)",
+  },
+  get: { synopsis: "vault get NS/NAME [--version N] [--reveal]", summary: "write a value to a pipe" },
+  ls: { synopsis: "vault ls [NS] [--json]", summary: "list secrets: names and metadata, never values" },
+  versions: { synopsis: "vault versions NS/NAME [--json]", summary: "list a secret's kept versions" },
+  rollback: { synopsis: "vault rollback NS/NAME [--to N]", summary: "make an earlier version current" },
+  rm: { synopsis: "vault rm NS/NAME", summary: "delete a secret and all its versions" },
+  rotate: {
+    synopsis:
+      "vault rotate master|kek|dek [NS] [--rewrite] | --due | --all --reason TEXT | --status | --render-timer [--exec PATH] [--write-dir DIR]",
+    summary: "rotate keys (rewrap only for master and KEK), on schedule or on an event",
+  },
+  grant: {
+    synopsis: "vault grant PLUGIN NS/NAME|NS/* --ops read,write,list,delete",
+    summary: "let a plugin reach a secret (re-authentication)",
+  },
+  revoke: { synopsis: "vault revoke PLUGIN NS/NAME|NS/*", summary: "take a grant away (re-authentication)" },
+  policy: {
+    synopsis: "vault policy [show] [--json] | vault policy load MANIFEST.json",
+    summary: "show policies, or register a plugin's manifest",
+  },
+  audit: {
+    synopsis: "vault audit [verify] [--json]",
+    summary: "show the vault's audit records, or verify store and log (exit 3 on tampering)",
+  },
+  verify: {
+    synopsis: "vault verify [--json]",
+    summary: "check the whole store's integrity (exit 3 on problems)",
+  },
+  "migrate-fernet": {
+    synopsis: "vault migrate-fernet TOKEN-FILE --key-file KEY-FILE",
+    summary: "import a legacy Fernet-encrypted JSON store",
+  },
+  "import-env": {
+    synopsis: "vault import-env FILE.env --ns NS",
+    summary: "import every entry of a .env file into namespace NS",
+  },
+  "export-master": {
+    synopsis: "vault export-master",
+    summary: "write the master key to a pipe, for another host's --join (re-authentication)",
+  },
+};
+
+function help(io: CliIo, sub?: string): number {
+  if (sub !== undefined && SUBCOMMANDS[sub] !== undefined) {
+    writeLine(io.stdout, `usage: keyhold ${SUBCOMMANDS[sub].synopsis}\n\n${SUBCOMMANDS[sub].summary}`);
+    return EXIT_OK;
+  }
+  writeLine(io.stdout, "usage: keyhold vault SUBCOMMAND [ARGS…]\n\nsubcommands:");
+  for (const [word, s] of Object.entries(SUBCOMMANDS))
+    writeLine(io.stdout, `  ${word.padEnd(14)}  ${s.summary}`);
+  return EXIT_OK;
+}
+
+const vaultDir = (l: StoreLayout) => join(l.state, "vault");
+
+function readConfig(l: StoreLayout): VaultConfig {
+  let text: string;
+  try {
+    text = readFileSync(join(vaultDir(l), CONFIG_FILE), "utf8");
+  } catch {
+    throw new SecretError("VAULT_NOT_FOUND", `no vault in ${l.state}`, {
+      hint: "create one with: keyhold vault init",
+    });
+  }
+  try {
+    const c = JSON.parse(text) as VaultConfig;
+    if (!["file", "postgres"].includes(c.backend) || !PROVIDERS.includes(c.provider)) throw new Error("bad");
+    return c;
+  } catch {
+    throw new SecretError(
+      "INVALID_FORMAT",
+      `vault configuration is malformed: ${join(vaultDir(l), CONFIG_FILE)}`,
+    );
+  }
+}
+
+async function backendFor(l: StoreLayout, config: VaultConfig): Promise<VaultBackend> {
+  if (config.backend === "file") return new FileBackend({ dir: vaultDir(l) });
+  const pg = config.postgres ?? {};
+  return PostgresBackend.connect({
+    config: {
+      ...(pg.host === undefined ? {} : { host: pg.host }),
+      ...(pg.port === undefined ? {} : { port: pg.port }),
+      ...(pg.database === undefined ? {} : { database: pg.database }),
+      ...(pg.user === undefined ? {} : { user: pg.user }),
+    },
+    ...(pg.store === undefined ? {} : { store: pg.store }),
+  });
+}
+
+/** The passphrase from --passphrase-file (owner-only file) or a no-echo prompt. */
+async function passphrase(values: { "passphrase-file"?: string }, io: CliIo): Promise<Secret> {
+  const file = values["passphrase-file"];
+  if (file !== undefined) {
+    const bytes = readProtectedFile(file, { maxBytes: 4096 });
+    const text = bytes.toString("utf8").replace(/\r?\n$/, "");
+    bytes.fill(0);
+    if (text.length === 0) throw new SecretError("EMPTY_VALUE", "the passphrase file is empty");
+    return Secret.fromString(text);
+  }
+  if (!io.stdin.isTTY) {
+    throw usageError(
+      "this vault needs its passphrase",
+      "pass --passphrase-file FILE (mode 0600) or run on a terminal",
+    );
+  }
+  return readValue("vault passphrase", io);
+}
+
+async function providerFor(
+  l: StoreLayout,
+  config: VaultConfig,
+  values: { "passphrase-file"?: string },
+  io: CliIo,
+): Promise<{ provider: MasterKeyProvider; pass?: Secret }> {
+  switch (config.provider) {
+    case "systemd-credential":
+      return {
+        provider: systemdCredentialProvider({
+          dir: l.store,
+          env: io.env,
+          ...(l.withKey === undefined ? {} : { withKey: l.withKey }),
+          ...(config.credentialName === undefined ? {} : { name: config.credentialName }),
+        }),
+      };
+    case "keyring":
+      return { provider: keyringProvider() };
+    case "passphrase": {
+      const pass = await passphrase(values, io);
+      return { provider: passphraseProvider({ passphrase: pass }), pass };
+    }
+  }
+}
+
+interface Opened {
+  vault: Vault;
+  audit: AuditLog;
+  pass?: Secret;
+  close(): Promise<void>;
+}
+
+async function openFromCli(
+  l: StoreLayout,
+  values: { "passphrase-file"?: string },
+  io: CliIo,
+): Promise<Opened> {
+  const config = readConfig(l);
+  const audit = await openStateAuditLog(l.state, l.creds);
+  const { provider, pass } = await providerFor(l, config, values, io);
+  const backend = await backendFor(l, config);
+  let vault: Vault;
+  try {
+    vault = await openVault({
+      backend,
+      provider,
+      stateDir: l.state,
+      audit,
+      onValueStored: fingerprintHook(l),
+    });
+  } catch (err) {
+    await audit
+      .append({ op: "vault.open", result: "error", code: isSecretError(err) ? err.code : "INTERNAL" })
+      .catch(() => undefined);
+    await backend.close();
+    throw err;
+  }
+  return {
+    vault,
+    audit,
+    ...(pass === undefined ? {} : { pass }),
+    async close() {
+      vault.close();
+      pass?.dispose();
+      await backend.close();
+    },
+  };
+}
+
+/** Keyed fingerprints of stored values for `keyhold scan` (src/scan), recorded when a value is stored. */
+function fingerprintHook(l: StoreLayout): (name: string, value: Secret) => Promise<void> {
+  return async (name, value) => {
+    const { openFingerprintIndex } = await import("../scan/index.js");
+    const index = await openFingerprintIndex(l.state, l.creds);
+    await index.record(name, value, "vault");
+  };
+}
+
+async function withVault<T>(
+  l: StoreLayout,
+  values: { "passphrase-file"?: string },
+  io: CliIo,
+  work: (o: Opened) => Promise<T>,
+): Promise<T> {
+  const opened = await openFromCli(l, values, io);
+  try {
+    return await work(opened);
+  } finally {
+    await opened.close();
+  }
+}
+
+function refuseTerminal(io: CliIo, reveal: boolean | undefined, what: string): void {
+  if (io.stdout.isTTY && !reveal) {
+    throw new SecretError("TERMINAL_REFUSED", `refusing to print ${what} to a terminal`, {
+      hint: "pipe it, or add --reveal",
+    });
+  }
+}
+
+function positiveInt(text: string | undefined, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,8}$/.test(text)) throw usageError(`${what} must be a positive whole number`);
+  return Number(text);
+}
+
+function ruleFrom(target: string, ops: string | undefined): AccessRule {
+  const slash = target.indexOf("/");
+  if (slash < 0) throw usageError("the target is NS/NAME or NS/*");
+  const ns = target.slice(0, slash);
+  const name = target.slice(slash + 1);
+  const list = (ops ?? "read").split(",").map((o) => o.trim()) as VaultOp[];
+  return { ns, name, ops: list };
+}
+
+function printRotations(io: CliIo, json: boolean | undefined, results: RotationResult[]): void {
+  if (json) return writeJson(io, results);
+  if (results.length === 0) writeLine(io.stdout, "nothing is due");
+  for (const r of results) {
+    writeLine(
+      io.stdout,
+      `rotated ${r.level}: now version ${r.version}${r.namespaces === undefined ? "" : ` (${r.namespaces} namespaces rewrapped)`}`,
+    );
+  }
+}
+
+export function renderRotationTimer(options: { exec: string; store: string; state: string }): {
+  service: string;
+  timer: string;
+} {
+  const service = `# keyhold-vault-rotate.service — rendered by keyhold vault rotate --render-timer
+[Unit]
+Description=keyhold vault: rotate the keys whose schedule is due
+Documentation=man:keyhold(1)
+
+[Service]
+Type=oneshot
+ExecStart=${options.exec} vault rotate --due --store ${options.store} --state ${options.state}
+NoNewPrivileges=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectSystem=strict
+ProtectHome=yes
+ReadWritePaths=${options.store} ${options.state}
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=no
+UMask=0077
+`;
+  const timer = `# keyhold-vault-rotate.timer — rendered by keyhold vault rotate --render-timer
+[Unit]
+Description=keyhold vault: daily check for keys due for rotation
+
+[Timer]
+OnCalendar=daily
+RandomizedDelaySec=1h
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+`;
+  return { service, timer };
+}
+
+export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === "help" || sub === "--help" || sub === "-h") return help(io);
+  if (SUBCOMMANDS[sub] === undefined)
+    throw usageError(`unknown vault subcommand: ${sub}`, "run 'keyhold vault help'");
+  const synopsis = SUBCOMMANDS[sub].synopsis;
+  const parse = <O extends Record<string, { type: "string" | "boolean"; short?: string }>>(options: O) =>
+    parsed(
+      () =>
+        parseArgs({ args: rest, options: { ...COMMON, ...options }, allowPositionals: true, strict: true }),
+      synopsis,
+    );
+  const needRef = (positionals: string[]) => {
+    if (positionals.length !== 1)
+      throw usageError(
+        positionals.length === 0 ? "missing NS/NAME" : `unexpected argument: ${positionals[1]}`,
+        `usage: keyhold ${synopsis}`,
+      );
+    return parseRef(positionals[0] as string);
+  };
+
+  switch (sub) {
+    case "init": {
+      const { values, positionals } = parse({
+        provider: { type: "string" },
+        backend: { type: "string" },
+        "pg-host": { type: "string" },
+        "pg-port": { type: "string" },
+        "pg-database": { type: "string" },
+        "pg-user": { type: "string" },
+        "pg-store": { type: "string" },
+        "credential-name": { type: "string" },
+        join: { type: "boolean" },
+        "schedule-master": { type: "string" },
+        "schedule-kek": { type: "string" },
+        "schedule-dek": { type: "string" },
+        "with-key": { type: "string" },
+      });
+      if (values.help) return help(io, sub);
+      if (positionals.length > 0)
+        throw usageError(`unexpected argument: ${positionals[0]}`, `usage: keyhold ${synopsis}`);
+      const provider = (values.provider ?? "systemd-credential") as ProviderKind;
+      if (!PROVIDERS.includes(provider))
+        throw usageError(`--provider must be one of ${PROVIDERS.join(", ")}`);
+      const backend = values.backend ?? "file";
+      if (backend !== "file" && backend !== "postgres")
+        throw usageError("--backend must be file or postgres");
+      const l = layoutFrom(values, io);
+      const config: VaultConfig = { backend, provider };
+      if (values["credential-name"] !== undefined) config.credentialName = values["credential-name"];
+      if (backend === "postgres") {
+        const port = positiveInt(values["pg-port"], "--pg-port");
+        config.postgres = {
+          ...(values["pg-host"] === undefined ? {} : { host: values["pg-host"] }),
+          ...(port === undefined ? {} : { port }),
+          ...(values["pg-database"] === undefined ? {} : { database: values["pg-database"] }),
+          ...(values["pg-user"] === undefined ? {} : { user: values["pg-user"] }),
+          ...(values["pg-store"] === undefined ? {} : { store: values["pg-store"] }),
+        };
+      }
+      mkdirSync(l.state, { recursive: true, mode: 0o700 });
+      mkdirSync(l.store, { recursive: true, mode: 0o700 });
+      mkdirSync(vaultDir(l), { recursive: true, mode: 0o700 });
+      await createAuditKey(l.state, l.creds);
+      const audit = await openStateAuditLog(l.state, l.creds);
+      const store = await backendFor(l, config);
+      const { provider: p, pass } = await providerFor(l, config, values, io);
+      const schedule = {
+        ...(values["schedule-master"] === undefined ? {} : { master: values["schedule-master"] }),
+        ...(values["schedule-kek"] === undefined ? {} : { kek: values["schedule-kek"] }),
+        ...(values["schedule-dek"] === undefined ? {} : { dek: values["schedule-dek"] }),
+      };
+      try {
+        let vault: Vault;
+        if (values.join) {
+          if (io.stdin.isTTY)
+            throw usageError(
+              "--join reads the master key from stdin",
+              "pipe it from: keyhold vault export-master",
+            );
+          const chunks: Buffer[] = [];
+          for await (const c of io.stdin) chunks.push(c as Buffer);
+          const raw = Buffer.concat(chunks);
+          const hex = raw.toString("utf8").trim();
+          raw.fill(0);
+          if (!/^[0-9a-f]{64}$/i.test(hex))
+            throw new SecretError("INVALID_FORMAT", "the master key on stdin must be 64 hex characters");
+          const master = Secret.fromBytes(Buffer.from(hex, "hex"), { wipeSource: true });
+          vault = await joinVault({ backend: store, provider: p, stateDir: l.state, audit, master });
+          master.dispose();
+        } else {
+          vault = await initVault({ backend: store, provider: p, stateDir: l.state, audit, schedule });
+        }
+        writeFileAtomic(join(vaultDir(l), CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`, {
+          mode: 0o600,
+        });
+        writeLine(
+          io.stdout,
+          `${values.join ? "joined" : "created"} vault ${vault.storeId} (${config.backend} backend, master key: ${provider})`,
+        );
+        vault.close();
+      } finally {
+        pass?.dispose();
+        await store.close();
+      }
+      return EXIT_OK;
+    }
+
+    case "put": {
+      const { values, positionals } = parse({ expires: { type: "string" } });
+      if (values.help) return help(io, sub);
+      const ref = needRef(positionals);
+      let expires: Date | undefined;
+      if (values.expires !== undefined) {
+        expires = new Date(values.expires);
+        if (!Number.isFinite(expires.getTime())) throw usageError("--expires must be an ISO 8601 time");
+      }
+      const l = layoutFrom(values, io);
+      const config = readConfig(l);
+      if (config.provider === "passphrase" && values["passphrase-file"] === undefined) {
+        throw usageError("put reads the value from stdin: give the passphrase with --passphrase-file");
+      }
+      const value = await readValue(`${ref.ns}/${ref.name}`, io);
+      try {
+        const { version } = await withVault(l, values, io, ({ vault }) =>
+          vault.put(ref, value, expires === undefined ? {} : { expires }),
+        );
+        writeLine(io.stdout, `stored ${ref.ns}/${ref.name} version ${version}`);
+      } finally {
+        value.dispose();
+      }
+      return EXIT_OK;
+    }
+
+    case "get": {
+      const { values, positionals } = parse({ version: { type: "string" }, reveal: { type: "boolean" } });
+      if (values.help) return help(io, sub);
+      const ref = needRef(positionals);
+      const version = positiveInt(values.version, "--version");
+      refuseTerminal(io, values.reveal, "a secret");
+      const l = layoutFrom(values, io);
+      const value = await withVault(l, values, io, ({ vault }) =>
+        vault.get(ref, version === undefined ? {} : { version }),
+      );
+      try {
+        await new Promise<void>((resolve, reject) =>
+          io.stdout.write(value.exposeBytes(), (e) => (e ? reject(e) : resolve())),
+        );
+      } finally {
+        value.dispose();
+      }
+      return EXIT_OK;
+    }
+
+    case "ls": {
+      const { values, positionals } = parse({});
+      if (values.help) return help(io, sub);
+      if (positionals.length > 1)
+        throw usageError(`unexpected argument: ${positionals[1]}`, `usage: keyhold ${synopsis}`);
+      const l = layoutFrom(values, io);
+      const list = await withVault(l, values, io, ({ vault }) => vault.list(positionals[0]));
+      if (values.json) writeJson(io, list);
+      else {
+        if (list.length === 0) writeLine(io.stdout, "no secrets");
+        for (const s of list) {
+          writeLine(
+            io.stdout,
+            `${`${s.ns}/${s.name}`.padEnd(40)} v${s.version} (${s.versions} kept)  updated ${s.updated}${s.expires ? `  expires ${s.expires}` : ""}`,
+          );
+        }
+      }
+      return EXIT_OK;
+    }
+
+    case "versions": {
+      const { values, positionals } = parse({});
+      if (values.help) return help(io, sub);
+      const ref = needRef(positionals);
+      const l = layoutFrom(values, io);
+      const list = await withVault(l, values, io, ({ vault }) => vault.versions(ref));
+      if (values.json) writeJson(io, list);
+      else
+        for (const v of list)
+          writeLine(
+            io.stdout,
+            `${v.current ? "*" : " "} v${v.version}  ${v.created}  dek ${v.dekVersion}${v.expires ? `  expires ${v.expires}` : ""}`,
+          );
+      return EXIT_OK;
+    }
+
+    case "rollback": {
+      const { values, positionals } = parse({ to: { type: "string" } });
+      if (values.help) return help(io, sub);
+      const ref = needRef(positionals);
+      const to = positiveInt(values.to, "--to");
+      const l = layoutFrom(values, io);
+      const { version } = await withVault(l, values, io, ({ vault }) =>
+        vault.rollback(ref, to === undefined ? {} : { to }),
+      );
+      writeLine(io.stdout, `${ref.ns}/${ref.name} is at version ${version} again`);
+      return EXIT_OK;
+    }
+
+    case "rm": {
+      const { values, positionals } = parse({});
+      if (values.help) return help(io, sub);
+      const ref = needRef(positionals);
+      const l = layoutFrom(values, io);
+      await withVault(l, values, io, ({ vault }) => vault.delete(ref));
+      writeLine(io.stdout, `removed ${ref.ns}/${ref.name}`);
+      return EXIT_OK;
+    }
+
+    case "rotate": {
+      const { values, positionals } = parse({
+        rewrite: { type: "boolean" },
+        due: { type: "boolean" },
+        all: { type: "boolean" },
+        reason: { type: "string" },
+        status: { type: "boolean" },
+        "render-timer": { type: "boolean" },
+        exec: { type: "string" },
+        "write-dir": { type: "string" },
+      });
+      if (values.help) return help(io, sub);
+      const l = layoutFrom(values, io);
+      if (values["render-timer"]) {
+        const units = renderRotationTimer({
+          exec: values.exec ?? "/usr/local/bin/keyhold",
+          store: l.store,
+          state: l.state,
+        });
+        if (values["write-dir"] !== undefined) {
+          writeFileAtomic(join(values["write-dir"], "keyhold-vault-rotate.service"), units.service, {
+            mode: 0o644,
+          });
+          writeFileAtomic(join(values["write-dir"], "keyhold-vault-rotate.timer"), units.timer, {
+            mode: 0o644,
+          });
+          writeLine(
+            io.stdout,
+            `wrote keyhold-vault-rotate.service and keyhold-vault-rotate.timer to ${values["write-dir"]}`,
+          );
+        } else io.stdout.write(`${units.service}\n${units.timer}`);
+        return EXIT_OK;
+      }
+      const [level, ns, extra] = positionals;
+      if (extra !== undefined)
+        throw usageError(`unexpected argument: ${extra}`, `usage: keyhold ${synopsis}`);
+      const modes = [values.due, values.all, values.status, level !== undefined].filter(Boolean).length;
+      if (modes !== 1)
+        throw usageError(
+          "give one of: master, kek, dek [NS], --due, --all, --status",
+          `usage: keyhold ${synopsis}`,
+        );
+      if (values.all && (values.reason === undefined || values.reason.trim() === ""))
+        throw usageError("--all needs --reason TEXT (it is audited)");
+      if (level !== undefined && !["master", "kek", "dek"].includes(level))
+        throw usageError(`unknown key level: ${level}`, `usage: keyhold ${synopsis}`);
+      if (ns !== undefined && level !== "dek") throw usageError("only dek rotation takes a namespace");
+      return withVault(l, values, io, async ({ vault, pass }) => {
+        const auth = pass === undefined ? {} : { passphrase: pass };
+        const reason = values.reason === undefined ? {} : { reason: values.reason };
+        if (values.status) {
+          const status = { keys: vault.keyVersions(), schedule: vault.schedule() };
+          if (values.json) writeJson(io, status);
+          else {
+            writeLine(
+              io.stdout,
+              `master v${status.keys.master} (rotated ${status.schedule.lastMaster}, every ${status.schedule.master ?? "-"})`,
+            );
+            writeLine(
+              io.stdout,
+              `kek    v${status.keys.kek} (rotated ${status.schedule.lastKek ?? "-"}, every ${status.schedule.kek ?? "-"})`,
+            );
+            writeLine(
+              io.stdout,
+              `dek    rotated ${status.schedule.lastDek ?? "-"}, every ${status.schedule.dek ?? "-"}`,
+            );
+          }
+          return EXIT_OK;
+        }
+        let results: RotationResult[];
+        if (values.due) results = await vault.rotateDue();
+        else if (values.all) results = await vault.rotateAll({ ...auth, reason: values.reason as string });
+        else if (level === "master") results = [await vault.rotateMaster({ ...auth, ...reason })];
+        else if (level === "kek") results = [await vault.rotateKek(reason)];
+        else results = [await vault.rotateDek(ns, { rewrite: values.rewrite ?? false, ...reason })];
+        printRotations(io, values.json, results);
+        return EXIT_OK;
+      });
+    }
+
+    case "grant":
+    case "revoke": {
+      const { values, positionals } = parse({ ops: { type: "string" } });
+      if (values.help) return help(io, sub);
+      if (positionals.length !== 2)
+        throw usageError("expected PLUGIN and NS/NAME", `usage: keyhold ${synopsis}`);
+      const [plugin, target] = positionals as [string, string];
+      const rule = ruleFrom(target, values.ops);
+      const l = layoutFrom(values, io);
+      await withVault(l, values, io, async ({ vault, pass }) => {
+        const auth = pass === undefined ? {} : { passphrase: pass };
+        if (sub === "grant") await vault.grant(plugin, rule, auth);
+        else await vault.revoke(plugin, rule.ns, rule.name, auth);
+      });
+      writeLine(
+        io.stdout,
+        sub === "grant"
+          ? `granted ${plugin}: ${rule.ops.join(",")} on ${target}`
+          : `revoked ${plugin} on ${target}`,
+      );
+      return EXIT_OK;
+    }
+
+    case "policy": {
+      const { values, positionals } = parse({});
+      if (values.help) return help(io, sub);
+      const l = layoutFrom(values, io);
+      if (positionals[0] === "load") {
+        if (positionals.length !== 2)
+          throw usageError("expected MANIFEST.json", `usage: keyhold ${synopsis}`);
+        const manifest = parseManifest(readFileSync(positionals[1] as string, "utf8"));
+        await withVault(l, values, io, ({ vault }) => vault.registerManifest(manifest));
+        writeLine(
+          io.stdout,
+          `registered the manifest of plugin ${manifest.plugin} (${manifest.needs.length} needs)`,
+        );
+        return EXIT_OK;
+      }
+      if (positionals.length > 1 || (positionals[0] !== undefined && positionals[0] !== "show")) {
+        throw usageError(`unexpected argument: ${positionals.at(-1)}`, `usage: keyhold ${synopsis}`);
+      }
+      const policy = await withVault(l, values, io, ({ vault }) => vault.policy());
+      if (values.json) writeJson(io, policy);
+      else {
+        const plugins = new Set([...Object.keys(policy.manifests), ...Object.keys(policy.grants)]);
+        if (plugins.size === 0) writeLine(io.stdout, "no plugins");
+        for (const p of [...plugins].sort()) {
+          writeLine(io.stdout, `${p}:`);
+          for (const n of policy.manifests[p]?.needs ?? [])
+            writeLine(io.stdout, `  needs   ${n.ns}/${n.name} ${n.ops.join(",")}`);
+          for (const g of policy.grants[p] ?? [])
+            writeLine(io.stdout, `  granted ${g.ns}/${g.name} ${g.ops.join(",")}`);
+        }
+      }
+      return EXIT_OK;
+    }
+
+    case "verify":
+    case "audit": {
+      const { values, positionals } = parse({});
+      if (values.help) return help(io, sub);
+      const l = layoutFrom(values, io);
+      const verifying = sub === "verify" || positionals[0] === "verify";
+      if (
+        positionals.length > (sub === "audit" ? 1 : 0) ||
+        (sub === "audit" && positionals[0] !== undefined && positionals[0] !== "verify")
+      ) {
+        throw usageError(`unexpected argument: ${positionals.at(-1)}`, `usage: keyhold ${synopsis}`);
+      }
+      if (!verifying) {
+        const audit = await openStateAuditLog(l.state, l.creds);
+        const records = (await audit.read()).filter((r) => r.op.startsWith("vault."));
+        if (values.json) writeJson(io, records);
+        else
+          for (const r of records)
+            writeLine(
+              io.stdout,
+              `${r.seq} ${r.time} uid=${r.uid} ${r.op} ${r.name ?? "-"} ${r.result}${r.code ? ` ${r.code}` : ""}`,
+            );
+        return EXIT_OK;
+      }
+      // A store that fails to open at all (tampered, replayed) is a finding too, not just an error.
+      let problems: string[];
+      try {
+        problems = await withVault(l, values, io, async ({ vault }) => {
+          const store = await vault.verify();
+          const log = sub === "audit" ? await vault.verifyAudit() : { problems: [] };
+          return [...store.problems, ...log.problems];
+        });
+      } catch (err) {
+        if (!isSecretError(err) || !["VAULT_TAMPERED", "VAULT_ROLLBACK", "AUDIT_TAMPERED"].includes(err.code))
+          throw err;
+        problems = [`${err.message} [${err.code}]`];
+      }
+      if (values.json) writeJson(io, { ok: problems.length === 0, problems });
+      else if (problems.length === 0)
+        writeLine(io.stdout, sub === "audit" ? "vault and audit log verified" : "vault verified");
+      else for (const p of problems) writeLine(io.stdout, `problem: ${p}`);
+      return problems.length === 0 ? EXIT_OK : EXIT_FINDINGS;
+    }
+
+    case "migrate-fernet": {
+      const { values, positionals } = parse({ "key-file": { type: "string" } });
+      if (values.help) return help(io, sub);
+      if (positionals.length !== 1) throw usageError("expected TOKEN-FILE", `usage: keyhold ${synopsis}`);
+      if (values["key-file"] === undefined)
+        throw usageError("--key-file KEY-FILE is required", `usage: keyhold ${synopsis}`);
+      const keyBytes = readProtectedFile(values["key-file"], { maxBytes: 1024 });
+      const key = Secret.fromBytes(keyBytes, { wipeSource: true });
+      const token = readFileSync(positionals[0] as string, "utf8");
+      const plain = decryptFernet(key, token);
+      key.dispose();
+      const entries = legacyEntries(plain);
+      plain.dispose();
+      const l = layoutFrom(values, io);
+      try {
+        const { count } = await withVault(l, values, io, ({ vault }) =>
+          vault.importValues(entries, "fernet"),
+        );
+        writeLine(io.stdout, `imported ${count} secrets from the legacy store`);
+        for (const e of entries) writeLine(io.stdout, `  ${e.ref.ns}/${e.ref.name}`);
+      } finally {
+        for (const e of entries) e.value.dispose();
+      }
+      return EXIT_OK;
+    }
+
+    case "import-env": {
+      const { values, positionals } = parse({ ns: { type: "string" } });
+      if (values.help) return help(io, sub);
+      if (positionals.length !== 1) throw usageError("expected FILE.env", `usage: keyhold ${synopsis}`);
+      if (values.ns === undefined) throw usageError("--ns NS is required", `usage: keyhold ${synopsis}`);
+      const file = positionals[0] as string;
+      const ns = values.ns;
+      const bytes = readFileSync(file);
+      const entries = parseDotenv(file, bytes.toString("utf8"));
+      bytes.fill(0);
+      const l = layoutFrom(values, io);
+      try {
+        const { count } = await withVault(l, values, io, ({ vault }) =>
+          vault.importValues(
+            entries.map((e) => ({ ref: { ns, name: e.name }, value: e.value })),
+            "dotenv",
+          ),
+        );
+        writeLine(io.stdout, `imported ${count} secrets into ${ns}`);
+        for (const e of entries) writeLine(io.stdout, `  ${e.variable} -> ${ns}/${e.name}`);
+      } finally {
+        for (const e of entries) e.value.dispose();
+      }
+      return EXIT_OK;
+    }
+
+    case "export-master": {
+      const { values, positionals } = parse({ reveal: { type: "boolean" } });
+      if (values.help) return help(io, sub);
+      if (positionals.length > 0) throw usageError(`unexpected argument: ${positionals[0]}`);
+      refuseTerminal(io, values.reveal, "the master key");
+      const l = layoutFrom(values, io);
+      const master = await withVault(l, values, io, ({ vault, pass }) =>
+        vault.exportMaster(pass === undefined ? {} : { passphrase: pass }),
+      );
+      try {
+        io.stdout.write(`${master.exposeBytes().toString("hex")}\n`);
+      } finally {
+        master.dispose();
+      }
+      return EXIT_OK;
+    }
+  }
+  throw usageError(`unknown vault subcommand: ${sub}`);
+}
