@@ -23,6 +23,8 @@ function leftovers(name: string): string[] {
 
 function skipUnlessSupported(t: { skip: (m: string) => void }): boolean {
   const support = containerSupport();
+  if (!support.ok && process.env.KEYHOLD_REQUIRE_CONTAINER === "1")
+    throw new Error(`container required: ${support.reason}`);
   if (!support.ok) t.skip(support.reason);
   return support.ok;
 }
