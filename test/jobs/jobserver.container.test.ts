@@ -1,0 +1,299 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  bootForSuite,
+  type Container,
+  type ContainerSuite,
+  needContainer,
+  PROJECT_INSIDE,
+} from "../harness/index.js";
+import { makeCanary } from "../support/scratch.js";
+
+/**
+ * Seed 002 section 3 as a script, against the real `keyhold serve` under the units that
+ * `keyhold unit --mode jobserver` renders, inside a container running a real systemd: socket
+ * activation, DynamicUser=, the sandbox, LoadCredentialEncrypted=, Restart= after kill -9, and
+ * real users on both sides of the socket's group.
+ */
+
+// The compiled CLI, run through its module entry (the bundle under dist/cli may be older).
+const CLI = "/srv/app/keyhold.mjs";
+const CLI_SOURCE = `const { main } = await import("${PROJECT_INSIDE}/dist/src/cli/main.js");
+process.exitCode = await main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+`;
+const PROJECT = "/home/dev/project";
+const JOB_SCRIPT = `#!/bin/sh
+# Seed 002's job: uses the key, writes a result to outputs, and (carelessly) prints the key.
+set -e
+key=$(cat "$CREDENTIALS_DIRECTORY/my_api_key")
+echo "using key $key"
+printf %s "$key" | base64 -w0; echo
+printf %s "$key" | od -An -tx1 | tr -d ' \\n'; echo
+printf 'sha256=%s\\n' "$(printf %s "$key" | sha256sum | cut -d' ' -f1)" > ${PROJECT}/outputs/result-$KEYHOLD_RUN_ID.txt
+echo "wrote result-$KEYHOLD_RUN_ID.txt"
+`;
+const CONFIG = {
+  concurrency: 4,
+  jobs: {
+    report: {
+      argv: [`${PROJECT}/src/job.sh`],
+      cwd: PROJECT,
+      credentials: ["my_api_key"],
+      outputDir: `${PROJECT}/outputs`,
+      timeoutSeconds: 60,
+    },
+    noop: { argv: ["/bin/true"], cwd: PROJECT, outputDir: `${PROJECT}/outputs` },
+    slow: { argv: ["/bin/sleep", "5"], cwd: PROJECT, outputDir: `${PROJECT}/outputs` },
+  },
+};
+// 1000 triggers from 20 concurrent clients, run inside as dev over the real socket.
+const LOAD = "/srv/app/load.mjs";
+const LOAD_SOURCE = `import { request } from "node:http";
+const total = 1000, clients = 20;
+let next = 0; const ids = []; const failures = [];
+function follow() {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: "/run/keyhold/jobs.sock", method: "POST", path: "/v1/jobs/noop/runs?follow=1" }, (res) => {
+      let text = ""; res.setEncoding("utf8");
+      res.on("data", (c) => { text += c; });
+      res.on("end", () => {
+        const lines = text.trim().split("\\n");
+        const last = JSON.parse(lines[lines.length - 1] || "{}");
+        if (res.statusCode !== 200 || last.event !== "finished" || last.run.state !== "succeeded") failures.push(res.statusCode + " " + (lines[lines.length - 1] || ""));
+        else ids.push(last.run.id);
+        resolve();
+      });
+    });
+    req.on("error", (e) => { failures.push(e.code); resolve(); });
+    req.end();
+  });
+}
+async function client() { while (next < total) { next++; await follow(); } }
+const t0 = Date.now();
+await Promise.all(Array.from({ length: clients }, client));
+process.stdout.write(JSON.stringify({ ids, failures, ms: Date.now() - t0 }));
+`;
+
+const canary = `${makeCanary("container")}+/=`;
+const digest = createHash("sha256").update(canary).digest("hex");
+let suite: ContainerSuite;
+
+function forms(value: string): string[] {
+  const b = Buffer.from(value);
+  return [value, b.toString("base64"), b.toString("base64url"), b.toString("hex"), encodeURIComponent(value)];
+}
+
+function assertNoLeak(text: string, where: string): void {
+  for (const f of forms(canary))
+    assert.ok(!text.includes(f), `${where} holds the key (form ${f.slice(0, 6)}…)`);
+}
+
+async function mainPid(c: Container): Promise<string> {
+  return c.unitProperty("keyhold-jobs.service", "MainPID");
+}
+
+before(async () => {
+  suite = await bootForSuite({ label: "jobserver" });
+  const c = suite.container;
+  if (c === undefined) return;
+  await c.addUser("dev", { groups: ["devs"] });
+  await c.addUser("other");
+  await c.check([
+    "sh",
+    "-c",
+    `mkdir -p ${PROJECT}/src ${PROJECT}/outputs && chown -R dev:dev ${PROJECT} && chmod o+w ${PROJECT}/outputs && chmod 0755 /home/dev`,
+  ]);
+  c.writeFile(`${PROJECT}/src/job.sh`, JOB_SCRIPT, { mode: 0o755 });
+  c.writeFile(CLI, CLI_SOURCE);
+  c.writeFile(LOAD, LOAD_SOURCE);
+  c.writeFile("/etc/keyhold/jobs.json", `${JSON.stringify(CONFIG, null, 2)}\n`);
+  await c.encryptCredential("my_api_key", canary);
+  await c.encryptCredential("keyhold.audit-key", randomBytes(32).toString("hex"), {
+    file: "/var/lib/keyhold/keyhold.audit-key",
+  });
+});
+
+after(async () => {
+  await suite?.stop();
+});
+
+test("setup: keyhold unit --mode jobserver --install, then the socket", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const installed = await c.run([
+    "/usr/bin/node",
+    CLI,
+    "unit",
+    "keyhold-jobs",
+    "--mode",
+    "jobserver",
+    "--group",
+    "devs",
+    "--exec",
+    `/usr/bin/node ${CLI} serve --config /etc/keyhold/jobs.json`,
+    "--cred",
+    "my_api_key",
+    "--bind",
+    `${PROJECT}/outputs`,
+    "--bind-ro",
+    PROJECT,
+    "--install",
+  ]);
+  assert.equal(installed.code, 0, installed.stderr);
+  await c.check(["systemctl", "start", "keyhold-jobs.socket"]);
+  assert.equal(
+    (await c.check(["stat", "-c", "%A %G", "/run/keyhold/jobs.sock"])).stdout.trim(),
+    "srw-rw---- devs",
+  );
+});
+
+test("dev triggers the job: it uses the key, writes outputs dev can read, and the key is scrubbed from what dev sees", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const r = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "report", "--follow"]);
+  assert.equal(r.code, 0, r.stderr + (await c.journal(["-u", "keyhold-jobs.service"])));
+  assert.match(r.stdout, /^using key \[REDACTED:my_api_key\]$/m);
+  assertNoLeak(r.stdout + r.stderr, "the trigger output");
+  const file = /wrote (result-\S+\.txt)/.exec(r.stdout)?.[1];
+  assert.ok(file, r.stdout);
+  const result = await c.runAsUser("dev", ["cat", `${PROJECT}/outputs/${file}`]);
+  assert.equal(result.stdout.trim(), `sha256=${digest}`, "the job held the real key");
+  const logs = await c.runAsUser("dev", ["sh", "-c", `cat ${PROJECT}/outputs/logs/*.log`]);
+  assert.equal(logs.code, 0, logs.stderr);
+  assert.match(logs.stdout, /using key \[REDACTED:my_api_key\]/);
+  assertNoLeak(logs.stdout, "the run logs");
+  // The same through curl as dev.
+  const viaCurl = await c.runAsUser("dev", [
+    "curl",
+    "-sS",
+    "--unix-socket",
+    "/run/keyhold/jobs.sock",
+    "-X",
+    "POST",
+    "http://localhost/v1/jobs/report/runs?follow=1",
+  ]);
+  assert.equal(viaCurl.code, 0, viaCurl.stderr);
+  assert.match(viaCurl.stdout, /"state":"succeeded"/);
+  assertNoLeak(viaCurl.stdout, "the curl stream");
+  const runs = await c.runAsUser("dev", ["/usr/bin/node", CLI, "runs", "--json"]);
+  assert.equal(runs.code, 0, runs.stderr);
+  const list = JSON.parse(runs.stdout) as { job: string; requester: { user: string; verified: boolean } }[];
+  assert.ok(
+    list.some((x) => x.job === "report" && x.requester.user === "dev" && x.requester.verified === false),
+  );
+});
+
+test("dev can read neither the credential files nor the server's environment or memory; running the job directly fails", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const pid = await mainPid(c);
+  assert.notEqual(pid, "0");
+  for (const [path, how] of [
+    ["/run/credentials/keyhold-jobs.service/my_api_key", "cat"],
+    ["/run/credentials/keyhold-jobs.service", "ls"],
+    [`/proc/${pid}/environ`, "cat"],
+    [`/proc/${pid}/mem`, "cat"],
+    ["/run/keyhold-jobs", "ls"],
+    ["/var/lib/private/keyhold-jobs/runs", "ls"],
+  ] as const) {
+    const read = await c.runAsUser("dev", [how, path]);
+    assert.notEqual(read.code, 0, `dev could read ${path}`);
+    assertNoLeak(read.stdout, path);
+  }
+  const direct = await c.runAsUser("dev", [`${PROJECT}/src/job.sh`]);
+  assert.notEqual(direct.code, 0, "the job script fails without the service's credentials");
+  assert.match(direct.stderr, /my_api_key|No such file|Permission denied/);
+  assertNoLeak(direct.stdout + direct.stderr, "running the job directly");
+});
+
+test("a user outside the socket group cannot connect", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const r = await c.runAsUser("other", ["/usr/bin/node", CLI, "trigger", "report", "--follow"]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /cannot reach the job server at \/run\/keyhold\/jobs\.sock: EACCES \[SERVER_UNREACHABLE\]/,
+  );
+  const viaCurl = await c.runAsUser("other", [
+    "curl",
+    "-sS",
+    "--unix-socket",
+    "/run/keyhold/jobs.sock",
+    "http://localhost/v1/health",
+  ]);
+  assert.notEqual(viaCurl.code, 0);
+});
+
+test("kill -9 of the server: systemd restarts it, records survive, a run it cut is marked interrupted", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const done = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "noop", "--json", "--follow"]);
+  const doneId = (JSON.parse(done.stdout) as { id: string }).id;
+  const queued = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "slow", "--json"]);
+  const slowId = (JSON.parse(queued.stdout) as { id: string }).id;
+  await sleep(300);
+  const before = await mainPid(c);
+  await c.check(["kill", "-9", before]);
+  let after = before;
+  for (let i = 0; i < 200 && (after === before || after === "0"); i++) {
+    await sleep(50);
+    after = await mainPid(c);
+  }
+  assert.notEqual(after, before);
+  const get = async (id: string) => {
+    const r = await c.runAsUser("dev", [
+      "curl",
+      "-sS",
+      "--unix-socket",
+      "/run/keyhold/jobs.sock",
+      `http://localhost/v1/runs/${id}`,
+    ]);
+    return (JSON.parse(r.stdout) as { run: { state: string } }).run;
+  };
+  assert.equal((await get(doneId)).state, "succeeded");
+  assert.equal((await get(slowId)).state, "interrupted");
+});
+
+test("load: 1000 triggers from 20 concurrent clients as dev, none lost, every run recorded", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const r = await c.runAsUser("dev", ["/usr/bin/node", LOAD], { timeoutMs: 180_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const { ids, failures } = JSON.parse(r.stdout) as { ids: string[]; failures: string[]; ms: number };
+  assert.deepEqual(failures, []);
+  assert.equal(new Set(ids).size, 1000);
+  const listed = await c.runAsUser("dev", [
+    "curl",
+    "-sS",
+    "--unix-socket",
+    "/run/keyhold/jobs.sock",
+    "http://localhost/v1/runs?limit=1000&job=noop",
+  ]);
+  const runs = (JSON.parse(listed.stdout) as { runs: { id: string }[] }).runs.map((x) => x.id);
+  for (const id of ids) assert.ok(runs.includes(id), `run ${id} recorded`);
+  const onDisk = await c.check(["sh", "-c", "ls /var/lib/private/keyhold-jobs/runs | wc -l"]);
+  assert.ok(Number(onDisk.stdout.trim()) >= 1000);
+});
+
+test("canary: the key is in no journal line, record, log or audit entry", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const journal = await c.journal();
+  assert.match(journal, /keyhold serve: run \S+ job=report succeeded/);
+  assertNoLeak(journal, "the journal");
+  const state = await c.check([
+    "sh",
+    "-c",
+    "cat /var/lib/private/keyhold-jobs/runs/*.json /var/lib/private/keyhold-jobs/audit.log 2>/dev/null",
+  ]);
+  assert.match(state.stdout, /"job":"report"/);
+  assert.match(state.stdout, /"op":"job\.run"/, "each run is in the audit log");
+  const verify = await c.check(["sh", "-c", "ls -l /var/lib/private/keyhold-jobs/"]);
+  assert.match(verify.stdout, /audit\.log/);
+  assertNoLeak(state.stdout, "the records and the audit log");
+  const outputs = await c.check(["sh", "-c", `cat ${PROJECT}/outputs/logs/*.log`]);
+  assertNoLeak(outputs.stdout, "the logs");
+});
