@@ -1,4 +1,4 @@
-import { isSecretError } from "../secret/index.js";
+import { isSecretError, SecretError } from "../secret/index.js";
 import { commands } from "./commands.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, writeLine } from "./io.js";
 
@@ -11,6 +11,32 @@ function usage(io: CliIo): void {
   writeLine(io.stdout, "\nRun 'keyhold COMMAND --help' for a command's options.");
 }
 
+/**
+ * Turns an operating-system error that escaped a command (EACCES on a root-only file, a full
+ * disk) into a coded error; the path is shown, never file contents.
+ */
+function fromSystemError(err: unknown): SecretError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || typeof e.code !== "string") return undefined;
+  const where = e.path ? `: ${e.path}` : "";
+  switch (e.code) {
+    case "EACCES":
+    case "EPERM":
+      return process.geteuid?.() === 0
+        ? new SecretError("IO_ERROR", `permission denied${where}`, { cause: err })
+        : new SecretError("NOT_ROOT", `permission denied${where}`, { cause: err, hint: "run this command with sudo" });
+    case "ENOSPC":
+    case "EDQUOT":
+      return new SecretError("IO_ERROR", `no space left on device${where}; nothing was changed`, { cause: err });
+    case "EROFS":
+      return new SecretError("IO_ERROR", `read-only file system${where}`, { cause: err });
+    case "ENOENT":
+      return new SecretError("FILE_NOT_FOUND", `no such file or directory${where}`, { cause: err });
+    default:
+      return undefined;
+  }
+}
+
 /** Prints an error as one line `keyhold: <message> [<CODE>]`, plus a hint line when known. */
 export function reportError(io: CliIo, err: unknown): number {
   if (isSecretError(err)) {
@@ -18,6 +44,8 @@ export function reportError(io: CliIo, err: unknown): number {
     if (err.hint) writeLine(io.stderr, `keyhold: hint: ${err.hint}`);
     return err.code === "USAGE" ? EXIT_USAGE : EXIT_FAILED;
   }
+  const system = fromSystemError(err);
+  if (system) return reportError(io, system);
   // Unexpected errors: show the message only (never an object dump that could hold a value).
   const message = err instanceof Error ? err.message : "unexpected failure";
   writeLine(io.stderr, `keyhold: ${message} [INTERNAL]`);

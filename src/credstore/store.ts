@@ -62,6 +62,11 @@ export function assertStoreUsable(l: StoreLayout): void {
     throw new SecretError("STORE_NOT_FOUND", `credential store not found: ${l.store}`, { hint: "run: sudo keyhold init" });
   }
   if (!st.isDirectory()) throw new SecretError("STORE_NOT_FOUND", `credential store is not a directory: ${l.store}`);
+  if (!isRoot() && st.uid !== process.geteuid?.()) {
+    throw new SecretError("NOT_ROOT", `the credential store ${l.store} belongs to uid ${st.uid}`, {
+      hint: "run this command with sudo",
+    });
+  }
   if ((st.mode & 0o077) !== 0 || (isRoot() && st.uid !== 0)) {
     throw new SecretError(
       "STORE_INSECURE",
@@ -80,8 +85,9 @@ export function exists(l: StoreLayout, name: string): boolean {
   try {
     statSync(storeFile(l, name));
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
   }
 }
 
