@@ -78,6 +78,19 @@ export async function checkCredentialNames(
   return checks;
 }
 
+/** File system errors as coded one-line errors; keyhold's own errors pass through. */
+function asInstallError(err: unknown, directory: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (err instanceof SecretError || code === undefined) return err;
+  if ((code === "EACCES" || code === "EPERM") && process.getuid?.() !== 0) {
+    return new SecretError("NOT_ROOT", `cannot write units to ${directory}: permission denied`, {
+      hint: "run keyhold unit --install with sudo, or --root DIR for a directory you own",
+      cause: err,
+    });
+  }
+  return new SecretError("IO_ERROR", `cannot write units to ${directory}: ${code}`, { cause: err });
+}
+
 export interface InstallOptions extends AnalyzeOptions {
   /** Root of the file system to install into; units go to <root>/etc/systemd/system. Default "/". */
   root?: string;
@@ -109,7 +122,7 @@ export async function installUnits(
     try {
       previous = readFileSync(path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw asInstallError(err, directory);
     }
     return { path, content: f.content, previous };
   });
@@ -162,7 +175,7 @@ export async function installUnits(
     }
   } catch (err) {
     undo();
-    throw err;
+    throw asInstallError(err, directory);
   }
   return { directory, paths: plan.map((p) => p.path) };
 }

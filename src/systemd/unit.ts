@@ -406,6 +406,21 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     for (const c of credentials) service_.push(`LoadCredentialEncrypted=${c.id}:${c.path}`);
   }
   // A core dump of a process holding a key would write the key to disk.
+  if (mode === "jobserver" && options.dropIn) {
+    // The job server's own unit carries the sandbox: a drop-in only adds what a new job needs (its
+    // credentials, its project, its hosts). Repeating the sandbox here could undo choices made there
+    // (PrivateNetwork=), so it is left out.
+    for (const p of bindPaths) service_.push(`BindPaths=${p}`);
+    for (const p of bindReadOnlyPaths) service_.push(`BindReadOnlyPaths=${p}`);
+    if (protectHome === "tmpfs") service_.push("ProtectHome=tmpfs");
+    if (ipAllow.length > 0) service_.push(`IPAddressAllow=${ipAllow.join(" ")}`);
+    const content = unitText([section("Service", service_)]);
+    return {
+      files: [{ path: `${service}.service.d/${DROP_IN_NAME}`, content }],
+      primary: `${service}.service`,
+      credentials,
+    };
+  }
   service_.push("LimitCORE=0");
   service_.push("PrivateMounts=yes");
 

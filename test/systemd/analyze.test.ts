@@ -270,6 +270,85 @@ describe("keyhold unit (transcripts)", () => {
     assert.deepEqual(listing(), before);
   });
 
+  it("$ keyhold unit … --json  → files and credential checks as JSON", () => {
+    const r = keyhold(
+      ["unit", "my-app", "--exec", "/usr/bin/true", "--cred", "my_api_key", "--cred", "later", "--json"],
+      scratch.env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as {
+      primary: string;
+      files: { path: string }[];
+      credentials: { id: string; status: string }[];
+    };
+    assert.equal(out.primary, "my-app.service");
+    assert.deepEqual(
+      out.files.map((f) => f.path),
+      ["my-app.service"],
+    );
+    assert.deepEqual(
+      out.credentials.map((c) => [c.id, c.status]),
+      [
+        ["my_api_key", "ok"],
+        ["later", "missing"],
+      ],
+    );
+    assert.ok(!r.stdout.includes(canary));
+  });
+
+  it("$ keyhold unit --help  → the options, exit 0", () => {
+    const r = keyhold(["unit", "--help"], scratch.env);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^usage: keyhold unit SERVICE --exec CMD/);
+    for (const option of [
+      "--mode",
+      "--cred",
+      "--bind-ro",
+      "--group",
+      "--ip-allow",
+      "--drop-in",
+      "--install",
+      "--root",
+    ]) {
+      assert.ok(r.stdout.includes(option), option);
+    }
+  });
+
+  it("as a non-root user: the name check is skipped with a warning, --install into /etc is NOT_ROOT", (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip("needs root to switch to an unprivileged user");
+      return;
+    }
+    const asNobody = (args: string[]) => {
+      const r = spawnSync(
+        "setpriv",
+        ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, BIN, ...args],
+        {
+          env: scratch.env,
+          encoding: "utf8",
+        },
+      );
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const rendered = asNobody(["unit", "my-app", "--exec", "/usr/bin/true", "--cred", "my_api_key"]);
+    assert.equal(rendered.code, 0, rendered.stderr);
+    assert.match(rendered.stderr, /the embedded name of .*my_api_key was not checked \(needs root\)/);
+    const lockedRoot = join(scratch.root, "locked");
+    mkdirSync(join(lockedRoot, "etc/systemd/system"), { recursive: true, mode: 0o755 });
+    const installed = asNobody([
+      "unit",
+      "my-app",
+      "--exec",
+      "/usr/bin/true",
+      "--install",
+      "--root",
+      lockedRoot,
+    ]);
+    assert.equal(installed.code, 1);
+    assert.match(installed.stderr, /^keyhold: cannot write units to .*: permission denied \[NOT_ROOT\]$/m);
+    assert.deepEqual(readdirSync(join(lockedRoot, "etc/systemd/system")), []);
+  });
+
   for (const [args, message] of [
     [["unit"], /missing SERVICE/],
     [["unit", "x", "--mode", "paranoid", "--exec", "/usr/bin/true"], /invalid mode/],

@@ -178,6 +178,26 @@ describe("renderUnit", () => {
     assert.match(content, /^LoadCredentialEncrypted=pg_password:\/etc\/credstore\.encrypted\/pg_password$/m);
   });
 
+  it("a job server drop-in adds a job's credentials, project and hosts, and leaves the sandbox to the main unit", () => {
+    const { files } = renderUnit({
+      service: "keyhold-jobs",
+      mode: "jobserver",
+      dropIn: true,
+      credentials: ["report_key"],
+      bindPaths: ["/home/ann/report/outputs"],
+      bindReadOnlyPaths: ["/home/ann/report"],
+      ipAllow: ["203.0.113.7"],
+    });
+    assert.equal(files.length, 1);
+    assert.deepEqual(directives(files[0]?.content ?? ""), [
+      "LoadCredentialEncrypted=report_key:/etc/credstore.encrypted/report_key",
+      "BindPaths=/home/ann/report/outputs",
+      "BindReadOnlyPaths=/home/ann/report",
+      "ProtectHome=tmpfs",
+      "IPAddressAllow=203.0.113.7",
+    ]);
+  });
+
   it("ExecStart= escapes specifiers, variables and quotes so systemd runs exactly the words given", () => {
     assert.equal(
       renderExecLine(`/usr/bin/printf '100%% of $HOME' "a \\"b\\"" plain`),
