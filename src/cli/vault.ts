@@ -286,7 +286,10 @@ function ruleFrom(target: string, ops: string | undefined): AccessRule {
 }
 
 function printRotations(io: CliIo, json: boolean | undefined, results: RotationResult[]): void {
-  if (json) return writeJson(io, results);
+  if (json) {
+    writeJson(io, results);
+    return;
+  }
   if (results.length === 0) writeLine(io.stdout, "nothing is due");
   for (const r of results) {
     writeLine(
@@ -303,7 +306,6 @@ export function renderRotationTimer(options: { exec: string; store: string; stat
   const service = `# keyhold-vault-rotate.service — rendered by keyhold vault rotate --render-timer
 [Unit]
 Description=keyhold vault: rotate the keys whose schedule is due
-Documentation=man:keyhold(1)
 
 [Service]
 Type=oneshot
