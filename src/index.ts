@@ -8,3 +8,23 @@ export {
   loadSecretSync,
 } from "./load/index.js";
 export { isSecretError, Secret, SecretError, type SecretErrorCode, SecretKey } from "./secret/index.js";
+export {
+  type AccessRule,
+  FileBackend,
+  initVault,
+  joinVault,
+  keyringProvider,
+  type MasterKeyProvider,
+  openVault,
+  type PluginManifest,
+  PostgresBackend,
+  passphraseProvider,
+  type RotationSchedule,
+  ScopedVault,
+  type SecretInfo,
+  systemdCredentialProvider,
+  Vault,
+  type VaultAuditLog,
+  type VaultBackend,
+  type VaultOptions,
+} from "./vault/index.js";
