@@ -162,7 +162,8 @@ export const unitCommand: Command = async (argv, io) => {
   }
   if (installed !== undefined) {
     for (const path of installed) writeLine(io.stdout, `installed ${path}`);
-    writeLine(io.stdout, `next: systemctl daemon-reload && systemctl enable --now ${rendered.primary}`);
+    const next = values["drop-in"] ? `restart ${rendered.primary}` : `enable --now ${rendered.primary}`;
+    writeLine(io.stdout, `next: systemctl daemon-reload && systemctl ${next}`);
     return EXIT_OK;
   }
   rendered.files.forEach((f, i) => {

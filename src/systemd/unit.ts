@@ -220,7 +220,7 @@ export function renderExecLine(line: string): string {
   if (first === undefined) throw usage("--exec is empty");
   assertUnitPath(first, "the first word of --exec");
   words.forEach((w, i) => {
-    if (looksLikeSecret(w)) {
+    if (looksLikeSecret(w) || secretOptionValue(words[i - 1], w)) {
       throw new SecretError("SECRET_IN_COMMAND", `word ${i + 1} of --exec looks like a secret value`, {
         hint: "pass keys with --cred and read them from $CREDENTIALS_DIRECTORY: unit files and /proc/PID/cmdline are readable by every user",
       });
@@ -231,9 +231,30 @@ export function renderExecLine(line: string): string {
   return words.map(quoteExecWord).join(" ");
 }
 
-/** One word of ExecStart=: '%' and '$' are escaped so systemd neither expands specifiers nor variables. */
+// Options whose value is a secret by name: `--token VALUE`, `--api-key=VALUE`, `--password=VALUE`.
+const SECRET_OPTION =
+  /^--?([a-z]+[-_])*(api[-_]?key|token|secret|password|passwd|pass|auth|access[-_]?key|client[-_]?secret)$/i;
+
+/** Whether `word` (or its `=value` part) is the value of an option named like a secret. */
+function secretOptionValue(previous: string | undefined, word: string): boolean {
+  const isValue = (v: string) => v.length > 0 && !v.startsWith("/") && !v.includes("%d");
+  const eq = word.indexOf("=");
+  if (word.startsWith("-") && eq > 0)
+    return SECRET_OPTION.test(word.slice(0, eq)) && isValue(word.slice(eq + 1));
+  return previous !== undefined && SECRET_OPTION.test(previous) && !word.startsWith("-") && isValue(word);
+}
+
+/**
+ * One word of ExecStart=: '$' is escaped and so is every '%' except `%d`, systemd's specifier for
+ * the credentials directory (`--key-file=%d/my_api_key`), so systemd neither expands variables nor
+ * other specifiers.
+ */
 function quoteExecWord(word: string): string {
-  const escaped = word.replaceAll("%", "%%").replaceAll("$", "$$$$");
+  const escaped = word
+    .split("%d")
+    .map((part) => part.replaceAll("%", "%%"))
+    .join("%d")
+    .replaceAll("$", "$$$$");
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word) && word.length > 0) return escaped;
   return `"${escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }

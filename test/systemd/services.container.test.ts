@@ -149,6 +149,24 @@ test("isolated mode: DynamicUser=yes runs the service under a transient UID that
   }
 });
 
+test("%d in --exec is systemd's credentials directory: a program can be handed the key's path", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const installed = await keyholdUnit(c, [
+    "kh-path",
+    "--mode",
+    "isolated",
+    "--exec",
+    `/bin/sh -c 'echo "kh-app ok sha256=$(sha256sum < "$1" | cut -d" " -f1)"' sh %d/my_api_key`,
+    "--cred",
+    "my_api_key",
+    "--install",
+  ]);
+  assert.equal(installed.code, 0, installed.stderr);
+  const line = await runToCompletion(c, "kh-path.service");
+  assert.equal(field(line, "sha256"), canaryDigest);
+});
+
 test("a credential loaded under another name than its embedded one is refused by keyhold unit", async (t) => {
   const c = needContainer(t, suite);
   if (!c) return;

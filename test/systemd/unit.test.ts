@@ -389,6 +389,37 @@ describe("renderUnit refuses bad input with a coded one-line error", () => {
     }
   });
 
+  it("refuses the value of an option named like a secret, whatever it looks like", () => {
+    for (const exec of [
+      "/usr/bin/app --password hunter2",
+      "/usr/bin/app --api-key=abc",
+      "/usr/bin/app -token x1",
+      "/usr/bin/app --client-secret=s",
+    ]) {
+      assert.throws(
+        () => renderUnit({ ...base, exec }),
+        (err) => isSecretError(err, "SECRET_IN_COMMAND") && !err.message.includes("hunter2"),
+        exec,
+      );
+    }
+    // Paths to the key are what a command line should hold.
+    for (const exec of [
+      "/usr/bin/app --token-file=%d/my_api_key",
+      "/usr/bin/app --password-file /run/x",
+      "/usr/bin/app --api-key %d/my_api_key",
+      "/usr/bin/app --sort-key name",
+    ]) {
+      assert.doesNotThrow(() => renderUnit({ ...base, exec }), exec);
+    }
+  });
+
+  it("keeps %d, systemd's credentials directory, and escapes every other %", () => {
+    assert.equal(
+      renderExecLine("/usr/bin/app --key-file=%d/my_api_key --ratio=50%"),
+      "/usr/bin/app --key-file=%d/my_api_key --ratio=50%%",
+    );
+  });
+
   it("tells keys from ordinary command words", () => {
     for (const key of [
       "sk-proj-4f9aQ2mZ8xW1vB7nK3pL6tY0",
