@@ -415,40 +415,40 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
   }
   const protectHome = [...bindPaths, ...bindReadOnlyPaths].some(underHome) ? "tmpfs" : "yes";
 
-  const service_: string[] = [];
-  if (!options.dropIn) service_.push("Type=simple", `ExecStart=${execStart}`);
+  const serviceLines: string[] = [];
+  if (!options.dropIn) serviceLines.push("Type=simple", `ExecStart=${execStart}`);
   if (mode === "jobserver" && !options.dropIn) {
-    service_.push("ExecReload=/usr/bin/kill -s HUP $MAINPID");
+    serviceLines.push("ExecReload=/usr/bin/kill -s HUP $MAINPID");
   }
   if (credentials.length > 0) {
-    service_.push(
+    serviceLines.push(
       "# Decrypted by systemd into /run/credentials/<unit>/, read through $CREDENTIALS_DIRECTORY",
     );
-    for (const c of credentials) service_.push(`LoadCredentialEncrypted=${c.id}:${c.path}`);
+    for (const c of credentials) serviceLines.push(`LoadCredentialEncrypted=${c.id}:${c.path}`);
   }
-  // A core dump of a process holding a key would write the key to disk.
   if (mode === "jobserver" && options.dropIn) {
     // The job server's own unit carries the sandbox: a drop-in only adds what a new job needs (its
     // credentials, its project, its hosts). Repeating the sandbox here could undo choices made there
     // (PrivateNetwork=), so it is left out.
-    for (const p of bindPaths) service_.push(`BindPaths=${p}`);
-    for (const p of bindReadOnlyPaths) service_.push(`BindReadOnlyPaths=${p}`);
-    if (protectHome === "tmpfs") service_.push("ProtectHome=tmpfs");
-    if (ipAllow.length > 0) service_.push(`IPAddressAllow=${ipAllow.join(" ")}`);
-    const content = unitText([section("Service", service_)]);
+    for (const p of bindPaths) serviceLines.push(`BindPaths=${p}`);
+    for (const p of bindReadOnlyPaths) serviceLines.push(`BindReadOnlyPaths=${p}`);
+    if (protectHome === "tmpfs") serviceLines.push("ProtectHome=tmpfs");
+    if (ipAllow.length > 0) serviceLines.push(`IPAddressAllow=${ipAllow.join(" ")}`);
+    const content = unitText([section("Service", serviceLines)]);
     return {
       files: [{ path: `${service}.service.d/${DROP_IN_NAME}`, content }],
       primary: `${service}.service`,
       credentials,
     };
   }
-  service_.push("LimitCORE=0");
-  service_.push("PrivateMounts=yes");
+  // A core dump of a process holding a key would write the key to disk.
+  serviceLines.push("LimitCORE=0");
+  serviceLines.push("PrivateMounts=yes");
 
   if (mode === "isolated" || mode === "jobserver") {
-    service_.push("DynamicUser=yes");
+    serviceLines.push("DynamicUser=yes");
     if (mode === "jobserver") {
-      service_.push(
+      serviceLines.push(
         `StateDirectory=${service}`,
         "StateDirectoryMode=0700",
         `RuntimeDirectory=${service}`,
@@ -456,19 +456,20 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
         "Environment=HOME=/tmp",
       );
     }
-    for (const p of bindPaths) service_.push(`BindPaths=${p}`);
-    for (const p of bindReadOnlyPaths) service_.push(`BindReadOnlyPaths=${p}`);
-    // Job output must stay readable by the developers who asked for it (seed 002 section 4).
+    for (const p of bindPaths) serviceLines.push(`BindPaths=${p}`);
+    for (const p of bindReadOnlyPaths) serviceLines.push(`BindReadOnlyPaths=${p}`);
     // An isolated service usually serves the network; the job server reaches only what it is told.
     const network = mode === "isolated" || ipAllow.length > 0;
-    service_.push(...sandboxDirectives(protectHome, mode === "jobserver" ? "0022" : "0077", network));
+    // Job output must stay readable by the developers who asked for it (seed 002 section 4).
+    const umask = mode === "jobserver" ? "0022" : "0077";
+    serviceLines.push(...sandboxDirectives(protectHome, umask, network));
   }
-  if (ipAllow.length > 0) service_.push("IPAddressDeny=any", `IPAddressAllow=${ipAllow.join(" ")}`);
-  else if (mode === "jobserver") service_.push("IPAddressDeny=any");
+  if (ipAllow.length > 0) serviceLines.push("IPAddressDeny=any", `IPAddressAllow=${ipAllow.join(" ")}`);
+  else if (mode === "jobserver") serviceLines.push("IPAddressDeny=any");
   if (!options.dropIn) {
-    service_.push("Restart=on-failure", "RestartSec=200ms");
+    serviceLines.push("Restart=on-failure", "RestartSec=200ms");
     if (mode === "jobserver")
-      service_.push(
+      serviceLines.push(
         "# SIGTERM to the server only: it lets running jobs finish, then stops",
         "KillMode=mixed",
       );
@@ -485,7 +486,7 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
   if (options.dropIn) {
     files.push({
       path: `${service}.service.d/${DROP_IN_NAME}`,
-      content: unitText([section("Service", service_)]),
+      content: unitText([section("Service", serviceLines)]),
     });
     return { files, primary: `${service}.service`, credentials };
   }
@@ -497,7 +498,7 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     path: `${service}.service`,
     content: unitText([
       section("Unit", unitLines),
-      section("Service", service_),
+      section("Service", serviceLines),
       section("Install", install),
     ]),
   });
