@@ -8,7 +8,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { clearSecretCache, loadSecret } from "../src/index.js";
 import { makeScratch } from "../test/support/scratch.js";
-import { type Comparison, medianMs, medianProcessMs, printComparison, printHeader } from "./measure.js";
+import {
+  type Comparison,
+  medianMs,
+  medianProcessMs,
+  pairedMedianMs,
+  printComparison,
+  printHeader,
+  runProcess,
+} from "./measure.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const keyhold = join(root, "bin", "keyhold.js");
@@ -59,11 +67,10 @@ async function main(): Promise<void> {
 
     const results: Comparison[] = [];
 
-    const storeLoad = await medianMs(() => loadSecret("bench_key", { env, cache: false }), 40);
-    const bareDecrypt = await medianProcessMs(
-      ["systemd-creds", "decrypt", "--name=bench_key", join(s.store, "bench_key"), "-"],
+    const [storeLoad, bareDecrypt] = await pairedMedianMs(
+      () => loadSecret("bench_key", { env, cache: false }),
+      () => runProcess(["systemd-creds", "decrypt", "--name=bench_key", join(s.store, "bench_key"), "-"], env),
       40,
-      env,
     );
     results.push({
       what: "load from the encrypted credstore",
@@ -76,8 +83,11 @@ async function main(): Promise<void> {
     });
 
     const dirEnv = { ...env, CREDENTIALS_DIRECTORY: credentialsDirectory };
-    const dirLoad = await medianMs(() => loadSecret("bench_key", { env: dirEnv, cache: false }), 2000);
-    const rawRead = await medianMs(() => readFileSync(join(credentialsDirectory, "bench_key")), 2000);
+    const [dirLoad, rawRead] = await pairedMedianMs(
+      () => loadSecret("bench_key", { env: dirEnv, cache: false }),
+      () => readFileSync(join(credentialsDirectory, "bench_key")),
+      2000,
+    );
     results.push({
       what: "load from $CREDENTIALS_DIRECTORY",
       ours: "loadSecret (uncached)",
@@ -108,8 +118,11 @@ async function main(): Promise<void> {
       met: hit < 0.001,
     });
 
-    const runMs = await medianProcessMs([process.execPath, keyhold, "run", "bench_key", "--", "true"], 25, env);
-    const pyMs = await medianProcessMs(["python3", pyFile], 25, env);
+    const [runMs, pyMs] = await pairedMedianMs(
+      () => runProcess([process.execPath, keyhold, "run", "bench_key", "--", "true"], env),
+      () => runProcess(["python3", pyFile], env),
+      25,
+    );
     results.push({
       what: "a process that gets the key, start to exit",
       ours: "`keyhold run bench_key -- true`",

@@ -19,16 +19,48 @@ export async function medianMs(fn: () => unknown | Promise<unknown>, runs: numbe
   return median(times);
 }
 
+/**
+ * Medians of two contenders measured alternately (a, b, a, b, …), so a change in machine load
+ * during the run weighs on both alike instead of on whichever ran second.
+ */
+export async function pairedMedianMs(
+  a: () => unknown | Promise<unknown>,
+  b: () => unknown | Promise<unknown>,
+  runs: number,
+  warmup = 3,
+): Promise<[number, number]> {
+  for (let i = 0; i < warmup; i++) {
+    await a();
+    await b();
+  }
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    for (const [fn, out] of [
+      [a, ta],
+      [b, tb],
+    ] as const) {
+      const t = process.hrtime.bigint();
+      await fn();
+      out.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+  }
+  return [median(ta), median(tb)];
+}
+
+/** Runs a whole process to completion; throws if it fails. */
+export function runProcess(argv: string[], env: NodeJS.ProcessEnv = process.env): void {
+  const r = spawnSync(argv[0] as string, argv.slice(1), { env, stdio: ["ignore", "ignore", "pipe"] });
+  if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr}`);
+}
+
 /** Median wall time of a whole process, started the same way for every contender. */
 export async function medianProcessMs(
   argv: string[],
   runs: number,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  return medianMs(() => {
-    const r = spawnSync(argv[0] as string, argv.slice(1), { env, stdio: ["ignore", "ignore", "pipe"] });
-    if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr}`);
-  }, runs);
+  return medianMs(() => runProcess(argv, env), runs);
 }
 
 export interface Comparison {
