@@ -97,8 +97,6 @@ async function main(): Promise<void> {
       "jobserver",
       "--group",
       "devs",
-      "--exec",
-      "/usr/bin/node /srv/bench/keyhold.mjs serve --config /etc/keyhold/jobs.json",
       "--cred",
       "bench_key",
       "--bind",

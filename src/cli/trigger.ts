@@ -1,10 +1,26 @@
 import { constants } from "node:os";
 import { parseArgs } from "node:util";
-import { DEFAULT_SOCKET, followRun, type RunRecord, triggerRun } from "../jobs/index.js";
-import { parsed } from "./args.js";
+// The client half of src/jobs only (not its index): `keyhold trigger` then loads a few KiB
+// instead of the whole server, which is measurable in its start-up time.
+import { followRun, triggerRun } from "../jobs/client.js";
+import { DEFAULT_SOCKET } from "../jobs/protocol.js";
+import type { RunRecord } from "../jobs/records.js";
 import { type Command, EXIT_FAILED, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 const SYNOPSIS = "trigger JOB [--param NAME=VALUE]… [--follow] [--json] [--socket PATH]";
+
+// Not args.ts: its store helpers would make the client load the credstore code it never uses.
+function parseOrUsage<R>(parse: () => R): R {
+  try {
+    return parse();
+  } catch (err) {
+    const reason = err instanceof Error ? (err.message.split("\n")[0] ?? "") : "";
+    throw usageError(
+      reason.replace(/\.$/, "").replace(/^./, (c) => c.toLowerCase()) || "bad arguments",
+      `usage: keyhold ${SYNOPSIS}`,
+    );
+  }
+}
 
 /** The exit code `keyhold trigger --follow` ends with: the job's own, 128+signal, else 1. */
 export function exitCodeOf(run: RunRecord): number {
@@ -20,21 +36,19 @@ export function exitCodeOf(run: RunRecord): number {
 
 /** `keyhold trigger`: ask the job server to run a job; with --follow, stream it and exit with its code. */
 export const triggerCommand: Command = async (argv, io) => {
-  const { values, positionals } = parsed(
-    () =>
-      parseArgs({
-        args: argv,
-        options: {
-          param: { type: "string", multiple: true },
-          follow: { type: "boolean", short: "f" },
-          json: { type: "boolean" },
-          socket: { type: "string" },
-          help: { type: "boolean", short: "h" },
-        },
-        strict: true,
-        allowPositionals: true,
-      }),
-    SYNOPSIS,
+  const { values, positionals } = parseOrUsage(() =>
+    parseArgs({
+      args: argv,
+      options: {
+        param: { type: "string", multiple: true },
+        follow: { type: "boolean", short: "f" },
+        json: { type: "boolean" },
+        socket: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: true,
+    }),
   );
   if (values.help) {
     writeLine(io.stdout, `usage: keyhold ${SYNOPSIS}`);

@@ -103,13 +103,18 @@ async function committedRevision(cwd: string): Promise<{ revision: string } | { 
   return { revision };
 }
 
+const preparedLogDirs = new Set<string>();
+
 function openLog(outputDir: string, id: string): { fd: number; path: string } {
   const dir = join(outputDir, "logs");
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
-  try {
-    chmodSync(dir, 0o755);
-  } catch {
-    // not ours to change: it already exists with the admin's mode
+  if (!preparedLogDirs.has(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    try {
+      chmodSync(dir, 0o755);
+    } catch {
+      // not ours to change: it already exists with the admin's mode
+    }
+    preparedLogDirs.add(dir);
   }
   const path = join(dir, `${id}.log`);
   const fd = openSync(
@@ -182,6 +187,8 @@ export function startRun(ctx: RunContext): RunHandle {
     try {
       log = openLog(ctx.job.outputDir, ctx.record.id);
     } catch (err) {
+      // The directory may have been removed since it was prepared: prepare it again next time.
+      preparedLogDirs.delete(join(ctx.job.outputDir, "logs"));
       const code = (err as NodeJS.ErrnoException).code ?? "error";
       outcome.error = {
         code: "OUTPUT_FAILED",

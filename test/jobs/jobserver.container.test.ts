@@ -131,8 +131,6 @@ test("setup: keyhold unit --mode jobserver --install, then the socket", async (t
     "jobserver",
     "--group",
     "devs",
-    "--exec",
-    `/usr/bin/node ${CLI} serve --config /etc/keyhold/jobs.json`,
     "--cred",
     "my_api_key",
     "--bind",
@@ -142,6 +140,9 @@ test("setup: keyhold unit --mode jobserver --install, then the socket", async (t
     "--install",
   ]);
   assert.equal(installed.code, 0, installed.stderr);
+  // The default ExecStart: the installed keyhold, as docs/jobserver.md sets it up.
+  const unit = c.readFile("/etc/systemd/system/keyhold-jobs.service");
+  assert.match(unit, new RegExp(`^ExecStart=/usr/bin/node ${PROJECT_INSIDE}/bin/keyhold\\.js serve --config /etc/keyhold/jobs\\.json$`, "m"));
   await c.check(["systemctl", "start", "keyhold-jobs.socket"]);
   assert.equal(
     (await c.check(["stat", "-c", "%A %G", "/run/keyhold/jobs.sock"])).stdout.trim(),
