@@ -142,7 +142,13 @@ test("setup: keyhold unit --mode jobserver --install, then the socket", async (t
   assert.equal(installed.code, 0, installed.stderr);
   // The default ExecStart: the installed keyhold, as docs/jobserver.md sets it up.
   const unit = c.readFile("/etc/systemd/system/keyhold-jobs.service");
-  assert.match(unit, new RegExp(`^ExecStart=/usr/bin/node ${PROJECT_INSIDE}/bin/keyhold\\.js serve --config /etc/keyhold/jobs\\.json$`, "m"));
+  assert.match(
+    unit,
+    new RegExp(
+      `^ExecStart=/usr/bin/node ${PROJECT_INSIDE}/bin/keyhold\\.js serve --config /etc/keyhold/jobs\\.json$`,
+      "m",
+    ),
+  );
   await c.check(["systemctl", "start", "keyhold-jobs.socket"]);
   assert.equal(
     (await c.check(["stat", "-c", "%A %G", "/run/keyhold/jobs.sock"])).stdout.trim(),

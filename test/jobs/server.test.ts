@@ -1,11 +1,20 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { makeCanary } from "../support/scratch.js";
+import { createAuditKey } from "../../src/audit/index.js";
+import { makeCanary, makeScratch } from "../support/scratch.js";
 import {
   call,
   curl,
@@ -518,6 +527,55 @@ describe("job server restarts, graceful stop and reload", () => {
       assert.match(s.stderr(), /credential absent_key unavailable \[CREDENTIAL_NOT_FOUND\]/);
     } finally {
       await s.cleanup();
+    }
+  });
+});
+
+describe("audit", () => {
+  test("each finished run appends job.run to the job server's audit log, which verifies and holds no value", async () => {
+    const canary = makeCanary("audit");
+    const scratch = makeScratch("keyhold-jobs-audit-");
+    const s = await startServer({
+      credentials: { api_key: canary },
+      env: { SYSTEMD_CREDENTIAL_SECRET: scratch.env.SYSTEMD_CREDENTIAL_SECRET as string },
+      prepare: async ({ state }) => {
+        mkdirSync(state, { recursive: true });
+        await createAuditKey(state, { env: scratch.env });
+      },
+      config: ({ root, outputs }) => ({
+        jobs: {
+          show: {
+            argv: ["/bin/sh", "-c", 'cat "$CREDENTIALS_DIRECTORY/api_key"; exit 3'],
+            cwd: root,
+            credentials: ["api_key"],
+            outputDir: outputs,
+          },
+          sig: { argv: ["/bin/sh", "-c", "kill -TERM $$"], cwd: root, outputDir: outputs },
+        },
+      }),
+    });
+    try {
+      assert.doesNotMatch(s.stderr(), /not audited/);
+      const env = { ...scratch.env, KEYHOLD_JOBS_SOCKET: s.socket };
+      const shown = await runCli(["trigger", "show", "--follow"], env);
+      assert.equal(shown.code, 3);
+      assert.equal(shown.stdout, "[REDACTED:api_key]");
+      const killed = await runCli(["trigger", "sig", "--follow"], env);
+      assert.equal(killed.code, 128 + 15, "a job killed by SIGTERM makes trigger exit 143");
+      assert.match(killed.stderr, /failed \(SIGTERM\)/);
+      await waitFor("two audit records", async () => {
+        const r = await runCli(["audit", "--json", "--state", s.state], env);
+        return (r.stdout.match(/"job\.run"/g) ?? []).length >= 2 ? r : undefined;
+      });
+      const verify = await runCli(["audit", "--verify", "--state", s.state], env);
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+      const log = readFileSync(join(s.state, "audit.log"), "utf8");
+      assert.match(log, /"name":"show"/);
+      assert.match(log, /"code":"SIGTERM"|"signal":"SIGTERM"/);
+      assertNoLeak(log, canary, "the audit log");
+    } finally {
+      await s.cleanup();
+      scratch.cleanup();
     }
   });
 });

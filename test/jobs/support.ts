@@ -114,6 +114,10 @@ export interface ServerSetup {
   credentials?: Record<string, string>;
   /** The config; `{out}` in strings is replaced by the outputs directory. */
   config: (paths: { root: string; outputs: string }) => unknown;
+  /** More environment for the server (e.g. SYSTEMD_CREDENTIAL_SECRET for a scratch host key). */
+  env?: Record<string, string>;
+  /** Runs before the first start, with the (not yet existing) state directory. */
+  prepare?: (paths: { root: string; state: string }) => Promise<void>;
 }
 
 export async function waitFor<T>(
@@ -151,6 +155,7 @@ export async function startServer(setup: ServerSetup): Promise<TestServer> {
     CREDENTIALS_DIRECTORY: credentials,
     // A canary in the server's own environment must never reach a job.
     KEYHOLD_SERVER_ONLY: "server-environment-marker",
+    ...(setup.env ?? {}),
   };
   const server: TestServer = {
     root,
@@ -203,6 +208,7 @@ export async function startServer(setup: ServerSetup): Promise<TestServer> {
       rmSync(root, { recursive: true, force: true });
     },
   };
+  await setup.prepare?.({ root, state });
   await server.restart();
   return server;
 }
@@ -241,8 +247,8 @@ export async function follow(
 
 export function finalRun(events: Record<string, unknown>[]): Record<string, unknown> {
   const last = events[events.length - 1];
-  if (!last || last.event !== "finished") throw new Error("stream did not end with a finished event");
-  return last.run as Record<string, unknown>;
+  if (last?.event !== "finished") throw new Error("stream did not end with a finished event");
+  return (last as { run: Record<string, unknown> }).run;
 }
 
 export function outputOf(events: Record<string, unknown>[], stream?: "stdout" | "stderr"): string {
