@@ -33,7 +33,10 @@ export interface CliOptions {
 
 export interface StartedCli {
   child: ChildProcess;
+  /** Everything printed, once the process exited and its output pipes closed. */
   result: Promise<CliResult>;
+  /** The process's own exit, even while a process it left behind still holds its pipes. */
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** Starts `keyhold <args>` as a real process and collects what it prints. */
@@ -71,7 +74,10 @@ export function startCli(args: readonly string[], options: CliOptions): StartedC
       });
     });
   });
-  return { child, result };
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return { child, result, exit };
 }
 
 export function runCli(args: readonly string[], options: CliOptions): Promise<CliResult> {
