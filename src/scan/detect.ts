@@ -1,6 +1,6 @@
 import type { KnownOwner, KnownValueSet } from "./fingerprint-index.js";
 import { findKnownValues, type KnownForm } from "./known-values.js";
-import type { Rule } from "./rule.js";
+import { hasSequentialRun, type Rule } from "./rule.js";
 
 /** The rule id of a stored value found by its keyed fingerprint. */
 export const KNOWN_VALUE_RULE = "keyhold-known-value";
@@ -61,6 +61,8 @@ export function detect(
       }
       const secret = m.groups?.secret ?? m[0];
       if (rule.confirm && !rule.confirm(secret, m.groups ?? {})) continue;
+      // Hand-typed fakes (ghp_0123456789abcdef…) in tests and docs are not leaks.
+      if (hasSequentialRun(secret)) continue;
       const start = m.groups?.secret === undefined ? m.index : m.index + m[0].lastIndexOf(secret);
       raw.push({ rule: rule.id, start, end: start + secret.length, secret });
     }

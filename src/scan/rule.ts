@@ -49,6 +49,20 @@ export function entropyOf(text: string): number {
 const PLACEHOLDER =
   /(?:^|[^a-z])(?:x{4,}|(?:your|my)[_-]?|example|sample|dummy|placeholder|changeme|change[_-]me|redacted|fake|test[_-]?key|insert|replace|todo|secret[_-]?here|\*{3,}|\.{3,}|<[^>]*>|\$\{|\{\{|%\()/i;
 
+/**
+ * Whether a value holds a run of 8 or more consecutive characters (`01234567`, `abcdefgh`):
+ * hand-typed fake keys in tests and docs do, random keys practically never (about 1 in 10^11
+ * for a 40-character key).
+ */
+export function hasSequentialRun(value: string): boolean {
+  let run = 1;
+  for (let i = 1; i < value.length; i++) {
+    run = value.charCodeAt(i) === value.charCodeAt(i - 1) + 1 ? run + 1 : 1;
+    if (run >= 8) return true;
+  }
+  return false;
+}
+
 /** Whether a value reads like a stand-in rather than a real credential. */
 export function looksLikePlaceholder(value: string): boolean {
   return PLACEHOLDER.test(value) || /EXAMPLE/.test(value) || /^(.)\1+$/.test(value);

@@ -45,6 +45,7 @@ export class SeededRandom {
 
   /** Uniform integer in [0, n), n ≤ 65536. */
   below(n: number): number {
+    if (!Number.isInteger(n) || n < 1 || n > 65536) throw new RangeError(`below(${n}): n must be 1..65536`);
     const limit = 65536 - (65536 % n);
     for (;;) {
       const v = this.byte() * 256 + this.byte();

@@ -1,0 +1,278 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { openFingerprintIndex, POLICY_FILE } from "../../src/scan/index.js";
+import { Secret } from "../../src/secret/index.js";
+import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
+import { GIT_ENV, git } from "./support/repo.js";
+import { expandTemplate, KEY_TEMPLATES, SeededRandom } from "./support/synthetic.js";
+
+// Transcript-style tests of the real CLI (bin/keyhold.js in a child process).
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const BIN = join(ROOT, "bin", "keyhold.js");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function keyhold(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; input?: string }): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
+    env: { ...GIT_ENV, ...options.env },
+    input: options.input ?? "",
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const random = new SeededRandom("keyhold-scan-cli");
+const githubToken = expandTemplate(KEY_TEMPLATES["github-token"]!, random);
+
+describe("keyhold scan (CLI)", () => {
+  let scratch: Scratch;
+  let repo: string;
+  let env: NodeJS.ProcessEnv;
+  let canary: string;
+
+  before(async () => {
+    scratch = makeScratch("keyhold-scan-cli-");
+    env = scratch.env;
+    repo = join(scratch.root, "repo");
+    mkdirSync(repo);
+    git(repo, ["init", "-q", "-b", "main"]);
+    writeFileSync(join(repo, "README.md"), "# a project\n");
+    git(repo, ["add", "."]);
+    git(repo, ["commit", "-qm", "start"]);
+    canary = makeCanary("scan-cli");
+    const index = await openFingerprintIndex(scratch.state, { env });
+    await index.record("payments_api_key", Secret.fromString(canary), "credstore");
+  });
+  after(() => scratch?.cleanup());
+
+  it("a clean tree exits 0 and says so", () => {
+    const r = keyhold(["scan"], { cwd: repo, env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /keyhold scan \(tree\): no findings in 1 files/);
+    assert.equal(r.stderr, "");
+  });
+
+  it("finds a stored value and a pattern key, masks both, exits 3, and names keyhold rotate first", () => {
+    writeFileSync(join(repo, "app.conf"), `PAYMENTS_KEY=${canary}\ngithub = "${githubToken}"\n`);
+    const r = keyhold(["scan"], { cwd: repo, env });
+    assert.equal(r.code, 3, r.stderr);
+    assert.ok(!r.stdout.includes(canary) && !r.stderr.includes(canary), "the stored value is never printed");
+    assert.ok(!r.stdout.includes(githubToken), "the pattern key is never printed whole");
+    assert.match(
+      r.stdout,
+      /^app\.conf:1:14: keyhold-known-value: value stored in keyhold \(credstore payments_api_key\): …\(\d+\)$/m,
+    );
+    assert.match(r.stdout, /^app\.conf:2:11: github-token: GitHub token: ghp_…\(40\)$/m);
+    // Seed 001's order: rotate, then rewrite history, then treat as compromised.
+    const block = r.stdout.split("\n").slice(1, 4).join("\n");
+    assert.match(block, /1\. rotate it now: .*keyhold rotate payments_api_key/);
+    assert.match(block, /2\. replace the value in all of history: git filter-repo --replace-text/);
+    assert.match(block, /3\. treat it as compromised/);
+  });
+
+  it("--json holds findings with masked matches and never the value", () => {
+    const r = keyhold(["scan", "--json"], { cwd: repo, env });
+    assert.equal(r.code, 3);
+    assert.ok(!r.stdout.includes(canary));
+    assert.ok(!r.stdout.includes(githubToken));
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.mode, "tree");
+    assert.deepEqual(out.knownValues, { enabled: true, values: 1 });
+    assert.deepEqual(
+      out.findings.map((f: { rule: string; path: string; line: number }) => `${f.path}:${f.line} ${f.rule}`),
+      ["app.conf:1 keyhold-known-value", "app.conf:2 github-token"],
+    );
+    assert.deepEqual(out.findings[0].credentials, [{ name: "payments_api_key", source: "credstore" }]);
+  });
+
+  it("--sarif gives SARIF 2.1.0 with rules, locations and fingerprints", () => {
+    const r = keyhold(["scan", "--sarif"], { cwd: repo, env });
+    assert.equal(r.code, 3);
+    assert.ok(!r.stdout.includes(canary));
+    const sarif = JSON.parse(r.stdout);
+    assert.equal(sarif.version, "2.1.0");
+    const run = sarif.runs[0];
+    assert.equal(run.tool.driver.name, "keyhold");
+    assert.ok(run.tool.driver.rules.length >= 40);
+    assert.equal(run.results.length, 2);
+    const result = run.results[1];
+    assert.equal(result.ruleId, "github-token");
+    assert.equal(run.tool.driver.rules[result.ruleIndex].id, "github-token");
+    assert.deepEqual(result.locations[0].physicalLocation.region, { startLine: 2, startColumn: 11 });
+    assert.equal(result.locations[0].physicalLocation.artifactLocation.uri, "app.conf");
+    assert.match(result.partialFingerprints["keyhold/v1"], /^[0-9a-f]{16}$/);
+  });
+
+  it("an inline keyhold:allow comment silences its line", () => {
+    writeFileSync(join(repo, "app.conf"), `github = "${githubToken}" # keyhold:allow (test fixture)\n`);
+    const r = keyhold(["scan"], { cwd: repo, env });
+    assert.equal(r.code, 0, r.stdout);
+  });
+
+  it("--update-baseline accepts current findings; the baseline holds no value; new findings still fail", () => {
+    writeFileSync(join(repo, "app.conf"), `PAYMENTS_KEY=${canary}\n`);
+    const accepted = keyhold(["scan", "--update-baseline"], { cwd: repo, env });
+    assert.equal(accepted.code, 0, accepted.stderr);
+    const policy = readFileSync(join(repo, POLICY_FILE), "utf8");
+    assert.ok(!policy.includes(canary));
+    assert.equal(JSON.parse(policy).accepted.length, 1);
+    assert.equal(keyhold(["scan"], { cwd: repo, env }).code, 0);
+    writeFileSync(join(repo, "other.conf"), `token: ${githubToken}\n`);
+    const r = keyhold(["scan"], { cwd: repo, env });
+    assert.equal(r.code, 3);
+    assert.match(r.stdout, /1 accepted by the baseline/);
+  });
+
+  it("allow.paths in the policy file skips files", () => {
+    const policy = JSON.parse(readFileSync(join(repo, POLICY_FILE), "utf8"));
+    policy.allow.paths = ["other.conf"];
+    writeFileSync(join(repo, POLICY_FILE), JSON.stringify(policy));
+    const r = keyhold(["scan"], { cwd: repo, env });
+    assert.equal(r.code, 0, r.stdout);
+    assert.match(r.stdout, /1 allowlisted/);
+  });
+
+  it("--staged scans only what is staged; --history finds a deleted value and its commit", () => {
+    const staged = keyhold(["scan", "--staged"], { cwd: repo, env });
+    assert.equal(staged.code, 0, staged.stdout); // nothing staged yet
+    writeFileSync(join(repo, "leak.txt"), `key=${canary}\n`);
+    git(repo, ["add", "leak.txt"]);
+    const r = keyhold(["scan", "--staged", "--json"], { cwd: repo, env });
+    assert.equal(r.code, 3);
+    assert.deepEqual(
+      JSON.parse(r.stdout).findings.map((f: { path: string }) => f.path),
+      ["leak.txt"],
+    );
+    git(repo, ["commit", "-qm", "oops"]);
+    const commit = git(repo, ["rev-parse", "HEAD"]).trim();
+    git(repo, ["rm", "-q", "leak.txt"]);
+    git(repo, ["commit", "-qm", "remove the leak (not enough)"]);
+    const h = keyhold(["scan", "--history", "--json"], { cwd: repo, env });
+    assert.equal(h.code, 3);
+    const finding = JSON.parse(h.stdout).findings.find((f: { path: string }) => f.path === "leak.txt");
+    assert.equal(finding.commit, commit);
+    assert.match(finding.remediation.compromised, new RegExp(`since commit ${commit.slice(0, 12)}`));
+  });
+
+  it("--replacements feeds git filter-repo with the leaked values, and only to a pipe", () => {
+    const r = keyhold(["scan", "--history", "--replacements"], { cwd: repo, env });
+    assert.equal(r.code, 3);
+    assert.ok(r.stdout.split("\n").includes(`literal:${canary}==>***REMOVED***`));
+  });
+
+  it("without access to the scan key, pattern rules still run and a note says known values are off", () => {
+    const noKey = { ...env, SYSTEMD_CREDENTIAL_SECRET: join(scratch.root, "host", "other.secret") };
+    writeFileSync(join(scratch.root, "host", "other.secret"), Buffer.alloc(4096, 7), { mode: 0o600 });
+    const r = keyhold(["scan", "--history"], { cwd: repo, env: noKey });
+    assert.match(r.stderr, /known-value detection is off/);
+    assert.ok(!r.stderr.includes(canary));
+  });
+
+  it("bad usage and fatal errors exit 2 with a coded one-line error", () => {
+    const both = keyhold(["scan", "--staged", "--history"], { cwd: repo, env });
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /^keyhold: --staged and --history cannot be combined \[USAGE\]$/m);
+    const unknown = keyhold(["scan", "--frobnicate"], { cwd: repo, env });
+    assert.equal(unknown.code, 2);
+    const outside = keyhold(["scan", "--history", scratch.state], { cwd: scratch.root, env });
+    assert.equal(outside.code, 2);
+    assert.match(outside.stderr, /\[NOT_A_GIT_REPOSITORY\]/);
+    const missing = keyhold(["scan", join(scratch.root, "nope")], { cwd: repo, env });
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /\[FILE_NOT_FOUND\]/);
+    const badPolicy = join(scratch.root, "bad.json");
+    writeFileSync(badPolicy, "{nope");
+    const policy = keyhold(["scan", "--baseline", badPolicy], { cwd: repo, env });
+    assert.equal(policy.code, 2);
+    assert.match(policy.stderr, /\[INVALID_FORMAT\]/);
+  });
+
+  it("progress stays off in a pipe (stderr is empty on a clean scan)", () => {
+    const r = keyhold(["scan", "--history", "--no-known-values", "--baseline", join(repo, POLICY_FILE)], {
+      cwd: repo,
+      env,
+    });
+    assert.ok(!r.stderr.includes("\r"));
+  });
+
+  it("the index and every file keyhold wrote hold no trace of the stored value", () => {
+    for (const entry of readdirSync(scratch.state)) {
+      assert.ok(!readFileSync(join(scratch.state, entry), "latin1").includes(canary), entry);
+    }
+  });
+});
+
+describe("keyhold hook install", () => {
+  let scratch: Scratch;
+  before(() => {
+    scratch = makeScratch("keyhold-scan-hook-");
+  });
+  after(() => scratch?.cleanup());
+
+  it("installs a pre-commit hook that blocks a commit with a key and lets a clean one through", () => {
+    const repo = join(scratch.root, "repo");
+    mkdirSync(repo);
+    git(repo, ["init", "-q", "-b", "main"]);
+    const env = scratch.env;
+    const r = keyhold(["hook", "install"], { cwd: repo, env });
+    assert.equal(r.code, 0, r.stderr);
+    const hook = join(repo, ".git", "hooks", "pre-commit");
+    assert.ok(existsSync(hook));
+    assert.equal(statSync(hook).mode & 0o777, 0o755);
+    writeFileSync(join(repo, "clean.txt"), "hello\n");
+    git(repo, ["add", "clean.txt"]);
+    const ok = spawnSync("git", ["commit", "-qm", "clean"], {
+      cwd: repo,
+      env: { ...GIT_ENV, ...env },
+      encoding: "utf8",
+    });
+    assert.equal(ok.status, 0, ok.stderr);
+    writeFileSync(join(repo, "settings.py"), `GITHUB = "${githubToken}"\n`);
+    git(repo, ["add", "settings.py"]);
+    const blocked = spawnSync("git", ["commit", "-qm", "leak"], {
+      cwd: repo,
+      env: { ...GIT_ENV, ...env },
+      encoding: "utf8",
+    });
+    assert.notEqual(blocked.status, 0);
+    // git hands a hook's stdout to its own stderr.
+    assert.match(blocked.stderr, /settings\.py:1:11: github-token/);
+    assert.equal(git(repo, ["rev-list", "--count", "HEAD"]).trim(), "1");
+  });
+
+  it("refuses to replace someone else's hook without --force, and keeps it as a backup with --force", () => {
+    const repo = join(scratch.root, "repo2");
+    mkdirSync(repo);
+    git(repo, ["init", "-q", "-b", "main"]);
+    const hook = join(repo, ".git", "hooks", "pre-commit");
+    writeFileSync(hook, "#!/bin/sh\necho mine\n", { mode: 0o755 });
+    const refused = keyhold(["hook", "install"], { cwd: repo, env: scratch.env });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /\[HOOK_EXISTS\]/);
+    assert.equal(readFileSync(hook, "utf8"), "#!/bin/sh\necho mine\n");
+    const forced = keyhold(["hook", "install", "--force"], { cwd: repo, env: scratch.env });
+    assert.equal(forced.code, 0);
+    assert.equal(readFileSync(`${hook}.keyhold-backup`, "utf8"), "#!/bin/sh\necho mine\n");
+  });
+});
+
+describe("keyhold's own repository", () => {
+  it("is clean under keyhold scan (tree)", (t) => {
+    if (!existsSync(join(ROOT, ".git"))) {
+      t.skip("not running from a git checkout of keyhold");
+      return;
+    }
+    const r = keyhold(["scan", "--no-known-values", ROOT], { cwd: ROOT, env: {} });
+    assert.equal(r.code, 0, r.stdout);
+  });
+});
