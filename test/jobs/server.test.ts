@@ -212,17 +212,17 @@ describe("job server end to end (real server process, real jobs)", () => {
   test("keyhold trigger --follow streams and exits with the job's code; keyhold runs lists it", async () => {
     const env = { PATH: process.env.PATH, KEYHOLD_JOBS_SOCKET: s.socket };
     const r = await runCli(["trigger", "exit7", "--follow"], env);
-    assert.equal(r.code, 7);
+    assert.equal(r.code, 7, r.stderr);
     assert.equal(r.stdout, "bye\n");
     assert.match(r.stderr, /run \S+ failed/);
     const ok = await runCli(
       ["trigger", "args", "--param", "day=2026-03-04", "--param", "mode=slow", "--follow"],
       env,
     );
-    assert.equal(ok.code, 0);
+    assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout, "day=2026-03-04 slow\n");
     const queued = await runCli(["trigger", "noop", "--json"], env);
-    assert.equal(queued.code, 0);
+    assert.equal(queued.code, 0, queued.stderr);
     assert.equal((JSON.parse(queued.stdout) as { job: string }).job, "noop");
     const bad = await runCli(["trigger", "nosuchjob", "--follow"], env);
     assert.equal(bad.code, 1);
@@ -231,7 +231,7 @@ describe("job server end to end (real server process, real jobs)", () => {
       /^keyhold: job server: no job named "nosuchjob" \(JOB_NOT_FOUND\) \[SERVER_ERROR\]$/m,
     );
     const list = await runCli(["runs", "--json", "--limit", "5"], env);
-    assert.equal(list.code, 0);
+    assert.equal(list.code, 0, list.stderr);
     const runs = JSON.parse(list.stdout) as { job: string; requester: { verified: boolean; user: string } }[];
     assert.ok(runs.some((x) => x.job === "exit7"));
     assert.ok(runs.every((x) => x.requester.verified === false));
@@ -558,10 +558,10 @@ describe("audit", () => {
       assert.doesNotMatch(s.stderr(), /not audited/);
       const env = { ...scratch.env, KEYHOLD_JOBS_SOCKET: s.socket };
       const shown = await runCli(["trigger", "show", "--follow"], env);
-      assert.equal(shown.code, 3);
+      assert.equal(shown.code, 3, shown.stderr);
       assert.equal(shown.stdout, "[REDACTED:api_key]");
       const killed = await runCli(["trigger", "sig", "--follow"], env);
-      assert.equal(killed.code, 128 + 15, "a job killed by SIGTERM makes trigger exit 143");
+      assert.equal(killed.code, 128 + 15, `a job killed by SIGTERM makes trigger exit 143: ${killed.stderr}`);
       assert.match(killed.stderr, /failed \(SIGTERM\)/);
       await waitFor("two audit records", async () => {
         const r = await runCli(["audit", "--json", "--state", s.state], env);
