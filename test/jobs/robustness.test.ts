@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { call, finalRun, follow, startServer, type TestServer, waitFor } from "./support.js";
+import { call, cliArgv, finalRun, follow, startServer, type TestServer, waitFor } from "./support.js";
 
 /** Opens a raw connection, writes `data`, and collects what comes back until the server closes. */
 function raw(
@@ -184,5 +188,48 @@ describe("the job server survives bad clients", () => {
     assert.match(reply, /"code":"SHUTTING_DOWN"/);
     socket.destroy();
     assert.equal(await stopped, 0);
+  });
+});
+
+describe("socket activation", () => {
+  test("keyhold serve listens on the socket systemd hands over as fd 3 (LISTEN_FDS, LISTEN_PID)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "keyhold-jobs-activate-"));
+    const socket = join(dir, "activated.sock");
+    const config = join(dir, "jobs.json");
+    writeFileSync(
+      config,
+      JSON.stringify({ jobs: { noop: { argv: ["/bin/true"], cwd: dir, outputDir: join(dir, "out") } } }),
+    );
+    // systemd-socket-activate binds the socket and starts the server on the first connection,
+    // passing the listening socket exactly as a .socket unit does.
+    const activator = spawn(
+      "systemd-socket-activate",
+      [
+        "-l",
+        socket,
+        process.execPath,
+        ...cliArgv(["serve", "--config", config, "--state", join(dir, "state")]),
+      ],
+      {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8" },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    let stderr = "";
+    activator.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    try {
+      await waitFor("the activator's socket", () => (existsSync(socket) ? true : undefined));
+      const health = await call(socket, "GET", "/v1/health");
+      assert.equal(health.status, 200);
+      const run = finalRun((await follow(socket, "noop")).events);
+      assert.equal(run.state, "succeeded");
+      assert.match(stderr, /listening on fd 3/);
+    } finally {
+      activator.kill("SIGTERM");
+      await new Promise((r) => activator.once("exit", r));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
