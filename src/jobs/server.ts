@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, readFileSync, unlinkSync } from "node:fs";
+import { constants, createReadStream, existsSync, fstatSync, lstatSync, openSync, unlinkSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect } from "node:net";
 import type { Secret } from "../secret/index.js";
@@ -351,15 +351,26 @@ export class JobServer {
   }
 
   #sendLog(res: ServerResponse, record: RunRecord): void {
-    let data: Buffer;
+    // Streamed from an open descriptor: a log may be large, and the file cannot be swapped
+    // for another between the check and the read.
+    let fd: number;
+    let size: number;
     try {
       if (record.log === null) throw new Error("no log");
-      data = readFileSync(record.log);
+      fd = openSync(record.log, constants.O_RDONLY | constants.O_NOFOLLOW);
+      size = fstatSync(fd).size;
     } catch {
       throw new ApiError("LOG_NOT_FOUND", "the run has no log");
     }
-    res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": data.length });
-    res.end(data);
+    res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": size });
+    const stream = createReadStream("", { fd, start: 0, end: Math.max(0, size - 1), autoClose: true });
+    if (size === 0) {
+      stream.destroy();
+      res.end();
+      return;
+    }
+    stream.on("error", () => res.destroy());
+    stream.pipe(res);
   }
 
   #cancel(res: ServerResponse, record: RunRecord): void {
