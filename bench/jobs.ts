@@ -17,7 +17,12 @@ const CONFIG = {
   queueLimit: 5000,
   jobs: {
     noop: { argv: ["/bin/true"], cwd: PROJECT, outputDir: `${PROJECT}/outputs` },
-    noopkey: { argv: ["/bin/true"], cwd: PROJECT, credentials: ["bench_key"], outputDir: `${PROJECT}/outputs` },
+    noopkey: {
+      argv: ["/bin/true"],
+      cwd: PROJECT,
+      credentials: ["bench_key"],
+      outputDir: `${PROJECT}/outputs`,
+    },
   },
 };
 const SOCKET = "/run/keyhold/jobs.sock";
@@ -79,7 +84,11 @@ async function main(): Promise<void> {
   }
   try {
     await c.addUser("dev", { groups: ["devs"] });
-    await c.check(["sh", "-c", `mkdir -p ${PROJECT}/outputs && chown -R dev:dev ${PROJECT} && chmod o+w ${PROJECT}/outputs`]);
+    await c.check([
+      "sh",
+      "-c",
+      `mkdir -p ${PROJECT}/outputs && chown -R dev:dev ${PROJECT} && chmod o+w ${PROJECT}/outputs`,
+    ]);
     c.writeFile("/srv/bench/time.mjs", TIME_SOURCE);
     c.writeFile("/srv/bench/rate.mjs", RATE_SOURCE);
     c.writeFile("/srv/bench/keyhold.mjs", CLI_SOURCE);
@@ -108,11 +117,21 @@ async function main(): Promise<void> {
     await c.check(["systemctl", "start", "keyhold-jobs.socket"]);
 
     const time = async (runs: number, argv: string[]) =>
-      Number((await c.check(["/usr/bin/node", "/srv/bench/time.mjs", String(runs), ...argv], { timeoutMs: 300_000 })).stdout);
+      Number(
+        (
+          await c.check(["/usr/bin/node", "/srv/bench/time.mjs", String(runs), ...argv], {
+            timeoutMs: 300_000,
+          })
+        ).stdout,
+      );
     const rate = async (mode: string, total: number, clients: number, argv: string[] = []) =>
       Number(
-        (await c.check(["/usr/bin/node", "/srv/bench/rate.mjs", mode, String(total), String(clients), ...argv], { timeoutMs: 300_000 }))
-          .stdout,
+        (
+          await c.check(
+            ["/usr/bin/node", "/srv/bench/rate.mjs", mode, String(total), String(clients), ...argv],
+            { timeoutMs: 300_000 },
+          )
+        ).stdout,
       );
     const systemdRun = [
       "systemd-run",
@@ -127,7 +146,13 @@ async function main(): Promise<void> {
     await time(1, ["curl", "-sf", "--unix-socket", SOCKET, "http://localhost/v1/health"]);
 
     const results: Comparison[] = [];
-    const trigger = await time(20, ["/usr/bin/node", `${PROJECT_INSIDE}/bin/keyhold.js`, "trigger", "noopkey", "--follow"]);
+    const trigger = await time(20, [
+      "/usr/bin/node",
+      `${PROJECT_INSIDE}/bin/keyhold.js`,
+      "trigger",
+      "noopkey",
+      "--follow",
+    ]);
     const peerRun = await time(20, systemdRun);
     results.push({
       what: "run a no-op that receives a key, start to exit",
@@ -138,7 +163,25 @@ async function main(): Promise<void> {
       goal: "≤ 1.0×",
       met: trigger / peerRun <= 1.0,
     });
-    const roundTrip = await time(50, ["curl", "-sf", "--unix-socket", SOCKET, "-X", "POST", "http://localhost/v1/jobs/noop/runs?follow=1"]);
+    const nodeAlone = await time(20, ["/usr/bin/node", "-e", "0"]);
+    results.push({
+      what: "for scale: Node.js start-up alone, the floor of any Node.js client",
+      ours: "`node -e 0`",
+      oursMs: nodeAlone,
+      peer: "`systemd-run --wait --pipe -p LoadCredentialEncrypted=… true`",
+      peerMs: peerRun,
+      goal: "(reference)",
+      met: true,
+    });
+    const roundTrip = await time(50, [
+      "curl",
+      "-sf",
+      "--unix-socket",
+      SOCKET,
+      "-X",
+      "POST",
+      "http://localhost/v1/jobs/noop/runs?follow=1",
+    ]);
     const health = await time(50, ["curl", "-sf", "--unix-socket", SOCKET, "http://localhost/v1/health"]);
     results.push({
       what: "API round trip of a no-op job with curl",
@@ -162,7 +205,9 @@ async function main(): Promise<void> {
       met: ours >= 100,
     });
 
-    printHeader(`jobs (${new Date().toISOString().slice(0, 10)}, ${process.version}, inside a systemd container, ${cpus().length} cores)`);
+    printHeader(
+      `jobs (${new Date().toISOString().slice(0, 10)}, ${process.version}, inside a systemd container, ${cpus().length} cores)`,
+    );
     for (const r of results) printComparison(r);
   } finally {
     await suite.stop();
