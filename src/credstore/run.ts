@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import {
@@ -79,7 +79,39 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
   if (options.names.length === 0) throw new SecretError("USAGE", "no credential names given");
   for (const name of options.names) assertCredentialName(name);
   const parent = defaultRunParent();
+  if (process.geteuid?.() === 0) {
+    // /run/keyhold is traversable (0711) but not listable: a --user child must reach its own
+    // directory inside, which is 0500 and owned by it; nobody else can list or enter another's.
+    mkdirSync(parent, { recursive: true, mode: 0o711 });
+    chmodSync(parent, 0o711);
+  }
   sweepOrphans(parent);
+
+  // Signals are caught from here on, before anything exists that would need removing: the child
+  // can start and print before spawn() even returns, so a handler installed after spawn() could
+  // miss a signal sent the moment the child is seen. A signal that comes before the child exists
+  // means: create nothing more, remove what exists, exit as if the child had died of it.
+  let child: ChildProcess | undefined;
+  let caught: NodeJS.Signals | undefined;
+  const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map(
+    (signal) =>
+      [
+        signal,
+        () => {
+          caught ??= signal;
+          child?.kill(signal);
+        },
+      ] as const,
+  );
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  const release = () => {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  };
+  const diedOf = (signal: NodeJS.Signals, filesystem: RunResult["filesystem"]): RunResult => ({
+    exitCode: 128 + (osSignals[signal] ?? 0),
+    signal,
+    filesystem,
+  });
 
   const values: { name: string; value: Secret }[] = [];
   let dir: CredentialsDirectory | undefined;
@@ -92,45 +124,56 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
     const failed = decrypted.find((d) => d.status === "rejected");
     if (failed) throw failed.reason;
     await options.ready;
+    if (caught) return diedOf(caught, "ramfs");
     dir = createCredentialsDirectory(values, {
       parent,
       prefix: `credentials-${process.pid}-`,
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
+  } catch (err) {
+    release();
+    throw err;
   } finally {
     for (const v of values) v.value.dispose();
+    if (caught && dir === undefined) release();
   }
 
+  if (dir === undefined) throw new SecretError("IO_ERROR", "no credential directory was made");
+  const held = dir;
   const env: NodeJS.ProcessEnv = { ...options.env };
   for (const k of WITHHELD) delete env[k];
-  env.CREDENTIALS_DIRECTORY = dir.path;
-  if (options.fileVariables) for (const { name } of values) env[fileVariableFor(name)] = join(dir.path, name);
+  env.CREDENTIALS_DIRECTORY = held.path;
+  if (options.fileVariables)
+    for (const { name } of values) env[fileVariableFor(name)] = join(held.path, name);
 
-  const held = dir;
   return new Promise<RunResult>((resolve, reject) => {
+    const finish = () => {
+      release();
+      held.remove();
+    };
+    if (caught) {
+      finish();
+      resolve(diedOf(caught, held.filesystem));
+      return;
+    }
     const [file, ...args] = options.command as [string, ...string[]];
-    const child = spawn(file, args, {
+    child = spawn(file, args, {
       env,
       stdio: "inherit",
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
-    const forward = (signal: NodeJS.Signals) => () => {
-      child.kill(signal);
-    };
-    const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)] as const);
-    for (const [s, h] of handlers) process.on(s, h);
-    const finish = () => {
-      for (const [s, h] of handlers) process.off(s, h);
-      held.remove();
-    };
     child.on("error", (err: NodeJS.ErrnoException) => {
       finish();
       reject(
-        new SecretError("USAGE", `cannot run ${file}: ${err.code === "ENOENT" ? "command not found" : err.code}`, {
-          cause: err,
-        }),
+        new SecretError(
+          "USAGE",
+          `cannot run ${file}: ${err.code === "ENOENT" ? "command not found" : err.code}`,
+          {
+            cause: err,
+          },
+        ),
       );
     });
     child.on("exit", (code, signal) => {
