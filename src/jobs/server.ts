@@ -18,7 +18,7 @@ import {
 } from "./protocol.js";
 import { FINAL_STATES, newRunId, RUN_ID, type Requester, type RunRecord, RunRecordStore } from "./records.js";
 import { type RunHandle, startRun } from "./runner.js";
-import { patternsForSecrets, type ScrubPattern } from "./scrubber.js";
+import { patternsFor, patternsForSecrets, type ScrubPattern } from "./scrubber.js";
 
 /**
  * The job server (DESIGN 3.3, docs/jobserver-protocol.md): HTTP/1.1 on a Unix socket, a FIFO
@@ -155,6 +155,7 @@ export class JobServer {
   readonly #records: RunRecordStore;
   #credentials: CredentialSet = { values: new Map(), missing: new Map() };
   #patterns: ScrubPattern[] = [];
+  readonly #retired: { name: string; secret: Secret }[] = [];
   readonly #queue: Pending[] = [];
   readonly #active = new Map<string, Active>();
   readonly #followers = new Map<string, Set<ServerResponse>>();
@@ -184,8 +185,17 @@ export class JobServer {
 
   async #loadCredentials(config: JobServerConfig): Promise<void> {
     const loaded = await this.#options.loadCredentials(this.#credentialNames(config));
+    // A value replaced by a rotation stays in the scrubber for the life of the server: a job may
+    // still print the old one (from a cache, a config file it wrote) and it may still be valid.
+    for (const [name, old] of this.#credentials.values) {
+      const next = loaded.values.get(name);
+      if (next === undefined || !next.verify(old)) this.#retired.push({ name, secret: old });
+    }
     this.#credentials = loaded;
-    this.#patterns = patternsForSecrets(loaded.values);
+    this.#patterns = [
+      ...patternsForSecrets(loaded.values),
+      ...this.#retired.flatMap(({ name, secret }) => patternsFor(name, secret.exposeBytes())),
+    ].sort((a, b) => b.bytes.length - a.bytes.length);
     for (const [name, code] of loaded.missing) this.#log(`credential ${name} unavailable [${code}]`);
   }
 

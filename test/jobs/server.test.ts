@@ -483,7 +483,7 @@ describe("job server restarts, graceful stop and reload", () => {
       config: ({ root, outputs }) => ({
         jobs: {
           show: {
-            argv: ["/bin/sh", "-c", 'cat "$CREDENTIALS_DIRECTORY/api_key"'],
+            argv: ["/bin/sh", "-c", 'cat "$CREDENTIALS_DIRECTORY/api_key"; cat cache.txt 2>/dev/null; true'],
             cwd: root,
             credentials: ["api_key"],
             outputDir: outputs,
@@ -501,6 +501,12 @@ describe("job server restarts, graceful stop and reload", () => {
       await waitFor("the reload", () => (/reloaded/.test(s.stderr()) ? true : undefined));
       const { raw, events } = await follow(s.socket, "show");
       assert.equal(outputOf(events), "[REDACTED:api_key]");
+      // The retired value is still scrubbed: a job may print it from somewhere else.
+      writeFileSync(join(s.root, "cache.txt"), ` old=${first}`);
+      assert.equal(
+        outputOf((await follow(s.socket, "show")).events),
+        "[REDACTED:api_key] old=[REDACTED:api_key]",
+      );
       assertNoLeak(raw, second, "the stream after rotation");
       assertNoLeak(everythingUnder(s.outputs), second, "logs");
       assertNoLeak(everythingUnder(s.outputs), first, "logs");
