@@ -33,8 +33,25 @@ const LABEL_RECORD = "keyhold-vault/v1/record";
 /** A 32-byte key in libsodium secure memory. */
 export type KeyBytes = Buffer;
 
+// Secure memory is a scarce resource: every sodium_malloc costs guard pages and an mlock, and
+// RLIMIT_MEMLOCK is often 8 MiB, past which libsodium returns nothing and Node aborts. So keys
+// come out of slabs (one sodium_malloc of 4 KiB holds 128 keys) and values never use it: they
+// end up in a Secret's ordinary buffer anyway. A slab is freed when no key in it is referenced.
+const SLAB_BYTES = 4096;
+let slab: Buffer | undefined;
+let slabUsed = 0;
+
+/** `size` bytes (at most 64) of libsodium secure memory, zeroed. */
 export function secureBuffer(size: number): Buffer {
-  return sodium().sodium_malloc(size);
+  if (size > 64) throw new Error("secure buffers are for keys only");
+  if (slab === undefined || slabUsed + size > SLAB_BYTES) {
+    slab = sodium().sodium_malloc(SLAB_BYTES);
+    sodium().sodium_memzero(slab);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += size;
+  return out;
 }
 
 /** A fresh random key in secure memory. */
@@ -152,7 +169,7 @@ export function seal(key: KeyBytes, plaintext: Uint8Array, ad: Uint8Array, nonce
 }
 
 /**
- * Opens a sealed box into `out` (a fresh secure buffer when omitted). Any failure — wrong key,
+ * Opens a sealed box (a key lands in secure memory, a value in an ordinary buffer to wipe). Any failure — wrong key,
  * wrong associated data, a flipped bit, a truncation — is the same DECRYPT_FAILED, naming only `what`.
  */
 export function open(
@@ -165,7 +182,9 @@ export function open(
   if (nonce.length !== NONCE_BYTES || ciphertext.length < TAG_BYTES) {
     throw new SecretError("DECRYPT_FAILED", `cannot decrypt ${what}: malformed ciphertext`);
   }
-  const out = secureBuffer(ciphertext.length - TAG_BYTES);
+  const length = ciphertext.length - TAG_BYTES;
+  // Keys (32 bytes) go to secure memory; values to an ordinary buffer the caller wipes.
+  const out = length === KEY_BYTES ? secureBuffer(length) : Buffer.alloc(length);
   try {
     sodium().crypto_aead_xchacha20poly1305_ietf_decrypt(out, null, ciphertext, ad, nonce, key);
   } catch {

@@ -154,7 +154,8 @@ export class FileBackend implements VaultBackend {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     return withLock(`${this.path}.lock`, () => {
       this.#shredLeftovers();
-      this.#cache = undefined;
+      // #load re-reads unless the file is the very one cached (same inode, size and times): every
+      // writer replaces it by rename, so an unchanged identity means unchanged content.
       const doc = this.#load();
       const records = { ...doc.records };
       for (const op of ops) {
@@ -177,6 +178,11 @@ export class FileBackend implements VaultBackend {
         }
       }
       writeFileAtomic(this.path, text, { mode: 0o600 });
+      const st = statSync(this.path, { bigint: true });
+      this.#cache = {
+        stamp: `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`,
+        doc: { format: FILE_FORMAT, records },
+      };
       if (old !== undefined) {
         shredFile(old);
         fsyncDirectory(this.dir);
