@@ -352,3 +352,31 @@ test("every vault operation is audited; truncating the audit log below the seale
     world.cleanup();
   }
 });
+
+test("a store written by a newer format is refused with a clear code; many keys do not exhaust secure memory", async () => {
+  const world = await makeVaultWorld();
+  try {
+    const vault = await world.init();
+    // 1,500 values in 300 namespaces, every one re-sealed: thousands of key and value buffers.
+    const { Secret: S } = await import("../../src/secret/index.js");
+    await vault.importValues(
+      Array.from({ length: 1500 }, (_, i) => ({
+        ref: `ns${i % 300}/key_${i}`,
+        value: S.fromString(`v-${i}`),
+      })),
+      "test",
+    );
+    await vault.rotateDek(undefined, { rewrite: true });
+    await vault.rotateKek();
+    assert.equal((await vault.get("ns7/key_1207")).expose(), "v-1207");
+    vault.close();
+
+    const path = join(world.vaultDir, VAULT_FILE);
+    const doc = JSON.parse(readFileSync(path, "utf8"));
+    doc.format = "keyhold-vault-file/2";
+    writeFileSync(path, JSON.stringify(doc));
+    await assert.rejects(world.open(), code("FORMAT_UNSUPPORTED"));
+  } finally {
+    world.cleanup();
+  }
+});
