@@ -32,6 +32,8 @@ import { fileURLToPath } from "node:url";
  *   mix. nspawn never removes these directories: we rmdir them depth-first after the stop.
  * - `setpriv --pdeathsig SIGTERM`: if the test runner dies, nspawn halts the container.
  * - `--private-network`: otherwise the container shares the host's network and ports collide.
+ * - `--system-call-filter=bpf`: without it systemd inside cannot load its BPF programs and
+ *   IPAddressAllow=/IPAddressDeny= are silently not enforced.
  * - the container's PID 1 is the child of nspawn whose comm is "systemd"; `systemctl
  *   is-system-running` inside fails with "Failed to connect to bus" for the first ~0.4 s.
  * - commands run inside with `nsenter -t <leader> -a env -i …` (exit code, stdout, stderr and stdin
@@ -460,6 +462,9 @@ export async function bootContainer(options: BootOptions = {}): Promise<Containe
     "--console=read-only",
     "--private-network",
     ...binds.map((b) => `--bind${b.readOnly ? "-ro" : ""}=${b.host}:${b.container}`),
+    // nspawn's seccomp filter refuses bpf(2) by default; systemd inside then runs every unit
+    // without its IP firewall, silently (IPAddressDeny= measured not enforced without this line).
+    "--system-call-filter=bpf",
     "-b",
     "systemd.mask=systemd-firstboot.service",
   ];

@@ -205,6 +205,50 @@ test("systemd itself fails such a unit with 243/CREDENTIALS (what the check prev
   await c.run(["systemctl", "reset-failed", "kh-wrong-name.service"]);
 });
 
+test("--ip-allow is enforced: the service reaches the hosts listed and nothing else", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  await c.check([
+    "systemd-run",
+    "--unit=kh-listener",
+    "/usr/bin/python3",
+    "-m",
+    "http.server",
+    "--bind",
+    "127.0.0.1",
+    "8080",
+  ]);
+  try {
+    // Wait until the listener answers (as root, outside any unit's firewall).
+    for (let i = 0; i < 100; i++) {
+      if ((await c.run(["curl", "-s", "-o", "/dev/null", "-m", "1", "http://127.0.0.1:8080/"])).code === 0)
+        break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const probe = `/bin/sh -c 'echo "kh-app ok http=$(curl -s -o /dev/null -m 1 -w %{http_code} http://127.0.0.1:8080/)"'`;
+    for (const [unit, allow, expected] of [
+      ["kh-net-allowed", "127.0.0.1", "200"],
+      ["kh-net-denied", "192.0.2.1", "000"],
+    ] as const) {
+      const installed = await keyholdUnit(c, [
+        unit,
+        "--mode",
+        "isolated",
+        "--exec",
+        probe,
+        "--ip-allow",
+        allow,
+        "--install",
+      ]);
+      assert.equal(installed.code, 0, installed.stderr);
+      const line = await runToCompletion(c, `${unit}.service`);
+      assert.equal(field(line, "http"), expected, `${unit}: ${line}`);
+    }
+  } finally {
+    await c.run(["systemctl", "stop", "kh-listener.service"]);
+  }
+});
+
 test("canary: the key is in no journal line and no unit file", async (t) => {
   const c = needContainer(t, suite);
   if (!c) return;
