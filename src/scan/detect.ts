@@ -60,7 +60,11 @@ export function detect(
         continue;
       }
       const secret = m.groups?.secret ?? m[0];
-      if (rule.confirm && !rule.confirm(secret, m.groups ?? {})) continue;
+      if (rule.confirm) {
+        const from = Math.max(0, m.index - 64);
+        const lineStart = text.lastIndexOf("\n", m.index - 1) + 1;
+        if (!rule.confirm(secret, m.groups ?? {}, text.slice(Math.max(from, lineStart), m.index))) continue;
+      }
       // Hand-typed fakes (ghp_0123456789abcdef…) in tests and docs are not leaks.
       if (hasSequentialRun(secret)) continue;
       const start = m.groups?.secret === undefined ? m.index : m.index + m[0].lastIndexOf(secret);

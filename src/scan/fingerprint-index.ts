@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { withLock, writeFileAtomic } from "../durable/index.js";
@@ -205,6 +206,20 @@ class StateFingerprintIndex implements FingerprintIndex {
   }
 }
 
+/**
+ * HMAC-SHA256 (RFC 2104) with the key's inner and outer pad blocks hashed once: each candidate
+ * then costs two copies of a hash state and two short hashes instead of a full HMAC set-up.
+ * The result equals createHmac("sha256", key) (tested against it).
+ */
+export function hmacWithPrecomputedKey(key: SecretKey): (data: Uint8Array) => string {
+  const block = Buffer.alloc(64);
+  block.set(key.exposeBytes());
+  const inner = createHash("sha256").update(block.map((b) => b ^ 0x36));
+  const outer = createHash("sha256").update(block.map((b) => b ^ 0x5c));
+  block.fill(0);
+  return (data) => outer.copy().update(inner.copy().update(data).digest()).digest("hex");
+}
+
 /** Builds the lookup structure from a key and entries (exported for tests and benchmarks). */
 export function knownValueSet(key: SecretKey, entries: readonly FingerprintEntry[]): KnownValueSet {
   const byMac = new Map<string, KnownOwner[]>();
@@ -218,13 +233,13 @@ export function knownValueSet(key: SecretKey, entries: readonly FingerprintEntry
     byMac.set(e.mac, owners);
   }
   const sorted = [...lengths].sort((a, b) => a - b);
+  const mac = hmacWithPrecomputedKey(key);
   return {
     lengths,
     minLength: sorted[0] ?? Number.POSITIVE_INFINITY,
     maxLength: sorted.at(-1) ?? 0,
     size: byMac.size,
-    lookup: (candidate) =>
-      lengths.has(candidate.length) ? byMac.get(key.hmac(candidate).toString("hex")) : undefined,
+    lookup: (candidate) => (lengths.has(candidate.length) ? byMac.get(mac(candidate)) : undefined),
     dispose: () => key.dispose(),
   };
 }

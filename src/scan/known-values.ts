@@ -20,7 +20,8 @@ export interface KnownHit {
  * practice. Inside a token, "soft" separators (= : & ? / @ # . ! $ % * + ~ ^) may belong to the
  * value (base64 has / + =, JWTs have dots) or delimit it (KEY=value, user:value@host,
  * ?token=value). So every span of a recorded length that starts at the token start or just
- * after a soft separator and ends at the token end or just before one is a candidate. That
+ * after one of = : & ? / @ # and ends at the token end or just before one of : & ? / @ # . is
+ * a candidate. That
  * finds a value alone, in KEY=value, "value", JSON strings, URL parameters and userinfo, with
  * O(separators × recorded lengths) work per token and an HMAC only for spans of a recorded
  * length.
@@ -34,8 +35,14 @@ export interface KnownHit {
 const HARD = new Uint8Array(256);
 for (const ch of " \t\n\r\v\f\"'`<>()[]{},;|\\") HARD[ch.charCodeAt(0)] = 1;
 HARD[0] = 1;
-const SOFT = new Uint8Array(256);
-for (const ch of "=:&?/@#.!$%*+~^") SOFT[ch.charCodeAt(0)] = 1;
+// A value starts after a delimiter of assignments, URLs and userinfo; not after . + ! $ % * ~ ^,
+// which occur inside base64, JWTs and words far more often than before a value.
+const STARTS_AFTER = new Uint8Array(256);
+for (const ch of "=:&?/@#") STARTS_AFTER[ch.charCodeAt(0)] = 1;
+// And ends before a delimiter or a full stop; not before = + ! $ % * ~ ^ (base64 padding and
+// alphabet, template syntax).
+const ENDS_BEFORE = new Uint8Array(256);
+for (const ch of ":&?/@#.") ENDS_BEFORE[ch.charCodeAt(0)] = 1;
 const BASE64 = new Uint8Array(256);
 for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
   BASE64[ch.charCodeAt(0)] = 1;
@@ -121,12 +128,12 @@ class KnownValueSearch {
     let found = false;
     let starts = 0;
     for (let s = start; s < end && starts < MAX_STARTS_PER_TOKEN; s++) {
-      if (s !== start && !SOFT[text[s - 1]!]) continue;
+      if (s !== start && !STARTS_AFTER[text[s - 1]!]) continue;
       starts++;
       for (const length of this.#lengths) {
         const e = s + length;
         if (e > end) break;
-        if (e !== end && !SOFT[text[e]!]) continue;
+        if (e !== end && !ENDS_BEFORE[text[e]!]) continue;
         const owners = this.#known.lookup(text.subarray(s, e));
         if (owners === undefined) continue;
         found = true;
@@ -138,6 +145,26 @@ class KnownValueSearch {
     const before = hits.length;
     this.#decodedForms(text, start, end, depth, hits, report);
     return found || hits.length > before;
+  }
+
+  /**
+   * Decoded bytes that are mostly text are searched like text; binary ones (what decoding an
+   * ordinary identifier or a hash yields) only as a whole, which is one length check.
+   */
+  #searchDecoded(
+    decoded: Buffer,
+    depth: number,
+    hits: KnownHit[],
+    report: { start: number; end: number; form: KnownForm },
+  ): void {
+    let binary = 0;
+    for (const b of decoded) if (b < 0x20 ? b !== 0x09 && b !== 0x0a && b !== 0x0d : b > 0x7e) binary++;
+    if (binary * 10 <= decoded.length) {
+      this.search(decoded, depth + 1, hits, report);
+      return;
+    }
+    const owners = this.#known.lookup(decoded);
+    if (owners !== undefined) hits.push({ ...report, owners });
   }
 
   #decodedForms(
@@ -152,7 +179,7 @@ class KnownValueSearch {
     const token = text.subarray(start, end);
     if (token.includes(PERCENT)) {
       const decoded = urlDecode(token);
-      if (decoded) this.search(decoded, depth + 1, hits, at(start, end, "url"));
+      if (decoded) this.#searchDecoded(decoded, depth, hits, at(start, end, "url"));
     }
     // base64 / base64url runs (with their padding).
     for (let s = start; s < end; ) {
@@ -167,7 +194,7 @@ class KnownValueSearch {
       if (e - s >= this.#minBase64) {
         const decoded = Buffer.from(text.subarray(s, e).toString("latin1"), "base64");
         if (decoded.length >= this.#known.minLength)
-          this.search(decoded, depth + 1, hits, at(s, padded, "base64"));
+          this.#searchDecoded(decoded, depth, hits, at(s, padded, "base64"));
       }
       s = Math.max(padded, e);
     }
@@ -181,7 +208,7 @@ class KnownValueSearch {
       if (e - s >= this.#minHex) {
         const even = e - ((e - s) % 2);
         const decoded = Buffer.from(text.subarray(s, even).toString("latin1"), "hex");
-        this.search(decoded, depth + 1, hits, at(s, even, "hex"));
+        this.#searchDecoded(decoded, depth, hits, at(s, even, "hex"));
       }
       s = e;
     }

@@ -16,8 +16,11 @@ export interface Rule {
   keywords: readonly string[] | RegExp;
   /** Global regex. The secret is the named group `secret` when present, else the whole match. */
   pattern: RegExp;
-  /** Extra check on the secret (placeholders, entropy, a checksum); false drops the match. */
-  confirm?: (secret: string, groups: Readonly<Record<string, string | undefined>>) => boolean;
+  /**
+   * Extra check on the secret (placeholders, entropy, a checksum); false drops the match.
+   * `before` is up to 64 characters of the line before the match.
+   */
+  confirm?: (secret: string, groups: Readonly<Record<string, string | undefined>>, before: string) => boolean;
   /** Only files whose path matches (e.g. `.env` files); every file when absent. */
   paths?: RegExp;
   /** Where and how to revoke the key, in a few words. */

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { hmacWithPrecomputedKey } from "../../src/scan/fingerprint-index.js";
 import { openFingerprintIndex, SCAN_INDEX_FILE, SCAN_KEY_NAME } from "../../src/scan/index.js";
-import { Secret, SecretError } from "../../src/secret/index.js";
+import { Secret, SecretError, SecretKey } from "../../src/secret/index.js";
 import { makeCanary, makeScratch } from "../support/scratch.js";
 
 /** Every byte left in a directory tree, as one latin1 string to search. */
@@ -105,6 +106,17 @@ describe("fingerprint index", () => {
       assert.equal(readFileSync(path, "utf8"), '{"format":"something-else","version":1,"entries":[]}');
     } finally {
       other.cleanup();
+    }
+  });
+});
+
+describe("precomputed-key HMAC", () => {
+  it("equals HMAC-SHA256 from node:crypto for short, block-sized and long inputs", () => {
+    const key = SecretKey.random();
+    const mac = hmacWithPrecomputedKey(key);
+    for (const length of [0, 1, 31, 55, 56, 64, 65, 200, 5000]) {
+      const data = randomBytes(length);
+      assert.equal(mac(data), createHmac("sha256", key.exposeBytes()).update(data).digest("hex"));
     }
   });
 });

@@ -20,10 +20,12 @@ export default defineRule({
   title: "high-entropy value assigned to a key-like name",
   provider: "the service the value belongs to",
   keywords: /key|secret|token|passw|pwd|credential|auth/i,
+  // Starts at the key word, so the engine rejects most positions on their first character; the
+  // rest of the name (before the key word) is checked in confirm().
   pattern:
-    /(?<name>[A-Za-z0-9_.-]{0,40}(?:api[_.-]?key|apikey|secret|token|passw(?:or)?d|passwd|pwd|credentials?|auth[_.-]?key|private[_.-]?key|access[_.-]?key)[A-Za-z0-9_.-]{0,40})["'`]?\s*(?::=|=>|=|:)\s*(?<quote>["'`]?)(?<secret>[A-Za-z0-9+/=_.~!@#$%^&*-]{16,128})\k<quote>(?![A-Za-z0-9+/=_.~!@#$%^&*-])/gi,
-  confirm: (secret, groups) =>
-    !NOT_SECRET_NAME.test(groups.name ?? "") &&
+    /(?<name>(?:api[_.-]?key|apikey|secret|token|passw(?:or)?d|passwd|pwd|credentials?|auth[_.-]?key|private[_.-]?key|access[_.-]?key)[A-Za-z0-9_.-]{0,40})["'`]?\s*(?::=|=>|=|:)\s*(?<quote>["'`]?)(?<secret>[A-Za-z0-9+/=_.~!@#$%^&*-]{16,128})\k<quote>(?![A-Za-z0-9+/=_.~!@#$%^&*-])/gi,
+  confirm: (secret, groups, before) =>
+    !NOT_SECRET_NAME.test(`${/[A-Za-z0-9_.-]*$/.exec(before)?.[0] ?? ""}${groups.name ?? ""}`) &&
     /[A-Za-z]/.test(secret) &&
     /[0-9]/.test(secret) &&
     entropyOf(secret) >= 3.3 &&

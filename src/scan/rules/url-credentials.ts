@@ -9,8 +9,9 @@ export default defineRule({
   title: "password in a URL",
   provider: "the service the URL points at",
   keywords: ["://"],
+  // Anchored on "://" (the scheme is checked behind it), so other positions fail at once.
   pattern:
-    /(?<![A-Za-z0-9+.-])[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/@'"`<>]{1,64}:(?<secret>[^\s:/@'"`<>]{3,128})@[A-Za-z0-9.[\]-]+/g,
+    /:\/\/(?<=(?<![A-Za-z0-9+.-])[a-z][a-z0-9+.-]{1,20}:\/\/)[^\s:/@'"`<>]{1,64}:(?<secret>[^\s:/@'"`<>]{3,128})@[A-Za-z0-9.[\]-]+/g,
   confirm: (secret) => !STAND_INS.test(secret) && !looksLikePlaceholder(secret) && !/^[$%{]/.test(secret),
   revoke: "change the password of that account on the service",
 });
