@@ -16,6 +16,7 @@ import { makeCanary } from "../support/scratch.js";
 const SERVER = "/srv/app/socket-server.mjs";
 // Answers each connection with facts about its sandbox, proving it holds the key by its digest.
 const SERVER_SOURCE = `import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { loadSecret } from "/opt/keyhold/dist/src/index.js";
@@ -35,6 +36,7 @@ const server = net.createServer((socket) => {
     etc: attempt(() => writeFileSync("/etc/kh-test", "x")),
     state: attempt(() => writeFileSync(process.env.STATE_DIRECTORY + "/probe", "x")),
     home: process.env.HOME,
+    inetSocket: spawnSync("/usr/bin/python3", ["-c", "import socket; socket.socket()"]).status === 0 ? "ok" : "refused",
     output: out,
   };
   socket.end(JSON.stringify(report) + "\\n");
@@ -89,6 +91,7 @@ interface Report {
   etc: string;
   state: string;
   home: string;
+  inetSocket: string;
   output: string;
 }
 
@@ -142,6 +145,7 @@ test("a developer in the socket group triggers it; the sandbox shows the project
   assert.equal(report.etc, "EROFS", "the OS is read-only (ProtectSystem=strict)");
   assert.equal(report.state, "ok", "StateDirectory= is writable");
   assert.equal(report.home, "/tmp");
+  assert.equal(report.inetSocket, "refused", "without --ip-allow the job server has no network at all");
 
   // The developer reads the output the job wrote, but neither the key nor the server's memory.
   const output = await c.runAsUser("dev", ["cat", report.output]);
