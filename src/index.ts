@@ -28,3 +28,14 @@ export {
   type VaultBackend,
   type VaultOptions,
 } from "./vault/index.js";
+export {
+  type Finding,
+  type FingerprintRecorder,
+  openFingerprintIndex,
+  SCAN_KEY_NAME,
+  type ScanOptions,
+  type ScanResult,
+  scanHistory,
+  scanStaged,
+  scanTree,
+} from "./scan/index.js";
