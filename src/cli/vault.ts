@@ -323,6 +323,7 @@ RestrictSUIDSGID=yes
 LockPersonality=yes
 MemoryDenyWriteExecute=no
 UMask=0077
+LimitCORE=0
 `;
   const timer = `# keyhold-vault-rotate.timer — rendered by keyhold vault rotate --render-timer
 [Unit]
