@@ -39,3 +39,5 @@ export {
   scanStaged,
   scanTree,
 } from "./scan/index.js";
+// The vault writes to the shared audit log; applications open it with this.
+export { openStateAuditLog } from "./audit/index.js";
