@@ -42,6 +42,8 @@ export interface HttpLimits {
 
 export interface JobServerConfig {
   stateDir: string | undefined;
+  /** Finished run records kept; older ones are removed (their logs stay in the outputs). */
+  keepRuns: number;
   concurrency: number;
   queueLimit: number;
   /** Between SIGTERM and SIGKILL when a run times out or is cancelled. */
@@ -82,6 +84,7 @@ const PLACEHOLDER = /\{([a-z][a-z0-9_]{0,31})\}/g;
 
 const TOP_KEYS = [
   "stateDir",
+  "keepRuns",
   "concurrency",
   "queueLimit",
   "killGraceSeconds",
@@ -277,6 +280,7 @@ export function parseJobServerConfig(value: unknown): JobServerConfig {
   }
   return {
     stateDir: top.stateDir === undefined ? undefined : absolutePath(top.stateDir, "stateDir"),
+    keepRuns: integer(top.keepRuns, "keepRuns", 1, 1_000_000, 10_000),
     concurrency: integer(top.concurrency, "concurrency", 1, 256, 2),
     queueLimit: integer(top.queueLimit, "queueLimit", 0, 100_000, 1000),
     killGraceSeconds: positive(top.killGraceSeconds, "killGraceSeconds", 3600, 5),

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../durable/index.js";
 
@@ -83,7 +83,9 @@ export class RunRecordStore {
   open(): { loaded: number; interrupted: number } {
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
     let interrupted = 0;
-    for (const file of readdirSync(this.dir)) {
+    // Sorted, so the map's insertion order is the runs' order (ids are time-ordered): the oldest
+    // records are its first keys, which is what prune() removes.
+    for (const file of readdirSync(this.dir).sort()) {
       if (!file.endsWith(".json") || file.startsWith(".")) continue;
       const id = file.slice(0, -".json".length);
       if (!RUN_ID.test(id)) continue;
@@ -113,6 +115,23 @@ export class RunRecordStore {
     this.#records.set(record.id, record);
     // 0644: the people who may trigger jobs may read what happened; records hold no values.
     writeFileAtomic(join(this.dir, `${record.id}.json`), `${JSON.stringify(record)}\n`, { mode: 0o644 });
+  }
+
+  /** Removes the oldest finished records beyond `keep` (files and memory); returns how many. */
+  prune(keep: number): number {
+    let removed = 0;
+    for (const [id, record] of this.#records) {
+      if (this.#records.size <= keep) break;
+      if (!FINAL_STATES.has(record.state)) continue;
+      try {
+        unlinkSync(join(this.dir, `${id}.json`));
+      } catch {
+        // already gone
+      }
+      this.#records.delete(id);
+      removed++;
+    }
+    return removed;
   }
 
   get(id: string): RunRecord | undefined {

@@ -202,6 +202,7 @@ export class JobServer {
   /** Loads records and credentials and starts listening. */
   async start(target: ListenTarget): Promise<void> {
     const { loaded, interrupted } = this.#records.open();
+    this.#records.prune(this.#config.keepRuns);
     if (interrupted > 0) this.#log(`marked ${interrupted} run(s) interrupted by the previous stop`);
     await this.#loadCredentials(this.#config);
     const http = this.#config.http;
@@ -533,6 +534,7 @@ export class JobServer {
     record.endedAt = new Date().toISOString();
     if (extra.error !== undefined) record.error = extra.error;
     this.#records.save(record);
+    this.#records.prune(this.#config.keepRuns);
     const exit = record.signal ? `signal=${record.signal}` : `exit=${record.exitCode ?? "-"}`;
     this.#log(
       `run ${record.id} job=${record.job} ${state} ${exit}${record.error ? ` [${record.error.code}]` : ""}`,

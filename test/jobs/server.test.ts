@@ -585,3 +585,31 @@ describe("audit", () => {
     }
   });
 });
+
+describe("retention", () => {
+  test("only the newest keepRuns finished records are kept, on disk and in the API", async () => {
+    const s = await startServer({
+      config: ({ root, outputs }) => ({
+        keepRuns: 3,
+        jobs: { noop: { argv: ["/bin/true"], cwd: root, outputDir: outputs } },
+      }),
+    });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) ids.push(finalRun((await follow(s.socket, "noop")).events).id as string);
+      const listed = (await call(s.socket, "GET", "/v1/runs")).json as { runs: { id: string }[] };
+      assert.deepEqual(
+        listed.runs.map((r) => r.id),
+        ids.slice(3).reverse(),
+      );
+      assert.deepEqual(
+        readdirSync(join(s.state, "runs")).sort(),
+        ids.slice(3).map((id) => `${id}.json`),
+      );
+      assert.equal((await call(s.socket, "GET", `/v1/runs/${ids[0]}`)).status, 404);
+      assert.equal(readdirSync(join(s.outputs, "logs")).length, 6, "logs stay in the outputs");
+    } finally {
+      await s.cleanup();
+    }
+  });
+});
