@@ -385,7 +385,10 @@ describe("audit log under concurrency and kill -9", () => {
     for (let trial = 1; trial <= 20; trial++) {
       const before = readFileSync(log.path);
       const child = runAppender(scratch, 0, `kill${trial}`);
-      await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.once("data", () => resolve());
+        child.once("exit", (code) => reject(new Error(`the appender exited (${code}) before its first record`)));
+      });
       await sleep(Math.floor(Math.random() * 30));
       child.kill("SIGKILL");
       await exited(child);
