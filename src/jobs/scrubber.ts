@@ -6,7 +6,8 @@ import type { Secret } from "../secret/index.js";
  * Every value is searched for in the forms a job is likely to print it in: raw bytes, base64 and
  * base64url (padded and unpadded, and the inner part of the encoding whatever the value's offset
  * inside a larger encoded blob, as in `Authorization: Basic base64(user:key)`), hex (lower and
- * upper case) and URL encoding (`encodeURIComponent`, form encoding, every byte as %XX). Each
+ * upper case), URL encoding (`encodeURIComponent`, form encoding, every byte as %XX) and JSON
+ * string escaping (as JSON.stringify and Python's json.dumps write it). Each
  * match becomes `[REDACTED:name]`; where matches overlap, the whole covered span becomes one
  * `[REDACTED:a,b]`, so no fragment of either value survives.
  *
@@ -80,6 +81,15 @@ export function patternsFor(name: string, value: Buffer): ScrubPattern[] {
   }
   add(percentEncodeAll(value, true));
   add(percentEncodeAll(value, false));
+  // Inside JSON text (a job logging a request body): escaped quotes and backslashes, and the
+  // ASCII-only escaping of Python's json.dumps (\u00e9).
+  const text = value.toString("utf8");
+  if (!text.includes("\uFFFD")) {
+    const json = JSON.stringify(text).slice(1, -1);
+    // Every other form is ASCII (or the raw bytes as latin1); these two are text: keep them UTF-8.
+    add(Buffer.from(json, "utf8").toString("latin1"));
+    add(json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
+  }
   return [...forms]
     .map((text) => ({ name, bytes: Buffer.from(text, "latin1") }))
     .sort((a, b) => b.bytes.length - a.bytes.length);

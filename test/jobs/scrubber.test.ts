@@ -16,6 +16,10 @@ function encodings(value: string): Record<string, string> {
     HEX: b.toString("hex").toUpperCase(),
     uri: encodeURIComponent(value),
     percentAll: [...b].map((x) => `%${x.toString(16).padStart(2, "0").toUpperCase()}`).join(""),
+    json: JSON.stringify(value).slice(1, -1),
+    jsonAscii: JSON.stringify(value)
+      .slice(1, -1)
+      .replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
   };
 }
 
@@ -32,7 +36,7 @@ function scrubInPieces(input: Buffer, patterns: ReturnType<typeof patternsFor>, 
 }
 
 test("every encoded form of a value is replaced by [REDACTED:name]", () => {
-  const canary = `${makeCanary("scrub")}/+?= &é`;
+  const canary = `${makeCanary("scrub")}/+?= &é"\\😀`;
   const patterns = patternsFor("api_key", Buffer.from(canary, "utf8"));
   for (const [form, text] of Object.entries(encodings(canary))) {
     const out = scrubBuffer(Buffer.from(`before ${text} after\n`), patterns).toString("utf8");
@@ -144,4 +148,18 @@ test("short encoded fragments are not used as patterns (they would redact ordina
     scrubBuffer(Buffer.from("pin 1234 and MTIzNA== and 31323334"), patterns).toString(),
     "pin [REDACTED:pin] and [REDACTED:pin] and [REDACTED:pin]",
   );
+});
+
+test("a value printed by Python's json.dumps (ASCII escapes) is removed", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const canary = `${makeCanary("py")}"é\\😀`;
+  const printed = execFileSync(
+    "python3",
+    ["-c", "import json,sys; print(json.dumps({'key': sys.stdin.read()}))"],
+    {
+      input: canary,
+    },
+  );
+  const out = scrubBuffer(printed, patternsFor("api_key", Buffer.from(canary))).toString();
+  assert.equal(out, '{"key": "[REDACTED:api_key]"}\n');
 });
