@@ -243,3 +243,32 @@ test("keyhold vault rotate --render-timer writes a service and timer that system
     s.cleanup();
   }
 });
+
+test("keyhold vault with the passphrase provider: --passphrase-file, re-authentication, wrong passphrase", () => {
+  const s = makeScratch("keyhold-vault-pass-");
+  try {
+    const good = join(s.root, "pass");
+    const bad = join(s.root, "wrong");
+    writeFileSync(good, "a long and correct passphrase\n", { mode: 0o600 });
+    writeFileSync(bad, "not it\n", { mode: 0o600 });
+    let o = keyhold(s.env, ["init", "--provider", "passphrase", "--passphrase-file", good]);
+    assert.equal(o.code, 0, o.stderr);
+    assert.match(o.stdout, /master key: passphrase/);
+    o = keyhold(s.env, ["put", "app/token"], "tok-123");
+    assert.equal(o.code, 2, "put needs the passphrase from a file since stdin holds the value");
+    assert.equal(keyhold(s.env, ["put", "app/token", "--passphrase-file", good], "tok-123").code, 0);
+    assert.equal(keyhold(s.env, ["get", "app/token", "--passphrase-file", good]).stdout, "tok-123");
+    o = keyhold(s.env, ["get", "app/token", "--passphrase-file", bad]);
+    assert.equal(o.code, 1);
+    assert.match(o.stderr, /\[WRONG_PASSPHRASE\]/);
+    o = keyhold(s.env, ["rotate", "master", "--passphrase-file", good]);
+    assert.equal(o.code, 0, o.stderr);
+    assert.equal(keyhold(s.env, ["get", "app/token", "--passphrase-file", good]).stdout, "tok-123");
+    writeFileSync(join(s.root, "loose"), "x", { mode: 0o644 });
+    o = keyhold(s.env, ["get", "app/token", "--passphrase-file", join(s.root, "loose")]);
+    assert.equal(o.code, 1);
+    assert.match(o.stderr, /\[PERMISSIONS_TOO_OPEN\]/);
+  } finally {
+    s.cleanup();
+  }
+});
