@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(systemd systemd-container postgresql gnome-keyring libsecret-tools dbus dbus-user-session git)
+debs=(systemd systemd-container postgresql gnome-keyring libsecret-tools dbus dbus-user-session git strace)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

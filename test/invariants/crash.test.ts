@@ -211,4 +211,51 @@ describe("kill -9 at a random moment loses nothing", () => {
     const verify = await runCli(["audit", "--verify"], { env: s.env });
     assert.equal(verify.code, 0, `audit --verify after the kills: ${verify.stdout}${verify.stderr}`);
   });
+
+  it("rm: the credential whole or gone, never a damaged file in the store (20 trials)", async (t) => {
+    const canary = makeCanary("crash-rm");
+    const trials = 20;
+    const prepare = async (name: string) => {
+      await runCliOk(["set", name], { env: s.env, input: `${canary}-${name}-1` });
+      await runCliOk(["rotate", name], { env: s.env, input: `${canary}-${name}-2` });
+    };
+    await prepare("rm_calibrate");
+    const duration = await medianMs(async (i) => {
+      if (i > 0) await prepare("rm_calibrate");
+      await runCliOk(["rm", "rm_calibrate"], { env: s.env });
+    });
+    const window = killWindow(duration);
+    const present: string[] = [];
+    const gone: string[] = [];
+    for (let i = 0; i < trials; i++) {
+      const name = `rm_${i}`;
+      await prepare(name);
+      const delay = ((i + Math.random()) / trials) * window;
+      await runAndKill(s, ["rm", name], "", delay);
+      const got = await current(s, name);
+      if (got === undefined) gone.push(name);
+      else {
+        assert.equal(
+          got,
+          `${canary}-${name}-2`,
+          `trial ${i}: killed at ${delay.toFixed(0)} ms, get returned something else`,
+        );
+        present.push(name);
+      }
+    }
+    t.diagnostic(`rm takes ${duration.toFixed(0)} ms here; ${present.length} intact, ${gone.length} removed`);
+    const ls = JSON.parse((await runCliOk(["ls", "--json"], { env: s.env })).stdout) as LsEntry[];
+    const damaged = ls
+      .filter((e) => e.name.startsWith("rm_") && e.status !== "ok" && e.status !== "leftover-temp")
+      .map((e) => `${e.name}: ${e.status}`);
+    assert.deepEqual(damaged, [], "a killed rm left a damaged credential in the store");
+    // Whatever the kill left, the next rm or set of the name works.
+    for (const name of present) await runCliOk(["rm", name], { env: s.env });
+    for (const name of gone) await runCliOk(["set", name], { env: s.env, input: `${canary}-${name}-again` });
+    assert.deepEqual(
+      grepTree([s.root], encodingsOf(canary)).map((h) => h.path),
+      [],
+      "plaintext on disk",
+    );
+  });
 });
