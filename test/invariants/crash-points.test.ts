@@ -98,7 +98,7 @@ function assertMostlyKilled(
 }
 
 /** The value `keyhold get` prints, or undefined when the credential does not exist. */
-async function valueOf(s: Scratch, name: string, where: string): Promise<string | undefined> {
+async function currentValue(s: Scratch, name: string, where: string): Promise<string | undefined> {
   const r = await runCli(["get", name], { env: s.env });
   if (r.code === 0) return r.stdout;
   const { code } = firstErrorLine(r.stderr);
@@ -131,7 +131,7 @@ describe("kill -9 at every step that changes the disk loses nothing", {
       const name = fresh("set");
       const value = val("new");
       await killedAt(s, { args: ["set", name], input: value }, p, tally);
-      const got = await valueOf(s, name, label(p));
+      const got = await currentValue(s, name, label(p));
       assert.ok(got === undefined || got === value, `${label(p)}: get returned another value`);
       await runCliOk(got === undefined ? ["set", name] : ["rotate", name], {
         env: s.env,
@@ -151,11 +151,11 @@ describe("kill -9 at every step that changes the disk loses nothing", {
     for (const p of points) {
       const next = val("new");
       await killedAt(s, { args: ["rotate", name], input: next }, p, tally);
-      const got = await valueOf(s, name, label(p));
+      const got = await currentValue(s, name, label(p));
       assert.ok(got === value || got === next, `${label(p)}: neither the old nor the new value`);
       value = val("after");
       await runCliOk(["rotate", name], { env: s.env, input: value });
-      assert.equal(await valueOf(s, name, label(p)), value, `${label(p)}: the next rotate did not take`);
+      assert.equal(await currentValue(s, name, label(p)), value, `${label(p)}: the next rotate did not take`);
     }
     assertMostlyKilled(tally, t);
   });
@@ -173,13 +173,13 @@ describe("kill -9 at every step that changes the disk loses nothing", {
       const name = fresh("rollback");
       await prepare(name);
       await killedAt(s, { args: ["rollback", name] }, p, tally);
-      const got = await valueOf(s, name, label(p));
+      const got = await currentValue(s, name, label(p));
       assert.ok(
         got === `${canary}-${name}-2` || got === `${canary}-${name}-1`,
         `${label(p)}: neither version`,
       );
       await runCliOk(["rollback", name, "--to", "2"], { env: s.env });
-      assert.equal(await valueOf(s, name, label(p)), `${canary}-${name}-2`);
+      assert.equal(await currentValue(s, name, label(p)), `${canary}-${name}-2`);
     }
     assertMostlyKilled(tally, t);
   });
@@ -223,12 +223,12 @@ describe("kill -9 at every step that changes the disk loses nothing", {
       const value = val("imported");
       prepare(value);
       await killedAt(s, { args: ["import", name, source, "--shred"] }, p, tally);
-      const got = await valueOf(s, name, label(p));
+      const got = await currentValue(s, name, label(p));
       if (got === undefined) {
         // Not stored: the original must still hold the value (nothing lost).
         assert.equal(readFileSync(source, "utf8"), `${value}\n`, `${label(p)}: the original was lost`);
         await runCliOk(["import", name, source, "--shred"], { env: s.env });
-        assert.equal(await valueOf(s, name, label(p)), value);
+        assert.equal(await currentValue(s, name, label(p)), value);
       } else assert.equal(got, value, `${label(p)}: get returned another value`);
       assert.ok(
         !existsSync(source) ||
