@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { call, cliArgv, finalRun, follow, startServer, type TestServer, waitFor } from "./support.js";
+import { call, cliArgv, finalRun, follow, runCli, startServer, type TestServer, waitFor } from "./support.js";
 
 /** Opens a raw connection, writes `data`, and collects what comes back until the server closes. */
 function raw(
@@ -229,6 +229,58 @@ describe("socket activation", () => {
     } finally {
       activator.kill("SIGTERM");
       await new Promise((r) => activator.once("exit", r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("keyhold serve refuses bad start-up input with a code", () => {
+  test("a bad config, a socket another server answers on, a path that is not a socket", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "keyhold-jobs-start-"));
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8" };
+    try {
+      const bad = join(dir, "bad.json");
+      writeFileSync(
+        bad,
+        JSON.stringify({ jobs: { a: { argv: ["/bin/true"], cwd: dir, outputDir: dir, timeout: 5 } } }),
+      );
+      const r1 = await runCli(["serve", "--config", bad, "--socket", join(dir, "s.sock")], env);
+      assert.equal(r1.code, 1);
+      assert.match(r1.stderr, /^keyhold: config jobs\.a: unknown key "timeout" \[CONFIG_UNKNOWN_KEY\]$/m);
+      assert.equal(existsSync(join(dir, "s.sock")), false, "nothing was bound");
+      const missing = await runCli(["serve", "--config", join(dir, "none.json")], env);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /\[FILE_NOT_FOUND\]/);
+      const usage = await runCli(["serve", "--bogus"], env);
+      assert.equal(usage.code, 2);
+
+      const s = await startServer({
+        config: ({ root, outputs }) => ({
+          jobs: { noop: { argv: ["/bin/true"], cwd: root, outputDir: outputs } },
+        }),
+      });
+      try {
+        const again = await runCli(
+          ["serve", "--config", s.configPath, "--socket", s.socket, "--state", join(dir, "state")],
+          env,
+        );
+        assert.equal(again.code, 1);
+        assert.match(again.stderr, /another server answers on .* \[SOCKET_IN_USE\]/);
+        await healthy(s);
+      } finally {
+        await s.cleanup();
+      }
+      const notSocket = join(dir, "file");
+      writeFileSync(notSocket, "x");
+      const good = join(dir, "good.json");
+      writeFileSync(good, JSON.stringify({ jobs: { a: { argv: ["/bin/true"], cwd: dir, outputDir: dir } } }));
+      const r3 = await runCli(
+        ["serve", "--config", good, "--socket", notSocket, "--state", join(dir, "state")],
+        env,
+      );
+      assert.equal(r3.code, 1);
+      assert.match(r3.stderr, /exists and is not a socket \[SOCKET_IN_USE\]/);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
