@@ -108,6 +108,12 @@ describe("job server end to end (real server process, real jobs)", () => {
               outputDir: outputs,
               timeoutSeconds: 1,
             },
+            stubborn: {
+              argv: ["/bin/sh", "-c", "trap '' TERM; echo ignoring; while :; do sleep 0.1; done"],
+              cwd: root,
+              outputDir: outputs,
+              timeoutSeconds: 0.5,
+            },
             wait: {
               argv: ["/bin/sh", "-c", "echo started; sleep {secs}"],
               cwd: root,
@@ -257,6 +263,14 @@ describe("job server end to end (real server process, real jobs)", () => {
         return true;
       }
     });
+  });
+
+  test("a job that ignores SIGTERM gets SIGKILL after the grace period", async () => {
+    const { events } = await follow(s.socket, "stubborn");
+    const run = finalRun(events);
+    assert.equal(run.state, "timed_out");
+    assert.equal(run.signal, "SIGKILL");
+    assert.equal(outputOf(events), "ignoring\n");
   });
 
   test("queueing is FIFO under the concurrency limit, and queued or running runs can be cancelled", async () => {
