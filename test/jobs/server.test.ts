@@ -530,16 +530,24 @@ describe("job server restarts, graceful stop and reload", () => {
     }
   });
 
-  test("a missing credential fails only the jobs that need it, with a code", async () => {
+  test("a missing credential or program fails only the runs that need it, with a code", async () => {
     const s = await startServer({
       config: ({ root, outputs }) => ({
         jobs: {
           needs: { argv: ["/bin/true"], cwd: root, credentials: ["absent_key"], outputDir: outputs },
           noop: { argv: ["/bin/true"], cwd: root, outputDir: outputs },
+          missing: { argv: ["/nonexistent/program"], cwd: root, outputDir: outputs },
+          badcwd: { argv: ["/bin/true"], cwd: "/nonexistent/dir", outputDir: outputs },
         },
       }),
     });
     try {
+      for (const job of ["missing", "badcwd"]) {
+        const failed = finalRun((await follow(s.socket, job)).events);
+        assert.equal(failed.state, "error", job);
+        assert.equal((failed.error as { code: string }).code, "SPAWN_FAILED", job);
+        assert.match((failed.error as { message: string }).message, /ENOENT/);
+      }
       const run = finalRun((await follow(s.socket, "needs")).events);
       assert.equal(run.state, "error");
       assert.equal((run.error as { code: string }).code, "CREDENTIAL_UNAVAILABLE");
