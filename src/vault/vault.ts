@@ -1290,6 +1290,10 @@ export class Vault {
       ref,
       undefined,
       async () => {
+        // The head seals this handle's last audit record; a handle that has written none yet
+        // (a fresh process) records its arrival first, so its first commit already seals the log's tip.
+        if (this.#audit !== undefined && this.#lastAudit === null)
+          await this.#record({ op: "vault.open", result: "ok" });
         for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
           const tx = new Transaction(this.#backend, (key, text) => this.#openEnvelope(key, text));
           const result = await work(tx);

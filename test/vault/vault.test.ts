@@ -329,6 +329,7 @@ test("every vault operation is audited; truncating the audit log below the seale
     const records = await world.audit.read();
     const ops = records.map((r) => `${r.op}:${r.result}`);
     assert.deepEqual(ops, [
+      "vault.open:ok",
       "vault.init:ok",
       "vault.put:ok",
       "vault.get:ok",
@@ -336,18 +337,27 @@ test("every vault operation is audited; truncating the audit log below the seale
       "vault.put:ok",
     ]);
     assert.equal((await vault.verifyAudit()).ok, true);
+    vault.close();
 
-    // Cut the log (and its head file, as a careful attacker would) back to two records.
+    // A fresh handle (as in a new process) seals the log's tip at its first commit.
+    const fresh = await world.open();
+    await fresh.put("a/b", "three");
+    fresh.close();
+    const sealedAt = (await world.audit.read()).find((r) => r.op === "vault.open" && r.seq > 1)?.seq;
+    assert.ok(sealedAt !== undefined);
+
+    // Cut the log back to before the sealed record; the vault's own check names the seal.
     const logPath = join(world.scratch.state, "audit.log");
     const lines = readFileSync(logPath, "utf8").split("\n").filter(Boolean);
-    writeFileSync(logPath, `${lines.slice(0, 2).join("\n")}\n`);
-    const report = await vault.verifyAudit();
+    writeFileSync(logPath, `${lines.slice(0, sealedAt - 1).join("\n")}\n`);
+    const checker = await world.open();
+    const report = await checker.verifyAudit();
+    checker.close();
     assert.equal(report.ok, false);
     assert.ok(
-      report.problems.some((p) => /truncated|sealed/.test(p)),
+      report.problems.some((p) => p.includes(`before record ${sealedAt}, which the vault sealed`)),
       report.problems.join("; "),
     );
-    vault.close();
   } finally {
     world.cleanup();
   }
