@@ -596,6 +596,49 @@ const rows: Row[] = [
     code: "CREDENTIAL_EXISTS",
   },
 
+  // ---- a damaged audit log: an operation that cannot be recorded must not happen ----
+  {
+    title: "set when the audit log was truncated",
+    setup: (w) => truncateSync(join(w.state, "audit.log"), 100),
+    args: () => ["set", "b"],
+    input: (w) => w.canary,
+    exit: 1,
+    code: "AUDIT_TAMPERED",
+  },
+  {
+    title: "rotate when the audit log was truncated",
+    setup: (w) => truncateSync(join(w.state, "audit.log"), 100),
+    args: () => ["rotate", "a"],
+    input: (w) => w.canary,
+    exit: 1,
+    code: "AUDIT_TAMPERED",
+  },
+  {
+    title: "rm when the audit log head was altered",
+    setup: (w) => flipOneByte(join(w.state, "audit.log.head")),
+    args: () => ["rm", "a"],
+    exit: 1,
+    code: "AUDIT_TAMPERED",
+  },
+
+  // ---- something else where a credential file should be ----
+  {
+    title: "rotate of a name that is a directory in the store",
+    setup: (w) => mkdirSync(join(w.store, "dir"), { mode: 0o700 }),
+    args: () => ["rotate", "dir"],
+    input: (w) => w.canary,
+    exit: 1,
+    code: ["NOT_A_FILE", "CREDENTIAL_NOT_FOUND"],
+  },
+  {
+    title: "get of a directory in the store",
+    setup: (w) => mkdirSync(join(w.store, "dir"), { mode: 0o700 }),
+    args: () => ["get", "dir"],
+    exit: 1,
+    code: ["NOT_A_FILE", "CREDENTIAL_NOT_FOUND"],
+    audit: { op: "get", name: "dir" },
+  },
+
   // ---- versions, options, commands ----
   {
     title: "rollback --to 99",
