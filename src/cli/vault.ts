@@ -1,10 +1,12 @@
+import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type AuditLog, createAuditKey, openStateAuditLog } from "../audit/index.js";
 import { parseDotenv, readValue, type StoreLayout } from "../credstore/index.js";
 import { writeFileAtomic } from "../durable/index.js";
-import { readProtectedFile } from "../load/index.js";
+import { type CredentialsDirectory, createCredentialsDirectory, readProtectedFile } from "../load/index.js";
 import { isSecretError, Secret, SecretError } from "../secret/index.js";
 import {
   type AccessRule,
@@ -96,6 +98,10 @@ const SUBCOMMANDS: Record<string, { synopsis: string; summary: string }> = {
   "import-env": {
     synopsis: "vault import-env FILE.env --ns NS",
     summary: "import every entry of a .env file into namespace NS",
+  },
+  run: {
+    synopsis: "vault run NS/NAME[,NS/NAME…] -- COMMAND [ARGS…]",
+    summary: "run COMMAND with vault secrets as files NAME in a private $CREDENTIALS_DIRECTORY",
   },
   "export-master": {
     synopsis: "vault export-master",
@@ -338,6 +344,67 @@ Persistent=true
 WantedBy=timers.target
 `;
   return { service, timer };
+}
+
+// Variables that point keyhold or systemd-creds at keys; a child has no business seeing them.
+const WITHHELD = ["SYSTEMD_CREDENTIAL_SECRET", "CREDENTIALS_DIRECTORY"];
+
+/**
+ * `vault run`: the values go into a private directory on a memory file system (as systemd lays
+ * out $CREDENTIALS_DIRECTORY), never into argv or the environment; the directory is wiped and
+ * removed when the child ends, also when keyhold is interrupted.
+ */
+async function runWithVaultSecrets(
+  l: StoreLayout,
+  values: { "passphrase-file"?: string },
+  io: CliIo,
+  refs: Array<{ ns: string; name: string }>,
+  command: string[],
+): Promise<number> {
+  const secrets = await withVault(l, values, io, async ({ vault }) => {
+    const out: Array<{ name: string; value: Secret }> = [];
+    try {
+      for (const r of refs) out.push({ name: r.name, value: await vault.get(r) });
+    } catch (err) {
+      for (const s of out) s.value.dispose();
+      throw err;
+    }
+    return out;
+  });
+  let dir: CredentialsDirectory;
+  try {
+    dir = createCredentialsDirectory(secrets, { prefix: `vault-${process.pid}-` });
+  } finally {
+    for (const s of secrets) s.value.dispose();
+  }
+  const env: NodeJS.ProcessEnv = { ...io.env };
+  for (const k of WITHHELD) delete env[k];
+  env.CREDENTIALS_DIRECTORY = dir.path;
+  const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  return new Promise<number>((resolve) => {
+    const child = spawn(command[0] as string, command.slice(1), { env, stdio: "inherit" });
+    const handlers = forwarded.map((sig) => [sig, () => child.kill(sig)] as const);
+    for (const [sig, fn] of handlers) process.on(sig, fn);
+    let done = false;
+    const finish = (code: number) => {
+      if (done) return;
+      done = true;
+      for (const [sig, fn] of handlers) process.off(sig, fn);
+      dir.remove();
+      resolve(code);
+    };
+    child.on("error", (err) => {
+      writeLine(
+        io.stderr,
+        `keyhold: cannot run ${command[0]}: ${(err as NodeJS.ErrnoException).code ?? "error"} [USAGE]`,
+      );
+      finish(127);
+    });
+    child.on("exit", (code, signal) => {
+      const numbers = osConstants.signals as Record<string, number>;
+      finish(code ?? 128 + (signal === null ? 0 : (numbers[signal] ?? 0)));
+    });
+  });
 }
 
 export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
@@ -784,6 +851,28 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
         for (const e of entries) e.value.dispose();
       }
       return EXIT_OK;
+    }
+
+    case "run": {
+      const dash = rest.indexOf("--");
+      const own = dash < 0 ? rest : rest.slice(0, dash);
+      const command = dash < 0 ? [] : rest.slice(dash + 1);
+      const { values, positionals } = parsed(
+        () => parseArgs({ args: own, options: COMMON, allowPositionals: true, strict: true }),
+        synopsis,
+      );
+      if (values.help) return help(io, sub);
+      if (positionals.length !== 1)
+        throw usageError("expected NS/NAME[,NS/NAME…]", `usage: keyhold ${synopsis}`);
+      if (command.length === 0) throw usageError("no command given after --", `usage: keyhold ${synopsis}`);
+      const refs = (positionals[0] as string).split(",").map((r) => parseRef(r));
+      const names = new Set<string>();
+      for (const r of refs) {
+        if (names.has(r.name)) throw usageError(`two secrets would both be the file ${r.name}`);
+        names.add(r.name);
+      }
+      const l = layoutFrom(values, io);
+      return runWithVaultSecrets(l, values, io, refs, command);
     }
 
     case "export-master": {

@@ -272,3 +272,31 @@ test("keyhold vault with the passphrase provider: --passphrase-file, re-authenti
     s.cleanup();
   }
 });
+
+test("keyhold vault run: secrets as files in a private directory, never in argv or the environment, gone afterwards", () => {
+  const s = makeScratch("keyhold-vault-run-");
+  try {
+    const canary = makeCanary("run");
+    assert.equal(keyhold(s.env, ["init"]).code, 0);
+    assert.equal(keyhold(s.env, ["put", "weather/api_key"], canary).code, 0);
+    assert.equal(keyhold(s.env, ["put", "billing/token"], "tok").code, 0);
+    const script =
+      'cat "$CREDENTIALS_DIRECTORY/api_key"; echo; cat "$CREDENTIALS_DIRECTORY/token"; echo; echo "$CREDENTIALS_DIRECTORY" >&2; env | grep -c "kh-run" || true; stat -c %a "$CREDENTIALS_DIRECTORY/api_key"; exit 7';
+    const o = keyhold(s.env, ["run", "weather/api_key,billing/token", "--", "sh", "-c", script]);
+    assert.equal(o.code, 7, o.stderr);
+    const [value, token, envHits, mode] = o.stdout.split("\n");
+    assert.deepEqual([value, token, envHits, mode], [canary, "tok", "0", "400"]);
+    const dir = o.stderr.trim().split("\n").at(-1) ?? "";
+    assert.match(dir, /vault-\d+-/);
+    assert.equal(spawnSync("test", ["-e", dir]).status, 1, "the directory is gone");
+    const dup = keyhold(s.env, ["run", "a/x,b/x", "--", "true"]);
+    assert.equal(dup.code, 2);
+    assert.match(dup.stderr, /both be the file x/);
+    assert.equal(keyhold(s.env, ["run", "weather/api_key"]).code, 2);
+    const missing = keyhold(s.env, ["run", "weather/nope", "--", "true"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /\[SECRET_NOT_FOUND\]/);
+  } finally {
+    s.cleanup();
+  }
+});
