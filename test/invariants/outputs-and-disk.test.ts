@@ -72,6 +72,8 @@ function everyCommand(s: Scratch, value: string): Step[] {
   writeFileSync(badEnv, `GOOD=1\nthis line holds ${value} and no equals sign\n`, { mode: 0o600 });
   writeFileSync(taken, value, { mode: 0o600 });
   plantMismatch(s, "my_api_key", "MY_API_KEY", `${value}-mismatch`);
+  // A plaintext file someone left in the store: ls and doctor report it without showing it.
+  writeFileSync(join(s.store, "plain_key"), `${value}-plain\n`, { mode: 0o600 });
   const ok = [0];
   const failed = [1];
   const usage = [2];
@@ -97,6 +99,8 @@ function everyCommand(s: Scratch, value: string): Step[] {
     { args: ["import-env", dotenv, "--json"], exit: ok },
     { args: ["doctor", "--units", s.root], exit: findings },
     { args: ["doctor", "--json", "--units", s.root], exit: findings },
+    // doctor's advice for the plaintext file: encrypt it under a new name, shredding the original.
+    { args: ["import", "plain_key.new", join(s.store, "plain_key"), "--shred"], exit: ok },
     // Failing commands, most with the value in their input.
     { args: ["set", "api_key"], input: value, exit: failed },
     { args: ["rotate", "missing_one"], input: value, exit: failed },
