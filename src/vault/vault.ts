@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { writeFileAtomic } from "../durable/index.js";
@@ -371,7 +371,7 @@ export class Vault {
       const rollback = report.problems.find((p) => p.startsWith("store generation"));
       if (rollback !== undefined) {
         throw new SecretError("VAULT_ROLLBACK", `vault was replaced by an older copy: ${rollback}`, {
-          hint: "someone restored an old store; restore the newest backup or investigate",
+          hint: `if you restored an older backup on purpose, remove ${join(options.stateDir, `vault-${storeId.toString("hex")}.seen`)}; otherwise investigate`,
         });
       }
       throw vaultTampered(`vault failed its integrity check: ${report.problems[0]}`);
@@ -973,6 +973,7 @@ export class Vault {
 
   async #get(r: SecretRef, version: number | undefined, plugin: string | undefined): Promise<Secret> {
     this.#live();
+    let served = 0;
     return this.#guarded(plugin, "read", r, "vault.get", () =>
       this.#audited(
         "vault.get",
@@ -981,6 +982,7 @@ export class Vault {
         async () => {
           const body = await this.#readSecret(r);
           const want = version ?? body.current;
+          served = want;
           const entry = body.versions.find((v) => v.v === want);
           if (entry === undefined) {
             throw new SecretError("VERSION_NOT_FOUND", `no version ${want} of ${refText(r)}`, {
@@ -1003,7 +1005,7 @@ export class Vault {
             wipe(plain);
           }
         },
-        () => ({ version: version ?? 0 }),
+        () => ({ version: served }),
       ),
     );
   }
@@ -1412,6 +1414,7 @@ export class Vault {
 
   #rememberGeneration(generation: number): void {
     if (generation <= this.#seenGeneration()) return;
+    mkdirSync(this.#stateDir, { recursive: true, mode: 0o700 });
     writeFileAtomic(this.#seenPath(), `${generation}\n`, { mode: 0o600 });
   }
 }
