@@ -471,6 +471,12 @@ const rows: Row[] = [
     code: "TOO_LARGE",
   },
   {
+    title: "library: relative CREDENTIALS_DIRECTORY",
+    setup: (w) => void writeInput(w, "api_key", w.canary, 0o400),
+    library: () => loadSecret("api_key", { env: { CREDENTIALS_DIRECTORY: "input" }, cache: false }),
+    code: "PATH_VALIDATION_FAILED",
+  },
+  {
     title: "library: name '..'",
     library: (w) => loadSecret("..", { env: { CREDENTIALS_DIRECTORY: w.input }, cache: false }),
     code: "INVALID_NAME",

@@ -4,6 +4,7 @@
  * errors the loader throws never hold the value, whichever check refuses the file.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -11,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { Console } from "node:console";
 import { format, inspect } from "node:util";
 import { clearSecretCache, loadSecret, loadSecretSync, type Secret, SecretError } from "../../src/index.js";
-import { initWorld, runCliOk } from "../support/cli.js";
+import { initWorld, REPO_ROOT, runCliOk } from "../support/cli.js";
 import { makeCanary, type Scratch } from "../support/scratch.js";
 import { encodingsOf } from "../support/tree.js";
 
@@ -211,5 +212,30 @@ describe("the library never shows a value", () => {
         return true;
       },
     );
+  });
+
+  it("a program started by keyhold run loads the value through the library and prints only [REDACTED]", async () => {
+    const library = join(REPO_ROOT, "dist", "src", "index.js");
+    const program = [
+      `const { loadSecret } = await import(${JSON.stringify(library)});`,
+      'const { createHash } = await import("node:crypto");',
+      'const secret = await loadSecret("api_key");',
+      "console.log(secret);",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the program's own template string
+      "console.log(`${secret}`, JSON.stringify({ secret }));",
+      'console.log(createHash("sha256").update(secret.expose()).digest("hex"));',
+    ].join("\n");
+    const r = await runCliOk(
+      ["run", "api_key", "--", process.execPath, "--input-type=module", "-e", program],
+      { env: s.env },
+    );
+    const lines = r.stdout.trim().split("\n");
+    assert.deepEqual(lines.slice(0, 2), ["[REDACTED]", '[REDACTED] {"secret":"[REDACTED]"}']);
+    assert.equal(
+      lines[2],
+      createHash("sha256").update(values.store).digest("hex"),
+      "the program got the value",
+    );
+    assertNoValue(values.store, { stdout: r.stdout, stderr: r.stderr });
   });
 });
