@@ -4,7 +4,7 @@ import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type AuditLog, createAuditKey, openStateAuditLog } from "../audit/index.js";
-import { parseDotenv, readValue, type StoreLayout } from "../credstore/index.js";
+import { parseDotenv, readValue, type StoreLayout, shredFile } from "../credstore/index.js";
 import { writeFileAtomic } from "../durable/index.js";
 import { type CredentialsDirectory, createCredentialsDirectory, readProtectedFile } from "../load/index.js";
 import { isSecretError, Secret, SecretError } from "../secret/index.js";
@@ -61,8 +61,8 @@ const SUBCOMMANDS: Record<string, { synopsis: string; summary: string }> = {
     summary: "create a vault (or, with --join, take this host's copy of a shared vault's master from stdin)",
   },
   put: {
-    synopsis: "vault put NS/NAME [--expires ISO-TIME]",
-    summary: "store a new version (value from a no-echo prompt or stdin)",
+    synopsis: "vault put NS/NAME [--expires ISO-TIME] [--from-file FILE [--shred]]",
+    summary: "store a new version (value from a no-echo prompt, stdin, or a plaintext file to migrate)",
   },
   get: { synopsis: "vault get NS/NAME [--version N] [--reveal]", summary: "write a value to a pipe" },
   ls: { synopsis: "vault ls [NS] [--json]", summary: "list secrets: names and metadata, never values" },
@@ -516,7 +516,11 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "put": {
-      const { values, positionals } = parse({ expires: { type: "string" } });
+      const { values, positionals } = parse({
+        expires: { type: "string" },
+        "from-file": { type: "string" },
+        shred: { type: "boolean" },
+      });
       if (values.help) return help(io, sub);
       const ref = needRef(positionals);
       let expires: Date | undefined;
@@ -524,17 +528,40 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
         expires = new Date(values.expires);
         if (!Number.isFinite(expires.getTime())) throw usageError("--expires must be an ISO 8601 time");
       }
+      const fromFile = values["from-file"];
+      if (values.shred && fromFile === undefined) throw usageError("--shred goes with --from-file");
       const l = layoutFrom(values, io);
       const config = readConfig(l);
-      if (config.provider === "passphrase" && values["passphrase-file"] === undefined) {
+      if (
+        config.provider === "passphrase" &&
+        values["passphrase-file"] === undefined &&
+        fromFile === undefined
+      ) {
         throw usageError("put reads the value from stdin: give the passphrase with --passphrase-file");
       }
-      const value = await readValue(`${ref.ns}/${ref.name}`, io);
+      // A plaintext file being migrated is read whatever its mode (it is what is being fixed).
+      const value =
+        fromFile === undefined
+          ? await readValue(`${ref.ns}/${ref.name}`, io)
+          : Secret.fromBytes(readProtectedFile(fromFile, { permissions: "any" }), { wipeSource: true });
       try {
-        const { version } = await withVault(l, values, io, ({ vault }) =>
-          vault.put(ref, value, expires === undefined ? {} : { expires }),
-        );
-        writeLine(io.stdout, `stored ${ref.ns}/${ref.name} version ${version}`);
+        await withVault(l, values, io, async ({ vault }) => {
+          const { version } = await vault.put(ref, value, expires === undefined ? {} : { expires });
+          if (fromFile !== undefined && values.shred) {
+            // Only once the vault gives back the same bytes is the original overwritten and removed.
+            const back = await vault.get(ref);
+            const same = back.verify(value);
+            back.dispose();
+            if (!same)
+              throw new SecretError(
+                "IO_ERROR",
+                "the stored value did not read back the same; the original was kept",
+              );
+            shredFile(fromFile);
+          }
+          const tail = fromFile !== undefined && values.shred ? `; ${fromFile} overwritten and removed` : "";
+          writeLine(io.stdout, `stored ${ref.ns}/${ref.name} version ${version}${tail}`);
+        });
       } finally {
         value.dispose();
       }

@@ -300,3 +300,26 @@ test("keyhold vault run: secrets as files in a private directory, never in argv 
     s.cleanup();
   }
 });
+
+test("keyhold vault put --from-file --shred migrates a plaintext file and removes it only after reading back", () => {
+  const s = makeScratch("keyhold-vault-file-");
+  try {
+    const canary = makeCanary("file");
+    assert.equal(keyhold(s.env, ["init"]).code, 0);
+    const plain = join(s.root, "api_key.txt");
+    writeFileSync(plain, canary, { mode: 0o644 });
+    const o = keyhold(s.env, ["put", "legacy/api_key", "--from-file", plain, "--shred"]);
+    assert.equal(o.code, 0, o.stderr);
+    assert.match(o.stdout, /overwritten and removed/);
+    assert.equal(spawnSync("test", ["-e", plain]).status, 1);
+    assert.equal(keyhold(s.env, ["get", "legacy/api_key"]).stdout, canary);
+    assert.equal(keyhold(s.env, ["put", "legacy/x", "--shred"]).code, 2);
+    const missing = keyhold(s.env, ["put", "legacy/x", "--from-file", join(s.root, "nope")]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /\[FILE_NOT_FOUND\]/);
+    for (const { path, bytes } of everyFileUnder(s.root))
+      assert.ok(!bytes.includes(Buffer.from(canary)), `canary in ${path}`);
+  } finally {
+    s.cleanup();
+  }
+});
