@@ -46,6 +46,12 @@ const CONFIG = {
     },
     noop: { argv: ["/bin/true"], cwd: PROJECT, outputDir: `${PROJECT}/outputs` },
     slow: { argv: ["/bin/sleep", "5"], cwd: PROJECT, outputDir: `${PROJECT}/outputs` },
+    committed: {
+      argv: ["/bin/sh", "src/hello.sh"],
+      cwd: PROJECT,
+      outputDir: `${PROJECT}/outputs`,
+      codePolicy: "committed",
+    },
   },
 };
 // 1000 triggers from 20 concurrent clients, run inside as dev over the real socket.
@@ -106,6 +112,14 @@ before(async () => {
     `mkdir -p ${PROJECT}/src ${PROJECT}/outputs && chown -R dev:dev ${PROJECT} && chmod o+w ${PROJECT}/outputs && chmod 0755 /home/dev`,
   ]);
   c.writeFile(`${PROJECT}/src/job.sh`, JOB_SCRIPT, { mode: 0o755 });
+  c.writeFile(`${PROJECT}/src/hello.sh`, "echo hello from the committed tree\n");
+  c.writeFile(`${PROJECT}/.gitignore`, "outputs/\n");
+  await c.check(["chown", "-R", "dev:dev", PROJECT]);
+  // The project is a git work tree owned by dev: the server (a transient user) must still read it.
+  await c.sh(
+    "git init -q && git add -A && git -c user.name=dev -c user.email=dev@example.org commit -qm first",
+    { user: "dev", cwd: PROJECT },
+  );
   c.writeFile(CLI, CLI_SOURCE);
   c.writeFile(LOAD, LOAD_SOURCE);
   c.writeFile("/etc/keyhold/jobs.json", `${JSON.stringify(CONFIG, null, 2)}\n`);
@@ -213,6 +227,29 @@ test("dev can read neither the credential files nor the server's environment or 
   assert.notEqual(direct.code, 0, "the job script fails without the service's credentials");
   assert.match(direct.stderr, /my_api_key|No such file|Permission denied/);
   assertNoLeak(direct.stdout + direct.stderr, "running the job directly");
+});
+
+test("code policy committed under the sandbox: dev's clean work tree runs at its commit, an edit is refused", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const head = (await c.check(["git", "-C", PROJECT, "rev-parse", "HEAD"], { user: "dev" })).stdout.trim();
+  const clean = await c.runAsUser("dev", [
+    "/usr/bin/node",
+    CLI,
+    "trigger",
+    "committed",
+    "--follow",
+    "--json",
+  ]);
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.match(clean.stdout, /^hello from the committed tree$/m);
+  assert.match(clean.stdout, new RegExp(`"revision": "${head}"`));
+  await c.sh(`echo 'echo edited' >> ${PROJECT}/src/hello.sh`, { user: "dev" });
+  const dirty = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "committed", "--follow"]);
+  assert.equal(dirty.code, 1);
+  assert.match(dirty.stderr, /uncommitted or untracked change \[CODE_NOT_COMMITTED\]/);
+  assert.doesNotMatch(dirty.stdout, /edited/);
+  await c.check(["git", "-C", PROJECT, "checkout", "-q", "src/hello.sh"], { user: "dev" });
 });
 
 test("a user outside the socket group cannot connect", async (t) => {
