@@ -104,48 +104,55 @@ export async function* catFileBatch(oids: readonly string[], options: GitOptions
   let filled = 0;
   let current: { oid: string; type: string } | undefined;
   let skipLf = false;
-  for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
-    let at = 0;
-    while (at < chunk.length) {
-      if (skipLf) {
-        skipLf = false;
-        at++; // the LF that follows every object's content
-        continue;
-      }
-      if (body !== undefined && current !== undefined) {
-        const take = Math.min(body.length - filled, chunk.length - at);
-        chunk.copy(body, filled, at, at + take);
-        filled += take;
-        at += take;
-        if (filled === body.length) {
-          yield { oid: current.oid, type: current.type, data: body };
+  let finished = false;
+  try {
+    for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
+      let at = 0;
+      while (at < chunk.length) {
+        if (skipLf) {
+          skipLf = false;
+          at++; // the LF that follows every object's content
+          continue;
+        }
+        if (body !== undefined && current !== undefined) {
+          const take = Math.min(body.length - filled, chunk.length - at);
+          chunk.copy(body, filled, at, at + take);
+          filled += take;
+          at += take;
+          if (filled === body.length) {
+            yield { oid: current.oid, type: current.type, data: body };
+            body = undefined;
+            current = undefined;
+            skipLf = true;
+          }
+          continue;
+        }
+        const nl = chunk.indexOf(LF, at);
+        if (nl < 0) {
+          header.push(chunk.subarray(at));
+          break;
+        }
+        header.push(chunk.subarray(at, nl));
+        at = nl + 1;
+        const line = Buffer.concat(header).toString("latin1");
+        header = [];
+        const [oid, type, size] = line.split(" ");
+        if (type === "missing" || type === "ambiguous" || oid === undefined || type === undefined) continue;
+        current = { oid, type };
+        body = Buffer.allocUnsafe(Number(size));
+        filled = 0;
+        if (body.length === 0) {
+          yield { oid, type, data: body };
           body = undefined;
           current = undefined;
           skipLf = true;
         }
-        continue;
-      }
-      const nl = chunk.indexOf(LF, at);
-      if (nl < 0) {
-        header.push(chunk.subarray(at));
-        break;
-      }
-      header.push(chunk.subarray(at, nl));
-      at = nl + 1;
-      const line = Buffer.concat(header).toString("latin1");
-      header = [];
-      const [oid, type, size] = line.split(" ");
-      if (type === "missing" || type === "ambiguous" || oid === undefined || type === undefined) continue;
-      current = { oid, type };
-      body = Buffer.allocUnsafe(Number(size));
-      filled = 0;
-      if (body.length === 0) {
-        yield { oid, type, data: body };
-        body = undefined;
-        current = undefined;
-        skipLf = true;
       }
     }
+    finished = true;
+  } finally {
+    // A consumer that stops early (an error while scanning) must not leave git blocked on a full pipe.
+    if (!finished) child.kill();
   }
   const code = await exited;
   if (code !== 0) throw gitFailed(["cat-file"], Buffer.concat(errChunks).toString("utf8"));
