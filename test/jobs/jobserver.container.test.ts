@@ -252,6 +252,40 @@ test("code policy committed under the sandbox: dev's clean work tree runs at its
   await c.check(["git", "-C", PROJECT, "checkout", "-q", "src/hello.sh"], { user: "dev" });
 });
 
+test("systemctl reload re-reads the configuration; a broken file keeps the running one", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const withHello = {
+    ...CONFIG,
+    jobs: {
+      ...CONFIG.jobs,
+      hello: { argv: ["/bin/echo", "hi"], cwd: PROJECT, outputDir: `${PROJECT}/outputs` },
+    },
+  };
+  c.writeFile("/etc/keyhold/jobs.json", JSON.stringify(withHello));
+  const pid = await mainPid(c);
+  await c.check(["systemctl", "reload", "keyhold-jobs.service"]);
+  let r = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "hello", "--follow"]);
+  for (let i = 0; i < 40 && r.code !== 0; i++) {
+    await sleep(50); // the reload is asynchronous: systemctl returns once the signal is sent
+    r = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "hello", "--follow"]);
+  }
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "hi\n");
+  c.writeFile("/etc/keyhold/jobs.json", '{"jobs": {"hello": {"argv": "not an array"}}}');
+  await c.check(["systemctl", "reload", "keyhold-jobs.service"]);
+  await sleep(300);
+  const still = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "hello", "--follow"]);
+  assert.equal(still.code, 0, still.stderr);
+  assert.equal(await mainPid(c), pid, "a reload, not a restart");
+  assert.match(
+    await c.journal(["-u", "keyhold-jobs.service"]),
+    /reload: keeping the old configuration: .*\[CONFIG_INVALID\]/,
+  );
+  c.writeFile("/etc/keyhold/jobs.json", JSON.stringify(CONFIG));
+  await c.check(["systemctl", "reload", "keyhold-jobs.service"]);
+});
+
 test("a user outside the socket group cannot connect", async (t) => {
   const c = needContainer(t, suite);
   if (!c) return;
