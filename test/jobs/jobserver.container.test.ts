@@ -33,6 +33,7 @@ printf %s "$key" | base64 -w0; echo
 printf %s "$key" | od -An -tx1 | tr -d ' \\n'; echo
 printf 'sha256=%s\\n' "$(printf %s "$key" | sha256sum | cut -d' ' -f1)" > ${PROJECT}/outputs/result-$KEYHOLD_RUN_ID.txt
 echo "wrote result-$KEYHOLD_RUN_ID.txt"
+echo "fs: $(stat -f -c %T "$CREDENTIALS_DIRECTORY")"
 `;
 const CONFIG = {
   concurrency: 4,
@@ -176,6 +177,7 @@ test("dev triggers the job: it uses the key, writes outputs dev can read, and th
   const r = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "report", "--follow"]);
   assert.equal(r.code, 0, r.stderr + (await c.journal(["-u", "keyhold-jobs.service"])));
   assert.match(r.stdout, /^using key \[REDACTED:my_api_key\]$/m);
+  assert.match(r.stdout, /^fs: (ramfs|tmpfs)$/m, "the run's credentials live in memory");
   assertNoLeak(r.stdout + r.stderr, "the trigger output");
   const file = /wrote (result-\S+\.txt)/.exec(r.stdout)?.[1];
   assert.ok(file, r.stdout);

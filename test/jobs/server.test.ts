@@ -43,6 +43,7 @@ echo "stderr $v" >&2
 printf %s "$v" | sha256sum
 echo "files: $(ls "$CREDENTIALS_DIRECTORY")"
 echo "dir: $CREDENTIALS_DIRECTORY"
+echo "fs: $(stat -f -c %T "$CREDENTIALS_DIRECTORY")"
 `;
 
 function forms(value: string): string[] {
@@ -159,6 +160,7 @@ describe("job server end to end (real server process, real jobs)", () => {
     assert.ok((out.match(/\[REDACTED:api_key\]/g) ?? []).length >= 9, out);
     assert.match(outputOf(events, "stderr"), /stderr \[REDACTED:api_key\]/);
     assert.match(out, /files: api_key\n/, "only the job's own credential is in its directory");
+    assert.match(out, /^fs: (ramfs|tmpfs)$/m, "the run's credentials live in memory, never on a disk");
     assertNoLeak(raw, canary, "the follow stream");
     const logPath = run.log as string;
     assert.equal(statSync(logPath).mode & 0o777, 0o644);
