@@ -197,6 +197,11 @@ export class JobServer {
       ...this.#retired.flatMap(({ name, secret }) => patternsFor(name, secret.exposeBytes())),
     ].sort((a, b) => b.bytes.length - a.bytes.length);
     for (const [name, code] of loaded.missing) this.#log(`credential ${name} unavailable [${code}]`);
+    for (const [name, secret] of loaded.values) {
+      if (secret.byteLength < 8) {
+        this.#log(`credential ${name} is shorter than 8 bytes: scrubbing it will also hide ordinary text`);
+      }
+    }
   }
 
   /** Loads records and credentials and starts listening. */
