@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { withLock, writeFileAtomic } from "../durable/index.js";
 import { type Secret, SecretError, SecretKey } from "../secret/index.js";
 import { type CredsOptions, decryptCredential, encryptCredential } from "../systemd/index.js";
+import { hexToWords, PrecomputedHmacSha256 } from "./hmac-sha256.js";
 
 /** The systemd credential that holds the scan key (docs/scan.md 1.1). */
 export const SCAN_KEY_NAME = "keyhold.scan-key";
@@ -48,6 +48,8 @@ export interface KnownValueSet {
   readonly maxLength: number;
   /** The owners of a candidate value, or undefined when it is not a known value. */
   lookup(candidate: Uint8Array): KnownOwner[] | undefined;
+  /** The same for `data[start..end)`, without making a view of it (the scanner's hot loop). */
+  lookupRange(data: Uint8Array, start: number, end: number): KnownOwner[] | undefined;
   readonly size: number;
   dispose(): void;
 }
@@ -206,41 +208,60 @@ class StateFingerprintIndex implements FingerprintIndex {
   }
 }
 
-/**
- * HMAC-SHA256 (RFC 2104) with the key's inner and outer pad blocks hashed once: each candidate
- * then costs two copies of a hash state and two short hashes instead of a full HMAC set-up.
- * The result equals createHmac("sha256", key) (tested against it).
- */
-export function hmacWithPrecomputedKey(key: SecretKey): (data: Uint8Array) => string {
-  const block = Buffer.alloc(64);
-  block.set(key.exposeBytes());
-  const inner = createHash("sha256").update(block.map((b) => b ^ 0x36));
-  const outer = createHash("sha256").update(block.map((b) => b ^ 0x5c));
-  block.fill(0);
-  return (data) => outer.copy().update(inner.copy().update(data).digest()).digest("hex");
+interface MacEntry {
+  words: Int32Array;
+  owners: KnownOwner[];
 }
 
 /** Builds the lookup structure from a key and entries (exported for tests and benchmarks). */
 export function knownValueSet(key: SecretKey, entries: readonly FingerprintEntry[]): KnownValueSet {
-  const byMac = new Map<string, KnownOwner[]>();
+  // Keyed by the first word of the MAC; the other seven words are compared on a hit.
+  const byFirstWord = new Map<number, MacEntry[]>();
   const lengths = new Set<number>();
+  let size = 0;
   for (const e of entries) {
     if (e.length < MIN_KNOWN_LENGTH) continue;
     lengths.add(e.length);
-    const owners = byMac.get(e.mac) ?? [];
-    if (!owners.some((o) => o.name === e.name && o.source === e.source))
-      owners.push({ name: e.name, source: e.source });
-    byMac.set(e.mac, owners);
+    const words = hexToWords(e.mac);
+    const bucket = byFirstWord.get(words[0]!) ?? [];
+    let entry = bucket.find((m) => m.words.every((w, i) => w === words[i]));
+    if (entry === undefined) {
+      entry = { words, owners: [] };
+      bucket.push(entry);
+      size++;
+    }
+    if (!entry.owners.some((o) => o.name === e.name && o.source === e.source)) {
+      entry.owners.push({ name: e.name, source: e.source });
+    }
+    byFirstWord.set(words[0]!, bucket);
   }
   const sorted = [...lengths].sort((a, b) => a - b);
-  const mac = hmacWithPrecomputedKey(key);
+  const hmac = new PrecomputedHmacSha256(key.exposeBytes());
+  const out = new Int32Array(8);
+  const lookupRange = (data: Uint8Array, start: number, end: number): KnownOwner[] | undefined => {
+    if (!lengths.has(end - start)) return undefined;
+    hmac.macInto(data, start, end, out);
+    const bucket = byFirstWord.get(out[0]!);
+    if (bucket === undefined) return undefined;
+    for (const m of bucket) {
+      let equal = true;
+      for (let i = 1; i < 8; i++) if (m.words[i] !== out[i]) equal = false;
+      if (equal) return m.owners;
+    }
+    return undefined;
+  };
   return {
     lengths,
     minLength: sorted[0] ?? Number.POSITIVE_INFINITY,
     maxLength: sorted.at(-1) ?? 0,
-    size: byMac.size,
-    lookup: (candidate) => (lengths.has(candidate.length) ? byMac.get(mac(candidate)) : undefined),
-    dispose: () => key.dispose(),
+    size,
+    lookup: (candidate) => lookupRange(candidate, 0, candidate.length),
+    lookupRange,
+    dispose: () => {
+      hmac.dispose();
+      out.fill(0);
+      key.dispose();
+    },
   };
 }
 

@@ -134,7 +134,7 @@ class KnownValueSearch {
         const e = s + length;
         if (e > end) break;
         if (e !== end && !ENDS_BEFORE[text[e]!]) continue;
-        const owners = this.#known.lookup(text.subarray(s, e));
+        const owners = this.#known.lookupRange(text, s, e);
         if (owners === undefined) continue;
         found = true;
         hits.push(report ? { ...report, owners } : { start: s, end: e, form: "raw", owners });

@@ -3,7 +3,8 @@ import { createHash, createHmac, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { hmacWithPrecomputedKey } from "../../src/scan/fingerprint-index.js";
+import { knownValueSet } from "../../src/scan/fingerprint-index.js";
+import { PrecomputedHmacSha256, wordsToHex } from "../../src/scan/hmac-sha256.js";
 import { openFingerprintIndex, SCAN_INDEX_FILE, SCAN_KEY_NAME } from "../../src/scan/index.js";
 import { Secret, SecretError, SecretKey } from "../../src/secret/index.js";
 import { makeCanary, makeScratch } from "../support/scratch.js";
@@ -110,13 +111,41 @@ describe("fingerprint index", () => {
   });
 });
 
-describe("precomputed-key HMAC", () => {
-  it("equals HMAC-SHA256 from node:crypto for short, block-sized and long inputs", () => {
-    const key = SecretKey.random();
-    const mac = hmacWithPrecomputedKey(key);
-    for (const length of [0, 1, 31, 55, 56, 64, 65, 200, 5000]) {
-      const data = randomBytes(length);
-      assert.equal(mac(data), createHmac("sha256", key.exposeBytes()).update(data).digest("hex"));
+describe("the scanner's HMAC-SHA256", () => {
+  it("equals node:crypto's HMAC-SHA256 for every length 0-300 and several keys, also on a sub-range", () => {
+    for (let k = 0; k < 4; k++) {
+      const key = randomBytes(k === 3 ? 64 : 32);
+      const mac = new PrecomputedHmacSha256(key);
+      for (let length = 0; length <= 300; length++) {
+        const data = randomBytes(length + 10);
+        const expected = createHmac("sha256", key)
+          .update(data.subarray(5, 5 + length))
+          .digest("hex");
+        const out = new Int32Array(8);
+        mac.macInto(data, 5, 5 + length, out);
+        assert.equal(wordsToHex(out), expected, `key ${k}, length ${length}`);
+      }
+      mac.dispose();
     }
+  });
+
+  it("a known-value set finds recorded MACs through it and nothing else", () => {
+    const key = SecretKey.random();
+    const value = Buffer.from("a stored value of some length");
+    const known = knownValueSet(SecretKey.fromBytes(key.exposeBytes()), [
+      {
+        name: "v",
+        source: "vault",
+        length: value.length,
+        mac: key.hmac(value).toString("hex"),
+        recorded: "",
+      },
+    ]);
+    assert.deepEqual(known.lookup(value), [{ name: "v", source: "vault" }]);
+    assert.deepEqual(known.lookupRange(Buffer.concat([Buffer.from("xx"), value]), 2, 2 + value.length), [
+      { name: "v", source: "vault" },
+    ]);
+    assert.equal(known.lookup(Buffer.from("a stored value of some lengtH")), undefined);
+    known.dispose();
   });
 });
