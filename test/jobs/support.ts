@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -135,7 +135,9 @@ export async function waitFor<T>(
 }
 
 export async function startServer(setup: ServerSetup): Promise<TestServer> {
-  const root = mkdtempSync(join(tmpdir(), "keyhold-jobs-"));
+  // On a memory file system where there is one: the test stands in for systemd and writes the
+  // server's credential files (canaries) itself, and they should not reach a disk either.
+  const root = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "keyhold-jobs-"));
   chmodSync(root, 0o755);
   const outputs = join(root, "outputs");
   const credentials = join(root, "credentials");
