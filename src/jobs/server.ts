@@ -123,6 +123,13 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on("error", (err) => {
       if (!failed) reject(err);
     });
+    // A client that hangs up in the middle of its body: settle instead of waiting forever.
+    req.on("close", () => {
+      if (!failed && !req.complete) {
+        failed = true;
+        reject(new ApiError("BAD_REQUEST", "the client went away before its request was complete"));
+      }
+    });
   });
 }
 
