@@ -688,6 +688,16 @@ const rows: Row[] = [
   },
 ];
 
+let nobodyRuns: boolean | undefined;
+/** Whether uid 65534 can start keyhold from this checkout at all (not from a 0700 home, say). */
+function nobodyCanRunKeyhold(): boolean {
+  nobodyRuns ??=
+    spawnSync(NOBODY[0] as string, [...NOBODY.slice(1), process.execPath, KEYHOLD_BIN, "--version"], {
+      stdio: "ignore",
+    }).status === 0;
+  return nobodyRuns;
+}
+
 async function runRow(row: CliRow, w: World): Promise<CliResult> {
   const args = row.args(w);
   const env = { ...w.env, ...(row.env?.(w) ?? {}) };
@@ -777,7 +787,10 @@ describe("bad input: a coded one-line error, and nothing changes", () => {
   });
 
   for (const row of rows) {
-    it(row.title, async () => {
+    it(row.title, async (t) => {
+      if ("as" in row && row.as === "nobody" && !nobodyCanRunKeyhold()) {
+        return t.skip("uid 65534 cannot read this checkout (it sits in a directory closed to others)");
+      }
       const w = copyWorld();
       await row.setup?.(w);
       const skipAudit = (rel: string) => AUDIT_FILES.has(rel);
