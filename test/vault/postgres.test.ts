@@ -133,3 +133,55 @@ test("two hosts with their own master copies write concurrently and never lose a
     b.cleanup();
   }
 });
+
+test("kill -9 during puts on PostgreSQL loses no acknowledged version (10 trials)", async (t) => {
+  if (typeof server === "string") return t.skip(server);
+  const s = server;
+  const world = await makeVaultWorld("keyhold-pg-crash-");
+  const backend = await PostgresBackend.connect(connectionFor(s, "crash"));
+  try {
+    const vault = await world.init({ backend });
+    await vault.put("shared/counter", "start");
+    vault.close();
+    const worker = join(import.meta.dirname, "fixtures", "pg-worker.js");
+    for (let trial = 0; trial < 10; trial++) {
+      const acked = await new Promise<number>((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          [
+            worker,
+            world.scratch.state,
+            world.scratch.store,
+            s.host,
+            String(s.port),
+            "100000",
+            `t${trial}`,
+            "crash",
+          ],
+          { env: world.scratch.env, stdio: ["ignore", "ignore", "pipe"] },
+        );
+        let err = "";
+        let timer: NodeJS.Timeout | undefined;
+        child.stderr.on("data", (d: Buffer) => {
+          err += d;
+          if (timer === undefined && err.includes("acked"))
+            timer = setTimeout(() => child.kill("SIGKILL"), Math.random() * 150);
+        });
+        child.on("exit", (_code, signal) => {
+          if (signal !== "SIGKILL") return reject(new Error(err.slice(-400)));
+          resolve(Math.max(0, ...[...err.matchAll(/acked (\d+)/g)].map((m) => Number(m[1]))));
+        });
+      });
+      const v = await world.open({ backend });
+      const report = await v.verify();
+      assert.equal(report.ok, true, report.problems.join("; "));
+      const newest = (await v.versions("shared/counter")).at(-1)?.version ?? 0;
+      assert.ok(newest >= acked, `trial ${trial}: newest version ${newest} < acknowledged ${acked}`);
+      assert.match((await v.get("shared/counter")).expose(), new RegExp(`^t${trial}-\\d+$`));
+      v.close();
+    }
+  } finally {
+    await backend.close();
+    world.cleanup();
+  }
+});
