@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
@@ -137,6 +137,25 @@ describe("keyhold run: what the child sees", () => {
     // A child killed by a signal: 128 + the signal number, as a shell reports it.
     const killed = await runCli(["run", "api_key", "--", "sh", "-c", "kill -KILL $$"], { env: s.env });
     assert.equal(killed.code, 128 + constants.signals.SIGKILL);
+  });
+
+  it("leaves no directory when the command cannot start or a credential cannot be decrypted", async () => {
+    const cases: { args: string[]; exit: number }[] = [
+      { args: ["run", "api_key", "--", "/nonexistent/command"], exit: 2 },
+      { args: ["run", "api_key,missing_one", "--", "true"], exit: 1 },
+      { args: ["run", "api_key", "--", "sh", "-c", "exit 0"], exit: 0 },
+    ];
+    for (const c of cases) {
+      const started = startCli(c.args, { env: s.env });
+      const pid = started.child.pid as number;
+      const r = await started.result;
+      assert.equal(r.code, c.exit, `${c.args.join(" ")}: ${r.stderr}`);
+      const left = (existsSync("/run/keyhold") ? readdirSync("/run/keyhold") : []).filter((d) =>
+        d.startsWith(`credentials-${pid}-`),
+      );
+      assert.deepEqual(left, [], `keyhold ${c.args.join(" ")} left its credential directory`);
+      for (const form of encodingsOf(value)) assert.ok(!r.stdout.includes(form) && !r.stderr.includes(form));
+    }
   });
 
   /**
