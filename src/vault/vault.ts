@@ -1298,7 +1298,24 @@ export class Vault {
           await this.#record({ op: "vault.open", result: "ok" });
         for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
           const tx = new Transaction(this.#backend, (key, text) => this.#openEnvelope(key, text));
-          const result = await work(tx);
+          // Keys derived from a stale master would seal data nobody else can open: follow the
+          // store's current master (another process may have rotated it) before doing anything.
+          const current = await tx.get<MetaBody>("meta");
+          if (current !== undefined) {
+            if (current.master.check !== this.#meta.master.check) await this.#reloadMeta();
+            else this.#meta = current;
+          }
+          let result: T;
+          try {
+            result = await work(tx);
+          } catch (err) {
+            // Another process may have rotated the master: take its meta and master once, then retry.
+            if (attempt === 0 && isSecretError(err, "DECRYPT_FAILED")) {
+              await this.#reloadMeta();
+              continue;
+            }
+            throw err;
+          }
           const ops: CommitOp[] = [];
           const headRec = await this.#backend.read("head");
           const head: HeadBody =

@@ -390,3 +390,42 @@ test("a store written by a newer format is refused with a clear code; many keys 
     world.cleanup();
   }
 });
+
+test("a long-lived handle keeps working after another handle rotated the master", async () => {
+  const world = await makeVaultWorld();
+  try {
+    const first = await world.init();
+    await first.put("a/x", "before");
+    const second = await world.open();
+    await second.rotateMaster();
+    await second.put("b/y", "new namespace under the new master");
+    second.close();
+    // `first` still holds the old master: reads and writes pick up the new one from the provider.
+    assert.equal((await first.get("b/y")).expose(), "new namespace under the new master");
+    assert.deepEqual(await first.put("a/x", "after"), { version: 2 });
+    assert.equal((await first.get("a/x")).expose(), "after");
+    assert.equal(first.keyVersions().master, 2);
+    first.close();
+  } finally {
+    world.cleanup();
+  }
+});
+
+test("a stale handle never seals a new namespace's key under the old master", async () => {
+  const world = await makeVaultWorld();
+  try {
+    const stale = await world.init();
+    await stale.put("a/x", "v");
+    const other = await world.open();
+    await other.rotateMaster();
+    other.close();
+    await stale.put("fresh/key", "made by the stale handle");
+    stale.close();
+    // A third handle, holding only the new master, must open what the stale one wrote.
+    const third = await world.open();
+    assert.equal((await third.get("fresh/key")).expose(), "made by the stale handle");
+    third.close();
+  } finally {
+    world.cleanup();
+  }
+});
