@@ -1,25 +1,52 @@
-import { closeSync, constants, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  constants,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SecretError } from "../secret/index.js";
 
 /**
- * An exclusive lock between keyhold processes: a lock file created with O_CREAT|O_EXCL that
- * holds the owner's pid. A lock whose owner no longer exists (a kill -9) is stale and is broken
- * by the next taker, so a crash never wedges the store. PID reuse could make a stale lock look
- * alive; then the taker waits for `timeoutMs` and fails with LOCK_TIMEOUT rather than guess.
+ * An exclusive lock between keyhold processes, as a lock file that holds its owner's pid and a
+ * random token. It never exists half-written: the content goes into a private file first, which
+ * is then hard-linked to the lock path (link fails if the lock exists). A lock whose owner is
+ * gone (a kill -9) is stale: the next taker renames it away, checks that what it moved is the
+ * very lock it judged stale, and only then takes its own. Release removes the lock only if it
+ * still holds the owner's token. PID reuse could make a stale lock look alive; then the taker
+ * waits for `timeoutMs` and fails with LOCK_TIMEOUT rather than guess.
  */
 export interface HeldLock {
   release(): void;
 }
 
-function ownerAlive(lockPath: string): boolean {
-  let pid: number;
+/** A lock file younger than this is never judged stale on its content alone. */
+const GRACE_MS = 2_000;
+
+function readLock(path: string): string | undefined {
   try {
-    pid = Number.parseInt(readFileSync(lockPath, "utf8"), 10);
+    return readFileSync(path, "utf8");
   } catch {
-    return true; // vanished or unreadable: let the next attempt decide
+    return undefined;
   }
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+}
+
+function ownerAlive(content: string, path: string): boolean {
+  const pid = Number.parseInt(content, 10);
+  if (!Number.isInteger(pid) || pid <= 0) {
+    // Not a lock this code writes (links make them whole): stale only once it is old.
+    try {
+      return Date.now() - statSync(path).mtimeMs < GRACE_MS;
+    } catch {
+      return true;
+    }
+  }
   try {
     process.kill(pid, 0);
     return true;
@@ -29,35 +56,65 @@ function ownerAlive(lockPath: string): boolean {
 }
 
 function tryTake(lockPath: string): HeldLock | undefined {
-  let fd: number;
+  const token = `${process.pid} ${randomBytes(12).toString("hex")}\n`;
+  const draft = `${lockPath}.${randomBytes(6).toString("hex")}.new`;
+  const fd = openSync(draft, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
-    fd = openSync(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    writeSync(fd, token);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(draft, lockPath);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return undefined;
     throw err;
+  } finally {
+    try {
+      unlinkSync(draft);
+    } catch {
+      // already gone
+    }
   }
-  writeSync(fd, `${process.pid}\n`);
-  closeSync(fd);
   let held = true;
   return {
     release() {
       if (!held) return;
       held = false;
-      try {
-        unlinkSync(lockPath);
-      } catch {
-        // already broken by someone who judged it stale
+      // Remove the lock only while it is still ours: one broken as stale and retaken by someone
+      // else must not be removed from under them.
+      if (readLock(lockPath) === token) {
+        try {
+          unlinkSync(lockPath);
+        } catch {
+          // already gone
+        }
       }
     },
   };
 }
 
 function breakIfStale(lockPath: string): void {
-  if (ownerAlive(lockPath)) return;
+  const content = readLock(lockPath);
+  if (content === undefined || ownerAlive(content, lockPath)) return;
+  const aside = `${lockPath}.stale-${randomBytes(6).toString("hex")}`;
   try {
-    unlinkSync(lockPath);
+    renameSync(lockPath, aside);
   } catch {
-    // someone else broke it first
+    return; // someone else moved it first
+  }
+  // If a live lock was taken between the read and the rename, put it back.
+  if (readLock(aside) !== content) {
+    try {
+      linkSync(aside, lockPath);
+    } catch {
+      // the path was retaken: the moved lock's owner will find its lock gone and release nothing
+    }
+  }
+  try {
+    unlinkSync(aside);
+  } catch {
+    // already gone
   }
 }
 
@@ -72,7 +129,7 @@ export async function acquireLock(lockPath: string, timeoutMs = 10_000): Promise
         hint: "another keyhold process is working on this store; if none is, remove the lock file",
       });
     }
-    await sleep(delay);
+    await sleep(delay + Math.floor(Math.random() * delay));
   }
 }
 
