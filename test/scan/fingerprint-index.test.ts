@@ -73,6 +73,28 @@ describe("fingerprint index", () => {
     );
   });
 
+  it("concurrent writers lose nothing: one scan key, every entry kept", async () => {
+    const other = makeScratch("keyhold-scan-index-race-");
+    try {
+      const values = Array.from({ length: 8 }, (_, i) => makeCanary(`race-${i}`));
+      await Promise.all(
+        values.map(async (v, i) => {
+          const index = await openFingerprintIndex(other.state, { env: other.env });
+          await index.record(`race_${i}`, Secret.fromString(v), "credstore");
+        }),
+      );
+      const index = await openFingerprintIndex(other.state, { env: other.env });
+      assert.equal(index.entries().length, values.length);
+      const known = await index.loadKnownValues();
+      for (const [i, v] of values.entries()) {
+        assert.deepEqual(known?.lookup(Buffer.from(v)), [{ name: `race_${i}`, source: "credstore" }]);
+      }
+      known?.dispose();
+    } finally {
+      other.cleanup();
+    }
+  });
+
   it("records the trimmed form of a value with a trailing newline", async () => {
     const index = await openFingerprintIndex(scratch.state, creds);
     const value = makeCanary("newline");
