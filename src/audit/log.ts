@@ -178,6 +178,26 @@ export class AuditLog {
     return withLock(this.lockPath, () => this.#appendLocked(checked), this.#lockTimeoutMs);
   }
 
+  /**
+   * Checks, under the lock, that the next append will succeed (the head verifies, nothing
+   * unexpected follows it; an interrupted append is repaired as append would). Callers run it
+   * before an irreversible operation, so one that could not be recorded does not happen.
+   */
+  async ensureWritable(): Promise<void> {
+    await withLock(
+      this.lockPath,
+      () => {
+        const fd = openLog(this.path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT);
+        try {
+          this.#repair(fd, this.#readHead(fd));
+        } finally {
+          closeSync(fd);
+        }
+      },
+      this.#lockTimeoutMs,
+    );
+  }
+
   #appendLocked(event: AuditEvent): AuditRecord {
     // O_CREAT: an operator may have moved both files aside to start a new log (see "Recovering").
     const fd = openLog(this.path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT);

@@ -38,7 +38,10 @@ async function audited<T>(
   detail?: (result: T) => Record<string, string | number | boolean>,
   options: { overlap?: boolean } = {},
 ): Promise<T> {
-  const logged = openStateAuditLog(l.state, l.creds);
+  const logged = openStateAuditLog(l.state, l.creds).then(async (log) => {
+    await log.ensureWritable();
+    return log;
+  });
   // With `overlap`, work may start (decrypting, say) while the log opens, but must await
   // `logged` before its first irreversible step; without it, nothing starts before the log is open.
   if (!options.overlap) await logged;
@@ -507,7 +510,12 @@ export async function doctorCommand(argv: string[], io: CliIo): Promise<number> 
   expectPositionals(positionals, 0, synopsis);
   const l = layoutFrom(values, io);
   const fix = values.fix ?? false;
+  // Repairs are audited: with --fix, the log must be writable before anything is changed.
   let log: AuditLog | undefined;
+  if (fix) {
+    log = await openStateAuditLog(l.state, l.creds);
+    await log.ensureWritable();
+  }
   const findings: Finding[] = await runDoctor(l, {
     fix,
     ...(values.units ? { unitDirs: values.units } : {}),
