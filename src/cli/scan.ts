@@ -1,5 +1,5 @@
-import { existsSync } from "node:fs";
-import { basename, join } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   DEFAULT_MAX_SIZE,
@@ -149,7 +149,10 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
     );
   }
   const dir = positionals[0] ?? ".";
-  if (!existsSync(dir)) throw new SecretError("FILE_NOT_FOUND", `no such directory: ${dir}`);
+  if (!existsSync(dir)) throw new SecretError("FILE_NOT_FOUND", `no such file or directory: ${dir}`);
+  if ((values.staged || values.history) && statSync(dir).isFile()) {
+    throw usageError("--staged and --history take a directory in a repository, not a file");
+  }
 
   const state = values.state ?? io.env.KEYHOLD_STATE ?? DEFAULT_STATE;
   const { known } = values["no-known-values"] ? { known: undefined } : await knownValues(io, state, false);
@@ -204,8 +207,9 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
 
 async function policyRoot(dir: string, env: NodeJS.ProcessEnv): Promise<{ workTreeTopOf: string }> {
   const { workTreeTop } = await import("../scan/git.js");
-  const top = await workTreeTop({ cwd: dir, env }).catch(() => undefined);
-  return { workTreeTopOf: top ?? dir };
+  const base = statSync(dir, { throwIfNoEntry: false })?.isFile() ? dirname(dir) : dir;
+  const top = await workTreeTop({ cwd: base, env }).catch(() => undefined);
+  return { workTreeTopOf: top ?? base };
 }
 
 const HOOK_SYNOPSIS = "hook install [PATH] [--force]";

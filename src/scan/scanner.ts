@@ -1,5 +1,5 @@
-import { closeSync, fstatSync, openSync, readdirSync, readSync, constants } from "node:fs";
-import { join, relative, resolve, sep } from "node:path";
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { SecretError } from "../secret/index.js";
 import { detect } from "./detect.js";
 import { type Finding, toFinding } from "./finding.js";
@@ -168,7 +168,10 @@ export async function scanTree(
   options: ScanOptions = {},
 ): Promise<ScanResult> {
   const started = performance.now();
-  const absolute = resolve(dir);
+  const target = resolve(dir);
+  // A single file is scanned on its own (paths relative to its repository, or its directory).
+  const single = statSync(target, { throwIfNoEntry: false })?.isFile() === true;
+  const absolute = single ? dirname(target) : target;
   const top = await workTreeTop({ cwd: absolute, env: options.env }).catch((err) => {
     if (err instanceof SecretError && err.code === "GIT_FAILED" && /not found/.test(err.message))
       return undefined;
@@ -178,8 +181,9 @@ export async function scanTree(
     throw err;
   });
   const root = top ?? absolute;
-  const files =
-    top !== undefined && !tree.allFiles
+  const files = single
+    ? [basename(target)]
+    : top !== undefined && !tree.allFiles
       ? await listWorkTreeFiles({ cwd: absolute, env: options.env })
       : walk(absolute);
   const prefix = relative(root, absolute).split(sep).join("/");

@@ -93,6 +93,16 @@ describe("tree scan outside git and progress display", () => {
     assert.deepEqual(result.stats.skipped, { lockfile: 1, binary: 1 });
   });
 
+  it("scans a single file on its own", async () => {
+    const file = join(scratch.root, "plain", "sub", "a.conf");
+    const result = await scanTree(file, {}, { known });
+    assert.deepEqual(
+      result.findings.map((f) => `${f.path}:${f.line}`),
+      ["a.conf:1"],
+    );
+    assert.equal(result.stats.scanned, 1);
+  });
+
   it("draws progress only on a terminal outside CI, and clears it at the end", () => {
     const tty = Object.assign(new PassThrough(), { isTTY: true });
     let now = 0;
