@@ -19,6 +19,7 @@ import {
   scanStaged,
   scanTree,
   terminalProgress,
+  workTreeTop,
   writeBaseline,
 } from "../scan/index.js";
 import { isSecretError, SecretError } from "../secret/index.js";
@@ -166,9 +167,8 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
         mode === "tree" ? "files" : "blobs",
       );
 
-  // The policy file sits at the repository top; find it after a first cheap look at the tree.
-  const { workTreeTopOf } = await policyRoot(dir, io.env);
-  const policyPath = values.baseline ?? join(workTreeTopOf, POLICY_FILE);
+  // The policy file sits at the repository top (or in the scanned directory outside git).
+  const policyPath = values.baseline ?? join(await policyRoot(dir, io.env), POLICY_FILE);
   const policy = loadPolicy(policyPath, values.baseline !== undefined);
 
   const options: ScanOptions = {
@@ -205,11 +205,11 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
   return result.findings.length > 0 ? EXIT_FINDINGS : EXIT_OK;
 }
 
-async function policyRoot(dir: string, env: NodeJS.ProcessEnv): Promise<{ workTreeTopOf: string }> {
-  const { workTreeTop } = await import("../scan/git.js");
+/** Where the policy file lives: the repository top, or the scanned directory outside git. */
+async function policyRoot(dir: string, env: NodeJS.ProcessEnv): Promise<string> {
   const base = statSync(dir, { throwIfNoEntry: false })?.isFile() ? dirname(dir) : dir;
   const top = await workTreeTop({ cwd: base, env }).catch(() => undefined);
-  return { workTreeTopOf: top ?? base };
+  return top ?? base;
 }
 
 const HOOK_SYNOPSIS = "hook install [PATH] [--force]";

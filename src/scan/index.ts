@@ -13,6 +13,7 @@ export {
 } from "./fingerprint-index.js";
 export { type Detection, detect, INLINE_IGNORE, KNOWN_VALUE_RULE } from "./detect.js";
 export { exposeFindingMatch, type Finding, maskMatch, type Remediation } from "./finding.js";
+export { workTreeTop } from "./git.js";
 export { HOOK_MARKER, type HookInstallOptions, installHook, renderHook } from "./hook.js";
 export { findKnownValues, type KnownForm, type KnownHit } from "./known-values.js";
 export {
