@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { openStateAuditLog, type AuditLog, createAuditKey } from "../audit/index.js";
 import {
   assertStoreUsable,
+  closeOpened,
   decryptStored,
   exists,
   type Finding,
@@ -12,16 +13,18 @@ import {
   readMeta,
   readValue,
   removeCredential,
+  openForShred,
+  readOpened,
   restoreVersion,
   runDoctor,
   runWithCredentials,
-  shredFile,
+  shredOpened,
   type StoreLayout,
   writeVersion,
 } from "../credstore/index.js";
 import { readProtectedFile } from "../load/index.js";
 import { isSecretError, Secret, SecretError } from "../secret/index.js";
-import { assertCredentialName } from "../systemd/index.js";
+import { assertCredentialName, CREDENTIAL_SIZE_MAX } from "../systemd/index.js";
 import { expectPositionals, layoutFrom, parsed, STORE_OPTIONS } from "./args.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
@@ -58,7 +61,9 @@ async function audited<T>(
   } catch (err) {
     const code = isSecretError(err) ? err.code : "INTERNAL";
     const log = await logged.catch(() => undefined);
-    await log?.append({ op, ...(name === undefined ? {} : { name }), result: "error", code }).catch(() => undefined);
+    await log
+      ?.append({ op, ...(name === undefined ? {} : { name }), result: "error", code })
+      .catch(() => undefined);
     throw err;
   }
 }
@@ -84,8 +89,12 @@ const SET_OPTIONS = {
 
 export async function initCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "init [--store DIR] [--state DIR]";
-  const { values, positionals } = parsed(() => parseArgs({ args: argv, options: STORE_OPTIONS, allowPositionals: true }), synopsis);
-  if (values.help) return help(io, synopsis, "Creates the credential store (0700), the state directory and the audit key.");
+  const { values, positionals } = parsed(
+    () => parseArgs({ args: argv, options: STORE_OPTIONS, allowPositionals: true }),
+    synopsis,
+  );
+  if (values.help)
+    return help(io, synopsis, "Creates the credential store (0700), the state directory and the audit key.");
   expectPositionals(positionals, 0, synopsis);
   const l = layoutFrom(values, io);
   const changed = initStore(l);
@@ -93,7 +102,10 @@ export async function initCommand(argv: string[], io: CliIo): Promise<number> {
   const log = await openStateAuditLog(l.state, l.creds);
   await log.append({ op: "init", result: "ok", detail: { changed: changed.length } });
   for (const line of changed) writeLine(io.stdout, line);
-  writeLine(io.stdout, changed.length === 0 ? `store ${l.store} already initialised` : `store ready: ${l.store}`);
+  writeLine(
+    io.stdout,
+    changed.length === 0 ? `store ${l.store} already initialised` : `store ready: ${l.store}`,
+  );
   return EXIT_OK;
 }
 
@@ -119,7 +131,10 @@ async function storeNew(
       (v) => ({ version: v.version, size: v.size }),
     );
     await fingerprint(l, name, value);
-    writeLine(io.stdout, `${op === "set" ? "stored" : "rotated"} ${name} (version ${version.version}, ${version.size} bytes)`);
+    writeLine(
+      io.stdout,
+      `${op === "set" ? "stored" : "rotated"} ${name} (version ${version.version}, ${version.size} bytes)`,
+    );
     return EXIT_OK;
   } finally {
     value.dispose();
@@ -128,7 +143,10 @@ async function storeNew(
 
 async function setOrRotate(argv: string[], io: CliIo, op: "set" | "rotate"): Promise<number> {
   const synopsis = `${op} NAME [--not-after TIME] [--with-key auto|host|tpm2|host+tpm2] [--keep-newline]`;
-  const { values, positionals } = parsed(() => parseArgs({ args: argv, options: SET_OPTIONS, allowPositionals: true }), synopsis);
+  const { values, positionals } = parsed(
+    () => parseArgs({ args: argv, options: SET_OPTIONS, allowPositionals: true }),
+    synopsis,
+  );
   if (values.help) {
     return help(
       io,
@@ -149,7 +167,9 @@ async function setOrRotate(argv: string[], io: CliIo, op: "set" | "rotate"): Pro
     });
   }
   if (op === "rotate" && !exists(l, name)) {
-    throw new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`, { hint: `create it with: sudo keyhold set ${name}` });
+    throw new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`, {
+      hint: `create it with: sudo keyhold set ${name}`,
+    });
   }
   const value = await readValue(name, io, { keepNewline: values["keep-newline"] ?? false });
   return storeNew(io, l, op, name, value, values["not-after"]);
@@ -171,11 +191,20 @@ function withoutFinalNewline(bytes: Buffer, keep: boolean): Buffer {
 export async function importCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "import NAME FILE [--shred] [--not-after TIME] [--keep-newline]";
   const { values, positionals } = parsed(
-    () => parseArgs({ args: argv, options: { ...SET_OPTIONS, shred: { type: "boolean" } }, allowPositionals: true }),
+    () =>
+      parseArgs({
+        args: argv,
+        options: { ...SET_OPTIONS, shred: { type: "boolean" } },
+        allowPositionals: true,
+      }),
     synopsis,
   );
   if (values.help) {
-    return help(io, synopsis, "Encrypts a plaintext FILE as NAME. With --shred, the file is overwritten and removed\nonly after the new credential decrypts to the same bytes.");
+    return help(
+      io,
+      synopsis,
+      "Encrypts a plaintext FILE as NAME. With --shred, the file is overwritten and removed\nonly after the new credential decrypts to the same bytes.",
+    );
   }
   expectPositionals(positionals, 2, synopsis);
   const [name, file] = positionals as [string, string];
@@ -183,9 +212,20 @@ export async function importCommand(argv: string[], io: CliIo): Promise<number> 
   const l = layoutFrom(values, io);
   assertStoreUsable(l);
   if (exists(l, name)) {
-    throw new SecretError("CREDENTIAL_EXISTS", `credential already exists: ${name}`, { hint: `use: sudo keyhold rotate ${name}` });
+    throw new SecretError("CREDENTIAL_EXISTS", `credential already exists: ${name}`, {
+      hint: `use: sudo keyhold rotate ${name}`,
+    });
   }
-  const raw = readPlaintextFile(file);
+  // With --shred the file is opened once and overwritten through that same descriptor, so the
+  // bytes wiped are the bytes imported even if the path is swapped in between.
+  const opened = values.shred ? openForShred(file) : undefined;
+  let raw: Buffer;
+  try {
+    raw = opened ? readOpened(opened, CREDENTIAL_SIZE_MAX) : readPlaintextFile(file);
+  } catch (err) {
+    if (opened) closeOpened(opened);
+    throw err;
+  }
   const value = Secret.fromBytes(withoutFinalNewline(raw, values["keep-newline"] ?? false));
   raw.fill(0);
   try {
@@ -203,49 +243,84 @@ export async function importCommand(argv: string[], io: CliIo): Promise<number> 
         const back = await decryptStored(l, name);
         const same = back.verify(value);
         back.dispose();
-        if (!same) throw new SecretError("DECRYPT_FAILED", `credential ${name} did not decrypt to the imported bytes; ${file} was kept`);
-        if (values.shred) shredFile(file);
+        if (!same)
+          throw new SecretError(
+            "DECRYPT_FAILED",
+            `credential ${name} did not decrypt to the imported bytes; ${file} was kept`,
+          );
+        if (opened) shredOpened(opened);
         return v;
       },
       (v) => ({ version: v.version, shredded: values.shred ?? false }),
     );
     await fingerprint(l, name, value);
-    writeLine(io.stdout, `imported ${name} from ${file}${values.shred ? " (original overwritten and removed)" : ""}`);
-    if (!values.shred) writeLine(io.stderr, `keyhold: note: ${file} still holds the value in plaintext; remove it or rerun with --shred`);
+    writeLine(
+      io.stdout,
+      `imported ${name} from ${file}${values.shred ? " (original overwritten and removed)" : ""}`,
+    );
+    if (!values.shred)
+      writeLine(
+        io.stderr,
+        `keyhold: note: ${file} still holds the value in plaintext; remove it or rerun with --shred`,
+      );
     return EXIT_OK;
   } finally {
     value.dispose();
+    if (opened) closeOpened(opened);
   }
 }
 
 export async function importEnvCommand(argv: string[], io: CliIo): Promise<number> {
-  const synopsis = "import-env FILE.env [--shred] [--service NAME]";
+  const synopsis = "import-env FILE.env [--shred] [--json]";
   const { values, positionals } = parsed(
     () =>
       parseArgs({
         args: argv,
-        options: { ...STORE_OPTIONS, shred: { type: "boolean" }, "with-key": { type: "string" }, json: { type: "boolean" } },
+        options: {
+          ...STORE_OPTIONS,
+          shred: { type: "boolean" },
+          "with-key": { type: "string" },
+          json: { type: "boolean" },
+        },
         allowPositionals: true,
       }),
     synopsis,
   );
   if (values.help) {
-    return help(io, synopsis, "Stores one credential per KEY=value entry (name: the key in lower case) and prints\nthe LoadCredentialEncrypted= lines to use. Takes every entry or none.");
+    return help(
+      io,
+      synopsis,
+      "Stores one credential per KEY=value entry (name: the key in lower case) and prints\nthe LoadCredentialEncrypted= lines to use. Takes every entry or none.",
+    );
   }
   expectPositionals(positionals, 1, synopsis);
   const file = positionals[0] as string;
   const l = layoutFrom(values, io);
   assertStoreUsable(l);
-  const raw = readPlaintextFile(file);
-  const entries = parseDotenv(file, raw.toString("utf8"));
-  raw.fill(0);
+  const opened = values.shred ? openForShred(file) : undefined;
+  let entries: ReturnType<typeof parseDotenv>;
+  try {
+    const raw = opened ? readOpened(opened, CREDENTIAL_SIZE_MAX) : readPlaintextFile(file);
+    try {
+      entries = parseDotenv(file, raw.toString("utf8"));
+    } finally {
+      raw.fill(0);
+    }
+  } catch (err) {
+    if (opened) closeOpened(opened);
+    throw err;
+  }
   const written: string[] = [];
   try {
     const taken = entries.filter((e) => exists(l, e.name)).map((e) => e.name);
     if (taken.length > 0) {
-      throw new SecretError("CREDENTIAL_EXISTS", `credentials already exist: ${taken.join(", ")}; nothing was imported`, {
-        hint: "rotate them one by one with keyhold rotate, or remove those lines",
-      });
+      throw new SecretError(
+        "CREDENTIAL_EXISTS",
+        `credentials already exist: ${taken.join(", ")}; nothing was imported`,
+        {
+          hint: "rotate them one by one with keyhold rotate, or remove those lines",
+        },
+      );
     }
     await audited(
       l,
@@ -260,8 +335,9 @@ export async function importEnvCommand(argv: string[], io: CliIo): Promise<numbe
       () => ({ count: entries.length }),
     );
     for (const e of entries) await fingerprint(l, e.name, e.value);
-    if (values.shred) shredFile(file);
+    if (opened) shredOpened(opened);
   } catch (err) {
+    if (opened) closeOpened(opened);
     // All or nothing: remove what this run wrote before the failure.
     for (const name of written) await removeCredential(l, name).catch(() => undefined);
     throw err;
@@ -269,24 +345,44 @@ export async function importEnvCommand(argv: string[], io: CliIo): Promise<numbe
     for (const e of entries) e.value.dispose();
   }
   if (values.json) {
-    writeJson(io, entries.map((e) => ({ variable: e.variable, name: e.name })));
+    writeJson(
+      io,
+      entries.map((e) => ({ variable: e.variable, name: e.name })),
+    );
     return EXIT_OK;
   }
-  writeLine(io.stdout, `imported ${entries.length} credential${entries.length === 1 ? "" : "s"} from ${file}. In the unit's [Service] section:`);
+  writeLine(
+    io.stdout,
+    `imported ${entries.length} credential${entries.length === 1 ? "" : "s"} from ${file}. In the unit's [Service] section:`,
+  );
   for (const e of entries) writeLine(io.stdout, `LoadCredentialEncrypted=${e.name}`);
   writeLine(io.stdout, "For programs that read NAME_FILE variables, add:");
   for (const e of entries) writeLine(io.stdout, `Environment=${e.variable}_FILE=%d/${e.name}`);
-  if (!values.shred) writeLine(io.stderr, `keyhold: note: ${file} still holds the values in plaintext; remove it or rerun with --shred`);
+  if (!values.shred)
+    writeLine(
+      io.stderr,
+      `keyhold: note: ${file} still holds the values in plaintext; remove it or rerun with --shred`,
+    );
   return EXIT_OK;
 }
 
 export async function getCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "get NAME [--reveal]";
   const { values, positionals } = parsed(
-    () => parseArgs({ args: argv, options: { ...STORE_OPTIONS, reveal: { type: "boolean" } }, allowPositionals: true }),
+    () =>
+      parseArgs({
+        args: argv,
+        options: { ...STORE_OPTIONS, reveal: { type: "boolean" } },
+        allowPositionals: true,
+      }),
     synopsis,
   );
-  if (values.help) return help(io, synopsis, "Writes NAME's value to stdout for a pipe. Refuses a terminal unless --reveal.");
+  if (values.help)
+    return help(
+      io,
+      synopsis,
+      "Writes NAME's value to stdout for a pipe. Refuses a terminal unless --reveal.",
+    );
   expectPositionals(positionals, 1, synopsis);
   const name = positionals[0] as string;
   assertCredentialName(name);
@@ -296,9 +392,17 @@ export async function getCommand(argv: string[], io: CliIo): Promise<number> {
     });
   }
   const l = layoutFrom(values, io);
-  const value = await audited(l, "get", name, () => decryptStored(l, name), () => ({ reveal: values.reveal ?? false }));
+  const value = await audited(
+    l,
+    "get",
+    name,
+    () => decryptStored(l, name),
+    () => ({ reveal: values.reveal ?? false }),
+  );
   try {
-    await new Promise<void>((resolve, reject) => io.stdout.write(value.exposeBytes(), (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      io.stdout.write(value.exposeBytes(), (e) => (e ? reject(e) : resolve())),
+    );
   } finally {
     value.dispose();
   }
@@ -334,7 +438,11 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
     synopsis,
   );
   if (values.help) {
-    return help(io, synopsis, "Runs COMMAND with the credentials as files in a private $CREDENTIALS_DIRECTORY on a\nmemory file system; never in argv or the environment. Exits with COMMAND's code.");
+    return help(
+      io,
+      synopsis,
+      "Runs COMMAND with the credentials as files in a private $CREDENTIALS_DIRECTORY on a\nmemory file system; never in argv or the environment. Exits with COMMAND's code.",
+    );
   }
   expectPositionals(positionals, 1, synopsis);
   if (command.length === 0) throw usageError("no command given", `usage: keyhold ${synopsis}`);
@@ -363,20 +471,31 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
 }
 
 /** --systemd: let PID 1 decrypt, as for a service (systemd-run --pipe --wait with LoadCredentialEncrypted=). */
-async function runUnderSystemd(l: StoreLayout, names: string[], command: string[], io: CliIo): Promise<number> {
+async function runUnderSystemd(
+  l: StoreLayout,
+  names: string[],
+  command: string[],
+  io: CliIo,
+): Promise<number> {
   if (!existsSync("/run/systemd/system")) {
-    throw new SecretError("USAGE", "--systemd needs systemd running as PID 1 on this host", { hint: "run without --systemd" });
+    throw new SecretError("USAGE", "--systemd needs systemd running as PID 1 on this host", {
+      hint: "run without --systemd",
+    });
   }
   const { spawn } = await import("node:child_process");
   const args = ["--pipe", "--wait", "--collect", "--quiet", "--service-type=exec"];
   for (const n of names) args.push("-p", `LoadCredentialEncrypted=${n}:${l.store}/${n}`);
   args.push("--", ...command);
-  return audited(l, "run", names.join(","), () =>
-    new Promise<number>((resolve, reject) => {
-      const child = spawn("systemd-run", args, { stdio: "inherit", env: io.env });
-      child.on("error", reject);
-      child.on("exit", (code) => resolve(code ?? 1));
-    }),
+  return audited(
+    l,
+    "run",
+    names.join(","),
+    () =>
+      new Promise<number>((resolve, reject) => {
+        const child = spawn("systemd-run", args, { stdio: "inherit", env: io.env });
+        child.on("error", reject);
+        child.on("exit", (code) => resolve(code ?? 1));
+      }),
   );
 }
 
@@ -392,7 +511,11 @@ export async function lsCommand(argv: string[], io: CliIo): Promise<number> {
     synopsis,
   );
   if (values.help) {
-    return help(io, synopsis, "Lists every credential with its status, without printing any value.\n--check also decrypts credentials keyhold did not write, to catch embedded-name mismatches.");
+    return help(
+      io,
+      synopsis,
+      "Lists every credential with its status, without printing any value.\n--check also decrypts credentials keyhold did not write, to catch embedded-name mismatches.",
+    );
   }
   expectPositionals(positionals, 0, synopsis);
   const l = layoutFrom(values, io);
@@ -421,23 +544,38 @@ export async function lsCommand(argv: string[], io: CliIo): Promise<number> {
 
 function printTable(io: CliIo, head: string[], rows: string[][]): void {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  for (const row of [head, ...rows]) writeLine(io.stdout, row.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd());
+  for (const row of [head, ...rows])
+    writeLine(
+      io.stdout,
+      row
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    );
 }
 
 export async function historyCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "history NAME [--json]";
   const { values, positionals } = parsed(
-    () => parseArgs({ args: argv, options: { ...STORE_OPTIONS, json: { type: "boolean" } }, allowPositionals: true }),
+    () =>
+      parseArgs({
+        args: argv,
+        options: { ...STORE_OPTIONS, json: { type: "boolean" } },
+        allowPositionals: true,
+      }),
     synopsis,
   );
-  if (values.help) return help(io, synopsis, "Lists NAME's versions (kept encrypted in the state directory).");
+  if (values.help)
+    return help(io, synopsis, "Lists NAME's versions (kept encrypted in the state directory).");
   expectPositionals(positionals, 1, synopsis);
   const name = positionals[0] as string;
   assertCredentialName(name);
   const l = layoutFrom(values, io);
   const meta = readMeta(l, name);
   if (meta === undefined) {
-    throw new SecretError("CREDENTIAL_NOT_FOUND", `no history for ${name}`, { hint: "keyhold keeps history for credentials it stored" });
+    throw new SecretError("CREDENTIAL_NOT_FOUND", `no history for ${name}`, {
+      hint: "keyhold keeps history for credentials it stored",
+    });
   }
   if (values.json) {
     writeJson(io, { name, current: meta.current, versions: meta.versions });
@@ -457,33 +595,67 @@ export async function historyCommand(argv: string[], io: CliIo): Promise<number>
 export async function rollbackCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "rollback NAME [--to VERSION]";
   const { values, positionals } = parsed(
-    () => parseArgs({ args: argv, options: { ...STORE_OPTIONS, to: { type: "string" } }, allowPositionals: true }),
+    () =>
+      parseArgs({
+        args: argv,
+        options: { ...STORE_OPTIONS, to: { type: "string" } },
+        allowPositionals: true,
+      }),
     synopsis,
   );
-  if (values.help) return help(io, synopsis, "Makes an earlier version current again (default: the one before the current).");
+  if (values.help)
+    return help(
+      io,
+      synopsis,
+      "Makes an earlier version current again (default: the one before the current).",
+    );
   expectPositionals(positionals, 1, synopsis);
   const name = positionals[0] as string;
   assertCredentialName(name);
   let to: number | undefined;
   if (values.to !== undefined) {
-    if (!/^[1-9][0-9]{0,8}$/.test(values.to)) throw usageError(`--to must be a version number, got ${JSON.stringify(values.to)}`);
+    if (!/^[1-9][0-9]{0,8}$/.test(values.to))
+      throw usageError(`--to must be a version number, got ${JSON.stringify(values.to)}`);
     to = Number(values.to);
   }
   const l = layoutFrom(values, io);
-  const v = await audited(l, "rollback", name, () => restoreVersion(l, name, to), (r) => ({ version: r.version }));
-  writeLine(io.stdout, `${name} is now version ${v.version} (from ${v.created.slice(0, 19).replace("T", " ")})`);
+  const v = await audited(
+    l,
+    "rollback",
+    name,
+    () => restoreVersion(l, name, to),
+    (r) => ({ version: r.version }),
+  );
+  writeLine(
+    io.stdout,
+    `${name} is now version ${v.version} (from ${v.created.slice(0, 19).replace("T", " ")})`,
+  );
   return EXIT_OK;
 }
 
 export async function rmCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "rm NAME";
-  const { values, positionals } = parsed(() => parseArgs({ args: argv, options: STORE_OPTIONS, allowPositionals: true }), synopsis);
-  if (values.help) return help(io, synopsis, "Removes NAME and its kept versions, overwriting each file before unlinking it.");
+  const { values, positionals } = parsed(
+    () => parseArgs({ args: argv, options: STORE_OPTIONS, allowPositionals: true }),
+    synopsis,
+  );
+  if (values.help)
+    return help(
+      io,
+      synopsis,
+      "Removes NAME and its kept versions, overwriting each file before unlinking it.",
+    );
   expectPositionals(positionals, 1, synopsis);
   const name = positionals[0] as string;
   assertCredentialName(name);
   const l = layoutFrom(values, io);
-  const versions = await audited(l, "rm", name, () => removeCredential(l, name), (n) => ({ versions: n }));
+  const versions = await audited(
+    l,
+    "rm",
+    name,
+    () => removeCredential(l, name),
+    (n) => ({ versions: n }),
+  );
   writeLine(io.stdout, `removed ${name} and ${versions} kept version${versions === 1 ? "" : "s"}`);
   return EXIT_OK;
 }
@@ -505,7 +677,11 @@ export async function doctorCommand(argv: string[], io: CliIo): Promise<number> 
     synopsis,
   );
   if (values.help) {
-    return help(io, synopsis, "Audits the store and the host: modes and owners, embedded names, expiry, plaintext files,\nunits naming missing credentials. --fix repairs modes, owners, names and leftovers. Exit 3 on findings.");
+    return help(
+      io,
+      synopsis,
+      "Audits the store and the host: modes and owners, embedded names, expiry, plaintext files,\nunits naming missing credentials. --fix repairs modes, owners, names and leftovers. Exit 3 on findings.",
+    );
   }
   expectPositionals(positionals, 0, synopsis);
   const l = layoutFrom(values, io);
@@ -521,7 +697,12 @@ export async function doctorCommand(argv: string[], io: CliIo): Promise<number> 
     ...(values.units ? { unitDirs: values.units } : {}),
     onFix: async (f) => {
       log ??= await openStateAuditLog(l.state, l.creds);
-      await log.append({ op: "doctor-fix", name: f.subject.slice(0, 255), result: "ok", detail: { kind: f.kind } });
+      await log.append({
+        op: "doctor-fix",
+        name: f.subject.slice(0, 255),
+        result: "ok",
+        detail: { kind: f.kind },
+      });
     },
   });
   const open = findings.filter((f) => f.fixed === undefined);
@@ -532,7 +713,10 @@ export async function doctorCommand(argv: string[], io: CliIo): Promise<number> 
       if (f.fixed) writeLine(io.stdout, `       ${f.fixed}`);
       if (f.advice) writeLine(io.stdout, `       ${f.advice}`);
     }
-    writeLine(io.stdout, open.length === 0 ? "no problems found" : `${open.length} problem${open.length === 1 ? "" : "s"} found`);
+    writeLine(
+      io.stdout,
+      open.length === 0 ? "no problems found" : `${open.length} problem${open.length === 1 ? "" : "s"} found`,
+    );
   }
   return open.length === 0 ? EXIT_OK : EXIT_FINDINGS;
 }

@@ -41,6 +41,18 @@ export interface DoctorOptions {
 
 const isRoot = (): boolean => process.geteuid?.() === 0;
 
+/** Whether the process that made a temporary file (.NAME.tmp-PID-…) still runs. */
+function writerAlive(name: string): boolean {
+  const pid = Number(/\.tmp-(\d+)-[0-9a-f]+$/.exec(name)?.[1]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 function modeOf(path: string): { mode: number; uid: number; gid: number } | undefined {
   try {
     const st = statSync(path);
@@ -53,7 +65,12 @@ function modeOf(path: string): { mode: number; uid: number; gid: number } | unde
 function checkDirectory(path: string, kind: FindingKind, fix: boolean, findings: Finding[]): void {
   const st = modeOf(path);
   if (st === undefined) {
-    findings.push({ kind: "store-missing", subject: path, message: `${path} does not exist`, advice: "run: sudo keyhold init" });
+    findings.push({
+      kind: "store-missing",
+      subject: path,
+      message: `${path} does not exist`,
+      advice: "run: sudo keyhold init",
+    });
     return;
   }
   const wrongOwner = isRoot() && (st.uid !== 0 || st.gid !== 0);
@@ -236,9 +253,17 @@ export async function runDoctor(l: StoreLayout, options: DoctorOptions = {}): Pr
         });
         break;
       case "leftover-temp": {
-        const f: Finding = { kind: "leftover-temp", subject, message: `${path} is a temporary file left by an interrupted write` };
+        // A temporary file of a keyhold process that is still running is work in progress.
+        if (writerAlive(entry.name)) break;
+        const f: Finding = {
+          kind: "leftover-temp",
+          subject,
+          message: `${path} is a temporary file left by an interrupted write`,
+        };
         if (fix) {
-          shredFile(path);
+          await withLock(lockFile(l), () => {
+            if (!writerAlive(entry.name)) shredFile(path);
+          });
           f.fixed = "overwritten and removed";
         } else f.advice = "run: sudo keyhold doctor --fix";
         findings.push(f);

@@ -6,13 +6,19 @@ export { type CredentialMeta, readMeta, type VersionMeta } from "./meta.js";
 export { defaultRunParent, type RunOptions, type RunResult, runWithCredentials } from "./run.js";
 export {
   assertStoreUsable,
+  closeOpened,
   decryptStored,
   exists,
   initStore,
+  type OpenedFile,
+  openForShred,
+  readOpened,
   readCiphertext,
   removeCredential,
   restoreVersion,
   shredFile,
+  shredOpened,
+  TEMPORARY_NAME,
   writeVersion,
 } from "./store.js";
 export { readValue } from "./value-input.js";

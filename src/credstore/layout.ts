@@ -22,7 +22,12 @@ export interface StoreLayout {
   withKey?: WithKey;
 }
 
-export function resolveLayout(options: { store?: string; state?: string; env?: NodeJS.ProcessEnv; withKey?: WithKey }): StoreLayout {
+export function resolveLayout(options: {
+  store?: string;
+  state?: string;
+  env?: NodeJS.ProcessEnv;
+  withKey?: WithKey;
+}): StoreLayout {
   const env = options.env ?? process.env;
   const store = options.store ?? env.KEYHOLD_STORE ?? DEFAULT_STORE;
   const state = options.state ?? env.KEYHOLD_STATE ?? DEFAULT_STATE;
@@ -34,9 +39,12 @@ export function resolveLayout(options: { store?: string; state?: string; env?: N
 }
 
 export const storeFile = (l: StoreLayout, name: string): string => join(l.store, name);
-export const credentialStateDir = (l: StoreLayout, name: string): string => join(l.state, "credentials", name);
-export const metaFile = (l: StoreLayout, name: string): string => join(credentialStateDir(l, name), "meta.json");
-export const versionsDir = (l: StoreLayout, name: string): string => join(credentialStateDir(l, name), "versions");
+export const credentialStateDir = (l: StoreLayout, name: string): string =>
+  join(l.state, "credentials", name);
+export const metaFile = (l: StoreLayout, name: string): string =>
+  join(credentialStateDir(l, name), "meta.json");
+export const versionsDir = (l: StoreLayout, name: string): string =>
+  join(credentialStateDir(l, name), "versions");
 export const versionFile = (l: StoreLayout, name: string, version: number): string =>
   join(versionsDir(l, name), String(version));
 export const lockFile = (l: StoreLayout): string => join(l.state, "store.lock");

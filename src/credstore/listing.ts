@@ -1,9 +1,15 @@
 import { lstatSync, readdirSync } from "node:fs";
 import { readProtectedFile } from "../load/index.js";
 import { isSecretError, SecretError } from "../secret/index.js";
-import { type CredentialKeyType, credentialNameProblem, decryptCredential, readCredentialHeader } from "../systemd/index.js";
+import {
+  type CredentialKeyType,
+  credentialNameProblem,
+  decryptCredential,
+  readCredentialHeader,
+} from "../systemd/index.js";
 import { type StoreLayout, storeFile } from "./layout.js";
 import { readMeta } from "./meta.js";
+import { TEMPORARY_NAME } from "./store.js";
 
 export type CredentialStatus =
   | "ok"
@@ -34,7 +40,6 @@ export interface CredentialEntryInfo {
   embeddedName?: string;
 }
 
-const TEMP = /^\..+\.tmp-\d+-[0-9a-f]+$/;
 const EXPIRING_MS = 14 * 24 * 3600 * 1000;
 
 function looksLikeText(bytes: Buffer): boolean {
@@ -58,8 +63,11 @@ export async function listCredentials(
     names = readdirSync(l.store).sort();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EACCES") throw new SecretError("NOT_ROOT", `permission denied on ${l.store}`, { hint: "run with sudo" });
-    throw new SecretError("STORE_NOT_FOUND", `credential store not found: ${l.store}`, { hint: "run: sudo keyhold init" });
+    if (code === "EACCES")
+      throw new SecretError("NOT_ROOT", `permission denied on ${l.store}`, { hint: "run with sudo" });
+    throw new SecretError("STORE_NOT_FOUND", `credential store not found: ${l.store}`, {
+      hint: "run: sudo keyhold init",
+    });
   }
   const out: CredentialEntryInfo[] = [];
   for (const name of names) {
@@ -80,7 +88,7 @@ export async function listCredentials(
       mode: `0${(st.mode & 0o777).toString(8)}`,
     };
     out.push(info);
-    if (TEMP.test(name)) {
+    if (TEMPORARY_NAME.test(name)) {
       info.status = "leftover-temp";
       continue;
     }
@@ -107,7 +115,11 @@ export async function listCredentials(
       info.version = current.version;
     } else if (options.decryptCheck) {
       try {
-        const value = await decryptCredential(name, readProtectedFile(path, { permissions: "any", owners: "any" }), l.creds);
+        const value = await decryptCredential(
+          name,
+          readProtectedFile(path, { permissions: "any", owners: "any" }),
+          l.creds,
+        );
         info.size = value.byteLength;
         value.dispose();
       } catch (err) {

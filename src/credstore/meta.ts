@@ -61,7 +61,8 @@ function reconcile(l: StoreLayout, meta: CredentialMeta): CredentialMeta {
   const recorded = readOrUndefined(versionFile(l, meta.name, meta.current));
   if (recorded?.equals(current)) return meta;
   for (const v of [...meta.versions].reverse()) {
-    if (readOrUndefined(versionFile(l, meta.name, v.version))?.equals(current)) return { ...meta, current: v.version };
+    if (readOrUndefined(versionFile(l, meta.name, v.version))?.equals(current))
+      return { ...meta, current: v.version };
   }
   return meta;
 }

@@ -1,15 +1,21 @@
+import { randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
   fstatSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
+  readSync,
+  renameSync,
   rmdirSync,
   statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { readProtectedFile } from "../load/index.js";
 import { type Secret, SecretError } from "../secret/index.js";
 import {
@@ -57,11 +63,16 @@ export function assertStoreUsable(l: StoreLayout): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EACCES") {
-      throw new SecretError("NOT_ROOT", `permission denied on the credential store ${l.store}`, { hint: "run with sudo" });
+      throw new SecretError("NOT_ROOT", `permission denied on the credential store ${l.store}`, {
+        hint: "run with sudo",
+      });
     }
-    throw new SecretError("STORE_NOT_FOUND", `credential store not found: ${l.store}`, { hint: "run: sudo keyhold init" });
+    throw new SecretError("STORE_NOT_FOUND", `credential store not found: ${l.store}`, {
+      hint: "run: sudo keyhold init",
+    });
   }
-  if (!st.isDirectory()) throw new SecretError("STORE_NOT_FOUND", `credential store is not a directory: ${l.store}`);
+  if (!st.isDirectory())
+    throw new SecretError("STORE_NOT_FOUND", `credential store is not a directory: ${l.store}`);
   if (!isRoot() && st.uid !== process.geteuid?.()) {
     throw new SecretError("NOT_ROOT", `the credential store ${l.store} belongs to uid ${st.uid}`, {
       hint: "run this command with sudo",
@@ -77,19 +88,31 @@ export function assertStoreUsable(l: StoreLayout): void {
   try {
     statSync(l.state);
   } catch {
-    throw new SecretError("STORE_NOT_FOUND", `state directory not found: ${l.state}`, { hint: "run: sudo keyhold init" });
+    throw new SecretError("STORE_NOT_FOUND", `state directory not found: ${l.state}`, {
+      hint: "run: sudo keyhold init",
+    });
   }
 }
 
+/** Whether NAME is in the store; an entry that is not a regular file is an error, not a credential. */
 export function exists(l: StoreLayout, name: string): boolean {
+  let st: ReturnType<typeof lstatSync>;
   try {
-    statSync(storeFile(l, name));
-    return true;
+    st = lstatSync(storeFile(l, name));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw err;
   }
+  if (!st.isFile()) {
+    throw new SecretError("NOT_A_FILE", `${storeFile(l, name)} is not a regular file`, {
+      hint: "move it out of the credential store",
+    });
+  }
+  return true;
 }
+
+/** Names keyhold uses for its own temporary files; a credential may not take one. */
+export const TEMPORARY_NAME = /^\..+\.tmp-\d+-[0-9a-f]+$/;
 
 /** Reads a credential's ciphertext from the store (symlinks refused). */
 export function readCiphertext(l: StoreLayout, name: string): Buffer {
@@ -116,7 +139,10 @@ export interface WriteOptions {
 }
 
 function writeMeta(l: StoreLayout, meta: CredentialMeta): void {
-  writeFileAtomic(metaFile(l, meta.name), `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600, ...rootOwned() });
+  writeFileAtomic(metaFile(l, meta.name), `${JSON.stringify(meta, null, 2)}\n`, {
+    mode: 0o600,
+    ...rootOwned(),
+  });
 }
 
 /**
@@ -133,6 +159,12 @@ export async function writeVersion(
   options: WriteOptions & { mustExist: boolean },
 ): Promise<VersionMeta> {
   assertCredentialName(name);
+  if (TEMPORARY_NAME.test(name)) {
+    throw new SecretError(
+      "INVALID_NAME",
+      `invalid credential name ${JSON.stringify(name)}: reserved for keyhold's temporary files`,
+    );
+  }
   assertStoreUsable(l);
   // Encrypt before taking the lock: systemd-creds is the slow part and touches nothing on disk.
   const encryptOptions = { ...l.creds, ...(l.withKey ? { withKey: l.withKey } : {}) };
@@ -153,9 +185,12 @@ export async function writeVersion(
         hint: `replace its value with: sudo keyhold rotate ${name}`,
       });
     }
+    // History left by an interrupted rm belongs to a removed credential, never to a new one.
+    if (!present) discardState(l, name);
     const now = new Date().toISOString();
     const previous = readMeta(l, name);
-    const version = Math.max(0, ...versionsOnDisk(l, name), ...(previous?.versions.map((v) => v.version) ?? [])) + 1;
+    const version =
+      Math.max(0, ...versionsOnDisk(l, name), ...(previous?.versions.map((v) => v.version) ?? [])) + 1;
     const entry: VersionMeta = {
       version,
       created: now,
@@ -189,7 +224,11 @@ function resolveNotAfter(notAfter: string, now: string): string {
 }
 
 /** Makes an earlier version current again, after proving it still decrypts under its name. */
-export async function restoreVersion(l: StoreLayout, name: string, to: number | undefined): Promise<VersionMeta> {
+export async function restoreVersion(
+  l: StoreLayout,
+  name: string,
+  to: number | undefined,
+): Promise<VersionMeta> {
   assertCredentialName(name);
   assertStoreUsable(l);
   return withLock(lockFile(l), async () => {
@@ -202,11 +241,16 @@ export async function restoreVersion(l: StoreLayout, name: string, to: number | 
     if (target === undefined) {
       throw new SecretError(
         "VERSION_NOT_FOUND",
-        to === undefined ? `credential ${name} has no earlier version` : `credential ${name} has no version ${to}`,
+        to === undefined
+          ? `credential ${name} has no earlier version`
+          : `credential ${name} has no version ${to}`,
         { hint: `list versions with: keyhold history ${name}` },
       );
     }
-    const ciphertext = readProtectedFile(versionFile(l, name, target.version), { permissions: "any", owners: "any" });
+    const ciphertext = readProtectedFile(versionFile(l, name, target.version), {
+      permissions: "any",
+      owners: "any",
+    });
     const check = await decryptCredential(name, ciphertext, l.creds);
     check.dispose();
     writeFileAtomic(storeFile(l, name), ciphertext, { mode: 0o600, ...rootOwned() });
@@ -215,42 +259,151 @@ export async function restoreVersion(l: StoreLayout, name: string, to: number | 
   });
 }
 
-/** Overwrites a file with zeros in place, fsyncs, and unlinks it. */
-export function shredFile(path: string): void {
-  const fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW);
-  try {
-    const size = fstatSync(fd).size;
-    const zeros = Buffer.alloc(Math.min(size, 1 << 20));
-    for (let offset = 0; offset < size; ) offset += writeSync(fd, zeros, 0, Math.min(zeros.length, size - offset), offset);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  unlinkSync(path);
+/** A file opened once for reading and later shredding through the same descriptor. */
+export interface OpenedFile {
+  fd: number;
+  path: string;
+  dev: number;
+  ino: number;
+  size: number;
+  closed: boolean;
 }
 
-/** Removes a credential: the store file and every kept version are overwritten, then unlinked. */
+/** Closes an opened file once; later calls do nothing (a closed fd number may be reused). */
+export function closeOpened(file: OpenedFile): void {
+  if (file.closed) return;
+  file.closed = true;
+  closeSync(file.fd);
+}
+
+/**
+ * Opens a file to be shredded later: O_NOFOLLOW and O_NONBLOCK (a FIFO cannot hang us), and
+ * only a regular file is accepted. Keeping the descriptor means the bytes overwritten are the
+ * bytes that were read, whatever happens to the path in between.
+ */
+export function openForShred(path: string): OpenedFile {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ELOOP")
+      throw new SecretError("SYMLINK_REFUSED", `refusing to follow a symbolic link: ${path}`);
+    if (code === "ENOENT") throw new SecretError("FILE_NOT_FOUND", `file not found: ${path}`);
+    throw err;
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new SecretError("NOT_A_FILE", `not a regular file: ${path}`);
+  }
+  return { fd, path, dev: st.dev, ino: st.ino, size: st.size, closed: false };
+}
+
+export function readOpened(file: OpenedFile, maxBytes: number): Buffer {
+  if (file.size > maxBytes)
+    throw new SecretError("TOO_LARGE", `${file.path} is ${file.size} bytes; the limit is ${maxBytes}`);
+  const buf = Buffer.alloc(file.size);
+  let offset = 0;
+  while (offset < file.size) {
+    const n = readSync(file.fd, buf, offset, file.size - offset, offset);
+    if (n === 0) break;
+    offset += n;
+  }
+  return buf.subarray(0, offset);
+}
+
+/**
+ * Overwrites an opened file with zeros through its descriptor, fsyncs, and unlinks the path only
+ * if it still names the same file (a path swapped under us — a renamed parent, a symlink — is
+ * refused rather than followed). Always closes the descriptor.
+ */
+export function shredOpened(file: OpenedFile): void {
+  try {
+    const size = fstatSync(file.fd).size;
+    const zeros = Buffer.alloc(Math.min(size, 1 << 20));
+    for (let offset = 0; offset < size; ) {
+      offset += writeSync(file.fd, zeros, 0, Math.min(zeros.length, size - offset), offset);
+    }
+    fsyncSync(file.fd);
+    let now: ReturnType<typeof lstatSync> | undefined;
+    try {
+      now = lstatSync(file.path);
+    } catch {
+      now = undefined;
+    }
+    if (now === undefined || now.dev !== file.dev || now.ino !== file.ino) {
+      throw new SecretError(
+        "PATH_VALIDATION_FAILED",
+        `${file.path} changed while keyhold worked; its contents were overwritten but the path was not removed`,
+      );
+    }
+    unlinkSync(file.path);
+    fsyncDirectory(dirname(file.path));
+  } finally {
+    closeOpened(file);
+  }
+}
+
+/** Overwrites a file with zeros in place, fsyncs, and unlinks it. */
+export function shredFile(path: string): void {
+  shredOpened(openForShred(path));
+}
+
+/** A hidden name in the same directory, for taking a file out of sight atomically before shredding it. */
+function asideName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+}
+
+/** Shreds a credential's kept state (versions, metadata): renamed aside first, so a crash leaves no half-removed history under the name. */
+function discardState(l: StoreLayout, name: string): number {
+  const dir = credentialStateDir(l, name);
+  try {
+    lstatSync(dir);
+  } catch {
+    return 0;
+  }
+  const aside = asideName(dir);
+  renameSync(dir, aside);
+  fsyncDirectory(dirname(dir));
+  let versions = 0;
+  const shredTree = (path: string) => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      const p = join(path, entry.name);
+      if (entry.isDirectory()) shredTree(p);
+      else if (entry.isFile()) {
+        if (/^[1-9][0-9]*$/.test(entry.name)) versions++;
+        shredFile(p);
+      } else unlinkSync(p);
+    }
+    rmdirSync(path);
+  };
+  shredTree(aside);
+  return versions;
+}
+
+/**
+ * Removes a credential: the store file is first renamed to a hidden temporary name (so the name
+ * is gone at once and a crash never leaves a half-wiped file under it), then its state directory
+ * is moved aside the same way, then every file is overwritten and unlinked. A removal that was
+ * interrupted is finished by the next `rm` (leftover history) or `doctor --fix` (hidden files).
+ */
 export async function removeCredential(l: StoreLayout, name: string): Promise<number> {
   assertCredentialName(name);
   assertStoreUsable(l);
   return withLock(lockFile(l), () => {
-    if (!exists(l, name)) throw new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`);
-    shredFile(storeFile(l, name));
-    fsyncDirectory(l.store);
-    const versions = versionsOnDisk(l, name);
-    for (const v of versions) shredFile(versionFile(l, name, v));
-    try {
-      unlinkSync(metaFile(l, name));
-    } catch {
-      // a credential made outside keyhold has no metadata
+    const present = exists(l, name);
+    if (!present && readMeta(l, name) === undefined && versionsOnDisk(l, name).length === 0) {
+      throw new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`);
     }
-    for (const dir of [versionsDir(l, name), credentialStateDir(l, name)]) {
-      try {
-        rmdirSync(dir);
-      } catch {
-        // not there
-      }
+    let aside: string | undefined;
+    if (present) {
+      aside = asideName(storeFile(l, name));
+      renameSync(storeFile(l, name), aside);
+      fsyncDirectory(l.store);
     }
-    return versions.length;
+    const versions = discardState(l, name);
+    if (aside !== undefined) shredFile(aside);
+    return versions;
   });
 }

@@ -15,7 +15,8 @@ function finish(name: string, chunks: Buffer[], total: number, keepNewline: bool
   for (const c of chunks) c.fill(0);
   const value = keepNewline ? all : withoutFinalNewline(all);
   try {
-    if (value.length === 0) throw new SecretError("EMPTY_VALUE", `refusing to store an empty value for ${name}`);
+    if (value.length === 0)
+      throw new SecretError("EMPTY_VALUE", `refusing to store an empty value for ${name}`);
     return Secret.fromBytes(value);
   } finally {
     all.fill(0);
@@ -33,7 +34,10 @@ async function readPipe(name: string, input: Input, keepNewline: boolean): Promi
     if (total > CREDENTIAL_SIZE_MAX) {
       for (const c of chunks) c.fill(0);
       input.destroy();
-      throw new SecretError("TOO_LARGE", `value for ${name} is larger than 1 MiB, the systemd credential limit`);
+      throw new SecretError(
+        "TOO_LARGE",
+        `value for ${name} is larger than 1 MiB, the systemd credential limit`,
+      );
     }
   }
   return finish(name, chunks, total, keepNewline);
