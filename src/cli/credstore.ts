@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { parseArgs } from "node:util";
 import { openStateAuditLog, type AuditLog, createAuditKey } from "../audit/index.js";
 import {
@@ -409,13 +410,37 @@ export async function getCommand(argv: string[], io: CliIo): Promise<number> {
   return EXIT_OK;
 }
 
-function lookupUser(user: string): { uid: number; gid: number } {
+interface UserEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  shell: string;
+}
+
+function lookupUser(user: string): UserEntry {
   const passwd = readFileSync("/etc/passwd", "utf8");
   for (const line of passwd.split("\n")) {
-    const [n, , uid, gid] = line.split(":");
-    if (n === user || (uid === user && /^\d+$/.test(user))) return { uid: Number(uid), gid: Number(gid) };
+    const [name, , uid, gid, , home, shell] = line.split(":");
+    if (name === undefined || uid === undefined || gid === undefined) continue;
+    if (name === user || (uid === user && /^\d+$/.test(user))) {
+      return { name, uid: Number(uid), gid: Number(gid), home: home || "/", shell: shell || "/bin/sh" };
+    }
   }
   throw usageError(`unknown user: ${user}`);
+}
+
+/** The environment a command gets when it runs as another user: that user's, not root's. */
+function userEnvironment(user: UserEntry, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    PATH: env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+    LANG: env.LANG ?? "C.UTF-8",
+    ...(env.TERM === undefined ? {} : { TERM: env.TERM }),
+    HOME: user.home,
+    USER: user.name,
+    LOGNAME: user.name,
+    SHELL: user.shell,
+  };
 }
 
 export async function runCommand(argv: string[], io: CliIo): Promise<number> {
@@ -449,8 +474,11 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
   const names = (positionals[0] as string).split(",").filter((n) => n !== "");
   for (const n of names) assertCredentialName(n);
   const l = layoutFrom(values, io);
-  if (values.systemd) return runUnderSystemd(l, names, command, io);
   const user = values.user === undefined ? undefined : lookupUser(values.user);
+  if (values.systemd) {
+    if (values["file-vars"]) throw usageError("--file-vars cannot be combined with --systemd");
+    return runUnderSystemd(l, names, command, io, user);
+  }
   const result = await audited(
     l,
     "run",
@@ -459,8 +487,10 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
       runWithCredentials(l, {
         names,
         command,
-        env: io.env,
-        ...(user ?? {}),
+        // As another user the command gets that user's environment, and a session of its own (no
+        // controlling terminal it could push keystrokes into after keyhold exits).
+        env: user ? userEnvironment(user, io.env) : io.env,
+        ...(user ? { uid: user.uid, gid: user.gid, detached: true } : {}),
         fileVariables: values["file-vars"] ?? false,
         ready: logged,
       }),
@@ -476,6 +506,7 @@ async function runUnderSystemd(
   names: string[],
   command: string[],
   io: CliIo,
+  user: UserEntry | undefined,
 ): Promise<number> {
   if (!existsSync("/run/systemd/system")) {
     throw new SecretError("USAGE", "--systemd needs systemd running as PID 1 on this host", {
@@ -484,6 +515,7 @@ async function runUnderSystemd(
   }
   const { spawn } = await import("node:child_process");
   const args = ["--pipe", "--wait", "--collect", "--quiet", "--service-type=exec"];
+  if (user) args.push(`--uid=${user.uid}`, `--gid=${user.gid}`);
   for (const n of names) args.push("-p", `LoadCredentialEncrypted=${n}:${l.store}/${n}`);
   args.push("--", ...command);
   return audited(
@@ -494,7 +526,9 @@ async function runUnderSystemd(
       new Promise<number>((resolve, reject) => {
         const child = spawn("systemd-run", args, { stdio: "inherit", env: io.env });
         child.on("error", reject);
-        child.on("exit", (code) => resolve(code ?? 1));
+        child.on("exit", (code, signal) =>
+          resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)),
+        );
       }),
   );
 }

@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import {
   createCredentialsDirectory,
   type CredentialsDirectory,
   fileVariableFor,
+  privateRunParent,
   removeCredentialsDirectory,
 } from "../load/index.js";
 import { type Secret, SecretError } from "../secret/index.js";
@@ -23,6 +24,8 @@ export interface RunOptions {
   gid?: number;
   /** Also export NAME_FILE=<path> for programs that follow that convention. */
   fileVariables?: boolean;
+  /** Start the command in a session of its own (no controlling terminal); signals go to its group. */
+  detached?: boolean;
   /** Awaited after decrypting and before anything is created or started (the audit log opening). */
   ready?: Promise<unknown>;
 }
@@ -57,16 +60,15 @@ function sweepOrphans(parent: string): void {
     }
     const path = join(parent, entry);
     try {
-      if (statSync(path).isDirectory()) removeCredentialsDirectory(path);
+      removeCredentialsDirectory(path);
     } catch {
       // raced with another sweeper
     }
   }
 }
 
-export function defaultRunParent(): string {
-  return process.geteuid?.() === 0 ? "/run/keyhold" : (process.env.XDG_RUNTIME_DIR ?? "/dev/shm");
-}
+/** Where `run` makes its directories: see privateRunParent. */
+export const defaultRunParent = privateRunParent;
 
 /**
  * `keyhold run`: decrypt the named credentials, place them in a private directory on a memory
@@ -78,13 +80,9 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
   if (options.command.length === 0) throw new SecretError("USAGE", "no command given after --");
   if (options.names.length === 0) throw new SecretError("USAGE", "no credential names given");
   for (const name of options.names) assertCredentialName(name);
-  const parent = defaultRunParent();
-  if (process.geteuid?.() === 0) {
-    // /run/keyhold is traversable (0711) but not listable: a --user child must reach its own
-    // directory inside, which is 0500 and owned by it; nobody else can list or enter another's.
-    mkdirSync(parent, { recursive: true, mode: 0o711 });
-    chmodSync(parent, 0o711);
-  }
+  // Root's /run/keyhold is traversable (0711) but not listable: a --user child must reach its
+  // own directory inside, which is 0500 and owned by it; nobody else can list or enter another's.
+  const parent = privateRunParent();
   sweepOrphans(parent);
 
   // Signals are caught from here on, before anything exists that would need removing: the child
@@ -99,7 +97,13 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
         signal,
         () => {
           caught ??= signal;
-          child?.kill(signal);
+          if (child?.pid !== undefined && options.detached) {
+            try {
+              process.kill(-child.pid, signal);
+            } catch {
+              // the group is gone
+            }
+          } else child?.kill(signal);
         },
       ] as const,
   );
@@ -161,6 +165,7 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
     child = spawn(file, args, {
       env,
       stdio: "inherit",
+      detached: options.detached ?? false,
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     });

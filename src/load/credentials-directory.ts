@@ -9,10 +9,10 @@ import {
   mkdtempSync,
   openSync,
   readdirSync,
-  rmdirSync,
+  fstatSync,
+  lstatSync,
+  rmSync,
   statfsSync,
-  statSync,
-  unlinkSync,
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
@@ -44,12 +44,6 @@ export interface CredentialsDirectoryOptions {
   prefix?: string;
 }
 
-function defaultParent(): string {
-  if (process.geteuid?.() === 0) return "/run/keyhold";
-  const runtime = process.env.XDG_RUNTIME_DIR;
-  return runtime && runtime.startsWith("/") ? runtime : "/dev/shm";
-}
-
 function mountRamfs(dir: string): boolean {
   // ramfs, as systemd 252 uses for $CREDENTIALS_DIRECTORY: its pages are never swapped out,
   // unlike tmpfs. Mounting needs CAP_SYS_ADMIN; without it keyhold falls back to tmpfs.
@@ -71,7 +65,11 @@ function memoryFilesystemOf(path: string): "ramfs" | "tmpfs" | undefined {
 }
 
 function writeCredentialFile(path: string, value: Secret, uid: number, gid: number): void {
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o400);
+  const fd = openSync(
+    path,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o400,
+  );
   try {
     const bytes = value.exposeBytes();
     let offset = 0;
@@ -83,30 +81,40 @@ function writeCredentialFile(path: string, value: Secret, uid: number, gid: numb
   if (process.geteuid?.() === 0) chownSync(path, uid, gid);
 }
 
+/**
+ * Overwrites a regular file through a descriptor opened without following links and without
+ * blocking (a FIFO planted by a --user child cannot hang the cleanup), then unlinks the entry;
+ * anything that is not a regular file is removed without being opened.
+ */
 function overwriteAndUnlink(path: string): void {
   try {
-    const size = statSync(path).size;
-    const fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW);
+    const fd = openSync(
+      path,
+      constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
+    );
     try {
-      writeSync(fd, Buffer.alloc(size), 0, size, 0);
+      const st = fstatSync(fd);
+      if (st.isFile() && st.size > 0) writeSync(fd, Buffer.alloc(st.size), 0, st.size, 0);
     } finally {
       closeSync(fd);
     }
   } catch {
-    // already gone, or not writable: unlink below still removes it
+    // a symlink, a directory, a FIFO without reader, or already gone: removed below all the same
   }
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
+  rmSync(path, { recursive: true, force: true });
 }
 
 /**
  * Wipes and removes a credentials directory made by createCredentialsDirectory, also one left
- * behind by a process that was killed: files are overwritten, a ramfs mount is unmounted.
+ * behind by a process that was killed: files are overwritten, a ramfs mount is unmounted. A
+ * path that is not a real directory (a symlink planted in a shared parent) is left alone.
  */
 export function removeCredentialsDirectory(path: string): void {
+  try {
+    if (!lstatSync(path).isDirectory()) return;
+  } catch {
+    return;
+  }
   try {
     chmodSync(path, 0o700);
     for (const f of readdirSync(path)) overwriteAndUnlink(join(path, f));
@@ -115,15 +123,51 @@ export function removeCredentialsDirectory(path: string): void {
   }
   try {
     // A mount point sits on a different device than its parent directory.
-    if (statSync(path).dev !== statSync(dirname(path)).dev) spawnSync("umount", [path], { stdio: "ignore" });
+    if (lstatSync(path).dev !== lstatSync(dirname(path)).dev) {
+      const r = spawnSync("umount", [path], { stdio: "ignore" });
+      if (r.status !== 0) spawnSync("umount", ["--lazy", path], { stdio: "ignore" });
+    }
   } catch {
     // already gone
   }
+  rmSync(path, { recursive: true, force: true });
+}
+
+/**
+ * The parent for credential directories of the calling user. Root: /run/keyhold (0711, root's).
+ * Anyone else: a private keyhold-<uid> directory (0700) in $XDG_RUNTIME_DIR or /dev/shm, never a
+ * shared world-writable directory itself, where other users could plant names and links.
+ */
+export function privateRunParent(): string {
+  const uid = process.geteuid?.() ?? 0;
+  if (uid === 0) {
+    ensureOwnDirectory("/run/keyhold", 0o711, 0);
+    return "/run/keyhold";
+  }
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  const base = runtime?.startsWith("/") ? runtime : "/dev/shm";
+  const parent = join(base, `keyhold-${uid}`);
+  ensureOwnDirectory(parent, 0o700, uid);
+  return parent;
+}
+
+function ensureOwnDirectory(path: string, mode: number, uid: number): void {
   try {
-    rmdirSync(path);
-  } catch {
-    // already gone
+    mkdirSync(path, { mode });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
   }
+  const st = lstatSync(path);
+  if (!st.isDirectory() || st.uid !== uid) {
+    throw new SecretError(
+      "PATH_VALIDATION_FAILED",
+      `${path} is not a directory owned by uid ${uid}; refusing to use it`,
+      {
+        hint: "remove it, or set XDG_RUNTIME_DIR to a private directory",
+      },
+    );
+  }
+  if ((st.mode & 0o777) !== mode) chmodSync(path, mode);
 }
 
 /**
@@ -138,7 +182,7 @@ export function createCredentialsDirectory(
   for (const e of entries) assertCredentialName(e.name);
   const uid = options.uid ?? process.geteuid?.() ?? 0;
   const gid = options.gid ?? process.getegid?.() ?? 0;
-  const parent = options.parent ?? defaultParent();
+  const parent = options.parent ?? privateRunParent();
   mkdirSync(parent, { recursive: true, mode: 0o700 });
   const path = mkdtempSync(join(parent, options.prefix ?? "credentials-"));
   if ((options.ramfs ?? true) && process.geteuid?.() === 0) mountRamfs(path);
@@ -155,9 +199,13 @@ export function createCredentialsDirectory(
   };
   if (filesystem === undefined) {
     dir.remove();
-    throw new SecretError("NOT_MEMORY_FS", `${parent} is not on a memory file system; refusing to write credentials there`, {
-      hint: "run as root (keyhold mounts a private ramfs) or set XDG_RUNTIME_DIR to a tmpfs directory",
-    });
+    throw new SecretError(
+      "NOT_MEMORY_FS",
+      `${parent} is not on a memory file system; refusing to write credentials there`,
+      {
+        hint: "run as root (keyhold mounts a private ramfs) or set XDG_RUNTIME_DIR to a tmpfs directory",
+      },
+    );
   }
   try {
     for (const e of entries) writeCredentialFile(join(path, e.name), e.value, uid, gid);

@@ -42,7 +42,9 @@ function openError(err: NodeJS.ErrnoException, path: string): SecretError {
     case "ENOENT":
       return new SecretError("FILE_NOT_FOUND", `secret file not found: ${path}`, { cause: err });
     case "ELOOP":
-      return new SecretError("SYMLINK_REFUSED", `refusing to follow a symbolic link: ${path}`, { cause: err });
+      return new SecretError("SYMLINK_REFUSED", `refusing to follow a symbolic link: ${path}`, {
+        cause: err,
+      });
     case "EACCES":
     case "EPERM":
       return new SecretError("NOT_ROOT", `permission denied reading ${path}`, {
@@ -67,7 +69,10 @@ export function readProtectedFile(path: string, rules: ProtectedFileRules = {}):
   const owners = rules.owners ?? [process.geteuid?.() ?? 0, 0];
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NOCTTY | constants.O_NONBLOCK);
+    fd = openSync(
+      path,
+      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NOCTTY | constants.O_NONBLOCK,
+    );
   } catch (err) {
     throw openError(err as NodeJS.ErrnoException, path);
   }

@@ -69,7 +69,10 @@ function readIfPresent(path: string | undefined, strict: boolean): Buffer | unde
   try {
     // Inside $CREDENTIALS_DIRECTORY systemd owns the files and, on 254+ with ACLs, group bits can
     // show; only access for others is refused there. Files a user points at get the strict check.
-    return readProtectedFile(path, strict ? { permissions: "owner-only" } : { permissions: "no-others", owners: "any" });
+    return readProtectedFile(
+      path,
+      strict ? { permissions: "owner-only" } : { permissions: "no-others", owners: "any" },
+    );
   } catch (err) {
     if (err instanceof SecretError && err.code === "FILE_NOT_FOUND") return undefined;
     throw err;
