@@ -18,6 +18,7 @@ export type FindingKind =
   | "plaintext"
   | "not-a-credential"
   | "invalid-name"
+  | "unknown-key-type"
   | "leftover-temp"
   | "unit-missing-credential"
   | "unit-name-mismatch";
@@ -232,12 +233,20 @@ export async function runDoctor(l: StoreLayout, options: DoctorOptions = {}): Pr
           advice: `set a new value with: sudo keyhold rotate ${entry.name}`,
         });
         break;
+      case "unknown-key-type":
+        findings.push({
+          kind: "unknown-key-type",
+          subject,
+          message: `${path} is an encrypted credential of a key type this keyhold does not know`,
+          advice: "check it with systemd-creds decrypt; do not import or remove it",
+        });
+        break;
       case "plaintext":
         findings.push({
           kind: "plaintext",
           subject,
           message: `${path} is not encrypted: it looks like a plaintext value`,
-          advice: `encrypt it with: sudo keyhold import ${entry.name}.new ${path} --shred (then move names), and treat the value as exposed`,
+          advice: `move it out of the store and encrypt it: sudo mv ${path} /root/${entry.name}.plain && sudo keyhold import ${entry.name} /root/${entry.name}.plain --shred; treat the value as exposed`,
         });
         break;
       case "not-a-credential":

@@ -20,6 +20,7 @@ export type CredentialStatus =
   | "not-a-credential"
   | "plaintext"
   | "invalid-name"
+  | "unknown-key-type"
   | "leftover-temp";
 
 /** What `ls` shows about one entry of the store: never a value. */
@@ -102,6 +103,10 @@ export async function listCredentials(
     }
     bytes.fill(0);
     if (!isCredential) continue;
+    if (info.keyType === "unknown") {
+      info.status = "unknown-key-type";
+      continue;
+    }
     if (credentialNameProblem(name) !== undefined) {
       info.status = "invalid-name";
       continue;

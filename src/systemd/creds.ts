@@ -34,9 +34,13 @@ function reasonOf(stderr: string): string {
 function failure(op: "encrypt" | "decrypt", name: string, result: ToolResult): SecretError {
   const reason = reasonOf(result.stderr);
   if (/does not match filename|Embedded credential name/.test(reason)) {
-    return new SecretError("NAME_MISMATCH", `credential ${name}: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}`, {
-      hint: "the name inside a credential must equal the name it is loaded under; re-encrypt it with keyhold rotate",
-    });
+    return new SecretError(
+      "NAME_MISMATCH",
+      `credential ${name}: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}`,
+      {
+        hint: "the name inside a credential must equal the name it is loaded under; re-encrypt it with keyhold rotate",
+      },
+    );
   }
   if (/time passed/.test(reason)) {
     return new SecretError("EXPIRED", `credential ${name} has expired (its not-after time has passed)`, {
@@ -44,12 +48,37 @@ function failure(op: "encrypt" | "decrypt", name: string, result: ToolResult): S
     });
   }
   if (/Permission denied|Operation not permitted/.test(reason) && process.getuid?.() !== 0) {
-    return new SecretError("NOT_ROOT", `cannot ${op} credential ${name}: the host credential key is readable by root only`, {
-      hint: "run this command with sudo",
-    });
+    return new SecretError(
+      "NOT_ROOT",
+      `cannot ${op} credential ${name}: the host credential key is readable by root only`,
+      {
+        hint: "run this command with sudo",
+      },
+    );
   }
-  if (/No such file or directory/.test(reason) && op === "decrypt") {
-    return new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`);
+  if (/credential (host secret|key)/i.test(reason)) {
+    // Ciphertext reaches systemd-creds on stdin, so a missing file here is the host key itself.
+    return new SecretError(
+      op === "encrypt" ? "ENCRYPT_FAILED" : "DECRYPT_FAILED",
+      `cannot ${op} credential ${name}: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}`,
+      {
+        hint: "the host credential key (/var/lib/systemd/credential.secret, or SYSTEMD_CREDENTIAL_SECRET) is missing or unreadable; a credential made on another host cannot be decrypted here",
+      },
+    );
+  }
+  if (
+    op === "decrypt" &&
+    /Decryption failed|incorrect key|Bad message|Invalid argument|too short|Unknown encryption format|corrupted/i.test(
+      reason,
+    )
+  ) {
+    return new SecretError(
+      "DECRYPT_FAILED",
+      `cannot decrypt credential ${name}: wrong key, or a truncated or tampered ciphertext`,
+      {
+        hint: "credentials decrypt only on the host (and TPM) that encrypted them",
+      },
+    );
   }
   const code = op === "encrypt" ? "ENCRYPT_FAILED" : "DECRYPT_FAILED";
   return new SecretError(code, `systemd-creds could not ${op} credential ${name}: ${reason}`);
@@ -66,9 +95,13 @@ function missingTool(err: unknown, binary: string): never {
 }
 
 function checkValue(name: string, value: Uint8Array): void {
-  if (value.length === 0) throw new SecretError("EMPTY_VALUE", `refusing to store an empty value for ${name}`);
+  if (value.length === 0)
+    throw new SecretError("EMPTY_VALUE", `refusing to store an empty value for ${name}`);
   if (value.length > CREDENTIAL_SIZE_MAX) {
-    throw new SecretError("TOO_LARGE", `value for ${name} is ${value.length} bytes; systemd credentials hold at most 1 MiB`);
+    throw new SecretError(
+      "TOO_LARGE",
+      `value for ${name} is ${value.length} bytes; systemd credentials hold at most 1 MiB`,
+    );
   }
 }
 
@@ -100,7 +133,11 @@ export async function defaultWithKey(options: CredsOptions = {}): Promise<WithKe
  * stored under that name (the mistake of seed 001's rotation recipe cannot happen here).
  * The caller writes the file: systemd-creds would create it with the caller's umask.
  */
-export async function encryptCredential(name: string, value: Uint8Array, options: EncryptOptions = {}): Promise<Buffer> {
+export async function encryptCredential(
+  name: string,
+  value: Uint8Array,
+  options: EncryptOptions = {},
+): Promise<Buffer> {
   assertCredentialName(name);
   checkValue(name, value);
   const binary = options.binary ?? DEFAULT_BINARY;
@@ -108,7 +145,9 @@ export async function encryptCredential(name: string, value: Uint8Array, options
   const args = ["encrypt", `--name=${name}`, `--with-key=${withKey}`];
   if (options.notAfter !== undefined) args.push(`--not-after=${options.notAfter}`);
   args.push("-", "-");
-  const result = await runTool(binary, args, { input: value, env: options.env }).catch((e) => missingTool(e, binary));
+  const result = await runTool(binary, args, { input: value, env: options.env }).catch((e) =>
+    missingTool(e, binary),
+  );
   if (result.code !== 0) throw failure("encrypt", name, result);
   return result.stdout;
 }
@@ -121,17 +160,25 @@ function decryptArgs(name: string): string[] {
  * Decrypts a credential's ciphertext, checking that its embedded name is `name` (and its
  * not-after time). The plaintext comes back through a pipe and is handed over as a Secret.
  */
-export async function decryptCredential(name: string, ciphertext: Uint8Array, options: CredsOptions = {}): Promise<Secret> {
+export async function decryptCredential(
+  name: string,
+  ciphertext: Uint8Array,
+  options: CredsOptions = {},
+): Promise<Secret> {
   assertCredentialName(name);
   const binary = options.binary ?? DEFAULT_BINARY;
-  const result = await runTool(binary, decryptArgs(name), { input: ciphertext, env: options.env }).catch((e) =>
-    missingTool(e, binary),
+  const result = await runTool(binary, decryptArgs(name), { input: ciphertext, env: options.env }).catch(
+    (e) => missingTool(e, binary),
   );
   if (result.code !== 0) throw failure("decrypt", name, result);
   return Secret.fromBytes(result.stdout, { wipeSource: true });
 }
 
-export function decryptCredentialSync(name: string, ciphertext: Uint8Array, options: CredsOptions = {}): Secret {
+export function decryptCredentialSync(
+  name: string,
+  ciphertext: Uint8Array,
+  options: CredsOptions = {},
+): Secret {
   assertCredentialName(name);
   const binary = options.binary ?? DEFAULT_BINARY;
   let result: ToolResult;
