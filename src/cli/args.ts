@@ -29,8 +29,9 @@ export function parsed<R>(parse: () => R, synopsis: string): R {
 export function expectPositionals(positionals: string[], count: number, synopsis: string): void {
   if (positionals.length !== count) {
     throw usageError(
-      positionals.length < count ? "missing argument" : `unexpected argument: ${positionals[count]}`,
-      `usage: keyhold ${synopsis}`,
+      // Never echo the extra word: the likeliest one is a value typed where it does not belong.
+      positionals.length < count ? "missing argument" : `unexpected extra argument (#${count + 1})`,
+      `usage: keyhold ${synopsis}; values are read from stdin or a prompt, never from arguments`,
     );
   }
 }

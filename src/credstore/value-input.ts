@@ -43,49 +43,74 @@ async function readPipe(name: string, input: Input, keepNewline: boolean): Promi
   return finish(name, chunks, total, keepNewline);
 }
 
-/** Reads one line from a terminal without echoing it. */
-function readHidden(name: string, input: Input, prompt: Writable, label: string): Promise<Secret> {
+/**
+ * Reads lines from a terminal without echo: raw mode is switched on before the first prompt is
+ * written and stays on until the last line is read, so nothing typed or pasted the moment a
+ * prompt appears is ever echoed. Each line is kept in one buffer that backspace shortens.
+ */
+function readHidden(name: string, input: Input, prompt: Writable, labels: readonly string[]): Promise<Secret[]> {
   return new Promise((resolve, reject) => {
-    prompt.write(label);
-    const chunks: Buffer[] = [];
-    let total = 0;
+    const lines: Secret[] = [];
+    let line = Buffer.alloc(256);
+    let length = 0;
     input.setRawMode?.(true);
     input.resume();
+    prompt.write(labels[0] ?? "");
+    const wipe = () => line.fill(0);
     const done = (err?: SecretError) => {
       input.off("data", onData);
       input.setRawMode?.(false);
       input.pause();
-      prompt.write("\n");
+      wipe();
       if (err) {
-        for (const c of chunks) c.fill(0);
+        prompt.write("\n");
+        for (const l of lines) l.dispose();
         reject(err);
-      } else {
-        try {
-          resolve(finish(name, chunks, total, true));
-        } catch (e) {
-          reject(e);
-        }
+      } else resolve(lines);
+    };
+    const endLine = (): boolean => {
+      prompt.write("\n");
+      if (length === 0) {
+        done(new SecretError("EMPTY_VALUE", `refusing to store an empty value for ${name}`));
+        return false;
       }
+      if (length > CREDENTIAL_SIZE_MAX) {
+        done(new SecretError("TOO_LARGE", `value for ${name} is larger than 1 MiB, the systemd credential limit`));
+        return false;
+      }
+      lines.push(Secret.fromBytes(line.subarray(0, length)));
+      wipe();
+      length = 0;
+      if (lines.length === labels.length) {
+        done();
+        return false;
+      }
+      prompt.write(labels[lines.length] ?? "");
+      return true;
     };
     const onData = (data: Buffer) => {
-      for (let i = 0; i < data.length; i++) {
-        const b = data[i] as number;
-        if (b === 0x03) return done(new SecretError("USAGE", "cancelled"));
-        if (b === 0x0d || b === 0x0a || b === 0x04) return done();
-        if (b === 0x7f || b === 0x08) {
-          // backspace: drop the last byte typed
-          const last = chunks.at(-1);
-          if (last && last.length > 0) {
-            last[last.length - 1] = 0;
-            chunks[chunks.length - 1] = last.subarray(0, -1);
-            total--;
+      try {
+        for (const b of data) {
+          if (b === 0x03) return done(new SecretError("USAGE", "cancelled"));
+          if (b === 0x0d || b === 0x0a || b === 0x04) {
+            if (!endLine()) return;
+            continue;
           }
-          continue;
+          if (b === 0x7f || b === 0x08) {
+            if (length > 0) line[--length] = 0;
+            continue;
+          }
+          if (length === line.length) {
+            const bigger = Buffer.alloc(line.length * 2);
+            line.copy(bigger);
+            wipe();
+            line = bigger;
+          }
+          line[length++] = b;
         }
-        chunks.push(Buffer.from([b]));
-        total++;
+      } finally {
+        data.fill(0);
       }
-      data.fill(0);
     };
     input.on("data", onData);
   });
@@ -100,8 +125,8 @@ export async function readValue(
   options: { keepNewline?: boolean } = {},
 ): Promise<Secret> {
   if (!io.stdin.isTTY) return readPipe(name, io.stdin, options.keepNewline ?? false);
-  const first = await readHidden(name, io.stdin, io.stderr, `Value for ${name}: `);
-  const second = await readHidden(name, io.stdin, io.stderr, `Again, to confirm: `);
+  const [first, second] = await readHidden(name, io.stdin, io.stderr, [`Value for ${name}: `, "Again, to confirm: "]);
+  if (first === undefined || second === undefined) throw new SecretError("USAGE", "cancelled");
   const same = first.verify(second);
   second.dispose();
   if (!same) {
