@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statfsSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { parseArgs } from "node:util";
 import { openStateAuditLog, type AuditLog, createAuditKey } from "../audit/index.js";
@@ -44,6 +44,7 @@ async function audited<T>(
 ): Promise<T> {
   const logged = openStateAuditLog(l.state, l.creds).then(async (log) => {
     await log.ensureWritable();
+    assertRoomToRecord(l);
     return log;
   });
   // With `overlap`, work may start (decrypting, say) while the log opens, but must await
@@ -66,6 +67,31 @@ async function audited<T>(
       ?.append({ op, ...(name === undefined ? {} : { name }), result: "error", code })
       .catch(() => undefined);
     throw err;
+  }
+}
+
+/** Free space an operation needs before it starts: its files and its audit record must fit. */
+const ROOM_BYTES = 128 * 1024;
+const ROOM_INODES = 32;
+
+function assertRoomToRecord(l: StoreLayout): void {
+  for (const dir of new Set([l.state, l.store])) {
+    let free: number;
+    try {
+      const st = statfsSync(dir);
+      free = Math.min(st.bavail * st.bsize, st.ffree >= ROOM_INODES ? Number.MAX_SAFE_INTEGER : 0);
+    } catch {
+      continue; // a missing directory is reported by the operation itself
+    }
+    if (free < ROOM_BYTES) {
+      throw new SecretError(
+        "IO_ERROR",
+        `not enough free space or inodes on the file system of ${dir}; nothing was changed`,
+        {
+          hint: "free some space: keyhold refuses to start an operation it might not be able to finish and record",
+        },
+      );
+    }
   }
 }
 

@@ -27,7 +27,7 @@ function fromSystemError(err: unknown): SecretError | undefined {
         : new SecretError("NOT_ROOT", `permission denied${where}`, { cause: err, hint: "run this command with sudo" });
     case "ENOSPC":
     case "EDQUOT":
-      return new SecretError("IO_ERROR", `no space left on device${where}; nothing was changed`, { cause: err });
+      return new SecretError("IO_ERROR", `no space left on device${where}`, { cause: err });
     case "EROFS":
       return new SecretError("IO_ERROR", `read-only file system${where}`, { cause: err });
     case "ENOENT":

@@ -1,5 +1,6 @@
 import { chmodSync, chownSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { readProtectedFile } from "../load/index.js";
 import { isSecretError } from "../secret/index.js";
 import { decryptCredential, encryptCredential } from "../systemd/index.js";
 import { withLock, writeFileAtomic } from "../durable/index.js";
@@ -140,7 +141,11 @@ async function checkUnits(l: StoreLayout, dirs: string[], findings: Finding[]): 
         continue;
       }
       try {
-        const value = await decryptCredential(ref.id, readFileSync(path), l.creds);
+        const value = await decryptCredential(
+          ref.id,
+          readProtectedFile(path, { permissions: "any", owners: "any" }),
+          l.creds,
+        );
         value.dispose();
       } catch (err) {
         if (isSecretError(err, "NAME_MISMATCH")) {

@@ -11,6 +11,7 @@ import {
   readSync,
   renameSync,
   rmdirSync,
+  rmSync,
   statSync,
   unlinkSync,
   writeSync,
@@ -199,14 +200,33 @@ export async function writeVersion(
       origin: options.origin,
       ...(options.notAfter === undefined ? {} : { notAfter: resolveNotAfter(options.notAfter, now) }),
     };
-    mkdirSync(versionsDir(l, name), { recursive: true, mode: 0o700 });
-    writeFileAtomic(versionFile(l, name, version), ciphertext, { mode: 0o600, ...rootOwned() });
     const listed: CredentialMeta = previous
       ? { ...previous, versions: [...previous.versions, entry] }
       : { name, current: 0, created: now, updated: now, versions: [entry] };
-    writeMeta(l, listed);
-    writeFileAtomic(storeFile(l, name), ciphertext, { mode: 0o600, ...rootOwned() });
-    writeMeta(l, { ...listed, current: version, updated: now });
+    try {
+      mkdirSync(versionsDir(l, name), { recursive: true, mode: 0o700 });
+      writeFileAtomic(versionFile(l, name, version), ciphertext, { mode: 0o600, ...rootOwned() });
+      writeMeta(l, listed);
+      writeFileAtomic(storeFile(l, name), ciphertext, { mode: 0o600, ...rootOwned() });
+    } catch (err) {
+      // The store still holds the previous state: take back what this write added (best effort;
+      // on a full disk the next write or doctor finishes the job).
+      try {
+        if (previous === undefined) discardState(l, name);
+        else {
+          rmSync(versionFile(l, name, version), { force: true });
+          writeMeta(l, previous);
+        }
+      } catch {
+        // leave it: a version file that never became current is harmless ciphertext
+      }
+      throw err;
+    }
+    try {
+      writeMeta(l, { ...listed, current: version, updated: now });
+    } catch {
+      // The new value is stored; metadata one step behind is corrected from the store on read.
+    }
     return entry;
   });
 }

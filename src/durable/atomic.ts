@@ -40,10 +40,18 @@ export function temporaryNameFor(path: string): string {
  * new one, whole: write a temporary file in the same directory (O_EXCL, O_NOFOLLOW, exact mode),
  * fsync it, rename it over the target, fsync the directory.
  */
-export function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): void {
+export function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  options: AtomicWriteOptions = {},
+): void {
   const mode = options.mode ?? 0o600;
   const tmp = temporaryNameFor(path);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const fd = openSync(
+    tmp,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o600,
+  );
   let renamed = false;
   try {
     const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;

@@ -58,12 +58,19 @@ function ownerAlive(content: string, path: string): boolean {
 function tryTake(lockPath: string): HeldLock | undefined {
   const token = `${process.pid} ${randomBytes(12).toString("hex")}\n`;
   const draft = `${lockPath}.${randomBytes(6).toString("hex")}.new`;
-  const fd = openSync(draft, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  const fd = openSync(
+    draft,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o600,
+  );
   try {
     writeSync(fd, token);
-  } finally {
+  } catch (err) {
     closeSync(fd);
+    unlinkSync(draft);
+    throw err;
   }
+  closeSync(fd);
   try {
     linkSync(draft, lockPath);
   } catch (err) {
@@ -134,7 +141,11 @@ export async function acquireLock(lockPath: string, timeoutMs = 10_000): Promise
 }
 
 /** Runs `work` while holding the lock at `lockPath`. */
-export async function withLock<T>(lockPath: string, work: () => Promise<T> | T, timeoutMs?: number): Promise<T> {
+export async function withLock<T>(
+  lockPath: string,
+  work: () => Promise<T> | T,
+  timeoutMs?: number,
+): Promise<T> {
   const lock = await acquireLock(lockPath, timeoutMs);
   try {
     return await work();

@@ -21,7 +21,10 @@ export class SecretKey {
 
   static fromBytes(bytes: Uint8Array, options: { wipeSource?: boolean } = {}): SecretKey {
     if (bytes.length !== SECRET_KEY_BYTES) {
-      throw new SecretError("INVALID_FORMAT", `key must be exactly ${SECRET_KEY_BYTES} bytes, got ${bytes.length}`);
+      throw new SecretError(
+        "INVALID_FORMAT",
+        `key must be exactly ${SECRET_KEY_BYTES} bytes, got ${bytes.length}`,
+      );
     }
     const own = Buffer.alloc(SECRET_KEY_BYTES);
     own.set(bytes);
@@ -35,7 +38,9 @@ export class SecretKey {
     if (!HEX_KEY.test(trimmed)) {
       throw new SecretError("INVALID_FORMAT", `invalid key format: expected 64 hex characters`);
     }
-    return new SecretKey(Buffer.from(trimmed, "hex"));
+    const own = Buffer.alloc(SECRET_KEY_BYTES);
+    own.write(trimmed, "hex");
+    return new SecretKey(own);
   }
 
   static random(): SecretKey {
@@ -54,8 +59,11 @@ export class SecretKey {
           ? Buffer.from(token, "utf8")
           : token;
     if (ikm.length === 0) throw new SecretError("KEY_DERIVATION", "cannot derive a key from an empty token");
-    if (label.length === 0) throw new SecretError("KEY_DERIVATION", "a domain label is required for key derivation");
-    const out = Buffer.from(hkdfSync("sha256", ikm, Buffer.alloc(0), Buffer.from(label, "utf8"), SECRET_KEY_BYTES));
+    if (label.length === 0)
+      throw new SecretError("KEY_DERIVATION", "a domain label is required for key derivation");
+    const out = Buffer.from(
+      hkdfSync("sha256", ikm, Buffer.alloc(0), Buffer.from(label, "utf8"), SECRET_KEY_BYTES),
+    );
     return new SecretKey(out);
   }
 

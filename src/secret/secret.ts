@@ -41,7 +41,11 @@ export class Secret {
   }
 
   static fromString(value: string): Secret {
-    return new Secret(Buffer.from(value, "utf8"));
+    // Buffer.alloc, not Buffer.from: small Buffer.from results share an 8 KiB pool with unrelated
+    // data, which structuredClone or a pool-wide copy would carry along.
+    const own = Buffer.alloc(Buffer.byteLength(value, "utf8"));
+    own.write(value, "utf8");
+    return new Secret(own);
   }
 
   get byteLength(): number {
@@ -68,7 +72,7 @@ export class Secret {
       candidate instanceof Secret
         ? candidate.exposeBytes()
         : typeof candidate === "string"
-          ? Buffer.from(candidate, "utf8")
+          ? Buffer.from(candidate, "utf8") // compared and dropped; never kept
           : candidate;
     return timingSafeEqual(macOf(this.#live()), macOf(other));
   }

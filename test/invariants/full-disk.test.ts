@@ -122,14 +122,19 @@ describe("a full disk loses nothing", () => {
     return result;
   }
 
-  it("rotate with k pages left, k = 0..12", async (t) => {
+  // keyhold refuses to start an operation with less than 128 KiB or 32 inodes free (so the
+  // operation and its audit record always fit); the sweeps cross that line from both sides.
+  const MAX_PAGES = 40;
+  const MAX_INODES = 40;
+
+  it(`rotate with k pages left, k = 0..${MAX_PAGES}`, async (t) => {
     if (!mounted) return t.skip("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)");
     await runCliOk(["init"], { env });
     const canary = makeCanary("full-rotate");
     await runCliOk(["set", "api_key"], { env, input: `${canary}-first` });
     const r = await sweep(
       (k) => leavePages(fs, k),
-      12,
+      MAX_PAGES,
       (k) => ({ args: ["rotate", "api_key"], value: `${canary}-${k}`, name: "api_key" }),
     );
     t.diagnostic(`${r.failed} refused (${[...r.codes].join(", ")}), ${r.stored} stored`);
@@ -137,24 +142,24 @@ describe("a full disk loses nothing", () => {
     assert.ok(r.stored > 0, "and with room enough the rotate worked");
   });
 
-  it("set of new names with k pages left, k = 0..12", async (t) => {
+  it(`set of new names with k pages left, k = 0..${MAX_PAGES}`, async (t) => {
     if (!mounted) return t.skip("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)");
     const canary = makeCanary("full-set");
     const r = await sweep(
       (k) => leavePages(fs, k),
-      12,
+      MAX_PAGES,
       (k) => ({ args: ["set", `page_${k}`], value: `${canary}-${k}`, name: `page_${k}` }),
     );
     t.diagnostic(`${r.failed} refused (${[...r.codes].join(", ")}), ${r.stored} stored`);
     assert.ok(r.failed > 0 && r.stored > 0);
   });
 
-  it("rotate with k inodes left, k = 0..8", async (t) => {
+  it(`rotate with k inodes left, k = 0..${MAX_INODES}`, async (t) => {
     if (!mounted) return t.skip("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)");
     const canary = makeCanary("full-inodes");
     const r = await sweep(
       (k) => leaveInodes(fs, k),
-      8,
+      MAX_INODES,
       (k) => ({ args: ["rotate", "api_key"], value: `${canary}-${k}`, name: "api_key" }),
     );
     t.diagnostic(`${r.failed} refused (${[...r.codes].join(", ")}), ${r.stored} stored`);
