@@ -470,7 +470,8 @@ function userEnvironment(user: UserEntry, env: NodeJS.ProcessEnv): NodeJS.Proces
 }
 
 export async function runCommand(argv: string[], io: CliIo): Promise<number> {
-  const synopsis = "run NAME[,NAME…] [--user USER] [--file-vars] [--systemd] -- COMMAND [ARGS…]";
+  const synopsis =
+    "run [NAME[,NAME…]] [--vault NS/NAME]… [--user USER] [--file-vars] [--systemd] -- COMMAND [ARGS…]";
   const dash = argv.indexOf("--");
   const own = dash < 0 ? argv : argv.slice(0, dash);
   const command = dash < 0 ? [] : argv.slice(dash + 1);
@@ -483,6 +484,8 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
           user: { type: "string" },
           "file-vars": { type: "boolean" },
           systemd: { type: "boolean" },
+          vault: { type: "string", multiple: true },
+          "passphrase-file": { type: "string" },
         },
         allowPositionals: true,
       }),
@@ -495,23 +498,34 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
       "Runs COMMAND with the credentials as files in a private $CREDENTIALS_DIRECTORY on a\nmemory file system; never in argv or the environment. Exits with COMMAND's code.",
     );
   }
-  expectPositionals(positionals, 1, synopsis);
+  const vaultRefs = values.vault ?? [];
+  expectPositionals(positionals, vaultRefs.length > 0 && positionals.length === 0 ? 0 : 1, synopsis);
   if (command.length === 0) throw usageError("no command given", `usage: keyhold ${synopsis}`);
-  const names = (positionals[0] as string).split(",").filter((n) => n !== "");
+  const names = (positionals[0] ?? "").split(",").filter((n) => n !== "");
   for (const n of names) assertCredentialName(n);
   const l = layoutFrom(values, io);
   const user = values.user === undefined ? undefined : lookupUser(values.user);
   if (values.systemd) {
     if (values["file-vars"]) throw usageError("--file-vars cannot be combined with --systemd");
+    if (vaultRefs.length > 0) throw usageError("--vault cannot be combined with --systemd");
     return runUnderSystemd(l, names, command, io, user);
+  }
+  // Vault secrets are read (and their reads audited by the vault) before anything else starts.
+  let vaultValues: { name: string; value: Secret }[] = [];
+  if (vaultRefs.length > 0) {
+    const { parseRef } = await import("../vault/index.js");
+    const { loadVaultSecrets } = await import("./vault.js");
+    const refs = vaultRefs.map((r) => parseRef(r));
+    vaultValues = await loadVaultSecrets(l, values, io, refs);
   }
   const result = await audited(
     l,
     "run",
-    names.join(","),
+    [...names, ...vaultRefs.map((r) => `vault:${r}`)].join(",").slice(0, 255),
     (logged) =>
       runWithCredentials(l, {
         names,
+        values: vaultValues,
         command,
         // As another user the command gets that user's environment, and a session of its own (no
         // controlling terminal it could push keystrokes into after keyhold exits).

@@ -1,13 +1,21 @@
-import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
-import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type AuditLog, createAuditKey, openStateAuditLog } from "../audit/index.js";
-import { parseDotenv, readValue, type StoreLayout, shredFile } from "../credstore/index.js";
+import {
+  closeOpened,
+  openForShred,
+  parseDotenv,
+  readOpened,
+  readValue,
+  runWithCredentials,
+  type StoreLayout,
+  shredOpened,
+} from "../credstore/index.js";
 import { writeFileAtomic } from "../durable/index.js";
-import { type CredentialsDirectory, createCredentialsDirectory, readProtectedFile } from "../load/index.js";
+import { readProtectedFile } from "../load/index.js";
 import { isSecretError, Secret, SecretError } from "../secret/index.js";
+import { CREDENTIAL_SIZE_MAX } from "../systemd/index.js";
 import {
   type AccessRule,
   decryptFernet,
@@ -24,6 +32,7 @@ import {
   parseRef,
   passphraseProvider,
   type RotationResult,
+  type SecretRef,
   systemdCredentialProvider,
   type Vault,
   type VaultBackend,
@@ -346,22 +355,25 @@ WantedBy=timers.target
   return { service, timer };
 }
 
-// Variables that point keyhold or systemd-creds at keys; a child has no business seeing them.
-const WITHHELD = ["SYSTEMD_CREDENTIAL_SECRET", "CREDENTIALS_DIRECTORY"];
 
 /**
  * `vault run`: the values go into a private directory on a memory file system (as systemd lays
  * out $CREDENTIALS_DIRECTORY), never into argv or the environment; the directory is wiped and
  * removed when the child ends, also when keyhold is interrupted.
  */
-async function runWithVaultSecrets(
+/** Reads vault secrets for `run`: each becomes the file NAME (the part after the namespace). */
+export async function loadVaultSecrets(
   l: StoreLayout,
   values: { "passphrase-file"?: string },
   io: CliIo,
-  refs: Array<{ ns: string; name: string }>,
-  command: string[],
-): Promise<number> {
-  const secrets = await withVault(l, values, io, async ({ vault }) => {
+  refs: readonly SecretRef[],
+): Promise<Array<{ name: string; value: Secret }>> {
+  const names = new Set<string>();
+  for (const r of refs) {
+    if (names.has(r.name)) throw usageError(`two secrets would both be the file ${r.name}`);
+    names.add(r.name);
+  }
+  return withVault(l, values, io, async ({ vault }) => {
     const out: Array<{ name: string; value: Secret }> = [];
     try {
       for (const r of refs) out.push({ name: r.name, value: await vault.get(r) });
@@ -371,40 +383,19 @@ async function runWithVaultSecrets(
     }
     return out;
   });
-  let dir: CredentialsDirectory;
-  try {
-    dir = createCredentialsDirectory(secrets, { prefix: `vault-${process.pid}-` });
-  } finally {
-    for (const s of secrets) s.value.dispose();
-  }
-  const env: NodeJS.ProcessEnv = { ...io.env };
-  for (const k of WITHHELD) delete env[k];
-  env.CREDENTIALS_DIRECTORY = dir.path;
-  const forwarded = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-  return new Promise<number>((resolve) => {
-    const child = spawn(command[0] as string, command.slice(1), { env, stdio: "inherit" });
-    const handlers = forwarded.map((sig) => [sig, () => child.kill(sig)] as const);
-    for (const [sig, fn] of handlers) process.on(sig, fn);
-    let done = false;
-    const finish = (code: number) => {
-      if (done) return;
-      done = true;
-      for (const [sig, fn] of handlers) process.off(sig, fn);
-      dir.remove();
-      resolve(code);
-    };
-    child.on("error", (err) => {
-      writeLine(
-        io.stderr,
-        `keyhold: cannot run ${command[0]}: ${(err as NodeJS.ErrnoException).code ?? "error"} [USAGE]`,
-      );
-      finish(127);
-    });
-    child.on("exit", (code, signal) => {
-      const numbers = osConstants.signals as Record<string, number>;
-      finish(code ?? 128 + (signal === null ? 0 : (numbers[signal] ?? 0)));
-    });
-  });
+}
+
+/** `keyhold vault run`: the same private credential directory and signal handling as `keyhold run`. */
+async function runWithVaultSecrets(
+  l: StoreLayout,
+  values: { "passphrase-file"?: string },
+  io: CliIo,
+  refs: SecretRef[],
+  command: string[],
+): Promise<number> {
+  const secrets = await loadVaultSecrets(l, values, io, refs);
+  const result = await runWithCredentials(l, { names: [], values: secrets, command, env: io.env });
+  return result.exitCode;
 }
 
 export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
@@ -540,10 +531,21 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
         throw usageError("put reads the value from stdin: give the passphrase with --passphrase-file");
       }
       // A plaintext file being migrated is read whatever its mode (it is what is being fixed).
-      const value =
-        fromFile === undefined
-          ? await readValue(`${ref.ns}/${ref.name}`, io)
-          : Secret.fromBytes(readProtectedFile(fromFile, { permissions: "any" }), { wipeSource: true });
+      // With --shred the file is read and later overwritten through one descriptor.
+      const opened = fromFile !== undefined && values.shred ? openForShred(fromFile) : undefined;
+      let value: Secret;
+      try {
+        value =
+          fromFile === undefined
+            ? await readValue(`${ref.ns}/${ref.name}`, io)
+            : Secret.fromBytes(
+                opened ? readOpened(opened, CREDENTIAL_SIZE_MAX) : readProtectedFile(fromFile, { permissions: "any" }),
+                { wipeSource: true },
+              );
+      } catch (err) {
+        if (opened) closeOpened(opened);
+        throw err;
+      }
       try {
         await withVault(l, values, io, async ({ vault }) => {
           const { version } = await vault.put(ref, value, expires === undefined ? {} : { expires });
@@ -557,13 +559,14 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
                 "IO_ERROR",
                 "the stored value did not read back the same; the original was kept",
               );
-            shredFile(fromFile);
+            if (opened) shredOpened(opened);
           }
           const tail = fromFile !== undefined && values.shred ? `; ${fromFile} overwritten and removed` : "";
           writeLine(io.stdout, `stored ${ref.ns}/${ref.name} version ${version}${tail}`);
         });
       } finally {
         value.dispose();
+        if (opened) closeOpened(opened);
       }
       return EXIT_OK;
     }

@@ -15,7 +15,10 @@ import type { StoreLayout } from "./layout.js";
 import { decryptStored } from "./store.js";
 
 export interface RunOptions {
+  /** Credentials to decrypt from the store. */
   names: readonly string[];
+  /** Values loaded elsewhere (the vault); they are disposed once written to the directory. */
+  values?: readonly { name: string; value: Secret }[];
   command: readonly string[];
   /** Environment for the child, before CREDENTIALS_DIRECTORY is added. */
   env: NodeJS.ProcessEnv;
@@ -77,9 +80,23 @@ export const defaultRunParent = privateRunParent;
  * forwards to the child first. Values never pass through argv or the environment.
  */
 export async function runWithCredentials(l: StoreLayout, options: RunOptions): Promise<RunResult> {
-  if (options.command.length === 0) throw new SecretError("USAGE", "no command given after --");
-  if (options.names.length === 0) throw new SecretError("USAGE", "no credential names given");
-  for (const name of options.names) assertCredentialName(name);
+  const provided = options.values ?? [];
+  const disposeProvided = () => {
+    for (const v of provided) v.value.dispose();
+  };
+  try {
+    if (options.command.length === 0) throw new SecretError("USAGE", "no command given after --");
+    if (options.names.length === 0 && provided.length === 0) throw new SecretError("USAGE", "no credential names given");
+    for (const name of options.names) assertCredentialName(name);
+    const all = [...new Set(options.names), ...provided.map((v) => v.name)];
+    for (const name of all) assertCredentialName(name);
+    if (new Set(all).size !== all.length) {
+      throw new SecretError("USAGE", "two credentials would have the same file name in the directory");
+    }
+  } catch (err) {
+    disposeProvided();
+    throw err;
+  }
   // Root's /run/keyhold is traversable (0711) but not listable: a --user child must reach its
   // own directory inside, which is 0500 and owned by it; nobody else can list or enter another's.
   const parent = privateRunParent();
@@ -117,7 +134,7 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
     filesystem,
   });
 
-  const values: { name: string; value: Secret }[] = [];
+  const values: { name: string; value: Secret }[] = [...provided];
   let dir: CredentialsDirectory | undefined;
   try {
     const unique = [...new Set(options.names)];
