@@ -14,6 +14,7 @@ import {
   readMeta,
   readValue,
   removeCredential,
+  resolveNotAfter,
   openForShred,
   readOpened,
   restoreVersion,
@@ -186,6 +187,7 @@ async function setOrRotate(argv: string[], io: CliIo, op: "set" | "rotate"): Pro
   expectPositionals(positionals, 1, synopsis);
   const name = positionals[0] as string;
   assertCredentialName(name);
+  if (values["not-after"] !== undefined) resolveNotAfter(values["not-after"]);
   const l = layoutFrom(values, io);
   assertStoreUsable(l);
   if (op === "set" && exists(l, name)) {
@@ -236,6 +238,7 @@ export async function importCommand(argv: string[], io: CliIo): Promise<number> 
   expectPositionals(positionals, 2, synopsis);
   const [name, file] = positionals as [string, string];
   assertCredentialName(name);
+  if (values["not-after"] !== undefined) resolveNotAfter(values["not-after"]);
   const l = layoutFrom(values, io);
   assertStoreUsable(l);
   if (exists(l, name)) {

@@ -15,6 +15,7 @@ export {
   readOpened,
   readCiphertext,
   removeCredential,
+  resolveNotAfter,
   restoreVersion,
   shredFile,
   shredOpened,

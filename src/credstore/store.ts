@@ -169,10 +169,13 @@ export async function writeVersion(
   assertStoreUsable(l);
   // Encrypt before taking the lock: systemd-creds is the slow part and touches nothing on disk.
   const encryptOptions = { ...l.creds, ...(l.withKey ? { withKey: l.withKey } : {}) };
+  const notAfter = options.notAfter === undefined ? undefined : resolveNotAfter(options.notAfter);
   const ciphertext = await encryptCredential(
     name,
     value.exposeBytes(),
-    options.notAfter === undefined ? encryptOptions : { ...encryptOptions, notAfter: options.notAfter },
+    notAfter === undefined
+      ? encryptOptions
+      : { ...encryptOptions, notAfter: `@${Math.floor(notAfter.getTime() / 1000)}` },
   );
   return withLock(lockFile(l), () => {
     const present = exists(l, name);
@@ -198,7 +201,9 @@ export async function writeVersion(
       size: value.byteLength,
       keyType: readCredentialHeader(ciphertext).keyType,
       origin: options.origin,
-      ...(options.notAfter === undefined ? {} : { notAfter: resolveNotAfter(options.notAfter, now) }),
+      ...(notAfter === undefined
+        ? {}
+        : { notAfter: new Date(Math.floor(notAfter.getTime() / 1000) * 1000).toISOString() }),
     };
     const listed: CredentialMeta = previous
       ? { ...previous, versions: [...previous.versions, entry] }
@@ -231,16 +236,67 @@ export async function writeVersion(
   });
 }
 
-/** Turns "+30d" style relative times into an ISO timestamp for metadata; absolute ones pass through. */
-function resolveNotAfter(notAfter: string, now: string): string {
-  const m = /^\+(\d+)(s|min|m|h|d|w)?$/.exec(notAfter.trim());
-  if (!m) {
-    const t = Date.parse(notAfter);
-    return Number.isNaN(t) ? notAfter : new Date(t).toISOString();
+const SPAN_UNITS: Record<string, number> = {
+  s: 1,
+  sec: 1,
+  second: 1,
+  seconds: 1,
+  m: 60,
+  min: 60,
+  minute: 60,
+  minutes: 60,
+  h: 3600,
+  hr: 3600,
+  hour: 3600,
+  hours: 3600,
+  d: 86400,
+  day: 86400,
+  days: 86400,
+  w: 604800,
+  week: 604800,
+  weeks: 604800,
+  month: 2629800,
+  months: 2629800,
+  M: 2629800,
+  y: 31557600,
+  year: 31557600,
+  years: 31557600,
+};
+
+/**
+ * Resolves --not-after once, to an absolute time: "+30d", "+1h30min", "+2 weeks" (systemd's
+ * time spans, counted from now) or an ISO 8601 time (a date alone is midnight UTC). keyhold
+ * passes systemd-creds the same instant as "@<seconds>", so its metadata and the credential can
+ * never disagree. Anything else is a usage error; a time not in the future is refused.
+ */
+export function resolveNotAfter(notAfter: string, now = Date.now()): Date {
+  const text = notAfter.trim();
+  let at: number;
+  if (text.startsWith("+")) {
+    const parts = [...text.slice(1).matchAll(/\s*(\d+)\s*([A-Za-z]*)/gy)];
+    const consumed = parts.map((p) => p[0]).join("");
+    if (parts.length === 0 || consumed.trim() !== text.slice(1).trim()) at = Number.NaN;
+    else {
+      let seconds = 0;
+      for (const p of parts) {
+        const unit = SPAN_UNITS[p[2] === "" ? "s" : (p[2] as string)];
+        if (unit === undefined) {
+          seconds = Number.NaN;
+          break;
+        }
+        seconds += Number(p[1]) * unit;
+      }
+      at = now + seconds * 1000;
+    }
+  } else at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (!Number.isFinite(at)) {
+    throw new SecretError("USAGE", `cannot read --not-after ${JSON.stringify(notAfter)}`, {
+      hint: 'use a span such as "+30d" or "+1h30min", or an ISO 8601 time such as 2027-01-31T00:00:00Z',
+    });
   }
-  const unit: Record<string, number> = { s: 1, min: 60, m: 60, h: 3600, d: 86400, w: 604800 };
-  const seconds = Number(m[1]) * (unit[m[2] ?? "s"] ?? 1);
-  return new Date(Date.parse(now) + seconds * 1000).toISOString();
+  if (at <= now)
+    throw new SecretError("USAGE", `--not-after ${JSON.stringify(notAfter)} is not in the future`);
+  return new Date(at);
 }
 
 /** Makes an earlier version current again, after proving it still decrypts under its name. */
