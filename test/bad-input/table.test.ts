@@ -271,9 +271,15 @@ const rows: Row[] = [
     title: "set: --not-after in the past",
     args: () => ["set", "b", "--not-after=2000-01-01"],
     input: (w) => w.canary,
-    exit: 1,
-    code: "ENCRYPT_FAILED",
-    audit: { op: "set", name: "b" },
+    exit: 2,
+    code: "USAGE",
+  },
+  {
+    title: "set: unreadable --not-after",
+    args: () => ["set", "b", "--not-after=tomorrow"],
+    input: (w) => w.canary,
+    exit: 2,
+    code: "USAGE",
   },
   {
     title: "set: unknown --with-key",
