@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { clearSecretCache, loadSecret } from "../src/index.js";
+import { clearSecretCache, loadSecret, loadSecretSync } from "../src/index.js";
 import { makeScratch } from "../test/support/scratch.js";
 import {
   type Comparison,
@@ -80,6 +80,21 @@ async function main(): Promise<void> {
       peerMs: bareDecrypt,
       goal: "≤ 1.15×",
       met: storeLoad / bareDecrypt <= 1.15,
+    });
+
+    const [storeLoadSync, bareDecrypt2] = await pairedMedianMs(
+      () => loadSecretSync("bench_key", { env, cache: false }),
+      () => runProcess(["systemd-creds", "decrypt", "--name=bench_key", join(s.store, "bench_key"), "-"], env),
+      40,
+    );
+    results.push({
+      what: "load from the encrypted credstore, synchronously",
+      ours: "loadSecretSync (uncached)",
+      oursMs: storeLoadSync,
+      peer: "bare `systemd-creds decrypt` process",
+      peerMs: bareDecrypt2,
+      goal: "≤ 1.15×",
+      met: storeLoadSync / bareDecrypt2 <= 1.15,
     });
 
     const dirEnv = { ...env, CREDENTIALS_DIRECTORY: credentialsDirectory };
