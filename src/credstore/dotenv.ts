@@ -22,7 +22,10 @@ function unquote(file: string, line: number, raw: string): string {
   const text = raw.trim();
   const q = text[0];
   if (q === '"' || q === "'" || q === "`") {
-    const end = text.indexOf(q, 1);
+    // In double quotes a backslash escapes the next character, so \" does not close the value.
+    let end = 1;
+    while (end < text.length && text[end] !== q) end += q === '"' && text[end] === "\\" ? 2 : 1;
+    if (end >= text.length) end = -1;
     if (end < 0) throw bad(file, line, "unterminated quoted value");
     const rest = text.slice(end + 1).trim();
     if (rest !== "" && !rest.startsWith("#")) throw bad(file, line, "unexpected text after the quoted value");

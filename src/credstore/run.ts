@@ -86,7 +86,8 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
   };
   try {
     if (options.command.length === 0) throw new SecretError("USAGE", "no command given after --");
-    if (options.names.length === 0 && provided.length === 0) throw new SecretError("USAGE", "no credential names given");
+    if (options.names.length === 0 && provided.length === 0)
+      throw new SecretError("USAGE", "no credential names given");
     for (const name of options.names) assertCredentialName(name);
     const all = [...new Set(options.names), ...provided.map((v) => v.name)];
     for (const name of all) assertCredentialName(name);

@@ -86,12 +86,23 @@ export function assertStoreUsable(l: StoreLayout): void {
       { hint: "run: sudo keyhold doctor --fix" },
     );
   }
+  let state: ReturnType<typeof lstatSync>;
   try {
-    statSync(l.state);
+    state = lstatSync(l.state);
   } catch {
     throw new SecretError("STORE_NOT_FOUND", `state directory not found: ${l.state}`, {
       hint: "run: sudo keyhold init",
     });
+  }
+  // The state directory holds history, the lock and the audit log: others must not write there.
+  if (!state.isDirectory() || (state.mode & 0o022) !== 0 || (isRoot() && state.uid !== 0)) {
+    throw new SecretError(
+      "STORE_INSECURE",
+      `state directory ${l.state} is not a directory only its owner can write`,
+      {
+        hint: "run: sudo keyhold doctor --fix",
+      },
+    );
   }
 }
 

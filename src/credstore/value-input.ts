@@ -48,7 +48,12 @@ async function readPipe(name: string, input: Input, keepNewline: boolean): Promi
  * written and stays on until the last line is read, so nothing typed or pasted the moment a
  * prompt appears is ever echoed. Each line is kept in one buffer that backspace shortens.
  */
-function readHidden(name: string, input: Input, prompt: Writable, labels: readonly string[]): Promise<Secret[]> {
+function readHidden(
+  name: string,
+  input: Input,
+  prompt: Writable,
+  labels: readonly string[],
+): Promise<Secret[]> {
   return new Promise((resolve, reject) => {
     const lines: Secret[] = [];
     let line = Buffer.alloc(256);
@@ -75,7 +80,12 @@ function readHidden(name: string, input: Input, prompt: Writable, labels: readon
         return false;
       }
       if (length > CREDENTIAL_SIZE_MAX) {
-        done(new SecretError("TOO_LARGE", `value for ${name} is larger than 1 MiB, the systemd credential limit`));
+        done(
+          new SecretError(
+            "TOO_LARGE",
+            `value for ${name} is larger than 1 MiB, the systemd credential limit`,
+          ),
+        );
         return false;
       }
       lines.push(Secret.fromBytes(line.subarray(0, length)));
@@ -125,7 +135,10 @@ export async function readValue(
   options: { keepNewline?: boolean } = {},
 ): Promise<Secret> {
   if (!io.stdin.isTTY) return readPipe(name, io.stdin, options.keepNewline ?? false);
-  const [first, second] = await readHidden(name, io.stdin, io.stderr, [`Value for ${name}: `, "Again, to confirm: "]);
+  const [first, second] = await readHidden(name, io.stdin, io.stderr, [
+    `Value for ${name}: `,
+    "Again, to confirm: ",
+  ]);
   if (first === undefined || second === undefined) throw new SecretError("USAGE", "cancelled");
   const same = first.verify(second);
   second.dispose();
