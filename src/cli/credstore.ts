@@ -22,6 +22,7 @@ import {
   runWithCredentials,
   shredOpened,
   type StoreLayout,
+  withoutFinalNewline,
   writeVersion,
 } from "../credstore/index.js";
 import { readProtectedFile } from "../load/index.js";
@@ -212,10 +213,6 @@ function readPlaintextFile(path: string): Buffer {
   return readProtectedFile(path, { permissions: "any", owners: "any" });
 }
 
-function withoutFinalNewline(bytes: Buffer, keep: boolean): Buffer {
-  if (keep || bytes.at(-1) !== 0x0a) return bytes;
-  return bytes.subarray(0, bytes.at(-2) === 0x0d ? -2 : -1);
-}
 
 export async function importCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "import NAME FILE [--shred] [--not-after TIME] [--keep-newline]";
@@ -256,7 +253,7 @@ export async function importCommand(argv: string[], io: CliIo): Promise<number> 
     if (opened) closeOpened(opened);
     throw err;
   }
-  const value = Secret.fromBytes(withoutFinalNewline(raw, values["keep-newline"] ?? false));
+  const value = Secret.fromBytes(values["keep-newline"] ? raw : withoutFinalNewline(raw));
   raw.fill(0);
   try {
     if (value.byteLength === 0) throw new SecretError("EMPTY_VALUE", `${file} is empty; nothing to import`);

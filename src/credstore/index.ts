@@ -22,4 +22,4 @@ export {
   TEMPORARY_NAME,
   writeVersion,
 } from "./store.js";
-export { readValue } from "./value-input.js";
+export { readValue, withoutFinalNewline } from "./value-input.js";

@@ -5,7 +5,7 @@ import { CREDENTIAL_SIZE_MAX } from "../systemd/index.js";
 type Input = Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
 
 /** Drops one trailing "\n" or "\r\n": `echo KEY | keyhold set NAME` must store KEY, not KEY\n. */
-function withoutFinalNewline(bytes: Buffer): Buffer {
+export function withoutFinalNewline(bytes: Buffer): Buffer {
   if (bytes.at(-1) !== 0x0a) return bytes;
   return bytes.subarray(0, bytes.at(-2) === 0x0d ? -2 : -1);
 }
