@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { readProtectedFile } from "../load/index.js";
 import { isSecretError } from "../secret/index.js";
 import { decryptCredential, encryptCredential } from "../systemd/index.js";
-import { withLock, writeFileAtomic } from "../durable/index.js";
+import { processAlive, withLock, writeFileAtomic } from "../durable/index.js";
 import { lockFile, type StoreLayout, storeFile } from "./layout.js";
 import { listCredentials } from "./listing.js";
 import { readCiphertext, shredFile } from "./store.js";
@@ -45,14 +45,7 @@ const isRoot = (): boolean => process.geteuid?.() === 0;
 
 /** Whether the process that made a temporary file (.NAME.tmp-PID-…) still runs. */
 function writerAlive(name: string): boolean {
-  const pid = Number(/\.tmp-(\d+)-[0-9a-f]+$/.exec(name)?.[1]);
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return processAlive(Number(/\.tmp-(\d+)-[0-9a-f]+$/.exec(name)?.[1]));
 }
 
 function modeOf(path: string): { mode: number; uid: number; gid: number } | undefined {

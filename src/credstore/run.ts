@@ -11,6 +11,7 @@ import {
 } from "../load/index.js";
 import { type Secret, SecretError } from "../secret/index.js";
 import { assertCredentialName } from "../systemd/index.js";
+import { processAlive } from "../durable/index.js";
 import type { StoreLayout } from "./layout.js";
 import { decryptStored } from "./store.js";
 
@@ -55,12 +56,7 @@ function sweepOrphans(parent: string): void {
   for (const entry of entries) {
     const m = /^credentials-(\d+)-/.exec(entry);
     if (!m) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-      continue;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EPERM") continue;
-    }
+    if (processAlive(Number(m[1]))) continue;
     const path = join(parent, entry);
     try {
       removeCredentialsDirectory(path);

@@ -1,2 +1,2 @@
 export { type AtomicWriteOptions, fsyncDirectory, temporaryNameFor, writeFileAtomic } from "./atomic.js";
-export { acquireLock, type HeldLock, withLock } from "./lock.js";
+export { acquireLock, type HeldLock, processAlive, withLock } from "./lock.js";

@@ -47,12 +47,7 @@ function ownerAlive(content: string, path: string): boolean {
       return true;
     }
   }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return processAlive(pid);
 }
 
 function tryTake(lockPath: string): HeldLock | undefined {
@@ -151,5 +146,16 @@ export async function withLock<T>(
     return await work();
   } finally {
     lock.release();
+  }
+}
+
+/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
