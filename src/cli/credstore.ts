@@ -27,7 +27,7 @@ import {
 } from "../credstore/index.js";
 import { readProtectedFile } from "../load/index.js";
 import { isSecretError, Secret, SecretError } from "../secret/index.js";
-import { assertCredentialName, CREDENTIAL_SIZE_MAX } from "../systemd/index.js";
+import { assertCredentialName, CREDENTIAL_SIZE_MAX, systemTool } from "../systemd/index.js";
 import { expectPositionals, layoutFrom, parsed, STORE_OPTIONS } from "./args.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
@@ -212,7 +212,6 @@ export const rotateCommand = (argv: string[], io: CliIo) => setOrRotate(argv, io
 function readPlaintextFile(path: string): Buffer {
   return readProtectedFile(path, { permissions: "any", owners: "any" });
 }
-
 
 export async function importCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "import NAME FILE [--shred] [--not-after TIME] [--keep-newline]";
@@ -564,7 +563,7 @@ async function runUnderSystemd(
     names.join(","),
     () =>
       new Promise<number>((resolve, reject) => {
-        const child = spawn("systemd-run", args, { stdio: "inherit", env: io.env });
+        const child = spawn(systemTool("systemd-run"), args, { stdio: "inherit", env: io.env });
         child.on("error", reject);
         child.on("exit", (code, signal) =>
           resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)),

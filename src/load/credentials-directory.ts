@@ -17,7 +17,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { type Secret, SecretError } from "../secret/index.js";
-import { assertCredentialName } from "../systemd/index.js";
+import { assertCredentialName, systemTool } from "../systemd/index.js";
 
 export interface CredentialEntry {
   name: string;
@@ -47,9 +47,13 @@ export interface CredentialsDirectoryOptions {
 function mountRamfs(dir: string): boolean {
   // ramfs, as systemd 252 uses for $CREDENTIALS_DIRECTORY: its pages are never swapped out,
   // unlike tmpfs. Mounting needs CAP_SYS_ADMIN; without it keyhold falls back to tmpfs.
-  const r = spawnSync("mount", ["-t", "ramfs", "-o", "mode=0700,nosuid,nodev,noexec", "ramfs", dir], {
-    stdio: "ignore",
-  });
+  const r = spawnSync(
+    systemTool("mount"),
+    ["-t", "ramfs", "-o", "mode=0700,nosuid,nodev,noexec", "ramfs", dir],
+    {
+      stdio: "ignore",
+    },
+  );
   return r.status === 0;
 }
 
@@ -124,8 +128,8 @@ export function removeCredentialsDirectory(path: string): void {
   try {
     // A mount point sits on a different device than its parent directory.
     if (lstatSync(path).dev !== lstatSync(dirname(path)).dev) {
-      const r = spawnSync("umount", [path], { stdio: "ignore" });
-      if (r.status !== 0) spawnSync("umount", ["--lazy", path], { stdio: "ignore" });
+      const r = spawnSync(systemTool("umount"), [path], { stdio: "ignore" });
+      if (r.status !== 0) spawnSync(systemTool("umount"), ["--lazy", path], { stdio: "ignore" });
     }
   } catch {
     // already gone

@@ -1,6 +1,6 @@
 import { Secret, SecretError } from "../secret/index.js";
 import { assertCredentialName, CREDENTIAL_SIZE_MAX } from "./names.js";
-import { runTool, runToolSync, type ToolResult } from "./process.js";
+import { runTool, runToolSync, systemTool, type ToolResult } from "./process.js";
 
 /** Which key systemd-creds seals with. "auto" picks host+tpm2 when a TPM2 is present. */
 export type WithKey = "auto" | "host" | "tpm2" | "host+tpm2";
@@ -17,8 +17,6 @@ export interface EncryptOptions extends CredsOptions {
   /** Passed to --not-after: an absolute timestamp or a relative one such as "+30d". */
   notAfter?: string;
 }
-
-const DEFAULT_BINARY = "systemd-creds";
 
 // Lines systemd-creds prints that are warnings, not the reason for a failure.
 const NOISE = [/is not located on encrypted media, using anyway/];
@@ -110,7 +108,7 @@ let tpm2Present: boolean | undefined;
 /** Whether a usable TPM2 is present (`systemd-creds has-tpm2`), asked once per process. */
 export async function hasTpm2(options: CredsOptions = {}): Promise<boolean> {
   if (tpm2Present === undefined) {
-    const binary = options.binary ?? DEFAULT_BINARY;
+    const binary = options.binary ?? systemTool("systemd-creds");
     const result = await runTool(binary, ["has-tpm2", "--quiet"], { env: options.env }).catch((e) =>
       missingTool(e, binary),
     );
@@ -140,7 +138,7 @@ export async function encryptCredential(
 ): Promise<Buffer> {
   assertCredentialName(name);
   checkValue(name, value);
-  const binary = options.binary ?? DEFAULT_BINARY;
+  const binary = options.binary ?? systemTool("systemd-creds");
   const withKey = options.withKey ?? (await defaultWithKey(options));
   const args = ["encrypt", `--name=${name}`, `--with-key=${withKey}`];
   if (options.notAfter !== undefined) args.push(`--not-after=${options.notAfter}`);
@@ -166,7 +164,7 @@ export async function decryptCredential(
   options: CredsOptions = {},
 ): Promise<Secret> {
   assertCredentialName(name);
-  const binary = options.binary ?? DEFAULT_BINARY;
+  const binary = options.binary ?? systemTool("systemd-creds");
   const result = await runTool(binary, decryptArgs(name), { input: ciphertext, env: options.env }).catch(
     (e) => missingTool(e, binary),
   );
@@ -180,7 +178,7 @@ export function decryptCredentialSync(
   options: CredsOptions = {},
 ): Secret {
   assertCredentialName(name);
-  const binary = options.binary ?? DEFAULT_BINARY;
+  const binary = options.binary ?? systemTool("systemd-creds");
   let result: ToolResult;
   try {
     result = runToolSync(binary, decryptArgs(name), { input: ciphertext, env: options.env });

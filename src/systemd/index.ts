@@ -20,7 +20,7 @@ export {
   CREDENTIAL_SIZE_MAX,
   credentialNameProblem,
 } from "./names.js";
-export { runTool, runToolSync, type ToolResult } from "./process.js";
+export { runTool, runToolSync, systemTool, type ToolResult } from "./process.js";
 export {
   type AnalyzeOptions,
   assertUnitsVerify,

@@ -12,7 +12,8 @@ export const CREDENTIAL_SIZE_MAX = 1024 * 1024;
 export function credentialNameProblem(name: string): string | undefined {
   if (name.length === 0) return "name is empty";
   if (name === "." || name === "..") return `"${name}" is not a valid name`;
-  if (Buffer.byteLength(name, "utf8") > CREDENTIAL_NAME_MAX) return `name is longer than ${CREDENTIAL_NAME_MAX} bytes`;
+  if (Buffer.byteLength(name, "utf8") > CREDENTIAL_NAME_MAX)
+    return `name is longer than ${CREDENTIAL_NAME_MAX} bytes`;
   for (const ch of name) {
     const c = ch.codePointAt(0) ?? 0;
     if (c < 0x20 || c > 0x7e) return "name may contain only printable ASCII characters";

@@ -1,4 +1,31 @@
 import { spawn, spawnSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+
+const TRUSTED_DIRECTORIES = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"];
+const resolved = new Map<string, string>();
+
+/**
+ * The absolute path of a system tool in the system's own directories, so a PATH handed down by
+ * `sudo -E` or a caller cannot put another program in its place while keyhold runs as root.
+ * Falls back to the bare name (PATH lookup) only where none of those directories has it.
+ */
+export function systemTool(name: string): string {
+  let path = resolved.get(name);
+  if (path === undefined) {
+    path = name;
+    for (const dir of TRUSTED_DIRECTORIES) {
+      try {
+        accessSync(`${dir}/${name}`, constants.X_OK);
+        path = `${dir}/${name}`;
+        break;
+      } catch {
+        // not here
+      }
+    }
+    resolved.set(name, path);
+  }
+  return path;
+}
 
 export interface ToolResult {
   code: number | null;
