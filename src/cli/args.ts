@@ -3,6 +3,8 @@ import { resolveLayout, type StoreLayout } from "../credstore/index.js";
 import type { WithKey } from "../systemd/index.js";
 import { type CliIo, usageError } from "./io.js";
 
+export { parsed } from "./io.js";
+
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
 /** Options every store command takes. */
@@ -11,20 +13,6 @@ export const STORE_OPTIONS = {
   state: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies Options;
-
-/**
- * Runs a parseArgs call in keyhold's voice: a bad option becomes a USAGE error with the
- * command's synopsis as the hint. Use: `const { values, positionals } = parsed(() => parseArgs({...}), synopsis)`.
- */
-export function parsed<R>(parse: () => R, synopsis: string): R {
-  try {
-    return parse();
-  } catch (err) {
-    const reason = err instanceof Error ? (err.message.split("\n")[0] ?? "") : "";
-    const text = reason.replace(/\.$/, "").replace(/^./, (c) => c.toLowerCase()) || "bad arguments";
-    throw usageError(text, `usage: keyhold ${synopsis}`);
-  }
-}
 
 export function expectPositionals(positionals: string[], count: number, synopsis: string): void {
   if (positionals.length !== count) {
@@ -38,7 +26,10 @@ export function expectPositionals(positionals: string[], count: number, synopsis
 
 const WITH_KEYS: readonly WithKey[] = ["auto", "host", "tpm2", "host+tpm2"];
 
-export function layoutFrom(values: { store?: string; state?: string; "with-key"?: string }, io: CliIo): StoreLayout {
+export function layoutFrom(
+  values: { store?: string; state?: string; "with-key"?: string },
+  io: CliIo,
+): StoreLayout {
   const withKey = values["with-key"];
   if (withKey !== undefined && !WITH_KEYS.includes(withKey as WithKey)) {
     throw usageError(`--with-key must be one of ${WITH_KEYS.join(", ")}`);

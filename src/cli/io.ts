@@ -28,3 +28,17 @@ export function writeLine(stream: Writable, line = ""): void {
 export function writeJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/**
+ * Runs a parseArgs call in keyhold's voice: a bad option becomes a USAGE error with the
+ * command's synopsis as the hint. Kept here, with no store code around it, so the job client commands can use it too. Use: `const { values, positionals } = parsed(() => parseArgs({...}), synopsis)`.
+ */
+export function parsed<R>(parse: () => R, synopsis: string): R {
+  try {
+    return parse();
+  } catch (err) {
+    const reason = err instanceof Error ? (err.message.split("\n")[0] ?? "") : "";
+    const text = reason.replace(/\.$/, "").replace(/^./, (c) => c.toLowerCase()) || "bad arguments";
+    throw usageError(text, `usage: keyhold ${synopsis}`);
+  }
+}

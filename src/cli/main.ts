@@ -7,7 +7,8 @@ const VERSION = "0.1.0";
 function usage(io: CliIo): void {
   writeLine(io.stdout, "usage: keyhold COMMAND [ARGS…]\n\ncommands:");
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
-  for (const [word, entry] of Object.entries(commands)) writeLine(io.stdout, `  ${word.padEnd(width)}  ${entry.summary}`);
+  for (const [word, entry] of Object.entries(commands))
+    writeLine(io.stdout, `  ${word.padEnd(width)}  ${entry.summary}`);
   writeLine(io.stdout, "\nRun 'keyhold COMMAND --help' for a command's options.");
 }
 
@@ -24,7 +25,10 @@ function fromSystemError(err: unknown): SecretError | undefined {
     case "EPERM":
       return process.geteuid?.() === 0
         ? new SecretError("IO_ERROR", `permission denied${where}`, { cause: err })
-        : new SecretError("NOT_ROOT", `permission denied${where}`, { cause: err, hint: "run this command with sudo" });
+        : new SecretError("NOT_ROOT", `permission denied${where}`, {
+            cause: err,
+            hint: "run this command with sudo",
+          });
     case "ENOSPC":
     case "EDQUOT":
       return new SecretError("IO_ERROR", `no space left on device${where}`, { cause: err });

@@ -2,37 +2,26 @@ import { parseArgs } from "node:util";
 // The client half of src/jobs only, as in trigger.ts.
 import { listRuns } from "../jobs/client.js";
 import { DEFAULT_SOCKET } from "../jobs/protocol.js";
-import { type Command, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+import { type Command, parsed, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 const SYNOPSIS = "runs [--limit N] [--json] [--socket PATH]";
 
-// Not args.ts: its store helpers would make the client load the credstore code it never uses.
-function parseOrUsage<R>(parse: () => R): R {
-  try {
-    return parse();
-  } catch (err) {
-    const reason = err instanceof Error ? (err.message.split("\n")[0] ?? "") : "";
-    throw usageError(
-      reason.replace(/\.$/, "").replace(/^./, (c) => c.toLowerCase()) || "bad arguments",
-      `usage: keyhold ${SYNOPSIS}`,
-    );
-  }
-}
-
 /** `keyhold runs`: the job server's recent runs, newest first. */
 export const runsCommand: Command = async (argv, io) => {
-  const { values, positionals } = parseOrUsage(() =>
-    parseArgs({
-      args: argv,
-      options: {
-        limit: { type: "string" },
-        json: { type: "boolean" },
-        socket: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    }),
+  const { values, positionals } = parsed(
+    () =>
+      parseArgs({
+        args: argv,
+        options: {
+          limit: { type: "string" },
+          json: { type: "boolean" },
+          socket: { type: "string" },
+          help: { type: "boolean", short: "h" },
+        },
+        strict: true,
+        allowPositionals: true,
+      }),
+    SYNOPSIS,
   );
   if (values.help) {
     writeLine(io.stdout, `usage: keyhold ${SYNOPSIS}`);

@@ -5,22 +5,9 @@ import { parseArgs } from "node:util";
 import { followRun, triggerRun } from "../jobs/client.js";
 import { DEFAULT_SOCKET } from "../jobs/protocol.js";
 import type { RunRecord } from "../jobs/records.js";
-import { type Command, EXIT_FAILED, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+import { type Command, parsed, EXIT_FAILED, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 const SYNOPSIS = "trigger JOB [--param NAME=VALUE]… [--follow] [--json] [--socket PATH]";
-
-// Not args.ts: its store helpers would make the client load the credstore code it never uses.
-function parseOrUsage<R>(parse: () => R): R {
-  try {
-    return parse();
-  } catch (err) {
-    const reason = err instanceof Error ? (err.message.split("\n")[0] ?? "") : "";
-    throw usageError(
-      reason.replace(/\.$/, "").replace(/^./, (c) => c.toLowerCase()) || "bad arguments",
-      `usage: keyhold ${SYNOPSIS}`,
-    );
-  }
-}
 
 /** The exit code `keyhold trigger --follow` ends with: the job's own, 128+signal, else 1. */
 export function exitCodeOf(run: RunRecord): number {
@@ -36,19 +23,21 @@ export function exitCodeOf(run: RunRecord): number {
 
 /** `keyhold trigger`: ask the job server to run a job; with --follow, stream it and exit with its code. */
 export const triggerCommand: Command = async (argv, io) => {
-  const { values, positionals } = parseOrUsage(() =>
-    parseArgs({
-      args: argv,
-      options: {
-        param: { type: "string", multiple: true },
-        follow: { type: "boolean", short: "f" },
-        json: { type: "boolean" },
-        socket: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    }),
+  const { values, positionals } = parsed(
+    () =>
+      parseArgs({
+        args: argv,
+        options: {
+          param: { type: "string", multiple: true },
+          follow: { type: "boolean", short: "f" },
+          json: { type: "boolean" },
+          socket: { type: "string" },
+          help: { type: "boolean", short: "h" },
+        },
+        strict: true,
+        allowPositionals: true,
+      }),
+    SYNOPSIS,
   );
   if (values.help) {
     writeLine(io.stdout, `usage: keyhold ${SYNOPSIS}`);

@@ -355,7 +355,6 @@ WantedBy=timers.target
   return { service, timer };
 }
 
-
 /**
  * `vault run`: the values go into a private directory on a memory file system (as systemd lays
  * out $CREDENTIALS_DIRECTORY), never into argv or the environment; the directory is wiped and
@@ -539,7 +538,9 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
           fromFile === undefined
             ? await readValue(`${ref.ns}/${ref.name}`, io)
             : Secret.fromBytes(
-                opened ? readOpened(opened, CREDENTIAL_SIZE_MAX) : readProtectedFile(fromFile, { permissions: "any" }),
+                opened
+                  ? readOpened(opened, CREDENTIAL_SIZE_MAX)
+                  : readProtectedFile(fromFile, { permissions: "any" }),
                 { wipeSource: true },
               );
       } catch (err) {
