@@ -9,9 +9,12 @@ import {
   installUnits,
   JOBSERVER_DEFAULT_GROUP,
   type NameCheck,
+  normaliseServiceName,
   renderUnit,
   type UnitMode,
 } from "../systemd/index.js";
+import type { SecretRef } from "../vault/index.js";
+import { layoutFrom } from "./args.js";
 import { type CliIo, type Command, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 const HELP = `usage: keyhold unit SERVICE --exec CMD [--cred NAME[:FILE]]… [options]
@@ -25,6 +28,9 @@ Render a systemd unit that loads keyhold credentials (docs/units.md).
   --bind-ro PATH     read-only path visible in the sandbox (repeatable)
   --group G          jobserver: the group allowed to connect to the socket (default ${JOBSERVER_DEFAULT_GROUP})
   --ip-allow CIDR    a host or network the service may reach; all else is denied (repeatable)
+  --vault NS/NAME    give the service vault secret NS/NAME as credential NAME, asked for at
+                     each start through SERVICE-vault.socket (repeatable; grant it first:
+                     keyhold vault grant SERVICE NS/NAME --ops read)
   --config PATH      jobserver: the job configuration file
   --keyhold-root DIR jobserver: where keyhold is installed (default: this installation)
   --drop-in          render a drop-in for an existing SERVICE instead of a full unit
@@ -68,6 +74,35 @@ function reportChecks(io: CliIo, checks: NameCheck[]): void {
   }
 }
 
+/**
+ * The vault secrets of --vault: each a valid reference, and the service a valid vault plugin name
+ * (its grants are what the answering instance checks). A vault on PostgreSQL needs the network.
+ */
+async function vaultSecrets(
+  service: string,
+  refs: readonly string[],
+  dirs: { store: string; state: string },
+  io: CliIo,
+): Promise<{ refs: SecretRef[]; network: boolean }> {
+  const { checkPlugin, parseRef } = await import("../vault/index.js");
+  const { vaultBackendKind } = await import("./vault.js");
+  const parsedRefs = refs.map((r) => parseRef(r));
+  const plugin = normaliseServiceName(service);
+  try {
+    checkPlugin(plugin);
+  } catch {
+    throw usageError(
+      `--vault needs a service name that is also a vault plugin name: ${JSON.stringify(plugin.slice(0, 80))}`,
+      "use 1-64 of A-Z a-z 0-9 _ . - (no ':' or '\\')",
+    );
+  }
+  const backend = vaultBackendKind(layoutFrom(dirs, io));
+  if (backend === undefined) {
+    writeLine(io.stderr, `keyhold: warning: there is no vault in ${dirs.state} yet; the service fails with 243/CREDENTIALS until there is`);
+  }
+  return { refs: parsedRefs, network: backend === "postgres" };
+}
+
 export const unitCommand: Command = async (argv, io) => {
   const { values, positionals } = (() => {
     try {
@@ -82,6 +117,7 @@ export const unitCommand: Command = async (argv, io) => {
           "bind-ro": { type: "string", multiple: true, default: [] },
           group: { type: "string" },
           "ip-allow": { type: "string", multiple: true, default: [] },
+          vault: { type: "string", multiple: true, default: [] },
           config: { type: "string" },
           "keyhold-root": { type: "string" },
           "drop-in": { type: "boolean", default: false },
@@ -114,6 +150,9 @@ export const unitCommand: Command = async (argv, io) => {
   if (values.root !== undefined && !values.install) throw usageError("--root goes with --install");
   if (values.force && !values.install) throw usageError("--force goes with --install");
 
+  const store = values.store ?? io.env.KEYHOLD_STORE ?? DEFAULT_STORE_DIR;
+  const state = values.state ?? io.env.KEYHOLD_STATE ?? DEFAULT_STATE_DIR;
+  const vault = values.vault.length > 0 ? await vaultSecrets(service, values.vault, { store, state }, io) : undefined;
   const rendered = renderUnit({
     service,
     mode: values.mode as UnitMode,
@@ -124,8 +163,9 @@ export const unitCommand: Command = async (argv, io) => {
     group: values.group,
     ipAllow: values["ip-allow"],
     dropIn: values["drop-in"],
-    store: values.store ?? io.env.KEYHOLD_STORE ?? DEFAULT_STORE_DIR,
-    state: values.state ?? io.env.KEYHOLD_STATE ?? DEFAULT_STATE_DIR,
+    store,
+    state,
+    ...(vault === undefined ? {} : { vault: vault.refs, vaultNetwork: vault.network }),
     keyholdRoot: values["keyhold-root"] ?? thisInstallation(),
     node: "/usr/bin/node",
     config: values.config,
@@ -156,6 +196,7 @@ export const unitCommand: Command = async (argv, io) => {
       primary: rendered.primary,
       files: rendered.files,
       credentials: checks,
+      vault: rendered.vaultCredentials,
       installed: installed ?? [],
     });
     return EXIT_OK;
@@ -163,7 +204,14 @@ export const unitCommand: Command = async (argv, io) => {
   if (installed !== undefined) {
     for (const path of installed) writeLine(io.stdout, `installed ${path}`);
     const next = values["drop-in"] ? `restart ${rendered.primary}` : `enable --now ${rendered.primary}`;
-    writeLine(io.stdout, `next: systemctl daemon-reload && systemctl ${next}`);
+    const vaultSocket = vault === undefined ? "" : ` ${normaliseServiceName(service)}-vault.socket`;
+    writeLine(io.stdout, `next: systemctl daemon-reload && systemctl ${next}${vaultSocket}`);
+    for (const ref of vault?.refs ?? []) {
+      writeLine(
+        io.stdout,
+        `      the service receives ${ref.ns}/${ref.name} only while its plugin may read it: keyhold vault grant ${normaliseServiceName(service)} ${ref.ns}/${ref.name} --ops read`,
+      );
+    }
     return EXIT_OK;
   }
   rendered.files.forEach((f, i) => {

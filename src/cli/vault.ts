@@ -18,6 +18,7 @@ import { isSecretError, Secret, SecretError } from "../secret/index.js";
 import { CREDENTIAL_SIZE_MAX } from "../systemd/index.js";
 import {
   type AccessRule,
+  checkPlugin,
   decryptFernet,
   FileBackend,
   initVault,
@@ -40,6 +41,7 @@ import {
 } from "../vault/index.js";
 import { layoutFrom, parsed, STORE_OPTIONS } from "./args.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+import { serveCredential } from "./vault-credential.js";
 
 /*
  * `keyhold vault …`: argument parsing and printing only; everything else is src/vault. The
@@ -112,6 +114,11 @@ const SUBCOMMANDS: Record<string, { synopsis: string; summary: string }> = {
     synopsis: "vault run NS/NAME[,NS/NAME…] -- COMMAND [ARGS…]",
     summary: "run COMMAND with vault secrets as files NAME in a private $CREDENTIALS_DIRECTORY",
   },
+  "serve-credential": {
+    synopsis: "vault serve-credential --for SERVICE --peer INSTANCE",
+    summary:
+      "answer one vault credential request of SERVICE (run by SERVICE-vault@.service, which keyhold unit --vault renders)",
+  },
   "export-master": {
     synopsis: "vault export-master",
     summary: "write the master key to a pipe, for another host's --join (re-authentication)",
@@ -149,6 +156,16 @@ function readConfig(l: StoreLayout): VaultConfig {
       "INVALID_FORMAT",
       `vault configuration is malformed: ${join(vaultDir(l), CONFIG_FILE)}`,
     );
+  }
+}
+
+/** Where this host's vault keeps its records, or undefined when there is no vault yet. */
+export function vaultBackendKind(l: StoreLayout): VaultConfig["backend"] | undefined {
+  try {
+    return readConfig(l).backend;
+  } catch (err) {
+    if (isSecretError(err, "VAULT_NOT_FOUND")) return undefined;
+    throw err;
   }
 }
 
@@ -904,6 +921,24 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
       }
       const l = layoutFrom(values, io);
       return runWithVaultSecrets(l, values, io, refs, command);
+    }
+
+    case "serve-credential": {
+      const { values, positionals } = parse({ for: { type: "string" }, peer: { type: "string" } });
+      if (values.help) return help(io, sub);
+      if (positionals.length > 0) throw usageError(`unexpected argument: ${positionals[0]}`);
+      if (values.for === undefined || values.peer === undefined)
+        throw usageError("--for SERVICE and --peer INSTANCE are required", `usage: keyhold ${synopsis}`);
+      const service = checkPlugin(values.for);
+      const l = layoutFrom(values, io);
+      return serveCredential({
+        service,
+        peer: values.peer,
+        io,
+        ...(l.withKey === undefined ? {} : { withKey: l.withKey }),
+        read: (ref) => withVault(l, values, io, ({ vault }) => vault.scope(service).get(ref)),
+        openAudit: () => openStateAuditLog(l.state, l.creds),
+      });
     }
 
     case "export-master": {

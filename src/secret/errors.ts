@@ -53,6 +53,7 @@ export type SecretErrorCode =
   | "UNIT_INVALID"
   | "UNIT_EXISTS"
   | "SECRET_IN_COMMAND"
+  | "PEER_UNVERIFIED"
   // the job server
   | "CONFIG_INVALID"
   | "CONFIG_UNKNOWN_KEY"

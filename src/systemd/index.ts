@@ -47,6 +47,7 @@ export {
   JOBSERVER_SERVICE,
   JOBSERVER_SOCKET_PATH,
   looksLikeSecret,
+  normaliseServiceName,
   type RenderedUnits,
   renderExecLine,
   renderUnit,
@@ -56,4 +57,11 @@ export {
   type UnitFile,
   type UnitMode,
   type UnitOptions,
+  VAULT_SOCKET_DIR,
 } from "./unit.js";
+export {
+  acceptedSocketPath,
+  parseSocketInstance,
+  type SocketPeer,
+  unitOfProcess,
+} from "./socket-peer.js";

@@ -30,6 +30,14 @@ export const JOBSERVER_DEFAULT_CONFIG = "/etc/keyhold/jobs.json";
 export const AUDIT_KEY_CREDENTIAL = "keyhold.audit-key";
 /** The file name of a keyhold drop-in inside SERVICE.service.d/. */
 export const DROP_IN_NAME = "50-keyhold-credentials.conf";
+/**
+ * Where the sockets that answer a unit's vault credential requests live: VAULT_SOCKET_DIR/
+ * SERVICE/NS/NAME. Its own tree (0700, root's), so the names of the secrets a service gets are
+ * not listed to other users and /run/keyhold keeps the mode the job server's socket needs.
+ */
+export const VAULT_SOCKET_DIR = "/run/keyhold-vault";
+/** sun_path holds 108 bytes including the final NUL. */
+const SOCKET_PATH_MAX = 107;
 
 /** One credential a unit loads: `LoadCredentialEncrypted=id:path`. */
 export interface UnitCredential {
@@ -72,6 +80,15 @@ export interface UnitOptions {
   /** jobserver: the job configuration file passed to `keyhold serve --config`. */
   config?: string;
   description?: string;
+  /**
+   * Vault secrets the service receives (docs/units.md "Vault secrets"), each as the credential
+   * NAME: systemd asks `SERVICE-vault.socket` at every start and a root instance of
+   * `keyhold vault serve-credential` answers with the current value, checked against the vault's
+   * policy for plugin SERVICE and audited. Parse and validate the references first (parseRef).
+   */
+  vault?: readonly { ns: string; name: string }[];
+  /** The vault is on PostgreSQL: the answering service needs the network. */
+  vaultNetwork?: boolean;
 }
 
 export interface UnitFile {
@@ -84,8 +101,10 @@ export interface RenderedUnits {
   files: UnitFile[];
   /** The unit to enable/start: the socket for the job server, else the service. */
   primary: string;
-  /** The credentials the units load, after validation. */
+  /** The credentials the units load from encrypted files, after validation. */
   credentials: UnitCredential[];
+  /** The vault secrets the units load, each from its socket (path) in VAULT_SOCKET_DIR. */
+  vaultCredentials: UnitCredential[];
 }
 
 function usage(message: string, hint?: string): SecretError {
@@ -359,8 +378,9 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
   if (mode === "jobserver" && !options.dropIn && !credentials.some((c) => c.id === AUDIT_KEY_CREDENTIAL)) {
     credentials.push({ id: AUDIT_KEY_CREDENTIAL, path: `${state}/${AUDIT_KEY_CREDENTIAL}` });
   }
+  const vaultCredentials = (options.vault ?? []).map((ref) => vaultCredential(service, ref));
   const seen = new Set<string>();
-  for (const c of credentials) {
+  for (const c of [...credentials, ...vaultCredentials]) {
     if (seen.has(c.id)) throw usage(`credential ${c.id} is given twice`);
     seen.add(c.id);
   }
@@ -426,6 +446,31 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     );
     for (const c of credentials) serviceLines.push(`LoadCredentialEncrypted=${c.id}:${c.path}`);
   }
+  if (vaultCredentials.length > 0) {
+    serviceLines.push(
+      `# Vault secrets: at each start systemd asks ${service}-vault.socket, whose root instance answers`,
+      "# with the current value, encrypted for this host and bound to the credential's name",
+    );
+    for (const c of vaultCredentials) serviceLines.push(`LoadCredentialEncrypted=${c.id}:${c.path}`);
+  }
+  const vaultUnitLines =
+    vaultCredentials.length > 0 ? [`Wants=${service}-vault.socket`, `After=${service}-vault.socket`] : [];
+  const vaultFiles =
+    vaultCredentials.length > 0
+      ? renderVaultAnswerer({
+          service,
+          credentials: vaultCredentials,
+          exec: `${node} ${keyholdRoot}/bin/keyhold.js vault serve-credential --for ${service} --store ${store} --state ${state}`,
+          store,
+          state,
+          network: options.vaultNetwork === true,
+        })
+      : [];
+  const dropInText = () =>
+    unitText([
+      ...(vaultUnitLines.length > 0 ? [section("Unit", vaultUnitLines)] : []),
+      section("Service", serviceLines),
+    ]);
   if (mode === "jobserver" && options.dropIn) {
     // The job server's own unit carries the sandbox: a drop-in only adds what a new job needs (its
     // credentials, its project, its hosts). Repeating the sandbox here could undo choices made there
@@ -434,11 +479,11 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     for (const p of bindReadOnlyPaths) serviceLines.push(`BindReadOnlyPaths=${p}`);
     if (protectHome === "tmpfs") serviceLines.push("ProtectHome=tmpfs");
     if (ipAllow.length > 0) serviceLines.push(`IPAddressAllow=${ipAllow.join(" ")}`);
-    const content = unitText([section("Service", serviceLines)]);
     return {
-      files: [{ path: `${service}.service.d/${DROP_IN_NAME}`, content }],
+      files: [{ path: `${service}.service.d/${DROP_IN_NAME}`, content: dropInText() }, ...vaultFiles],
       primary: `${service}.service`,
       credentials,
+      vaultCredentials,
     };
   }
   // A core dump of a process holding a key would write the key to disk.
@@ -484,14 +529,11 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
   if (/[\n\r]/.test(description)) throw usage("the description may not contain newlines");
 
   if (options.dropIn) {
-    files.push({
-      path: `${service}.service.d/${DROP_IN_NAME}`,
-      content: unitText([section("Service", serviceLines)]),
-    });
-    return { files, primary: `${service}.service`, credentials };
+    files.push({ path: `${service}.service.d/${DROP_IN_NAME}`, content: dropInText() }, ...vaultFiles);
+    return { files, primary: `${service}.service`, credentials, vaultCredentials };
   }
 
-  const unitLines = [`Description=${description}`];
+  const unitLines = [`Description=${description}`, ...vaultUnitLines];
   if (mode === "jobserver") unitLines.push(`Requires=${service}.socket`, `After=${service}.socket`);
   const install = mode === "jobserver" ? [`Also=${service}.socket`] : ["WantedBy=multi-user.target"];
   files.push({
@@ -520,5 +562,100 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
       ]),
     });
   }
-  return { files, primary: mode === "jobserver" ? `${service}.socket` : `${service}.service`, credentials };
+  files.push(...vaultFiles);
+  return {
+    files,
+    primary: mode === "jobserver" ? `${service}.socket` : `${service}.service`,
+    credentials,
+    vaultCredentials,
+  };
+}
+
+function vaultCredential(service: string, ref: { ns: string; name: string }): UnitCredential {
+  const shown = `${ref.ns}/${ref.name}`.slice(0, 120);
+  assertCredentialName(ref.name);
+  const path = `${VAULT_SOCKET_DIR}/${service}/${ref.ns}/${ref.name}`;
+  assertUnitPath(path, `the socket for vault secret ${shown}`);
+  if (Buffer.byteLength(path) > SOCKET_PATH_MAX) {
+    throw usage(
+      `the socket for vault secret ${shown} would be ${Buffer.byteLength(path)} bytes long; a Unix socket path holds at most ${SOCKET_PATH_MAX}`,
+      "use a shorter service, namespace or secret name",
+    );
+  }
+  return { id: ref.name, path };
+}
+
+/**
+ * The socket and template service that answer a unit's vault credential requests. One instance
+ * per request (Accept=yes): no process keeps the vault's keys between service starts. It runs as
+ * root (it must read the vault and the master credential) in a sandbox that can write only the
+ * store and state directories; its stdout is the journal, never the connection.
+ */
+function renderVaultAnswerer(options: {
+  service: string;
+  credentials: readonly UnitCredential[];
+  exec: string;
+  store: string;
+  state: string;
+  network: boolean;
+}): UnitFile[] {
+  const { service } = options;
+  const socket = unitText([
+    section("Unit", [`Description=keyhold vault: the credential requests of ${service}.service`]),
+    section("Socket", [
+      ...options.credentials.map((c) => `ListenStream=${c.path}`),
+      "SocketUser=root",
+      "SocketMode=0600",
+      "DirectoryMode=0700",
+      "Accept=yes",
+      "MaxConnections=16",
+      "RemoveOnStop=yes",
+    ]),
+    section("Install", ["WantedBy=sockets.target"]),
+  ]);
+  const answerer = unitText([
+    section("Unit", [
+      `Description=keyhold vault: answer one credential request of ${service}.service`,
+      "CollectMode=inactive-or-failed",
+    ]),
+    section("Service", [
+      "Type=simple",
+      // %i is <counter>-<pid>-<uid> of the connecting process; it is checked against the socket's path.
+      `ExecStart=${renderExecLine(options.exec)} --peer %i`,
+      "StandardInput=null",
+      "StandardOutput=journal",
+      "StandardError=journal",
+      "RuntimeMaxSec=60",
+      "LimitCORE=0",
+      "UMask=0077",
+      "NoNewPrivileges=yes",
+      "PrivateTmp=yes",
+      "ProtectSystem=strict",
+      `ReadWritePaths=${options.store} ${options.state}`,
+      "ProtectHome=yes",
+      "ProtectKernelTunables=yes",
+      "ProtectKernelModules=yes",
+      "ProtectKernelLogs=yes",
+      "ProtectControlGroups=yes",
+      "ProtectClock=yes",
+      "ProtectHostname=yes",
+      "RestrictNamespaces=yes",
+      "RestrictRealtime=yes",
+      "RestrictSUIDSGID=yes",
+      "LockPersonality=yes",
+      "# systemd-creds may need the TPM to read the vault's master credential",
+      "DevicePolicy=closed",
+      "DeviceAllow=/dev/tpmrm0 rw",
+      "SystemCallArchitectures=native",
+      "SystemCallFilter=@system-service",
+      "SystemCallErrorNumber=EPERM",
+      ...(options.network
+        ? ["# The vault is on PostgreSQL", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]
+        : ["RestrictAddressFamilies=AF_UNIX", "IPAddressDeny=any"]),
+    ]),
+  ]);
+  return [
+    { path: `${service}-vault.socket`, content: socket },
+    { path: `${service}-vault@.service`, content: answerer },
+  ];
 }

@@ -3,6 +3,7 @@ export { decryptFernet, type LegacyEntry, legacyEntries } from "./fernet.js";
 export { FileBackend, type FileBackendOptions, VAULT_FILE } from "./file-backend.js";
 export {
   type AccessRule,
+  checkPlugin,
   type PluginManifest,
   type PolicyDocument,
   parseManifest,
