@@ -83,7 +83,7 @@ async function vaultSecrets(
   refs: readonly string[],
   dirs: { store: string; state: string },
   io: CliIo,
-): Promise<{ refs: SecretRef[]; network: boolean }> {
+): Promise<{ refs: SecretRef[]; network: boolean; exists: boolean }> {
   const { checkPlugin, parseRef } = await import("../vault/index.js");
   const { vaultBackendKind } = await import("./vault.js");
   const parsedRefs = refs.map((r) => parseRef(r));
@@ -100,7 +100,29 @@ async function vaultSecrets(
   if (backend === undefined) {
     writeLine(io.stderr, `keyhold: warning: there is no vault in ${dirs.state} yet; the service fails with 243/CREDENTIALS until there is`);
   }
-  return { refs: parsedRefs, network: backend === "postgres" };
+  return { refs: parsedRefs, network: backend === "postgres", exists: backend !== undefined };
+}
+
+/** After --install: the vault learns what the unit needs; the grant is printed for the admin to give. */
+async function declareVaultNeeds(
+  service: string,
+  vault: { refs: SecretRef[]; exists: boolean },
+  dirs: { store: string; state: string },
+  io: CliIo,
+): Promise<void> {
+  const plugin = normaliseServiceName(service);
+  if (vault.exists) {
+    const { declareUnitNeeds } = await import("./vault.js");
+    const added = await declareUnitNeeds(layoutFrom(dirs, io), plugin, vault.refs, io);
+    for (const r of added)
+      writeLine(io.stdout, `declared: plugin ${plugin} needs ${r.ns}/${r.name} (read) — not granted yet`);
+  }
+  for (const r of vault.refs) {
+    writeLine(
+      io.stdout,
+      `next: keyhold vault grant ${plugin} ${r.ns}/${r.name} --ops read   (until then the service fails with 243/CREDENTIALS)`,
+    );
+  }
 }
 
 export const unitCommand: Command = async (argv, io) => {
@@ -206,12 +228,7 @@ export const unitCommand: Command = async (argv, io) => {
     const next = values["drop-in"] ? `restart ${rendered.primary}` : `enable --now ${rendered.primary}`;
     const vaultSocket = vault === undefined ? "" : ` ${normaliseServiceName(service)}-vault.socket`;
     writeLine(io.stdout, `next: systemctl daemon-reload && systemctl ${next}${vaultSocket}`);
-    for (const ref of vault?.refs ?? []) {
-      writeLine(
-        io.stdout,
-        `      the service receives ${ref.ns}/${ref.name} only while its plugin may read it: keyhold vault grant ${normaliseServiceName(service)} ${ref.ns}/${ref.name} --ops read`,
-      );
-    }
+    if (vault !== undefined) await declareVaultNeeds(service, vault, { store, state }, io);
     return EXIT_OK;
   }
   rendered.files.forEach((f, i) => {

@@ -169,6 +169,32 @@ export function vaultBackendKind(l: StoreLayout): VaultConfig["backend"] | undef
   }
 }
 
+/**
+ * `keyhold unit --vault … --install`: a unit's --vault list is what plugin SERVICE needs, so it is
+ * recorded as (merged into) that plugin's manifest, read-only. Granting stays a separate decision
+ * (`keyhold vault grant`). Returns the references that were not declared before.
+ */
+export async function declareUnitNeeds(
+  l: StoreLayout,
+  plugin: string,
+  refs: readonly SecretRef[],
+  io: CliIo,
+): Promise<SecretRef[]> {
+  return withVault(l, {}, io, async ({ vault }) => {
+    const needs = [...((await vault.policy()).manifests[plugin]?.needs ?? [])];
+    const added = refs.filter(
+      (r) =>
+        !needs.some(
+          (n) => n.ns === r.ns && (n.name === "*" || n.name === r.name) && n.ops.includes("read"),
+        ),
+    );
+    if (added.length === 0) return [];
+    for (const r of added) needs.push({ ns: r.ns, name: r.name, ops: ["read"] });
+    await vault.registerManifest({ plugin, needs });
+    return added;
+  });
+}
+
 async function backendFor(l: StoreLayout, config: VaultConfig): Promise<VaultBackend> {
   if (config.backend === "file") return new FileBackend({ dir: vaultDir(l) });
   const pg = config.postgres ?? {};
