@@ -98,7 +98,10 @@ async function vaultSecrets(
   }
   const backend = vaultBackendKind(layoutFrom(dirs, io));
   if (backend === undefined) {
-    writeLine(io.stderr, `keyhold: warning: there is no vault in ${dirs.state} yet; the service fails with 243/CREDENTIALS until there is`);
+    writeLine(
+      io.stderr,
+      `keyhold: warning: there is no vault in ${dirs.state} yet; the service fails with 243/CREDENTIALS until there is`,
+    );
   }
   return { refs: parsedRefs, network: backend === "postgres", exists: backend !== undefined };
 }
@@ -174,7 +177,8 @@ export const unitCommand: Command = async (argv, io) => {
 
   const store = values.store ?? io.env.KEYHOLD_STORE ?? DEFAULT_STORE_DIR;
   const state = values.state ?? io.env.KEYHOLD_STATE ?? DEFAULT_STATE_DIR;
-  const vault = values.vault.length > 0 ? await vaultSecrets(service, values.vault, { store, state }, io) : undefined;
+  const vault =
+    values.vault.length > 0 ? await vaultSecrets(service, values.vault, { store, state }, io) : undefined;
   const rendered = renderUnit({
     service,
     mode: values.mode as UnitMode,

@@ -184,9 +184,7 @@ export async function declareUnitNeeds(
     const needs = [...((await vault.policy()).manifests[plugin]?.needs ?? [])];
     const added = refs.filter(
       (r) =>
-        !needs.some(
-          (n) => n.ns === r.ns && (n.name === "*" || n.name === r.name) && n.ops.includes("read"),
-        ),
+        !needs.some((n) => n.ns === r.ns && (n.name === "*" || n.name === r.name) && n.ops.includes("read")),
     );
     if (added.length === 0) return [];
     for (const r of added) needs.push({ ns: r.ns, name: r.name, ops: ["read"] });

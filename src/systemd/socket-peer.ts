@@ -65,10 +65,11 @@ export function unitOfProcess(pid: number, procRoot = "/proc"): string {
     throw peerError(`process ${pid} is gone`);
   }
   const lines = text.split("\n");
-  const path =
-    lines.find((l) => l.startsWith("0::"))?.slice(3) ??
-    lines.find((l) => /^[0-9]+:name=systemd:/.test(l))?.replace(/^[0-9]+:name=systemd:/, "");
-  const unit = path?.split("/").at(-1);
-  if (unit === undefined || unit.length === 0) throw peerError(`process ${pid} is in no unit`);
+  const paths = [
+    lines.find((l) => l.startsWith("0::"))?.slice(3),
+    lines.find((l) => /^[0-9]+:name=systemd:/.test(l))?.replace(/^[0-9]+:name=systemd:/, ""),
+  ];
+  const unit = paths.map((p) => p?.split("/").at(-1)).find((u) => u !== undefined && u.length > 0);
+  if (unit === undefined) throw peerError(`process ${pid} is in no unit`);
   return unit;
 }

@@ -628,8 +628,11 @@ function renderVaultAnswerer(options: {
       "RuntimeMaxSec=60",
       "LimitCORE=0",
       "UMask=0077",
+      "# Root for its uid (it owns the vault, the host key and the audit log), with no capabilities",
+      "CapabilityBoundingSet=",
       "NoNewPrivileges=yes",
       "PrivateTmp=yes",
+      "PrivateMounts=yes",
       "ProtectSystem=strict",
       `ReadWritePaths=${options.store} ${options.state}`,
       "ProtectHome=yes",
@@ -648,6 +651,7 @@ function renderVaultAnswerer(options: {
       "DeviceAllow=/dev/tpmrm0 rw",
       "SystemCallArchitectures=native",
       "SystemCallFilter=@system-service",
+      "SystemCallFilter=~@privileged @resources",
       "SystemCallErrorNumber=EPERM",
       ...(options.network
         ? ["# The vault is on PostgreSQL", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]

@@ -69,6 +69,20 @@ describe("systemd-analyze on the rendered units", () => {
     });
   }
 
+  it("the root instance that answers vault credential requests stays within its goal", async (t) => {
+    const rendered = renderUnit(SNAPSHOT_CASES["jobserver-vault"] as UnitOptions);
+    const template = rendered.files.find((f) => f.path.endsWith("-vault@.service"));
+    assert.ok(template);
+    // The analysis needs an instance; the name is what systemd gives one connection.
+    const path = join(scratch.root, "keyhold-jobs-vault@0-1-0.service");
+    writeFileSync(path, template.content);
+    const report = await securityExposure(path);
+    t.diagnostic(
+      `exposure of the vault answerer (root, no capabilities): ${report.exposure.toFixed(1)} ${report.rating}`,
+    );
+    assert.ok(report.exposure <= 2.0, `vault answerer exposure ${report.exposure} above the goal 2.0`);
+  });
+
   it("verify's parse warnings count as failure although it exits 0", async () => {
     const path = join(scratch.root, "warned.service");
     writeFileSync(path, "[Service]\nExecStart=/usr/bin/true\nLoadCredentialEncryptd=x:/y\n");

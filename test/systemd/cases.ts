@@ -36,4 +36,26 @@ export const SNAPSHOT_CASES: Record<string, UnitOptions> = {
     config: "/etc/keyhold/jobs.json",
   },
   "drop-in": { service: "postgresql", mode: "standard", dropIn: true, credentials: ["pg_password"] },
+  "jobserver-vault": {
+    service: "keyhold-jobs",
+    mode: "jobserver",
+    group: "devs",
+    credentials: ["my_api_key"],
+    vault: [
+      { ns: "billing", name: "openai" },
+      { ns: "billing", name: "stripe_key" },
+    ],
+    bindPaths: ["/srv/project/outputs"],
+    bindReadOnlyPaths: ["/srv/project"],
+    keyholdRoot: "/opt/keyhold",
+    config: "/etc/keyhold/jobs.json",
+  },
+  "drop-in-vault": {
+    service: "billing-api",
+    mode: "isolated",
+    dropIn: true,
+    vault: [{ ns: "billing", name: "openai" }],
+    vaultNetwork: true,
+    keyholdRoot: "/opt/keyhold",
+  },
 };

@@ -218,6 +218,29 @@ const base: UnitOptions = { service: "my-app", mode: "standard", exec: "/usr/bin
 
 const BAD: BadCase[] = [
   {
+    what: "a vault secret whose name is also a --cred",
+    options: { credentials: ["openai"], vault: [{ ns: "billing", name: "openai" }] },
+    code: "USAGE",
+    message: /credential openai is given twice/,
+  },
+  {
+    what: "two vault secrets with the same name",
+    options: {
+      vault: [
+        { ns: "billing", name: "openai" },
+        { ns: "search", name: "openai" },
+      ],
+    },
+    code: "USAGE",
+    message: /credential openai is given twice/,
+  },
+  {
+    what: "a vault secret whose socket path would not fit a Unix socket address",
+    options: { vault: [{ ns: "n".repeat(60), name: "k".repeat(40) }] },
+    code: "USAGE",
+    message: /would be 1[0-9]{2} bytes long; a Unix socket path holds at most 107/,
+  },
+  {
     what: "an unknown mode",
     options: { mode: "paranoid" as never },
     code: "USAGE",
@@ -357,6 +380,81 @@ const BAD: BadCase[] = [
     message: /store directory must be an absolute path/,
   },
 ];
+
+describe("renderUnit --vault", () => {
+  const vault = [
+    { ns: "billing", name: "openai" },
+    { ns: "billing", name: "stripe_key" },
+  ];
+
+  it("loads each secret from its own root-only socket, answered by a per-request root instance", () => {
+    const rendered = renderUnit({ ...base, mode: "isolated", vault, keyholdRoot: "/opt/keyhold" });
+    assert.deepEqual(
+      rendered.files.map((f) => f.path),
+      ["my-app.service", "my-app-vault.socket", "my-app-vault@.service"],
+    );
+    assert.deepEqual(rendered.credentials, [], "sockets are not files whose embedded name can be checked");
+    assert.deepEqual(rendered.vaultCredentials, [
+      { id: "openai", path: "/run/keyhold-vault/my-app/billing/openai" },
+      { id: "stripe_key", path: "/run/keyhold-vault/my-app/billing/stripe_key" },
+    ]);
+    const [service, socket, answerer] = rendered.files.map((f) => directives(f.content));
+    assert.ok(service?.includes("LoadCredentialEncrypted=openai:/run/keyhold-vault/my-app/billing/openai"));
+    assert.ok(
+      service?.includes("Wants=my-app-vault.socket") && service.includes("After=my-app-vault.socket"),
+    );
+    for (const line of [
+      "ListenStream=/run/keyhold-vault/my-app/billing/openai",
+      "ListenStream=/run/keyhold-vault/my-app/billing/stripe_key",
+      "SocketUser=root",
+      "SocketMode=0600",
+      "DirectoryMode=0700",
+      "Accept=yes",
+    ])
+      assert.ok(socket?.includes(line), line);
+    assert.ok(
+      answerer?.includes(
+        "ExecStart=/usr/bin/node /opt/keyhold/bin/keyhold.js vault serve-credential --for my-app --store /etc/credstore.encrypted --state /var/lib/keyhold --peer %i",
+      ),
+      answerer?.join("\n"),
+    );
+    for (const line of [
+      "StandardInput=null",
+      "RestrictAddressFamilies=AF_UNIX",
+      "IPAddressDeny=any",
+      "LimitCORE=0",
+    ])
+      assert.ok(answerer?.includes(line), line);
+    assert.ok(!answerer?.some((l) => l.startsWith("DynamicUser=")), "it reads root's vault: it runs as root");
+  });
+
+  it("lets the answering instance reach PostgreSQL when the vault lives there", () => {
+    const rendered = renderUnit({ ...base, vault, vaultNetwork: true });
+    const answerer = directives(
+      rendered.files.find((f) => f.path === "my-app-vault@.service")?.content ?? "",
+    );
+    assert.ok(answerer.includes("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"));
+    assert.ok(!answerer.includes("IPAddressDeny=any"));
+  });
+
+  it("a drop-in for an existing service orders it after the answering socket", () => {
+    const rendered = renderUnit({ service: "billing-api", mode: "standard", dropIn: true, vault });
+    const dropIn = rendered.files[0]?.content ?? "";
+    assert.match(dropIn, /^\[Unit\]\nWants=billing-api-vault\.socket\nAfter=billing-api-vault\.socket$/m);
+    assert.match(
+      dropIn,
+      /^LoadCredentialEncrypted=stripe_key:\/run\/keyhold-vault\/billing-api\/billing\/stripe_key$/m,
+    );
+    assert.deepEqual(
+      rendered.files.map((f) => f.path),
+      [
+        "billing-api.service.d/50-keyhold-credentials.conf",
+        "billing-api-vault.socket",
+        "billing-api-vault@.service",
+      ],
+    );
+  });
+});
 
 describe("renderUnit refuses bad input with a coded one-line error", () => {
   for (const bad of BAD) {

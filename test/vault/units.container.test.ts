@@ -129,7 +129,9 @@ test("keyhold unit --vault installs the job server with a root answering socket 
   assert.match(installed.stdout, /^declared: plugin keyhold-jobs needs billing\/openai \(read\)/m);
   assert.match(installed.stdout, /next: keyhold vault grant keyhold-jobs billing\/openai --ops read/);
   const policy = JSON.parse((await c.check(keyhold("vault", "policy", "--json"))).stdout);
-  assert.deepEqual(policy.manifests["keyhold-jobs"].needs, [{ ns: "billing", name: "openai", ops: ["read"] }]);
+  assert.deepEqual(policy.manifests["keyhold-jobs"].needs, [
+    { ns: "billing", name: "openai", ops: ["read"] },
+  ]);
   assert.equal(policy.grants["keyhold-jobs"], undefined, "installing a unit grants nothing");
   const refused = await c.run(keyhold("vault", "grant", "keyhold-jobs", "billing/other", "--ops", "read"));
   assert.equal(refused.code, 1, "a secret the unit did not declare cannot be granted to it");
@@ -151,7 +153,11 @@ test("a job triggered by a developer gets the vault secret; the read is audited 
   if (!c) return;
   const run = await trigger(c);
   assert.equal(run.digest, `sha256=${sha(first)}`, "the job held the vault's value");
-  assert.match(run.stdout, /^using key \[REDACTED:openai\]$/m, "the server scrubs a vault secret like any other");
+  assert.match(
+    run.stdout,
+    /^using key \[REDACTED:openai\]$/m,
+    "the server scrubs a vault secret like any other",
+  );
   assertNoCanary(run.stdout, "the trigger output");
 
   const records = await vaultAudit(c);
