@@ -1,12 +1,12 @@
 export type { CommitOp, CommitResult, StoredRecord, VaultBackend } from "./backend.js";
 export { decryptFernet, type LegacyEntry, legacyEntries } from "./fernet.js";
 export { FileBackend, type FileBackendOptions, VAULT_FILE } from "./file-backend.js";
+export type { RateLimits } from "./limiter.js";
 export {
   type AccessRule,
   type PluginManifest,
   type PolicyDocument,
   parseManifest,
-  type RateLimits,
   type VaultOp,
 } from "./policy.js";
 export {

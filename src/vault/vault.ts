@@ -24,8 +24,8 @@ import {
   wipe,
   xorInto,
 } from "./crypto.js";
+import { AccessLimiter, type RateLimits } from "./limiter.js";
 import {
-  AccessLimiter,
   type AccessRule,
   allows,
   checkPlugin,
@@ -34,7 +34,6 @@ import {
   emptyPolicy,
   type PluginManifest,
   type PolicyDocument,
-  type RateLimits,
   type VaultOp,
 } from "./policy.js";
 import type { MasterKeyProvider, ProviderContext, ProviderKind } from "./providers.js";
