@@ -28,8 +28,12 @@ export function emptyPolicy(): PolicyDocument {
 
 const PLUGIN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
+export function isPluginName(text: unknown): text is string {
+  return typeof text === "string" && PLUGIN.test(text);
+}
+
 export function checkPlugin(plugin: string): string {
-  if (typeof plugin !== "string" || !PLUGIN.test(plugin)) {
+  if (!isPluginName(plugin)) {
     throw new SecretError("INVALID_NAME", "invalid plugin name", { hint: "use 1-64 of A-Z a-z 0-9 _ . -" });
   }
   return plugin;

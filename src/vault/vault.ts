@@ -24,7 +24,7 @@ import {
   wipe,
   xorInto,
 } from "./crypto.js";
-import { AccessLimiter, type RateLimits } from "./limiter.js";
+import { AccessLimiter, lockoutFileName, type RateLimits } from "./limiter.js";
 import {
   type AccessRule,
   allows,
@@ -249,7 +249,11 @@ export class Vault {
     this.#audit = options.audit;
     this.#onValueStored = options.onValueStored;
     this.#now = options.now ?? (() => new Date());
-    this.#limiter = new AccessLimiter(options.limits, () => this.#now().getTime());
+    this.#limiter = new AccessLimiter(
+      join(options.stateDir, lockoutFileName(storeId.toString("hex"))),
+      options.limits,
+      () => this.#now().getTime(),
+    );
     this.#storeId = storeId;
     this.#master = master;
     this.#ik = ik;
@@ -1083,7 +1087,8 @@ export class Vault {
     }
     const policy = await this.#readPolicy();
     if (!allows(policy, plugin, r, op)) {
-      this.#limiter.denied(plugin);
+      // Audited before it is counted, so a denial is on record even if the host's lockout
+      // record cannot take it (then that error is what the plugin gets: still a refusal).
       await this.#record({
         op: auditOp,
         name: refText(r),
@@ -1091,6 +1096,7 @@ export class Vault {
         code: "ACCESS_DENIED",
         detail: { plugin, access: op },
       });
+      await this.#limiter.denied(plugin);
       throw new SecretError("ACCESS_DENIED", `plugin ${plugin} may not ${op} ${refText(r)}`, {
         hint: `grant it with: keyhold vault grant ${plugin} ${refText(r)} --ops ${op}`,
       });
