@@ -133,15 +133,15 @@ function serialiseLockouts(lockouts: Lockouts): string {
 
 /**
  * Per-plugin token bucket and lockout. A plugin that keeps asking for what it was not granted
- * is locked out for a while; every refusal is audited (by the vault).
+ * is locked out for a while; the vault audits every denial.
  *
  * Lockouts hold for every process on the host: the denials within the window and the end of a
  * lockout live in the host's lockout record (docs/vault-format.md section 7), so a new CLI or
  * per-request process does not start with a clean slate. Each attempt reads the record (one
  * small read, no lock: it is only ever replaced whole); each denial is a read-modify-write under
  * the record's lock, so denials from concurrent processes all count. The token bucket stays in
- * this process: persisting it would add a locked write to every access, and a burst limit is
- * about load, which a fresh process cannot multiply the way it could reset a lockout.
+ * this process: persisting it would add a locked write to every access. It limits load, so a
+ * fresh process gains one more burst, not a way around a lockout.
  */
 export class AccessLimiter {
   readonly #limits: RateLimits;
@@ -190,6 +190,18 @@ export class AccessLimiter {
         entry.denials = [];
       }
       lockouts.set(plugin, entry);
+    });
+  }
+
+  /** Ends the plugin's lockout on the host and forgets its recent denials. */
+  async unlock(plugin: string): Promise<{ wasLocked: boolean; denials: number }> {
+    return this.#update((lockouts, now) => {
+      const entry = lockouts.get(plugin);
+      lockouts.delete(plugin);
+      return {
+        wasLocked: entry !== undefined && now < entry.lockedUntil,
+        denials: entry?.denials.length ?? 0,
+      };
     });
   }
 

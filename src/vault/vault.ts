@@ -821,6 +821,23 @@ export class Vault {
     );
   }
 
+  /**
+   * Ends `plugin`'s lockout on this host before its time and forgets its recent denials
+   * (sensitive: needs re-authentication). The store is not touched: lockouts are host state.
+   */
+  async unlock(plugin: string, auth: Reauth = {}): Promise<{ wasLocked: boolean; denials: number }> {
+    checkPlugin(plugin);
+    this.#live();
+    await this.#reauth("vault.unlock", auth);
+    return this.#audited(
+      "vault.unlock",
+      undefined,
+      plugin,
+      () => this.#limiter.unlock(plugin),
+      (res) => ({ locked: res.wasLocked, denials: res.denials }),
+    );
+  }
+
   /** A handle for one plugin that reaches only what its policy grants; every attempt is rate-limited. */
   scope(plugin: string): ScopedVault {
     checkPlugin(plugin);

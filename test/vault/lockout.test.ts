@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
   mkdirSync,
@@ -12,9 +12,9 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { isSecretError } from "../../src/secret/index.js";
-import type { Reauth, Vault } from "../../src/vault/index.js";
-import { makeCanary } from "../support/scratch.js";
+import { isSecretError, Secret } from "../../src/secret/index.js";
+import { passphraseProvider, type Reauth, type Vault } from "../../src/vault/index.js";
+import { makeCanary, makeScratch } from "../support/scratch.js";
 import { makeVaultWorld, type VaultWorld } from "./support.js";
 
 /*
@@ -24,6 +24,7 @@ import { makeVaultWorld, type VaultWorld } from "./support.js";
 
 const code = (c: string) => (err: unknown) => isSecretError(err) && err.code === c;
 const WORKER = join(import.meta.dirname, "fixtures", "lockout-worker.js");
+const BIN = join(import.meta.dirname, "..", "..", "..", "bin", "keyhold.js");
 
 interface Worker {
   /** Resolves once the worker has opened the vault. */
@@ -255,6 +256,7 @@ test("a lockout record that cannot be read or parsed locks every plugin out unti
       for (const plugin of ["p", "q"])
         await assert.rejects(vault.scope(plugin).get("ns/granted"), brokenRecord, `${label}: ${plugin}`);
       await assert.rejects(vault.scope("p").get("ns/secret"), brokenRecord, `${label}: a denial`);
+      await assert.rejects(vault.unlock("p"), brokenRecord, `${label}: unlock`);
       if (label !== "a directory")
         assert.equal(readFileSync(path, "utf8"), before, `${label}: the record is left for root to look at`);
       // The application's own calls do not consult it.
@@ -265,6 +267,101 @@ test("a lockout record that cannot be read or parsed locks every plugin out unti
     vault.close();
     const refused = (await world.audit.read()).filter((r) => r.code === "LOCKED_OUT" && r.op === "vault.get");
     assert.equal(refused.length, cases.length * 3, "every refusal was audited");
+  } finally {
+    world.cleanup();
+  }
+});
+
+test("keyhold vault unlock ends a lockout for every process and is audited", async () => {
+  const s = makeScratch("keyhold-lockout-cli-");
+  const keyhold = (args: string[], input = "") => {
+    const r = spawnSync(process.execPath, [BIN, "vault", ...args], {
+      env: s.env,
+      input,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  try {
+    assert.equal(keyhold(["init"]).code, 0);
+    assert.equal(keyhold(["put", "ns/granted"], "granted-value").code, 0);
+    assert.equal(keyhold(["put", "ns/secret"], "withheld-value").code, 0);
+    const manifest = join(s.root, "p.json");
+    writeFileSync(
+      manifest,
+      JSON.stringify({ plugin: "p", needs: [{ ns: "ns", name: "granted", ops: ["read"] }] }),
+    );
+    assert.equal(keyhold(["policy", "load", manifest]).code, 0);
+    assert.equal(keyhold(["grant", "p", "ns/granted"]).code, 0);
+
+    assert.deepEqual(await runWorker(s, "p", "ns/secret", 5), Array(5).fill("ACCESS_DENIED"));
+    assert.deepEqual(await runWorker(s, "p", "ns/granted", 1), ["LOCKED_OUT"]);
+    let o = keyhold(["unlock", "p"]);
+    assert.deepEqual(o, { code: 0, stdout: "unlocked p\n", stderr: "" });
+    assert.deepEqual(await runWorker(s, "p", "ns/granted", 1), ["ok"]);
+
+    assert.deepEqual(await runWorker(s, "p", "ns/secret", 2), ["ACCESS_DENIED", "ACCESS_DENIED"]);
+    o = keyhold(["unlock", "p"]);
+    assert.equal(o.stdout, "p was not locked out (forgot 2 recent denials)\n");
+    // Forgotten: three more denials do not reach the limit of five.
+    assert.deepEqual(await runWorker(s, "p", "ns/secret", 3), Array(3).fill("ACCESS_DENIED"));
+    assert.deepEqual(await runWorker(s, "p", "ns/granted", 1), ["ok"]);
+
+    o = keyhold(["unlock", "bad/name"]);
+    assert.equal(o.code, 1);
+    assert.match(o.stderr, /invalid plugin name \[INVALID_NAME\]/);
+    assert.equal(keyhold(["unlock"]).code, 2);
+    assert.match(keyhold(["help"]).stdout, /\n {2}unlock {10}end a plugin's lockout/);
+    assert.match(keyhold(["unlock", "--help"]).stdout, /^usage: keyhold vault unlock PLUGIN\n/);
+
+    const audit = JSON.parse(keyhold(["audit", "--json"]).stdout) as Array<{
+      op: string;
+      result: string;
+      detail?: Record<string, unknown>;
+    }>;
+    const unlocks = audit.filter((r) => r.op === "vault.unlock");
+    assert.deepEqual(
+      unlocks.map((r) => [r.result, r.detail]),
+      [
+        ["ok", { plugin: "p", locked: true, denials: 0 }],
+        ["ok", { plugin: "p", locked: false, denials: 2 }],
+      ],
+    );
+  } finally {
+    s.cleanup();
+  }
+});
+
+test("unlock asks a passphrase vault for its passphrase again", async () => {
+  const world = await makeVaultWorld("keyhold-lockout-pass-");
+  try {
+    const pass = Secret.fromString("correct horse battery staple");
+    const FAST = { ops: 2, mem: 8 * 1024 * 1024 };
+    const vault = await pluginVault(
+      world,
+      { provider: passphraseProvider({ passphrase: pass, argon2: FAST }), limits: { maxDenials: 1 } },
+      { passphrase: pass },
+    );
+    await assert.rejects(vault.scope("p").get("ns/secret"), code("ACCESS_DENIED"));
+    await assert.rejects(vault.unlock("p"), code("REAUTH_REQUIRED"));
+    await assert.rejects(
+      vault.unlock("p", { passphrase: Secret.fromString("nope") }),
+      code("WRONG_PASSPHRASE"),
+    );
+    await assert.rejects(vault.scope("p").get("ns/granted"), code("LOCKED_OUT"), "still locked out");
+    assert.deepEqual(await vault.unlock("p", { passphrase: pass }), { wasLocked: true, denials: 0 });
+    assert.equal((await vault.scope("p").get("ns/granted")).expose(), "granted-value");
+    vault.close();
+    const unlocks = (await world.audit.read()).filter((r) => r.op === "vault.unlock");
+    assert.deepEqual(
+      unlocks.map((r) => [r.result, r.code]),
+      [
+        ["denied", "REAUTH_REQUIRED"],
+        ["denied", "WRONG_PASSPHRASE"],
+        ["ok", undefined],
+      ],
+    );
   } finally {
     world.cleanup();
   }
