@@ -90,6 +90,10 @@ const SUBCOMMANDS: Record<string, { synopsis: string; summary: string }> = {
     summary: "let a plugin reach a secret (re-authentication)",
   },
   revoke: { synopsis: "vault revoke PLUGIN NS/NAME|NS/*", summary: "take a grant away (re-authentication)" },
+  unlock: {
+    synopsis: "vault unlock PLUGIN",
+    summary: "end a plugin's lockout on this host now and forget its recent denials (re-authentication)",
+  },
   policy: {
     synopsis: "vault policy [show] [--json] | vault policy load MANIFEST.json",
     summary: "show policies, or register a plugin's manifest",
@@ -792,6 +796,24 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
           ? `granted ${plugin}: ${rule.ops.join(",")} on ${target}`
           : `revoked ${plugin} on ${target}`,
       );
+      return EXIT_OK;
+    }
+
+    case "unlock": {
+      const { values, positionals } = parse({});
+      if (values.help) return help(io, sub);
+      if (positionals.length !== 1) throw usageError("expected PLUGIN", `usage: keyhold ${synopsis}`);
+      const plugin = positionals[0] as string;
+      const l = layoutFrom(values, io);
+      const { wasLocked, denials } = await withVault(l, values, io, ({ vault, pass }) =>
+        vault.unlock(plugin, pass === undefined ? {} : { passphrase: pass }),
+      );
+      if (wasLocked) writeLine(io.stdout, `unlocked ${plugin}`);
+      else
+        writeLine(
+          io.stdout,
+          `${plugin} was not locked out${denials > 0 ? ` (forgot ${denials} recent denials)` : ""}`,
+        );
       return EXIT_OK;
     }
 

@@ -1,13 +1,13 @@
 export type { CommitOp, CommitResult, StoredRecord, VaultBackend } from "./backend.js";
 export { decryptFernet, type LegacyEntry, legacyEntries } from "./fernet.js";
 export { FileBackend, type FileBackendOptions, VAULT_FILE } from "./file-backend.js";
+export type { RateLimits } from "./limiter.js";
 export {
   type AccessRule,
   checkPlugin,
   type PluginManifest,
   type PolicyDocument,
   parseManifest,
-  type RateLimits,
   type VaultOp,
 } from "./policy.js";
 export {

@@ -24,8 +24,8 @@ import {
   wipe,
   xorInto,
 } from "./crypto.js";
+import { AccessLimiter, lockoutFileName, type RateLimits } from "./limiter.js";
 import {
-  AccessLimiter,
   type AccessRule,
   allows,
   checkPlugin,
@@ -34,7 +34,6 @@ import {
   emptyPolicy,
   type PluginManifest,
   type PolicyDocument,
-  type RateLimits,
   type VaultOp,
 } from "./policy.js";
 import type { MasterKeyProvider, ProviderContext, ProviderKind } from "./providers.js";
@@ -250,7 +249,11 @@ export class Vault {
     this.#audit = options.audit;
     this.#onValueStored = options.onValueStored;
     this.#now = options.now ?? (() => new Date());
-    this.#limiter = new AccessLimiter(options.limits, () => this.#now().getTime());
+    this.#limiter = new AccessLimiter(
+      join(options.stateDir, lockoutFileName(storeId.toString("hex"))),
+      options.limits,
+      () => this.#now().getTime(),
+    );
     this.#storeId = storeId;
     this.#master = master;
     this.#ik = ik;
@@ -818,6 +821,23 @@ export class Vault {
     );
   }
 
+  /**
+   * Ends `plugin`'s lockout on this host before its time and forgets its recent denials
+   * (sensitive: needs re-authentication). The store is not touched: lockouts are host state.
+   */
+  async unlock(plugin: string, auth: Reauth = {}): Promise<{ wasLocked: boolean; denials: number }> {
+    checkPlugin(plugin);
+    this.#live();
+    await this.#reauth("vault.unlock", auth);
+    return this.#audited(
+      "vault.unlock",
+      undefined,
+      plugin,
+      () => this.#limiter.unlock(plugin),
+      (res) => ({ locked: res.wasLocked, denials: res.denials }),
+    );
+  }
+
   /** A handle for one plugin that reaches only what its policy grants; every attempt is rate-limited. */
   scope(plugin: string): ScopedVault {
     checkPlugin(plugin);
@@ -1084,7 +1104,8 @@ export class Vault {
     }
     const policy = await this.#readPolicy();
     if (!allows(policy, plugin, r, op)) {
-      this.#limiter.denied(plugin);
+      // Audited before it is counted, so a denial is on record even if the host's lockout
+      // record cannot take it (then that error is what the plugin gets: still a refusal).
       await this.#record({
         op: auditOp,
         name: refText(r),
@@ -1092,6 +1113,7 @@ export class Vault {
         code: "ACCESS_DENIED",
         detail: { plugin, access: op },
       });
+      await this.#limiter.denied(plugin);
       throw new SecretError("ACCESS_DENIED", `plugin ${plugin} may not ${op} ${refText(r)}`, {
         hint: `grant it with: keyhold vault grant ${plugin} ${refText(r)} --ops ${op}`,
       });
