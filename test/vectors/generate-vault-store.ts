@@ -29,7 +29,8 @@ export interface StoreExpectations {
 }
 
 async function generate(out: string): Promise<void> {
-  if (existsSync(join(out, VAULT_FILE))) throw new Error(`${out} already holds a store: these are kept, not refreshed`);
+  if (existsSync(join(out, VAULT_FILE)))
+    throw new Error(`${out} already holds a store: these are kept, not refreshed`);
   const state = mkdtempSync(join(tmpdir(), "keyhold-store-fixture-"));
   const pass = Secret.fromString(STORE_PASSPHRASE);
   const vault = await initVault({
@@ -48,8 +49,13 @@ async function generate(out: string): Promise<void> {
   await vault.put("weather/api_key", value("weather/api_key", 3));
   await vault.rollback("weather/api_key", { to: 2 });
   await vault.rotateMaster({ passphrase: pass, reason: "fixture" });
-  await vault.put("legacy/old_token", value("legacy/old_token", 1), { expires: new Date("2026-01-01T00:00:00Z") });
-  await vault.registerManifest({ plugin: "weather", needs: [{ ns: "weather", name: "*", ops: ["list", "read"] }] });
+  await vault.put("legacy/old_token", value("legacy/old_token", 1), {
+    expires: new Date("2026-01-01T00:00:00Z"),
+  });
+  await vault.registerManifest({
+    plugin: "weather",
+    needs: [{ ns: "weather", name: "*", ops: ["list", "read"] }],
+  });
   await vault.grant("weather", { ns: "weather", name: "api_key", ops: ["read"] }, { passphrase: pass });
   vault.close();
   const expect: StoreExpectations = {

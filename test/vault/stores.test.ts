@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { isSecretError, Secret } from "../../src/secret/index.js";
+import { FileBackend, openVault, passphraseProvider, VAULT_FILE } from "../../src/vault/index.js";
+import { makeScratch } from "../support/scratch.js";
+import { STORE_ARGON2, type StoreExpectations } from "../vectors/generate-vault-store.js";
+
+/**
+ * Every store kept in test/vectors/vault-stores/ (one per format version, written by the keyhold
+ * of that version and never refreshed) still opens, verifies and gives back every value and
+ * version it was written with, its expiry and its grants; and the store can be written again. A
+ * reader that breaks an older format fails here. docs/vault-format.md "Format versions and upgrades".
+ */
+
+const STORES = join(import.meta.dirname, "..", "..", "..", "test", "vectors", "vault-stores");
+const code = (c: string) => (err: unknown) => isSecretError(err, c as never);
+
+const formats = readdirSync(STORES).filter((d) => d.startsWith("format-"));
+
+describe("stores written by every format version", () => {
+  const scratch = makeScratch("keyhold-stores-");
+  after(() => scratch.cleanup());
+
+  it("there is at least the first format's store", () => {
+    assert.ok(formats.includes("format-1"), formats.join(", "));
+  });
+
+  for (const format of formats) {
+    it(`${format}: opens, verifies and reads back every value, version, expiry and grant`, async () => {
+      const source = join(STORES, format);
+      const expect = JSON.parse(readFileSync(join(source, "expect.json"), "utf8")) as StoreExpectations;
+      const fixtureDigest = createHash("sha256")
+        .update(readFileSync(join(source, VAULT_FILE)))
+        .digest("hex");
+      // Work on a copy: the kept store must never change.
+      const dir = join(scratch.root, format);
+      mkdirSync(dir, { mode: 0o700 });
+      copyFileSync(join(source, VAULT_FILE), join(dir, VAULT_FILE));
+      const state = join(scratch.root, `${format}-state`);
+      mkdirSync(state, { mode: 0o700 });
+      const pass = Secret.fromString(expect.passphrase);
+      const open = () =>
+        openVault({
+          backend: new FileBackend({ dir }),
+          provider: passphraseProvider({ passphrase: pass, argon2: STORE_ARGON2 }),
+          stateDir: state,
+        });
+      const vault = await open();
+      try {
+        assert.deepEqual((await vault.verify()).problems, []);
+        for (const [ref, s] of Object.entries(expect.secrets)) {
+          const current = await vault.get(ref);
+          assert.equal(current.expose(), s.versions[String(s.current)], `${ref} current`);
+          current.dispose();
+          for (const [v, value] of Object.entries(s.versions)) {
+            const got = await vault.get(ref, { version: Number(v) });
+            assert.equal(got.expose(), value, `${ref} v${v}`);
+            got.dispose();
+          }
+        }
+        for (const ref of expect.expired) await assert.rejects(vault.get(ref), code("EXPIRED"));
+        const listed = (await vault.list()).map((i) => `${i.ns}/${i.name}`);
+        assert.deepEqual(listed.sort(), [...Object.keys(expect.secrets), ...expect.expired].sort());
+        for (const [plugin, refs] of Object.entries(expect.grants)) {
+          const scoped = vault.scope(plugin);
+          for (const ref of refs) (await scoped.get(ref)).dispose();
+          const other = Object.keys(expect.secrets).find((r) => !refs.includes(r));
+          if (other !== undefined) await assert.rejects(scoped.get(other), code("ACCESS_DENIED"));
+        }
+        // The old store takes new writes, and reads them back after a fresh open.
+        await vault.put("fixture/new", "written by this keyhold");
+        await vault.rotateKek({ reason: "after reading an older store" });
+      } finally {
+        vault.close();
+      }
+      const again = await open();
+      try {
+        const fresh = await again.get("fixture/new");
+        assert.equal(fresh.expose(), "written by this keyhold");
+        fresh.dispose();
+        const [ref, s] = Object.entries(expect.secrets)[0] as [string, StoreExpectations["secrets"][string]];
+        const old = await again.get(ref, { version: 1 });
+        assert.equal(old.expose(), s.versions["1"], "old values survive a rotation after the upgrade");
+        old.dispose();
+      } finally {
+        again.close();
+        pass.dispose();
+      }
+      const after = createHash("sha256")
+        .update(readFileSync(join(source, VAULT_FILE)))
+        .digest("hex");
+      assert.equal(after, fixtureDigest, "the kept store is unchanged");
+    });
+  }
+});
