@@ -83,9 +83,9 @@ async function vaultSecrets(
   refs: readonly string[],
   dirs: { store: string; state: string },
   io: CliIo,
-): Promise<{ refs: SecretRef[]; network: boolean; exists: boolean }> {
+): Promise<{ refs: SecretRef[]; network: boolean; usable: boolean }> {
   const { checkPlugin, parseRef } = await import("../vault/index.js");
-  const { vaultBackendKind } = await import("./vault.js");
+  const { vaultKind } = await import("./vault.js");
   const parsedRefs = refs.map((r) => parseRef(r));
   const plugin = normaliseServiceName(service);
   try {
@@ -96,25 +96,35 @@ async function vaultSecrets(
       "use 1-64 of A-Z a-z 0-9 _ . - (no ':' or '\\')",
     );
   }
-  const backend = vaultBackendKind(layoutFrom(dirs, io));
-  if (backend === undefined) {
+  const kind = vaultKind(layoutFrom(dirs, io));
+  if (kind === undefined) {
     writeLine(
       io.stderr,
       `keyhold: warning: there is no vault in ${dirs.state} yet; the service fails with 243/CREDENTIALS until there is`,
     );
+  } else if (kind.provider !== "systemd-credential") {
+    // Nobody is there to type a passphrase at service start, and root has no keyring session.
+    writeLine(
+      io.stderr,
+      `keyhold: warning: this vault's master key is held by the ${kind.provider} provider, which a service start cannot use; --vault needs a vault made with --provider systemd-credential (the default)`,
+    );
   }
-  return { refs: parsedRefs, network: backend === "postgres", exists: backend !== undefined };
+  return {
+    refs: parsedRefs,
+    network: kind?.backend === "postgres",
+    usable: kind?.provider === "systemd-credential",
+  };
 }
 
 /** After --install: the vault learns what the unit needs; the grant is printed for the admin to give. */
 async function declareVaultNeeds(
   service: string,
-  vault: { refs: SecretRef[]; exists: boolean },
+  vault: { refs: SecretRef[]; usable: boolean },
   dirs: { store: string; state: string },
   io: CliIo,
 ): Promise<void> {
   const plugin = normaliseServiceName(service);
-  if (vault.exists) {
+  if (vault.usable) {
     const { declareUnitNeeds } = await import("./vault.js");
     const added = await declareUnitNeeds(layoutFrom(dirs, io), plugin, vault.refs, io);
     for (const r of added)

@@ -163,10 +163,11 @@ function readConfig(l: StoreLayout): VaultConfig {
   }
 }
 
-/** Where this host's vault keeps its records, or undefined when there is no vault yet. */
-export function vaultBackendKind(l: StoreLayout): VaultConfig["backend"] | undefined {
+/** Where this host's vault keeps its records and who holds its master, or undefined when there is no vault yet. */
+export function vaultKind(l: StoreLayout): Pick<VaultConfig, "backend" | "provider"> | undefined {
   try {
-    return readConfig(l).backend;
+    const { backend, provider } = readConfig(l);
+    return { backend, provider };
   } catch (err) {
     if (isSecretError(err, "VAULT_NOT_FOUND")) return undefined;
     throw err;

@@ -165,13 +165,12 @@ export async function installUnits(
       writeFileAtomic(p.path, p.content, { mode: 0o644 });
     }
     if (options.verify ?? true) {
-      const dropIn = rendered.files.every((f) => f.path.includes(".d/"));
-      if (dropIn) await assertUnitsVerify([rendered.primary], { ...options, unitPath: [directory] });
-      else
-        await assertUnitsVerify(
-          plan.map((p) => p.path),
-          options,
-        );
+      // A drop-in is verified through the service it extends (found on the unit path); whole
+      // units (a vault answering socket beside a drop-in, for one) by their files.
+      const whole = plan.filter((p) => !p.path.includes(".d/")).map((p) => p.path);
+      if (whole.length < plan.length)
+        await assertUnitsVerify([rendered.primary, ...whole], { ...options, unitPath: [directory] });
+      else await assertUnitsVerify(whole, options);
     }
   } catch (err) {
     undo();

@@ -246,6 +246,20 @@ describe("keyhold unit (transcripts)", () => {
     assert.match(readFileSync(dropIn, "utf8"), /^LoadCredentialEncrypted=my_api_key:/m);
   });
 
+  it("$ keyhold unit postgresql --drop-in --vault db/password --install  → the drop-in and the answering units, all verified", () => {
+    const r = keyhold(
+      ["unit", "postgresql", "--drop-in", "--vault", "db/password", "--install", "--root", root, "--force"],
+      scratch.env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /there is no vault in .* yet/);
+    const dropIn = readFileSync(join(unitDir(), "postgresql.service.d/50-keyhold-credentials.conf"), "utf8");
+    assert.match(dropIn, /^LoadCredentialEncrypted=password:\/run\/keyhold-vault\/postgresql\/db\/password$/m);
+    assert.match(readFileSync(join(unitDir(), "postgresql-vault.socket"), "utf8"), /^Accept=yes$/m);
+    assert.match(readFileSync(join(unitDir(), "postgresql-vault@.service"), "utf8"), /--for postgresql /);
+    assert.match(r.stdout, /next: keyhold vault grant postgresql db\/password --ops read/);
+  });
+
   it("$ keyhold unit … --mode jobserver --install  → socket and service, and a warning when the group is missing", () => {
     const r = keyhold(
       [
