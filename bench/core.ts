@@ -69,7 +69,8 @@ async function main(): Promise<void> {
 
     const [storeLoad, bareDecrypt] = await pairedMedianMs(
       () => loadSecret("bench_key", { env, cache: false }),
-      () => runProcess(["systemd-creds", "decrypt", "--name=bench_key", join(s.store, "bench_key"), "-"], env),
+      () =>
+        runProcess(["systemd-creds", "decrypt", "--name=bench_key", join(s.store, "bench_key"), "-"], env),
       40,
     );
     results.push({
@@ -84,7 +85,8 @@ async function main(): Promise<void> {
 
     const [storeLoadSync, bareDecrypt2] = await pairedMedianMs(
       () => loadSecretSync("bench_key", { env, cache: false }),
-      () => runProcess(["systemd-creds", "decrypt", "--name=bench_key", join(s.store, "bench_key"), "-"], env),
+      () =>
+        runProcess(["systemd-creds", "decrypt", "--name=bench_key", join(s.store, "bench_key"), "-"], env),
       40,
     );
     results.push({
@@ -158,7 +160,9 @@ async function main(): Promise<void> {
       met: true,
     });
 
-    printHeader(`core (${new Date().toISOString().slice(0, 10)}, ${process.version}, systemd-creds, ${cpuModel()})`);
+    printHeader(
+      `core (${new Date().toISOString().slice(0, 10)}, ${process.version}, systemd-creds, ${cpuModel()})`,
+    );
     for (const r of results) printComparison(r);
   } finally {
     s.cleanup();

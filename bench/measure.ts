@@ -8,7 +8,11 @@ export function median(xs: number[]): number {
 }
 
 /** Runs `fn` `warmup` times, then `runs` times, and returns the median in milliseconds. */
-export async function medianMs(fn: () => unknown | Promise<unknown>, runs: number, warmup = 3): Promise<number> {
+export async function medianMs(
+  fn: () => unknown | Promise<unknown>,
+  runs: number,
+  warmup = 3,
+): Promise<number> {
   for (let i = 0; i < warmup; i++) await fn();
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -74,7 +78,11 @@ export interface Comparison {
 }
 
 export function formatMs(ms: number): string {
-  return ms < 0.01 ? `${(ms * 1e6).toFixed(0)} ns` : ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`;
+  return ms < 0.01
+    ? `${(ms * 1e6).toFixed(0)} ns`
+    : ms < 1
+      ? `${(ms * 1000).toFixed(1)} µs`
+      : `${ms.toFixed(2)} ms`;
 }
 
 /** Prints one comparison as a Markdown table row (ratio = ours / peer; below 1 means faster). */

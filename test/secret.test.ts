@@ -8,7 +8,14 @@ describe("Secret", () => {
   it("never prints its value", () => {
     const canary = makeCanary();
     const s = Secret.fromString(canary);
-    const shown = [String(s), `${s}`, s.toString(), JSON.stringify({ s }), inspect(s), inspect({ nested: [s] })];
+    const shown = [
+      String(s),
+      `${s}`,
+      s.toString(),
+      JSON.stringify({ s }),
+      inspect(s),
+      inspect({ nested: [s] }),
+    ];
     for (const text of shown) assert.ok(!text.includes(canary), text);
     assert.equal(String(s), "[REDACTED]");
     assert.equal(JSON.stringify({ s }), '{"s":"[REDACTED]"}');
@@ -29,7 +36,10 @@ describe("Secret", () => {
     const view = s.exposeBytes();
     s.dispose();
     assert.ok(view.every((b) => b === 0));
-    assert.throws(() => s.expose(), (e: unknown) => e instanceof SecretError && e.code === "DISPOSED");
+    assert.throws(
+      () => s.expose(),
+      (e: unknown) => e instanceof SecretError && e.code === "DISPOSED",
+    );
   });
 
   it("wipes the source when asked", () => {

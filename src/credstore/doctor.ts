@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { readProtectedFile } from "../load/index.js";
 import { isSecretError } from "../secret/index.js";
 import { decryptCredential, encryptCredential } from "../systemd/index.js";
-import { processAlive, withLock, writeFileAtomic } from "../durable/index.js";
+import { parseProcessTag, processAlive, withLock, writeFileAtomic } from "../durable/index.js";
 import { lockFile, type StoreLayout, storeFile } from "./layout.js";
 import { listCredentials } from "./listing.js";
 import { readCiphertext, shredFile } from "./store.js";
@@ -43,9 +43,10 @@ export interface DoctorOptions {
 
 const isRoot = (): boolean => process.geteuid?.() === 0;
 
-/** Whether the process that made a temporary file (.NAME.tmp-PID-…) still runs. */
+/** Whether the process that made a temporary file (.NAME.tmp-PID[.START]-…) still runs. */
 function writerAlive(name: string): boolean {
-  return processAlive(Number(/\.tmp-(\d+)-[0-9a-f]+$/.exec(name)?.[1]));
+  const writer = parseProcessTag(/\.tmp-([0-9.]+)-[0-9a-f]+$/.exec(name)?.[1] ?? "");
+  return writer !== undefined && processAlive(writer.pid, writer.started);
 }
 
 function modeOf(path: string): { mode: number; uid: number; gid: number } | undefined {

@@ -11,7 +11,7 @@ import {
 } from "../load/index.js";
 import { type Secret, SecretError } from "../secret/index.js";
 import { assertCredentialName } from "../systemd/index.js";
-import { processAlive } from "../durable/index.js";
+import { parseProcessTag, processAlive, processTag } from "../durable/index.js";
 import type { StoreLayout } from "./layout.js";
 import { decryptStored } from "./store.js";
 
@@ -45,7 +45,11 @@ const osSignals = osConstants.signals as Record<string, number>;
 // Variables that point keyhold or systemd-creds at keys; a child has no business seeing them.
 const WITHHELD = ["SYSTEMD_CREDENTIAL_SECRET", "CREDENTIALS_DIRECTORY"];
 
-/** Directories named credentials-<pid>-… whose keyhold process died (kill -9) are removed. */
+/**
+ * Directories named credentials-<pid>.<start time>-… whose keyhold process died (kill -9) are
+ * removed, also when the pid now belongs to another process (names of older keyholds carry the
+ * pid alone).
+ */
 function sweepOrphans(parent: string): void {
   let entries: string[];
   try {
@@ -54,9 +58,8 @@ function sweepOrphans(parent: string): void {
     return;
   }
   for (const entry of entries) {
-    const m = /^credentials-(\d+)-/.exec(entry);
-    if (!m) continue;
-    if (processAlive(Number(m[1]))) continue;
+    const owner = parseProcessTag(/^credentials-([0-9.]+)-/.exec(entry)?.[1] ?? "");
+    if (owner === undefined || processAlive(owner.pid, owner.started)) continue;
     const path = join(parent, entry);
     try {
       removeCredentialsDirectory(path);
@@ -145,7 +148,7 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
     if (caught) return diedOf(caught, "ramfs");
     dir = createCredentialsDirectory(values, {
       parent,
-      prefix: `credentials-${process.pid}-`,
+      prefix: `credentials-${processTag()}-`,
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     });

@@ -25,7 +25,7 @@ import {
   encryptCredential,
   readCredentialHeader,
 } from "../systemd/index.js";
-import { fsyncDirectory, withLock, writeFileAtomic } from "../durable/index.js";
+import { fsyncDirectory, processTag, withLock, writeFileAtomic } from "../durable/index.js";
 import {
   credentialStateDir,
   lockFile,
@@ -124,7 +124,7 @@ export function exists(l: StoreLayout, name: string): boolean {
 }
 
 /** Names keyhold uses for its own temporary files; a credential may not take one. */
-export const TEMPORARY_NAME = /^\..+\.tmp-\d+-[0-9a-f]+$/;
+export const TEMPORARY_NAME = /^\..+\.tmp-[0-9.]+-[0-9a-f]+$/;
 
 /** Reads a credential's ciphertext from the store (symlinks refused). */
 export function readCiphertext(l: StoreLayout, name: string): Buffer {
@@ -439,7 +439,7 @@ export function shredFile(path: string): void {
 
 /** A hidden name in the same directory, for taking a file out of sight atomically before shredding it. */
 function asideName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+  return join(dirname(path), `.${basename(path)}.tmp-${processTag()}-${randomBytes(6).toString("hex")}`);
 }
 
 /** Shreds a credential's kept state (versions, metadata): renamed aside first, so a crash leaves no half-removed history under the name. */

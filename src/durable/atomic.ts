@@ -11,6 +11,7 @@ import {
   writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { processTag } from "./lock.js";
 
 export interface AtomicWriteOptions {
   /** File mode, applied with fchmod so the umask cannot widen or narrow it. Default 0600. */
@@ -32,7 +33,7 @@ export function fsyncDirectory(dir: string): void {
 
 /** A temporary name in the same directory as `path`, hidden and never a valid credential file name. */
 export function temporaryNameFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+  return join(dirname(path), `.${basename(path)}.tmp-${processTag()}-${randomBytes(6).toString("hex")}`);
 }
 
 /**

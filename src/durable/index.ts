@@ -1,2 +1,10 @@
 export { type AtomicWriteOptions, fsyncDirectory, temporaryNameFor, writeFileAtomic } from "./atomic.js";
-export { acquireLock, type HeldLock, processAlive, withLock } from "./lock.js";
+export {
+  acquireLock,
+  type HeldLock,
+  parseProcessTag,
+  processAlive,
+  processStartTime,
+  processTag,
+  withLock,
+} from "./lock.js";

@@ -38,8 +38,8 @@ function readLock(path: string): string | undefined {
 }
 
 function ownerAlive(content: string, path: string): boolean {
-  const pid = Number.parseInt(content, 10);
-  if (!Number.isInteger(pid) || pid <= 0) {
+  const owner = parseProcessTag(content.split(" ")[0] ?? "");
+  if (owner === undefined) {
     // Not a lock this code writes (links make them whole): stale only once it is old.
     try {
       return Date.now() - statSync(path).mtimeMs < GRACE_MS;
@@ -47,11 +47,11 @@ function ownerAlive(content: string, path: string): boolean {
       return true;
     }
   }
-  return processAlive(pid);
+  return processAlive(owner.pid, owner.started);
 }
 
 function tryTake(lockPath: string): HeldLock | undefined {
-  const token = `${process.pid} ${randomBytes(12).toString("hex")}\n`;
+  const token = `${processTag()} ${randomBytes(12).toString("hex")}\n`;
   const draft = `${lockPath}.${randomBytes(6).toString("hex")}.new`;
   const fd = openSync(
     draft,
@@ -149,13 +149,51 @@ export async function withLock<T>(
   }
 }
 
-/** Whether a process with this pid exists (EPERM: it exists but belongs to someone else). */
-export function processAlive(pid: number): boolean {
+/**
+ * Whether a process with this pid exists (EPERM: it exists but belongs to someone else). With
+ * `started` (its processStartTime), whether it is still that same process: a pid reused by a
+ * later process does not count.
+ */
+export function processAlive(pid: number, started?: string): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
+  if (started === undefined) return true;
+  const now = processStartTime(pid);
+  // Unreadable /proc (hidepid): keep the old answer rather than call a live owner dead.
+  return now === undefined || now === started;
+}
+
+/**
+ * When a process started, in clock ticks after boot (field 22 of /proc/PID/stat): with the pid,
+ * it names one process for good, since no two processes with one pid start at the same tick.
+ * Undefined where /proc does not say.
+ */
+export function processStartTime(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may itself hold spaces or ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const start = fields[19];
+  return start !== undefined && /^[0-9]+$/.test(start) ? start : undefined;
+}
+
+/** This process as `pid` or `pid.starttime`, for names and lock files that outlive it. */
+export function processTag(pid = process.pid): string {
+  const started = processStartTime(pid);
+  return started === undefined ? String(pid) : `${pid}.${started}`;
+}
+
+/** Parses a processTag back; undefined if it is not one. */
+export function parseProcessTag(tag: string): { pid: number; started?: string } | undefined {
+  const m = /^([1-9][0-9]{0,9})(?:\.([0-9]{1,20}))?$/.exec(tag);
+  if (m === null) return undefined;
+  return m[2] === undefined ? { pid: Number(m[1]) } : { pid: Number(m[1]), started: m[2] };
 }

@@ -387,7 +387,9 @@ describe("audit log under concurrency and kill -9", () => {
       const child = runAppender(scratch, 0, `kill${trial}`);
       await new Promise<void>((resolve, reject) => {
         child.stdout!.once("data", () => resolve());
-        child.once("exit", (code) => reject(new Error(`the appender exited (${code}) before its first record`)));
+        child.once("exit", (code) =>
+          reject(new Error(`the appender exited (${code}) before its first record`)),
+        );
       });
       await sleep(Math.floor(Math.random() * 30));
       child.kill("SIGKILL");

@@ -6,10 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { constants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, it } from "node:test";
+import { processStartTime } from "../../src/durable/index.js";
 import { initWorld, runCli, runCliOk, type StartedCli, startCli } from "../support/cli.js";
 import { makeCanary, type Scratch } from "../support/scratch.js";
 import { encodingsOf } from "../support/tree.js";
@@ -70,7 +72,7 @@ describe("keyhold run: what the child sees", () => {
     const r = await runCliOk(["run", "api_key", "--", "sh", "-c", INSPECT, "inspect", "api_key"], { env });
     const seen = report(r.stdout);
     const dir = seen.get("dir") as string;
-    assert.match(dir, /^\/run\/keyhold\/credentials-\d+-/);
+    assert.match(dir, /^\/run\/keyhold\/credentials-\d+\.\d+-/);
     assert.equal(seen.get("uid"), "0");
     assert.equal(seen.get("dirmode"), "500 0 0");
     assert.equal(seen.get("filemode"), "400 0 0");
@@ -106,7 +108,7 @@ describe("keyhold run: what the child sees", () => {
       { env: s.env },
     );
     const seen = report(r.stdout);
-    assert.match(seen.get("file") ?? "", /^\/run\/keyhold\/credentials-\d+-[^/]+\/api_key$/);
+    assert.match(seen.get("file") ?? "", /^\/run\/keyhold\/credentials-\d+\.\d+-[^/]+\/api_key$/);
     const environ = environOf(seen.get("environ"));
     for (const form of encodingsOf(value)) assert.ok(!environ.some((e) => e.includes(form)));
   });
@@ -150,8 +152,8 @@ describe("keyhold run: what the child sees", () => {
       const pid = started.child.pid as number;
       const r = await started.result;
       assert.equal(r.code, c.exit, `${c.args.join(" ")}: ${r.stderr}`);
-      const left = (existsSync("/run/keyhold") ? readdirSync("/run/keyhold") : []).filter((d) =>
-        d.startsWith(`credentials-${pid}-`),
+      const left = (existsSync("/run/keyhold") ? readdirSync("/run/keyhold") : []).filter(
+        (d) => /^credentials-([0-9]+)[.-]/.exec(d)?.[1] === String(pid),
       );
       assert.deepEqual(left, [], `keyhold ${c.args.join(" ")} left its credential directory`);
       for (const form of encodingsOf(value)) assert.ok(!r.stdout.includes(form) && !r.stderr.includes(form));
@@ -244,5 +246,28 @@ describe("keyhold run: what the child sees", () => {
     await runCliOk(["run", "api_key", "--", "true"], { env: s.env });
     assert.equal(existsSync(dir), false, "the next run removed the orphaned directory");
     assert.equal(mounted(dir), false, "and unmounted it");
+  });
+
+  it("a leftover whose pid now belongs to another process is swept; a live owner's is kept", async () => {
+    // Names carry pid.starttime: this test runner's pid with another start time is what a dead
+    // keyhold's directory looks like once its pid has been reused.
+    const parent = "/run/keyhold";
+    const own = processStartTime(process.pid);
+    assert.ok(own, "/proc/self/stat gives a start time");
+    const reused = join(parent, `credentials-${process.pid}.${BigInt(own) + 1n}-Ab12Cd`);
+    const live = join(parent, `credentials-${process.pid}.${own}-Ef34Gh`);
+    const legacy = join(parent, `credentials-${process.pid}-Ij56Kl`);
+    for (const d of [reused, live, legacy]) {
+      mkdirSync(d, { recursive: true, mode: 0o700 });
+      writeFileSync(join(d, "api_key"), "not a real key");
+    }
+    try {
+      await runCliOk(["run", "api_key", "--", "true"], { env: s.env });
+      assert.equal(existsSync(reused), false, "the reused pid's leftover is gone");
+      assert.equal(existsSync(live), true, "a live keyhold's directory stays");
+      assert.equal(existsSync(legacy), true, "a pid-only name of a live pid stays");
+    } finally {
+      for (const d of [reused, live, legacy]) rmSync(d, { recursive: true, force: true });
+    }
   });
 });

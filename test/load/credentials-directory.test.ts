@@ -10,7 +10,12 @@ import { makeCanary } from "../support/scratch.js";
 
 function fsType(path: string): string {
   // The last line is the mount on top when several are stacked on one point.
-  return execFileSync("findmnt", ["-n", "-o", "FSTYPE", "--target", path], { encoding: "utf8" }).trim().split("\n").at(-1) ?? "";
+  return (
+    execFileSync("findmnt", ["-n", "-o", "FSTYPE", "--target", path], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .at(-1) ?? ""
+  );
 }
 
 describe("createCredentialsDirectory", () => {
@@ -18,7 +23,9 @@ describe("createCredentialsDirectory", () => {
     if (process.geteuid?.() !== 0) return t.skip("ramfs mounts need root");
     const parent = mkdtempSync(join("/run", "keyhold-test-"));
     const value = makeCanary();
-    const dir = createCredentialsDirectory([{ name: "api_key", value: Secret.fromString(value) }], { parent });
+    const dir = createCredentialsDirectory([{ name: "api_key", value: Secret.fromString(value) }], {
+      parent,
+    });
     try {
       assert.equal(dir.filesystem, "ramfs");
       assert.equal(fsType(dir.path), "ramfs");
@@ -51,7 +58,10 @@ describe("createCredentialsDirectory", () => {
 
   it("falls back to the parent's tmpfs when asked not to mount", () => {
     const parent = mkdtempSync(join("/dev/shm", "keyhold-test-"));
-    const dir = createCredentialsDirectory([{ name: "k", value: Secret.fromString("v") }], { parent, ramfs: false });
+    const dir = createCredentialsDirectory([{ name: "k", value: Secret.fromString("v") }], {
+      parent,
+      ramfs: false,
+    });
     try {
       assert.equal(dir.filesystem, "tmpfs");
       assert.equal(fsType(dir.path), "tmpfs");
@@ -74,7 +84,11 @@ describe("createCredentialsDirectory", () => {
     const parent = mkdtempSync(join(process.cwd(), ".keyhold-test-"));
     try {
       assert.throws(
-        () => createCredentialsDirectory([{ name: "k", value: Secret.fromString("v") }], { parent, ramfs: false }),
+        () =>
+          createCredentialsDirectory([{ name: "k", value: Secret.fromString("v") }], {
+            parent,
+            ramfs: false,
+          }),
         { code: "NOT_MEMORY_FS" },
       );
       assert.deepEqual(execFileSync("ls", ["-A", parent], { encoding: "utf8" }), "");
@@ -85,9 +99,12 @@ describe("createCredentialsDirectory", () => {
 
   it("refuses invalid names and leaves nothing behind", () => {
     const parent = mkdtempSync(join(tmpdir(), "keyhold-test-"));
-    assert.throws(() => createCredentialsDirectory([{ name: "../x", value: Secret.fromString("v") }], { parent }), {
-      code: "INVALID_NAME",
-    });
+    assert.throws(
+      () => createCredentialsDirectory([{ name: "../x", value: Secret.fromString("v") }], { parent }),
+      {
+        code: "INVALID_NAME",
+      },
+    );
     assert.deepEqual(execFileSync("ls", ["-A", parent], { encoding: "utf8" }), "");
     rmSync(parent, { recursive: true, force: true });
   });

@@ -3,7 +3,13 @@ import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { inspect } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { clearSecretCache, loadSecret, loadSecretKeyFile, loadSecretSync, SecretError } from "../../src/index.js";
+import {
+  clearSecretCache,
+  loadSecret,
+  loadSecretKeyFile,
+  loadSecretSync,
+  SecretError,
+} from "../../src/index.js";
 import { encryptCredential } from "../../src/systemd/index.js";
 import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
 
@@ -21,7 +27,10 @@ describe("loadSecret resolution order", () => {
     mkdirSync(s.store, { mode: 0o700 });
     writeFileSync(join(credDir, "api_key"), canaries.dir, { mode: 0o400 });
     writeFileSync(join(s.root, "api_key.txt"), canaries.file, { mode: 0o600 });
-    const ct = await encryptCredential("api_key", Buffer.from(canaries.store), { env: s.env, withKey: "host" });
+    const ct = await encryptCredential("api_key", Buffer.from(canaries.store), {
+      env: s.env,
+      withKey: "host",
+    });
     writeFileSync(join(s.store, "api_key"), ct, { mode: 0o600 });
   });
   after(() => {
@@ -32,7 +41,10 @@ describe("loadSecret resolution order", () => {
   const opts = (env: NodeJS.ProcessEnv) => ({ env: { ...s.env, ...env }, cache: false });
 
   it("prefers $CREDENTIALS_DIRECTORY", async () => {
-    const v = await loadSecret("api_key", opts({ CREDENTIALS_DIRECTORY: credDir, API_KEY_FILE: join(s.root, "api_key.txt") }));
+    const v = await loadSecret(
+      "api_key",
+      opts({ CREDENTIALS_DIRECTORY: credDir, API_KEY_FILE: join(s.root, "api_key.txt") }),
+    );
     assert.equal(v.expose(), canaries.dir);
   });
 
@@ -53,11 +65,14 @@ describe("loadSecret resolution order", () => {
   });
 
   it("reports every place it looked, and no value", async () => {
-    await assert.rejects(loadSecret("missing_key", opts({ CREDENTIALS_DIRECTORY: credDir })), (e: unknown) => {
-      assert.ok(e instanceof SecretError && e.code === "CREDENTIAL_NOT_FOUND");
-      assert.match(e.hint ?? "", /credentials\/missing_key/);
-      return true;
-    });
+    await assert.rejects(
+      loadSecret("missing_key", opts({ CREDENTIALS_DIRECTORY: credDir })),
+      (e: unknown) => {
+        assert.ok(e instanceof SecretError && e.code === "CREDENTIAL_NOT_FOUND");
+        assert.match(e.hint ?? "", /credentials\/missing_key/);
+        return true;
+      },
+    );
   });
 
   it("decrypts once per process and hands back the same Secret", async () => {
@@ -74,7 +89,8 @@ describe("loadSecret resolution order", () => {
 
   it("never shows the value when printed", async () => {
     const v = await loadSecret("api_key", opts({}));
-    for (const text of [String(v), `${v}`, JSON.stringify(v), inspect(v)]) assert.ok(!text.includes(canaries.store));
+    for (const text of [String(v), `${v}`, JSON.stringify(v), inspect(v)])
+      assert.ok(!text.includes(canaries.store));
   });
 });
 
@@ -84,7 +100,8 @@ describe("file checks", () => {
     s = makeScratch();
   });
   after(() => s.cleanup());
-  const load = (name: string, env: NodeJS.ProcessEnv) => loadSecret(name, { env: { ...s.env, ...env }, cache: false });
+  const load = (name: string, env: NodeJS.ProcessEnv) =>
+    loadSecret(name, { env: { ...s.env, ...env }, cache: false });
 
   it("refuses group or world bits on a NAME_FILE", async () => {
     const path = join(s.root, "open.txt");
@@ -112,7 +129,10 @@ describe("file checks", () => {
   it("refuses relative and dot-dot paths", async () => {
     await assert.rejects(load("rel", { REL_FILE: "secrets/rel.txt" }), code("PATH_VALIDATION_FAILED"));
     await assert.rejects(load("rel", { REL_FILE: `${s.root}/../x/rel.txt` }), code("PATH_VALIDATION_FAILED"));
-    await assert.rejects(load("rel", { CREDENTIALS_DIRECTORY: "run/credentials" }), code("PATH_VALIDATION_FAILED"));
+    await assert.rejects(
+      load("rel", { CREDENTIALS_DIRECTORY: "run/credentials" }),
+      code("PATH_VALIDATION_FAILED"),
+    );
   });
 
   it("refuses files over 1 MiB", async () => {
@@ -146,7 +166,10 @@ describe("file checks", () => {
 
   it("reports a wrong embedded name as NAME_MISMATCH (seed 001's rotation mistake)", async () => {
     mkdirSync(s.store, { recursive: true, mode: 0o700 });
-    const ct = await encryptCredential("MY_API_KEY", Buffer.from(makeCanary()), { env: s.env, withKey: "host" });
+    const ct = await encryptCredential("MY_API_KEY", Buffer.from(makeCanary()), {
+      env: s.env,
+      withKey: "host",
+    });
     writeFileSync(join(s.store, "my_api_key"), ct, { mode: 0o600 });
     await assert.rejects(load("my_api_key", {}), code("NAME_MISMATCH"));
   });

@@ -254,7 +254,10 @@ describe("keyhold unit (transcripts)", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /there is no vault in .* yet/);
     const dropIn = readFileSync(join(unitDir(), "postgresql.service.d/50-keyhold-credentials.conf"), "utf8");
-    assert.match(dropIn, /^LoadCredentialEncrypted=password:\/run\/keyhold-vault\/postgresql\/db\/password$/m);
+    assert.match(
+      dropIn,
+      /^LoadCredentialEncrypted=password:\/run\/keyhold-vault\/postgresql\/db\/password$/m,
+    );
     assert.match(readFileSync(join(unitDir(), "postgresql-vault.socket"), "utf8"), /^Accept=yes$/m);
     assert.match(readFileSync(join(unitDir(), "postgresql-vault@.service"), "utf8"), /--for postgresql /);
     assert.match(r.stdout, /next: keyhold vault grant postgresql db\/password --ops read/);

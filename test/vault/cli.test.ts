@@ -287,7 +287,7 @@ test("keyhold vault run: secrets as files in a private directory, never in argv 
     const [value, token, envHits, mode] = o.stdout.split("\n");
     assert.deepEqual([value, token, envHits, mode], [canary, "tok", "0", "400"]);
     const dir = o.stderr.trim().split("\n").at(-1) ?? "";
-    assert.match(dir, /\/credentials-\d+-/);
+    assert.match(dir, /\/credentials-\d+\.\d+-/);
     assert.equal(spawnSync("test", ["-e", dir]).status, 1, "the directory is gone");
     const dup = keyhold(s.env, ["run", "a/x,b/x", "--", "true"]);
     assert.equal(dup.code, 2);
