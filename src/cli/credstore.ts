@@ -316,7 +316,7 @@ export async function importEnvCommand(argv: string[], io: CliIo): Promise<numbe
     return help(
       io,
       synopsis,
-      "Stores one credential per KEY=value entry (name: the key in lower case) and prints\nthe LoadCredentialEncrypted= lines to use. Takes every entry or none.",
+      "Stores one credential per KEY=value entry (name: the key in lower case) and prints\nthe LoadCredentialEncrypted= lines to use. Takes every entry or none; entries already\nstored with the same value count as imported, so an interrupted import can be run again.",
     );
   }
   expectPositionals(positionals, 1, synopsis);
@@ -337,30 +337,44 @@ export async function importEnvCommand(argv: string[], io: CliIo): Promise<numbe
     throw err;
   }
   const written: string[] = [];
+  // Entries already stored with the same value count as imported, so running the same import
+  // again — after it was interrupted, or in a provisioning script — finishes it instead of failing.
+  const present = new Set<string>();
   try {
-    const taken = entries.filter((e) => exists(l, e.name)).map((e) => e.name);
+    const taken: string[] = [];
+    for (const e of entries) {
+      if (!exists(l, e.name)) continue;
+      const current = await decryptStored(l, e.name);
+      try {
+        if (current.verify(e.value)) present.add(e.name);
+        else taken.push(e.name);
+      } finally {
+        current.dispose();
+      }
+    }
     if (taken.length > 0) {
       throw new SecretError(
         "CREDENTIAL_EXISTS",
-        `credentials already exist: ${taken.join(", ")}; nothing was imported`,
+        `credentials already exist with other values: ${taken.join(", ")}; nothing was imported`,
         {
           hint: "rotate them one by one with keyhold rotate, or remove those lines",
         },
       );
     }
+    const todo = entries.filter((e) => !present.has(e.name));
     await audited(
       l,
       "import-env",
       undefined,
       async () => {
-        for (const e of entries) {
+        for (const e of todo) {
           await writeVersion(l, e.name, e.value, { mustExist: false, origin: "import-env" });
           written.push(e.name);
         }
       },
-      () => ({ count: entries.length }),
+      () => ({ count: todo.length, alreadyStored: present.size }),
     );
-    for (const e of entries) await fingerprint(l, e.name, e.value);
+    for (const e of todo) await fingerprint(l, e.name, e.value);
     if (opened) shredOpened(opened);
   } catch (err) {
     if (opened) closeOpened(opened);
@@ -373,13 +387,18 @@ export async function importEnvCommand(argv: string[], io: CliIo): Promise<numbe
   if (values.json) {
     writeJson(
       io,
-      entries.map((e) => ({ variable: e.variable, name: e.name })),
+      entries.map((e) => ({ variable: e.variable, name: e.name, alreadyStored: present.has(e.name) })),
     );
     return EXIT_OK;
   }
+  const imported = entries.length - present.size;
+  const already =
+    present.size === 0
+      ? ""
+      : ` (${present.size} already stored with these values: ${[...present].join(", ")})`;
   writeLine(
     io.stdout,
-    `imported ${entries.length} credential${entries.length === 1 ? "" : "s"} from ${file}. In the unit's [Service] section:`,
+    `imported ${imported} credential${imported === 1 ? "" : "s"} from ${file}${already}. In the unit's [Service] section:`,
   );
   for (const e of entries) writeLine(io.stdout, `LoadCredentialEncrypted=${e.name}`);
   writeLine(io.stdout, "For programs that read NAME_FILE variables, add:");

@@ -162,7 +162,30 @@ describe("import and import-env", () => {
     assert.ok(!r.stdout.includes(a) && !r.stdout.includes(b));
   });
 
-  it("takes none of a .env file when one entry is already stored", async () => {
+  it("finishes an interrupted import when run again: entries stored with the same value count as imported", async () => {
+    const a = makeCanary("again-a");
+    const b = makeCanary("again-b");
+    const file = join(s.root, "resume.env");
+    writeFileSync(file, `RESUME_A=${a}\nRESUME_B=${b}\n`, { mode: 0o600 });
+    // What a kill -9 after the first entry leaves: resume_a stored, resume_b not.
+    await runCliOk(["set", "resume_a"], { env: s.env, input: a });
+    const r = await runCliOk(["import-env", file, "--json"], { env: s.env });
+    assert.deepEqual(JSON.parse(r.stdout), [
+      { variable: "RESUME_A", name: "resume_a", alreadyStored: true },
+      { variable: "RESUME_B", name: "resume_b", alreadyStored: false },
+    ]);
+    assert.equal((await runCliOk(["get", "resume_b"], { env: s.env })).stdout, b);
+    const history = JSON.parse((await runCliOk(["history", "resume_a", "--json"], { env: s.env })).stdout);
+    assert.equal(history.versions?.length ?? history.length, 1, "the stored entry was not written again");
+    const again = await runCliOk(["import-env", file], { env: s.env });
+    assert.match(
+      again.stdout,
+      /^imported 0 credentials from .* \(2 already stored with these values: resume_a, resume_b\)/,
+    );
+    assert.ok(!`${r.stdout}${again.stdout}${again.stderr}`.includes(a));
+  });
+
+  it("takes none of a .env file when one entry is already stored with another value", async () => {
     const file = join(s.root, "again.env");
     writeFileSync(file, `FRESH_KEY=${makeCanary()}\nOPENAI_API_KEY=${makeCanary()}\n`, { mode: 0o600 });
     const r = await runCli(["import-env", file], { env: s.env });

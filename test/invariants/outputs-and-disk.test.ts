@@ -66,9 +66,11 @@ function everyCommand(s: Scratch, value: string): Step[] {
   const plain = join(s.root, "plain.txt");
   const dotenv = join(s.root, "app.env");
   const badEnv = join(s.root, "bad.env");
+  const conflictEnv = join(s.root, "conflict.env");
   const taken = join(s.root, "taken.txt");
   writeFileSync(plain, `${value}-imported\n`, { mode: 0o600 });
   writeFileSync(dotenv, `APP_TOKEN=${value}-env\nexport APP_OTHER="${value}-other"\n`, { mode: 0o600 });
+  writeFileSync(conflictEnv, `APP_TOKEN=${value}-changed\n`, { mode: 0o600 });
   writeFileSync(badEnv, `GOOD=1\nthis line holds ${value} and no equals sign\n`, { mode: 0o600 });
   writeFileSync(taken, value, { mode: 0o600 });
   plantMismatch(s, "my_api_key", "MY_API_KEY", `${value}-mismatch`);
@@ -109,7 +111,8 @@ function everyCommand(s: Scratch, value: string): Step[] {
     { args: ["set", "with_option", "--bogus"], input: value, exit: usage },
     { args: ["import", "api_key", taken], exit: failed },
     { args: ["import-env", badEnv], exit: failed },
-    { args: ["import-env", dotenv], exit: failed },
+    { args: ["import-env", dotenv], exit: ok }, // the same values again: already stored
+    { args: ["import-env", conflictEnv], exit: failed },
     { args: ["get", "my_api_key"], exit: failed, stdoutMayHoldValue: true },
     { args: ["run", "api_key", "--", "/nonexistent/command"], exit: [1, 2, 127] },
     { args: ["run", "my_api_key", "--", "true"], exit: failed },
@@ -149,7 +152,7 @@ describe("no value in output or on disk", () => {
       const { exits } = await runSteps(world, value, everyCommand(world, value));
       assert.deepEqual(exits, [], "a command exited with an unexpected code");
       // The plaintext inputs were the test's own; take them away, then nothing may remain.
-      for (const f of ["plain.txt", "app.env", "bad.env", "taken.txt"]) {
+      for (const f of ["plain.txt", "app.env", "bad.env", "conflict.env", "taken.txt"]) {
         const path = join(world.root, f);
         if (existsSync(path)) writeFileSync(path, "");
       }
