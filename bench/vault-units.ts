@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     );
     await c.check(keyhold("vault", "policy", "load", "/srv/bench/manifest.json"));
     await c.check(keyhold("vault", "grant", "kh-bench-vault", "bench/bench_key", "--ops", "read"));
-    await c.check(["systemctl", "start", "kh-bench-vault-vault.socket"]);
+    await c.check(["systemctl", "start", ...vault.vaultSockets]);
 
     // A credential that fails to load fails the unit (243/CREDENTIALS), so --wait exits non-zero.
     const start = (unit: string) =>

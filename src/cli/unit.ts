@@ -116,7 +116,11 @@ async function vaultSecrets(
   };
 }
 
-/** After --install: the vault learns what the unit needs; the grant is printed for the admin to give. */
+/**
+ * After --install: the vault learns what the unit needs; the grants still to give (before the
+ * first start: each start refused for want of one counts towards the plugin's lockout) and the
+ * ones the unit no longer uses are printed for the admin.
+ */
 async function declareVaultNeeds(
   service: string,
   vault: { refs: SecretRef[]; usable: boolean },
@@ -124,16 +128,23 @@ async function declareVaultNeeds(
   io: CliIo,
 ): Promise<void> {
   const plugin = normaliseServiceName(service);
+  let ungranted = vault.refs;
   if (vault.usable) {
     const { declareUnitNeeds } = await import("./vault.js");
-    const added = await declareUnitNeeds(layoutFrom(dirs, io), plugin, vault.refs, io);
-    for (const r of added)
-      writeLine(io.stdout, `declared: plugin ${plugin} needs ${r.ns}/${r.name} (read) — not granted yet`);
+    const result = await declareUnitNeeds(layoutFrom(dirs, io), plugin, vault.refs, io);
+    for (const r of result.added)
+      writeLine(io.stdout, `declared: plugin ${plugin} needs ${r.ns}/${r.name} (read)`);
+    for (const g of result.unused)
+      writeLine(
+        io.stdout,
+        `note: plugin ${plugin} may still ${g.ops.join(",")} ${g.ns}/${g.name}, which this unit does not load: keyhold vault revoke ${plugin} ${g.ns}/${g.name}`,
+      );
+    ungranted = result.ungranted;
   }
-  for (const r of vault.refs) {
+  for (const r of ungranted) {
     writeLine(
       io.stdout,
-      `next: keyhold vault grant ${plugin} ${r.ns}/${r.name} --ops read   (until then the service fails with 243/CREDENTIALS)`,
+      `next: keyhold vault grant ${plugin} ${r.ns}/${r.name} --ops read   (first: until then the service fails with 243/CREDENTIALS)`,
     );
   }
 }
@@ -239,10 +250,12 @@ export const unitCommand: Command = async (argv, io) => {
   }
   if (installed !== undefined) {
     for (const path of installed) writeLine(io.stdout, `installed ${path}`);
-    const next = values["drop-in"] ? `restart ${rendered.primary}` : `enable --now ${rendered.primary}`;
-    const vaultSocket = vault === undefined ? "" : ` ${normaliseServiceName(service)}-vault.socket`;
-    writeLine(io.stdout, `next: systemctl daemon-reload && systemctl ${next}${vaultSocket}`);
     if (vault !== undefined) await declareVaultNeeds(service, vault, { store, state }, io);
+    const sockets = rendered.vaultSockets.join(" ");
+    const next = values["drop-in"]
+      ? `${sockets === "" ? "" : `enable --now ${sockets} && systemctl `}restart ${rendered.primary}`
+      : `enable --now ${[rendered.primary, ...rendered.vaultSockets].join(" ")}`;
+    writeLine(io.stdout, `next: systemctl daemon-reload && systemctl ${next}`);
     return EXIT_OK;
   }
   rendered.files.forEach((f, i) => {

@@ -1,39 +1,42 @@
+import { existsSync, fstatSync } from "node:fs";
 import { Socket } from "node:net";
 import type { AuditLog } from "../audit/index.js";
 import { isSecretError, type Secret, SecretError } from "../secret/index.js";
 import {
-  acceptedSocketPath,
+  checkPeerIsStarting,
   encryptCredential,
   parseSocketInstance,
-  unitOfProcess,
-  VAULT_SOCKET_DIR,
+  processFacts,
+  unitProcesses,
   type WithKey,
 } from "../systemd/index.js";
-import { parseRef, type SecretRef } from "../vault/index.js";
+import type { SecretRef } from "../vault/index.js";
 import { type CliIo, EXIT_OK, writeLine } from "./io.js";
 
 /*
  * `keyhold vault serve-credential`: answers one `LoadCredentialEncrypted=NAME:/run/keyhold-vault/
- * SERVICE/NS/NAME` request of a unit that `keyhold unit --vault NS/NAME` rendered. systemd starts
- * one root instance per request (Accept=yes) with the connection as fd 3. The answer is the vault
- * secret's current value encrypted for this host under the credential's name, so PID 1 decrypts it
- * into the service's credential directory; on any failure nothing is written, the empty answer
- * fails to decrypt, and the service fails with 243/CREDENTIALS instead of starting with a wrong
- * or empty key. docs/units.md "Vault secrets".
+ * SERVICE/NS/NAME` request of a unit that `keyhold unit --vault NS/NAME` rendered. Each secret has
+ * its own socket unit, whose template names the secret (--ref) and the unit (--for); systemd starts
+ * one root instance per request (Accept=yes) with the connection as fd 3. The answer is the
+ * secret's current value encrypted for this host under the credential's name, so PID 1 decrypts
+ * it into the service's credential directory; on any failure nothing is written, the empty answer
+ * fails to decrypt, and the service fails with 243/CREDENTIALS instead of starting with a wrong or
+ * empty key. docs/units.md "Vault secrets".
  */
 
 /** Accept=yes passes the accepted connection as the one $LISTEN_FDS descriptor. */
 const CONNECTION_FD = 3;
 /** The answer is decrypted by PID 1 within milliseconds; a copy found later is useless. */
 const ANSWER_LIFETIME = "+60s";
+const HOST_KEY = "/var/lib/systemd/credential.secret";
 
 export interface ServeCredentialOptions {
   /** The service (without .service) whose requests this socket answers: also its vault plugin. */
   service: string;
+  ref: SecretRef;
   /** systemd's instance name for the connection: <counter>-<pid>-<uid> of the peer. */
   peer: string;
   io: CliIo;
-  withKey?: WithKey;
   /** Reads a secret through the vault's policy for plugin `service` (audited there). */
   read: (ref: SecretRef) => Promise<Secret>;
   /** The host's audit log, for requests refused before the vault is reached. */
@@ -42,29 +45,38 @@ export interface ServeCredentialOptions {
 
 function unverified(message: string): SecretError {
   return new SecretError("PEER_UNVERIFIED", message, {
-    hint: "vault credential sockets are for the units keyhold unit --vault rendered; see docs/units.md",
+    hint: "vault credential sockets answer only the units keyhold unit --vault rendered them for; see docs/units.md",
   });
 }
 
-/** Which secret was asked for and by whom; throws PEER_UNVERIFIED unless it is the service itself. */
-function verifyRequest(options: ServeCredentialOptions): SecretRef {
+/** Refuses unless the connection is the service's own start asking; returns what was found. */
+async function verifyRequest(options: ServeCredentialOptions, found: Record<string, string>): Promise<void> {
   const { env } = options.io;
   if (env.LISTEN_PID !== String(process.pid) || env.LISTEN_FDS !== "1") {
     throw unverified("no connection was passed to this process: it is started by a socket unit");
   }
-  const path = acceptedSocketPath(CONNECTION_FD);
-  const prefix = `${VAULT_SOCKET_DIR}/${options.service}/`;
-  if (!path.startsWith(prefix)) {
-    throw unverified(`the request came through ${path.slice(0, 160)}, not a socket of ${options.service}`);
+  let isSocket = false;
+  try {
+    isSocket = fstatSync(CONNECTION_FD).isSocket();
+  } catch {
+    // not open
   }
-  const ref = parseRef(path.slice(prefix.length));
+  if (!isSocket) throw unverified(`descriptor ${CONNECTION_FD} is not a connection`);
   const peer = parseSocketInstance(options.peer);
   if (peer.uid !== 0) throw unverified(`the request came from uid ${peer.uid}, not from the service manager`);
-  const unit = unitOfProcess(peer.pid);
-  if (unit !== `${options.service}.service`) {
-    throw unverified(`the request came from ${unit.slice(0, 120)}, not from ${options.service}.service`);
-  }
-  return ref;
+  const facts = processFacts(peer.pid);
+  found.cgroup = facts.cgroup.slice(0, 200);
+  const unit = `${options.service}.service`;
+  checkPeerIsStarting(peer, facts, unit, await unitProcesses(unit, env));
+}
+
+/**
+ * The answer is encrypted with the host key when there is one: it lives for a minute and travels
+ * over a root-only socket to PID 1, and the host key needs no TPM round trip (nor a writable
+ * /var/lib/systemd, which this sandbox does not have, to create it). Without a host key: the TPM.
+ */
+function answerKey(env: NodeJS.ProcessEnv): WithKey {
+  return existsSync(env.SYSTEMD_CREDENTIAL_SECRET ?? HOST_KEY) ? "host" : "tpm2";
 }
 
 function answer(data: Buffer): Promise<void> {
@@ -76,17 +88,18 @@ function answer(data: Buffer): Promise<void> {
 }
 
 export async function serveCredential(options: ServeCredentialOptions): Promise<number> {
-  let ref: SecretRef;
+  const { ref } = options;
+  const found: Record<string, string> = {};
   try {
-    ref = verifyRequest(options);
+    await verifyRequest(options, found);
   } catch (err) {
-    const code = isSecretError(err) ? err.code : "INTERNAL";
     const audit = await options.openAudit();
     await audit.append({
       op: "vault.serve-credential",
+      name: `${ref.ns}/${ref.name}`,
       result: "denied",
-      code,
-      detail: { unit: `${options.service}.service` },
+      code: isSecretError(err) ? err.code : "INTERNAL",
+      detail: { unit: `${options.service}.service`, peer: options.peer.slice(0, 40), ...found },
     });
     throw err;
   }
@@ -95,7 +108,7 @@ export async function serveCredential(options: ServeCredentialOptions): Promise<
     const ciphertext = await encryptCredential(ref.name, value.exposeBytes(), {
       notAfter: ANSWER_LIFETIME,
       env: options.io.env,
-      ...(options.withKey === undefined ? {} : { withKey: options.withKey }),
+      withKey: answerKey(options.io.env),
     });
     await answer(ciphertext);
   } finally {

@@ -119,7 +119,7 @@ const SUBCOMMANDS: Record<string, { synopsis: string; summary: string }> = {
     summary: "run COMMAND with vault secrets as files NAME in a private $CREDENTIALS_DIRECTORY",
   },
   "serve-credential": {
-    synopsis: "vault serve-credential --for SERVICE --peer INSTANCE",
+    synopsis: "vault serve-credential --for SERVICE --ref NS/NAME --peer INSTANCE",
     summary:
       "answer one vault credential request of SERVICE (run by SERVICE-vault@.service, which keyhold unit --vault renders)",
   },
@@ -177,24 +177,31 @@ export function vaultKind(l: StoreLayout): Pick<VaultConfig, "backend" | "provid
 /**
  * `keyhold unit --vault … --install`: a unit's --vault list is what plugin SERVICE needs, so it is
  * recorded as (merged into) that plugin's manifest, read-only. Granting stays a separate decision
- * (`keyhold vault grant`). Returns the references that were not declared before.
+ * (`keyhold vault grant`). Says what was newly declared, what is not granted yet, and which of the
+ * plugin's grants the unit no longer uses.
  */
 export async function declareUnitNeeds(
   l: StoreLayout,
   plugin: string,
   refs: readonly SecretRef[],
   io: CliIo,
-): Promise<SecretRef[]> {
+): Promise<{ added: SecretRef[]; ungranted: SecretRef[]; unused: AccessRule[] }> {
   return withVault(l, {}, io, async ({ vault }) => {
-    const needs = [...((await vault.policy()).manifests[plugin]?.needs ?? [])];
-    const added = refs.filter(
-      (r) =>
-        !needs.some((n) => n.ns === r.ns && (n.name === "*" || n.name === r.name) && n.ops.includes("read")),
-    );
-    if (added.length === 0) return [];
-    for (const r of added) needs.push({ ns: r.ns, name: r.name, ops: ["read"] });
-    await vault.registerManifest({ plugin, needs });
-    return added;
+    const policy = await vault.policy();
+    const needs = [...(policy.manifests[plugin]?.needs ?? [])];
+    const grants = policy.grants[plugin] ?? [];
+    const covers = (rule: AccessRule, r: SecretRef) =>
+      rule.ns === r.ns && (rule.name === "*" || rule.name === r.name) && rule.ops.includes("read");
+    const added = refs.filter((r) => !needs.some((n) => covers(n, r)));
+    if (added.length > 0) {
+      for (const r of added) needs.push({ ns: r.ns, name: r.name, ops: ["read"] });
+      await vault.registerManifest({ plugin, needs });
+    }
+    return {
+      added,
+      ungranted: refs.filter((r) => !grants.some((g) => covers(g, r))),
+      unused: grants.filter((g) => !refs.some((r) => covers(g, r))),
+    };
   });
 }
 
@@ -971,18 +978,25 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "serve-credential": {
-      const { values, positionals } = parse({ for: { type: "string" }, peer: { type: "string" } });
+      const { values, positionals } = parse({
+        for: { type: "string" },
+        ref: { type: "string" },
+        peer: { type: "string" },
+      });
       if (values.help) return help(io, sub);
       if (positionals.length > 0) throw usageError(`unexpected argument: ${positionals[0]}`);
-      if (values.for === undefined || values.peer === undefined)
-        throw usageError("--for SERVICE and --peer INSTANCE are required", `usage: keyhold ${synopsis}`);
+      if (values.for === undefined || values.ref === undefined || values.peer === undefined)
+        throw usageError(
+          "--for SERVICE, --ref NS/NAME and --peer INSTANCE are required",
+          `usage: keyhold ${synopsis}`,
+        );
       const service = checkPlugin(values.for);
       const l = layoutFrom(values, io);
       return serveCredential({
         service,
+        ref: parseRef(values.ref),
         peer: values.peer,
         io,
-        ...(l.withKey === undefined ? {} : { withKey: l.withKey }),
         read: (ref) => withVault(l, values, io, ({ vault }) => vault.scope(service).get(ref)),
         openAudit: () => openStateAuditLog(l.state, l.creds),
       });

@@ -58,10 +58,15 @@ export {
   type UnitMode,
   type UnitOptions,
   VAULT_SOCKET_DIR,
+  type VaultUnitCredential,
+  vaultUnitPrefix,
 } from "./unit.js";
 export {
-  acceptedSocketPath,
+  checkPeerIsStarting,
+  type ProcessFacts,
   parseSocketInstance,
+  processFacts,
   type SocketPeer,
-  unitOfProcess,
+  type UnitProcesses,
+  unitProcesses,
 } from "./socket-peer.js";

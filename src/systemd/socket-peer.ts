@@ -1,44 +1,24 @@
-import { readFileSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { SecretError } from "../secret/index.js";
+import { runTool, systemTool } from "./process.js";
 
 /*
- * Who is on the other end of a socket-activated connection, for a service that hands out
- * credentials through systemd's `LoadCredential[Encrypted]=ID:/path/to/socket`. Node cannot call
- * getsockname(2) or getpeername(2) on a Unix socket, so this reads what the kernel and systemd
- * already publish (measured on systemd 252, docs/units.md "Vault secrets"):
- * - an accepted Unix socket shares the listening socket's address, and /proc/net/unix lists it
- *   under the socket's inode — so the path the client connected to is known from the fd alone;
- * - with `Accept=yes`, systemd names each instance `<counter>-<pid>-<uid>` of the peer (SO_PEERCRED),
- *   and for a credential request the peer is the forked child that is about to become the
- *   requesting service, already in that service's cgroup.
+ * Who is on the other end of a connection systemd accepted for a socket unit with Accept=yes, for
+ * a service that hands out credentials through `LoadCredentialEncrypted=ID:/path/to/socket`.
+ * Node cannot call getpeername(2) on a Unix socket, so this relies on what systemd and the kernel
+ * publish (measured on systemd 252, docs/units.md "Vault secrets"):
+ * - systemd names each instance `<counter>-<pid>-<uid>` of the peer (SO_PEERCRED);
+ * - for a credential request, the peer is a helper that the process about to become the service
+ *   forked ("(sd-mkdcreds)"): its parent is the unit's MainPID (ControlPID while an ExecStartPre=
+ *   or similar runs), and it sits in the unit's own cgroup, which systemd reports as ControlGroup.
+ * /proc/net/unix is deliberately not used: socket paths appear there unescaped, so any user can
+ * plant lines that look like another socket's.
  */
 
 function peerError(message: string): SecretError {
   return new SecretError("PEER_UNVERIFIED", message, {
-    hint: "this command answers systemd's LoadCredentialEncrypted= requests and is started by a socket unit that keyhold unit --vault renders",
+    hint: "vault credential sockets answer only the units keyhold unit --vault rendered them for; see docs/units.md",
   });
-}
-
-/** The file system path a connected Unix socket (by descriptor) was accepted on. */
-export function acceptedSocketPath(fd: number, procRoot = "/proc"): string {
-  let link: string;
-  try {
-    link = readlinkSync(`${procRoot}/self/fd/${fd}`);
-  } catch {
-    throw peerError(`descriptor ${fd} is not open`);
-  }
-  const inode = /^socket:\[([0-9]+)\]$/.exec(link)?.[1];
-  if (inode === undefined) throw peerError(`descriptor ${fd} is not a socket`);
-  // Num RefCount Protocol Flags Type St Inode Path — the path is absent for unnamed sockets.
-  for (const line of readFileSync(`${procRoot}/net/unix`, "utf8").split("\n").slice(1)) {
-    const fields = line.trim().split(/ +/);
-    if (fields[6] === inode) {
-      const path = fields.slice(7).join(" ");
-      if (!path.startsWith("/")) throw peerError(`descriptor ${fd} is not a socket in the file system`);
-      return path;
-    }
-  }
-  throw peerError(`descriptor ${fd} is not a Unix socket`);
 }
 
 export interface SocketPeer {
@@ -53,23 +33,93 @@ export function parseSocketInstance(instance: string): SocketPeer {
   return { pid: Number(m[2]), uid: Number(m[3]) };
 }
 
-/**
- * The unit a process belongs to, from its cgroup: the last path element of the unified (v2) line,
- * or of the named systemd hierarchy on a hybrid v1 host.
- */
-export function unitOfProcess(pid: number, procRoot = "/proc"): string {
-  let text: string;
+export interface ProcessFacts {
+  ppid: number;
+  /** Real, effective, saved and file-system uid. */
+  uids: number[];
+  /**
+   * The process's cgroup in systemd's own hierarchy: the named "systemd" hierarchy on hybrid and
+   * legacy hosts (where the unified one may say anything a root process wrote there), else the
+   * unified one.
+   */
+  cgroup: string;
+}
+
+export function processFacts(pid: number, procRoot = "/proc"): ProcessFacts {
+  let status: string;
+  let cgroups: string;
   try {
-    text = readFileSync(`${procRoot}/${pid}/cgroup`, "utf8");
+    status = readFileSync(`${procRoot}/${pid}/status`, "utf8");
+    cgroups = readFileSync(`${procRoot}/${pid}/cgroup`, "utf8");
   } catch {
     throw peerError(`process ${pid} is gone`);
   }
-  const lines = text.split("\n");
-  const paths = [
-    lines.find((l) => l.startsWith("0::"))?.slice(3),
-    lines.find((l) => /^[0-9]+:name=systemd:/.test(l))?.replace(/^[0-9]+:name=systemd:/, ""),
-  ];
-  const unit = paths.map((p) => p?.split("/").at(-1)).find((u) => u !== undefined && u.length > 0);
-  if (unit === undefined) throw peerError(`process ${pid} is in no unit`);
-  return unit;
+  const field = (name: string) => new RegExp(`^${name}:\\t(.*)$`, "m").exec(status)?.[1];
+  const ppid = Number(field("PPid"));
+  const uids = (field("Uid") ?? "").split("\t").map(Number);
+  const lines = cgroups.split("\n");
+  const named = lines.find((l) => /^[0-9]+:name=systemd:/.test(l));
+  const cgroup =
+    named !== undefined
+      ? named.replace(/^[0-9]+:name=systemd:/, "")
+      : lines.find((l) => l.startsWith("0::"))?.slice(3);
+  if (
+    !Number.isInteger(ppid) ||
+    uids.length !== 4 ||
+    uids.some((u) => !Number.isInteger(u)) ||
+    cgroup === undefined
+  ) {
+    throw peerError(`process ${pid} could not be identified`);
+  }
+  return { ppid, uids, cgroup };
+}
+
+export interface UnitProcesses {
+  mainPid: number;
+  controlPid: number;
+  controlGroup: string;
+}
+
+/** What the service manager says about a unit's processes right now. */
+export async function unitProcesses(unit: string, env?: NodeJS.ProcessEnv): Promise<UnitProcesses> {
+  const r = await runTool(
+    systemTool("systemctl"),
+    ["show", "--property=MainPID,ControlPID,ControlGroup", "--", unit],
+    env === undefined ? {} : { env },
+  ).catch(() => undefined);
+  if (r === undefined || r.code !== 0)
+    throw peerError(`the service manager could not be asked about ${unit}`);
+  const props = new Map(
+    r.stdout
+      .toString("utf8")
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as const),
+  );
+  return {
+    mainPid: Number(props.get("MainPID") ?? 0),
+    controlPid: Number(props.get("ControlPID") ?? 0),
+    controlGroup: props.get("ControlGroup") ?? "",
+  };
+}
+
+/**
+ * Refuses (PEER_UNVERIFIED) unless the peer is uid 0, sits in exactly `unit`'s cgroup and is the
+ * unit's starting process or its direct child. Returns what was found, for the audit record.
+ */
+export function checkPeerIsStarting(
+  peer: SocketPeer,
+  facts: ProcessFacts,
+  unit: string,
+  state: UnitProcesses,
+): void {
+  if (peer.uid !== 0 || facts.uids.some((u) => u !== 0)) {
+    throw peerError(`the request came from uid ${peer.uid}, not from the service manager`);
+  }
+  if (state.controlGroup === "" || facts.cgroup !== state.controlGroup) {
+    throw peerError(`the request came from cgroup ${facts.cgroup.slice(0, 160)}, not from ${unit}`);
+  }
+  const starting = [state.mainPid, state.controlPid].filter((p) => p > 0);
+  if (!starting.includes(peer.pid) && !starting.includes(facts.ppid)) {
+    throw peerError(`the request came from process ${peer.pid}, which is not ${unit} starting`);
+  }
 }

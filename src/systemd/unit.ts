@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { isAbsolute, posix } from "node:path";
 import { SecretError } from "../secret/index.js";
@@ -32,8 +33,9 @@ export const AUDIT_KEY_CREDENTIAL = "keyhold.audit-key";
 export const DROP_IN_NAME = "50-keyhold-credentials.conf";
 /**
  * Where the sockets that answer a unit's vault credential requests live: VAULT_SOCKET_DIR/
- * SERVICE/NS/NAME. Its own tree (0700, root's), so the names of the secrets a service gets are
- * not listed to other users and /run/keyhold keeps the mode the job server's socket needs.
+ * SERVICE/NS/NAME. Its own tree (0700, root's): nobody else reaches the sockets, and /run/keyhold
+ * keeps the mode the job server's socket needs. (The names themselves are no secret: the unit
+ * files, readable by everyone, list them.)
  */
 export const VAULT_SOCKET_DIR = "/run/keyhold-vault";
 /** sun_path holds 108 bytes including the final NUL. */
@@ -82,7 +84,7 @@ export interface UnitOptions {
   description?: string;
   /**
    * Vault secrets the service receives (docs/units.md "Vault secrets"), each as the credential
-   * NAME: systemd asks `SERVICE-vault.socket` at every start and a root instance of
+   * NAME: systemd asks the secret's `SERVICE-vault-<hash>.socket` at every start and a root instance of
    * `keyhold vault serve-credential` answers with the current value, checked against the vault's
    * policy for plugin SERVICE and audited. Parse and validate the references first (parseRef).
    */
@@ -104,7 +106,13 @@ export interface RenderedUnits {
   /** The credentials the units load from encrypted files, after validation. */
   credentials: UnitCredential[];
   /** The vault secrets the units load, each from its socket (path) in VAULT_SOCKET_DIR. */
-  vaultCredentials: UnitCredential[];
+  vaultCredentials: VaultUnitCredential[];
+  /** The socket units that answer them, to enable with the service. */
+  vaultSockets: string[];
+}
+
+export interface VaultUnitCredential extends UnitCredential {
+  ref: { ns: string; name: string };
 }
 
 function usage(message: string, hint?: string): SecretError {
@@ -446,26 +454,26 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     );
     for (const c of credentials) serviceLines.push(`LoadCredentialEncrypted=${c.id}:${c.path}`);
   }
+  const vaultSockets = vaultCredentials.map((c) => `${vaultUnitPrefix(service, c.ref)}.socket`);
   if (vaultCredentials.length > 0) {
     serviceLines.push(
-      `# Vault secrets: at each start systemd asks ${service}-vault.socket, whose root instance answers`,
+      "# Vault secrets: at each start systemd asks each secret's socket, whose root instance answers",
       "# with the current value, encrypted for this host and bound to the credential's name",
     );
     for (const c of vaultCredentials) serviceLines.push(`LoadCredentialEncrypted=${c.id}:${c.path}`);
   }
   const vaultUnitLines =
-    vaultCredentials.length > 0 ? [`Wants=${service}-vault.socket`, `After=${service}-vault.socket`] : [];
-  const vaultFiles =
-    vaultCredentials.length > 0
-      ? renderVaultAnswerer({
-          service,
-          credentials: vaultCredentials,
-          exec: `${node} ${keyholdRoot}/bin/keyhold.js vault serve-credential --for ${service} --store ${store} --state ${state}`,
-          store,
-          state,
-          network: options.vaultNetwork === true,
-        })
-      : [];
+    vaultSockets.length > 0 ? [`Wants=${vaultSockets.join(" ")}`, `After=${vaultSockets.join(" ")}`] : [];
+  const vaultFiles = vaultCredentials.flatMap((c) =>
+    renderVaultAnswerer({
+      service,
+      credential: c,
+      exec: `${node} ${keyholdRoot}/bin/keyhold.js vault serve-credential --for ${service} --ref ${c.ref.ns}/${c.ref.name} --store ${store} --state ${state}`,
+      state,
+      underHome: underHome(state) || underHome(store),
+      network: options.vaultNetwork === true,
+    }),
+  );
   const dropInText = () =>
     unitText([
       ...(vaultUnitLines.length > 0 ? [section("Unit", vaultUnitLines)] : []),
@@ -484,6 +492,7 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
       primary: `${service}.service`,
       credentials,
       vaultCredentials,
+      vaultSockets,
     };
   }
   // A core dump of a process holding a key would write the key to disk.
@@ -530,7 +539,7 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
 
   if (options.dropIn) {
     files.push({ path: `${service}.service.d/${DROP_IN_NAME}`, content: dropInText() }, ...vaultFiles);
-    return { files, primary: `${service}.service`, credentials, vaultCredentials };
+    return { files, primary: `${service}.service`, credentials, vaultCredentials, vaultSockets };
   }
 
   const unitLines = [`Description=${description}`, ...vaultUnitLines];
@@ -568,10 +577,11 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     primary: mode === "jobserver" ? `${service}.socket` : `${service}.service`,
     credentials,
     vaultCredentials,
+    vaultSockets,
   };
 }
 
-function vaultCredential(service: string, ref: { ns: string; name: string }): UnitCredential {
+function vaultCredential(service: string, ref: { ns: string; name: string }): VaultUnitCredential {
   const shown = `${ref.ns}/${ref.name}`.slice(0, 120);
   assertCredentialName(ref.name);
   const path = `${VAULT_SOCKET_DIR}/${service}/${ref.ns}/${ref.name}`;
@@ -582,28 +592,40 @@ function vaultCredential(service: string, ref: { ns: string; name: string }): Un
       "use a shorter service, namespace or secret name",
     );
   }
-  return { id: ref.name, path };
+  return { id: ref.name, path, ref: { ns: ref.ns, name: ref.name } };
 }
 
 /**
- * The socket and template service that answer a unit's vault credential requests. One instance
+ * SERVICE-vault-<10 hex digits of SHA-256("NS/NAME")>: one socket unit (and its template) per
+ * secret, so the unit file itself says which secret an instance serves (--ref), and the name stays
+ * the same when other secrets are added or removed.
+ */
+export function vaultUnitPrefix(service: string, ref: { ns: string; name: string }): string {
+  return `${service}-vault-${createHash("sha256").update(`${ref.ns}/${ref.name}`).digest("hex").slice(0, 10)}`;
+}
+
+/**
+ * The socket and template service that answer one vault secret's requests for a unit. One instance
  * per request (Accept=yes): no process keeps the vault's keys between service starts. It runs as
- * root (it must read the vault and the master credential) in a sandbox that can write only the
- * store and state directories; its stdout is the journal, never the connection.
+ * root (it must read the vault and the master credential) with no capabilities, in a sandbox that
+ * can write only the state directory (audit log, replay and lockout records); the credential store
+ * is read-only to it. Its stdout is the journal, never the connection.
  */
 function renderVaultAnswerer(options: {
   service: string;
-  credentials: readonly UnitCredential[];
+  credential: VaultUnitCredential;
   exec: string;
-  store: string;
   state: string;
+  underHome: boolean;
   network: boolean;
 }): UnitFile[] {
-  const { service } = options;
+  const { service, credential } = options;
+  const prefix = vaultUnitPrefix(service, credential.ref);
+  const what = `${credential.ref.ns}/${credential.ref.name} for ${service}.service`;
   const socket = unitText([
-    section("Unit", [`Description=keyhold vault: the credential requests of ${service}.service`]),
+    section("Unit", [`Description=keyhold vault: requests of ${what}`]),
     section("Socket", [
-      ...options.credentials.map((c) => `ListenStream=${c.path}`),
+      `ListenStream=${credential.path}`,
       "SocketUser=root",
       "SocketMode=0600",
       "DirectoryMode=0700",
@@ -613,14 +635,17 @@ function renderVaultAnswerer(options: {
     ]),
     section("Install", ["WantedBy=sockets.target"]),
   ]);
+  // Root's ~/.pgpass and client certificates (PostgreSQL), or a state directory under a home,
+  // must stay readable; ProtectHome=yes would hide them even from ReadWritePaths=.
+  const protectHome = options.network || options.underHome ? "read-only" : "yes";
   const answerer = unitText([
     section("Unit", [
-      `Description=keyhold vault: answer one credential request of ${service}.service`,
+      `Description=keyhold vault: answer one request of ${what}`,
       "CollectMode=inactive-or-failed",
     ]),
     section("Service", [
       "Type=simple",
-      // %i is <counter>-<pid>-<uid> of the connecting process; it is checked against the socket's path.
+      // %i is <counter>-<pid>-<uid> of the connecting process: it must be the service's own start.
       `ExecStart=${renderExecLine(options.exec)} --peer %i`,
       "StandardInput=null",
       "StandardOutput=journal",
@@ -634,8 +659,8 @@ function renderVaultAnswerer(options: {
       "PrivateTmp=yes",
       "PrivateMounts=yes",
       "ProtectSystem=strict",
-      `ReadWritePaths=${options.store} ${options.state}`,
-      "ProtectHome=yes",
+      `ReadWritePaths=-${options.state}`,
+      `ProtectHome=${protectHome}`,
       "ProtectKernelTunables=yes",
       "ProtectKernelModules=yes",
       "ProtectKernelLogs=yes",
@@ -659,7 +684,7 @@ function renderVaultAnswerer(options: {
     ]),
   ]);
   return [
-    { path: `${service}-vault.socket`, content: socket },
-    { path: `${service}-vault@.service`, content: answerer },
+    { path: `${prefix}.socket`, content: socket },
+    { path: `${prefix}@.service`, content: answerer },
   ];
 }

@@ -799,6 +799,16 @@ export class Vault {
       },
       () => ({ plugin, ops: checked.ops.join(",") }),
     );
+    // The denials that locked the plugin out were for what it is now granted (a unit restarting
+    // while its grant was missing, typically): a grant is the administrator's answer to them.
+    const cleared = await this.#limiter.unlock(plugin).catch(() => undefined);
+    if (cleared?.wasLocked || (cleared?.denials ?? 0) > 0) {
+      await this.#record({
+        op: "vault.unlock",
+        result: "ok",
+        detail: { plugin, locked: cleared?.wasLocked === true, denials: cleared?.denials ?? 0, by: "grant" },
+      });
+    }
   }
 
   /** Removes `plugin`'s grant on ns/name (`*` for the namespace grant; sensitive). */

@@ -9,6 +9,7 @@ import {
   renderUnit,
   securityExposure,
   type UnitOptions,
+  vaultUnitPrefix,
   verifyUnits,
 } from "../../src/systemd/index.js";
 import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
@@ -71,7 +72,7 @@ describe("systemd-analyze on the rendered units", () => {
 
   it("the root instance that answers vault credential requests stays within its goal", async (t) => {
     const rendered = renderUnit(SNAPSHOT_CASES["jobserver-vault"] as UnitOptions);
-    const template = rendered.files.find((f) => f.path.endsWith("-vault@.service"));
+    const template = rendered.files.find((f) => /-vault-[0-9a-f]{10}@\.service$/.test(f.path));
     assert.ok(template);
     // The analysis needs an instance; the name is what systemd gives one connection.
     const path = join(scratch.root, "keyhold-jobs-vault@0-1-0.service");
@@ -258,9 +259,19 @@ describe("keyhold unit (transcripts)", () => {
       dropIn,
       /^LoadCredentialEncrypted=password:\/run\/keyhold-vault\/postgresql\/db\/password$/m,
     );
-    assert.match(readFileSync(join(unitDir(), "postgresql-vault.socket"), "utf8"), /^Accept=yes$/m);
-    assert.match(readFileSync(join(unitDir(), "postgresql-vault@.service"), "utf8"), /--for postgresql /);
+    const answerer = vaultUnitPrefix("postgresql", { ns: "db", name: "password" });
+    assert.match(readFileSync(join(unitDir(), `${answerer}.socket`), "utf8"), /^Accept=yes$/m);
+    assert.match(
+      readFileSync(join(unitDir(), `${answerer}@.service`), "utf8"),
+      /--for postgresql --ref db\/password /,
+    );
     assert.match(r.stdout, /next: keyhold vault grant postgresql db\/password --ops read/);
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `next: systemctl daemon-reload && systemctl enable --now ${answerer}\\.socket && systemctl restart postgresql\\.service`,
+      ),
+    );
   });
 
   it("$ keyhold unit … --mode jobserver --install  → socket and service, and a warning when the group is missing", () => {

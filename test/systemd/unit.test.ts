@@ -10,6 +10,7 @@ import {
   renderUnit,
   splitCommandLine,
   type UnitOptions,
+  vaultUnitPrefix,
 } from "../../src/systemd/index.js";
 import { SNAPSHOT_CASES } from "./cases.js";
 import { makeCanary } from "../support/scratch.js";
@@ -386,35 +387,54 @@ describe("renderUnit --vault", () => {
     { ns: "billing", name: "openai" },
     { ns: "billing", name: "stripe_key" },
   ];
+  const openai = vaultUnitPrefix("my-app", { ns: "billing", name: "openai" });
+  const stripe = vaultUnitPrefix("my-app", { ns: "billing", name: "stripe_key" });
 
-  it("loads each secret from its own root-only socket, answered by a per-request root instance", () => {
+  it("names each secret's answering units after the secret, stably", () => {
+    assert.match(openai, /^my-app-vault-[0-9a-f]{10}$/);
+    assert.notEqual(openai, stripe);
+    assert.equal(vaultUnitPrefix("my-app", { ns: "billing", name: "openai" }), openai);
+    assert.notEqual(
+      vaultUnitPrefix("my-app", { ns: "billing.x", name: "y" }),
+      vaultUnitPrefix("my-app", { ns: "billing", name: "x.y" }),
+    );
+  });
+
+  it("loads each secret from its own root-only socket, answered by a per-request root instance that is told which secret", () => {
     const rendered = renderUnit({ ...base, mode: "isolated", vault, keyholdRoot: "/opt/keyhold" });
     assert.deepEqual(
       rendered.files.map((f) => f.path),
-      ["my-app.service", "my-app-vault.socket", "my-app-vault@.service"],
+      ["my-app.service", `${openai}.socket`, `${openai}@.service`, `${stripe}.socket`, `${stripe}@.service`],
     );
+    assert.deepEqual(rendered.vaultSockets, [`${openai}.socket`, `${stripe}.socket`]);
     assert.deepEqual(rendered.credentials, [], "sockets are not files whose embedded name can be checked");
-    assert.deepEqual(rendered.vaultCredentials, [
-      { id: "openai", path: "/run/keyhold-vault/my-app/billing/openai" },
-      { id: "stripe_key", path: "/run/keyhold-vault/my-app/billing/stripe_key" },
-    ]);
+    assert.deepEqual(
+      rendered.vaultCredentials.map((c) => [c.id, c.path]),
+      [
+        ["openai", "/run/keyhold-vault/my-app/billing/openai"],
+        ["stripe_key", "/run/keyhold-vault/my-app/billing/stripe_key"],
+      ],
+    );
     const [service, socket, answerer] = rendered.files.map((f) => directives(f.content));
     assert.ok(service?.includes("LoadCredentialEncrypted=openai:/run/keyhold-vault/my-app/billing/openai"));
-    assert.ok(
-      service?.includes("Wants=my-app-vault.socket") && service.includes("After=my-app-vault.socket"),
-    );
+    assert.ok(service?.includes(`Wants=${openai}.socket ${stripe}.socket`));
+    assert.ok(service?.includes(`After=${openai}.socket ${stripe}.socket`));
     for (const line of [
       "ListenStream=/run/keyhold-vault/my-app/billing/openai",
-      "ListenStream=/run/keyhold-vault/my-app/billing/stripe_key",
       "SocketUser=root",
       "SocketMode=0600",
       "DirectoryMode=0700",
       "Accept=yes",
     ])
       assert.ok(socket?.includes(line), line);
+    assert.equal(
+      socket?.filter((l) => l.startsWith("ListenStream=")).length,
+      1,
+      "one secret per socket unit",
+    );
     assert.ok(
       answerer?.includes(
-        "ExecStart=/usr/bin/node /opt/keyhold/bin/keyhold.js vault serve-credential --for my-app --store /etc/credstore.encrypted --state /var/lib/keyhold --peer %i",
+        "ExecStart=/usr/bin/node /opt/keyhold/bin/keyhold.js vault serve-credential --for my-app --ref billing/openai --store /etc/credstore.encrypted --state /var/lib/keyhold --peer %i",
       ),
       answerer?.join("\n"),
     );
@@ -423,36 +443,51 @@ describe("renderUnit --vault", () => {
       "RestrictAddressFamilies=AF_UNIX",
       "IPAddressDeny=any",
       "LimitCORE=0",
+      "CapabilityBoundingSet=",
+      "ReadWritePaths=-/var/lib/keyhold",
+      "ProtectHome=yes",
     ])
       assert.ok(answerer?.includes(line), line);
+    assert.ok(
+      !answerer?.some((l) => l.startsWith("ReadWritePaths=") && l.includes("/etc/credstore.encrypted")),
+      "the credential store stays read-only to it",
+    );
     assert.ok(!answerer?.some((l) => l.startsWith("DynamicUser=")), "it reads root's vault: it runs as root");
   });
 
-  it("lets the answering instance reach PostgreSQL when the vault lives there", () => {
+  it("lets the answering instance reach PostgreSQL, and root's ~/.pgpass, when the vault lives there", () => {
     const rendered = renderUnit({ ...base, vault, vaultNetwork: true });
-    const answerer = directives(
-      rendered.files.find((f) => f.path === "my-app-vault@.service")?.content ?? "",
-    );
+    const answerer = directives(rendered.files.find((f) => f.path === `${openai}@.service`)?.content ?? "");
     assert.ok(answerer.includes("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"));
     assert.ok(!answerer.includes("IPAddressDeny=any"));
+    assert.ok(answerer.includes("ProtectHome=read-only"));
   });
 
-  it("a drop-in for an existing service orders it after the answering socket", () => {
+  it("keeps a state directory under /home visible to the answering instance", () => {
+    const rendered = renderUnit({ ...base, vault, state: "/home/ops/keyhold-state" });
+    const answerer = directives(rendered.files.find((f) => f.path === `${openai}@.service`)?.content ?? "");
+    assert.ok(
+      answerer.includes("ProtectHome=read-only"),
+      "ProtectHome=yes would hide it even from ReadWritePaths=",
+    );
+    assert.ok(answerer.includes("ReadWritePaths=-/home/ops/keyhold-state"));
+  });
+
+  it("a drop-in for an existing service orders it after the answering sockets", () => {
     const rendered = renderUnit({ service: "billing-api", mode: "standard", dropIn: true, vault });
     const dropIn = rendered.files[0]?.content ?? "";
-    assert.match(dropIn, /^\[Unit\]\nWants=billing-api-vault\.socket\nAfter=billing-api-vault\.socket$/m);
+    const a = vaultUnitPrefix("billing-api", vault[0] as { ns: string; name: string });
+    const b = vaultUnitPrefix("billing-api", vault[1] as { ns: string; name: string });
+    assert.match(
+      dropIn,
+      new RegExp(`^\\[Unit\\]\\nWants=${a}\\.socket ${b}\\.socket\\nAfter=${a}\\.socket ${b}\\.socket$`, "m"),
+    );
     assert.match(
       dropIn,
       /^LoadCredentialEncrypted=stripe_key:\/run\/keyhold-vault\/billing-api\/billing\/stripe_key$/m,
     );
-    assert.deepEqual(
-      rendered.files.map((f) => f.path),
-      [
-        "billing-api.service.d/50-keyhold-credentials.conf",
-        "billing-api-vault.socket",
-        "billing-api-vault@.service",
-      ],
-    );
+    assert.equal(rendered.files[0]?.path, "billing-api.service.d/50-keyhold-credentials.conf");
+    assert.equal(rendered.files.length, 5);
   });
 });
 

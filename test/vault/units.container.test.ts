@@ -8,6 +8,7 @@ import {
   KEYHOLD_INSIDE,
   needContainer,
 } from "../harness/index.js";
+import { vaultUnitPrefix } from "../../src/systemd/index.js";
 import { makeCanary } from "../support/scratch.js";
 
 /**
@@ -48,6 +49,7 @@ s.on("close", () => { process.stdout.write(JSON.stringify({ bytes: n })); });
 s.on("error", (e) => { process.stdout.write(JSON.stringify({ error: e.code })); });
 `;
 const SOCKET = "/run/keyhold-vault/keyhold-jobs/billing/openai";
+const ANSWERER = vaultUnitPrefix("keyhold-jobs", { ns: "billing", name: "openai" });
 
 const first = makeCanary("vaultunit");
 const second = makeCanary("vaultunit");
@@ -124,10 +126,18 @@ test("keyhold unit --vault installs the job server with a root answering socket 
     ),
   );
   assert.equal(installed.code, 0, installed.stderr);
-  assert.match(installed.stdout, /keyhold-jobs-vault\.socket/);
-  // The unit declares what it needs in the vault's policy; the grant stays the admin's decision.
-  assert.match(installed.stdout, /^declared: plugin keyhold-jobs needs billing\/openai \(read\)/m);
-  assert.match(installed.stdout, /next: keyhold vault grant keyhold-jobs billing\/openai --ops read/);
+  // The unit declares what it needs in the vault's policy; the grant stays the admin's decision,
+  // and comes before the first start.
+  const lines = installed.stdout.split("\n");
+  const declared = lines.findIndex((l) => l === "declared: plugin keyhold-jobs needs billing/openai (read)");
+  const grant = lines.findIndex((l) =>
+    l.startsWith("next: keyhold vault grant keyhold-jobs billing/openai --ops read"),
+  );
+  const start = lines.findIndex((l) =>
+    l.startsWith("next: systemctl daemon-reload && systemctl enable --now"),
+  );
+  assert.ok(declared >= 0 && grant > declared && start > grant, installed.stdout);
+  assert.match(lines[start] ?? "", new RegExp(`keyhold-jobs\\.socket ${ANSWERER}\\.socket$`));
   const policy = JSON.parse((await c.check(keyhold("vault", "policy", "--json"))).stdout);
   assert.deepEqual(policy.manifests["keyhold-jobs"].needs, [
     { ns: "billing", name: "openai", ops: ["read"] },
@@ -139,12 +149,12 @@ test("keyhold unit --vault installs the job server with a root answering socket 
   const service = c.readFile("/etc/systemd/system/keyhold-jobs.service");
   assert.match(service, new RegExp(`^LoadCredentialEncrypted=openai:${SOCKET}$`, "m"));
   await c.check(["systemctl", "daemon-reload"]);
-  await c.check(["systemctl", "start", "keyhold-jobs-vault.socket", "keyhold-jobs.socket"]);
+  await c.check(["systemctl", "start", `${ANSWERER}.socket`, "keyhold-jobs.socket"]);
   assert.equal((await c.check(["stat", "-c", "%a %U", "/run/keyhold-vault"])).stdout.trim(), "700 root");
   assert.equal((await c.check(["stat", "-c", "%a %U", SOCKET])).stdout.trim(), "600 root");
   const asDev = await c.runAsUser("dev", ["/usr/bin/node", IMPOSTOR, SOCKET]);
   assert.match(asDev.stdout, /"error":"EACCES"/, "a user cannot even reach the socket");
-  for (const f of ["keyhold-jobs.service", "keyhold-jobs-vault.socket", "keyhold-jobs-vault@.service"])
+  for (const f of ["keyhold-jobs.service", `${ANSWERER}.socket`, `${ANSWERER}@.service`])
     assertNoCanary(c.readFile(`/etc/systemd/system/${f}`), f);
 });
 
@@ -188,30 +198,79 @@ test("a new version reaches the service at its next start", async (t) => {
   assert.equal(run.digest, `sha256=${sha(second)}`);
 });
 
-test("a revoked grant fails the service with 243/CREDENTIALS and the refusal is audited", async (t) => {
+test("a revoked grant fails the service with 243/CREDENTIALS, restarts end in a lockout, and granting again clears it", async (t) => {
   const c = needContainer(t, suite);
   if (!c) return;
   await c.check(keyhold("vault", "revoke", "keyhold-jobs", "billing/openai"));
   await c.run(["systemctl", "restart", "keyhold-jobs.service"]);
-  await c.waitForUnit("keyhold-jobs.service", ["failed"]);
+  // Every start is a denial (Restart=on-failure makes several), and five of them lock the plugin out.
+  const deniedReads = async () =>
+    (await vaultAudit(c)).filter(
+      (r) =>
+        r.op === "vault.get" &&
+        r.result === "denied" &&
+        (r.detail as Record<string, unknown> | undefined)?.plugin === "keyhold-jobs",
+    );
+  // However many tries systemd makes on its own, more starts (an operator retrying) add more.
+  await c.waitForUnit("keyhold-jobs.service", ["failed"], 30_000);
+  for (let i = 0; i < 10 && (await deniedReads()).length < 5; i++) {
+    await c.run(["systemctl", "reset-failed", "keyhold-jobs.service"]);
+    await c.run(["systemctl", "start", "keyhold-jobs.service"]);
+    await c.waitForUnit("keyhold-jobs.service", ["failed"], 30_000);
+  }
+  const denied = await deniedReads();
+  assert.ok(denied.length >= 5, `denials: ${denied.length}`);
+  assert.ok(denied.some((r) => r.code === "ACCESS_DENIED"));
   assert.equal(await c.unitProperty("keyhold-jobs.service", "ExecMainStatus"), "243");
-  const denied = (await vaultAudit(c)).find(
-    (r) =>
-      r.op === "vault.get" &&
-      r.result === "denied" &&
-      r.code === "ACCESS_DENIED" &&
-      (r.detail as Record<string, unknown> | undefined)?.plugin === "keyhold-jobs",
+  const lockouts = JSON.parse(
+    (await c.check(["sh", "-c", "cat /var/lib/keyhold/vault-*.lockouts.json"])).stdout,
+  ) as { plugins: Record<string, { lockedUntil?: number }> };
+  assert.ok(
+    (lockouts.plugins["keyhold-jobs"]?.lockedUntil ?? 0) > Date.now() - 60_000,
+    "the plugin is locked out",
   );
-  assert.ok(denied, "the refusal is in the vault's audit records");
-  const journal = await c.journal(["-n", "200"]);
+  const journal = await c.journal(["-n", "300"]);
   assert.match(journal, /may not read billing\/openai \[ACCESS_DENIED\]/);
   assertNoCanary(journal, "the journal");
 
+  // The administrator's grant is the answer to those denials: it ends the lockout too.
   await c.check(keyhold("vault", "grant", "keyhold-jobs", "billing/openai", "--ops", "read"));
+  const unlocked = (await vaultAudit(c)).find(
+    (r) => r.op === "vault.unlock" && (r.detail as Record<string, unknown> | undefined)?.by === "grant",
+  );
+  assert.ok(unlocked, "the grant's unlock is audited");
   await c.run(["systemctl", "reset-failed", "keyhold-jobs.service"]);
   await c.check(["systemctl", "start", "keyhold-jobs.service"]);
   const run = await trigger(c);
-  assert.equal(run.digest, `sha256=${sha(second)}`, "granted again, it starts again");
+  assert.equal(run.digest, `sha256=${sha(second)}`, "granted again, it starts again at once");
+});
+
+test("a root process in a look-alike cgroup named like the service gets nothing, and is audited", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  // Both hierarchies of a hybrid host, so neither the unified nor the named one tells the truth.
+  const r = await c.run([
+    "sh",
+    "-c",
+    `for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
+       [ -e "$h/cgroup.procs" ] || continue
+       mkdir -p "$h/evil/keyhold-jobs.service" && echo $$ > "$h/evil/keyhold-jobs.service/cgroup.procs"
+     done
+     cat /proc/self/cgroup >&2
+     exec /usr/bin/node ${IMPOSTOR} ${SOCKET}`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /\/evil\/keyhold-jobs\.service/, "the impostor sat in the look-alike cgroup");
+  assert.deepEqual(JSON.parse(r.stdout), { bytes: 0 });
+  const refused = (await vaultAudit(c)).filter(
+    (rec) => rec.op === "vault.serve-credential" && rec.code === "PEER_UNVERIFIED",
+  );
+  assert.ok(
+    refused.some(
+      (rec) => (rec.detail as Record<string, unknown> | undefined)?.cgroup === "/evil/keyhold-jobs.service",
+    ),
+    JSON.stringify(refused),
+  );
 });
 
 test("a root process that is not the service gets nothing from the socket, and the attempt is audited", async (t) => {
@@ -219,10 +278,10 @@ test("a root process that is not the service gets nothing from the socket, and t
   if (!c) return;
   const r = await c.check(["/usr/bin/node", IMPOSTOR, SOCKET]);
   assert.deepEqual(JSON.parse(r.stdout), { bytes: 0 });
-  const refused = (await vaultAudit(c)).find(
+  const refused = (await vaultAudit(c)).filter(
     (rec) => rec.op === "vault.serve-credential" && rec.code === "PEER_UNVERIFIED",
   );
-  assert.ok(refused, "the impostor's request is audited");
+  assert.ok(refused.length > 0, "the impostor's request is audited");
   const journal = await c.journal(["-n", "100"]);
   assert.match(journal, /not from keyhold-jobs\.service \[PEER_UNVERIFIED\]/);
 });
