@@ -7,7 +7,14 @@ export {
   loadSecretKeyFile,
   loadSecretSync,
 } from "./load/index.js";
-export { isSecretError, Secret, SecretError, type SecretErrorCode, SecretKey } from "./secret/index.js";
+export {
+  excludeMemoryFromCoreDumps,
+  isSecretError,
+  Secret,
+  SecretError,
+  type SecretErrorCode,
+  SecretKey,
+} from "./secret/index.js";
 export {
   type AccessRule,
   FileBackend,

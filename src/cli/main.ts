@@ -1,4 +1,4 @@
-import { isSecretError, SecretError } from "../secret/index.js";
+import { excludeMemoryFromCoreDumps, isSecretError, SecretError } from "../secret/index.js";
 import { commands } from "./commands.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, writeLine } from "./io.js";
 
@@ -72,6 +72,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     writeLine(io.stderr, "keyhold: hint: run 'keyhold help' for the list of commands");
     return EXIT_USAGE;
   }
+  // Every command but help may hold a key in memory: a crash must not write it to disk.
+  excludeMemoryFromCoreDumps();
   try {
     const command = await entry.load();
     return await command(rest, io);

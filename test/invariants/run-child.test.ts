@@ -67,6 +67,15 @@ describe("keyhold run: what the child sees", () => {
   });
   after(() => s.cleanup());
 
+  it("keyhold and the command it starts keep their memory out of core dumps", async () => {
+    // The command's parent is keyhold itself (no shell in between): both filters must be 0.
+    const r = await runCliOk(
+      ["run", "api_key", "--", "sh", "-c", 'cat "/proc/$PPID/coredump_filter" /proc/self/coredump_filter'],
+      { env: s.env },
+    );
+    assert.deepEqual(r.stdout.trim().split("\n"), ["00000000", "00000000"]);
+  });
+
   it("gets the value only as a 0400 file in a 0500 ramfs directory owned by the caller", async () => {
     const env = { ...s.env, INHERITED_MARKER: "kept" };
     const r = await runCliOk(["run", "api_key", "--", "sh", "-c", INSPECT, "inspect", "api_key"], { env });
