@@ -307,6 +307,24 @@ export function assertIpAllow(entry: string): void {
 
 const GROUP_NAME = /^[a-z_][a-z0-9_-]{0,30}\$?$/;
 
+/** What a sandboxed service may not change about the host: kernel settings, cgroups, clock, name. */
+const KERNEL_PROTECTIONS = [
+  "ProtectKernelTunables=yes",
+  "ProtectKernelModules=yes",
+  "ProtectKernelLogs=yes",
+  "ProtectControlGroups=yes",
+  "ProtectClock=yes",
+  "ProtectHostname=yes",
+] as const;
+
+/** Kernel features a sandboxed service has no use for. */
+const RESTRICTIONS = [
+  "RestrictNamespaces=yes",
+  "RestrictRealtime=yes",
+  "RestrictSUIDSGID=yes",
+  "LockPersonality=yes",
+] as const;
+
 /**
  * The sandbox shared by isolated services and the job server. ProcSubset=pid is left out: it hides
  * /proc/cpuinfo and /proc/meminfo, and then Node's os.cpus() returns [] and `free` fails (measured
@@ -324,17 +342,9 @@ function sandboxDirectives(protectHome: "yes" | "tmpfs", umask: string, network:
     "PrivateIPC=yes",
     "ProtectSystem=strict",
     `ProtectHome=${protectHome}`,
-    "ProtectKernelTunables=yes",
-    "ProtectKernelModules=yes",
-    "ProtectKernelLogs=yes",
-    "ProtectControlGroups=yes",
-    "ProtectClock=yes",
-    "ProtectHostname=yes",
+    ...KERNEL_PROTECTIONS,
     "ProtectProc=invisible",
-    "RestrictNamespaces=yes",
-    "RestrictRealtime=yes",
-    "RestrictSUIDSGID=yes",
-    "LockPersonality=yes",
+    ...RESTRICTIONS,
     "RemoveIPC=yes",
     "KeyringMode=private",
     "DevicePolicy=closed",
@@ -661,16 +671,8 @@ function renderVaultAnswerer(options: {
       "ProtectSystem=strict",
       `ReadWritePaths=-${options.state}`,
       `ProtectHome=${protectHome}`,
-      "ProtectKernelTunables=yes",
-      "ProtectKernelModules=yes",
-      "ProtectKernelLogs=yes",
-      "ProtectControlGroups=yes",
-      "ProtectClock=yes",
-      "ProtectHostname=yes",
-      "RestrictNamespaces=yes",
-      "RestrictRealtime=yes",
-      "RestrictSUIDSGID=yes",
-      "LockPersonality=yes",
+      ...KERNEL_PROTECTIONS,
+      ...RESTRICTIONS,
       "# systemd-creds may need the TPM to read the vault's master credential",
       "DevicePolicy=closed",
       "DeviceAllow=/dev/tpmrm0 rw",
