@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { bootForSuite, PROJECT_INSIDE } from "../test/harness/index.js";
+import { bootForSuite, jobServerUnitArgs, PROJECT_INSIDE } from "../test/harness/index.js";
 import { type Comparison, printComparison, printHeader } from "./measure.js";
 
 const PROJECT = "/home/dev/project";
@@ -104,19 +104,7 @@ async function main(): Promise<void> {
     await c.check([
       "/usr/bin/node",
       "/srv/bench/keyhold.mjs",
-      "unit",
-      "keyhold-jobs",
-      "--mode",
-      "jobserver",
-      "--group",
-      "devs",
-      "--cred",
-      "bench_key",
-      "--bind",
-      `${PROJECT}/outputs`,
-      "--bind-ro",
-      PROJECT,
-      "--install",
+      ...jobServerUnitArgs(PROJECT, "--cred", "bench_key"),
     ]);
     await c.check(["systemctl", "start", "keyhold-jobs.socket"]);
 

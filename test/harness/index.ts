@@ -16,3 +16,4 @@ export {
   type RunOptions,
   type RunResult,
 } from "./container.js";
+export { jobServerUnitArgs } from "./jobserver.js";

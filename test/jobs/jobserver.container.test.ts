@@ -6,6 +6,7 @@ import {
   bootForSuite,
   type Container,
   type ContainerSuite,
+  jobServerUnitArgs,
   needContainer,
   PROJECT_INSIDE,
 } from "../harness/index.js";
@@ -140,19 +141,7 @@ test("setup: keyhold unit --mode jobserver --install, then the socket", async (t
   const installed = await c.run([
     "/usr/bin/node",
     CLI,
-    "unit",
-    "keyhold-jobs",
-    "--mode",
-    "jobserver",
-    "--group",
-    "devs",
-    "--cred",
-    "my_api_key",
-    "--bind",
-    `${PROJECT}/outputs`,
-    "--bind-ro",
-    PROJECT,
-    "--install",
+    ...jobServerUnitArgs(PROJECT, "--cred", "my_api_key"),
   ]);
   assert.equal(installed.code, 0, installed.stderr);
   // The default ExecStart: the installed keyhold, as docs/jobserver.md sets it up.

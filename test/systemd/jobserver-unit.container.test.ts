@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
-import { bootForSuite, type ContainerSuite, KEYHOLD_INSIDE, needContainer } from "../harness/index.js";
+import {
+  bootForSuite,
+  type ContainerSuite,
+  jobServerUnitArgs,
+  KEYHOLD_INSIDE,
+  needContainer,
+} from "../harness/index.js";
 import { makeCanary } from "../support/scratch.js";
 
 /**
@@ -101,21 +107,7 @@ test("keyhold unit --mode jobserver installs units that verify inside and start 
   const installed = await c.run([
     "/usr/bin/node",
     KEYHOLD_INSIDE,
-    "unit",
-    "keyhold-jobs",
-    "--mode",
-    "jobserver",
-    "--group",
-    "devs",
-    "--exec",
-    `/usr/bin/node ${SERVER}`,
-    "--cred",
-    "my_api_key",
-    "--bind",
-    "/home/dev/project/outputs",
-    "--bind-ro",
-    "/home/dev/project",
-    "--install",
+    ...jobServerUnitArgs("/home/dev/project", "--exec", `/usr/bin/node ${SERVER}`, "--cred", "my_api_key"),
   ]);
   assert.equal(installed.code, 0, installed.stderr);
   assert.equal(installed.stderr, "");

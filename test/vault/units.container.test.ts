@@ -5,6 +5,7 @@ import {
   bootForSuite,
   type Container,
   type ContainerSuite,
+  jobServerUnitArgs,
   KEYHOLD_INSIDE,
   needContainer,
 } from "../harness/index.js";
@@ -108,23 +109,7 @@ after(async () => {
 test("keyhold unit --vault installs the job server with a root answering socket only root can reach", async (t) => {
   const c = needContainer(t, suite);
   if (!c) return;
-  const installed = await c.run(
-    keyhold(
-      "unit",
-      "keyhold-jobs",
-      "--mode",
-      "jobserver",
-      "--group",
-      "devs",
-      "--vault",
-      "billing/openai",
-      "--bind",
-      `${PROJECT}/outputs`,
-      "--bind-ro",
-      PROJECT,
-      "--install",
-    ),
-  );
+  const installed = await c.run(keyhold(...jobServerUnitArgs(PROJECT, "--vault", "billing/openai")));
   assert.equal(installed.code, 0, installed.stderr);
   // The unit declares what it needs in the vault's policy; the grant stays the admin's decision,
   // and comes before the first start.
