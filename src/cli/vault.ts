@@ -142,6 +142,17 @@ function help(io: CliIo, sub?: string): number {
 
 const vaultDir = (l: StoreLayout) => join(l.state, "vault");
 
+/** Legacy stores and .env files to import: large, but not without end. */
+const LEGACY_STORE_MAX = 64 * 1024 * 1024;
+
+/**
+ * A file named on the command line: a regular file (a FIFO or device would block or never end;
+ * a symbolic link is refused as everywhere in keyhold) of at most `maxBytes`, any owner and mode.
+ */
+function readInputFile(path: string, maxBytes: number): Buffer {
+  return readProtectedFile(path, { permissions: "any", owners: "any", maxBytes });
+}
+
 function readConfig(l: StoreLayout): VaultConfig {
   let text: string;
   try {
@@ -832,7 +843,7 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
       if (positionals[0] === "load") {
         if (positionals.length !== 2)
           throw usageError("expected MANIFEST.json", `usage: keyhold ${synopsis}`);
-        const manifest = parseManifest(readFileSync(positionals[1] as string, "utf8"));
+        const manifest = parseManifest(readInputFile(positionals[1] as string, 1024 * 1024).toString("utf8"));
         await withVault(l, values, io, ({ vault }) => vault.registerManifest(manifest));
         writeLine(
           io.stdout,
@@ -909,9 +920,9 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
       if (positionals.length !== 1) throw usageError("expected TOKEN-FILE", `usage: keyhold ${synopsis}`);
       if (values["key-file"] === undefined)
         throw usageError("--key-file KEY-FILE is required", `usage: keyhold ${synopsis}`);
+      const token = readInputFile(positionals[0] as string, LEGACY_STORE_MAX).toString("utf8");
       const keyBytes = readProtectedFile(values["key-file"], { maxBytes: 1024 });
       const key = Secret.fromBytes(keyBytes, { wipeSource: true });
-      const token = readFileSync(positionals[0] as string, "utf8");
       const plain = decryptFernet(key, token);
       key.dispose();
       const entries = legacyEntries(plain);
@@ -936,7 +947,7 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
       if (values.ns === undefined) throw usageError("--ns NS is required", `usage: keyhold ${synopsis}`);
       const file = positionals[0] as string;
       const ns = values.ns;
-      const bytes = readFileSync(file);
+      const bytes = readInputFile(file, LEGACY_STORE_MAX);
       const entries = parseDotenv(file, bytes.toString("utf8"));
       bytes.fill(0);
       const l = layoutFrom(values, io);

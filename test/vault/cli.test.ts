@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -185,7 +185,17 @@ test("keyhold vault: tampered store is a finding (exit 3); bad usage exits 2; ba
     assert.equal(v.code, 3);
     assert.match(v.stdout, /VAULT_TAMPERED/);
 
+    // Named input files must be regular files: a FIFO would block for ever, a link is refused.
+    const fifo = join(s.root, "input.fifo");
+    assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
+    const link = join(s.root, "input-link.env");
+    writeFileSync(join(s.root, "real.env"), "A=1\n", { mode: 0o600 });
+    symlinkSync(join(s.root, "real.env"), link);
     const table: Array<[string[], number, RegExp]> = [
+      [["import-env", fifo, "--ns", "app"], 1, /not a regular file: .*input\.fifo \[NOT_A_FILE\]/],
+      [["import-env", link, "--ns", "app"], 1, /\[SYMLINK_REFUSED\]/],
+      [["policy", "load", fifo], 1, /\[NOT_A_FILE\]/],
+      [["migrate-fernet", fifo, "--key-file", fifo], 1, /\[NOT_A_FILE\]/],
       [["frobnicate"], 2, /unknown vault subcommand/],
       [["get"], 2, /missing NS\/NAME/],
       [["get", "a/b", "c/d"], 2, /unexpected argument/],
