@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { isAbsolute, normalize } from "node:path";
 import { SecretError } from "../secret/index.js";
 import { credentialNameProblem } from "../systemd/index.js";
@@ -298,11 +298,18 @@ export function parseJobServerConfig(value: unknown): JobServerConfig {
   };
 }
 
-/** Reads and validates the configuration file at `path`. */
-export function loadJobServerConfig(path: string): JobServerConfig {
-  let raw: string;
+const CONFIG_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The configuration file's text. It decides what runs with the keys, so it must be a regular file
+ * nobody but its owner can change (a group- or world-writable one would let anyone declare a job
+ * that prints them); it is read without blocking (a FIFO would stall the server on reload) and up
+ * to a size no hand-written file reaches. Links are followed: configuration tools often place them.
+ */
+function readConfigText(path: string): string {
+  let fd: number;
   try {
-    raw = readFileSync(path, "utf8");
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") {
@@ -314,6 +321,26 @@ export function loadJobServerConfig(path: string): JobServerConfig {
       cause: err,
     });
   }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new SecretError("NOT_A_FILE", `job server config is not a regular file: ${path}`);
+    if ((st.mode & 0o022) !== 0) {
+      throw new SecretError("CONFIG_INVALID", `job server config ${path} is writable by group or others`, {
+        hint: `anyone who can write it decides what runs with the keys: chmod go-w ${path}`,
+      });
+    }
+    if (st.size > CONFIG_MAX_BYTES) {
+      throw new SecretError("TOO_LARGE", `job server config ${path} is larger than 1 MiB`);
+    }
+    return readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads and validates the configuration file at `path`. */
+export function loadJobServerConfig(path: string): JobServerConfig {
+  const raw = readConfigText(path);
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);

@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
+import { readProtectedFile } from "../load/index.js";
 import { writeFileAtomic } from "../durable/index.js";
-import { SecretError } from "../secret/index.js";
+import { isSecretError, SecretError } from "../secret/index.js";
 import type { Finding } from "./finding.js";
 
 /** The team's accepted findings and allowlist, kept at the root of the repository. */
@@ -81,18 +81,26 @@ function isStringArray(v: unknown): v is string[] {
 }
 
 /** Reads a policy file; a missing file is an empty policy unless `required`. */
+/** A policy (allow-list and baseline) larger than this is not one keyhold wrote or a person keeps. */
+const POLICY_MAX_BYTES = 16 * 1024 * 1024;
+
 export function loadPolicy(path: string, required: boolean): ScanPolicy {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    // The policy comes with the repository being scanned, which may be hostile: a link to
+    // /dev/zero or a FIFO must not hang or exhaust the scanner, so: a regular file, not a link,
+    // of bounded size.
+    text = readProtectedFile(path, {
+      permissions: "any",
+      owners: "any",
+      maxBytes: POLICY_MAX_BYTES,
+    }).toString("utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" && !required) return EMPTY_POLICY;
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+    if (isSecretError(err, "FILE_NOT_FOUND")) {
+      if (!required) return EMPTY_POLICY;
       throw new SecretError("FILE_NOT_FOUND", `scan policy not found: ${path}`);
     }
-    throw new SecretError("IO_ERROR", `cannot read scan policy ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw err;
   }
   let parsed: PolicyFile;
   try {

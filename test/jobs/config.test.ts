@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -239,8 +240,32 @@ test("loading: a missing file, bad JSON and a good file", () => {
       () => loadJobServerConfig(join(dir, "bad.json")),
       (e: unknown) => isSecretError(e, "INVALID_FORMAT"),
     );
-    writeFileSync(join(dir, "good.json"), JSON.stringify(withJob({})));
+    writeFileSync(join(dir, "good.json"), JSON.stringify(withJob({})), { mode: 0o644 });
     assert.equal(loadJobServerConfig(join(dir, "good.json")).jobs.size, 1);
+    // It decides what runs with the keys: nobody but its owner may be able to change it.
+    for (const mode of [0o664, 0o646, 0o666]) {
+      chmodSync(join(dir, "good.json"), mode);
+      assert.throws(
+        () => loadJobServerConfig(join(dir, "good.json")),
+        (e: unknown) =>
+          isSecretError(e, "CONFIG_INVALID") && /writable by group or others/.test((e as Error).message),
+        mode.toString(8),
+      );
+    }
+    chmodSync(join(dir, "good.json"), 0o644);
+    // A FIFO would stall a reload for ever; a link to the file is fine (configuration tools place them).
+    assert.equal(spawnSync("mkfifo", [join(dir, "fifo.json")]).status, 0);
+    assert.throws(
+      () => loadJobServerConfig(join(dir, "fifo.json")),
+      (e: unknown) => isSecretError(e, "NOT_A_FILE"),
+    );
+    symlinkSync(join(dir, "good.json"), join(dir, "link.json"));
+    assert.equal(loadJobServerConfig(join(dir, "link.json")).jobs.size, 1);
+    writeFileSync(join(dir, "huge.json"), Buffer.alloc(1024 * 1024 + 1, 0x20), { mode: 0o600 });
+    assert.throws(
+      () => loadJobServerConfig(join(dir, "huge.json")),
+      (e: unknown) => isSecretError(e, "TOO_LARGE"),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

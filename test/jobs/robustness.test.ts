@@ -199,6 +199,7 @@ describe("socket activation", () => {
     writeFileSync(
       config,
       JSON.stringify({ jobs: { noop: { argv: ["/bin/true"], cwd: dir, outputDir: join(dir, "out") } } }),
+      { mode: 0o644 },
     );
     // systemd-socket-activate binds the socket and starts the server on the first connection,
     // passing the listening socket exactly as a .socket unit does.

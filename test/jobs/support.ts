@@ -157,7 +157,7 @@ export async function startServer(setup: ServerSetup): Promise<TestServer> {
     writeFileSync(join(credentials, name), value, { mode: 0o400 });
   }
   const configPath = join(root, "jobs.json");
-  writeFileSync(configPath, JSON.stringify(setup.config({ root, outputs }), null, 2));
+  writeFileSync(configPath, JSON.stringify(setup.config({ root, outputs }), null, 2), { mode: 0o644 });
   const socket = join(root, "jobs.sock");
   let stderr = "";
   const env: NodeJS.ProcessEnv = {

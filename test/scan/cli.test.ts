@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -195,6 +204,22 @@ describe("keyhold scan (CLI)", () => {
     const policy = keyhold(["scan", "--baseline", badPolicy], { cwd: repo, env });
     assert.equal(policy.code, 2);
     assert.match(policy.stderr, /\[INVALID_FORMAT\]/);
+  });
+
+  it("a hostile repository's policy file (a link to /dev/zero, a FIFO) is refused, not read for ever", () => {
+    const hostile = join(scratch.root, "hostile");
+    mkdirSync(hostile);
+    git(hostile, ["init", "-q", "-b", "main"]);
+    writeFileSync(join(hostile, "a.txt"), "nothing here\n");
+    symlinkSync("/dev/zero", join(hostile, POLICY_FILE));
+    const linked = keyhold(["scan"], { cwd: hostile, env });
+    assert.equal(linked.code, 2, linked.stderr);
+    assert.match(linked.stderr, /^keyhold: refusing to follow a symbolic link: .*\[SYMLINK_REFUSED\]$/m);
+    rmSync(join(hostile, POLICY_FILE));
+    assert.equal(spawnSync("mkfifo", [join(hostile, POLICY_FILE)]).status, 0);
+    const fifo = keyhold(["scan"], { cwd: hostile, env });
+    assert.equal(fifo.code, 2, fifo.stderr);
+    assert.match(fifo.stderr, /\[NOT_A_FILE\]$/m);
   });
 
   it("progress stays off in a pipe (stderr is empty on a clean scan)", () => {
