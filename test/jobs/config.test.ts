@@ -235,7 +235,7 @@ test("loading: a missing file, bad JSON and a good file", () => {
       () => loadJobServerConfig(join(dir, "none.json")),
       (e: unknown) => isSecretError(e, "FILE_NOT_FOUND"),
     );
-    writeFileSync(join(dir, "bad.json"), "{ jobs: ");
+    writeFileSync(join(dir, "bad.json"), "{ jobs: ", { mode: 0o644 });
     assert.throws(
       () => loadJobServerConfig(join(dir, "bad.json")),
       (e: unknown) => isSecretError(e, "INVALID_FORMAT"),

@@ -274,7 +274,13 @@ describe("keyhold serve refuses bad start-up input with a code", () => {
       const notSocket = join(dir, "file");
       writeFileSync(notSocket, "x");
       const good = join(dir, "good.json");
-      writeFileSync(good, JSON.stringify({ jobs: { a: { argv: ["/bin/true"], cwd: dir, outputDir: dir } } }));
+      writeFileSync(
+        good,
+        JSON.stringify({ jobs: { a: { argv: ["/bin/true"], cwd: dir, outputDir: dir } } }),
+        {
+          mode: 0o644,
+        },
+      );
       const r3 = await runCli(
         ["serve", "--config", good, "--socket", notSocket, "--state", join(dir, "state")],
         env,
