@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -11,6 +11,7 @@ import {
   type NameCheck,
   normaliseServiceName,
   renderUnit,
+  type UnitFile,
   type UnitMode,
 } from "../systemd/index.js";
 import type { SecretRef } from "../vault/index.js";
@@ -117,6 +118,33 @@ async function vaultSecrets(
 }
 
 /**
+ * Answering units of vault secrets this rendering no longer lists (a new --vault list with
+ * --force): still enabled, they would keep serving the old secret while its grant lasts.
+ */
+function reportLeftoverAnswerers(
+  io: CliIo,
+  directory: string,
+  service: string,
+  files: readonly UnitFile[],
+): void {
+  const pattern = new RegExp(`^${service.replaceAll(".", "\\.")}-vault-[0-9a-f]{10}\\.socket$`);
+  let entries: string[];
+  try {
+    entries = readdirSync(directory);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!pattern.test(entry) || files.some((f) => f.path === entry)) continue;
+    const template = entry.replace(/\.socket$/, "@.service");
+    writeLine(
+      io.stderr,
+      `keyhold: warning: ${entry} answers a vault secret this unit no longer loads; remove it: systemctl disable --now ${entry} && rm ${join(directory, entry)} ${join(directory, template)}`,
+    );
+  }
+}
+
+/**
  * After --install: the vault learns what the unit needs; the grants still to give (before the
  * first start: each start refused for want of one counts towards the plugin's lockout) and the
  * ones the unit no longer uses are printed for the admin.
@@ -214,7 +242,8 @@ export const unitCommand: Command = async (argv, io) => {
     state,
     ...(vault === undefined ? {} : { vault: vault.refs, vaultNetwork: vault.network }),
     keyholdRoot: values["keyhold-root"] ?? thisInstallation(),
-    node: "/usr/bin/node",
+    // The node that runs this keyhold runs the units too (a host may have it outside /usr/bin).
+    node: process.execPath,
     config: values.config,
   });
 
@@ -227,6 +256,7 @@ export const unitCommand: Command = async (argv, io) => {
     const root = values.root ?? "/";
     const result = await installUnits(rendered, { root, force: values.force, env: io.env });
     installed = result.paths;
+    reportLeftoverAnswerers(io, result.directory, normaliseServiceName(service), rendered.files);
     if (values.mode === "jobserver") {
       const group = values.group ?? JOBSERVER_DEFAULT_GROUP;
       if (!groupExists(root, group)) {

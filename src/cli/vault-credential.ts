@@ -66,8 +66,11 @@ async function verifyRequest(options: ServeCredentialOptions, found: Record<stri
   if (peer.uid !== 0) throw unverified(`the request came from uid ${peer.uid}, not from the service manager`);
   const facts = processFacts(peer.pid);
   found.cgroup = facts.cgroup.slice(0, 200);
+  found.process = `${facts.comm.slice(0, 40)}, parent ${facts.ppid} ${facts.parentComm.slice(0, 40)}`;
   const unit = `${options.service}.service`;
-  checkPeerIsStarting(peer, facts, unit, await unitProcesses(unit, env));
+  const state = await unitProcesses(unit, env);
+  found.unit = `main ${state.mainPid}, control ${state.controlPid}`;
+  checkPeerIsStarting(peer, facts, unit, state);
 }
 
 /**

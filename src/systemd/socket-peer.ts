@@ -35,6 +35,10 @@ export function parseSocketInstance(instance: string): SocketPeer {
 
 export interface ProcessFacts {
   ppid: number;
+  /** The process's name (/proc/PID/stat); systemd names a child it forked "(program)" until it execs. */
+  comm: string;
+  /** The parent's name, likewise; "" when the parent is gone. */
+  parentComm: string;
   /** Real, effective, saved and file-system uid. */
   uids: number[];
   /**
@@ -63,7 +67,10 @@ export function processFacts(pid: number, procRoot = "/proc"): ProcessFacts {
     named !== undefined
       ? named.replace(/^[0-9]+:name=systemd:/, "")
       : lines.find((l) => l.startsWith("0::"))?.slice(3);
+  const comm = commOf(pid, procRoot);
+  const parentComm = (Number.isInteger(ppid) && ppid > 0 ? commOf(ppid, procRoot) : undefined) ?? "";
   if (
+    comm === undefined ||
     !Number.isInteger(ppid) ||
     uids.length !== 4 ||
     uids.some((u) => !Number.isInteger(u)) ||
@@ -71,8 +78,21 @@ export function processFacts(pid: number, procRoot = "/proc"): ProcessFacts {
   ) {
     throw peerError(`process ${pid} could not be identified`);
   }
-  return { ppid, uids, cgroup };
+  return { ppid, comm, parentComm, uids, cgroup };
 }
+
+/** The name field of /proc/PID/stat (it may itself hold spaces and parentheses). */
+function commOf(pid: number, procRoot: string): string | undefined {
+  try {
+    const stat = readFileSync(`${procRoot}/${pid}/stat`, "utf8");
+    return stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** systemd names a process it forked "(name)" until the process execs its program. */
+const notYetExecuted = (comm: string) => comm.length > 2 && comm.startsWith("(") && comm.endsWith(")");
 
 export interface UnitProcesses {
   mainPid: number;
@@ -103,8 +123,10 @@ export async function unitProcesses(unit: string, env?: NodeJS.ProcessEnv): Prom
 }
 
 /**
- * Refuses (PEER_UNVERIFIED) unless the peer is uid 0, sits in exactly `unit`'s cgroup and is the
- * unit's starting process or its direct child. Returns what was found, for the audit record.
+ * Refuses (PEER_UNVERIFIED) unless the peer is uid 0, sits in exactly `unit`'s cgroup, and is the
+ * unit's main or control process before it has executed its program, or a direct child of that
+ * (systemd 252 connects from "(sd-mkdcreds)", forked by it): the service manager setting up the
+ * start, not a program the unit runs.
  */
 export function checkPeerIsStarting(
   peer: SocketPeer,
@@ -119,7 +141,9 @@ export function checkPeerIsStarting(
     throw peerError(`the request came from cgroup ${facts.cgroup.slice(0, 160)}, not from ${unit}`);
   }
   const starting = [state.mainPid, state.controlPid].filter((p) => p > 0);
-  if (!starting.includes(peer.pid) && !starting.includes(facts.ppid)) {
+  const itself = starting.includes(peer.pid) && notYetExecuted(facts.comm);
+  const itsHelper = starting.includes(facts.ppid) && notYetExecuted(facts.parentComm);
+  if (!itself && !itsHelper) {
     throw peerError(`the request came from process ${peer.pid}, which is not ${unit} starting`);
   }
 }

@@ -442,14 +442,10 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     throw usage("--exec does not go with --drop-in", "a drop-in keeps the service's own ExecStart=");
   }
 
-  // The code the job server runs and the projects it serves must be visible through ProtectHome=.
-  if (
-    mode === "jobserver" &&
-    !options.dropIn &&
-    underHome(keyholdRoot) &&
-    !bindReadOnlyPaths.includes(keyholdRoot)
-  ) {
-    bindReadOnlyPaths.push(keyholdRoot);
+  // The code the job server runs (keyhold and node) must be visible through ProtectHome=.
+  if (mode === "jobserver" && !options.dropIn) {
+    for (const path of [node, keyholdRoot])
+      if (underHome(path) && !bindReadOnlyPaths.includes(path)) bindReadOnlyPaths.push(path);
   }
   const protectHome = [...bindPaths, ...bindReadOnlyPaths].some(underHome) ? "tmpfs" : "yes";
 
@@ -480,7 +476,8 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
       credential: c,
       exec: `${node} ${keyholdRoot}/bin/keyhold.js vault serve-credential --for ${service} --ref ${c.ref.ns}/${c.ref.name} --store ${store} --state ${state}`,
       state,
-      underHome: underHome(state) || underHome(store),
+      // What it runs and reads: ProtectHome=yes would hide any of these under a home directory.
+      readOnly: [node, keyholdRoot, store],
       network: options.vaultNetwork === true,
     }),
   );
@@ -626,7 +623,7 @@ function renderVaultAnswerer(options: {
   credential: VaultUnitCredential;
   exec: string;
   state: string;
-  underHome: boolean;
+  readOnly: readonly string[];
   network: boolean;
 }): UnitFile[] {
   const { service, credential } = options;
@@ -645,9 +642,20 @@ function renderVaultAnswerer(options: {
     ]),
     section("Install", ["WantedBy=sockets.target"]),
   ]);
-  // Root's ~/.pgpass and client certificates (PostgreSQL), or a state directory under a home,
-  // must stay readable; ProtectHome=yes would hide them even from ReadWritePaths=.
-  const protectHome = options.network || options.underHome ? "read-only" : "yes";
+  // ProtectHome=yes would hide anything under /home, /root or /run/user, even from
+  // ReadWritePaths=. A PostgreSQL vault needs root's ~/.pgpass and client certificates: the homes
+  // stay readable. Otherwise they are an empty tmpfs, with what the answer needs bound in.
+  const homeReads = options.readOnly.filter(underHome);
+  const homeWrites = underHome(options.state) ? [options.state] : [];
+  const protectHome = options.network
+    ? ["ProtectHome=read-only"]
+    : homeReads.length + homeWrites.length > 0
+      ? [
+          "ProtectHome=tmpfs",
+          ...homeReads.map((p) => `BindReadOnlyPaths=${p}`),
+          ...homeWrites.map((p) => `BindPaths=-${p}`),
+        ]
+      : ["ProtectHome=yes"];
   const answerer = unitText([
     section("Unit", [
       `Description=keyhold vault: answer one request of ${what}`,
@@ -670,7 +678,7 @@ function renderVaultAnswerer(options: {
       "PrivateMounts=yes",
       "ProtectSystem=strict",
       `ReadWritePaths=-${options.state}`,
-      `ProtectHome=${protectHome}`,
+      ...protectHome,
       ...KERNEL_PROTECTIONS,
       ...RESTRICTIONS,
       "# systemd-creds may need the TPM to read the vault's master credential",

@@ -266,6 +266,18 @@ describe("keyhold unit (transcripts)", () => {
       /--for postgresql --ref db\/password /,
     );
     assert.match(r.stdout, /next: keyhold vault grant postgresql db\/password --ops read/);
+    // Another list later: the old secret's answering units are named for removal.
+    const again = keyhold(
+      ["unit", "postgresql", "--drop-in", "--vault", "db/other", "--install", "--root", root, "--force"],
+      scratch.env,
+    );
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      again.stderr,
+      new RegExp(
+        `warning: ${answerer}\\.socket answers a vault secret this unit no longer loads; remove it: systemctl disable --now ${answerer}\\.socket && rm `,
+      ),
+    );
     assert.match(
       r.stdout,
       new RegExp(

@@ -463,14 +463,27 @@ describe("renderUnit --vault", () => {
     assert.ok(answerer.includes("ProtectHome=read-only"));
   });
 
-  it("keeps a state directory under /home visible to the answering instance", () => {
-    const rendered = renderUnit({ ...base, vault, state: "/home/ops/keyhold-state" });
+  it("binds keyhold, node and a state directory under a home into the answering instance's empty /home", () => {
+    const rendered = renderUnit({
+      ...base,
+      vault,
+      state: "/home/ops/keyhold-state",
+      keyholdRoot: "/root/keyhold",
+      node: "/root/.nvm/versions/node/v20.20.2/bin/node",
+    });
     const answerer = directives(rendered.files.find((f) => f.path === `${openai}@.service`)?.content ?? "");
+    for (const line of [
+      "ProtectHome=tmpfs",
+      "BindReadOnlyPaths=/root/.nvm/versions/node/v20.20.2/bin/node",
+      "BindReadOnlyPaths=/root/keyhold",
+      "BindPaths=-/home/ops/keyhold-state",
+      "ReadWritePaths=-/home/ops/keyhold-state",
+    ])
+      assert.ok(answerer.includes(line), `${line}\n${answerer.join("\n")}`);
     assert.ok(
-      answerer.includes("ProtectHome=read-only"),
-      "ProtectHome=yes would hide it even from ReadWritePaths=",
+      !answerer.includes("BindReadOnlyPaths=/etc/credstore.encrypted"),
+      "only what lies under a home",
     );
-    assert.ok(answerer.includes("ReadWritePaths=-/home/ops/keyhold-state"));
   });
 
   it("a drop-in for an existing service orders it after the answering sockets", () => {

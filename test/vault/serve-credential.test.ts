@@ -42,36 +42,58 @@ describe("who is asking (socket-peer)", () => {
 
   it("reads a process's parent, uids and cgroup in systemd's own hierarchy", () => {
     const proc = join(scratch.root, "proc");
-    const write = (pid: number, cgroup: string, uid = "0\t0\t0\t0") => {
+    const write = (pid: number, cgroup: string, uid = "0\t0\t0\t0", comm = "(sd-mkdcreds)", ppid = 69) => {
       mkdirSync(join(proc, String(pid)), { recursive: true });
       writeFileSync(join(proc, String(pid), "cgroup"), cgroup);
-      writeFileSync(join(proc, String(pid), "status"), `Name:\t(sd-mkdcreds)\nPPid:\t69\nUid:\t${uid}\n`);
+      writeFileSync(join(proc, String(pid), "status"), `Name:\t${comm}\nPPid:\t${ppid}\nUid:\t${uid}\n`);
+      writeFileSync(join(proc, String(pid), "stat"), `${pid} (${comm}) S ${ppid} 1 1 0 -1 4194560\n`);
     };
+    write(69, "0::/system.slice/keyhold-jobs.service\n", undefined, "(sh)", 1);
     write(10, "0::/system.slice/keyhold-jobs.service\n");
     // Hybrid: systemd's hierarchy is name=systemd; the unified line is whatever root wrote there.
     write(11, "9:name=systemd:/system.slice/billing-api.service\n1:cpu:/\n0::/evil/keyhold-jobs.service\n");
     write(12, "0::/\n", "1000\t1000\t1000\t1000");
     assert.deepEqual(processFacts(10, proc), {
       ppid: 69,
+      comm: "(sd-mkdcreds)",
+      parentComm: "(sh)",
       uids: [0, 0, 0, 0],
       cgroup: "/system.slice/keyhold-jobs.service",
     });
+    // A name with spaces and parentheses of its own is read whole.
+    write(13, "0::/\n", undefined, "a (b) c", 2);
+    assert.equal(processFacts(13, proc).comm, "a (b) c");
     assert.equal(processFacts(11, proc).cgroup, "/system.slice/billing-api.service");
     assert.deepEqual(processFacts(12, proc).uids, [1000, 1000, 1000, 1000]);
     assert.throws(() => processFacts(14, proc), peerError, "a process that is gone");
   });
 
-  it("accepts only the unit's own start: uid 0, its exact cgroup, its main or control process or their child", () => {
+  it("accepts only the unit's own start: uid 0, its exact cgroup, its main or control process before exec, or their child", () => {
     const unit = "keyhold-jobs.service";
     const state: UnitProcesses = {
       mainPid: 69,
       controlPid: 0,
       controlGroup: "/system.slice/keyhold-jobs.service",
     };
-    const facts = { ppid: 69, uids: [0, 0, 0, 0], cgroup: "/system.slice/keyhold-jobs.service" };
+    // systemd 252: the process about to become the service is "(sh)" until it execs, and the
+    // request comes from "(sd-mkdcreds)", its child.
+    const facts = {
+      ppid: 69,
+      comm: "(sd-mkdcreds)",
+      parentComm: "(sh)",
+      uids: [0, 0, 0, 0],
+      cgroup: "/system.slice/keyhold-jobs.service",
+    };
     const peer = { pid: 70, uid: 0 };
     assert.doesNotThrow(() => checkPeerIsStarting(peer, facts, unit, state));
-    assert.doesNotThrow(() => checkPeerIsStarting({ pid: 69, uid: 0 }, { ...facts, ppid: 1 }, unit, state));
+    assert.doesNotThrow(() =>
+      checkPeerIsStarting(
+        { pid: 69, uid: 0 },
+        { ...facts, comm: "(sh)", ppid: 1, parentComm: "systemd" },
+        unit,
+        state,
+      ),
+    );
     assert.doesNotThrow(() =>
       checkPeerIsStarting(peer, { ...facts, ppid: 77 }, unit, { ...state, mainPid: 0, controlPid: 77 }),
     );
@@ -91,6 +113,22 @@ describe("who is asking (socket-peer)", () => {
         "a process in the unit that is not its start",
         () => checkPeerIsStarting({ pid: 90, uid: 0 }, { ...facts, ppid: 89 }, unit, state),
         /process 90, which is not keyhold-jobs\.service starting/,
+      ],
+      [
+        "a child of the running service (its main process has executed its program)",
+        () => checkPeerIsStarting(peer, { ...facts, comm: "node", parentComm: "node" }, unit, state),
+        /process 70, which is not keyhold-jobs\.service starting/,
+      ],
+      [
+        "the running service's main process itself",
+        () =>
+          checkPeerIsStarting(
+            { pid: 69, uid: 0 },
+            { ...facts, comm: "node", ppid: 1, parentComm: "systemd" },
+            unit,
+            state,
+          ),
+        /process 69, which is not keyhold-jobs\.service starting/,
       ],
       [
         "a unit that is not running or starting",
