@@ -1,7 +1,7 @@
-import type { ParseArgsConfig } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import { resolveLayout, type StoreLayout } from "../credstore/index.js";
 import type { WithKey } from "../systemd/index.js";
-import { type CliIo, usageError } from "./io.js";
+import { type CliIo, parsed, usageError, writeLine } from "./io.js";
 
 export { parsed } from "./io.js";
 
@@ -40,4 +40,43 @@ export function layoutFrom(
     ...(values.state === undefined ? {} : { state: values.state }),
     ...(withKey === undefined ? {} : { withKey: withKey as WithKey }),
   });
+}
+
+export interface CommandSpec<O extends Options> {
+  synopsis: string;
+  /** Printed under the usage line by --help. */
+  help: string;
+  /** The command's own options; --store, --state and --help are added. */
+  options: O;
+  /** How many positional arguments it takes; leave out to check them in the command. */
+  positionals?: number;
+}
+
+type CommandConfig<O extends Options> = {
+  args: string[];
+  options: typeof STORE_OPTIONS & O;
+  allowPositionals: true;
+};
+
+/**
+ * A command's arguments, parsed in keyhold's voice (usage errors name the synopsis, never echo a
+ * value), or undefined when --help was asked for and has been answered.
+ */
+export function commandArgs<const O extends Options>(
+  argv: string[],
+  io: CliIo,
+  spec: CommandSpec<O>,
+): ReturnType<typeof parseArgs<CommandConfig<O>>> | undefined {
+  const config: CommandConfig<O> = {
+    args: argv,
+    options: { ...STORE_OPTIONS, ...spec.options },
+    allowPositionals: true,
+  };
+  const result = parsed(() => parseArgs(config), spec.synopsis);
+  if ((result.values as { help?: boolean }).help) {
+    writeLine(io.stdout, `usage: keyhold ${spec.synopsis}\n\n${spec.help}`);
+    return undefined;
+  }
+  if (spec.positionals !== undefined) expectPositionals(result.positionals, spec.positionals, spec.synopsis);
+  return result;
 }

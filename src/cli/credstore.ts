@@ -1,6 +1,5 @@
 import { existsSync, readFileSync, statfsSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { parseArgs } from "node:util";
 import { openStateAuditLog, type AuditLog, createAuditKey } from "../audit/index.js";
 import {
   assertStoreUsable,
@@ -28,7 +27,7 @@ import {
 import { readProtectedFile } from "../load/index.js";
 import { isSecretError, Secret, SecretError } from "../secret/index.js";
 import { assertCredentialName, CREDENTIAL_SIZE_MAX, systemTool } from "../systemd/index.js";
-import { expectPositionals, layoutFrom, parsed, STORE_OPTIONS } from "./args.js";
+import { commandArgs, expectPositionals, layoutFrom } from "./args.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 /**
@@ -104,28 +103,21 @@ async function fingerprint(l: StoreLayout, name: string, value: Secret): Promise
   await index.record(name, value, "credstore");
 }
 
-function help(io: CliIo, synopsis: string, text: string): number {
-  writeLine(io.stdout, `usage: keyhold ${synopsis}\n\n${text}`);
-  return EXIT_OK;
-}
-
 const SET_OPTIONS = {
-  ...STORE_OPTIONS,
   "not-after": { type: "string" },
   "with-key": { type: "string" },
   "keep-newline": { type: "boolean" },
 } as const;
 
 export async function initCommand(argv: string[], io: CliIo): Promise<number> {
-  const synopsis = "init [--store DIR] [--state DIR]";
-  const { values, positionals } = parsed(
-    () => parseArgs({ args: argv, options: STORE_OPTIONS, allowPositionals: true }),
-    synopsis,
-  );
-  if (values.help)
-    return help(io, synopsis, "Creates the credential store (0700), the state directory and the audit key.");
-  expectPositionals(positionals, 0, synopsis);
-  const l = layoutFrom(values, io);
+  const args = commandArgs(argv, io, {
+    synopsis: "init [--store DIR] [--state DIR]",
+    help: "Creates the credential store (0700), the state directory and the audit key.",
+    options: {},
+    positionals: 0,
+  });
+  if (args === undefined) return EXIT_OK;
+  const l = layoutFrom(args.values, io);
   const changed = initStore(l);
   if (await createAuditKey(l.state, l.creds)) changed.push(`created the audit key in ${l.state}`);
   const log = await openStateAuditLog(l.state, l.creds);
@@ -171,21 +163,17 @@ async function storeNew(
 }
 
 async function setOrRotate(argv: string[], io: CliIo, op: "set" | "rotate"): Promise<number> {
-  const synopsis = `${op} NAME [--not-after TIME] [--with-key auto|host|tpm2|host+tpm2] [--keep-newline]`;
-  const { values, positionals } = parsed(
-    () => parseArgs({ args: argv, options: SET_OPTIONS, allowPositionals: true }),
-    synopsis,
-  );
-  if (values.help) {
-    return help(
-      io,
-      synopsis,
+  const args = commandArgs(argv, io, {
+    synopsis: `${op} NAME [--not-after TIME] [--with-key auto|host|tpm2|host+tpm2] [--keep-newline]`,
+    help:
       op === "set"
         ? "Reads a value (no-echo prompt on a terminal, else stdin) and stores it encrypted as NAME.\nRefuses to replace an existing credential: use rotate."
         : "Replaces NAME's value, keeping the earlier versions encrypted (see history, rollback).",
-    );
-  }
-  expectPositionals(positionals, 1, synopsis);
+    options: SET_OPTIONS,
+    positionals: 1,
+  });
+  if (args === undefined) return EXIT_OK;
+  const { values, positionals } = args;
   const name = positionals[0] as string;
   assertCredentialName(name);
   if (values["not-after"] !== undefined) resolveNotAfter(values["not-after"]);
@@ -214,24 +202,14 @@ function readPlaintextFile(path: string): Buffer {
 }
 
 export async function importCommand(argv: string[], io: CliIo): Promise<number> {
-  const synopsis = "import NAME FILE [--shred] [--not-after TIME] [--keep-newline]";
-  const { values, positionals } = parsed(
-    () =>
-      parseArgs({
-        args: argv,
-        options: { ...SET_OPTIONS, shred: { type: "boolean" } },
-        allowPositionals: true,
-      }),
-    synopsis,
-  );
-  if (values.help) {
-    return help(
-      io,
-      synopsis,
-      "Encrypts a plaintext FILE as NAME. With --shred, the file is overwritten and removed\nonly after the new credential decrypts to the same bytes.",
-    );
-  }
-  expectPositionals(positionals, 2, synopsis);
+  const args = commandArgs(argv, io, {
+    synopsis: "import NAME FILE [--shred] [--not-after TIME] [--keep-newline]",
+    help: "Encrypts a plaintext FILE as NAME. With --shred, the file is overwritten and removed\nonly after the new credential decrypts to the same bytes.",
+    options: { ...SET_OPTIONS, shred: { type: "boolean" } },
+    positionals: 2,
+  });
+  if (args === undefined) return EXIT_OK;
+  const { values, positionals } = args;
   const [name, file] = positionals as [string, string];
   assertCredentialName(name);
   if (values["not-after"] !== undefined) resolveNotAfter(values["not-after"]);
@@ -297,29 +275,14 @@ export async function importCommand(argv: string[], io: CliIo): Promise<number> 
 }
 
 export async function importEnvCommand(argv: string[], io: CliIo): Promise<number> {
-  const synopsis = "import-env FILE.env [--shred] [--json]";
-  const { values, positionals } = parsed(
-    () =>
-      parseArgs({
-        args: argv,
-        options: {
-          ...STORE_OPTIONS,
-          shred: { type: "boolean" },
-          "with-key": { type: "string" },
-          json: { type: "boolean" },
-        },
-        allowPositionals: true,
-      }),
-    synopsis,
-  );
-  if (values.help) {
-    return help(
-      io,
-      synopsis,
-      "Stores one credential per KEY=value entry (name: the key in lower case) and prints\nthe LoadCredentialEncrypted= lines to use. Takes every entry or none; entries already\nstored with the same value count as imported, so an interrupted import can be run again.",
-    );
-  }
-  expectPositionals(positionals, 1, synopsis);
+  const args = commandArgs(argv, io, {
+    synopsis: "import-env FILE.env [--shred] [--json]",
+    help: "Stores one credential per KEY=value entry (name: the key in lower case) and prints\nthe LoadCredentialEncrypted= lines to use. Takes every entry or none; entries already\nstored with the same value count as imported, so an interrupted import can be run again.",
+    options: { shred: { type: "boolean" }, "with-key": { type: "string" }, json: { type: "boolean" } },
+    positionals: 1,
+  });
+  if (args === undefined) return EXIT_OK;
+  const { values, positionals } = args;
   const file = positionals[0] as string;
   const l = layoutFrom(values, io);
   assertStoreUsable(l);
@@ -412,23 +375,14 @@ export async function importEnvCommand(argv: string[], io: CliIo): Promise<numbe
 }
 
 export async function getCommand(argv: string[], io: CliIo): Promise<number> {
-  const synopsis = "get NAME [--reveal]";
-  const { values, positionals } = parsed(
-    () =>
-      parseArgs({
-        args: argv,
-        options: { ...STORE_OPTIONS, reveal: { type: "boolean" } },
-        allowPositionals: true,
-      }),
-    synopsis,
-  );
-  if (values.help)
-    return help(
-      io,
-      synopsis,
-      "Writes NAME's value to stdout for a pipe. Refuses a terminal unless --reveal.",
-    );
-  expectPositionals(positionals, 1, synopsis);
+  const args = commandArgs(argv, io, {
+    synopsis: "get NAME [--reveal]",
+    help: "Writes NAME's value to stdout for a pipe. Refuses a terminal unless --reveal.",
+    options: { reveal: { type: "boolean" } },
+    positionals: 1,
+  });
+  if (args === undefined) return EXIT_OK;
+  const { values, positionals } = args;
   const name = positionals[0] as string;
   assertCredentialName(name);
   if (io.stdout.isTTY && !values.reveal) {
@@ -493,29 +447,19 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
   const dash = argv.indexOf("--");
   const own = dash < 0 ? argv : argv.slice(0, dash);
   const command = dash < 0 ? [] : argv.slice(dash + 1);
-  const { values, positionals } = parsed(
-    () =>
-      parseArgs({
-        args: own,
-        options: {
-          ...STORE_OPTIONS,
-          user: { type: "string" },
-          "file-vars": { type: "boolean" },
-          systemd: { type: "boolean" },
-          vault: { type: "string", multiple: true },
-          "passphrase-file": { type: "string" },
-        },
-        allowPositionals: true,
-      }),
+  const args = commandArgs(own, io, {
     synopsis,
-  );
-  if (values.help) {
-    return help(
-      io,
-      synopsis,
-      "Runs COMMAND with the credentials as files in a private $CREDENTIALS_DIRECTORY on a\nmemory file system; never in argv or the environment. Exits with COMMAND's code.",
-    );
-  }
+    help: "Runs COMMAND with the credentials as files in a private $CREDENTIALS_DIRECTORY on a\nmemory file system; never in argv or the environment. Exits with COMMAND's code.",
+    options: {
+      user: { type: "string" },
+      "file-vars": { type: "boolean" },
+      systemd: { type: "boolean" },
+      vault: { type: "string", multiple: true },
+      "passphrase-file": { type: "string" },
+    },
+  });
+  if (args === undefined) return EXIT_OK;
+  const { values, positionals } = args;
   const vaultRefs = values.vault ?? [];
   expectPositionals(positionals, vaultRefs.length > 0 && positionals.length === 0 ? 0 : 1, synopsis);
   if (command.length === 0) throw usageError("no command given", `usage: keyhold ${synopsis}`);
@@ -593,23 +537,14 @@ async function runUnderSystemd(
 
 export async function lsCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "ls [--json] [--check]";
-  const { values, positionals } = parsed(
-    () =>
-      parseArgs({
-        args: argv,
-        options: { ...STORE_OPTIONS, json: { type: "boolean" }, check: { type: "boolean" } },
-        allowPositionals: true,
-      }),
+  const args = commandArgs(argv, io, {
     synopsis,
-  );
-  if (values.help) {
-    return help(
-      io,
-      synopsis,
-      "Lists every credential with its status, without printing any value.\n--check also decrypts credentials keyhold did not write, to catch embedded-name mismatches.",
-    );
-  }
-  expectPositionals(positionals, 0, synopsis);
+    help: "Lists every credential with its status, without printing any value.\n--check also decrypts credentials keyhold did not write, to catch embedded-name mismatches.",
+    options: { json: { type: "boolean" }, check: { type: "boolean" } },
+    positionals: 0,
+  });
+  if (args === undefined) return EXIT_OK;
+  const { values } = args;
   const l = layoutFrom(values, io);
   const entries = await listCredentials(l, { decryptCheck: values.check ?? false });
   if (values.json) {
@@ -648,18 +583,14 @@ function printTable(io: CliIo, head: string[], rows: string[][]): void {
 
 export async function historyCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "history NAME [--json]";
-  const { values, positionals } = parsed(
-    () =>
-      parseArgs({
-        args: argv,
-        options: { ...STORE_OPTIONS, json: { type: "boolean" } },
-        allowPositionals: true,
-      }),
+  const args = commandArgs(argv, io, {
     synopsis,
-  );
-  if (values.help)
-    return help(io, synopsis, "Lists NAME's versions (kept encrypted in the state directory).");
-  expectPositionals(positionals, 1, synopsis);
+    help: "Lists NAME's versions (kept encrypted in the state directory).",
+    options: { json: { type: "boolean" } },
+    positionals: 1,
+  });
+  if (args === undefined) return EXIT_OK;
+  const { values, positionals } = args;
   const name = positionals[0] as string;
   assertCredentialName(name);
   const l = layoutFrom(values, io);
@@ -686,22 +617,14 @@ export async function historyCommand(argv: string[], io: CliIo): Promise<number>
 
 export async function rollbackCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "rollback NAME [--to VERSION]";
-  const { values, positionals } = parsed(
-    () =>
-      parseArgs({
-        args: argv,
-        options: { ...STORE_OPTIONS, to: { type: "string" } },
-        allowPositionals: true,
-      }),
+  const args = commandArgs(argv, io, {
     synopsis,
-  );
-  if (values.help)
-    return help(
-      io,
-      synopsis,
-      "Makes an earlier version current again (default: the one before the current).",
-    );
-  expectPositionals(positionals, 1, synopsis);
+    help: "Makes an earlier version current again (default: the one before the current).",
+    options: { to: { type: "string" } },
+    positionals: 1,
+  });
+  if (args === undefined) return EXIT_OK;
+  const { values, positionals } = args;
   const name = positionals[0] as string;
   assertCredentialName(name);
   let to: number | undefined;
@@ -727,17 +650,14 @@ export async function rollbackCommand(argv: string[], io: CliIo): Promise<number
 
 export async function rmCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "rm NAME";
-  const { values, positionals } = parsed(
-    () => parseArgs({ args: argv, options: STORE_OPTIONS, allowPositionals: true }),
+  const args = commandArgs(argv, io, {
     synopsis,
-  );
-  if (values.help)
-    return help(
-      io,
-      synopsis,
-      "Removes NAME and its kept versions, overwriting each file before unlinking it.",
-    );
-  expectPositionals(positionals, 1, synopsis);
+    help: "Removes NAME and its kept versions, overwriting each file before unlinking it.",
+    options: {},
+    positionals: 1,
+  });
+  if (args === undefined) return EXIT_OK;
+  const { values, positionals } = args;
   const name = positionals[0] as string;
   assertCredentialName(name);
   const l = layoutFrom(values, io);
@@ -754,28 +674,18 @@ export async function rmCommand(argv: string[], io: CliIo): Promise<number> {
 
 export async function doctorCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "doctor [--fix] [--json] [--units DIR]…";
-  const { values, positionals } = parsed(
-    () =>
-      parseArgs({
-        args: argv,
-        options: {
-          ...STORE_OPTIONS,
-          fix: { type: "boolean" },
-          json: { type: "boolean" },
-          units: { type: "string", multiple: true },
-        },
-        allowPositionals: true,
-      }),
+  const args = commandArgs(argv, io, {
     synopsis,
-  );
-  if (values.help) {
-    return help(
-      io,
-      synopsis,
-      "Audits the store and the host: modes and owners, embedded names, expiry, plaintext files,\nunits naming missing credentials. --fix repairs modes, owners, names and leftovers. Exit 3 on findings.",
-    );
-  }
-  expectPositionals(positionals, 0, synopsis);
+    help: "Audits the store and the host: modes and owners, embedded names, expiry, plaintext files,\nunits naming missing credentials. --fix repairs modes, owners, names and leftovers. Exit 3 on findings.",
+    options: {
+      fix: { type: "boolean" },
+      json: { type: "boolean" },
+      units: { type: "string", multiple: true },
+    },
+    positionals: 0,
+  });
+  if (args === undefined) return EXIT_OK;
+  const { values } = args;
   const l = layoutFrom(values, io);
   const fix = values.fix ?? false;
   // Repairs are audited: with --fix, the log must be writable before anything is changed.
