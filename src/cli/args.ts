@@ -14,12 +14,17 @@ export const STORE_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const satisfies Options;
 
-export function expectPositionals(positionals: string[], count: number, synopsis: string): void {
+export function expectPositionals(
+  positionals: string[],
+  count: number,
+  synopsis: string,
+  readsValues = true,
+): void {
   if (positionals.length !== count) {
     throw usageError(
       // Never echo the extra word: the likeliest one is a value typed where it does not belong.
       positionals.length < count ? "missing argument" : `unexpected extra argument (#${count + 1})`,
-      `usage: keyhold ${synopsis}; values are read from stdin or a prompt, never from arguments`,
+      `usage: keyhold ${synopsis}${readsValues ? "; values are read from stdin or a prompt, never from arguments" : ""}`,
     );
   }
 }
@@ -45,9 +50,10 @@ export function layoutFrom(
 export interface CommandSpec<O extends Options> {
   synopsis: string;
   /** Printed under the usage line by --help. */
-  help: string;
-  /** The command's own options; --store, --state and --help are added. */
+  help?: string;
+  /** The command's own options; --help is added, and --store and --state unless `store` is false. */
   options: O;
+  store?: boolean;
   /** How many positional arguments it takes; leave out to check them in the command. */
   positionals?: number;
 }
@@ -56,6 +62,7 @@ type CommandConfig<O extends Options> = {
   args: string[];
   options: typeof STORE_OPTIONS & O;
   allowPositionals: true;
+  strict: true;
 };
 
 /**
@@ -67,16 +74,24 @@ export function commandArgs<const O extends Options>(
   io: CliIo,
   spec: CommandSpec<O>,
 ): ReturnType<typeof parseArgs<CommandConfig<O>>> | undefined {
-  const config: CommandConfig<O> = {
+  // Without the store options the parser still knows only help and the command's own: typed as
+  // one shape, --store and --state are refused like any unknown option.
+  const common = spec.store === false ? { help: STORE_OPTIONS.help } : STORE_OPTIONS;
+  const config = {
     args: argv,
-    options: { ...STORE_OPTIONS, ...spec.options },
+    options: { ...common, ...spec.options },
     allowPositionals: true,
-  };
+    strict: true,
+  } as CommandConfig<O>;
   const result = parsed(() => parseArgs(config), spec.synopsis);
   if ((result.values as { help?: boolean }).help) {
-    writeLine(io.stdout, `usage: keyhold ${spec.synopsis}\n\n${spec.help}`);
+    writeLine(
+      io.stdout,
+      `usage: keyhold ${spec.synopsis}${spec.help === undefined ? "" : `\n\n${spec.help}`}`,
+    );
     return undefined;
   }
-  if (spec.positionals !== undefined) expectPositionals(result.positionals, spec.positionals, spec.synopsis);
+  if (spec.positionals !== undefined)
+    expectPositionals(result.positionals, spec.positionals, spec.synopsis, spec.store !== false);
   return result;
 }

@@ -1,34 +1,21 @@
-import { parseArgs } from "node:util";
 // The client half of src/jobs only, as in trigger.ts.
 import { listRuns } from "../jobs/client.js";
 import { DEFAULT_SOCKET } from "../jobs/protocol.js";
-import { type Command, parsed, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+import { commandArgs } from "./args.js";
+import { type Command, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 const SYNOPSIS = "runs [--limit N] [--json] [--socket PATH]";
 
 /** `keyhold runs`: the job server's recent runs, newest first. */
 export const runsCommand: Command = async (argv, io) => {
-  const { values, positionals } = parsed(
-    () =>
-      parseArgs({
-        args: argv,
-        options: {
-          limit: { type: "string" },
-          json: { type: "boolean" },
-          socket: { type: "string" },
-          help: { type: "boolean", short: "h" },
-        },
-        strict: true,
-        allowPositionals: true,
-      }),
-    SYNOPSIS,
-  );
-  if (values.help) {
-    writeLine(io.stdout, `usage: keyhold ${SYNOPSIS}`);
-    return EXIT_OK;
-  }
-  if (positionals.length > 0)
-    throw usageError(`unexpected argument: ${positionals[0]}`, `usage: keyhold ${SYNOPSIS}`);
+  const args = commandArgs(argv, io, {
+    synopsis: SYNOPSIS,
+    store: false,
+    options: { limit: { type: "string" }, json: { type: "boolean" }, socket: { type: "string" } },
+    positionals: 0,
+  });
+  if (args === undefined) return EXIT_OK;
+  const { values } = args;
   const limit = values.limit === undefined ? 20 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
     throw usageError("--limit must be an integer from 1 to 1000");

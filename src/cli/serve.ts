@@ -1,5 +1,4 @@
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { AUDIT_LOG_FILE, AuditLog, loadAuditKey } from "../audit/index.js";
 import {
   type CredentialSet,
@@ -12,8 +11,8 @@ import {
 } from "../jobs/index.js";
 import { clearSecretCache, loadSecret } from "../load/index.js";
 import { isSecretError, type Secret } from "../secret/index.js";
-import { parsed } from "./args.js";
-import { type CliIo, type Command, EXIT_OK, usageError, writeLine } from "./io.js";
+import { commandArgs } from "./args.js";
+import { type CliIo, type Command, EXIT_OK, writeLine } from "./io.js";
 
 const SYNOPSIS = "serve [--config FILE] [--socket PATH] [--state DIR] [--audit-log FILE]";
 const DEFAULT_JOBS_STATE = "/var/lib/keyhold-jobs";
@@ -61,28 +60,19 @@ async function openAudit(
 
 /** `keyhold serve`: the job server, normally started by its socket unit. Returns when stopped. */
 export const serveCommand: Command = async (argv, io) => {
-  const { values, positionals } = parsed(
-    () =>
-      parseArgs({
-        args: argv,
-        options: {
-          config: { type: "string" },
-          socket: { type: "string" },
-          state: { type: "string" },
-          "audit-log": { type: "string" },
-          help: { type: "boolean", short: "h" },
-        },
-        strict: true,
-        allowPositionals: true,
-      }),
-    SYNOPSIS,
-  );
-  if (values.help) {
-    writeLine(io.stdout, `usage: keyhold ${SYNOPSIS}`);
-    return EXIT_OK;
-  }
-  if (positionals.length > 0)
-    throw usageError(`unexpected argument: ${positionals[0]}`, `usage: keyhold ${SYNOPSIS}`);
+  const args = commandArgs(argv, io, {
+    synopsis: SYNOPSIS,
+    store: false,
+    options: {
+      config: { type: "string" },
+      socket: { type: "string" },
+      state: { type: "string" },
+      "audit-log": { type: "string" },
+    },
+    positionals: 0,
+  });
+  if (args === undefined) return EXIT_OK;
+  const { values } = args;
   const configPath = values.config ?? io.env.KEYHOLD_JOBS_CONFIG ?? DEFAULT_CONFIG;
   const config = loadJobServerConfig(configPath);
   const stateDir =

@@ -1,11 +1,11 @@
 import { constants } from "node:os";
-import { parseArgs } from "node:util";
 // The client half of src/jobs only (not its index): `keyhold trigger` then loads a few KiB
 // instead of the whole server, which is measurable in its start-up time.
 import { followRun, triggerRun } from "../jobs/client.js";
 import { DEFAULT_SOCKET } from "../jobs/protocol.js";
 import type { RunRecord } from "../jobs/records.js";
-import { type Command, parsed, EXIT_FAILED, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+import { commandArgs } from "./args.js";
+import { type Command, EXIT_FAILED, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 const SYNOPSIS = "trigger JOB [--param NAME=VALUE]… [--follow] [--json] [--socket PATH]";
 
@@ -23,31 +23,19 @@ export function exitCodeOf(run: RunRecord): number {
 
 /** `keyhold trigger`: ask the job server to run a job; with --follow, stream it and exit with its code. */
 export const triggerCommand: Command = async (argv, io) => {
-  const { values, positionals } = parsed(
-    () =>
-      parseArgs({
-        args: argv,
-        options: {
-          param: { type: "string", multiple: true },
-          follow: { type: "boolean", short: "f" },
-          json: { type: "boolean" },
-          socket: { type: "string" },
-          help: { type: "boolean", short: "h" },
-        },
-        strict: true,
-        allowPositionals: true,
-      }),
-    SYNOPSIS,
-  );
-  if (values.help) {
-    writeLine(io.stdout, `usage: keyhold ${SYNOPSIS}`);
-    return EXIT_OK;
-  }
-  if (positionals.length !== 1)
-    throw usageError(
-      positionals.length === 0 ? "missing JOB" : `unexpected argument: ${positionals[1]}`,
-      `usage: keyhold ${SYNOPSIS}`,
-    );
+  const args = commandArgs(argv, io, {
+    synopsis: SYNOPSIS,
+    store: false,
+    options: {
+      param: { type: "string", multiple: true },
+      follow: { type: "boolean", short: "f" },
+      json: { type: "boolean" },
+      socket: { type: "string" },
+    },
+    positionals: 1,
+  });
+  if (args === undefined) return EXIT_OK;
+  const { values, positionals } = args;
   const job = positionals[0] as string;
   const params: Record<string, string> = {};
   for (const p of values.param ?? []) {
