@@ -34,28 +34,91 @@ export interface ScanPolicy {
   accepts(finding: Finding): boolean;
 }
 
-export function globToRegExp(glob: string): RegExp {
-  let re = "";
+/** Limits on allow.paths: a policy may come with the repository being scanned. */
+export const ALLOW_PATHS_MAX = 256;
+export const GLOB_LENGTH_MAX = 512;
+
+type GlobToken =
+  | { kind: "char"; ch: string }
+  | { kind: "one" } // ?  one character but '/'
+  | { kind: "star" } // *  any run without '/'
+  | { kind: "any" } // ** any run
+  | { kind: "dirs" }; // **/ or an unanchored start: nothing, or any run ending in '/'
+
+function globTokens(glob: string): GlobToken[] {
+  const tokens: GlobToken[] = [];
+  const last = () => tokens[tokens.length - 1]?.kind;
   for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i]!;
-    if (ch === "*" && glob[i + 1] === "*") {
+    const ch = glob.charAt(i);
+    if (ch === "*" && glob.charAt(i + 1) === "*") {
       i++;
-      if (glob[i + 1] === "/") {
+      if (glob.charAt(i + 1) === "/") {
         i++;
-        re += "(?:.*/)?";
-      } else re += ".*";
-    } else if (ch === "*") re += "[^/]*";
-    else if (ch === "?") re += "[^/]";
-    else re += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+        if (last() !== "dirs") tokens.push({ kind: "dirs" });
+      } else if (last() !== "any") tokens.push({ kind: "any" });
+    } else if (ch === "*") {
+      if (last() !== "star" && last() !== "any") tokens.push({ kind: "star" });
+    } else if (ch === "?") tokens.push({ kind: "one" });
+    else tokens.push({ kind: "char", ch });
   }
-  const anchored = glob.includes("/") ? re.replace(/^\//, "") : `(?:.*/)?${re}`;
-  // A directory pattern covers everything below it.
-  return new RegExp(`^${anchored}(?:/.*)?$`);
+  return tokens;
+}
+
+/**
+ * A gitignore-like glob as a matcher (`*`, `**`, `?`; a pattern without '/' matches in any
+ * directory; a directory pattern covers everything below it). Matching runs the pattern as a
+ * set of states over the path, one step per character: time grows with path length × pattern
+ * length and never explodes the way a backtracking regular expression can on `*a*a*a…b`.
+ */
+export function globMatcher(glob: string): (path: string) => boolean {
+  const anchored = glob.includes("/");
+  const tokens: GlobToken[] = [
+    ...(anchored ? [] : [{ kind: "dirs" } as const]),
+    ...globTokens(anchored ? glob.replace(/^\//, "") : glob),
+  ];
+  const end = tokens.length;
+  // A `dirs` token has two states: at its start it may match nothing (go on at once); once it has
+  // taken a character it must reach a '/' before the pattern goes on (`inside`).
+  const close = (states: Uint8Array): void => {
+    for (let i = 0; i < end; i++) {
+      const kind = tokens[i]?.kind;
+      if (states[i] && (kind === "star" || kind === "any" || kind === "dirs")) states[i + 1] = 1;
+    }
+  };
+  return (path: string) => {
+    let states = new Uint8Array(end + 1);
+    let inside = new Uint8Array(end + 1);
+    states[0] = 1;
+    close(states);
+    for (let p = 0; p < path.length; p++) {
+      const c = path.charAt(p);
+      if (states[end] && c === "/") return true; // the pattern named a directory above the path
+      const next = new Uint8Array(end + 1);
+      const nextInside = new Uint8Array(end + 1);
+      for (let i = 0; i < end; i++) {
+        const t = tokens[i] as GlobToken;
+        if (t.kind === "dirs") {
+          if (!states[i] && !inside[i]) continue;
+          nextInside[i] = 1;
+          if (c === "/") next[i + 1] = 1;
+          continue;
+        }
+        if (!states[i]) continue;
+        if (t.kind === "char" ? c === t.ch : t.kind === "one" ? c !== "/" : false) next[i + 1] = 1;
+        else if ((t.kind === "star" && c !== "/") || t.kind === "any") next[i] = 1;
+      }
+      if (!next.includes(1) && !nextInside.includes(1)) return false;
+      close(next);
+      states = next;
+      inside = nextInside;
+    }
+    return states[end] === 1;
+  };
 }
 
 export function makePolicy(file: PolicyFile, source?: string): ScanPolicy {
   const allowPaths = file.allow?.paths ?? [];
-  const matchers = allowPaths.map(globToRegExp);
+  const matchers = allowPaths.map(globMatcher);
   const accepted = file.accepted ?? [];
   const ids = new Set(accepted.map((a) => a.id));
   return {
@@ -63,7 +126,7 @@ export function makePolicy(file: PolicyFile, source?: string): ScanPolicy {
     allowPaths,
     allowRules: new Set(file.allow?.rules ?? []),
     accepted,
-    pathAllowed: (path) => matchers.some((m) => m.test(path)),
+    pathAllowed: (path) => matchers.some((m) => m(path)),
     accepts: (finding) => ids.has(finding.id),
   };
 }
@@ -113,6 +176,10 @@ export function loadPolicy(path: string, required: boolean): ScanPolicy {
   if (parsed.allow !== undefined) {
     if (parsed.allow.paths !== undefined && !isStringArray(parsed.allow.paths))
       throw invalid(path, "allow.paths must be strings");
+    if ((parsed.allow.paths?.length ?? 0) > ALLOW_PATHS_MAX)
+      throw invalid(path, `allow.paths holds more than ${ALLOW_PATHS_MAX} patterns`);
+    if (parsed.allow.paths?.some((g) => g.length === 0 || g.length > GLOB_LENGTH_MAX))
+      throw invalid(path, `allow.paths patterns must be 1 to ${GLOB_LENGTH_MAX} characters`);
     if (parsed.allow.rules !== undefined && !isStringArray(parsed.allow.rules))
       throw invalid(path, "allow.rules must be strings");
   }
