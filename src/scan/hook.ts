@@ -1,6 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, renameSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { writeFileAtomic } from "../durable/index.js";
+import { readProtectedFile } from "../load/index.js";
 import { SecretError } from "../secret/index.js";
 import { gitOutput } from "./git.js";
 import { shellQuote } from "./finding.js";
@@ -26,6 +27,29 @@ exec ${keyhold.map(shellQuote).join(" ")} scan --staged
 `;
 }
 
+const HOOK_MAX_BYTES = 1024 * 1024;
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the hook there is one keyhold wrote. The hooks directory may be tracked by the
+ * repository (core.hooksPath=.husky): a link (to /dev/zero, a FIFO, anything) or an oversized
+ * file is someone else's and is never read.
+ */
+function isKeyholdHook(path: string): boolean {
+  const st = lstatSync(path);
+  if (!st.isFile() || st.size > HOOK_MAX_BYTES) return false;
+  return readProtectedFile(path, { permissions: "any", owners: "any", maxBytes: HOOK_MAX_BYTES })
+    .toString("utf8")
+    .includes(HOOK_MARKER);
+}
+
 /** Installs the pre-commit hook (honouring core.hooksPath); returns its path. */
 export async function installHook(dir: string, options: HookInstallOptions): Promise<string> {
   const cwd = resolve(dir);
@@ -35,9 +59,8 @@ export async function installHook(dir: string, options: HookInstallOptions): Pro
   const absoluteHooks = isAbsolute(hooksDir) ? hooksDir : join(cwd, hooksDir);
   mkdirSync(absoluteHooks, { recursive: true });
   const hookPath = join(absoluteHooks, "pre-commit");
-  if (existsSync(hookPath)) {
-    const current = readFileSync(hookPath, "utf8");
-    if (!current.includes(HOOK_MARKER)) {
+  if (existsSync(hookPath) || isLink(hookPath)) {
+    if (!isKeyholdHook(hookPath)) {
       if (!options.force) {
         throw new SecretError("HOOK_EXISTS", `a pre-commit hook already exists: ${hookPath}`, {
           hint: "add 'keyhold scan --staged' to it yourself, or rerun with --force (the old hook is kept as pre-commit.keyhold-backup)",

@@ -14,8 +14,18 @@ function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
 }
 
+/**
+ * Text that reaches a terminal or a CI log: control characters (C0, DEL, C1) are written as \xNN,
+ * so a file name cannot move the cursor, hide lines or start a line of its own.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 function where(f: Finding): string {
-  return `${f.path}:${f.line}:${f.column}`;
+  // A line never begins with text from the repository: "::…" would be a GitHub Actions command.
+  const path = f.path.startsWith(":") ? `./${f.path}` : f.path;
+  return `${path}:${f.line}:${f.column}`;
 }
 
 function summary(result: ScanResult): string {
@@ -45,7 +55,7 @@ export function renderText(result: ScanResult): string {
   }
   if (result.findings.length > 0) lines.push("");
   lines.push(summary(result));
-  return `${lines.join("\n")}\n`;
+  return `${lines.map(printable).join("\n")}\n`;
 }
 
 export function renderJson(result: ScanResult, known: { enabled: boolean; values: number }): string {

@@ -206,6 +206,26 @@ describe("keyhold scan (CLI)", () => {
     assert.match(policy.stderr, /\[INVALID_FORMAT\]/);
   });
 
+  it("file names cannot drive the terminal or a CI log: controls are escaped, no line starts with '::'", () => {
+    const hostile = join(scratch.root, "names");
+    mkdirSync(hostile);
+    git(hostile, ["init", "-q", "-b", "main"]);
+    const names = [
+      "x\x1b[2K\r::warning title=ok::all clean\x1b[8m",
+      "nl\n::add-mask::keyhold",
+      "::error::fake",
+    ];
+    for (const name of names) writeFileSync(join(hostile, name), `KEY=${canary}\n`);
+    const r = keyhold(["scan"], { cwd: hostile, env });
+    assert.equal(r.code, 3, r.stderr);
+    assert.ok(!/[\x00-\x09\x0b-\x1f\x7f]/.test(r.stdout), "no control character but the line ends");
+    for (const line of r.stdout.split("\n")) assert.ok(!line.startsWith("::"), JSON.stringify(line));
+    assert.match(r.stdout, /^x\\x1b\[2K\\x0d::warning title=ok::all clean\\x1b\[8m:1:5: /m);
+    assert.match(r.stdout, /^nl\\x0a::add-mask::keyhold:1:5: /m);
+    assert.match(r.stdout, /^\.\/::error::fake:1:5: /m);
+    assert.ok(!r.stdout.includes(canary));
+  });
+
   it("a hostile repository's policy file (a link to /dev/zero, a FIFO) is refused, not read for ever", () => {
     const hostile = join(scratch.root, "hostile");
     mkdirSync(hostile);
@@ -288,6 +308,28 @@ describe("keyhold hook install", () => {
     const forced = keyhold(["hook", "install", "--force"], { cwd: repo, env: scratch.env });
     assert.equal(forced.code, 0);
     assert.equal(readFileSync(`${hook}.keyhold-backup`, "utf8"), "#!/bin/sh\necho mine\n");
+  });
+
+  it("never reads a hook that is a link (to /dev/zero, a FIFO) in a tracked hooks directory", () => {
+    const repo = join(scratch.root, "repo3");
+    mkdirSync(join(repo, ".husky"), { recursive: true });
+    git(repo, ["init", "-q", "-b", "main"]);
+    git(repo, ["config", "core.hooksPath", ".husky"]);
+    const hook = join(repo, ".husky", "pre-commit");
+    const fifo = join(repo, ".husky", "fifo");
+    assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
+    for (const target of ["/dev/zero", fifo]) {
+      rmSync(hook, { force: true });
+      symlinkSync(target, hook);
+      const refused = spawnSync(process.execPath, [BIN, "hook", "install"], {
+        cwd: repo,
+        env: scratch.env,
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      assert.equal(refused.status, 1, `${target}: ${refused.stderr}`);
+      assert.match(refused.stderr, /\[HOOK_EXISTS\]/);
+    }
   });
 });
 
