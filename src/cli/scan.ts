@@ -189,6 +189,7 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
   } finally {
     known?.dispose();
   }
+  warnAboutGaps(io, result);
 
   if (values["update-baseline"]) {
     // Entries the baseline already accepted were left out of `findings`: keep them too.
@@ -203,6 +204,26 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
   else if (values.sarif) io.stdout.write(renderSarif(result, VERSION));
   else io.stdout.write(renderText(result));
   return result.findings.length > 0 ? EXIT_FINDINGS : EXIT_OK;
+}
+
+/**
+ * Says on stderr what the scan could not see, so a clean result is not taken for more than it
+ * is; the summary line and --json's stats carry the same counts. The exit status is unchanged.
+ */
+function warnAboutGaps(io: CliIo, result: ScanResult): void {
+  const unit = result.mode === "tree" ? "file" : "blob";
+  const { unreadable, "outside-root": outside } = result.stats.skipped;
+  if (unreadable)
+    writeLine(
+      io.stderr,
+      `keyhold: warning: ${unreadable} ${unit}${unreadable === 1 ? "" : "s"} could not be read and ${unreadable === 1 ? "was" : "were"} not scanned`,
+    );
+  if (outside)
+    writeLine(
+      io.stderr,
+      `keyhold: warning: ${outside} file${outside === 1 ? "" : "s"} reached through a symlinked directory outside ${result.root} ${outside === 1 ? "was" : "were"} not read`,
+    );
+  for (const warning of result.stats.warnings) writeLine(io.stderr, `keyhold: warning: ${warning}`);
 }
 
 /** Where the policy file lives: the repository top, or the scanned directory outside git. */

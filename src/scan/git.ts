@@ -1,9 +1,102 @@
-import { spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { isAbsolute, join } from "node:path";
 import { SecretError } from "../secret/index.js";
+import { systemTool } from "../systemd/index.js";
 
 export interface GitOptions {
   cwd: string;
   env?: NodeJS.ProcessEnv;
+}
+
+/*
+ * The repository under scan is untrusted input: its .git/config (or a tracked directory laid out
+ * like a bare repository) can name programs that git runs on its own behalf. keyhold only reads,
+ * so every git call turns those off:
+ *
+ *   core.fsmonitor=false           no file-system monitor hook (ls-files, diff --cached ran it)
+ *   safe.bareRepository=explicit   a bare-repository-shaped directory is not taken as a repository
+ *                                  unless GIT_DIR names it (a tracked "vendor/lib/{HEAD,config,…}")
+ *   protocol.allow=never           no transport at all: a partial clone's lazy fetch cannot start
+ *   core.sshCommand=false          …nor run the repository's ssh command if it somehow did
+ *   --no-replace-objects           replace refs (and, below, grafts) cannot hide history
+ *   --no-optional-locks            no index refresh written back while scanning
+ *
+ * core.hooksPath is left alone: none of the commands below runs a hook, and `keyhold hook
+ * install` asks git for the hooks directory through this same function.
+ */
+const HARDENING: readonly string[] = [
+  "-c",
+  "core.fsmonitor=false",
+  "-c",
+  "safe.bareRepository=explicit",
+  "-c",
+  "protocol.allow=never",
+  "-c",
+  "core.sshCommand=false",
+  "--no-replace-objects",
+  "--no-optional-locks",
+];
+
+// Variables from the caller that name programs for git to run, or re-allow transports. The
+// repository-location variables (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, …) are kept: git sets
+// them for a pre-commit hook on purpose (`git commit -a` scans a temporary index).
+const PROGRAM_VARIABLES = [
+  "GIT_EXEC_PATH",
+  "GIT_SSH",
+  "GIT_SSH_COMMAND",
+  "GIT_PROXY_COMMAND",
+  "GIT_ALLOW_PROTOCOL",
+  "GIT_EXTERNAL_DIFF",
+  "GIT_PAGER",
+  "GIT_EDITOR",
+  "GIT_SEQUENCE_EDITOR",
+  "GIT_ASKPASS",
+  "GIT_TEMPLATE_DIR",
+];
+
+function gitEnvironment(base: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
+  const env = { ...(base ?? process.env) };
+  for (const name of PROGRAM_VARIABLES) delete env[name];
+  env.GIT_NO_LAZY_FETCH = "1"; // git 2.44+; protocol.allow=never covers older versions
+  env.GIT_NO_REPLACE_OBJECTS = "1";
+  env.GIT_OPTIONAL_LOCKS = "0";
+  env.GIT_TERMINAL_PROMPT = "0";
+  // A graft file below /dev/null can never exist, so .git/info/grafts cannot hide commits.
+  env.GIT_GRAFT_FILE = "/dev/null/keyhold-no-grafts";
+  return env;
+}
+
+/**
+ * The git to run: the system's own (/usr/bin, /bin, …), else the first absolute PATH entry that
+ * has one. Empty and relative PATH entries are ignored: git runs with the scanned repository as
+ * its working directory, where a committed `git` would otherwise be found first.
+ */
+function gitBinary(env: NodeJS.ProcessEnv): string {
+  const system = systemTool("git");
+  if (isAbsolute(system)) return system;
+  for (const dir of (env.PATH ?? "").split(":")) {
+    if (!isAbsolute(dir)) continue;
+    try {
+      accessSync(join(dir, "git"), constants.X_OK);
+      return join(dir, "git");
+    } catch {
+      // not here
+    }
+  }
+  throw new SecretError("GIT_FAILED", "git not found", {
+    hint: "install git (keyhold looks in /usr/bin, /bin and the absolute entries of PATH)",
+  });
+}
+
+/** Starts git with keyhold's hardening (see HARDENING) in front of `args`. */
+function spawnGit(args: readonly string[], options: GitOptions): ChildProcessWithoutNullStreams {
+  const env = gitEnvironment(options.env);
+  return spawn(gitBinary(env), [...HARDENING, ...args], {
+    cwd: options.cwd,
+    env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
 }
 
 function gitFailed(args: readonly string[], stderr: string, cause?: unknown): SecretError {
@@ -19,6 +112,11 @@ function gitFailed(args: readonly string[], stderr: string, cause?: unknown): Se
       cause,
     });
   }
+  if (/cannot use bare repository/i.test(reason)) {
+    return new SecretError("GIT_FAILED", `git ${args[0]} failed: ${reason}`, {
+      hint: "a directory laid out like a bare repository is not scanned as one; scan from the repository top",
+    });
+  }
   return new SecretError(
     "GIT_FAILED",
     `git ${args[0]} failed: ${reason}`,
@@ -27,13 +125,12 @@ function gitFailed(args: readonly string[], stderr: string, cause?: unknown): Se
 }
 
 /** Runs git and returns its stdout; a non-zero exit becomes a GIT_FAILED (or NOT_A_GIT_REPOSITORY) error. */
-export function gitOutput(args: readonly string[], options: GitOptions): Promise<Buffer> {
+export function gitOutput(
+  args: readonly string[],
+  options: GitOptions & { input?: string },
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn("git", args, {
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawnGit(args, options);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (c: Buffer) => out.push(c));
@@ -49,13 +146,18 @@ export function gitOutput(args: readonly string[], options: GitOptions): Promise
       if (code === 0) resolve(Buffer.concat(out));
       else reject(gitFailed(args, Buffer.concat(err).toString("utf8")));
     });
+    child.stdin.on("error", () => {
+      // git exited before reading its input; its exit status says why.
+    });
+    child.stdin.end(options.input);
   });
 }
 
 /** The top of the work tree containing `cwd`, or undefined outside a repository. */
 export async function workTreeTop(options: GitOptions): Promise<string | undefined> {
   try {
-    return (await gitOutput(["rev-parse", "--show-toplevel"], options)).toString("utf8").trim();
+    // Only the one newline git adds: a directory name may end in spaces.
+    return (await gitOutput(["rev-parse", "--show-toplevel"], options)).toString("utf8").replace(/\n$/, "");
   } catch (err) {
     if (err instanceof SecretError && err.code === "NOT_A_GIT_REPOSITORY") return undefined;
     throw err;
@@ -64,8 +166,11 @@ export async function workTreeTop(options: GitOptions): Promise<string | undefin
 
 export interface GitObject {
   oid: string;
+  /** The object type, or "missing" when the repository does not have it. */
   type: string;
-  data: Buffer;
+  size: number;
+  /** The content; absent for a missing object and for one larger than `maxSize`. */
+  data?: Buffer;
 }
 
 const LF = 0x0a;
@@ -73,14 +178,16 @@ const LF = 0x0a;
 /**
  * Streams objects through one `git cat-file --batch` process: the object ids are written to its
  * stdin while its stdout is parsed, so memory holds one object at a time and no process is
- * started per object. Missing objects are skipped.
+ * started per object. An object larger than `maxSize` is read past without being held: its
+ * size comes in the header, before any of its content.
  */
-export async function* catFileBatch(oids: readonly string[], options: GitOptions): AsyncGenerator<GitObject> {
-  const child = spawn("git", ["cat-file", "--batch", "--buffer"], {
-    cwd: options.cwd,
-    env: options.env ?? process.env,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+export async function* catFileBatch(
+  oids: readonly string[],
+  options: GitOptions & { maxSize?: number },
+): AsyncGenerator<GitObject> {
+  const maxSize = options.maxSize ?? Number.POSITIVE_INFINITY;
+  const child = spawnGit(["cat-file", "--batch", "--buffer"], options);
+  const stdin = child.stdin;
   const errChunks: Buffer[] = [];
   child.stderr.on("data", (c: Buffer) => errChunks.push(c));
   const exited = new Promise<number | null>((resolve, reject) => {
@@ -90,19 +197,19 @@ export async function* catFileBatch(oids: readonly string[], options: GitOptions
   const writing = (async () => {
     const batch = 4096;
     for (let i = 0; i < oids.length; i += batch) {
-      const ok = child.stdin.write(`${oids.slice(i, i + batch).join("\n")}\n`);
-      if (!ok) await new Promise<void>((resolve) => child.stdin.once("drain", resolve));
+      const ok = stdin.write(`${oids.slice(i, i + batch).join("\n")}\n`);
+      if (!ok) await new Promise<void>((resolve) => stdin.once("drain", resolve));
     }
-    child.stdin.end();
+    stdin.end();
   })();
   writing.catch(() => {
     // A write error means git exited; its exit status reports the reason below.
   });
 
   let header: Buffer[] = [];
-  let body: Buffer | undefined;
-  let filled = 0;
-  let current: { oid: string; type: string } | undefined;
+  // The object whose content is being read: `remaining` bytes to go, kept in `body` unless too large.
+  let current: { oid: string; type: string; size: number; body?: Buffer } | undefined;
+  let remaining = 0;
   let skipLf = false;
   let finished = false;
   try {
@@ -114,16 +221,16 @@ export async function* catFileBatch(oids: readonly string[], options: GitOptions
           at++; // the LF that follows every object's content
           continue;
         }
-        if (body !== undefined && current !== undefined) {
-          const take = Math.min(body.length - filled, chunk.length - at);
-          chunk.copy(body, filled, at, at + take);
-          filled += take;
+        if (current !== undefined) {
+          const take = Math.min(remaining, chunk.length - at);
+          current.body?.set(chunk.subarray(at, at + take), current.size - remaining);
+          remaining -= take;
           at += take;
-          if (filled === body.length) {
-            yield { oid: current.oid, type: current.type, data: body };
-            body = undefined;
+          if (remaining === 0) {
+            const { oid, type, size, body } = current;
             current = undefined;
             skipLf = true;
+            yield body === undefined ? { oid, type, size } : { oid, type, size, data: body };
           }
           continue;
         }
@@ -136,16 +243,19 @@ export async function* catFileBatch(oids: readonly string[], options: GitOptions
         at = nl + 1;
         const line = Buffer.concat(header).toString("latin1");
         header = [];
-        const [oid, type, size] = line.split(" ");
-        if (type === "missing" || type === "ambiguous" || oid === undefined || type === undefined) continue;
-        current = { oid, type };
-        body = Buffer.allocUnsafe(Number(size));
-        filled = 0;
-        if (body.length === 0) {
-          yield { oid, type, data: body };
-          body = undefined;
+        const [oid, type, sizeField] = line.split(" ");
+        if (oid === undefined || type === undefined || type === "ambiguous") continue;
+        if (type === "missing") {
+          yield { oid, type, size: 0 };
+          continue;
+        }
+        const size = Number(sizeField);
+        current = size > maxSize ? { oid, type, size } : { oid, type, size, body: Buffer.allocUnsafe(size) };
+        remaining = size;
+        if (size === 0) {
           current = undefined;
           skipLf = true;
+          yield { oid, type, size, data: Buffer.alloc(0) };
         }
       }
     }
@@ -156,6 +266,21 @@ export async function* catFileBatch(oids: readonly string[], options: GitOptions
   }
   const code = await exited;
   if (code !== 0) throw gitFailed(["cat-file"], Buffer.concat(errChunks).toString("utf8"));
+}
+
+/** Each object's size from `git cat-file --batch-check` (no content read); missing objects are left out. */
+export async function objectSizes(
+  oids: readonly string[],
+  options: GitOptions,
+): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  if (oids.length === 0) return sizes;
+  const out = await gitOutput(["cat-file", "--batch-check"], { ...options, input: `${oids.join("\n")}\n` });
+  for (const line of out.toString("latin1").split("\n")) {
+    const [oid, type, size] = line.split(" ");
+    if (oid !== undefined && size !== undefined && type !== "missing") sizes.set(oid, Number(size));
+  }
+  return sizes;
 }
 
 function splitZ(out: Buffer): string[] {
@@ -178,7 +303,17 @@ export interface StagedBlob {
 export async function listStagedBlobs(options: GitOptions): Promise<StagedBlob[]> {
   const out = splitZ(
     await gitOutput(
-      ["diff", "--cached", "--raw", "-z", "--no-abbrev", "--no-renames", "--diff-filter=ACMT"],
+      [
+        "diff",
+        "--cached",
+        "--raw",
+        "-z",
+        "--no-abbrev",
+        "--no-renames",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--diff-filter=ACMT",
+      ],
       options,
     ),
   );
@@ -200,16 +335,30 @@ export interface HistoryBlob {
   commit?: string;
 }
 
+export interface HistoryBlobs {
+  blobs: HistoryBlob[];
+  /** Blobs the repository does not have (a partial clone): they cannot be scanned. */
+  missing: number;
+}
+
 /**
  * Every blob reachable from every ref, once each, with a path and the first commit that
  * introduced it. `rev-list --objects --all` gives the complete set (and a path); `log --raw`
  * over all refs, oldest first, with merges diffed against their first parent, gives the commit
  * where each blob first appeared. Blobs larger than `maxSize` are left out by git itself.
+ * `--missing=print` lists the blobs a partial clone lacks (as "?oid") instead of fetching them.
  */
-export async function listHistoryBlobs(options: GitOptions, maxSize: number): Promise<HistoryBlob[]> {
+export async function listHistoryBlobs(options: GitOptions, maxSize: number): Promise<HistoryBlobs> {
   const [objects, log] = await Promise.all([
     gitOutput(
-      ["rev-list", "--objects", "--all", "--filter=object:type=blob", `--filter=blob:limit=${maxSize + 1}`],
+      [
+        "rev-list",
+        "--objects",
+        "--all",
+        "--missing=print",
+        "--filter=object:type=blob",
+        `--filter=blob:limit=${maxSize + 1}`,
+      ],
       options,
     ),
     gitOutput(
@@ -221,6 +370,8 @@ export async function listHistoryBlobs(options: GitOptions, maxSize: number): Pr
         "-z",
         "--no-abbrev",
         "--no-renames",
+        "--no-ext-diff",
+        "--no-textconv",
         "--diff-merges=first-parent",
         "--diff-filter=ACMT",
         "--format=%x01%H",
@@ -246,8 +397,13 @@ export async function listHistoryBlobs(options: GitOptions, maxSize: number): Pr
     if (oid && path !== undefined && !introduced.has(oid)) introduced.set(oid, { commit, path });
   }
   const blobs: HistoryBlob[] = [];
+  let missing = 0;
   for (const line of objects.toString("utf8").split("\n")) {
     if (line.length === 0) continue;
+    if (line.startsWith("?")) {
+      missing++;
+      continue;
+    }
     const space = line.indexOf(" ");
     const oid = space < 0 ? line : line.slice(0, space);
     const first = introduced.get(oid);
@@ -255,5 +411,11 @@ export async function listHistoryBlobs(options: GitOptions, maxSize: number): Pr
     else if (space >= 0) blobs.push({ oid, path: line.slice(space + 1) });
     // An object without a path and without a diff entry is a commit (rev-list lists them): skip it.
   }
-  return blobs;
+  return { blobs, missing };
+}
+
+/** Whether the repository is a shallow clone (its history stops at grafted commits). */
+export async function isShallowRepository(options: GitOptions): Promise<boolean> {
+  const out = await gitOutput(["rev-parse", "--is-shallow-repository"], options);
+  return out.toString("utf8").trim() === "true";
 }

@@ -1,10 +1,28 @@
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  statSync,
+} from "node:fs";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { SecretError } from "../secret/index.js";
 import { detect } from "./detect.js";
 import { type Finding, toFinding } from "./finding.js";
 import type { KnownValueSet } from "./fingerprint-index.js";
-import { catFileBatch, listHistoryBlobs, listStagedBlobs, listWorkTreeFiles, workTreeTop } from "./git.js";
+import {
+  catFileBatch,
+  isShallowRepository,
+  listHistoryBlobs,
+  listStagedBlobs,
+  listWorkTreeFiles,
+  objectSizes,
+  workTreeTop,
+} from "./git.js";
 import { EMPTY_POLICY, type ScanPolicy } from "./policy.js";
 import { NO_PROGRESS, type ScanProgress } from "./progress.js";
 import type { Rule } from "./rule.js";
@@ -33,6 +51,8 @@ export interface ScanStats {
   /** Findings left out because the baseline accepts them. */
   accepted: number;
   seconds: number;
+  /** Why the scan saw less than it was asked to (a shallow or partial clone), one sentence each. */
+  warnings: string[];
 }
 
 export interface ScanResult {
@@ -51,7 +71,7 @@ export class Scanner {
   readonly #maxSize: number;
   readonly #policy: ScanPolicy;
   readonly #progress: ScanProgress;
-  readonly stats: ScanStats = { scanned: 0, bytes: 0, skipped: {}, accepted: 0, seconds: 0 };
+  readonly stats: ScanStats = { scanned: 0, bytes: 0, skipped: {}, accepted: 0, seconds: 0, warnings: [] };
   readonly findings: Finding[] = [];
 
   constructor(options: ScanOptions = {}) {
@@ -68,19 +88,20 @@ export class Scanner {
     return this.#maxSize;
   }
 
-  #skip(reason: SkipReason | "allowlisted"): void {
+  /** Counts a file or blob that was not scanned, under its reason (shown in the summary). */
+  skip(reason: SkipReason | "allowlisted"): void {
     this.stats.skipped[reason] = (this.stats.skipped[reason] ?? 0) + 1;
   }
 
   /** Whether a path is worth reading at all (allowlist, lock files, binary extensions). */
   wants(path: string): boolean {
     if (this.#policy.pathAllowed(path)) {
-      this.#skip("allowlisted");
+      this.skip("allowlisted");
       return false;
     }
     const reason = skipByName(path);
     if (reason) {
-      this.#skip(reason);
+      this.skip(reason);
       return false;
     }
     return true;
@@ -89,12 +110,12 @@ export class Scanner {
   /** Scans one file's content; findings go to `findings` unless the baseline accepts them. */
   scan(path: string, bytes: Buffer, where: { commit?: string; blob?: string } = {}): void {
     if (bytes.length > this.#maxSize) {
-      this.#skip("too-large");
+      this.skip("too-large");
       return;
     }
     const reason = skipByContent(path, bytes);
     if (reason) {
-      this.#skip(reason);
+      this.skip(reason);
       return;
     }
     this.stats.scanned++;
@@ -115,28 +136,95 @@ export class Scanner {
   }
 }
 
-/** Reads a regular file without following a symlink; undefined for anything else or if it vanished. */
-function readRegularFile(path: string, maxSize: number): Buffer | "too-large" | undefined {
-  let fd: number;
+type ReadResult = Buffer | "too-large" | "unreadable" | "outside-root" | undefined;
+
+// Errors that mean "nothing to scan here": the file was deleted from the work tree (git still
+// lists it), a parent is no longer a directory, or the last component is a symlink (O_NOFOLLOW),
+// which holds no content of its own. Anything else (EACCES, ENAMETOOLONG, EIO, …) is a file
+// that should have been scanned and was not: it is counted as "unreadable".
+const NOTHING_THERE = new Set(["ENOENT", "ENOTDIR", "ELOOP"]);
+
+function insideRoot(real: string, realRoot: string): boolean {
+  return real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
+}
+
+/**
+ * Where an open descriptor really is: /proc/self/fd names the file that was opened, so a
+ * directory swapped for a symlink between the check and the open is still caught. Falls back
+ * to realpath where /proc is not mounted.
+ */
+function realPathOfOpen(fd: number, path: string): string | undefined {
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    return readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
-    return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return undefined;
-    if (st.size > maxSize) return "too-large";
-    const buf = Buffer.allocUnsafe(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const n = readSync(fd, buf, off, st.size - off, off);
-      if (n === 0) break;
-      off += n;
+    try {
+      return realpathSync(path);
+    } catch {
+      return undefined;
     }
-    return off === st.size ? buf : buf.subarray(0, off);
-  } finally {
-    closeSync(fd);
+  }
+}
+
+/**
+ * Reads files below one root without leaving it. O_NOFOLLOW refuses a symlink as the last
+ * component only; a symlinked *parent* directory (a work tree changed after checkout, an
+ * unpacked artifact) would lead outside. So each parent directory's real path is checked before
+ * anything in it is opened, and the opened file's real path again after.
+ */
+class TreeReader {
+  readonly #realRoot: string;
+  readonly #dirs = new Map<string, "inside" | "outside" | "gone" | "unreadable">();
+
+  constructor(root: string) {
+    this.#realRoot = realpathSync(root);
+  }
+
+  #parent(dir: string): "inside" | "outside" | "gone" | "unreadable" {
+    let verdict = this.#dirs.get(dir);
+    if (verdict === undefined) {
+      try {
+        verdict = insideRoot(realpathSync(dir), this.#realRoot) ? "inside" : "outside";
+      } catch (err) {
+        verdict = NOTHING_THERE.has((err as NodeJS.ErrnoException).code ?? "") ? "gone" : "unreadable";
+      }
+      this.#dirs.set(dir, verdict);
+    }
+    return verdict;
+  }
+
+  /** A regular file's content; undefined for anything else (symlink, FIFO, device) or if it is gone. */
+  read(path: string, maxSize: number): ReadResult {
+    const parent = this.#parent(dirname(path));
+    if (parent === "gone") return undefined;
+    if (parent !== "inside") return parent === "outside" ? "outside-root" : "unreadable";
+    let fd: number;
+    try {
+      fd = openSync(
+        path,
+        constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
+      );
+    } catch (err) {
+      return NOTHING_THERE.has((err as NodeJS.ErrnoException).code ?? "") ? undefined : "unreadable";
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) return undefined;
+      const real = realPathOfOpen(fd, path);
+      if (real === undefined || !insideRoot(real, this.#realRoot)) return "outside-root";
+      if (st.size > maxSize) return "too-large";
+      const buf = Buffer.allocUnsafe(st.size);
+      let off = 0;
+      while (off < st.size) {
+        const n = readSync(fd, buf, off, st.size - off, off);
+        if (n === 0) break;
+        off += n;
+      }
+      return off === st.size ? buf : buf.subarray(0, off);
+    } catch {
+      return "unreadable";
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 
@@ -188,16 +276,14 @@ export async function scanTree(
       : walk(absolute);
   const prefix = relative(root, absolute).split(sep).join("/");
   const scanner = new Scanner(options);
+  const reader = new TreeReader(root);
   for (const rel of files) {
     const path = prefix === "" ? rel : `${prefix}/${rel}`;
     if (!scanner.wants(path)) continue;
-    const bytes = readRegularFile(join(absolute, rel), scanner.maxSize);
+    const bytes = reader.read(join(absolute, rel), scanner.maxSize);
     if (bytes === undefined) continue;
-    if (bytes === "too-large") {
-      scanner.stats.skipped["too-large"] = (scanner.stats.skipped["too-large"] ?? 0) + 1;
-      continue;
-    }
-    scanner.scan(path, bytes);
+    if (typeof bytes === "string") scanner.skip(bytes);
+    else scanner.scan(path, bytes);
   }
   return scanner.finish("tree", root, started);
 }
@@ -221,9 +307,19 @@ export async function scanStaged(dir: string, options: ScanOptions = {}): Promis
   const staged = (await listStagedBlobs(git)).filter((b) => scanner.wants(b.path));
   const pathsByOid = new Map<string, string[]>();
   for (const b of staged) pathsByOid.set(b.oid, [...(pathsByOid.get(b.oid) ?? []), b.path]);
-  for await (const object of catFileBatch([...pathsByOid.keys()], git)) {
-    for (const path of pathsByOid.get(object.oid) ?? [])
-      scanner.scan(path, object.data, { blob: object.oid });
+  // Sizes first, so an over-size blob is never read (a staged 2 GB file costs nothing).
+  const sizes = await objectSizes([...pathsByOid.keys()], git);
+  const wanted: string[] = [];
+  for (const [oid, paths] of pathsByOid) {
+    const size = sizes.get(oid);
+    if (size !== undefined && size > scanner.maxSize) for (const _ of paths) scanner.skip("too-large");
+    else wanted.push(oid);
+  }
+  for await (const object of catFileBatch(wanted, { ...git, maxSize: scanner.maxSize })) {
+    for (const path of pathsByOid.get(object.oid) ?? []) {
+      if (object.data !== undefined) scanner.scan(path, object.data, { blob: object.oid });
+      else scanner.skip(object.type === "missing" ? "missing" : "too-large");
+    }
   }
   return scanner.finish("staged", top, started);
 }
@@ -237,11 +333,32 @@ export async function scanHistory(dir: string, options: ScanOptions = {}): Promi
   const top = await requireTop(dir, options.env);
   const git = { cwd: top, env: options.env };
   const scanner = new Scanner(options);
-  const blobs = (await listHistoryBlobs(git, scanner.maxSize)).filter((b) => scanner.wants(b.path));
+  const history = await listHistoryBlobs(git, scanner.maxSize);
+  for (let i = 0; i < history.missing; i++) scanner.skip("missing");
+  if (history.missing > 0) {
+    scanner.stats.warnings.push(
+      `history is incomplete: ${history.missing} object${history.missing === 1 ? " is" : "s are"} missing (a partial clone) and not scanned`,
+    );
+  }
+  if (await isShallowRepository(git)) {
+    scanner.stats.warnings.push(
+      "history is incomplete: this is a shallow clone, so commits before its boundary are not scanned (git fetch --unshallow fetches them)",
+    );
+  }
+  const blobs = history.blobs.filter((b) => scanner.wants(b.path));
   const byOid = new Map(blobs.map((b) => [b.oid, b]));
-  for await (const object of catFileBatch([...byOid.keys()], git)) {
+  for await (const object of catFileBatch([...byOid.keys()], { ...git, maxSize: scanner.maxSize })) {
     const blob = byOid.get(object.oid);
-    if (blob === undefined || object.type !== "blob") continue;
+    if (blob === undefined) continue;
+    if (object.type === "missing") {
+      scanner.skip("missing");
+      continue;
+    }
+    if (object.type !== "blob") continue;
+    if (object.data === undefined) {
+      scanner.skip("too-large");
+      continue;
+    }
     scanner.scan(blob.path, object.data, {
       blob: blob.oid,
       ...(blob.commit === undefined ? {} : { commit: blob.commit }),

@@ -1,5 +1,18 @@
-/** Why a file is not scanned by default. */
-export type SkipReason = "binary" | "lockfile" | "minified" | "too-large";
+/**
+ * Why a file is not scanned. The first four are choices (noise control and a size bound); the
+ * last three mean content that should have been scanned was not, and the summary says so:
+ * "unreadable" (a listed file that could not be opened or read), "outside-root" (a file whose
+ * real path leaves the scanned tree through a symlinked directory) and "missing" (a blob the
+ * repository does not have, as in a partial clone).
+ */
+export type SkipReason =
+  | "binary"
+  | "lockfile"
+  | "minified"
+  | "too-large"
+  | "unreadable"
+  | "outside-root"
+  | "missing";
 
 export const DEFAULT_MAX_SIZE = 8 * 1024 * 1024;
 
