@@ -108,11 +108,12 @@ export class Scanner {
   }
 
   /** Scans one file's content; findings go to `findings` unless the baseline accepts them. */
-  scan(path: string, bytes: Buffer, where: { commit?: string; blob?: string } = {}): void {
-    if (bytes.length > this.#maxSize) {
+  scan(path: string, raw: Buffer, where: { commit?: string; blob?: string } = {}): void {
+    if (raw.length > this.#maxSize) {
       this.skip("too-large");
       return;
     }
+    const bytes = fromUtf16(raw);
     const reason = skipByContent(path, bytes);
     if (reason) {
       this.skip(reason);
@@ -134,6 +135,17 @@ export class Scanner {
     this.stats.seconds = (performance.now() - started) / 1000;
     return { mode, root, findings: this.findings, stats: this.stats };
   }
+}
+
+/**
+ * Text saved as UTF-16 with a byte-order mark (Windows PowerShell's `>` and Out-File write .env
+ * files that way) is scanned as the text it is, not skipped as binary for its NUL bytes.
+ */
+function fromUtf16(bytes: Buffer): Buffer {
+  const le = bytes[0] === 0xff && bytes[1] === 0xfe;
+  const be = bytes[0] === 0xfe && bytes[1] === 0xff;
+  if (!le && !be) return bytes;
+  return Buffer.from(new TextDecoder(le ? "utf-16le" : "utf-16be").decode(bytes.subarray(2)), "utf8");
 }
 
 type ReadResult = Buffer | "too-large" | "unreadable" | "outside-root" | undefined;

@@ -206,6 +206,29 @@ describe("keyhold scan (CLI)", () => {
     assert.match(policy.stderr, /\[INVALID_FORMAT\]/);
   });
 
+  it("a .env saved as UTF-16 (Windows PowerShell's default) is scanned, not skipped as binary", () => {
+    const dir = join(scratch.root, "utf16");
+    mkdirSync(dir);
+    git(dir, ["init", "-q", "-b", "main"]);
+    writeFileSync(
+      join(dir, ".env"),
+      Buffer.from(`\ufeffPAYMENTS_KEY=${canary}\r\nGITHUB=${githubToken}\r\n`, "utf16le"),
+    );
+    const be = Buffer.from(`\ufeffGITHUB=${githubToken}\n`, "utf16le").swap16();
+    writeFileSync(join(dir, "be.txt"), be);
+    const r = keyhold(["scan", "--json"], { cwd: dir, env });
+    assert.equal(r.code, 3, r.stderr);
+    const found = JSON.parse(r.stdout).findings.map(
+      (f: { path: string; rule: string; line: number }) => `${f.path}:${f.line} ${f.rule}`,
+    );
+    assert.deepEqual(found.sort(), [
+      ".env:1 keyhold-known-value",
+      ".env:2 github-token",
+      "be.txt:1 github-token",
+    ]);
+    assert.ok(!r.stdout.includes(canary));
+  });
+
   it("file names cannot drive the terminal or a CI log: controls are escaped, no line starts with '::'", () => {
     const hostile = join(scratch.root, "names");
     mkdirSync(hostile);
