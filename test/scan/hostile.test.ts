@@ -124,6 +124,14 @@ describe("rewritten patterns find what they found before", () => {
     assert.ok(found[0]?.includes("DEK-Info"));
   });
 
+  it("private-key: a PEM block indented in code or YAML", () => {
+    const body = b64(64);
+    const pem = `  key: |\n    -----BEGIN OPENSSH PRIVATE ${""}KEY-----\n${" ".repeat(24)}${body}\n    -----END OPENSSH PRIVATE ${""}KEY-----`;
+    const found = secrets("private-key", pem);
+    assert.equal(found.length, 1);
+    assert.ok(found[0]?.endsWith(body));
+  });
+
   it("sentry-token: an org token after =, a quote and a blank; not inside a longer run", () => {
     const token = `sntr${""}ys_eyJ${random.chars("b64u", 120)}_${random.chars("b64", 43)}`;
     assert.deepEqual(secrets("sentry-token", `SENTRY_AUTH_TOKEN=${token}\n`), [token]);
