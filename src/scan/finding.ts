@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type Detection, KNOWN_VALUE_RULE } from "./detect.js";
+import { type Detection, INCOMPLETE_RULE, KNOWN_VALUE_RULE } from "./detect.js";
 import type { KnownOwner } from "./fingerprint-index.js";
 import type { KnownForm } from "./known-values.js";
 import type { Rule } from "./rule.js";
@@ -95,12 +95,42 @@ function compromisedStep(commit: string | undefined): string {
   return `treat it as compromised: anyone with a clone, fork, CI cache or backup has it; check the provider's logs for use ${since}`;
 }
 
+/**
+ * The note that a file was not fully scanned or had more findings than reported: no match, no
+ * value, and steps that say to look at the file rather than to rotate a key.
+ */
+function incompleteFinding(
+  detection: Detection,
+  path: string,
+  where: { commit?: string; blob?: string },
+): Finding {
+  return {
+    id: findingId(INCOMPLETE_RULE, path, ""),
+    rule: INCOMPLETE_RULE,
+    title: detection.note ?? "not fully scanned",
+    path,
+    line: detection.line,
+    column: detection.column,
+    ...(where.commit === undefined ? {} : { commit: where.commit }),
+    ...(where.blob === undefined ? {} : { blob: where.blob }),
+    masked: "",
+    length: 0,
+    remediation: {
+      rotate: "look through this file by hand: keyhold did not check or report all of it",
+      rewrite: "if it holds keys, rotate each of them and remove them from history as for any finding",
+      compromised:
+        "if the file is generated or vendored, keep it out of the repository or allowlist its path in .keyhold-scan.json",
+    },
+  };
+}
+
 export function toFinding(
   detection: Detection,
   path: string,
   rules: ReadonlyMap<string, Rule>,
   where: { commit?: string; blob?: string } = {},
 ): Finding {
+  if (detection.rule === INCOMPLETE_RULE) return incompleteFinding(detection, path, where);
   const rule = rules.get(detection.rule);
   const known = detection.rule === KNOWN_VALUE_RULE;
   const title = known

@@ -30,6 +30,13 @@ export interface KnownHit {
  * recorded value, and tokens holding %XX escapes, are decoded and the decoded bytes are searched
  * the same way (to depth 2, so base64 of JSON holding a URL-encoded value is found). The hit is
  * reported on the encoded run.
+ *
+ * Cost. Text dense with soft separators (a run of ':' both starts and ends a candidate at every
+ * byte) makes up to one candidate per recorded length per byte: 30 lengths cost 20-30 s per MiB
+ * of HMACs. Ordinary text makes far fewer (under 0.2 candidates per byte in source, docs and
+ * minified bundles), so the candidates per file are capped at MAX_CANDIDATES_BASE plus
+ * MAX_CANDIDATES_PER_BYTE per byte, and a file that reaches the cap (or the caller's deadline)
+ * is reported as not fully searched rather than searched for minutes.
  */
 
 const HARD = new Uint8Array(256);
@@ -50,6 +57,9 @@ const HEX = new Uint8Array(256);
 for (const ch of "0123456789abcdefABCDEF") HEX[ch.charCodeAt(0)] = 1;
 
 const MAX_STARTS_PER_TOKEN = 512;
+/** Candidate spans (one HMAC each) allowed per file: this many, plus the per-byte allowance. */
+export const MAX_CANDIDATES_BASE = 100_000;
+export const MAX_CANDIDATES_PER_BYTE = 0.5;
 const MAX_DEPTH = 2;
 const EQUALS = 0x3d;
 const PERCENT = 0x25;
@@ -83,6 +93,14 @@ function urlDecode(bytes: Buffer): Buffer | undefined {
   return changed ? out.subarray(0, n) : undefined;
 }
 
+/** What one file's search may spend; `stopped` says why it ended early. */
+interface SearchBudget {
+  candidatesLeft: number;
+  deadline: number;
+  tokens: number;
+  stopped?: "candidates" | "time";
+}
+
 class KnownValueSearch {
   readonly #known: KnownValueSet;
   readonly #lengths: number[];
@@ -100,6 +118,7 @@ class KnownValueSearch {
     text: Buffer,
     depth: number,
     hits: KnownHit[],
+    budget: SearchBudget,
     report?: { start: number; end: number; form: KnownForm },
   ): void {
     const n = text.length;
@@ -110,7 +129,14 @@ class KnownValueSearch {
       const start = i;
       while (i < n && !HARD[text[i]!]) i++;
       if (i - start >= min) {
-        const found = this.#token(text, start, i, depth, hits, report);
+        if (budget.stopped) return;
+        // The clock is read every 64 tokens: cheap, and a token costs at most
+        // MAX_STARTS_PER_TOKEN × lengths HMACs.
+        if ((++budget.tokens & 63) === 0 && performance.now() > budget.deadline) {
+          budget.stopped = "time";
+          return;
+        }
+        const found = this.#token(text, start, i, depth, hits, budget, report);
         // Inside a decoded form, one hit is enough to report the encoded run.
         if (found && report) return;
       }
@@ -123,6 +149,7 @@ class KnownValueSearch {
     end: number,
     depth: number,
     hits: KnownHit[],
+    budget: SearchBudget,
     report: { start: number; end: number; form: KnownForm } | undefined,
   ): boolean {
     let found = false;
@@ -134,6 +161,10 @@ class KnownValueSearch {
         const e = s + length;
         if (e > end) break;
         if (e !== end && !ENDS_BEFORE[text[e]!]) continue;
+        if (--budget.candidatesLeft < 0) {
+          budget.stopped = "candidates";
+          return found;
+        }
         const owners = this.#known.lookupRange(text, s, e);
         if (owners === undefined) continue;
         found = true;
@@ -143,7 +174,7 @@ class KnownValueSearch {
     }
     if (depth >= MAX_DEPTH) return found;
     const before = hits.length;
-    this.#decodedForms(text, start, end, depth, hits, report);
+    this.#decodedForms(text, start, end, depth, hits, budget, report);
     return found || hits.length > before;
   }
 
@@ -155,12 +186,13 @@ class KnownValueSearch {
     decoded: Buffer,
     depth: number,
     hits: KnownHit[],
+    budget: SearchBudget,
     report: { start: number; end: number; form: KnownForm },
   ): void {
     let binary = 0;
     for (const b of decoded) if (b < 0x20 ? b !== 0x09 && b !== 0x0a && b !== 0x0d : b > 0x7e) binary++;
     if (binary * 10 <= decoded.length) {
-      this.search(decoded, depth + 1, hits, report);
+      this.search(decoded, depth + 1, hits, budget, report);
       return;
     }
     const owners = this.#known.lookup(decoded);
@@ -173,13 +205,14 @@ class KnownValueSearch {
     end: number,
     depth: number,
     hits: KnownHit[],
+    budget: SearchBudget,
     report: { start: number; end: number; form: KnownForm } | undefined,
   ): void {
     const at = (s: number, e: number, form: KnownForm) => report ?? { start: s, end: e, form };
     const token = text.subarray(start, end);
     if (token.includes(PERCENT)) {
       const decoded = urlDecode(token);
-      if (decoded) this.#searchDecoded(decoded, depth, hits, at(start, end, "url"));
+      if (decoded) this.#searchDecoded(decoded, depth, hits, budget, at(start, end, "url"));
     }
     // base64 / base64url runs (with their padding).
     for (let s = start; s < end; ) {
@@ -194,7 +227,7 @@ class KnownValueSearch {
       if (e - s >= this.#minBase64) {
         const decoded = Buffer.from(text.subarray(s, e).toString("latin1"), "base64");
         if (decoded.length >= this.#known.minLength)
-          this.#searchDecoded(decoded, depth, hits, at(s, padded, "base64"));
+          this.#searchDecoded(decoded, depth, hits, budget, at(s, padded, "base64"));
       }
       s = Math.max(padded, e);
     }
@@ -208,7 +241,7 @@ class KnownValueSearch {
       if (e - s >= this.#minHex) {
         const even = e - ((e - s) % 2);
         const decoded = Buffer.from(text.subarray(s, even).toString("latin1"), "hex");
-        this.#searchDecoded(decoded, depth, hits, at(s, even, "hex"));
+        this.#searchDecoded(decoded, depth, hits, budget, at(s, even, "hex"));
       }
       s = e;
     }
@@ -217,15 +250,38 @@ class KnownValueSearch {
 
 const searches = new WeakMap<KnownValueSet, KnownValueSearch>();
 
-/** Every place in `text` where a recorded value appears, raw or encoded. */
-export function findKnownValues(text: Buffer, known: KnownValueSet): KnownHit[] {
-  if (known.size === 0) return [];
+/** A search's hits, and why it stopped early if it did (the file was then not fully searched). */
+export interface KnownSearchResult {
+  hits: KnownHit[];
+  stopped?: "candidates" | "time";
+}
+
+/**
+ * Every place in `text` where a recorded value appears, raw or encoded, within the per-file
+ * candidate cap and before `deadline` (a `performance.now()` time).
+ */
+export function searchKnownValues(
+  text: Buffer,
+  known: KnownValueSet,
+  deadline = Number.POSITIVE_INFINITY,
+): KnownSearchResult {
+  if (known.size === 0) return { hits: [] };
   let search = searches.get(known);
   if (search === undefined) {
     search = new KnownValueSearch(known);
     searches.set(known, search);
   }
   const hits: KnownHit[] = [];
-  search.search(text, 0, hits);
-  return hits;
+  const budget: SearchBudget = {
+    candidatesLeft: MAX_CANDIDATES_BASE + Math.floor(text.length * MAX_CANDIDATES_PER_BYTE),
+    deadline,
+    tokens: 0,
+  };
+  search.search(text, 0, hits, budget);
+  return budget.stopped === undefined ? { hits } : { hits, stopped: budget.stopped };
+}
+
+/** Every place in `text` where a recorded value appears (see searchKnownValues for the limits). */
+export function findKnownValues(text: Buffer, known: KnownValueSet): KnownHit[] {
+  return searchKnownValues(text, known).hits;
 }

@@ -1,4 +1,4 @@
-import { KNOWN_VALUE_RULE } from "./detect.js";
+import { INCOMPLETE_RULE, KNOWN_VALUE_RULE } from "./detect.js";
 import { exposeFindingMatch, type Finding } from "./finding.js";
 import type { ScanResult } from "./scanner.js";
 import type { Rule } from "./rule.js";
@@ -47,7 +47,8 @@ function summary(result: ScanResult): string {
 export function renderText(result: ScanResult): string {
   const lines: string[] = [];
   for (const f of result.findings) {
-    lines.push(`${where(f)}: ${f.rule}: ${f.title}: ${f.masked}`);
+    // A note that a file was not fully scanned has no match to show.
+    lines.push(`${where(f)}: ${f.rule}: ${f.title}${f.masked === "" ? "" : `: ${f.masked}`}`);
     if (f.commit) lines.push(`  first added in commit ${f.commit} (blob ${f.blob?.slice(0, 12)})`);
     lines.push(`  1. ${f.remediation.rotate}`);
     lines.push(`  2. ${f.remediation.rewrite}`);
@@ -85,6 +86,16 @@ const KNOWN_VALUE_DESCRIPTOR = {
   defaultConfiguration: { level: "error" },
 };
 
+const INCOMPLETE_DESCRIPTOR = {
+  id: INCOMPLETE_RULE,
+  name: "KeyholdScanIncomplete",
+  shortDescription: {
+    text: "a file not fully scanned (time budget or candidate cap) or with more findings than reported",
+  },
+  help: { text: "Look through the file by hand; keyhold did not check or report all of it." },
+  defaultConfiguration: { level: "error" },
+};
+
 function descriptor(rule: Rule) {
   return {
     id: rule.id,
@@ -100,7 +111,7 @@ function descriptor(rule: Rule) {
 
 /** SARIF 2.1.0 for code-scanning tools: every rule described, one result per finding. */
 export function renderSarif(result: ScanResult, version: string): string {
-  const rules = [KNOWN_VALUE_DESCRIPTOR, ...PATTERN_RULES.map(descriptor)];
+  const rules = [KNOWN_VALUE_DESCRIPTOR, ...PATTERN_RULES.map(descriptor), INCOMPLETE_DESCRIPTOR];
   const index = new Map(rules.map((r, i) => [r.id, i]));
   const sarif = {
     $schema: "https://json.schemastore.org/sarif-2.1.0.json",
@@ -116,7 +127,7 @@ export function renderSarif(result: ScanResult, version: string): string {
           ruleIndex: index.get(f.rule) ?? 0,
           level: "error",
           message: {
-            text: `${f.title} (${f.masked}). 1. ${f.remediation.rotate}. 2. ${f.remediation.rewrite}. 3. ${f.remediation.compromised}.`,
+            text: `${f.title}${f.masked === "" ? "" : ` (${f.masked})`}. 1. ${f.remediation.rotate}. 2. ${f.remediation.rewrite}. 3. ${f.remediation.compromised}.`,
           },
           locations: [
             {

@@ -13,8 +13,12 @@ export default defineRule({
   provider: "the service the value belongs to",
   paths: /(?:^|\/)(?:\.env(?:\.(?!example$|sample$|template$|dist$|defaults?$)[^/]+)?|[^/]+\.env)$/,
   keywords: ["="],
+  // A quoted value runs to its closing quote; an unquoted one to the last non-blank character
+  // before a comment (#) or the end of the line. Both are written greedily, each ending at a
+  // character the trailing blanks cannot match, so a long run of blanks is read once (a lazy
+  // value followed by [ \t]* re-read it for every character: quadratic in the line length).
   pattern:
-    /^[ \t]*(?:export[ \t]+)?(?<name>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=[ \t]*(?<quote>["']?)(?<secret>[^\s"'#][^\r\n"']*?)\k<quote>[ \t]*(?:#[^\r\n]*)?$/gm,
+    /^[ \t]*(?:export[ \t]+)?(?<name>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=[ \t]*(?<quote>["']?)(?<secret>(?<=["'])[^\s"'#][^\r\n"']*|(?<!["'])[^\s"'#](?:[^\r\n"'#]*[^ \t\r\n"'#])?)\k<quote>[ \t]*(?:#[^\r\n]*)?$/gm,
   confirm: (secret, groups) =>
     !secret.startsWith("encrypted:") &&
     !secret.startsWith("${") &&

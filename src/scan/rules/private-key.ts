@@ -6,8 +6,12 @@ export default defineRule({
   provider: "the key's owner",
   keywords: ["PRIVATE KEY"],
   // The header alone (in docs or code that parses keys) is not a leak: a body must follow.
+  // Linear on hostile input: at most 16 RFC 1421 header lines (Proc-Type:, DEK-Info:, Comment:),
+  // each read once (the lookahead and back-reference make it possessive, so a failed body never
+  // re-reads a header line), so a file of header lines that each hold another BEGIN line costs
+  // a bounded amount per BEGIN.
   pattern:
-    /-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----(?:\r?\n[A-Za-z-]+:[^\r\n]*)*\s*[A-Za-z0-9+/=]{40,}/g,
+    /-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:\r?\n[A-Za-z-]{1,64}:(?=([^\r\n]*))\1){0,16}\s*[A-Za-z0-9+/=]{40,}/g,
   revoke: "replace the key pair (new key, new certificate or authorized_keys entry) and revoke the old one",
   rewrite: "-----BEGIN[ A-Z0-9]*PRIVATE KEY[\\s\\S]*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
 });

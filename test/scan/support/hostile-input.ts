@@ -1,0 +1,71 @@
+import type { Rule } from "../../../src/scan/index.js";
+
+/*
+ * Adversarial inputs for one pattern rule, built from its own prefixes and alphabets: the shapes
+ * that make a backtracking regex quadratic or worse. A prefix repeated (each copy a new start
+ * that may read to the end of the run), a prefix and one filler character repeated, and one
+ * prefix followed by a long run of one character and then a character that breaks the match.
+ */
+
+/** About 1 MiB per input, from at most 200,000 copies of its unit. */
+const TARGET_BYTES = 1 << 20;
+const MAX_COPIES = 200_000;
+
+// Separators and alphabet characters a key format allows or ends on.
+const FILLERS = ["a", "0", "/", "-", "_", "=", ".", ":", " ", "+", "~", "\n", "\na: "];
+const RUNS = ["a", "0", " ", "_", "=", "/", "-", "\t"];
+const BREAK = "'";
+
+// Literal starts of rules whose keywords are a RegExp or do not begin the match, and starts
+// that earlier reviews showed to be hostile.
+const EXTRA_PREFIXES: Record<string, string[]> = {
+  "aws-secret-access-key": ["secret_access_key=", 'SECRET_ACCESS_KEY: "', "secret.access.key"],
+  "generic-secret-assignment": ["api_key=", 'token: "', "password=", "secret", "auth_key:"],
+  "private-key": ["-----BEGIN PRIVATE KEY-----", "\na: -----BEGIN PRIVATE KEY-----", "-----BEGIN "],
+  "sentry-token": ["/sntrys_eyJ", "=sntrys_eyJ", " sntrys_eyJ"],
+  "dotenv-tracked": ["A=x", "\nA=x", "export A=", 'A="x', "\nA"],
+  "url-credentials": ["https://u:", "://", "a://u:p"],
+  jwt: ["eyJ", "eyJaaaaaaaaa.eyJ", ".eyJaaaaaaaaa."],
+  "openai-api-key": ["sk-", "sk-proj-", "T3BlbkFJ", " sk-aaaaaaaaaaaaaaaaT3BlbkFJ"],
+  "terraform-cloud-token": ["aaaaaaaaaaaaaa.atlasv1."],
+  "telegram-bot-token": ["12345678:AA"],
+  "azure-ad-client-secret": ["abc1Q~"],
+  "slack-token": ["xoxb-123456-", "xapp-1-A"],
+  "slack-webhook": ["https://hooks.slack.com/services/T"],
+  "discord-webhook": ["https://discord.com/api/webhooks/"],
+  "mailchimp-api-key": ["0123abcd-us"],
+};
+
+export interface HostileInput {
+  label: string;
+  text: string;
+}
+
+function repeated(unit: string): string {
+  return unit.repeat(Math.max(1, Math.min(MAX_COPIES, Math.ceil(TARGET_BYTES / unit.length))));
+}
+
+function printable(s: string): string {
+  return JSON.stringify(s.length > 24 ? `${s.slice(0, 24)}…` : s);
+}
+
+export function hostilePrefixes(rule: Rule): string[] {
+  const own = Array.isArray(rule.keywords) ? rule.keywords.slice(0, 4) : [];
+  return [...new Set([...own, ...(EXTRA_PREFIXES[rule.id] ?? [])])];
+}
+
+export function* hostileInputs(rule: Rule): Generator<HostileInput> {
+  for (const prefix of hostilePrefixes(rule)) {
+    const p = printable(prefix);
+    yield { label: `${p} repeated`, text: repeated(prefix) };
+    for (const f of FILLERS) yield { label: `(${p} + ${printable(f)}) repeated`, text: repeated(prefix + f) };
+    for (const r of RUNS) {
+      yield { label: `${p} + ${printable(r)} run + break`, text: prefix + r.repeat(TARGET_BYTES) + BREAK };
+    }
+  }
+}
+
+/** Where an input is scanned: a path every rule runs on (`.env` for the .env rule). */
+export function hostilePath(rule: Rule): string {
+  return rule.paths ? ".env" : "hostile.txt";
+}
