@@ -206,6 +206,23 @@ describe("keyhold scan (CLI)", () => {
     assert.match(policy.stderr, /\[INVALID_FORMAT\]/);
   });
 
+  it("a key inlined into a committed bundle, a .min.js or a source map is found", () => {
+    const dir = join(scratch.root, "bundles");
+    mkdirSync(join(dir, "dist"), { recursive: true });
+    git(dir, ["init", "-q", "-b", "main"]);
+    const filler = "var a=function(b){return b*2};".repeat(400); // one long line, as a bundler writes
+    writeFileSync(join(dir, "dist", "bundle.js"), `${filler}const k="${githubToken}";${filler}\n`);
+    writeFileSync(join(dir, "dist", "app.min.js"), `${filler}const k="${githubToken}";\n`);
+    writeFileSync(
+      join(dir, "dist", "app.js.map"),
+      JSON.stringify({ version: 3, sourcesContent: [`const k = "${githubToken}";\n`] }),
+    );
+    const r = keyhold(["scan", "--json"], { cwd: dir, env });
+    assert.equal(r.code, 3, r.stderr);
+    const found = JSON.parse(r.stdout).findings.map((f: { path: string }) => f.path);
+    assert.deepEqual(found.sort(), ["dist/app.js.map", "dist/app.min.js", "dist/bundle.js"]);
+  });
+
   it("a .env saved as UTF-16 (Windows PowerShell's default) is scanned, not skipped as binary", () => {
     const dir = join(scratch.root, "utf16");
     mkdirSync(dir);
