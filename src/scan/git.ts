@@ -333,6 +333,8 @@ export interface HistoryBlob {
   path: string;
   /** The first commit (oldest in git log --reverse order) whose diff added this blob. */
   commit?: string;
+  /** Later places the same content was added at (other paths), in history order. */
+  others?: Array<{ path: string; commit: string }>;
 }
 
 export interface HistoryBlobs {
@@ -379,7 +381,7 @@ export async function listHistoryBlobs(options: GitOptions, maxSize: number): Pr
       options,
     ),
   ]);
-  const introduced = new Map<string, { commit: string; path: string }>();
+  const introduced = new Map<string, Array<{ commit: string; path: string }>>();
   let commit = "";
   const fields = splitZ(log);
   for (let i = 0; i < fields.length; i++) {
@@ -394,7 +396,11 @@ export async function listHistoryBlobs(options: GitOptions, maxSize: number): Pr
     const meta = field.split(" ");
     const oid = meta[3];
     const path = fields[++i];
-    if (oid && path !== undefined && !introduced.has(oid)) introduced.set(oid, { commit, path });
+    if (oid && path !== undefined) {
+      const places = introduced.get(oid);
+      if (places === undefined) introduced.set(oid, [{ commit, path }]);
+      else if (!places.some((p) => p.path === path)) places.push({ commit, path });
+    }
   }
   const blobs: HistoryBlob[] = [];
   let missing = 0;
@@ -406,8 +412,9 @@ export async function listHistoryBlobs(options: GitOptions, maxSize: number): Pr
     }
     const space = line.indexOf(" ");
     const oid = space < 0 ? line : line.slice(0, space);
-    const first = introduced.get(oid);
-    if (first) blobs.push({ oid, path: first.path, commit: first.commit });
+    const [first, ...others] = introduced.get(oid) ?? [];
+    if (first)
+      blobs.push({ oid, path: first.path, commit: first.commit, ...(others.length ? { others } : {}) });
     else if (space >= 0) blobs.push({ oid, path: line.slice(space + 1) });
     // An object without a path and without a diff entry is a commit (rev-list lists them): skip it.
   }

@@ -16,6 +16,7 @@ import { type Finding, toFinding } from "./finding.js";
 import type { KnownValueSet } from "./fingerprint-index.js";
 import {
   catFileBatch,
+  type HistoryBlob,
   isShallowRepository,
   listHistoryBlobs,
   listStagedBlobs,
@@ -93,13 +94,14 @@ export class Scanner {
     this.stats.skipped[reason] = (this.stats.skipped[reason] ?? 0) + 1;
   }
 
-  /** Whether a path is worth reading at all (allowlist, lock files, binary extensions). */
+  /** Why a path is not worth reading (allowlist, lock files, binary extensions), if it is not. */
+  unwanted(path: string): SkipReason | "allowlisted" | undefined {
+    return this.#policy.pathAllowed(path) ? "allowlisted" : skipByName(path);
+  }
+
+  /** Whether a path is worth reading at all; a path that is not is counted as skipped. */
   wants(path: string): boolean {
-    if (this.#policy.pathAllowed(path)) {
-      this.skip("allowlisted");
-      return false;
-    }
-    const reason = skipByName(path);
+    const reason = this.unwanted(path);
     if (reason) {
       this.skip(reason);
       return false;
@@ -357,7 +359,19 @@ export async function scanHistory(dir: string, options: ScanOptions = {}): Promi
       "history is incomplete: this is a shallow clone, so commits before its boundary are not scanned (git fetch --unshallow fetches them)",
     );
   }
-  const blobs = history.blobs.filter((b) => scanner.wants(b.path));
+  // A blob is judged by every path it had, not only its first: the same content committed as
+  // an allowlisted fixture and later as app config is scanned under the path that is not skipped.
+  const blobs: HistoryBlob[] = [];
+  for (const b of history.blobs) {
+    const place = [b, ...(b.others ?? [])].find((p) => scanner.unwanted(p.path) === undefined);
+    if (place === undefined) scanner.skip(scanner.unwanted(b.path) ?? "allowlisted");
+    else
+      blobs.push({
+        oid: b.oid,
+        path: place.path,
+        ...(place.commit === undefined ? {} : { commit: place.commit }),
+      });
+  }
   const byOid = new Map(blobs.map((b) => [b.oid, b]));
   for await (const object of catFileBatch([...byOid.keys()], { ...git, maxSize: scanner.maxSize })) {
     const blob = byOid.get(object.oid);

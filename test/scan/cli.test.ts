@@ -206,6 +206,30 @@ describe("keyhold scan (CLI)", () => {
     assert.match(policy.stderr, /\[INVALID_FORMAT\]/);
   });
 
+  it("--history judges a blob by every path it had: a key first committed as an allowlisted fixture, then as config, is found", () => {
+    const dir = join(scratch.root, "paths");
+    mkdirSync(join(dir, "fixtures"), { recursive: true });
+    git(dir, ["init", "-q", "-b", "main"]);
+    writeFileSync(
+      join(dir, POLICY_FILE),
+      JSON.stringify({ version: 1, allow: { paths: ["fixtures/**", "*.pdf"] } }),
+    );
+    const content = `TOKEN=${githubToken}\n`;
+    writeFileSync(join(dir, "fixtures", "sample.env"), content);
+    writeFileSync(join(dir, "report.pdf"), content);
+    git(dir, ["add", "."]);
+    git(dir, ["commit", "-qm", "fixtures"]);
+    writeFileSync(join(dir, "app.env"), content);
+    git(dir, ["add", "app.env"]);
+    git(dir, ["commit", "-qm", "config"]);
+    const r = keyhold(["scan", "--history", "--json"], { cwd: dir, env });
+    assert.equal(r.code, 3, r.stderr);
+    const found = JSON.parse(r.stdout).findings.map(
+      (f: { path: string; rule: string }) => `${f.path} ${f.rule}`,
+    );
+    assert.deepEqual(found, ["app.env github-token"]);
+  });
+
   it("a key inlined into a committed bundle, a .min.js or a source map is found", () => {
     const dir = join(scratch.root, "bundles");
     mkdirSync(join(dir, "dist"), { recursive: true });
