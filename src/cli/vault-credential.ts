@@ -1,11 +1,12 @@
 import { existsSync, fstatSync } from "node:fs";
 import { Socket } from "node:net";
 import type { AuditLog } from "../audit/index.js";
-import { isSecretError, type Secret, SecretError } from "../secret/index.js";
+import { isSecretError, type Secret } from "../secret/index.js";
 import {
   checkPeerIsStarting,
   encryptCredential,
   parseSocketInstance,
+  peerError,
   processFacts,
   unitProcesses,
   type WithKey,
@@ -43,17 +44,11 @@ export interface ServeCredentialOptions {
   openAudit: () => Promise<AuditLog>;
 }
 
-function unverified(message: string): SecretError {
-  return new SecretError("PEER_UNVERIFIED", message, {
-    hint: "vault credential sockets answer only the units keyhold unit --vault rendered them for; see docs/units.md",
-  });
-}
-
 /** Refuses unless the connection is the service's own start asking; returns what was found. */
 async function verifyRequest(options: ServeCredentialOptions, found: Record<string, string>): Promise<void> {
   const { env } = options.io;
   if (env.LISTEN_PID !== String(process.pid) || env.LISTEN_FDS !== "1") {
-    throw unverified("no connection was passed to this process: it is started by a socket unit");
+    throw peerError("no connection was passed to this process: it is started by a socket unit");
   }
   let isSocket = false;
   try {
@@ -61,9 +56,9 @@ async function verifyRequest(options: ServeCredentialOptions, found: Record<stri
   } catch {
     // not open
   }
-  if (!isSocket) throw unverified(`descriptor ${CONNECTION_FD} is not a connection`);
+  if (!isSocket) throw peerError(`descriptor ${CONNECTION_FD} is not a connection`);
   const peer = parseSocketInstance(options.peer);
-  if (peer.uid !== 0) throw unverified(`the request came from uid ${peer.uid}, not from the service manager`);
+  if (peer.uid !== 0) throw peerError(`the request came from uid ${peer.uid}, not from the service manager`);
   const facts = processFacts(peer.pid);
   found.cgroup = facts.cgroup.slice(0, 200);
   found.process = `${facts.comm.slice(0, 40)}, parent ${facts.ppid} ${facts.parentComm.slice(0, 40)}`;

@@ -65,6 +65,7 @@ export {
   checkPeerIsStarting,
   type ProcessFacts,
   parseSocketInstance,
+  peerError,
   processFacts,
   type SocketPeer,
   type UnitProcesses,

@@ -15,7 +15,7 @@ import { runTool, systemTool } from "./process.js";
  * plant lines that look like another socket's.
  */
 
-function peerError(message: string): SecretError {
+export function peerError(message: string): SecretError {
   return new SecretError("PEER_UNVERIFIED", message, {
     hint: "vault credential sockets answer only the units keyhold unit --vault rendered them for; see docs/units.md",
   });
