@@ -181,7 +181,7 @@ async function main(): Promise<void> {
       what: `history scan, ${HISTORY_COMMITS} commits`,
       ours: "keyhold scan --history",
       oursMs: h,
-      peer: "git rev-list --objects --all | git cat-file --batch",
+      peer: "`git rev-list --objects --all \\| git cat-file --batch`",
       peerMs: g,
       goal: "report (no goal set); each blob read once",
       met: true,
