@@ -16,29 +16,13 @@ import { fileURLToPath } from "node:url";
 import { openFingerprintIndex, POLICY_FILE } from "../../src/scan/index.js";
 import { Secret } from "../../src/secret/index.js";
 import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
-import { GIT_ENV, git } from "./support/repo.js";
+import { GIT_ENV, git, runKeyhold } from "./support/repo.js";
 import { expandTemplate, KEY_TEMPLATES, SeededRandom } from "./support/synthetic.js";
 
 // Transcript-style tests of the real CLI (bin/keyhold.js in a child process).
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-const BIN = join(ROOT, "bin", "keyhold.js");
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function keyhold(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; input?: string }): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: options.cwd,
-    env: { ...GIT_ENV, ...options.env },
-    input: options.input ?? "",
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const keyhold = runKeyhold;
 
 const random = new SeededRandom("keyhold-scan-cli");
 const githubToken = expandTemplate(KEY_TEMPLATES["github-token"]!, random);
@@ -385,13 +369,8 @@ describe("keyhold hook install", () => {
     for (const target of ["/dev/zero", fifo]) {
       rmSync(hook, { force: true });
       symlinkSync(target, hook);
-      const refused = spawnSync(process.execPath, [BIN, "hook", "install"], {
-        cwd: repo,
-        env: scratch.env,
-        encoding: "utf8",
-        timeout: 20_000,
-      });
-      assert.equal(refused.status, 1, `${target}: ${refused.stderr}`);
+      const refused = keyhold(["hook", "install"], { cwd: repo, env: scratch.env });
+      assert.equal(refused.code, 1, `${target}: ${refused.stderr}`);
       assert.match(refused.stderr, /\[HOOK_EXISTS\]/);
     }
   });

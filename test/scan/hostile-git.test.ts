@@ -3,32 +3,17 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { scanStaged } from "../../src/scan/index.js";
 import { makeScratch, type Scratch } from "../support/scratch.js";
-import { GIT_ENV, git } from "./support/repo.js";
+import { GIT_ENV, git, type KeyholdRun, runKeyhold } from "./support/repo.js";
 import { expandTemplate, KEY_TEMPLATES, SeededRandom } from "./support/synthetic.js";
 
 // A scanned repository is hostile input: its config, its layout and its history must not make
 // keyhold run a program, read outside the tree, or come out clean while a key is there.
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-const BIN = join(ROOT, "bin", "keyhold.js");
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function keyhold(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Run {
-  const r = spawnSync(process.execPath, [BIN, "scan", "--no-known-values", "--no-progress", ...args], {
-    cwd: options.cwd,
-    env: { ...GIT_ENV, ...options.env },
-    input: "",
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+/** `keyhold scan` with pattern rules only, as a CI job on someone else's repository would run it. */
+function keyhold(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): KeyholdRun {
+  return runKeyhold(["scan", "--no-known-values", "--no-progress", ...args], options);
 }
 
 const random = new SeededRandom("keyhold-scan-hostile-git");
@@ -257,12 +242,8 @@ describe("keyhold scan on a hostile repository", () => {
 
   it("the pre-commit hook still scans the temporary index of git commit -a and git commit PATH", () => {
     const repo = repository();
-    const install = spawnSync(process.execPath, [BIN, "hook", "install"], {
-      cwd: repo,
-      env: { ...GIT_ENV, ...env },
-      encoding: "utf8",
-    });
-    assert.equal(install.status, 0, install.stderr);
+    const install = runKeyhold(["hook", "install"], { cwd: repo, env });
+    assert.equal(install.code, 0, install.stderr);
     const commit = (args: string[]) =>
       spawnSync("git", ["commit", "-q", ...args], {
         cwd: repo,

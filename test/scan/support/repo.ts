@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 
 /** One commit of a generated repository: files to write (string) or delete (null). */
 export interface GeneratedCommit {
@@ -65,4 +66,27 @@ export function buildRepository(dir: string, commits: readonly GeneratedCommit[]
   if (result.status !== 0) throw new Error(`git fast-import failed: ${result.stderr.toString()}`);
   git(dir, ["reset", "-q", "--hard", branch]);
   return git(dir, ["rev-list", "--reverse", branch]).trim().split("\n");
+}
+
+export interface KeyholdRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const KEYHOLD_BIN = fileURLToPath(new URL("../../../../bin/keyhold.js", import.meta.url));
+
+/** The real CLI (bin/keyhold.js) in a child process, with git's test identity in its environment. */
+export function runKeyhold(
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; input?: string },
+): KeyholdRun {
+  const r = spawnSync(process.execPath, [KEYHOLD_BIN, ...args], {
+    cwd: options.cwd,
+    env: { ...GIT_ENV, ...options.env },
+    input: options.input ?? "",
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
