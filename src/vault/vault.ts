@@ -923,6 +923,7 @@ export class Vault {
     }
     let generation = 0;
     let verdict: HistoryVerdict | undefined;
+    let seenNow: string | null = null;
     const headRec = all.get("head");
     if (headRec === undefined) problems.push("the integrity root (head) is missing");
     else {
@@ -950,15 +951,17 @@ export class Vault {
             linkAt: async (g) => linkIn(segments.get(chainKey(g)), g),
           });
           if (verdict.kind === "rolled-back" || verdict.kind === "forked") problems.push(verdict.problem);
-          else await rememberHead(this.#seenPath(), generation, chained ? headMac : null);
-          if (verdict.kind === "first-sight") {
-            this.#firstSight = true;
-            await this.#record({ op: "vault.first-sight", result: "ok", detail: { generation } });
-          }
+          else seenNow = chained ? headMac : null;
         }
       } catch (err) {
-        if (isSecretError(err, "INVALID_FORMAT")) throw err;
         problems.push(isSecretError(err) ? err.message : "the integrity root is malformed");
+      }
+    }
+    if (problems.length === 0) {
+      await rememberHead(this.#seenPath(), generation, seenNow);
+      if (verdict?.kind === "first-sight") {
+        this.#firstSight = true;
+        await this.#record({ op: "vault.first-sight", result: "ok", detail: { generation } });
       }
     }
     const report: VerifyReport = {
