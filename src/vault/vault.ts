@@ -1449,7 +1449,15 @@ export class Vault {
           if (meta !== undefined && meta.format < VAULT_FORMAT)
             tx.put("meta", { ...meta, format: VAULT_FORMAT });
           const chained = headMac !== null && head.since !== undefined;
-          if (chained) await this.#appendToChain(tx, head, headMac);
+          if (chained && !(await this.#appendToChain(tx, head, headMac))) {
+            // The history already moved past this head: another writer committed since it was read.
+            if ((await this.#backend.read("head"))?.rev === headRec?.rev)
+              throw vaultTampered(
+                `the vault's head history (${chainKey(head.generation)}) is out of step with its head`,
+              );
+            await sleep(Math.floor(Math.random() * Math.min(50, 2 ** attempt)));
+            continue;
+          }
           const ops: CommitOp[] = [];
           const digest = b64(head.digest);
           let count = head.count;
@@ -1546,15 +1554,19 @@ export class Vault {
     return join(this.#stateDir, `vault-${this.#storeId.toString("hex")}.seen`);
   }
 
-  /** Appends the head being replaced to the store's history (`chain/<n>`) in the commit replacing it. */
-  async #appendToChain(tx: Transaction, head: HeadBody, headMac: string): Promise<void> {
+  /**
+   * Appends the head being replaced to the store's history (`chain/<n>`) in the commit replacing
+   * it; false when the history is not where that head says it should be.
+   */
+  async #appendToChain(tx: Transaction, head: HeadBody, headMac: string): Promise<boolean> {
     const key = chainKey(head.generation);
     const segment = (await tx.get<ChainSegment>(key)) ?? { first: head.generation, links: [] };
     const starts = head.generation % CHAIN_SEGMENT === 0 || head.generation === head.since;
     if (segment.first + segment.links.length !== head.generation || (segment.links.length === 0 && !starts))
-      throw vaultTampered(`the vault's head history (${key}) is out of step with its head`);
+      return false;
     segment.links.push(headMac);
     tx.put(key, segment);
+    return true;
   }
 }
 
