@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import pg from "pg";
@@ -177,8 +177,15 @@ test("a host that has never seen the store says so; forgetting it is visible, no
       /^vault verified \(first sight: this host had not seen this store; it now remembers generation \d+\)\n$/,
     );
     assert.equal((await b.ok(["verify"])).stdout, "vault verified\n");
-    const json = JSON.parse((await a.ok(["verify", "--json"])).stdout);
-    assert.equal(json.firstSight, false);
+    assert.equal(JSON.parse((await a.ok(["verify", "--json"])).stdout).firstSight, false);
+    rmSync(join(b.scratch.state, seen[0] as string));
+    assert.deepEqual(JSON.parse((await b.ok(["verify", "--json"])).stdout), {
+      ok: true,
+      problems: [],
+      firstSight: true,
+    });
+    const audit = JSON.parse((await b.ok(["audit", "--json"])).stdout) as Array<{ op: string }>;
+    assert.equal(audit.filter((r) => r.op === "vault.first-sight").length, 3, "join and both first sights");
   } finally {
     a.scratch.cleanup();
     b.scratch.cleanup();
