@@ -133,8 +133,8 @@ async function updateHostState(
 export function rememberHead(path: string, generation: number, head: string | null): Promise<HostState> {
   return updateHostState(path, (current) => {
     if (current !== undefined && current.generation > generation) return undefined;
-    // Same generation, head already known: nothing to add (a different head is left for the next check to find).
-    if (current?.generation === generation && current.head !== null) return undefined;
+    // Same generation and nothing new to learn (a different head is left for the next check to find).
+    if (current?.generation === generation && (current.head !== null || head === null)) return undefined;
     return { generation, head, host: current?.host ?? newHostId() };
   });
 }

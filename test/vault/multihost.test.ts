@@ -168,7 +168,7 @@ test("a host that has never seen the store says so; forgetting it is visible, no
   const [a, b] = await twoHosts(s, "sight");
   try {
     assert.equal((await a.ok(["verify"])).stdout, "vault verified\n");
-    const seen = (await import("node:fs")).readdirSync(b.scratch.state).filter((f) => f.endsWith(".seen"));
+    const seen = readdirSync(b.scratch.state).filter((f) => f.endsWith(".seen"));
     assert.equal(seen.length, 1);
     rmSync(join(b.scratch.state, seen[0] as string));
     const first = await b.ok(["verify"]);
