@@ -174,7 +174,7 @@ export interface AuditVerifyReport {
 export interface VaultOptions {
   backend: VaultBackend;
   provider: MasterKeyProvider;
-  /** Where this host remembers the highest store generation it has seen (replay detection). */
+  /** Where this host remembers the generation and head it saw last (rollback and fork detection). */
   stateDir: string;
   audit?: VaultAuditLog;
   /** Called after a value is stored (the leak scanner records a keyed fingerprint); never gets a copy to keep. */
