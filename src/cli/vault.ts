@@ -894,23 +894,37 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
             );
         return EXIT_OK;
       }
-      // A store that fails to open at all (tampered, replayed) is a finding too, not just an error.
+      // A store that fails to open at all (tampered, replayed, forked) is a finding too, not just an error.
       let problems: string[];
+      let firstSight: number | undefined;
       try {
         problems = await withVault(l, values, io, async ({ vault }) => {
           const store = await vault.verify();
+          if (store.firstSight) firstSight = store.generation;
           const log = sub === "audit" ? await vault.verifyAudit() : { problems: [] };
           return [...store.problems, ...log.problems];
         });
       } catch (err) {
-        if (!isSecretError(err) || !["VAULT_TAMPERED", "VAULT_ROLLBACK", "AUDIT_TAMPERED"].includes(err.code))
+        if (
+          !isSecretError(err) ||
+          !["VAULT_TAMPERED", "VAULT_ROLLBACK", "VAULT_FORKED", "AUDIT_TAMPERED"].includes(err.code)
+        )
           throw err;
         problems = [`${err.message} [${err.code}]`];
       }
-      if (values.json) writeJson(io, { ok: problems.length === 0, problems });
-      else if (problems.length === 0)
-        writeLine(io.stdout, sub === "audit" ? "vault and audit log verified" : "vault verified");
-      else for (const p of problems) writeLine(io.stdout, `problem: ${p}`);
+      if (values.json)
+        writeJson(io, { ok: problems.length === 0, problems, firstSight: firstSight !== undefined });
+      else if (problems.length === 0) {
+        // Nothing to compare with: say so rather than let a first look pass for a checked history.
+        const sight =
+          firstSight === undefined
+            ? ""
+            : ` (first sight: this host had not seen this store; it now remembers generation ${firstSight})`;
+        writeLine(
+          io.stdout,
+          `${sub === "audit" ? "vault and audit log verified" : "vault verified"}${sight}`,
+        );
+      } else for (const p of problems) writeLine(io.stdout, `problem: ${p}`);
       return problems.length === 0 ? EXIT_OK : EXIT_FINDINGS;
     }
 

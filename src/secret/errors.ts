@@ -40,6 +40,7 @@ export type SecretErrorCode =
   | "VAULT_EXISTS"
   | "VAULT_TAMPERED"
   | "VAULT_ROLLBACK"
+  | "VAULT_FORKED"
   | "VAULT_CONFLICT"
   | "FORMAT_UNSUPPORTED"
   | "MASTER_KEY_MISSING"

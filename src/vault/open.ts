@@ -3,7 +3,7 @@ import { type InitVaultOptions, Vault, type VaultOptions } from "./vault.js";
 
 /**
  * Opens an existing vault: the master comes from `provider`, every record is checked against the
- * integrity root, and the store generation against what this host has seen. Close it when done
+ * integrity root, and the store's history against the head this host saw last. Close it when done
  * (`vault.close()` wipes the keys it holds).
  */
 export function openVault(options: VaultOptions): Promise<Vault> {

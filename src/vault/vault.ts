@@ -1,7 +1,5 @@
-import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { writeFileAtomic } from "../durable/index.js";
 import { isSecretError, Secret, SecretError } from "../secret/index.js";
 import type { CommitOp, VaultBackend } from "./backend.js";
 import {
@@ -24,6 +22,19 @@ import {
   wipe,
   xorInto,
 } from "./crypto.js";
+import {
+  CHAIN_SEGMENT,
+  type ChainSegment,
+  chainKey,
+  chainProblems,
+  type HistoryVerdict,
+  historyError,
+  hostId,
+  judgeHistory,
+  linkIn,
+  readHostState,
+  rememberHead,
+} from "./history.js";
 import { AccessLimiter, lockoutFileName, type RateLimits } from "./limiter.js";
 import {
   type AccessRule,
@@ -39,7 +50,8 @@ import {
 import type { MasterKeyProvider, ProviderContext, ProviderKind } from "./providers.js";
 import { checkPart, dekKey, parseRef, refText, type SecretRef, secretKey } from "./refs.js";
 
-export const VAULT_FORMAT = 1;
+/** Format 2 chains the heads (docs/vault-format.md section 4); a format 1 store is upgraded by its next commit. */
+export const VAULT_FORMAT = 2;
 const KEPT_VERSIONS = 10;
 const COMMIT_ATTEMPTS = 50;
 
@@ -99,11 +111,23 @@ interface SecretBody {
   versions: ValueVersion[];
 }
 
+interface AuditSeal {
+  seq: number;
+  mac: string;
+}
+
 interface HeadBody {
   generation: number;
   count: number;
   digest: string;
-  audit: { seq: number; mac: string } | null;
+  /** Format 2: the MAC of the head of generation − 1; null at `since`, where the chain starts. */
+  prev?: string | null;
+  /** Format 2: the first chained generation (1, or the commit that upgraded a format 1 store). */
+  since?: number;
+  /** Format 2: each host's last audit record sealed at a commit of its own, by host id. */
+  seals?: Record<string, AuditSeal>;
+  /** Format 1: the last writer's audit seal, whichever host that was. */
+  audit?: AuditSeal | null;
   updated: string;
 }
 
@@ -131,6 +155,15 @@ export interface VerifyReport {
   generation: number;
   records: number;
   problems: string[];
+  /**
+   * How the store relates to what this host saw before: `first-sight` (it had seen nothing, or
+   * only a generation number, and now remembers this head), `unchanged`, `extended` (the store's
+   * history holds the head it saw), `rolled-back`, `forked`; `unchecked` when the store itself
+   * failed its check.
+   */
+  history: HistoryVerdict["kind"] | "unchecked";
+  /** Whether this handle was the first on this host to see the store (at open or since). */
+  firstSight: boolean;
 }
 
 export interface AuditVerifyReport {
@@ -141,7 +174,7 @@ export interface AuditVerifyReport {
 export interface VaultOptions {
   backend: VaultBackend;
   provider: MasterKeyProvider;
-  /** Where this host remembers the highest store generation it has seen (replay detection). */
+  /** Where this host remembers the generation and head it saw last (rollback and fork detection). */
   stateDir: string;
   audit?: VaultAuditLog;
   /** Called after a value is stored (the leak scanner records a keyed fingerprint); never gets a copy to keep. */
@@ -233,7 +266,8 @@ export class Vault {
   #meta: MetaBody;
   #keks = new Map<number, KeyBytes>();
   #deks = new Map<string, KeyBytes>();
-  #lastAudit: { seq: number; mac: string } | null = null;
+  #lastAudit: AuditSeal | null = null;
+  #firstSight = false;
   #closed = false;
 
   private constructor(
@@ -368,16 +402,13 @@ export class Vault {
       throw vaultTampered("vault record meta failed its integrity check");
     const vault = new Vault(options, storeId, master, ik, meta);
     vault.#keks.set(meta.ik.kek, kek);
-    const report = await vault.verify();
+    const { report, verdict } = await vault.#verify();
     if (!report.ok) {
       vault.close();
-      const rollback = report.problems.find((p) => p.startsWith("store generation"));
-      if (rollback !== undefined) {
-        throw new SecretError("VAULT_ROLLBACK", `vault was replaced by an older copy: ${rollback}`, {
-          hint: `if you restored an older backup on purpose, remove ${join(options.stateDir, `vault-${storeId.toString("hex")}.seen`)}; otherwise investigate`,
-        });
-      }
-      throw vaultTampered(`vault failed its integrity check: ${report.problems[0]}`);
+      throw (
+        (verdict && historyError(verdict, vault.#seenPath())) ??
+        vaultTampered(`vault failed its integrity check: ${report.problems[0]}`)
+      );
     }
     return vault;
   }
@@ -861,11 +892,21 @@ export class Vault {
 
   // ---------------------------------------------------------------- integrity and audit
 
-  /** The full check of docs/vault-format.md section 4: every record MAC, the digest, the count, the generation. */
+  /**
+   * The full check of docs/vault-format.md section 4: every record MAC, the digest, the count, the
+   * head's place in the store's history, and that this history holds the head this host saw last.
+   */
   async verify(): Promise<VerifyReport> {
+    return (await this.#verify()).report;
+  }
+
+  async #verify(): Promise<{ report: VerifyReport; verdict: HistoryVerdict | undefined }> {
     const problems: string[] = [];
+    // This host's memory first: whatever another process of this host saw since is then in the store read next.
+    const seen = readHostState(this.#seenPath());
     const all = await this.#backend.readAll();
     const digest = Buffer.alloc(32);
+    const bodies = new Map<string, unknown>();
     let count = 0;
     for (const [key, rec] of all) {
       if (key === "head") continue;
@@ -874,17 +915,21 @@ export class Vault {
         const env = parseEnvelope(key, rec.value);
         const mac = recordMac(this.#ik, key, env.b);
         if (!sameBytes(mac, b64(env.m))) problems.push(`record ${key} failed its integrity check`);
+        else if (key === "meta" || key.startsWith("chain/")) bodies.set(key, parseJson(env.b, key));
         xorInto(digest, mac);
       } catch (err) {
         problems.push(isSecretError(err) ? err.message : `record ${key} is malformed`);
       }
     }
     let generation = 0;
+    let verdict: HistoryVerdict | undefined;
+    let seenNow: string | null = null;
     const headRec = all.get("head");
     if (headRec === undefined) problems.push("the integrity root (head) is missing");
     else {
       try {
         const head = this.#openEnvelope<HeadBody>("head", headRec.value);
+        const headMac = parseEnvelope("head", headRec.value).m;
         generation = head.generation;
         if (head.count !== count)
           problems.push(`the store holds ${count} records, its integrity root says ${head.count}`);
@@ -892,20 +937,48 @@ export class Vault {
           problems.push(
             "the store's records do not match its integrity root (a record was added, removed or replayed)",
           );
-        const seen = this.#seenGeneration();
-        if (generation < seen)
-          problems.push(`store generation ${generation} is older than generation ${seen} this host has seen`);
-        else this.#rememberGeneration(generation);
+        const chained = ((bodies.get("meta") as MetaBody | undefined)?.format ?? 1) >= 2;
+        const segments = new Map([...bodies].filter(([k]) => k.startsWith("chain/"))) as Map<
+          string,
+          ChainSegment
+        >;
+        problems.push(...chainProblems(head, chained, segments));
+        if (problems.length === 0) {
+          verdict = await judgeHistory(seen, {
+            generation,
+            head: headMac,
+            since: chained ? (head.since as number) : null,
+            linkAt: async (g) => linkIn(segments.get(chainKey(g)), g),
+          });
+          if (verdict.kind === "rolled-back" || verdict.kind === "forked") problems.push(verdict.problem);
+          else seenNow = chained ? headMac : null;
+        }
       } catch (err) {
         problems.push(isSecretError(err) ? err.message : "the integrity root is malformed");
       }
     }
-    return { ok: problems.length === 0, generation, records: count, problems };
+    if (problems.length === 0) {
+      await rememberHead(this.#seenPath(), generation, seenNow);
+      if (verdict?.kind === "first-sight") {
+        this.#firstSight = true;
+        await this.#record({ op: "vault.first-sight", result: "ok", detail: { generation } });
+      }
+    }
+    const report: VerifyReport = {
+      ok: problems.length === 0,
+      generation,
+      records: count,
+      problems,
+      history: verdict?.kind ?? "unchecked",
+      firstSight: this.#firstSight,
+    };
+    return { report, verdict };
   }
 
   /**
    * Checks the shared audit log's own chain and that it still holds the record the store sealed
-   * at its last commit (so cutting the log's tail shows).
+   * for this host at its last commit (so cutting the log's tail shows). Each host keeps its own
+   * log, so each checks its own seal; a format 1 store has one seal, the last writer's.
    */
   async verifyAudit(): Promise<AuditVerifyReport> {
     if (this.#audit === undefined) return { ok: false, problems: ["no audit log is attached to this vault"] };
@@ -914,15 +987,19 @@ export class Vault {
     for (const p of report.problems) problems.push(p.message);
     const headRec = await this.#backend.read("head");
     const head = headRec === undefined ? undefined : this.#openEnvelope<HeadBody>("head", headRec.value);
-    if (head?.audit) {
-      const records = await this.#audit.read();
-      const sealed = records.find((r) => r.seq === head.audit?.seq);
+    let seal: AuditSeal | null | undefined;
+    let sealer = "the vault sealed";
+    if (head?.seals !== undefined) {
+      const host = readHostState(this.#seenPath())?.host;
+      seal = host && Object.hasOwn(head.seals, host) ? head.seals[host] : undefined;
+      sealer = "the vault sealed for this host";
+    } else seal = head?.audit;
+    if (seal) {
+      const { seq, mac } = seal;
+      const sealed = (await this.#audit.read()).find((r) => r.seq === seq);
       if (sealed === undefined)
-        problems.push(
-          `the audit log ends before record ${head.audit.seq}, which the vault sealed: it was truncated`,
-        );
-      else if (sealed.mac !== head.audit.mac)
-        problems.push(`audit record ${head.audit.seq} differs from the one the vault sealed`);
+        problems.push(`the audit log ends before record ${seq}, which ${sealer}: it was truncated`);
+      else if (sealed.mac !== mac) problems.push(`audit record ${seq} differs from the one ${sealer}`);
     }
     return { ok: problems.length === 0, problems };
   }
@@ -1330,6 +1407,25 @@ export class Vault {
           await this.#record({ op: "vault.open", result: "ok" });
         for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
           const tx = new Transaction(this.#backend, (key, text) => this.#openEnvelope(key, text));
+          // This host's memory before the head: whatever another process of this host saw since
+          // is then in the head read next. Never write on top of a store that does not extend it.
+          const seen = readHostState(this.#seenPath());
+          const headRec = await this.#backend.read("head");
+          const head: HeadBody =
+            headRec === undefined
+              ? { generation: 0, count: 0, digest: Buffer.alloc(32).toString("base64"), updated: "" }
+              : this.#openEnvelope<HeadBody>("head", headRec.value);
+          const headMac = headRec === undefined ? null : parseEnvelope("head", headRec.value).m;
+          if (headMac !== null) {
+            const verdict = await judgeHistory(seen, {
+              generation: head.generation,
+              head: headMac,
+              since: head.since ?? null,
+              linkAt: async (g) => linkIn(await tx.get<ChainSegment>(chainKey(g)), g),
+            });
+            const refused = historyError(verdict, this.#seenPath());
+            if (refused !== undefined) throw refused;
+          }
           // Keys derived from a stale master would seal data nobody else can open: follow the
           // store's current master (another process may have rotated it) before doing anything.
           const current = await tx.get<MetaBody>("meta");
@@ -1348,18 +1444,21 @@ export class Vault {
             }
             throw err;
           }
+          // A format 1 store is upgraded by this commit: format 2 in meta, the chain starts here.
+          const meta = await tx.get<MetaBody>("meta");
+          if (meta !== undefined && meta.format < VAULT_FORMAT)
+            tx.put("meta", { ...meta, format: VAULT_FORMAT });
+          const chained = headMac !== null && head.since !== undefined;
+          if (chained && !(await this.#appendToChain(tx, head, headMac))) {
+            // The history already moved past this head: another writer committed since it was read.
+            if ((await this.#backend.read("head"))?.rev === headRec?.rev)
+              throw vaultTampered(
+                `the vault's head history (${chainKey(head.generation)}) is out of step with its head`,
+              );
+            await sleep(Math.floor(Math.random() * Math.min(50, 2 ** attempt)));
+            continue;
+          }
           const ops: CommitOp[] = [];
-          const headRec = await this.#backend.read("head");
-          const head: HeadBody =
-            headRec === undefined
-              ? {
-                  generation: 0,
-                  count: 0,
-                  digest: Buffer.alloc(32).toString("base64"),
-                  audit: null,
-                  updated: "",
-                }
-              : this.#openEnvelope<HeadBody>("head", headRec.value);
           const digest = b64(head.digest);
           let count = head.count;
           for (const [key, write] of tx.writes) {
@@ -1377,23 +1476,26 @@ export class Vault {
             count++;
             ops.push({ key, expect: before.rev, value: sealed.text });
           }
+          // Each host seals its own audit position: the hosts sharing a store keep separate logs.
+          const seals = { ...(chained ? head.seals : {}) };
+          if (this.#lastAudit !== null)
+            seals[seen?.host ?? (await hostId(this.#seenPath()))] = this.#lastAudit;
           const nextHead: HeadBody = {
             generation: head.generation + 1,
+            prev: chained ? headMac : null,
+            since: chained ? (head.since as number) : head.generation + 1,
             count,
             digest: digest.toString("base64"),
-            audit: this.#lastAudit ?? head.audit,
+            seals,
             updated: nowIso(this.#now),
           };
-          ops.push({
-            key: "head",
-            expect: headRec?.rev ?? null,
-            value: this.#sealEnvelope("head", nextHead).text,
-          });
+          const sealedHead = this.#sealEnvelope("head", nextHead);
+          ops.push({ key: "head", expect: headRec?.rev ?? null, value: sealedHead.text });
           if ((await this.#backend.commit(ops)) === "ok") {
-            const meta = tx.written<MetaBody>("meta");
-            if (meta !== undefined) this.#meta = meta;
+            const written = tx.written<MetaBody>("meta");
+            if (written !== undefined) this.#meta = written;
             for (const hook of tx.hooks) hook();
-            this.#rememberGeneration(nextHead.generation);
+            await rememberHead(this.#seenPath(), nextHead.generation, sealedHead.mac.toString("base64"));
             return result;
           }
           await sleep(Math.floor(Math.random() * Math.min(50, 2 ** attempt)));
@@ -1452,19 +1554,19 @@ export class Vault {
     return join(this.#stateDir, `vault-${this.#storeId.toString("hex")}.seen`);
   }
 
-  #seenGeneration(): number {
-    try {
-      const n = Number.parseInt(readFileSync(this.#seenPath(), "utf8"), 10);
-      return Number.isInteger(n) && n >= 0 ? n : 0;
-    } catch {
-      return 0;
-    }
-  }
-
-  #rememberGeneration(generation: number): void {
-    if (generation <= this.#seenGeneration()) return;
-    mkdirSync(this.#stateDir, { recursive: true, mode: 0o700 });
-    writeFileAtomic(this.#seenPath(), `${generation}\n`, { mode: 0o600 });
+  /**
+   * Appends the head being replaced to the store's history (`chain/<n>`) in the commit replacing
+   * it; false when the history is not where that head says it should be.
+   */
+  async #appendToChain(tx: Transaction, head: HeadBody, headMac: string): Promise<boolean> {
+    const key = chainKey(head.generation);
+    const segment = (await tx.get<ChainSegment>(key)) ?? { first: head.generation, links: [] };
+    const starts = head.generation % CHAIN_SEGMENT === 0 || head.generation === head.since;
+    if (segment.first + segment.links.length !== head.generation || (segment.links.length === 0 && !starts))
+      return false;
+    segment.links.push(headMac);
+    tx.put(key, segment);
+    return true;
   }
 }
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { isSecretError, Secret } from "../../src/secret/index.js";
 import { FileBackend, openVault, passphraseProvider, VAULT_FILE } from "../../src/vault/index.js";
+import { VAULT_FORMAT } from "../../src/vault/vault.js";
 import { makeScratch } from "../support/scratch.js";
 import { STORE_ARGON2, type StoreExpectations } from "../vectors/generate-vault-store.js";
 
@@ -20,12 +21,32 @@ const code = (c: string) => (err: unknown) => isSecretError(err, c as never);
 
 const formats = readdirSync(STORES).filter((d) => d.startsWith("format-"));
 
+/** The meta and head bodies, the head's MAC and the history's links, as a copy of a store holds them. */
+function stored(dir: string) {
+  const records = JSON.parse(readFileSync(join(dir, VAULT_FILE), "utf8")).records as Record<
+    string,
+    { v: string }
+  >;
+  const envelope = (key: string) => JSON.parse(records[key]?.v ?? "null") as { b: string; m: string };
+  const links = Object.keys(records)
+    .filter((k) => k.startsWith("chain/"))
+    .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
+    .flatMap((k) => (JSON.parse(envelope(k).b) as { links: string[] }).links);
+  return {
+    meta: JSON.parse(envelope("meta").b),
+    head: JSON.parse(envelope("head").b),
+    headMac: envelope("head").m,
+    links,
+  };
+}
+
 describe("stores written by every format version", () => {
   const scratch = makeScratch("keyhold-stores-");
   after(() => scratch.cleanup());
 
-  it("there is at least the first format's store", () => {
+  it("there is the first format's store and the current one's", () => {
     assert.ok(formats.includes("format-1"), formats.join(", "));
+    assert.ok(formats.includes(`format-${VAULT_FORMAT}`), "the current format's store is kept too");
   });
 
   for (const format of formats) {
@@ -71,8 +92,21 @@ describe("stores written by every format version", () => {
           if (other !== undefined) await assert.rejects(scoped.get(other), code("ACCESS_DENIED"));
         }
         // The old store takes new writes, and reads them back after a fresh open.
+        const before = stored(dir);
         await vault.put("fixture/new", "written by this keyhold");
+        const upgraded = stored(dir);
         await vault.rotateKek({ reason: "after reading an older store" });
+        const next = stored(dir);
+        // The first write upgrades an older store in the same commit (docs/vault-format.md section 8).
+        assert.equal(upgraded.meta.format, VAULT_FORMAT);
+        assert.equal(upgraded.head.generation, before.head.generation + 1);
+        if (expect.format < 2) {
+          assert.equal(before.head.since, undefined, "a format 1 head has no history");
+          assert.deepEqual([upgraded.head.since, upgraded.head.prev], [upgraded.head.generation, null]);
+        }
+        // From then on every head names the one before it, which the history keeps.
+        assert.equal(next.head.prev, upgraded.headMac);
+        assert.equal(next.links.at(-1), upgraded.headMac);
       } finally {
         vault.close();
       }

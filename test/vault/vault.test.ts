@@ -3,7 +3,7 @@ import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { isSecretError, Secret } from "../../src/secret/index.js";
-import { VAULT_FILE } from "../../src/vault/index.js";
+import { joinVault, openVault, VAULT_FILE } from "../../src/vault/index.js";
 import { makeCanary } from "../support/scratch.js";
 import { everyFileUnder, makeVaultWorld } from "./support.js";
 
@@ -427,5 +427,66 @@ test("a stale handle never seals a new namespace's key under the old master", as
     third.close();
   } finally {
     world.cleanup();
+  }
+});
+
+test("file backend: a restored older vault.json is refused, even once a writer has committed on top of it", async () => {
+  const world = await makeVaultWorld();
+  try {
+    const vault = await world.init();
+    await vault.put("app/key", "one");
+    const path = join(world.vaultDir, VAULT_FILE);
+    const older = readFileSync(path);
+    // A long-lived handle (a service) opened before the restore and writes after it.
+    const longLived = await world.open();
+    await vault.put("app/key", "two");
+    vault.close();
+    writeFileSync(path, older);
+    await assert.rejects(longLived.put("other/thing", "on top of the old copy"), code("VAULT_ROLLBACK"));
+    assert.deepEqual(readFileSync(path), older, "nothing was written on top of the old copy");
+    const report = await longLived.verify();
+    assert.deepEqual([report.ok, report.history], [false, "rolled-back"]);
+    longLived.close();
+    await assert.rejects(world.open(), code("VAULT_ROLLBACK"));
+  } finally {
+    world.cleanup();
+  }
+});
+
+test("file backend shared by two hosts: a restored older copy written to by the other host is a fork", async () => {
+  const a = await makeVaultWorld("keyhold-file-host-a-");
+  const b = await makeVaultWorld("keyhold-file-host-b-");
+  try {
+    const vaultA = await a.init();
+    await vaultA.put("app/key", "value");
+    await vaultA.registerManifest({ plugin: "plugin1", needs: [{ ns: "app", name: "key", ops: ["read"] }] });
+    const master = await vaultA.exportMaster();
+    // B keeps its own state directory and its own copy of the master, on the same vault file.
+    const vaultB = await joinVault({ ...b.options, backend: a.backend, master });
+    master.dispose();
+    await vaultA.grant("plugin1", { ns: "app", name: "key", ops: ["read"] });
+    vaultB.close();
+    const seenByB = await openVault({ ...b.options, backend: a.backend });
+    assert.equal((await seenByB.scope("plugin1").get("app/key")).expose(), "value");
+    seenByB.close();
+
+    const path = join(a.vaultDir, VAULT_FILE);
+    const older = readFileSync(path);
+    await vaultA.revoke("plugin1", "app", "key");
+    vaultA.close();
+    writeFileSync(path, older);
+    const writerB = await openVault({ ...b.options, backend: a.backend });
+    await writerB.put("other/thing", "unrelated");
+    writerB.close();
+
+    await assert.rejects(a.open(), (err: unknown) => {
+      assert.ok(isSecretError(err, "VAULT_FORKED"), String(err));
+      assert.match(err.message, /generation \d+/);
+      assert.match(err.hint ?? "", /\.seen/);
+      return true;
+    });
+  } finally {
+    a.cleanup();
+    b.cleanup();
   }
 });

@@ -14,6 +14,7 @@ import {
   toSecureKey,
   valueAd,
 } from "../../src/vault/crypto.js";
+import { chainKey, chainProblems, historyError, judgeHistory, linkIn } from "../../src/vault/history.js";
 import { generateVaultVectors } from "../vectors/generate-vault.js";
 import { readVector } from "./support.js";
 
@@ -71,9 +72,42 @@ test("the vectors on disk are what the generator produces from the spec's constr
   assert.ok(files.length >= 20);
 });
 
+/** A head-chain vector through keyhold's own code: record MACs, the history's shape, the host's verdict. */
+async function judgeChainVector(v: Record<string, string>): Promise<void> {
+  const ik = toSecureKey(hex(v.ik));
+  const tampered = () => Object.assign(new Error("record mac mismatch"), { code: "VAULT_TAMPERED" });
+  for (const n of [1, 2, 3])
+    if (recordMac(ik, "head", v[`head-${n}`] ?? "").toString("base64") !== v[`head-${n}-mac`])
+      throw tampered();
+  if (recordMac(ik, "chain/0", v["chain-0"] ?? "").toString("base64") !== v["chain-0-mac"]) throw tampered();
+  const head = JSON.parse(v["head-3"] ?? "{}");
+  const segments = new Map([["chain/0", JSON.parse(v["chain-0"] ?? "{}")]]);
+  if (chainProblems(head, true, segments).length > 0) throw tampered();
+  const verdict = await judgeHistory(
+    { generation: Number(v["seen-generation"]), head: v["seen-head"] ?? null, host: null },
+    {
+      generation: head.generation,
+      head: v["head-3-mac"] ?? "",
+      since: head.since,
+      linkAt: async (g) => linkIn(segments.get(chainKey(g)), g),
+    },
+  );
+  const refused = historyError(verdict, "vault.seen");
+  if (refused !== undefined) throw refused;
+}
+
 for (const file of files) {
-  test(`vector ${file}`, () => {
+  test(`vector ${file}`, async () => {
     const v = readVector(join(VECTORS, file));
+    if (v.kind === "head-chain") {
+      if (v.expect === "success") await judgeChainVector(v);
+      else
+        await assert.rejects(
+          judgeChainVector(v),
+          (err: unknown) => (err as { code?: string }).code === v.expect,
+        );
+      return;
+    }
     const expect = v.expect;
     assert.ok(expect, "every vector states its expectation");
     const attempt = (): Buffer => {
@@ -150,6 +184,34 @@ test("a second implementation (@noble/ciphers, HKDF by hand) agrees with every v
       );
       assert.equal(check.toString("hex"), v["master-check"], file);
       successes++;
+    }
+    if (v.kind === "head-chain") {
+      // By hand: the record MAC's input bytes, each head naming the one before it, the history
+      // holding the earlier heads, and the head the host remembered at its generation.
+      const mac = (key: string, body: string) =>
+        createHmac("sha256", hex(v.ik))
+          .update(
+            Buffer.concat([
+              Buffer.from("keyhold-vault/v1/record\0", "ascii"),
+              lp(Buffer.from(key)),
+              Buffer.from(body),
+            ]),
+          )
+          .digest("base64");
+      const heads = [1, 2, 3].map((n) => ({ body: v[`head-${n}`] ?? "", mac: v[`head-${n}-mac`] }));
+      const macsHold =
+        heads.every((h) => mac("head", h.body) === h.mac) &&
+        mac("chain/0", v["chain-0"] ?? "") === v["chain-0-mac"];
+      const parsed = heads.map((h) => JSON.parse(h.body) as { generation: number; prev: string | null });
+      const linksHold =
+        parsed[0]?.prev === null &&
+        parsed.every((h, i) => h.generation === i + 1 && (i === 0 || h.prev === heads[i - 1]?.mac));
+      const history = [...(JSON.parse(v["chain-0"] ?? "{}").links as string[]), heads[2]?.mac];
+      const seenAt = Number(v["seen-generation"]);
+      const seenHolds = seenAt <= 3 && history[seenAt - 1] === v["seen-head"];
+      assert.equal(macsHold && linksHold && seenHolds, v.expect === "success", file);
+      if (v.expect === "success") successes++;
+      continue;
     }
     if (v.kind !== "value") continue;
     const decrypt = () =>

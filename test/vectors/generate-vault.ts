@@ -136,6 +136,85 @@ export function generateVaultVectors(): Record<string, Vector> {
     body: body.replace('"current":1', '"current":2'),
   };
   out["record-moved-key"] = { ...recordBase, expect: "VAULT_TAMPERED", key: "secret/weather/other_key" };
+
+  // Format 2's head chain (docs/vault-format.md section 4): three heads, each naming the MAC of the
+  // one before it, the history record holding the first two, and what a host remembered.
+  const ikKey = () => toSecureKey(Buffer.from(ik));
+  const headBody = (generation: number, prev: string | null, digestLabel: string) =>
+    JSON.stringify({
+      generation,
+      prev,
+      since: 1,
+      count: 3 + (generation > 1 ? 1 : 0),
+      digest: fixed(digestLabel, 32).toString("base64"),
+      seals: {
+        [fixed("host id", 16).toString("hex")]: {
+          seq: generation + 1,
+          mac: hex(fixed(`audit ${generation}`, 32)),
+        },
+      },
+      updated: `2030-01-01T00:00:0${generation}.000Z`,
+    });
+  const headMac = (b: string) => recordMac(ikKey(), "head", b).toString("base64");
+  const h1 = headBody(1, null, "digest 1");
+  const h2 = headBody(2, headMac(h1), "digest 2");
+  const h3 = headBody(3, headMac(h2), "digest 3");
+  const chain0 = JSON.stringify({ first: 1, links: [headMac(h1), headMac(h2)] });
+  const chainBase = {
+    kind: "head-chain",
+    ik: hex(ik),
+    "head-1": h1,
+    "head-1-mac": headMac(h1),
+    "head-2": h2,
+    "head-2-mac": headMac(h2),
+    "head-3": h3,
+    "head-3-mac": headMac(h3),
+    "chain-0": chain0,
+    "chain-0-mac": recordMac(ikKey(), "chain/0", chain0).toString("base64"),
+  };
+  out["head-chain-extends"] = {
+    ...chainBase,
+    expect: "success",
+    "seen-generation": 2,
+    "seen-head": headMac(h2),
+  };
+  out["head-chain-unchanged"] = {
+    ...chainBase,
+    expect: "success",
+    "seen-generation": 3,
+    "seen-head": headMac(h3),
+  };
+  // Another head of generation 2: a copy of generation 1 put back and written to.
+  const fork2 = headBody(2, headMac(h1), "digest 2 on the other branch");
+  out["head-chain-forked"] = {
+    ...chainBase,
+    expect: "VAULT_FORKED",
+    "seen-generation": 2,
+    "seen-head": headMac(fork2),
+  };
+  out["head-chain-rolled-back"] = {
+    ...chainBase,
+    expect: "VAULT_ROLLBACK",
+    "seen-generation": 4,
+    "seen-head": headMac(headBody(4, headMac(h3), "digest 4")),
+  };
+  out["head-chain-edited-head"] = {
+    ...chainBase,
+    expect: "VAULT_TAMPERED",
+    "head-3": h3.replace('"generation":3', '"generation":4'),
+    "seen-generation": 2,
+    "seen-head": headMac(h2),
+  };
+  // Correctly MACed, but its prev is not the history's last link.
+  const stray = headBody(3, headMac(fork2), "digest 3");
+  out["head-chain-broken-link"] = {
+    ...chainBase,
+    expect: "VAULT_TAMPERED",
+    "head-3": stray,
+    "head-3-mac": headMac(stray),
+    "seen-generation": 1,
+    "seen-head": headMac(h1),
+  };
   return out;
 }
 
