@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { makeScratch, type Scratch } from "../support/scratch.js";
-import { GIT_ENV, git, runKeyhold } from "./support/repo.js";
+import { GIT_ENV, git, initRepository, runKeyhold } from "./support/repo.js";
 import { expandTemplate, KEY_TEMPLATES, SeededRandom } from "./support/synthetic.js";
 
 // A key pasted into a commit or tag message is in every clone, like one in a file.
@@ -38,12 +38,7 @@ describe("commit and tag messages (--history)", () => {
 
   before(() => {
     scratch = makeScratch("keyhold-scan-messages-");
-    repo = join(scratch.root, "repo");
-    mkdirSync(repo);
-    git(repo, ["init", "-q", "-b", "main"]);
-    writeFileSync(join(repo, "README.md"), "# a project\n");
-    git(repo, ["add", "."]);
-    git(repo, ["commit", "-qm", "start"]);
+    repo = initRepository(join(scratch.root, "repo"));
     git(
       repo,
       ["commit", "-q", "--allow-empty", "-F", "-"],
@@ -147,12 +142,7 @@ describe("the commit-msg hook (scan --commit-message)", () => {
 
   before(() => {
     scratch = makeScratch("keyhold-scan-commit-msg-");
-    repo = join(scratch.root, "repo");
-    mkdirSync(repo);
-    git(repo, ["init", "-q", "-b", "main"]);
-    writeFileSync(join(repo, "README.md"), "# a project\n");
-    git(repo, ["add", "."]);
-    git(repo, ["commit", "-qm", "start"]);
+    repo = initRepository(join(scratch.root, "repo"));
   });
   after(() => scratch?.cleanup());
 

@@ -8,7 +8,7 @@ import { displayPath, findingPathBytes, pathText } from "../../src/scan/index.js
 import { findingPathFields, pathUri } from "../../src/scan/path.js";
 import { globMatcher } from "../../src/scan/policy.js";
 import { makeScratch, type Scratch } from "../support/scratch.js";
-import { git, runKeyhold } from "./support/repo.js";
+import { git, initRepository, runKeyhold } from "./support/repo.js";
 import { expandTemplate, KEY_TEMPLATES, SeededRandom } from "./support/synthetic.js";
 
 // File names are bytes: git and Linux allow any byte but NUL and '/', UTF-8 or not. A key in a
@@ -43,10 +43,7 @@ describe("file names that are not valid UTF-8", () => {
 
   before(() => {
     scratch = makeScratch("keyhold-scan-names-");
-    repo = join(scratch.root, "repo");
-    mkdirSync(repo);
-    git(repo, ["init", "-q", "-b", "main"]);
-    writeFileSync(join(repo, "README.md"), "# a project\n");
+    repo = initRepository(join(scratch.root, "repo"));
     writeFileSync(bytes(repo, "/", EVIL), `TOKEN = "${githubToken}"\n`);
     mkdirSync(bytes(repo, "/", DIR));
     writeFileSync(bytes(repo, "/", NESTED), `gitlab: ${gitlabToken}\n`);
