@@ -110,6 +110,13 @@ describe("commit and tag messages (--history)", () => {
     assert.equal(result.locations[0].physicalLocation.artifactLocation.uri, `.git/commit/${commit}/message`);
   });
 
+  it("a message over --max-size is skipped as too-large, and said so", () => {
+    const r = keyhold(["--history", "--max-size", "40", "--json"], repo, scratch.env);
+    const out = JSON.parse(r.stdout);
+    assert.ok(!out.findings.some((f: JsonFinding) => f.message === "commit"), r.stdout);
+    assert.ok(out.stats.skipped["too-large"] >= 1);
+  });
+
   it("--replacements covers message findings (for git filter-repo --replace-message)", () => {
     const r = runKeyhold(["scan", "--history", "--no-known-values", "--replacements"], {
       cwd: repo,

@@ -4,7 +4,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { findingId } from "../../src/scan/finding.js";
-import { displayPath, findingPathBytes, pathText } from "../../src/scan/index.js";
+import {
+  displayPath,
+  findingPathBytes,
+  MAX_FAILURES_LISTED,
+  pathText,
+  Scanner,
+} from "../../src/scan/index.js";
 import { findingPathFields, pathUri } from "../../src/scan/path.js";
 import { globMatcher } from "../../src/scan/policy.js";
 import { makeScratch, type Scratch } from "../support/scratch.js";
@@ -134,6 +140,14 @@ describe("path representation", () => {
     assert.equal(pathUri("a b/ü.txt"), `${encodeURIComponent("a b")}/${encodeURIComponent("ü.txt")}`);
     assert.ok(globMatcher("evil?.txt")(pathText(EVIL)));
     assert.ok(!globMatcher("evil?.txt")(pathText(bytes("evil", [0xff, 0xfe], ".txt"))));
+  });
+
+  it("every unreadable file is counted, and the first 20 are named", () => {
+    const scanner = new Scanner();
+    for (let i = 0; i < 25; i++) scanner.unreadable(bytes(`f${i}`, [0xff]), "cannot read it (EIO)");
+    assert.equal(scanner.stats.skipped.unreadable, 25);
+    assert.equal(scanner.stats.failures.length, MAX_FAILURES_LISTED);
+    assert.equal(scanner.stats.failures[0], "f0\\xff: cannot read it (EIO)");
   });
 
   it("finding ids of UTF-8 paths are the ones earlier versions wrote (baselines stay valid)", () => {
