@@ -176,7 +176,8 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
       );
 
   // The policy file sits at the repository top (or in the scanned directory outside git).
-  const policyPath = values.baseline ?? join(await policyRoot(dir, io.env), POLICY_FILE);
+  const root = await policyRoot(dir, io.env);
+  const policyPath = values.baseline ?? join(root, POLICY_FILE);
   const policy = loadPolicy(policyPath, values.baseline !== undefined);
 
   const options: ScanOptions = {
@@ -190,7 +191,7 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
   try {
     result =
       messageFile !== undefined
-        ? scanCommitMessage(readMessage(messageFile, maxSize), options)
+        ? scanCommitMessage(readMessage(messageFile, maxSize), root, options)
         : mode === "history"
           ? await scanHistory(dir, options)
           : mode === "staged"

@@ -420,15 +420,15 @@ export async function scanStaged(dir: string, options: ScanOptions = {}): Promis
 
 /**
  * Scans a commit message before it is committed (the commit-msg hook hands git's message file):
- * reported as a commit message, with no commit id yet. Lines from git's cut line
- * (`# ------------------------ >8 ------------------------`, before the diff `git commit -v`
- * shows) on are not part of the message and are not scanned.
+ * reported as a commit message, with no commit id yet; `root` is the repository top the report
+ * names. Lines from git's cut line (`# ------------------------ >8 ------------------------`,
+ * before the diff `git commit -v` shows) on are not part of the message and are not scanned.
  */
-export function scanCommitMessage(message: Buffer, options: ScanOptions = {}): ScanResult {
+export function scanCommitMessage(message: Buffer, root: string, options: ScanOptions = {}): ScanResult {
   const started = performance.now();
   const scanner = new Scanner(options);
   scanner.scanMessage(beforeCutLine(message), { message: "commit" });
-  return scanner.finish("message", "", started);
+  return scanner.finish("message", root, started);
 }
 
 function beforeCutLine(message: Buffer): Buffer {
