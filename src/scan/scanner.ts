@@ -324,10 +324,10 @@ function walk(dir: string, failures: (path: Buffer, why: string) => void): Buffe
       continue;
     }
     for (const entry of entries) {
+      if (entry.name.equals(DOT_GIT)) continue; // the repository, or a submodule's pointer to it
       const path = joinPath(rel, entry.name);
-      if (entry.isDirectory()) {
-        if (!entry.name.equals(DOT_GIT)) pending.push(path);
-      } else if (entry.isFile()) files.push(path);
+      if (entry.isDirectory()) pending.push(path);
+      else if (entry.isFile()) files.push(path);
     }
   }
   return files.sort(Buffer.compare);
