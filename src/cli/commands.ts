@@ -87,7 +87,7 @@ export const commands: Record<string, CommandEntry> = {
     load: async () => (await import("./vault.js")).vaultCommand,
   },
   hook: {
-    summary: "install a pre-commit hook that blocks commits holding credentials",
+    summary: "install pre-commit and commit-msg hooks that block commits holding credentials",
     load: async () => (await import("./scan.js")).hookCommand,
   },
 };

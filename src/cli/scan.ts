@@ -1,6 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
+import { readProtectedFile } from "../load/index.js";
 import {
   DEFAULT_MAX_SIZE,
   installHook,
@@ -8,6 +9,7 @@ import {
   loadPolicy,
   openFingerprintIndex,
   POLICY_FILE,
+  printable,
   renderJson,
   renderReplacements,
   renderSarif,
@@ -15,6 +17,7 @@ import {
   SCAN_INDEX_FILE,
   type ScanOptions,
   type ScanResult,
+  scanCommitMessage,
   scanHistory,
   scanStaged,
   scanTree,
@@ -29,16 +32,17 @@ const VERSION = "0.1.0";
 const DEFAULT_STATE = "/var/lib/keyhold";
 
 const SCAN_SYNOPSIS =
-  "scan [PATH] [--staged | --history] [--all-files] [--json | --sarif] [--baseline FILE] [--update-baseline] [--no-known-values] [--state DIR] [--max-size BYTES] [--replacements]";
+  "scan [PATH] [--staged | --history | --commit-message FILE] [--all-files] [--json | --sarif] [--baseline FILE] [--update-baseline] [--no-known-values] [--state DIR] [--max-size BYTES] [--replacements]";
 
 const SCAN_HELP = `Finds credentials in a working tree (what git would commit; --all-files adds ignored
-files), in the staged changes (--staged, for pre-commit) or in every blob of every ref
-(--history). Besides 40+ well-known key formats and high-entropy assignments, it finds the exact
+files), in the staged changes (--staged, for pre-commit), in every blob and every commit and
+tag message of every ref (--history), or in a commit message (--commit-message FILE, for the
+commit-msg hook). Besides 40+ well-known key formats and high-entropy assignments, it finds the exact
 values keyhold stores (credstore and vault), raw or base64/hex/URL-encoded, through keyed
 fingerprints: nothing is decrypted but the scan key.
 
 Output: text (default), --json, or --sarif (SARIF 2.1.0). Matches are always masked.
-Exit: 0 clean, 3 findings, 2 usage or fatal error.
+Exit: 0 clean, 3 findings, 2 usage or fatal error or a file that could not be read.
 
 Noise control: ${POLICY_FILE} at the repository root (allow.paths, allow.rules, accepted
 findings; --update-baseline accepts all current findings), a 'keyhold:allow' comment on the
@@ -109,6 +113,7 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
         options: {
           staged: { type: "boolean" },
           history: { type: "boolean" },
+          "commit-message": { type: "string" },
           "all-files": { type: "boolean" },
           json: { type: "boolean" },
           sarif: { type: "boolean" },
@@ -130,10 +135,12 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
   }
   if (positionals.length > 1)
     throw usageError(`unexpected argument: ${positionals[1]}`, `usage: keyhold ${SCAN_SYNOPSIS}`);
-  if (values.staged && values.history) throw usageError("--staged and --history cannot be combined");
+  const modes = [values.staged, values.history, values["commit-message"] !== undefined].filter(Boolean);
+  if (modes.length > 1) throw usageError("--staged, --history and --commit-message cannot be combined");
+  if (values["commit-message"] !== undefined && positionals.length > 0)
+    throw usageError("--commit-message takes the message file, not a PATH");
   if (values.json && values.sarif) throw usageError("--json and --sarif cannot be combined");
-  if (values["all-files"] && (values.staged || values.history))
-    throw usageError("--all-files applies to a tree scan only");
+  if (values["all-files"] && modes.length > 0) throw usageError("--all-files applies to a tree scan only");
   let maxSize = DEFAULT_MAX_SIZE;
   if (values["max-size"] !== undefined) {
     if (!/^[1-9][0-9]{0,12}$/.test(values["max-size"]))
@@ -158,17 +165,19 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
   const state = values.state ?? io.env.KEYHOLD_STATE ?? DEFAULT_STATE;
   const { known } = values["no-known-values"] ? { known: undefined } : await knownValues(io, state, false);
 
-  const mode = values.history ? "history" : values.staged ? "staged" : "tree";
+  const messageFile = values["commit-message"];
+  const mode = values.history ? "history" : values.staged ? "staged" : messageFile ? "message" : "tree";
   const progress = values["no-progress"]
     ? undefined
     : terminalProgress(
         io.stderr as CliIo["stderr"] & { isTTY?: boolean },
         io.env,
-        mode === "tree" ? "files" : "blobs",
+        mode === "tree" ? "files" : mode === "message" ? "messages" : "blobs",
       );
 
   // The policy file sits at the repository top (or in the scanned directory outside git).
-  const policyPath = values.baseline ?? join(await policyRoot(dir, io.env), POLICY_FILE);
+  const root = await policyRoot(dir, io.env);
+  const policyPath = values.baseline ?? join(root, POLICY_FILE);
   const policy = loadPolicy(policyPath, values.baseline !== undefined);
 
   const options: ScanOptions = {
@@ -181,17 +190,22 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
   let result: ScanResult;
   try {
     result =
-      mode === "history"
-        ? await scanHistory(dir, options)
-        : mode === "staged"
-          ? await scanStaged(dir, options)
-          : await scanTree(dir, { allFiles: values["all-files"] === true }, options);
+      messageFile !== undefined
+        ? scanCommitMessage(readMessage(messageFile, maxSize), root, options)
+        : mode === "history"
+          ? await scanHistory(dir, options)
+          : mode === "staged"
+            ? await scanStaged(dir, options)
+            : await scanTree(dir, { allFiles: values["all-files"] === true }, options);
   } finally {
     known?.dispose();
   }
   warnAboutGaps(io, result);
+  const failed = unreadableFiles(io, result);
 
   if (values["update-baseline"]) {
+    // A baseline from a scan that could not read everything would accept less than it should say.
+    if (failed) return EXIT_USAGE;
     // Entries the baseline already accepted were left out of `findings`: keep them too.
     const count = writeBaseline(policyPath, policy, [...policy.accepted, ...result.findings]);
     writeLine(io.stderr, `keyhold: ${policyPath} now accepts ${count} finding${count === 1 ? "" : "s"}`);
@@ -203,7 +217,31 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(renderJson(result, { enabled: known !== undefined, values: known?.size ?? 0 }));
   else if (values.sarif) io.stdout.write(renderSarif(result, VERSION));
   else io.stdout.write(renderText(result));
+  if (failed) return EXIT_USAGE;
   return result.findings.length > 0 ? EXIT_FINDINGS : EXIT_OK;
+}
+
+/** The commit-msg hook's message file: a regular file, not a link, of at most --max-size bytes. */
+function readMessage(path: string, maxSize: number): Buffer {
+  return readProtectedFile(path, { permissions: "any", owners: "any", maxBytes: maxSize });
+}
+
+/**
+ * Says on stderr which files could not be read (the report above still lists what was found):
+ * a scan that missed a file must not pass as clean, so the CLI exits 2 after it.
+ */
+function unreadableFiles(io: CliIo, result: ScanResult): boolean {
+  const count = result.stats.skipped.unreadable ?? 0;
+  if (count === 0) return false;
+  const unit = result.mode === "tree" ? "file" : "blob";
+  for (const line of result.stats.failures) writeLine(io.stderr, `keyhold: ${printable(line)}`);
+  if (count > result.stats.failures.length)
+    writeLine(io.stderr, `keyhold: … and ${count - result.stats.failures.length} more`);
+  writeLine(
+    io.stderr,
+    `keyhold: ${count} ${unit}${count === 1 ? "" : "s"} could not be read and ${count === 1 ? "was" : "were"} not scanned [FILE_UNREADABLE]`,
+  );
+  return true;
 }
 
 /**
@@ -211,13 +249,7 @@ async function scan(argv: string[], io: CliIo): Promise<number> {
  * is; the summary line and --json's stats carry the same counts. The exit status is unchanged.
  */
 function warnAboutGaps(io: CliIo, result: ScanResult): void {
-  const unit = result.mode === "tree" ? "file" : "blob";
-  const { unreadable, "outside-root": outside } = result.stats.skipped;
-  if (unreadable)
-    writeLine(
-      io.stderr,
-      `keyhold: warning: ${unreadable} ${unit}${unreadable === 1 ? "" : "s"} could not be read and ${unreadable === 1 ? "was" : "were"} not scanned`,
-    );
+  const { "outside-root": outside } = result.stats.skipped;
   if (outside)
     writeLine(
       io.stderr,
@@ -255,7 +287,7 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
   if (values.help) {
     writeLine(
       io.stdout,
-      `usage: keyhold ${HOOK_SYNOPSIS}\n\nInstalls a git pre-commit hook that runs 'keyhold scan --staged' and blocks the commit on\nfindings. For the pre-commit framework, use the 'keyhold-scan' hook of .pre-commit-hooks.yaml.`,
+      `usage: keyhold ${HOOK_SYNOPSIS}\n\nInstalls git's pre-commit hook ('keyhold scan --staged') and commit-msg hook ('keyhold scan\n--commit-message'): a commit whose staged changes or message hold a credential is blocked.\nFor the pre-commit framework, use the 'keyhold-scan' hook of .pre-commit-hooks.yaml.`,
     );
     return EXIT_OK;
   }
@@ -267,11 +299,18 @@ export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
     );
   if (extra !== undefined)
     throw usageError(`unexpected argument: ${extra}`, `usage: keyhold ${HOOK_SYNOPSIS}`);
-  const path = await installHook(dir ?? ".", {
+  const [preCommit, commitMsg] = await installHook(dir ?? ".", {
     keyhold: selfInvocation(),
     force: values.force === true,
     env: io.env,
   });
-  writeLine(io.stdout, `keyhold: installed ${path}: commits are scanned with 'keyhold scan --staged'`);
+  writeLine(
+    io.stdout,
+    `keyhold: installed ${preCommit}: staged changes are scanned with 'keyhold scan --staged'`,
+  );
+  writeLine(
+    io.stdout,
+    `keyhold: installed ${commitMsg}: commit messages are scanned with 'keyhold scan --commit-message'`,
+  );
   return EXIT_OK;
 }

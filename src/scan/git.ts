@@ -283,20 +283,27 @@ export async function objectSizes(
   return sizes;
 }
 
-function splitZ(out: Buffer): string[] {
-  const parts = out.toString("utf8").split("\0");
-  if (parts.at(-1) === "") parts.pop();
+/** NUL-separated fields as bytes: a path is not decoded (it need not be UTF-8). */
+function splitZ(out: Buffer): Buffer[] {
+  const parts: Buffer[] = [];
+  let at = 0;
+  while (at < out.length) {
+    const nul = out.indexOf(0, at);
+    const end = nul < 0 ? out.length : nul;
+    parts.push(out.subarray(at, end));
+    at = end + 1;
+  }
   return parts;
 }
 
 /** Files git would commit from `dir`: tracked plus untracked-but-not-ignored, relative to `dir`. */
-export async function listWorkTreeFiles(options: GitOptions): Promise<string[]> {
+export async function listWorkTreeFiles(options: GitOptions): Promise<Buffer[]> {
   return splitZ(await gitOutput(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], options));
 }
 
 export interface StagedBlob {
   oid: string;
-  path: string;
+  path: Buffer;
 }
 
 /** Blobs in the index that differ from HEAD (added, copied, modified, type-changed), paths relative to the top. */
@@ -319,7 +326,7 @@ export async function listStagedBlobs(options: GitOptions): Promise<StagedBlob[]
   );
   const staged: StagedBlob[] = [];
   for (let i = 0; i + 1 < out.length; i += 2) {
-    const meta = out[i]!.split(" ");
+    const meta = out[i]!.toString("latin1").split(" ");
     const newMode = meta[1];
     const oid = meta[3];
     // Only regular files and executables; submodules (160000) and symlinks (120000) hold no content.
@@ -330,27 +337,37 @@ export async function listStagedBlobs(options: GitOptions): Promise<StagedBlob[]
 
 export interface HistoryBlob {
   oid: string;
-  path: string;
+  path: Buffer;
   /** The first commit (oldest in git log --reverse order) whose diff added this blob. */
   commit?: string;
   /** Later places the same content was added at (other paths), in history order. */
-  others?: Array<{ path: string; commit: string }>;
+  others?: Array<{ path: Buffer; commit: string }>;
 }
 
-export interface HistoryBlobs {
+export interface HistoryObjects {
   blobs: HistoryBlob[];
+  /**
+   * Every commit (a bare id) and annotated tag (with its name) reachable from a ref, for their
+   * messages, and every blob no commit's diff added (reached through a tag of a tree or of a
+   * blob, with its path): `git cat-file` tells them apart by type.
+   */
+  others: Array<{ oid: string; name?: Buffer }>;
   /** Blobs the repository does not have (a partial clone): they cannot be scanned. */
   missing: number;
 }
 
+const SOH = 0x01;
+
 /**
- * Every blob reachable from every ref, once each, with a path and the first commit that
- * introduced it. `rev-list --objects --all` gives the complete set (and a path); `log --raw`
- * over all refs, oldest first, with merges diffed against their first parent, gives the commit
- * where each blob first appeared. Blobs larger than `maxSize` are left out by git itself.
- * `--missing=print` lists the blobs a partial clone lacks (as "?oid") instead of fetching them.
+ * Every object reachable from every ref that can hold a key: each blob once, with a path and the
+ * first commit that introduced it, and every commit and annotated tag (for their messages).
+ * `rev-list --objects --all` gives the complete set: commits as a bare id, blobs with their path
+ * and annotated tags (nested ones too) with their name. `log --raw` over all refs, oldest first,
+ * with merges diffed against their first parent, gives the commit where each blob first
+ * appeared. Blobs larger than `maxSize` are left out by git itself. `--missing=print` lists the
+ * blobs a partial clone lacks (as "?oid") instead of fetching them.
  */
-export async function listHistoryBlobs(options: GitOptions, maxSize: number): Promise<HistoryBlobs> {
+export async function listHistoryObjects(options: GitOptions, maxSize: number): Promise<HistoryObjects> {
   const [objects, log] = await Promise.all([
     gitOutput(
       [
@@ -381,44 +398,60 @@ export async function listHistoryBlobs(options: GitOptions, maxSize: number): Pr
       options,
     ),
   ]);
-  const introduced = new Map<string, Array<{ commit: string; path: string }>>();
+  const introduced = new Map<string, Array<{ commit: string; path: Buffer }>>();
   let commit = "";
   const fields = splitZ(log);
   for (let i = 0; i < fields.length; i++) {
     // Records are "\x01<commit>" then raw entries ":<modes> <oids> <status>" "<path>"; git puts a
     // newline before the first raw entry of each commit.
-    const field = fields[i]!.replace(/^\n+/, "");
-    if (field.startsWith("\x01")) {
-      commit = field.slice(1, 41);
+    let field = fields[i]!;
+    while (field[0] === LF) field = field.subarray(1);
+    if (field[0] === SOH) {
+      commit = field.subarray(1, 41).toString("latin1");
       continue;
     }
-    if (!field.startsWith(":")) continue;
-    const meta = field.split(" ");
-    const oid = meta[3];
+    if (field[0] !== 0x3a) continue; // ':'
+    const oid = field.toString("latin1").split(" ")[3];
     const path = fields[++i];
     if (oid && path !== undefined) {
       const places = introduced.get(oid);
       if (places === undefined) introduced.set(oid, [{ commit, path }]);
-      else if (!places.some((p) => p.path === path)) places.push({ commit, path });
+      else if (!places.some((p) => p.path.equals(path))) places.push({ commit, path });
     }
   }
   const blobs: HistoryBlob[] = [];
+  const others: HistoryObjects["others"] = [];
   let missing = 0;
-  for (const line of objects.toString("utf8").split("\n")) {
+  let at = 0;
+  while (at < objects.length) {
+    const nl = objects.indexOf(LF, at);
+    const line = objects.subarray(at, nl < 0 ? objects.length : nl);
+    at = nl < 0 ? objects.length : nl + 1;
     if (line.length === 0) continue;
-    if (line.startsWith("?")) {
+    if (line[0] === 0x3f) {
+      // '?': missing
       missing++;
       continue;
     }
-    const space = line.indexOf(" ");
-    const oid = space < 0 ? line : line.slice(0, space);
-    const [first, ...others] = introduced.get(oid) ?? [];
+    const space = line.indexOf(0x20);
+    const oid = line.subarray(0, space < 0 ? line.length : space).toString("latin1");
+    const [first, ...rest] = introduced.get(oid) ?? [];
     if (first)
-      blobs.push({ oid, path: first.path, commit: first.commit, ...(others.length ? { others } : {}) });
-    else if (space >= 0) blobs.push({ oid, path: line.slice(space + 1) });
-    // An object without a path and without a diff entry is a commit (rev-list lists them): skip it.
+      blobs.push({ oid, path: first.path, commit: first.commit, ...(rest.length ? { others: rest } : {}) });
+    else others.push(space < 0 ? { oid } : { oid, name: line.subarray(space + 1) });
   }
-  return { blobs, missing };
+  return { blobs, others, missing };
+}
+
+const HEADER_END = Buffer.from("\n\n");
+
+/**
+ * The message of a raw commit or tag object: what follows the first empty line (the headers,
+ * signature continuation lines included, come before it). Empty when there is none.
+ */
+export function objectMessage(object: Buffer): Buffer {
+  const end = object.indexOf(HEADER_END);
+  return end < 0 ? Buffer.alloc(0) : object.subarray(end + 2);
 }
 
 /** Whether the repository is a shallow clone (its history stops at grafted commits). */

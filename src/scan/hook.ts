@@ -12,18 +12,39 @@ export const HOOK_MARKER = "# keyhold-scan-hook";
 export interface HookInstallOptions {
   /** The command that runs keyhold, e.g. [process.execPath, "/path/bin/keyhold.js"]. */
   keyhold: readonly string[];
-  /** Replace a pre-commit hook keyhold did not write (it is kept as pre-commit.keyhold-backup). */
+  /** Replace hooks keyhold did not write (each is kept as <hook>.keyhold-backup). */
   force?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
-export function renderHook(keyhold: readonly string[]): string {
+/**
+ * The hooks keyhold installs. pre-commit scans the staged blobs; it runs before the message is
+ * written, so a key pasted into the message is caught by commit-msg, which git gives the message
+ * file (`git commit -m` included; `--no-verify` skips both).
+ */
+const HOOKS = [
+  {
+    name: "pre-commit",
+    scan: "scan --staged",
+    what: "Blocks a commit whose staged changes hold a credential",
+  },
+  {
+    name: "commit-msg",
+    scan: 'scan --commit-message "$1"',
+    what: "Blocks a commit whose message holds a credential",
+  },
+] as const;
+
+export type HookName = (typeof HOOKS)[number]["name"];
+
+export function renderHook(keyhold: readonly string[], name: HookName = "pre-commit"): string {
+  const hook = HOOKS.find((h) => h.name === name)!;
   return `#!/bin/sh
 ${HOOK_MARKER}: written by 'keyhold hook install'.
-# Blocks a commit whose staged changes hold a credential: keyhold scan --staged exits 3 on
+# ${hook.what}: keyhold ${hook.scan.split(" ").slice(0, 2).join(" ")} exits 3 on
 # findings (and 2 if it cannot scan, which blocks too). After checking a finding is not a
-# secret, accept it with 'keyhold scan --staged --update-baseline' or a 'keyhold:allow' comment.
-exec ${keyhold.map(shellQuote).join(" ")} scan --staged
+# secret, accept it with --update-baseline or a 'keyhold:allow' comment.
+exec ${keyhold.map(shellQuote).join(" ")} ${hook.scan}
 `;
 }
 
@@ -50,26 +71,32 @@ function isKeyholdHook(path: string): boolean {
     .includes(HOOK_MARKER);
 }
 
-/** Installs the pre-commit hook (honouring core.hooksPath); returns its path. */
-export async function installHook(dir: string, options: HookInstallOptions): Promise<string> {
+/**
+ * Installs the pre-commit and commit-msg hooks (honouring core.hooksPath); returns their paths.
+ * Every existing hook is checked before any is written: a refusal changes nothing.
+ */
+export async function installHook(dir: string, options: HookInstallOptions): Promise<string[]> {
   const cwd = resolve(dir);
   const hooksDir = (await gitOutput(["rev-parse", "--git-path", "hooks"], { cwd, env: options.env }))
     .toString("utf8")
     .trim();
   const absoluteHooks = isAbsolute(hooksDir) ? hooksDir : join(cwd, hooksDir);
-  mkdirSync(absoluteHooks, { recursive: true });
-  const hookPath = join(absoluteHooks, "pre-commit");
-  if (existsSync(hookPath) || isLink(hookPath)) {
-    if (!isKeyholdHook(hookPath)) {
-      if (!options.force) {
-        throw new SecretError("HOOK_EXISTS", `a pre-commit hook already exists: ${hookPath}`, {
-          hint: "add 'keyhold scan --staged' to it yourself, or rerun with --force (the old hook is kept as pre-commit.keyhold-backup)",
-        });
-      }
-      renameSync(hookPath, `${hookPath}.keyhold-backup`);
-    }
+  const paths = HOOKS.map((h) => join(absoluteHooks, h.name));
+  const foreign = paths.filter((p) => (existsSync(p) || isLink(p)) && !isKeyholdHook(p));
+  if (foreign.length > 0 && !options.force) {
+    throw new SecretError(
+      "HOOK_EXISTS",
+      `a hook keyhold did not write already exists: ${foreign.join(", ")}`,
+      {
+        hint: "add 'keyhold scan --staged' (pre-commit) and 'keyhold scan --commit-message \"$1\"' (commit-msg) to it yourself, or rerun with --force (the old hook is kept as <hook>.keyhold-backup)",
+      },
+    );
   }
-  writeFileAtomic(hookPath, renderHook(options.keyhold), { mode: 0o755 });
-  chmodSync(hookPath, 0o755);
-  return hookPath;
+  mkdirSync(absoluteHooks, { recursive: true });
+  for (const p of foreign) renameSync(p, `${p}.keyhold-backup`);
+  for (const [i, hook] of HOOKS.entries()) {
+    writeFileAtomic(paths[i]!, renderHook(options.keyhold, hook.name), { mode: 0o755 });
+    chmodSync(paths[i]!, 0o755);
+  }
+  return paths;
 }

@@ -14,6 +14,7 @@ export {
 export { type Detection, detect, INLINE_IGNORE, KNOWN_VALUE_RULE } from "./detect.js";
 export { exposeFindingMatch, type Finding, maskMatch, type Remediation } from "./finding.js";
 export { workTreeTop } from "./git.js";
+export { displayPath, findingPathBytes, pathText } from "./path.js";
 export { HOOK_MARKER, type HookInstallOptions, installHook, renderHook } from "./hook.js";
 export { findKnownValues, type KnownForm, type KnownHit } from "./known-values.js";
 export {
@@ -26,7 +27,7 @@ export {
   writeBaseline,
 } from "./policy.js";
 export { NO_PROGRESS, type ScanProgress, terminalProgress } from "./progress.js";
-export { renderJson, renderReplacements, renderSarif, renderText } from "./report.js";
+export { printable, renderJson, renderReplacements, renderSarif, renderText } from "./report.js";
 export { defineRule, entropyOf, type Rule } from "./rule.js";
 export { PATTERN_RULES } from "./rules/index.js";
 export {
@@ -34,7 +35,9 @@ export {
   type ScanOptions,
   type ScanResult,
   type ScanStats,
+  MAX_FAILURES_LISTED,
   Scanner,
+  scanCommitMessage,
   scanHistory,
   scanStaged,
   scanTree,

@@ -1,5 +1,6 @@
 import { INCOMPLETE_RULE, KNOWN_VALUE_RULE } from "./detect.js";
 import { exposeFindingMatch, type Finding } from "./finding.js";
+import { findingPathBytes, pathUri } from "./path.js";
 import type { ScanResult } from "./scanner.js";
 import type { Rule } from "./rule.js";
 import { PATTERN_RULES } from "./rules/index.js";
@@ -22,15 +23,21 @@ export function printable(text: string): string {
   return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
+/** Where a finding is: `path:line:column`, or `commit <id> message:line:column` (likewise a tag). */
 function where(f: Finding): string {
+  if (f.message !== undefined) {
+    const id = f.message === "tag" ? f.tag : f.commit;
+    return `${f.message}${id ? ` ${id}` : ""} message:${f.line}:${f.column}`;
+  }
   // A line never begins with text from the repository: "::…" would be a GitHub Actions command.
+  // `path` already writes bytes that are not UTF-8 as \xNN; `printable` escapes control characters.
   const path = f.path.startsWith(":") ? `./${f.path}` : f.path;
   return `${path}:${f.line}:${f.column}`;
 }
 
 function summary(result: ScanResult): string {
   const unit = result.mode === "tree" ? "files" : "blobs";
-  const { scanned, bytes, accepted, seconds } = result.stats;
+  const { scanned, messages, bytes, accepted, seconds } = result.stats;
   const skipped = Object.entries(result.stats.skipped)
     .map(([why, n]) => `${n} ${why}`)
     .join(", ");
@@ -40,7 +47,11 @@ function summary(result: ScanResult): string {
     accepted > 0 ? `${accepted} accepted by the baseline` : "",
     skipped ? `skipped: ${skipped}` : "",
   ].filter((s) => s !== "");
-  return `keyhold scan (${result.mode}): ${head} in ${scanned} ${unit} (${mib(bytes)}, ${seconds.toFixed(2)} s)${extras.length ? `; ${extras.join("; ")}` : ""}`;
+  const what =
+    result.mode === "message"
+      ? `${messages} message${messages === 1 ? "" : "s"}`
+      : `${scanned} ${unit}${result.mode === "history" ? ` and ${messages} messages` : ""}`;
+  return `keyhold scan (${result.mode}): ${head} in ${what} (${mib(bytes)}, ${seconds.toFixed(2)} s)${extras.length ? `; ${extras.join("; ")}` : ""}`;
 }
 
 /** Human-readable report: one block per finding with its three remediation steps, then a summary. */
@@ -49,7 +60,8 @@ export function renderText(result: ScanResult): string {
   for (const f of result.findings) {
     // A note that a file was not fully scanned has no match to show.
     lines.push(`${where(f)}: ${f.rule}: ${f.title}${f.masked === "" ? "" : `: ${f.masked}`}`);
-    if (f.commit) lines.push(`  first added in commit ${f.commit} (blob ${f.blob?.slice(0, 12)})`);
+    if (f.commit && f.message === undefined)
+      lines.push(`  first added in commit ${f.commit} (blob ${f.blob?.slice(0, 12)})`);
     lines.push(`  1. ${f.remediation.rotate}`);
     lines.push(`  2. ${f.remediation.rewrite}`);
     lines.push(`  3. ${f.remediation.compromised}`);
@@ -74,8 +86,28 @@ export function renderJson(result: ScanResult, known: { enabled: boolean; values
   )}\n`;
 }
 
-function sarifUri(path: string): string {
-  return path.split("/").map(encodeURIComponent).join("/");
+/**
+ * A finding's SARIF location. A file: its path relative to SRCROOT, percent-encoded byte by byte
+ * (lossless for any name). A message: a logical location `commit/<id>/message` (or `tag/…`)
+ * and, because code scanning accepts only results with a file location, the path
+ * `.git/commit/<id>/message` under SRCROOT: git never tracks a path in `.git/`, so it cannot name
+ * a file of the repository.
+ */
+function sarifLocation(f: Finding) {
+  const region = { startLine: f.line, startColumn: f.column };
+  if (f.message === undefined) {
+    return {
+      physicalLocation: {
+        artifactLocation: { uri: pathUri(findingPathBytes(f)), uriBaseId: "SRCROOT" },
+        region,
+      },
+    };
+  }
+  const name = `${f.message}/${(f.message === "tag" ? f.tag : f.commit) || "new"}/message`;
+  return {
+    physicalLocation: { artifactLocation: { uri: `.git/${name}`, uriBaseId: "SRCROOT" }, region },
+    logicalLocations: [{ fullyQualifiedName: name, kind: "object" }],
+  };
 }
 
 const KNOWN_VALUE_DESCRIPTOR = {
@@ -121,7 +153,7 @@ export function renderSarif(result: ScanResult, version: string): string {
         tool: {
           driver: { name: "keyhold", version, informationUri: "https://github.com/keyhold/keyhold", rules },
         },
-        originalUriBaseIds: { SRCROOT: { uri: `file://${sarifUri(result.root)}/` } },
+        originalUriBaseIds: { SRCROOT: { uri: `file://${pathUri(result.root)}/` } },
         results: result.findings.map((f) => ({
           ruleId: f.rule,
           ruleIndex: index.get(f.rule) ?? 0,
@@ -129,18 +161,12 @@ export function renderSarif(result: ScanResult, version: string): string {
           message: {
             text: `${f.title}${f.masked === "" ? "" : ` (${f.masked})`}. 1. ${f.remediation.rotate}. 2. ${f.remediation.rewrite}. 3. ${f.remediation.compromised}.`,
           },
-          locations: [
-            {
-              physicalLocation: {
-                artifactLocation: { uri: sarifUri(f.path), uriBaseId: "SRCROOT" },
-                region: { startLine: f.line, startColumn: f.column },
-              },
-            },
-          ],
+          locations: [sarifLocation(f)],
           partialFingerprints: { "keyhold/v1": f.id },
           properties: {
             masked: f.masked,
             ...(f.commit ? { commit: f.commit } : {}),
+            ...(f.tag ? { tag: f.tag } : {}),
             ...(f.blob ? { blob: f.blob } : {}),
             ...(f.credentials ? { credentials: f.credentials } : {}),
           },

@@ -1,6 +1,7 @@
 import {
   closeSync,
   constants,
+  type Dirent,
   fstatSync,
   openSync,
   readdirSync,
@@ -9,35 +10,36 @@ import {
   realpathSync,
   statSync,
 } from "node:fs";
-import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, relative, resolve, sep } from "node:path";
 import { SecretError } from "../secret/index.js";
 import { detect } from "./detect.js";
-import { type Finding, toFinding } from "./finding.js";
+import { type Finding, type FindingPlace, toFinding } from "./finding.js";
 import type { KnownValueSet } from "./fingerprint-index.js";
 import {
   catFileBatch,
-  type HistoryBlob,
   isShallowRepository,
-  listHistoryBlobs,
+  listHistoryObjects,
   listStagedBlobs,
   listWorkTreeFiles,
+  objectMessage,
   objectSizes,
   workTreeTop,
 } from "./git.js";
+import { displayPath, joinPath, type PathInput, parentOf, pathBytes, pathText } from "./path.js";
 import { EMPTY_POLICY, type ScanPolicy } from "./policy.js";
 import { NO_PROGRESS, type ScanProgress } from "./progress.js";
 import type { Rule } from "./rule.js";
 import { PATTERN_RULES } from "./rules/index.js";
 import { DEFAULT_MAX_SIZE, type SkipReason, skipByContent, skipByName } from "./skip.js";
 
-export type ScanMode = "tree" | "staged" | "history";
+export type ScanMode = "tree" | "staged" | "history" | "message";
 
 export interface ScanOptions {
   /** Pattern rules to run (default: all). */
   rules?: readonly Rule[];
   /** Stored values to look for (from the fingerprint index). */
   known?: KnownValueSet;
-  /** Files or blobs larger than this are skipped (default 8 MiB). */
+  /** Files, blobs or messages larger than this are skipped (default 8 MiB). */
   maxSize?: number;
   policy?: ScanPolicy;
   progress?: ScanProgress;
@@ -47,6 +49,8 @@ export interface ScanOptions {
 export interface ScanStats {
   /** Files (tree) or blobs (staged, history) read and scanned. */
   scanned: number;
+  /** Commit and annotated-tag messages scanned (history, and a commit message of its own). */
+  messages: number;
   bytes: number;
   skipped: Partial<Record<SkipReason | "allowlisted", number>>;
   /** Findings left out because the baseline accepts them. */
@@ -54,7 +58,16 @@ export interface ScanStats {
   seconds: number;
   /** Why the scan saw less than it was asked to (a shallow or partial clone), one sentence each. */
   warnings: string[];
+  /**
+   * Files that should have been scanned and could not be read, one line each (the path as
+   * `displayPath` writes it, and why), at most MAX_FAILURES_LISTED of them. Any makes the scan
+   * fail (the CLI exits 2): a file that cannot be read is never passed over as clean.
+   */
+  failures: string[];
 }
+
+/** How many unreadable files a result names; `skipped.unreadable` counts them all. */
+export const MAX_FAILURES_LISTED = 20;
 
 export interface ScanResult {
   mode: ScanMode;
@@ -72,7 +85,16 @@ export class Scanner {
   readonly #maxSize: number;
   readonly #policy: ScanPolicy;
   readonly #progress: ScanProgress;
-  readonly stats: ScanStats = { scanned: 0, bytes: 0, skipped: {}, accepted: 0, seconds: 0, warnings: [] };
+  readonly stats: ScanStats = {
+    scanned: 0,
+    messages: 0,
+    bytes: 0,
+    skipped: {},
+    accepted: 0,
+    seconds: 0,
+    warnings: [],
+    failures: [],
+  };
   readonly findings: Finding[] = [];
 
   constructor(options: ScanOptions = {}) {
@@ -94,13 +116,21 @@ export class Scanner {
     this.stats.skipped[reason] = (this.stats.skipped[reason] ?? 0) + 1;
   }
 
+  /** Counts a file that could not be read and names it: the scan fails (see `ScanStats.failures`). */
+  unreadable(path: PathInput, why: string): void {
+    this.skip("unreadable");
+    if (this.stats.failures.length < MAX_FAILURES_LISTED)
+      this.stats.failures.push(`${displayPath(pathBytes(path))}: ${why}`);
+  }
+
   /** Why a path is not worth reading (allowlist, lock files, binary extensions), if it is not. */
-  unwanted(path: string): SkipReason | "allowlisted" | undefined {
-    return this.#policy.pathAllowed(path) ? "allowlisted" : skipByName(path);
+  unwanted(path: PathInput): SkipReason | "allowlisted" | undefined {
+    const text = pathText(pathBytes(path));
+    return this.#policy.pathAllowed(text) ? "allowlisted" : skipByName(text);
   }
 
   /** Whether a path is worth reading at all; a path that is not is counted as skipped. */
-  wants(path: string): boolean {
+  wants(path: PathInput): boolean {
     const reason = this.unwanted(path);
     if (reason) {
       this.skip(reason);
@@ -110,26 +140,44 @@ export class Scanner {
   }
 
   /** Scans one file's content; findings go to `findings` unless the baseline accepts them. */
-  scan(path: string, raw: Buffer, where: { commit?: string; blob?: string } = {}): void {
+  scan(path: PathInput, raw: Buffer, where: { commit?: string; blob?: string } = {}): void {
     if (raw.length > this.#maxSize) {
       this.skip("too-large");
       return;
     }
     const bytes = fromUtf16(raw);
-    const reason = skipByContent(path, bytes);
+    const name = pathBytes(path);
+    const text = pathText(name);
+    const reason = skipByContent(text, bytes);
     if (reason) {
       this.skip(reason);
       return;
     }
     this.stats.scanned++;
+    this.#detect(bytes, text, { path: name, ...where });
+  }
+
+  /**
+   * Scans the message of a commit or an annotated tag (a key pasted into one is in every clone).
+   * A message is scanned whatever bytes it holds: the binary and name rules are for files.
+   */
+  scanMessage(message: Buffer, place: FindingPlace & { message: "commit" | "tag" }): void {
+    if (message.length > this.#maxSize) {
+      this.skip("too-large");
+      return;
+    }
+    this.stats.messages++;
+    this.#detect(message, "", place);
+  }
+
+  #detect(bytes: Buffer, name: string, place: FindingPlace): void {
     this.stats.bytes += bytes.length;
-    const detections = detect(bytes, path, this.#rules, this.#known);
-    for (const d of detections) {
-      const finding = toFinding(d, path, this.#byId, where);
+    for (const d of detect(bytes, name, this.#rules, this.#known)) {
+      const finding = toFinding(d, place, this.#byId);
       if (this.#policy.accepts(finding)) this.stats.accepted++;
       else this.findings.push(finding);
     }
-    this.#progress.update(this.stats.scanned, this.stats.bytes);
+    this.#progress.update(this.stats.scanned + this.stats.messages, this.stats.bytes);
   }
 
   finish(mode: ScanMode, root: string, started: number): ScanResult {
@@ -150,67 +198,82 @@ function fromUtf16(bytes: Buffer): Buffer {
   return Buffer.from(new TextDecoder(le ? "utf-16le" : "utf-16be").decode(bytes.subarray(2)), "utf8");
 }
 
-type ReadResult = Buffer | "too-large" | "unreadable" | "outside-root" | undefined;
+type ReadResult = Buffer | "too-large" | "outside-root" | { unreadable: string } | undefined;
 
 // Errors that mean "nothing to scan here": the file was deleted from the work tree (git still
 // lists it), a parent is no longer a directory, or the last component is a symlink (O_NOFOLLOW),
 // which holds no content of its own. Anything else (EACCES, ENAMETOOLONG, EIO, …) is a file
-// that should have been scanned and was not: it is counted as "unreadable".
+// that should have been scanned and was not: the scan fails.
 const NOTHING_THERE = new Set(["ENOENT", "ENOTDIR", "ELOOP"]);
 
-function insideRoot(real: string, realRoot: string): boolean {
-  return real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
+function errorCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? "read failed";
 }
+
+function insideRoot(real: Buffer, realRoot: Buffer): boolean {
+  if (real.equals(realRoot)) return true;
+  const prefix = realRoot[realRoot.length - 1] === 0x2f ? realRoot : Buffer.concat([realRoot, SLASH]);
+  return real.length > prefix.length && real.subarray(0, prefix.length).equals(prefix);
+}
+
+const SLASH = Buffer.from("/");
 
 /**
  * Where an open descriptor really is: /proc/self/fd names the file that was opened, so a
  * directory swapped for a symlink between the check and the open is still caught. Falls back
  * to realpath where /proc is not mounted.
  */
-function realPathOfOpen(fd: number, path: string): string | undefined {
+function realPathOfOpen(fd: number, path: Buffer): Buffer | undefined {
   try {
-    return readlinkSync(`/proc/self/fd/${fd}`);
+    return readlinkSync(`/proc/self/fd/${fd}`, { encoding: "buffer" });
   } catch {
     try {
-      return realpathSync(path);
+      return realpathSync.native(path, { encoding: "buffer" });
     } catch {
       return undefined;
     }
   }
 }
 
+type DirVerdict = "inside" | "outside" | "gone" | { unreadable: string };
+
 /**
  * Reads files below one root without leaving it. O_NOFOLLOW refuses a symlink as the last
  * component only; a symlinked *parent* directory (a work tree changed after checkout, an
  * unpacked artifact) would lead outside. So each parent directory's real path is checked before
- * anything in it is opened, and the opened file's real path again after.
+ * anything in it is opened, and the opened file's real path again after. Paths are bytes:
+ * realpathSync.native, because the JavaScript realpathSync turns a Buffer into a string on the
+ * way and loses every byte that is not UTF-8.
  */
 class TreeReader {
-  readonly #realRoot: string;
-  readonly #dirs = new Map<string, "inside" | "outside" | "gone" | "unreadable">();
+  readonly #realRoot: Buffer;
+  readonly #dirs = new Map<string, DirVerdict>();
 
   constructor(root: string) {
-    this.#realRoot = realpathSync(root);
+    this.#realRoot = realpathSync.native(root, { encoding: "buffer" });
   }
 
-  #parent(dir: string): "inside" | "outside" | "gone" | "unreadable" {
-    let verdict = this.#dirs.get(dir);
+  #parent(dir: Buffer): DirVerdict {
+    const key = dir.toString("latin1");
+    let verdict = this.#dirs.get(key);
     if (verdict === undefined) {
       try {
-        verdict = insideRoot(realpathSync(dir), this.#realRoot) ? "inside" : "outside";
+        verdict = insideRoot(realpathSync.native(dir, { encoding: "buffer" }), this.#realRoot)
+          ? "inside"
+          : "outside";
       } catch (err) {
-        verdict = NOTHING_THERE.has((err as NodeJS.ErrnoException).code ?? "") ? "gone" : "unreadable";
+        verdict = NOTHING_THERE.has(errorCode(err)) ? "gone" : { unreadable: errorCode(err) };
       }
-      this.#dirs.set(dir, verdict);
+      this.#dirs.set(key, verdict);
     }
     return verdict;
   }
 
   /** A regular file's content; undefined for anything else (symlink, FIFO, device) or if it is gone. */
-  read(path: string, maxSize: number): ReadResult {
-    const parent = this.#parent(dirname(path));
+  read(path: Buffer, maxSize: number): ReadResult {
+    const parent = this.#parent(parentOf(path));
     if (parent === "gone") return undefined;
-    if (parent !== "inside") return parent === "outside" ? "outside-root" : "unreadable";
+    if (parent !== "inside") return parent === "outside" ? "outside-root" : parent;
     let fd: number;
     try {
       fd = openSync(
@@ -218,7 +281,7 @@ class TreeReader {
         constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
       );
     } catch (err) {
-      return NOTHING_THERE.has((err as NodeJS.ErrnoException).code ?? "") ? undefined : "unreadable";
+      return NOTHING_THERE.has(errorCode(err)) ? undefined : { unreadable: errorCode(err) };
     }
     try {
       const st = fstatSync(fd);
@@ -234,24 +297,40 @@ class TreeReader {
         off += n;
       }
       return off === st.size ? buf : buf.subarray(0, off);
-    } catch {
-      return "unreadable";
+    } catch (err) {
+      return { unreadable: errorCode(err) };
     } finally {
       closeSync(fd);
     }
   }
 }
 
-function walk(dir: string): string[] {
-  const files: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const full = join(entry.parentPath, entry.name);
-    const rel = relative(dir, full);
-    if (rel.split(sep).includes(".git")) continue;
-    files.push(rel.split(sep).join("/"));
+const DOT_GIT = Buffer.from(".git");
+
+/**
+ * Every regular file below `dir` but `.git/` (at any depth), relative to it, as bytes: names come
+ * from readdir with encoding "buffer", so a name that is not valid UTF-8 is kept as it is. A
+ * directory that cannot be listed is a failure, named in `failures`.
+ */
+function walk(dir: string, failures: (path: Buffer, why: string) => void): Buffer[] {
+  const files: Buffer[] = [];
+  const pending: Buffer[] = [Buffer.alloc(0)];
+  for (let rel = pending.pop(); rel !== undefined; rel = pending.pop()) {
+    let entries: Dirent<Buffer>[];
+    try {
+      entries = readdirSync(joinPath(dir, rel), { withFileTypes: true, encoding: "buffer" });
+    } catch (err) {
+      if (!NOTHING_THERE.has(errorCode(err))) failures(rel, errorCode(err));
+      continue;
+    }
+    for (const entry of entries) {
+      if (entry.name.equals(DOT_GIT)) continue; // the repository, or a submodule's pointer to it
+      const path = joinPath(rel, entry.name);
+      if (entry.isDirectory()) pending.push(path);
+      else if (entry.isFile()) files.push(path);
+    }
   }
-  return files.sort();
+  return files.sort(Buffer.compare);
 }
 
 export interface TreeOptions {
@@ -283,21 +362,22 @@ export async function scanTree(
     throw err;
   });
   const root = top ?? absolute;
+  const scanner = new Scanner(options);
   const files = single
-    ? [basename(target)]
+    ? [Buffer.from(basename(target))]
     : top !== undefined && !tree.allFiles
       ? await listWorkTreeFiles({ cwd: absolute, env: options.env })
-      : walk(absolute);
+      : walk(absolute, (path, why) => scanner.unreadable(path, `cannot list the directory (${why})`));
   const prefix = relative(root, absolute).split(sep).join("/");
-  const scanner = new Scanner(options);
   const reader = new TreeReader(root);
   for (const rel of files) {
-    const path = prefix === "" ? rel : `${prefix}/${rel}`;
+    const path = joinPath(prefix, rel);
     if (!scanner.wants(path)) continue;
-    const bytes = reader.read(join(absolute, rel), scanner.maxSize);
+    const bytes = reader.read(joinPath(absolute, rel), scanner.maxSize);
     if (bytes === undefined) continue;
-    if (typeof bytes === "string") scanner.skip(bytes);
-    else scanner.scan(path, bytes);
+    if (Buffer.isBuffer(bytes)) scanner.scan(path, bytes);
+    else if (typeof bytes === "string") scanner.skip(bytes);
+    else scanner.unreadable(path, `cannot read it (${bytes.unreadable})`);
   }
   return scanner.finish("tree", root, started);
 }
@@ -319,7 +399,7 @@ export async function scanStaged(dir: string, options: ScanOptions = {}): Promis
   const git = { cwd: top, env: options.env };
   const scanner = new Scanner(options);
   const staged = (await listStagedBlobs(git)).filter((b) => scanner.wants(b.path));
-  const pathsByOid = new Map<string, string[]>();
+  const pathsByOid = new Map<string, Buffer[]>();
   for (const b of staged) pathsByOid.set(b.oid, [...(pathsByOid.get(b.oid) ?? []), b.path]);
   // Sizes first, so an over-size blob is never read (a staged 2 GB file costs nothing).
   const sizes = await objectSizes([...pathsByOid.keys()], git);
@@ -339,15 +419,34 @@ export async function scanStaged(dir: string, options: ScanOptions = {}): Promis
 }
 
 /**
+ * Scans a commit message before it is committed (the commit-msg hook hands git's message file):
+ * reported as a commit message, with no commit id yet; `root` is the repository top the report
+ * names. Lines from git's cut line (`# ------------------------ >8 ------------------------`,
+ * before the diff `git commit -v` shows) on are not part of the message and are not scanned.
+ */
+export function scanCommitMessage(message: Buffer, root: string, options: ScanOptions = {}): ScanResult {
+  const started = performance.now();
+  const scanner = new Scanner(options);
+  scanner.scanMessage(beforeCutLine(message), { message: "commit" });
+  return scanner.finish("message", root, started);
+}
+
+function beforeCutLine(message: Buffer): Buffer {
+  const cut = /^\S -{24} >8 -{24}$/m.exec(message.toString("latin1"));
+  return cut === null ? message : message.subarray(0, cut.index);
+}
+
+/**
  * Scans every blob reachable from every ref, each read once through one `git cat-file --batch`
- * process, and names the first commit that introduced it.
+ * process, and names the first commit that introduced it; and the message of every commit and
+ * annotated tag reachable from a ref, through the same process.
  */
 export async function scanHistory(dir: string, options: ScanOptions = {}): Promise<ScanResult> {
   const started = performance.now();
   const top = await requireTop(dir, options.env);
   const git = { cwd: top, env: options.env };
   const scanner = new Scanner(options);
-  const history = await listHistoryBlobs(git, scanner.maxSize);
+  const history = await listHistoryObjects(git, scanner.maxSize);
   for (let i = 0; i < history.missing; i++) scanner.skip("missing");
   if (history.missing > 0) {
     scanner.stats.warnings.push(
@@ -361,34 +460,45 @@ export async function scanHistory(dir: string, options: ScanOptions = {}): Promi
   }
   // A blob is judged by every path it had, not only its first: the same content committed as
   // an allowlisted fixture and later as app config is scanned under the path that is not skipped.
-  const blobs: HistoryBlob[] = [];
+  const blobs = new Map<string, { path: Buffer; commit?: string }>();
   for (const b of history.blobs) {
     const place = [b, ...(b.others ?? [])].find((p) => scanner.unwanted(p.path) === undefined);
     if (place === undefined) scanner.skip(scanner.unwanted(b.path) ?? "allowlisted");
     else
-      blobs.push({
-        oid: b.oid,
-        path: place.path,
-        ...(place.commit === undefined ? {} : { commit: place.commit }),
-      });
+      blobs.set(
+        b.oid,
+        place.commit === undefined ? { path: place.path } : { path: place.path, commit: place.commit },
+      );
   }
-  const byOid = new Map(blobs.map((b) => [b.oid, b]));
-  for await (const object of catFileBatch([...byOid.keys()], { ...git, maxSize: scanner.maxSize })) {
-    const blob = byOid.get(object.oid);
-    if (blob === undefined) continue;
+  // Commits, annotated tags, and blobs only a tag reaches: what they are comes with their content.
+  const others = new Map(history.others.map((o) => [o.oid, o.name]));
+  const oids = [...blobs.keys(), ...others.keys()];
+  for await (const object of catFileBatch(oids, { ...git, maxSize: scanner.maxSize })) {
     if (object.type === "missing") {
       scanner.skip("missing");
       continue;
     }
-    if (object.type !== "blob") continue;
     if (object.data === undefined) {
-      scanner.skip("too-large");
+      if (object.type === "blob" || object.type === "commit" || object.type === "tag")
+        scanner.skip("too-large");
       continue;
     }
-    scanner.scan(blob.path, object.data, {
-      blob: blob.oid,
-      ...(blob.commit === undefined ? {} : { commit: blob.commit }),
-    });
+    const blob = blobs.get(object.oid);
+    if (object.type === "blob") {
+      if (blob !== undefined) {
+        scanner.scan(blob.path, object.data, {
+          blob: object.oid,
+          ...(blob.commit === undefined ? {} : { commit: blob.commit }),
+        });
+        continue;
+      }
+      const name = others.get(object.oid);
+      if (name !== undefined && scanner.wants(name)) scanner.scan(name, object.data, { blob: object.oid });
+    } else if (object.type === "commit") {
+      scanner.scanMessage(objectMessage(object.data), { message: "commit", commit: object.oid });
+    } else if (object.type === "tag") {
+      scanner.scanMessage(objectMessage(object.data), { message: "tag", tag: object.oid });
+    }
   }
   return scanner.finish("history", top, started);
 }

@@ -174,7 +174,10 @@ describe("keyhold scan (CLI)", () => {
   it("bad usage and fatal errors exit 2 with a coded one-line error", () => {
     const both = keyhold(["scan", "--staged", "--history"], { cwd: repo, env });
     assert.equal(both.code, 2);
-    assert.match(both.stderr, /^keyhold: --staged and --history cannot be combined \[USAGE\]$/m);
+    assert.match(
+      both.stderr,
+      /^keyhold: --staged, --history and --commit-message cannot be combined \[USAGE\]$/m,
+    );
     const unknown = keyhold(["scan", "--frobnicate"], { cwd: repo, env });
     assert.equal(unknown.code, 2);
     const outside = keyhold(["scan", "--history", scratch.state], { cwd: scratch.root, env });

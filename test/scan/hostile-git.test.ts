@@ -190,7 +190,7 @@ describe("keyhold scan on a hostile repository", () => {
     assert.match(text.stdout, /skipped: 1 outside-root/);
   });
 
-  it("L3: a listed file that cannot be opened is counted and reported, not dropped", (t) => {
+  it("L3: a listed file that cannot be opened fails the scan (exit 2), named, never dropped", (t) => {
     // A path under PATH_MAX relative to the repository (git checks it out and lists it) but over
     // it absolute: open() fails with ENAMETOOLONG whatever the user (root included).
     const repo = join(scratch.root, "r".repeat(240));
@@ -206,11 +206,22 @@ describe("keyhold scan on a hostile repository", () => {
     git(repo, ["add", "."]);
     assert.ok(repo.length + dir.length > 4096);
     const r = keyhold(["--json", repo], { cwd: scratch.root, env });
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(JSON.parse(r.stdout).stats.skipped.unreadable, 1);
-    assert.match(r.stderr, /^keyhold: warning: 1 file could not be read and was not scanned$/m);
+    assert.equal(r.code, 2, r.stderr);
+    const stats = JSON.parse(r.stdout).stats;
+    assert.equal(stats.skipped.unreadable, 1);
+    assert.deepEqual(stats.failures, [`${dir}/f.txt: cannot read it (ENAMETOOLONG)`]);
+    assert.match(r.stderr, /^keyhold: 1 file could not be read and was not scanned \[FILE_UNREADABLE\]$/m);
+    assert.ok(r.stderr.includes(`keyhold: ${dir}/f.txt: cannot read it (ENAMETOOLONG)\n`), r.stderr);
     const text = keyhold([repo], { cwd: scratch.root, env });
+    assert.equal(text.code, 2);
     assert.match(text.stdout, /no findings in 0 files .*skipped: 1 unreadable/);
+    // Walking the directory (--all-files) fails the same way on the directory it cannot list.
+    const walked = keyhold(["--all-files", repo], { cwd: scratch.root, env });
+    assert.equal(walked.code, 2, walked.stderr);
+    assert.match(walked.stderr, /: cannot list the directory \(ENAMETOOLONG\)$/m);
+    const baseline = keyhold(["--update-baseline", repo], { cwd: scratch.root, env });
+    assert.equal(baseline.code, 2, "no baseline is written from a scan that could not read every file");
+    assert.ok(!existsSync(join(repo, ".keyhold-scan.json")));
   });
 
   it("L1: a staged blob over --max-size is never read into memory", async () => {

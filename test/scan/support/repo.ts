@@ -1,4 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** One commit of a generated repository: files to write (string) or delete (null). */
@@ -27,6 +29,16 @@ export function git(dir: string, args: string[], input?: string): string {
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
   });
+}
+
+/** Makes `dir` a repository on branch main with one commit (a README). */
+export function initRepository(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  git(dir, ["init", "-q", "-b", "main"]);
+  writeFileSync(join(dir, "README.md"), "# a project\n");
+  git(dir, ["add", "README.md"]);
+  git(dir, ["commit", "-qm", "start"]);
+  return dir;
 }
 
 /**
