@@ -100,7 +100,7 @@ function checkAge(stamp: bigint, options: FernetOptions): void {
   if (options.ttlSeconds !== undefined && stamp + BigInt(options.ttlSeconds) < now) {
     throw new SecretError(
       "EXPIRED",
-      `the Fernet token was made at ${made()}, more than ${options.ttlSeconds} s ago (--ttl): nothing was imported`,
+      `the Fernet token was made at ${made()}, more than its time-to-live of ${options.ttlSeconds} s ago`,
     );
   }
   if (now + BigInt(FERNET_MAX_CLOCK_SKEW_SECONDS) < stamp) {

@@ -105,7 +105,7 @@ const INVALID: Record<string, { code: string; message: RegExp }> = {
   },
   "expired TTL": {
     code: "EXPIRED",
-    message: /made at 1985-10-26T08:20:01\.000Z, more than 60 s ago \(--ttl\)/,
+    message: /made at 1985-10-26T08:20:01\.000Z, more than its time-to-live of 60 s ago$/,
   },
   "incorrect IV (causes padding error)": {
     code: "DECRYPT_FAILED",
@@ -294,7 +294,7 @@ describe("keyhold vault migrate-fernet", () => {
     assert.equal(expired.stdout, "");
     assert.match(
       expired.stderr,
-      /^keyhold: the Fernet token was made at \S+, more than 3600 s ago \(--ttl\): nothing was imported \[EXPIRED\]\n/,
+      /^keyhold: the Fernet token was made at \S+, more than its time-to-live of 3600 s ago \[EXPIRED\]\n/,
     );
     assert.deepEqual(listed(), []);
     const fine = keyhold(["migrate-fernet", token, "--key-file", keyFile, "--ttl", "86400"]);
