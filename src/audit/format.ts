@@ -40,8 +40,11 @@ export interface AuditHead {
 }
 
 export const GENESIS = "0".repeat(64);
+/** The head of a log with no records: written when the log (or the key, as its anchor) is created. */
+export const HEAD_ZERO: AuditHead = { seq: 0, size: 0, hash: GENESIS };
 export const RECORD_MAC_LABEL = "keyhold-audit-record-v1\n";
 export const HEAD_MAC_LABEL = "keyhold-audit-head-v1\n";
+export const ANCHOR_MAC_LABEL = "keyhold-audit-anchor-v1\n";
 export const MAX_RECORD_BYTES = 64 * 1024;
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -174,19 +177,27 @@ export function parseRecordLine(line: string, key: SecretKey): ParsedLine {
   return { kind: "record", record };
 }
 
-/** The head file's content (one line with "\n"). */
-export function sealHead(head: AuditHead, key: SecretKey): string {
+/**
+ * The two files that seal a position in the log: the head beside it, and the anchor kept where
+ * removing the log's files does not reach (docs/audit-format.md, "The anchor"). Same fields,
+ * each under its own MAC label, so neither passes for the other.
+ */
+export type PositionFile = "head" | "anchor";
+const POSITION_LABELS: Record<PositionFile, string> = { head: HEAD_MAC_LABEL, anchor: ANCHOR_MAC_LABEL };
+
+/** The head (or anchor) file's content (one line with "\n"). */
+export function sealHead(head: AuditHead, key: SecretKey, file: PositionFile = "head"): string {
   const body = canonicalJson({ v: 1, ...head }, HEAD_FIELDS);
-  return `${body.slice(0, -1)},"mac":"${macHex(key, HEAD_MAC_LABEL, body)}"}\n`;
+  return `${body.slice(0, -1)},"mac":"${macHex(key, POSITION_LABELS[file], body)}"}\n`;
 }
 
-/** Parses and authenticates a head file's content; a string says why it is refused. */
-export function parseHead(text: string, key: SecretKey): AuditHead | string {
+/** Parses and authenticates a head (or anchor) file's content; a string says why it is refused. */
+export function parseHead(text: string, key: SecretKey, file: PositionFile = "head"): AuditHead | string {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return "the head is not JSON";
+    return `the ${file} is not JSON`;
   }
   const h = value as Record<string, unknown>;
   if (
@@ -200,11 +211,11 @@ export function parseHead(text: string, key: SecretKey): AuditHead | string {
     !HEX64.test(h.hash) ||
     typeof h.mac !== "string"
   ) {
-    return "the head has the wrong fields";
+    return `the ${file} has the wrong fields`;
   }
   const head: AuditHead = { seq: h.seq, size: h.size, hash: h.hash };
   const body = canonicalJson({ v: 1, ...head }, HEAD_FIELDS);
-  if (!sameHex(macHex(key, HEAD_MAC_LABEL, body), h.mac)) return "the head's MAC does not verify";
-  if (`${body.slice(0, -1)},"mac":"${h.mac}"}\n` !== text) return "the head is not in canonical form";
+  if (!sameHex(macHex(key, POSITION_LABELS[file], body), h.mac)) return `the ${file}'s MAC does not verify`;
+  if (`${body.slice(0, -1)},"mac":"${h.mac}"}\n` !== text) return `the ${file} is not in canonical form`;
   return head;
 }

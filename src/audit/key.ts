@@ -5,11 +5,17 @@ import { withLock, writeFileAtomic } from "../durable/index.js";
 import { readProtectedFile } from "../load/index.js";
 import { isSecretError, SecretError, SecretKey } from "../secret/index.js";
 import { type CredsOptions, decryptCredential, encryptCredential } from "../systemd/index.js";
+import { HEAD_ZERO, sealHead } from "./format.js";
 import { AuditLog } from "./log.js";
 
 /** The credential name the audit key is sealed under (and its file name in the state directory). */
 export const AUDIT_KEY_NAME = "keyhold.audit-key";
 export const AUDIT_LOG_FILE = "audit.log";
+/**
+ * The log's anchor (docs/audit-format.md, "The anchor"): named after the key, not the log, so
+ * removing `audit.log*` leaves it, and made together with the key.
+ */
+export const AUDIT_ANCHOR_FILE = "keyhold.audit-anchor";
 
 // The key file is a systemd credential holding 64 hex characters: far below this.
 const KEY_FILE_MAX_BYTES = 16 * 1024;
@@ -18,7 +24,8 @@ const KEY_FILE_MAX_BYTES = 16 * 1024;
  * Creates the audit key once: 32 random bytes as hex, sealed with systemd-creds as credential
  * AUDIT_KEY_NAME, written atomically with mode 0600 to `<stateDir>/keyhold.audit-key`. Returns
  * false and changes nothing if the key exists: replacing it would orphan every record already
- * written. A lock makes concurrent callers agree on one key.
+ * written. A lock makes concurrent callers agree on one key. The anchor (seq 0, no records yet)
+ * is written first, so a key in the state directory always has an anchor beside it.
  */
 export async function createAuditKey(stateDir: string, creds: CredsOptions = {}): Promise<boolean> {
   const path = join(stateDir, AUDIT_KEY_NAME);
@@ -26,7 +33,16 @@ export async function createAuditKey(stateDir: string, creds: CredsOptions = {})
     if (existsSync(path)) return false;
     const hex = Buffer.from(randomBytes(32).toString("hex"), "utf8");
     try {
-      writeFileAtomic(path, await encryptCredential(AUDIT_KEY_NAME, hex, creds), { mode: 0o600 });
+      const sealed = await encryptCredential(AUDIT_KEY_NAME, hex, creds);
+      const key = keyFromHex(Buffer.from(hex)); // wipes its copy
+      try {
+        writeFileAtomic(join(stateDir, AUDIT_ANCHOR_FILE), sealHead(HEAD_ZERO, key, "anchor"), {
+          mode: 0o600,
+        });
+      } finally {
+        key.dispose();
+      }
+      writeFileAtomic(path, sealed, { mode: 0o600 });
     } finally {
       hex.fill(0);
     }
@@ -63,12 +79,18 @@ export async function loadAuditKey(stateDir: string, creds: CredsOptions = {}): 
   }
 }
 
-/** The state directory's audit log, `<stateDir>/audit.log`, keyed with loadAuditKey. */
+/**
+ * The state directory's audit log, `<stateDir>/audit.log`, keyed with loadAuditKey and anchored
+ * in `<stateDir>/keyhold.audit-anchor`. The anchor is expected whenever the key file is in the
+ * state directory (createAuditKey makes them together); a key given only through
+ * $CREDENTIALS_DIRECTORY gets its anchor with the log's first head.
+ */
 export async function openStateAuditLog(stateDir: string, creds: CredsOptions = {}): Promise<AuditLog> {
   const key = await loadAuditKey(stateDir, creds);
   return AuditLog.open({
     path: join(stateDir, AUDIT_LOG_FILE),
     key,
+    anchor: { path: join(stateDir, AUDIT_ANCHOR_FILE), expected: existsSync(join(stateDir, AUDIT_KEY_NAME)) },
     ...(creds.env ? { env: creds.env } : {}),
   });
 }

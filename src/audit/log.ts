@@ -4,10 +4,12 @@ import {
   fstatSync,
   fsyncSync,
   ftruncateSync,
+  lstatSync,
   openSync,
   readdirSync,
   readFileSync,
   readSync,
+  renameSync,
   rmSync,
   type Stats,
   writeSync,
@@ -16,17 +18,19 @@ import { basename, dirname, join } from "node:path";
 import { withLock, writeFileAtomic } from "../durable/index.js";
 import { SecretError, type SecretKey } from "../secret/index.js";
 import {
+  type AuditDetail,
   type AuditEvent,
   type AuditHead,
   type AuditRecord,
-  GENESIS,
+  HEAD_ZERO,
   MAX_RECORD_BYTES,
+  type PositionFile,
   parseHead,
   sealHead,
   sealRecord,
   sha256Hex,
 } from "./format.js";
-import { type AuditReport, parseRawLine, splitLines, verifyLog } from "./verify.js";
+import { type AnchorInput, type AuditReport, parseRawLine, splitLines, verifyLog } from "./verify.js";
 
 export interface AuditLogOptions {
   path: string;
@@ -35,15 +39,26 @@ export interface AuditLogOptions {
   env?: NodeJS.ProcessEnv;
   /** How long an append waits for another process's append; default 10 s. */
   lockTimeoutMs?: number;
+  /**
+   * The anchor (docs/audit-format.md, "The anchor"): a second sealed copy of the head, kept
+   * where removing the log's own files does not reach, so a deleted log is found and no new
+   * chain starts over it. openStateAuditLog sets it; without it a log has no anchor.
+   */
+  anchor?: {
+    path: string;
+    /** The anchor was made with the key: its absence next to a missing log and head is a deletion. */
+    expected: boolean;
+  };
 }
 
 const RESULTS = new Set(["ok", "denied", "error"]);
-/** The head of a log with no records: written when the log is created. */
-const HEAD_ZERO: AuditHead = { seq: 0, size: 0, hash: GENESIS };
+
+const RESTART_HINT =
+  "to start a new log deliberately (recorded, the old files kept): keyhold audit --restart";
 
 function tampered(message: string): SecretError {
   return new SecretError("AUDIT_TAMPERED", message, {
-    hint: "run 'keyhold audit --verify'; docs/audit-format.md (Recovering) says how to start a new log",
+    hint: `run 'keyhold audit --verify' and keep its output as evidence; ${RESTART_HINT}`,
   });
 }
 
@@ -62,6 +77,32 @@ function openLog(path: string, flags: number): number {
     throw new SecretError("IO_ERROR", `cannot open the audit log ${path}: ${code ?? "error"}`, {
       cause: err,
     });
+  }
+}
+
+/** The size of the log file, 0 if there is none: never through a symlink, never anything but a file. */
+function logSize(path: string): number {
+  let stat: Stats;
+  try {
+    stat = lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw new SecretError("IO_ERROR", `cannot stat the audit log ${path}`, { cause: err });
+  }
+  if (stat.isSymbolicLink())
+    throw new SecretError("SYMLINK_REFUSED", `audit log is a symbolic link: ${path}`);
+  if (!stat.isFile()) throw new SecretError("NOT_A_FILE", `audit log is not a regular file: ${path}`);
+  return stat.size;
+}
+
+/** Whether there is a directory entry at `path` (a symbolic link counts, whatever it points to). */
+function present(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
   }
 }
 
@@ -133,12 +174,14 @@ export class AuditLog {
   readonly #key: SecretKey;
   readonly #env: NodeJS.ProcessEnv;
   readonly #lockTimeoutMs: number | undefined;
+  readonly #anchor: AuditLogOptions["anchor"];
 
   private constructor(options: AuditLogOptions) {
     this.path = options.path;
     this.#key = options.key;
     this.#env = options.env ?? process.env;
     this.#lockTimeoutMs = options.lockTimeoutMs;
+    this.#anchor = options.anchor;
   }
 
   get headPath(): string {
@@ -150,8 +193,10 @@ export class AuditLog {
   }
 
   /**
-   * Opens the log at `path`. A new log is created empty (mode 0600) with a head sealing seq 0,
-   * so that from then on a missing head is always a finding, never a normal state.
+   * Opens the log at `path`. A new log is created empty (mode 0600) with a head (and anchor)
+   * sealing seq 0, so that from then on a missing head is always a finding, never a normal
+   * state; but not where the anchor says a log was there before (that is for verify to report).
+   * An existing log is left as it is: one from before anchors gets its anchor with its next append.
    */
   static async open(options: AuditLogOptions): Promise<AuditLog> {
     const log = new AuditLog(options);
@@ -160,17 +205,58 @@ export class AuditLog {
   }
 
   #create(): void {
-    const fd = openLog(this.path, constants.O_RDONLY | constants.O_CREAT);
-    let stat: Stats;
-    try {
-      stat = fstatSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    if (!stat.isFile()) throw new SecretError("NOT_A_FILE", `audit log is not a regular file: ${this.path}`);
-    if (stat.size > 0 || readOptional(this.headPath) !== null) return;
+    if (logSize(this.path) > 0 || present(this.headPath) || this.#deletedHistory() !== undefined) return;
+    closeSync(openLog(this.path, constants.O_RDONLY | constants.O_CREAT));
     // Also makes the new log's directory entry durable: both files live in one directory.
-    writeFileAtomic(this.headPath, sealHead(HEAD_ZERO, this.#key), { mode: 0o600 });
+    this.#seal(HEAD_ZERO);
+  }
+
+  /**
+   * Why a missing log and head must not be started afresh (the anchor says there was a log, or
+   * cannot be trusted, or is missing although the key was made with one); undefined if they may.
+   */
+  #deletedHistory(): string | undefined {
+    if (this.#anchor === undefined) return undefined;
+    const text = readOptional(this.#anchor.path);
+    if (text === null)
+      return this.#anchor.expected
+        ? "the log, its head and its anchor are gone while the audit key is there: the log was deleted (or the key was not made by keyhold init)"
+        : undefined;
+    const anchor = parseHead(text.toString("utf8"), this.#key, "anchor");
+    if (typeof anchor === "string") return `the log and its head are gone and ${anchor}`;
+    if (anchor.seq === 0) return undefined;
+    return `the log and its head are gone, but its anchor seals seq ${anchor.seq}: the log was deleted`;
+  }
+
+  /**
+   * The anchor as an append sees it: never ahead of the head (records cut off, or an older head
+   * put back), the same position when level with it; one behind when an append died before
+   * updating it. Returns whether it lags (then the next seal catches it up).
+   */
+  #checkAnchor(head: AuditHead): boolean {
+    if (this.#anchor === undefined) return false;
+    const text = readOptional(this.#anchor.path);
+    if (text === null) return true; // a log from before anchors, or a lost anchor: the head still seals the log
+    const anchor = parseHead(text.toString("utf8"), this.#key, "anchor");
+    if (typeof anchor === "string") throw tampered(`refusing to append to ${this.path}: ${anchor}`);
+    if (anchor.seq > head.seq)
+      throw tampered(
+        `refusing to append to ${this.path}: its anchor seals seq ${anchor.seq} but its head only seq ${head.seq} (records were cut off)`,
+      );
+    if (anchor.seq === head.seq && (anchor.hash !== head.hash || anchor.size !== head.size))
+      throw tampered(`refusing to append to ${this.path}: its head and its anchor seal different records`);
+    return anchor.seq < head.seq;
+  }
+
+  /** Seals `head`: the head file first, then the anchor, so the anchor never runs ahead of it. */
+  #seal(head: AuditHead): void {
+    writeFileAtomic(this.headPath, sealHead(head, this.#key), { mode: 0o600 });
+    this.#writeAnchor(head);
+  }
+
+  #writeAnchor(head: AuditHead): void {
+    if (this.#anchor !== undefined)
+      writeFileAtomic(this.#anchor.path, sealHead(head, this.#key, "anchor"), { mode: 0o600 });
   }
 
   async append(event: AuditEvent): Promise<AuditRecord> {
@@ -187,9 +273,10 @@ export class AuditLog {
     await withLock(
       this.lockPath,
       () => {
+        const head = this.#readHead();
         const fd = openLog(this.path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT);
         try {
-          this.#repair(fd, this.#readHead(fd));
+          this.#repair(fd, head);
         } finally {
           closeSync(fd);
         }
@@ -199,22 +286,26 @@ export class AuditLog {
   }
 
   #appendLocked(event: AuditEvent): AuditRecord {
-    // O_CREAT: an operator may have moved both files aside to start a new log (see "Recovering").
+    const head = this.#readHead();
+    // O_CREAT: a log without a head may start afresh when #readHead allowed it.
     const fd = openLog(this.path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT);
     try {
-      const head = this.#repair(fd, this.#readHead(fd));
-      return this.#write(fd, head, event).record;
+      return this.#write(fd, this.#repair(fd, head), event).record;
     } finally {
       closeSync(fd);
     }
   }
 
-  #readHead(fd: number): AuditHead {
+  /** The sealed head an append continues from; refuses (changing nothing) a log it cannot trust. */
+  #readHead(): AuditHead {
     const text = readOptional(this.headPath);
     if (text === null) {
       // Only a log that never had a head (both files new) may go without one.
-      if (fstatSync(fd).size > 0)
+      if (logSize(this.path) > 0)
         throw tampered(`refusing to append to ${this.path}: its head file is missing`);
+      const deleted = this.#deletedHistory();
+      if (deleted !== undefined)
+        throw tampered(`refusing to start a new audit log at ${this.path}: ${deleted}`);
       return HEAD_ZERO;
     }
     const head = parseHead(text.toString("utf8"), this.#key);
@@ -235,7 +326,11 @@ export class AuditLog {
         `refusing to append to ${this.path}: the log is shorter than its sealed head (truncated)`,
       );
     }
-    if (size === head.size) return head;
+    const anchorLags = this.#checkAnchor(head);
+    if (size === head.size) {
+      if (anchorLags) this.#removeDeadTemporaryHeads();
+      return head;
+    }
     const { lines, torn } = splitLines(readRange(fd, head.size, size));
     let repaired: AuditHead;
     if (lines.length === 0) {
@@ -250,20 +345,23 @@ export class AuditLog {
         throw tampered(`refusing to append to ${this.path}: unexpected data after the sealed head`);
       }
       repaired = { seq: only.record.seq, size, hash: sha256Hex(lines[0]!.raw) };
-      writeFileAtomic(this.headPath, sealHead(repaired, this.#key), { mode: 0o600 });
+      this.#seal(repaired);
     }
     this.#removeDeadTemporaryHeads();
     return repaired;
   }
 
   /**
-   * An append killed while replacing the head leaves its temporary file behind. Under the lock
-   * no other head is being written, so every such file is debris.
+   * An append killed while replacing the head or the anchor leaves its temporary file behind.
+   * Under the lock no other head or anchor is being written, so every such file is debris.
    */
   #removeDeadTemporaryHeads(): void {
-    const prefix = `.${basename(this.headPath)}.tmp-`;
-    for (const entry of readdirSync(dirname(this.path))) {
-      if (entry.startsWith(prefix)) rmSync(join(dirname(this.path), entry), { force: true });
+    const sealed = [this.headPath, ...(this.#anchor === undefined ? [] : [this.#anchor.path])];
+    for (const file of sealed) {
+      const prefix = `.${basename(file)}.tmp-`;
+      for (const entry of readdirSync(dirname(file))) {
+        if (entry.startsWith(prefix)) rmSync(join(dirname(file), entry), { force: true });
+      }
     }
   }
 
@@ -293,7 +391,7 @@ export class AuditLog {
     writeAll(fd, bytes);
     fsyncSync(fd);
     const next: AuditHead = { seq: record.seq, size: head.size + bytes.length, hash: sha256Hex(line) };
-    writeFileAtomic(this.headPath, sealHead(next, this.#key), { mode: 0o600 });
+    this.#seal(next);
     return { record, head: next };
   }
 
@@ -318,14 +416,87 @@ export class AuditLog {
     });
   }
 
-  /** Checks the whole log and its head (docs/audit-format.md, "Verifying"); changes nothing. */
+  /** Checks the whole log, its head and its anchor (docs/audit-format.md, "Verifying"); changes nothing. */
   async verify(): Promise<AuditReport> {
-    // Under the lock, so the log and the head are read as one consistent pair.
-    const [log, head] = await withLock(
+    // Under the lock, so the log, the head and the anchor are read as one consistent set.
+    const [log, head, anchor] = await withLock(
       this.lockPath,
-      () => [readOptional(this.path), readOptional(this.headPath)] as const,
+      () =>
+        [
+          readOptional(this.path),
+          readOptional(this.headPath),
+          this.#anchor === undefined ? null : readOptional(this.#anchor.path),
+        ] as const,
       this.#lockTimeoutMs,
     );
-    return verifyLog(log ?? Buffer.alloc(0), head === null ? null : head.toString("utf8"), this.#key);
+    const anchorInput: AnchorInput | undefined =
+      this.#anchor === undefined
+        ? undefined
+        : { text: anchor === null ? null : anchor.toString("utf8"), expected: this.#anchor.expected };
+    return verifyLog(
+      log ?? Buffer.alloc(0),
+      head === null ? null : head.toString("utf8"),
+      this.#key,
+      anchorInput,
+    );
+  }
+
+  /**
+   * Starts a new log deliberately (docs/audit-format.md, "Recovering"): under the lock, moves
+   * the log and its head aside (kept, never deleted) as `<file>.restarted-<time>`, starts a new
+   * chain and writes its first record, `audit.restart`, naming the position the anchor (or, for
+   * a log without one, the head) sealed before. The anchor then follows the new log.
+   */
+  async restart(): Promise<{
+    record: AuditRecord;
+    previous: AuditHead | null;
+    moved: { from: string; to: string }[];
+  }> {
+    return withLock(
+      this.lockPath,
+      () => {
+        const previous = this.#previousPosition();
+        const suffix = `.restarted-${new Date().toISOString().replace(/[-:.]/g, "")}`;
+        const moved: { from: string; to: string }[] = [];
+        for (const from of [this.path, this.headPath]) {
+          if (!present(from)) continue;
+          renameSync(from, `${from}${suffix}`); // in the same directory: the log is never copied
+          moved.push({ from, to: `${from}${suffix}` });
+        }
+        const flags = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL;
+        const fd = openLog(this.path, flags);
+        try {
+          fsyncSync(fd);
+          // The head only: the anchor keeps the old position until the first record is sealed,
+          // so a restart that dies half-way leaves a log that refuses appends, not a clean empty one.
+          // (Its directory fsync also makes the renames durable.)
+          writeFileAtomic(this.headPath, sealHead(HEAD_ZERO, this.#key), { mode: 0o600 });
+          const detail: AuditDetail =
+            previous === null
+              ? { previous: "unknown" }
+              : { previousSeq: previous.seq, previousHash: previous.hash };
+          const { record } = this.#write(fd, HEAD_ZERO, { op: "audit.restart", result: "ok", detail });
+          return { record, previous, moved };
+        } finally {
+          closeSync(fd);
+        }
+      },
+      this.#lockTimeoutMs,
+    );
+  }
+
+  /** The furthest position sealed before a restart, by the anchor or the head; null if neither verifies. */
+  #previousPosition(): AuditHead | null {
+    let furthest: AuditHead | null = null;
+    const sealedFiles: [string | undefined, PositionFile][] = [
+      [this.#anchor?.path, "anchor"],
+      [this.headPath, "head"],
+    ];
+    for (const [path, file] of sealedFiles) {
+      const text = path === undefined ? null : readOptional(path);
+      const sealed = text === null ? "none" : parseHead(text.toString("utf8"), this.#key, file);
+      if (typeof sealed !== "string" && (furthest === null || sealed.seq > furthest.seq)) furthest = sealed;
+    }
+    return furthest;
   }
 }

@@ -1,7 +1,14 @@
 import type { SecretKey } from "../secret/index.js";
 import { GENESIS, type ParsedLine, parseHead, parseRecordLine, sha256Hex } from "./format.js";
 
-export type AuditProblemKind = "edited" | "deleted" | "reordered" | "truncated" | "malformed" | "bad-head";
+export type AuditProblemKind =
+  | "edited"
+  | "deleted"
+  | "reordered"
+  | "truncated"
+  | "malformed"
+  | "bad-head"
+  | "bad-anchor";
 
 export interface AuditProblem {
   /** The record's seq as written in the file; null when the line has none. */
@@ -48,11 +55,25 @@ function seqOf(p: ParsedLine): number | null {
   return p.kind === "record" ? p.record.seq : p.seq;
 }
 
+/** The anchor as verify sees it (docs/audit-format.md, "The anchor"). */
+export interface AnchorInput {
+  /** The anchor file's text; null when there is none. */
+  text: string | null;
+  /** The anchor was made with the key: its absence next to a missing log and head is a deletion. */
+  expected: boolean;
+}
+
 /**
- * The verify algorithm of docs/audit-format.md ("Verifying"), over the log's bytes and the head
- * file's text (null when there is none). Reads nothing and changes nothing.
+ * The verify algorithm of docs/audit-format.md ("Verifying"), over the log's bytes, the head
+ * file's text (null when there is none) and, for a log that has one, its anchor. Reads nothing
+ * and changes nothing.
  */
-export function verifyLog(log: Buffer, headText: string | null, key: SecretKey): AuditReport {
+export function verifyLog(
+  log: Buffer,
+  headText: string | null,
+  key: SecretKey,
+  anchor?: AnchorInput,
+): AuditReport {
   const { lines, torn } = splitLines(log);
   const parsed = lines.map((l) => parseRawLine(l.raw, key));
   const head = headText === null ? null : parseHead(headText, key);
@@ -151,6 +172,48 @@ export function verifyLog(log: Buffer, headText: string | null, key: SecretKey):
     } else if (j < lines.length - 2) {
       const stale = `the head seals seq ${head.seq} but the log goes on to line ${lines.length}: the head is stale`;
       report(head.seq, "bad-head", stale);
+    }
+  }
+
+  // 5. The anchor: a lower bound on the log that outlives the log's own files.
+  if (anchor !== undefined) {
+    const gone = lines.length === 0 && torn.length === 0 && head === null;
+    const sealed = anchor.text === null ? null : parseHead(anchor.text, key, "anchor");
+    if (sealed === null) {
+      // Without the key's anchor, only a log with nothing left is a finding: a log from before
+      // anchors gets one from its head when it is next opened.
+      if (anchor.expected && gone)
+        report(
+          null,
+          "deleted",
+          "the log, its head and its anchor are gone while the audit key is there: the log was deleted (or the key was not made by keyhold init)",
+        );
+    } else if (typeof sealed === "string") {
+      report(null, "bad-anchor", sealed);
+    } else if (sealed.seq > 0 && gone) {
+      const msg = `the log and its head are gone, but the anchor seals seq ${sealed.seq}: the log was deleted`;
+      report(sealed.seq, "deleted", msg);
+    } else if (sealed.seq > lastSeq) {
+      if (!problems.some((p) => p.kind === "truncated"))
+        report(
+          sealed.seq,
+          "truncated",
+          `the anchor seals seq ${sealed.seq} but the log ends at seq ${lastSeq}: records were cut off the end`,
+        );
+    } else {
+      const clean = problems.length === 0;
+      const j =
+        sealed.seq === 0
+          ? -1
+          : parsed.findLastIndex((p) => p.kind === "record" && p.record.seq === sealed.seq);
+      const at = j < 0 ? { hash: GENESIS, end: 0 } : { hash: sha256Hex(lines[j]!.raw), end: lines[j]!.end };
+      // A record already reported (edited, malformed) is not reported twice.
+      if ((j >= 0 || sealed.seq === 0) && (at.hash !== sealed.hash || (clean && at.end !== sealed.size)))
+        report(
+          sealed.seq,
+          "bad-anchor",
+          `the log's record with seq ${sealed.seq} is not the one the anchor sealed: the log was replaced`,
+        );
     }
   }
   return { ok: problems.length === 0, records: lines.length, problems, head: tipOf(lines, parsed) };

@@ -2,18 +2,22 @@ import { parseArgs } from "node:util";
 import { type AuditRecord, type AuditReport, openStateAuditLog } from "../audit/index.js";
 import { type CliIo, type Command, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
-const SYNOPSIS = "audit [--verify] [--json] [--state DIR]";
+const SYNOPSIS = "audit [--verify] [--json] [--state DIR] | audit --restart [--state DIR]";
 const DEFAULT_STATE = "/var/lib/keyhold";
 
-/** `keyhold audit`: show the audit log, or verify it (exit 3 on any problem). */
+/**
+ * `keyhold audit`: show the audit log, or verify it (exit 3 on any problem), or start a new one
+ * deliberately (--restart: the old files are kept, the restart is the new log's first record).
+ */
 export const auditCommand: Command = async (argv, io) => {
-  let values: { verify?: boolean; json?: boolean; state?: string; help?: boolean };
+  let values: { verify?: boolean; json?: boolean; restart?: boolean; state?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
         verify: { type: "boolean" },
         json: { type: "boolean" },
+        restart: { type: "boolean" },
         state: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -31,8 +35,21 @@ export const auditCommand: Command = async (argv, io) => {
     writeLine(io.stdout, `usage: keyhold ${SYNOPSIS}`);
     return EXIT_OK;
   }
+  if (values.restart && (values.verify || values.json))
+    throw usageError("--restart takes no --verify or --json", `usage: keyhold ${SYNOPSIS}`);
   const state = values.state ?? (io.env.KEYHOLD_STATE || DEFAULT_STATE);
   const log = await openStateAuditLog(state, { env: io.env });
+  if (values.restart) {
+    const { previous, moved } = await log.restart();
+    const before =
+      previous === null ? "nothing sealed before it" : `the old one was sealed at seq ${previous.seq}`;
+    writeLine(
+      io.stdout,
+      `started a new audit log at ${log.path} (${before}); its first record is audit.restart`,
+    );
+    for (const { from, to } of moved) writeLine(io.stdout, `kept ${from} as ${to}`);
+    return EXIT_OK;
+  }
   if (values.verify) {
     const report = await log.verify();
     if (values.json) writeJson(io, { path: log.path, ...report });

@@ -59,7 +59,7 @@ export const commands: Record<string, CommandEntry> = {
     load: async () => (await import("./credstore.js")).doctorCommand,
   },
   audit: {
-    summary: "show or verify the audit log",
+    summary: "show or verify the audit log, or start a new one deliberately (--restart)",
     load: async () => (await import("./audit.js")).auditCommand,
   },
   unit: {

@@ -107,8 +107,9 @@ const SUBCOMMANDS: Record<string, { synopsis: string; summary: string }> = {
     summary: "check the whole store's integrity (exit 3 on problems)",
   },
   "migrate-fernet": {
-    synopsis: "vault migrate-fernet TOKEN-FILE --key-file KEY-FILE",
-    summary: "import a legacy Fernet-encrypted JSON store",
+    synopsis: "vault migrate-fernet TOKEN-FILE --key-file KEY-FILE [--ttl SECONDS]",
+    summary:
+      "import a legacy Fernet-encrypted JSON store, all or nothing (--ttl: the store's time-to-live; an older token is refused)",
   },
   "import-env": {
     synopsis: "vault import-env FILE.env --ns NS",
@@ -929,16 +930,22 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "migrate-fernet": {
-      const { values, positionals } = parse({ "key-file": { type: "string" } });
+      const { values, positionals } = parse({ "key-file": { type: "string" }, ttl: { type: "string" } });
       if (values.help) return help(io, sub);
       if (positionals.length !== 1) throw usageError("expected TOKEN-FILE", `usage: keyhold ${synopsis}`);
       if (values["key-file"] === undefined)
         throw usageError("--key-file KEY-FILE is required", `usage: keyhold ${synopsis}`);
+      if (values.ttl !== undefined && !/^[1-9][0-9]{0,11}$/.test(values.ttl))
+        throw usageError("--ttl takes a whole number of seconds, 1 or more", `usage: keyhold ${synopsis}`);
       const token = readInputFile(positionals[0] as string, LEGACY_STORE_MAX).toString("utf8");
       const keyBytes = readProtectedFile(values["key-file"], { maxBytes: 1024 });
       const key = Secret.fromBytes(keyBytes, { wipeSource: true });
-      const plain = decryptFernet(key, token);
-      key.dispose();
+      let plain: Secret;
+      try {
+        plain = decryptFernet(key, token, values.ttl === undefined ? {} : { ttlSeconds: Number(values.ttl) });
+      } finally {
+        key.dispose();
+      }
       const entries = legacyEntries(plain);
       plain.dispose();
       const l = layoutFrom(values, io);

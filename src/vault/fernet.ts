@@ -3,48 +3,112 @@ import { Secret, SecretError } from "../secret/index.js";
 import { checkPart, type SecretRef } from "./refs.js";
 
 /*
- * Reading the legacy store (seed 003's predecessor): one Fernet token
- * (https://github.com/fernet/spec) holding JSON {"api_keys": {service: key}, "oauth_tokens":
- * {service: {field: value}}}. Token = base64url(0x80 ‖ timestamp u64be ‖ IV 16 ‖ AES-128-CBC
- * ciphertext ‖ HMAC-SHA256 32) with the key = base64url(signing key 16 ‖ encryption key 16).
- * The HMAC is checked (constant time) before anything is decrypted.
+ * Reading the legacy store (the predecessor of the vault): one Fernet token
+ * (https://github.com/fernet/spec, version 0x80) holding JSON {"api_keys": {service: key},
+ * "oauth_tokens": {service: {field: value}}}. Token = base64url(0x80 ‖ timestamp u64be ‖ IV 16 ‖
+ * AES-128-CBC ciphertext ‖ HMAC-SHA256 32), key = base64url(signing key 16 ‖ encryption key 16).
+ * Verified in the spec's order: decode, version, age (TTL, clock skew), HMAC (constant time),
+ * and only then decrypt and unpad. test/vectors/fernet/ holds the spec's own vectors.
  */
 
-function fromBase64Url(text: string): Buffer {
-  const clean = text.trim();
-  if (!/^[A-Za-z0-9_\-+/]*=*$/.test(clean)) throw new SecretError("INVALID_FORMAT", "not base64url text");
-  return Buffer.from(clean.replace(/-/g, "+").replace(/_/g, "/"), "base64");
+/** How far a token's timestamp may be ahead of this host's clock, as the spec's reference implementations allow. */
+export const FERNET_MAX_CLOCK_SKEW_SECONDS = 60;
+
+const VERSION = 0x80;
+const HEADER = 1 + 8 + 16; // version, timestamp, IV
+const MAC = 32;
+const BLOCK = 16;
+
+export interface FernetOptions {
+  /** The store's time-to-live: a token made longer ago than this is refused (EXPIRED). */
+  ttlSeconds?: number;
+  /** The current time; default the host's clock. */
+  now?: Date;
 }
 
-/** Decrypts one Fernet token; any failure is DECRYPT_FAILED without detail. */
-export function decryptFernet(key: Secret, token: string): Secret {
-  const k = fromBase64Url(key.expose());
-  if (k.length !== 32) throw new SecretError("INVALID_FORMAT", "a Fernet key is 32 bytes in base64url");
-  let raw: Buffer;
-  try {
-    raw = fromBase64Url(token);
-  } catch {
-    throw new SecretError("INVALID_FORMAT", "the Fernet token is not base64url text");
-  }
-  if (raw.length < 1 + 8 + 16 + 16 + 32 || raw[0] !== 0x80 || (raw.length - 57) % 16 !== 0) {
-    throw new SecretError("INVALID_FORMAT", "not a Fernet token (version 0x80)");
-  }
-  const signed = raw.subarray(0, raw.length - 32);
-  const mac = createHmac("sha256", k.subarray(0, 16)).update(signed).digest();
-  if (!timingSafeEqual(mac, raw.subarray(raw.length - 32))) {
-    k.fill(0);
-    throw new SecretError("DECRYPT_FAILED", "the Fernet token does not verify with this key", {
-      hint: "check that the key file belongs to this store",
+/**
+ * base64url (RFC 4648 section 5) and nothing else: the URL-safe alphabet, "=" padding only as
+ * padding, no white space inside, and the canonical encoding of its bytes. A file's final line
+ * break is not part of the text.
+ */
+function fromBase64Url(text: string, what: string): Buffer {
+  const clean = text.replace(/\r?\n$/, "");
+  const bad = () =>
+    new SecretError("INVALID_FORMAT", `the ${what} is not base64url text`, {
+      hint: "Fernet uses the URL-safe alphabet A-Z a-z 0-9 - _ (not + or /)",
     });
-  }
-  const decipher = createDecipheriv("aes-128-cbc", k.subarray(16), raw.subarray(9, 25));
+  const m = /^([A-Za-z0-9_-]*)(={0,2})$/.exec(clean);
+  if (m === null) throw bad();
+  const body = m[1] as string;
+  if (body.length % 4 === 1 || (m[2] !== "" && clean.length % 4 !== 0)) throw bad();
+  const bytes = Buffer.from(body, "base64url");
+  if (bytes.toString("base64url") !== body) throw bad(); // leftover bits set: not what an encoder writes
+  return bytes;
+}
+
+/**
+ * Decrypts one Fernet token as the spec verifies it. Coded errors, never a value: INVALID_FORMAT
+ * (not base64url, not version 0x80, too short, ciphertext not whole blocks, a timestamp more
+ * than 60 s ahead of now), EXPIRED (older than `ttlSeconds`), DECRYPT_FAILED (the HMAC does not
+ * verify with this key, or the padding is wrong).
+ */
+export function decryptFernet(key: Secret, token: string, options: FernetOptions = {}): Secret {
+  const k = fromBase64Url(key.expose(), "Fernet key");
   try {
-    const plain = Buffer.concat([decipher.update(raw.subarray(25, raw.length - 32)), decipher.final()]);
+    if (k.length !== 32) throw new SecretError("INVALID_FORMAT", "a Fernet key is 32 bytes in base64url");
+    const raw = fromBase64Url(token, "Fernet token");
+    if (raw.length < 1 || raw[0] !== VERSION)
+      throw new SecretError("INVALID_FORMAT", "not a Fernet token: the version byte is not 0x80");
+    // At least one ciphertext block: PKCS7 padding always adds 1 to 16 bytes.
+    const ciphertextBytes = raw.length - HEADER - MAC;
+    if (ciphertextBytes <= 0)
+      throw new SecretError("INVALID_FORMAT", `the Fernet token is too short (${raw.length} bytes)`);
+    if (ciphertextBytes % BLOCK !== 0)
+      throw new SecretError(
+        "INVALID_FORMAT",
+        "the Fernet token's ciphertext is not a whole number of 16-byte blocks",
+      );
+    checkAge(raw.readBigUInt64BE(1), options);
+    const signed = raw.subarray(0, raw.length - MAC);
+    const mac = createHmac("sha256", k.subarray(0, 16)).update(signed).digest();
+    if (!timingSafeEqual(mac, raw.subarray(raw.length - MAC))) {
+      throw new SecretError("DECRYPT_FAILED", "the Fernet token does not verify with this key", {
+        hint: "check that the key file belongs to this store",
+      });
+    }
+    const decipher = createDecipheriv("aes-128-cbc", k.subarray(16), raw.subarray(1 + 8, HEADER));
+    let plain: Buffer;
+    try {
+      plain = Buffer.concat([decipher.update(raw.subarray(HEADER, raw.length - MAC)), decipher.final()]);
+    } catch {
+      throw new SecretError(
+        "DECRYPT_FAILED",
+        "the Fernet token verifies but does not decrypt: its padding is wrong",
+      );
+    }
     return Secret.fromBytes(plain, { wipeSource: true });
-  } catch {
-    throw new SecretError("DECRYPT_FAILED", "the Fernet token does not decrypt");
   } finally {
     k.fill(0);
+  }
+}
+
+/** The spec's step 3 (a time-to-live, when the store used one) and the reference implementations' clock-skew rule. */
+function checkAge(stamp: bigint, options: FernetOptions): void {
+  const now = BigInt(Math.floor((options.now ?? new Date()).getTime() / 1000));
+  const made = () =>
+    stamp <= 8_640_000_000_000n ? new Date(Number(stamp) * 1000).toISOString() : `${stamp} s`;
+  if (options.ttlSeconds !== undefined && stamp + BigInt(options.ttlSeconds) < now) {
+    throw new SecretError(
+      "EXPIRED",
+      `the Fernet token was made at ${made()}, more than its time-to-live of ${options.ttlSeconds} s ago`,
+    );
+  }
+  if (now + BigInt(FERNET_MAX_CLOCK_SKEW_SECONDS) < stamp) {
+    throw new SecretError(
+      "INVALID_FORMAT",
+      `the Fernet token's timestamp (${made()}) is more than ${FERNET_MAX_CLOCK_SKEW_SECONDS} s ahead of this host's clock`,
+      { hint: "check the clock of this host and of the one that wrote the store" },
+    );
   }
 }
 

@@ -1,5 +1,11 @@
 export type { CommitOp, CommitResult, StoredRecord, VaultBackend } from "./backend.js";
-export { decryptFernet, type LegacyEntry, legacyEntries } from "./fernet.js";
+export {
+  decryptFernet,
+  FERNET_MAX_CLOCK_SKEW_SECONDS,
+  type FernetOptions,
+  type LegacyEntry,
+  legacyEntries,
+} from "./fernet.js";
 export { FileBackend, type FileBackendOptions, VAULT_FILE } from "./file-backend.js";
 export type { RateLimits } from "./limiter.js";
 export {

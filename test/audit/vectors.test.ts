@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -28,13 +28,24 @@ function readVector(file: string): Vector {
   return { header, log: bytes.subarray(split + 2) };
 }
 
-/** Lays a vector out as a real log and head in a scratch directory. */
+/**
+ * Lays a vector out as a real log, head and (for a vector with an `anchor:` line) anchor in a
+ * scratch directory; such a log's anchor is expected, as beside a key made by keyhold init.
+ */
 async function openVector(vector: Vector, dir: string): Promise<AuditLog> {
   const path = join(dir, "audit.log");
   writeFileSync(path, vector.log, { mode: 0o600 });
   if (vector.header.head !== "none")
     writeFileSync(`${path}.head`, `${vector.header.head}\n`, { mode: 0o600 });
-  return AuditLog.open({ path, key: SecretKey.fromHex(vector.header.key!) });
+  const anchor = vector.header.anchor;
+  if (anchor === undefined) return AuditLog.open({ path, key: SecretKey.fromHex(vector.header.key!) });
+  const anchorPath = join(dir, "keyhold.audit-anchor");
+  if (anchor !== "none") writeFileSync(anchorPath, `${anchor}\n`, { mode: 0o600 });
+  return AuditLog.open({
+    path,
+    key: SecretKey.fromHex(vector.header.key!),
+    anchor: { path: anchorPath, expected: true },
+  });
 }
 
 const files = readdirSync(DIR)
@@ -44,7 +55,17 @@ const files = readdirSync(DIR)
 describe("audit vectors (test/vectors/audit)", () => {
   it("covers every problem kind and the clean cases", () => {
     const expects = new Set(files.map((f) => readVector(f).header.expect));
-    for (const kind of ["ok", "edited", "deleted", "reordered", "truncated", "malformed", "bad-head"]) {
+    const kinds = [
+      "ok",
+      "edited",
+      "deleted",
+      "reordered",
+      "truncated",
+      "malformed",
+      "bad-head",
+      "bad-anchor",
+    ];
+    for (const kind of kinds) {
       assert.ok(expects.has(kind), `no vector expects ${kind}`);
     }
   });
@@ -79,6 +100,8 @@ describe("appending to a vector's log", () => {
     "ok-unsealed-last.vector",
     "ok-first-unsealed.vector",
     "malformed-torn-tail.vector",
+    "ok-anchored.vector",
+    "ok-anchor-behind.vector",
   ];
   const refused = [
     "truncated-tail.vector",
@@ -88,6 +111,12 @@ describe("appending to a vector's log", () => {
     "bad-head-missing-one.vector",
     "bad-head-stale.vector",
     "wrong-key.vector",
+    "deleted-log.vector",
+    "deleted-log-and-anchor.vector",
+    "truncated-anchor.vector",
+    "bad-anchor-mac.vector",
+    "bad-anchor-head-copied.vector",
+    "bad-anchor-replaced.vector",
   ];
 
   for (const file of appendable) {
@@ -114,7 +143,8 @@ describe("appending to a vector's log", () => {
         await assert.rejects(log.append({ op: "set", name: "next", result: "ok" }), {
           code: "AUDIT_TAMPERED",
         });
-        assert.deepEqual(readFileSync(log.path), vector.log);
+        assert.deepEqual(existsSync(log.path) ? readFileSync(log.path) : Buffer.alloc(0), vector.log);
+        assert.equal(existsSync(log.headPath), vector.header.head !== "none", "no head is created");
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -82,7 +82,7 @@ interface LibraryRow extends Common {
 type Row = CliRow | LibraryRow;
 
 const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
-const AUDIT_FILES = new Set(["state/audit.log", "state/audit.log.head"]);
+const AUDIT_FILES = new Set(["state/audit.log", "state/audit.log.head", "state/keyhold.audit-anchor"]);
 const EXPIRY_WAIT_MS = 2000;
 
 let template: Scratch;
@@ -810,6 +810,7 @@ describe("bad input: a coded one-line error, and nothing changes", () => {
       };
       const logBefore = readAudit("audit.log");
       const headBefore = readAudit("audit.log.head");
+      const anchorBefore = readAudit("keyhold.audit-anchor");
 
       if ("library" in row) {
         let thrown: unknown;
@@ -848,6 +849,7 @@ describe("bad input: a coded one-line error, and nothing changes", () => {
       if (audit === undefined) {
         assert.ok(logAfter.equals(logBefore), "the audit log changed");
         assert.ok(readAudit("audit.log.head").equals(headBefore), "the audit head changed");
+        assert.ok(readAudit("keyhold.audit-anchor").equals(anchorBefore), "the audit anchor changed");
       } else {
         assert.ok(
           logAfter.subarray(0, logBefore.length).equals(logBefore),

@@ -19,7 +19,8 @@ const skipFillerAndAudit = (rel: string) =>
   rel === FILLER ||
   rel.startsWith(`${FILLER}/`) ||
   rel === "state/audit.log" ||
-  rel === "state/audit.log.head";
+  rel === "state/audit.log.head" ||
+  rel === "state/keyhold.audit-anchor";
 
 /** Leaves `pages` free blocks on the file system at `dir`. */
 function leavePages(dir: string, pages: number): void {

@@ -60,13 +60,15 @@ const EVENTS: Fields[] = [
 ];
 
 /**
- * A log made with `keyHex`: its lines (without "\n"), and heads[i], the head file line sealing
- * the first i records (heads[0] is the head a new log is created with).
+ * A log made with `keyHex`: its lines (without "\n"), and heads[i] and anchors[i], the head and
+ * anchor file lines sealing the first i records (heads[0] is the head a new log is created with).
  */
-function makeLog(keyHex: string): { lines: string[]; heads: string[] } {
+function makeLog(keyHex: string): { lines: string[]; heads: string[]; anchors: string[] } {
   const key = SecretKey.fromHex(keyHex);
   const lines: string[] = [];
-  const heads: string[] = [sealHead({ seq: 0, size: 0, hash: GENESIS }, key).trimEnd()];
+  const zero = { seq: 0, size: 0, hash: GENESIS };
+  const heads: string[] = [sealHead(zero, key).trimEnd()];
+  const anchors: string[] = [sealHead(zero, key, "anchor").trimEnd()];
   let prev = GENESIS;
   let size = 0;
   for (const [i, fields] of EVENTS.entries()) {
@@ -75,21 +77,24 @@ function makeLog(keyHex: string): { lines: string[]; heads: string[] } {
     prev = sha256Hex(line);
     size += Buffer.byteLength(line) + 1;
     heads.push(sealHead({ seq: i + 1, size, hash: prev }, key).trimEnd());
+    anchors.push(sealHead({ seq: i + 1, size, hash: prev }, key, "anchor").trimEnd());
   }
-  return { lines, heads };
+  return { lines, heads, anchors };
 }
 
 interface Vector {
   file: string;
   description: string;
   key: string;
-  expect: "ok" | "edited" | "deleted" | "reordered" | "truncated" | "malformed" | "bad-head";
+  expect: "ok" | "edited" | "deleted" | "reordered" | "truncated" | "malformed" | "bad-head" | "bad-anchor";
   head: string | null;
+  /** The anchor file's line, for a log that has one (docs/audit-format.md, "The anchor"); "none" for one that lost it. */
+  anchor?: string;
   log: string;
 }
 
 export function makeVectors(): Vector[] {
-  const { lines: l, heads: h } = makeLog(KEY_HEX);
+  const { lines: l, heads: h, anchors: a } = makeLog(KEY_HEX);
   const wrong = makeLog(OTHER_KEY_HEX);
   const join = (lines: string[]) => lines.map((x) => `${x}\n`).join("");
   const v = (
@@ -108,6 +113,8 @@ export function makeVectors(): Vector[] {
   });
   const [r1, r2, r3, r4] = l as [string, string, string, string];
   const [h0, , h2, h3, h4] = h as [string, string, string, string, string];
+  const [, , , a3, a4] = a as [string, string, string, string, string];
+  const anchored = (vector: Vector, anchor: string): Vector => ({ ...vector, anchor });
   const flipLastHex = (s: string, at: number) =>
     s.slice(0, at) + (s[at] === "0" ? "1" : "0") + s.slice(at + 1);
   return [
@@ -204,6 +211,78 @@ export function makeVectors(): Vector[] {
       join([r1]),
     ),
     v("bad-head-stale.vector", "bad-head", "the head seals record 2 of 4: an old head put back", h2, join(l)),
+    anchored(
+      v("ok-anchored.vector", "ok", "four records, the head and the anchor sealing the last", h4, join(l)),
+      a4,
+    ),
+    anchored(
+      v(
+        "ok-anchor-behind.vector",
+        "ok",
+        "an append died between sealing the head and the anchor: the anchor seals the record before the last",
+        h4,
+        join(l),
+      ),
+      a3,
+    ),
+    anchored(
+      v(
+        "deleted-log.vector",
+        "deleted",
+        "the log and its head removed; the anchor still seals record 4",
+        null,
+        "",
+      ),
+      a4,
+    ),
+    anchored(
+      v(
+        "deleted-log-and-anchor.vector",
+        "deleted",
+        "the log, its head and its anchor removed while the key file is there (the anchor is expected)",
+        null,
+        "",
+      ),
+      "none",
+    ),
+    anchored(
+      v(
+        "truncated-anchor.vector",
+        "truncated",
+        "records 3 and 4 cut off and the head of record 2 put back; the anchor still seals record 4",
+        h2,
+        join([r1, r2]),
+      ),
+      a4,
+    ),
+    anchored(
+      v("bad-anchor-mac.vector", "bad-anchor", "one hex digit of the anchor's mac changed", h4, join(l)),
+      flipLastHex(a4, a4.length - 3),
+    ),
+    anchored(
+      v(
+        "bad-anchor-head-copied.vector",
+        "bad-anchor",
+        "the head copied over the anchor: its MAC is under the head's label",
+        h4,
+        join(l),
+      ),
+      h4,
+    ),
+    anchored(
+      v(
+        "bad-anchor-replaced.vector",
+        "bad-anchor",
+        "another chain in place of the log: the anchor's record 4 is not the log's record 4",
+        h4,
+        join(l),
+      ),
+      sealHead(
+        { seq: 4, size: Buffer.byteLength(join(l)), hash: sha256Hex("a line of another chain") },
+        SecretKey.fromHex(KEY_HEX),
+        "anchor",
+      ).trimEnd(),
+    ),
   ];
 }
 
@@ -214,6 +293,7 @@ export function renderVector(vector: Vector): string {
     `key: ${vector.key}`,
     `expect: ${vector.expect}`,
     `head: ${vector.head ?? "none"}`,
+    ...(vector.anchor === undefined ? [] : [`anchor: ${vector.anchor}`]),
     "",
     vector.log,
   ].join("\n");
