@@ -26,7 +26,13 @@ import {
 } from "../credstore/index.js";
 import { readProtectedFile } from "../load/index.js";
 import { isSecretError, Secret, SecretError } from "../secret/index.js";
-import { assertCredentialName, CREDENTIAL_SIZE_MAX, systemTool } from "../systemd/index.js";
+import {
+  assertCredentialName,
+  assertCredentialValueSize,
+  CREDENTIAL_SIZE_MAX,
+  CREDENTIAL_VALUE_MAX,
+  systemTool,
+} from "../systemd/index.js";
 import { commandArgs, expectPositionals, layoutFrom } from "./args.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
@@ -109,6 +115,13 @@ const SET_OPTIONS = {
   "keep-newline": { type: "boolean" },
 } as const;
 
+/** For every command that takes one NAME: parseArgs reads a leading '-' as an option. */
+const dashName = (command: string, rest = ""): string =>
+  `\nA NAME that starts with '-' goes after '--': keyhold ${command} -- -NAME${rest}`;
+
+/** The size rule `set`, `rotate` and the imports apply before anything is written. */
+const VALUE_LIMIT = `\nA value is 1 to ${CREDENTIAL_VALUE_MAX} bytes, so that its ciphertext fits the 1 MiB systemd loads.`;
+
 export async function initCommand(argv: string[], io: CliIo): Promise<number> {
   const args = commandArgs(argv, io, {
     synopsis: "init [--store DIR] [--state DIR]",
@@ -167,8 +180,8 @@ async function setOrRotate(argv: string[], io: CliIo, op: "set" | "rotate"): Pro
     synopsis: `${op} NAME [--not-after TIME] [--with-key auto|host|tpm2|host+tpm2] [--keep-newline]`,
     help:
       op === "set"
-        ? "Reads a value (no-echo prompt on a terminal, else stdin) and stores it encrypted as NAME.\nRefuses to replace an existing credential: use rotate."
-        : "Replaces NAME's value, keeping the earlier versions encrypted (see history, rollback).",
+        ? `Reads a value (no-echo prompt on a terminal, else stdin) and stores it encrypted as NAME.\nRefuses to replace an existing credential: use rotate.${VALUE_LIMIT}${dashName(op)}`
+        : `Replaces NAME's value, keeping the earlier versions encrypted (see history, rollback).${VALUE_LIMIT}${dashName(op)}`,
     options: SET_OPTIONS,
     positionals: 1,
   });
@@ -204,7 +217,7 @@ function readPlaintextFile(path: string): Buffer {
 export async function importCommand(argv: string[], io: CliIo): Promise<number> {
   const args = commandArgs(argv, io, {
     synopsis: "import NAME FILE [--shred] [--not-after TIME] [--keep-newline]",
-    help: "Encrypts a plaintext FILE as NAME. With --shred, the file is overwritten and removed\nonly after the new credential decrypts to the same bytes.",
+    help: `Encrypts a plaintext FILE as NAME. With --shred, the file is overwritten and removed\nonly after the new credential decrypts to the same bytes.${VALUE_LIMIT}${dashName("import", " FILE")}`,
     options: { ...SET_OPTIONS, shred: { type: "boolean" } },
     positionals: 2,
   });
@@ -234,6 +247,7 @@ export async function importCommand(argv: string[], io: CliIo): Promise<number> 
   raw.fill(0);
   try {
     if (value.byteLength === 0) throw new SecretError("EMPTY_VALUE", `${file} is empty; nothing to import`);
+    assertCredentialValueSize(name, value.byteLength);
     await audited(
       l,
       "import",
@@ -277,7 +291,7 @@ export async function importCommand(argv: string[], io: CliIo): Promise<number> 
 export async function importEnvCommand(argv: string[], io: CliIo): Promise<number> {
   const args = commandArgs(argv, io, {
     synopsis: "import-env FILE.env [--shred] [--json]",
-    help: "Stores one credential per KEY=value entry (name: the key in lower case) and prints\nthe LoadCredentialEncrypted= lines to use. Takes every entry or none; entries already\nstored with the same value count as imported, so an interrupted import can be run again.",
+    help: `Stores one credential per KEY=value entry (name: the key in lower case) and prints\nthe LoadCredentialEncrypted= lines to use. Takes every entry or none; entries already\nstored with the same value count as imported, so an interrupted import can be run again.${VALUE_LIMIT}`,
     options: { shred: { type: "boolean" }, "with-key": { type: "string" }, json: { type: "boolean" } },
     positionals: 1,
   });
@@ -297,6 +311,14 @@ export async function importEnvCommand(argv: string[], io: CliIo): Promise<numbe
     }
   } catch (err) {
     if (opened) closeOpened(opened);
+    throw err;
+  }
+  try {
+    // Every value is checked before the first is written: the import is all or nothing.
+    for (const e of entries) assertCredentialValueSize(e.name, e.value.byteLength);
+  } catch (err) {
+    if (opened) closeOpened(opened);
+    for (const e of entries) e.value.dispose();
     throw err;
   }
   const written: string[] = [];
@@ -377,7 +399,7 @@ export async function importEnvCommand(argv: string[], io: CliIo): Promise<numbe
 export async function getCommand(argv: string[], io: CliIo): Promise<number> {
   const args = commandArgs(argv, io, {
     synopsis: "get NAME [--reveal]",
-    help: "Writes NAME's value to stdout for a pipe. Refuses a terminal unless --reveal.",
+    help: `Writes NAME's value to stdout for a pipe. Refuses a terminal unless --reveal.${dashName("get")}`,
     options: { reveal: { type: "boolean" } },
     positionals: 1,
   });
@@ -449,7 +471,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
   const command = dash < 0 ? [] : argv.slice(dash + 1);
   const args = commandArgs(own, io, {
     synopsis,
-    help: "Runs COMMAND with the credentials as files in a private $CREDENTIALS_DIRECTORY on a\nmemory file system; never in argv or the environment. Exits with COMMAND's code.",
+    help: "Runs COMMAND with the credentials as files in a private $CREDENTIALS_DIRECTORY on a\nmemory file system; never in argv or the environment. Exits with COMMAND's code.\nA NAME that starts with '-' follows a comma: keyhold run ,-NAME -- COMMAND",
     options: {
       user: { type: "string" },
       "file-vars": { type: "boolean" },
@@ -585,7 +607,7 @@ export async function historyCommand(argv: string[], io: CliIo): Promise<number>
   const synopsis = "history NAME [--json]";
   const args = commandArgs(argv, io, {
     synopsis,
-    help: "Lists NAME's versions (kept encrypted in the state directory).",
+    help: `Lists NAME's versions (kept encrypted in the state directory).${dashName("history")}`,
     options: { json: { type: "boolean" } },
     positionals: 1,
   });
@@ -619,7 +641,7 @@ export async function rollbackCommand(argv: string[], io: CliIo): Promise<number
   const synopsis = "rollback NAME [--to VERSION]";
   const args = commandArgs(argv, io, {
     synopsis,
-    help: "Makes an earlier version current again (default: the one before the current).",
+    help: `Makes an earlier version current again (default: the one before the current).${dashName("rollback")}`,
     options: { to: { type: "string" } },
     positionals: 1,
   });
@@ -652,7 +674,7 @@ export async function rmCommand(argv: string[], io: CliIo): Promise<number> {
   const synopsis = "rm NAME";
   const args = commandArgs(argv, io, {
     synopsis,
-    help: "Removes NAME and its kept versions, overwriting each file before unlinking it.",
+    help: `Removes NAME and its kept versions, overwriting each file before unlinking it.${dashName("rm")}`,
     options: {},
     positionals: 1,
   });

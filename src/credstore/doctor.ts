@@ -2,7 +2,7 @@ import { chmodSync, chownSync, readdirSync, readFileSync, statSync } from "node:
 import { join } from "node:path";
 import { readProtectedFile } from "../load/index.js";
 import { isSecretError } from "../secret/index.js";
-import { decryptCredential, encryptCredential } from "../systemd/index.js";
+import { CREDENTIAL_SIZE_MAX, decryptCredential, encryptCredential } from "../systemd/index.js";
 import { parseProcessTag, processAlive, withLock, writeFileAtomic } from "../durable/index.js";
 import { lockFile, type StoreLayout, storeFile } from "./layout.js";
 import { listCredentials } from "./listing.js";
@@ -21,6 +21,9 @@ export type FindingKind =
   | "invalid-name"
   | "unknown-key-type"
   | "leftover-temp"
+  | "too-large"
+  | "unreadable"
+  | "decrypt-failed"
   | "unit-missing-credential"
   | "unit-name-mismatch";
 
@@ -246,6 +249,27 @@ export async function runDoctor(l: StoreLayout, options: DoctorOptions = {}): Pr
           subject,
           message: `${path} is not encrypted: it looks like a plaintext value`,
           advice: `move it out of the store and encrypt it: sudo mv ${path} /root/${entry.name}.plain && sudo keyhold import ${entry.name} /root/${entry.name}.plain --shred; treat the value as exposed`,
+        });
+        break;
+      case "too-large":
+        findings.push({
+          kind: "too-large",
+          subject,
+          message: `${path} is ${entry.fileSize} bytes; neither keyhold nor systemd reads a credential file over ${CREDENTIAL_SIZE_MAX} bytes`,
+          advice: `move it out of the credential store, and store the value again with: sudo keyhold set ${entry.name} (values up to the limit keyhold set enforces always fit)`,
+        });
+        break;
+      case "unreadable":
+      case "decrypt-failed":
+        findings.push({
+          kind: entry.status,
+          subject,
+          message:
+            entry.status === "unreadable"
+              ? `${path} cannot be read`
+              : `${path} does not decrypt on this host (wrong key, or a truncated or tampered ciphertext)`,
+          advice:
+            "check it with systemd-creds decrypt; move it out of the credential store if it is not needed",
         });
         break;
       case "not-a-credential":

@@ -3,7 +3,7 @@ export { type DotenvEntry, parseDotenv } from "./dotenv.js";
 export { DEFAULT_STATE, resolveLayout, type StoreLayout, storeFile } from "./layout.js";
 export { type CredentialEntryInfo, type CredentialStatus, listCredentials } from "./listing.js";
 export { type CredentialMeta, readMeta, type VersionMeta } from "./meta.js";
-export { defaultRunParent, type RunOptions, type RunResult, runWithCredentials } from "./run.js";
+export { defaultRunLocation, type RunOptions, type RunResult, runWithCredentials } from "./run.js";
 export {
   assertStoreUsable,
   closeOpened,

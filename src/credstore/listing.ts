@@ -2,6 +2,7 @@ import { lstatSync, readdirSync } from "node:fs";
 import { readProtectedFile } from "../load/index.js";
 import { isSecretError, SecretError } from "../secret/index.js";
 import {
+  CREDENTIAL_SIZE_MAX,
   type CredentialKeyType,
   credentialNameProblem,
   decryptCredential,
@@ -21,7 +22,10 @@ export type CredentialStatus =
   | "plaintext"
   | "invalid-name"
   | "unknown-key-type"
-  | "leftover-temp";
+  | "leftover-temp"
+  | "too-large"
+  | "unreadable"
+  | "decrypt-failed";
 
 /** What `ls` shows about one entry of the store: never a value. */
 export interface CredentialEntryInfo {
@@ -73,7 +77,12 @@ export async function listCredentials(
   const out: CredentialEntryInfo[] = [];
   for (const name of names) {
     const path = storeFile(l, name);
-    const st = lstatSync(path);
+    let st: ReturnType<typeof lstatSync>;
+    try {
+      st = lstatSync(path);
+    } catch {
+      continue; // removed since the directory was read
+    }
     if (!st.isFile()) continue;
     const info: CredentialEntryInfo = {
       name,
@@ -93,7 +102,18 @@ export async function listCredentials(
       info.status = "leftover-temp";
       continue;
     }
-    const bytes = readProtectedFile(path, { permissions: "any", owners: "any" });
+    // One bad file is one bad line: it never hides the rest of the store.
+    if (st.size > CREDENTIAL_SIZE_MAX) {
+      info.status = "too-large";
+      continue;
+    }
+    let bytes: Buffer;
+    try {
+      bytes = readProtectedFile(path, { permissions: "any", owners: "any" });
+    } catch (err) {
+      info.status = isSecretError(err, "TOO_LARGE") ? "too-large" : "unreadable";
+      continue;
+    }
     let isCredential = true;
     try {
       info.keyType = readCredentialHeader(bytes).keyType;
@@ -138,7 +158,10 @@ export async function listCredentials(
           info.status = "expired";
           continue;
         }
-        if (!isSecretError(err, "NOT_ROOT")) throw err;
+        if (!isSecretError(err, "NOT_ROOT")) {
+          info.status = isSecretError(err, "TOO_LARGE") ? "too-large" : "decrypt-failed";
+          continue;
+        }
       }
     }
     if ((st.mode & 0o077) !== 0 || (process.geteuid?.() === 0 && (st.uid !== 0 || st.gid !== 0))) {

@@ -6,7 +6,7 @@ import {
   createCredentialsDirectory,
   type CredentialsDirectory,
   fileVariableFor,
-  privateRunParent,
+  privateRunLocation,
   removeCredentialsDirectory,
 } from "../load/index.js";
 import { type Secret, SecretError } from "../secret/index.js";
@@ -46,31 +46,28 @@ const osSignals = osConstants.signals as Record<string, number>;
 const WITHHELD = ["SYSTEMD_CREDENTIAL_SECRET", "CREDENTIALS_DIRECTORY"];
 
 /**
- * Directories named credentials-<pid>.<start time>-… whose keyhold process died (kill -9) are
- * removed, also when the pid now belongs to another process (names of older keyholds carry the
- * pid alone).
+ * Directories named [prefix]credentials-<pid>.<start time>-… whose keyhold process died (kill -9)
+ * are removed, also when the pid now belongs to another process (names of older keyholds carry
+ * the pid alone). removeCredentialsDirectory decides what may be touched and how.
  */
-function sweepOrphans(parent: string): void {
+function sweepOrphans(place: { parent: string; prefix: string }): void {
   let entries: string[];
   try {
-    entries = readdirSync(parent);
+    entries = readdirSync(place.parent);
   } catch {
     return;
   }
+  const head = `${place.prefix}credentials-`;
   for (const entry of entries) {
-    const owner = parseProcessTag(/^credentials-([0-9.]+)-/.exec(entry)?.[1] ?? "");
+    if (!entry.startsWith(head)) continue;
+    const owner = parseProcessTag(/^([0-9.]+)-/.exec(entry.slice(head.length))?.[1] ?? "");
     if (owner === undefined || processAlive(owner.pid, owner.started)) continue;
-    const path = join(parent, entry);
-    try {
-      removeCredentialsDirectory(path);
-    } catch {
-      // raced with another sweeper
-    }
+    removeCredentialsDirectory(join(place.parent, entry));
   }
 }
 
-/** Where `run` makes its directories: see privateRunParent. */
-export const defaultRunParent = privateRunParent;
+/** Where `run` makes its directories: see privateRunLocation. */
+export const defaultRunLocation = privateRunLocation;
 
 /**
  * `keyhold run`: decrypt the named credentials, place them in a private directory on a memory
@@ -98,9 +95,9 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
     throw err;
   }
   // Root's /run/keyhold is traversable (0711) but not listable: a --user child must reach its
-  // own directory inside, which is 0500 and owned by it; nobody else can list or enter another's.
-  const parent = privateRunParent();
-  sweepOrphans(parent);
+  // own directory inside (root's, 0550, the child's group); nobody else can list or enter another's.
+  const place = privateRunLocation();
+  sweepOrphans(place);
 
   // Signals are caught from here on, before anything exists that would need removing: the child
   // can start and print before spawn() even returns, so a handler installed after spawn() could
@@ -147,8 +144,8 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
     await options.ready;
     if (caught) return diedOf(caught, "ramfs");
     dir = createCredentialsDirectory(values, {
-      parent,
-      prefix: `credentials-${processTag()}-`,
+      parent: place.parent,
+      prefix: `${place.prefix}credentials-${processTag()}-`,
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     });

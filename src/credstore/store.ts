@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -16,16 +15,18 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { readProtectedFile } from "../load/index.js";
 import { type Secret, SecretError } from "../secret/index.js";
 import {
   assertCredentialName,
+  assertCredentialValueSize,
+  CREDENTIAL_SIZE_MAX,
   decryptCredential,
   encryptCredential,
   readCredentialHeader,
 } from "../systemd/index.js";
-import { fsyncDirectory, processTag, withLock, writeFileAtomic } from "../durable/index.js";
+import { fsyncDirectory, temporaryNameFor, withLock, writeFileAtomic } from "../durable/index.js";
 import {
   credentialStateDir,
   lockFile,
@@ -177,6 +178,7 @@ export async function writeVersion(
       `invalid credential name ${JSON.stringify(name)}: reserved for keyhold's temporary files`,
     );
   }
+  assertCredentialValueSize(name, value.byteLength);
   assertStoreUsable(l);
   // Encrypt before taking the lock: systemd-creds is the slow part and touches nothing on disk.
   const encryptOptions = { ...l.creds, ...(l.withKey ? { withKey: l.withKey } : {}) };
@@ -188,6 +190,15 @@ export async function writeVersion(
       ? encryptOptions
       : { ...encryptOptions, notAfter: `@${Math.floor(notAfter.getTime() / 1000)}` },
   );
+  // CREDENTIAL_VALUE_MAX is chosen so this never happens; if a key type ever adds more, the
+  // value is refused here, before anything is written, rather than stored unreadable.
+  if (ciphertext.length > CREDENTIAL_SIZE_MAX) {
+    throw new SecretError(
+      "TOO_LARGE",
+      `credential ${name} would be ${ciphertext.length} bytes encrypted; systemd loads at most ${CREDENTIAL_SIZE_MAX}`,
+      { hint: "store a smaller value" },
+    );
+  }
   return withLock(lockFile(l), () => {
     const present = exists(l, name);
     if (options.mustExist && !present) {
@@ -397,7 +408,12 @@ export function readOpened(file: OpenedFile, maxBytes: number): Buffer {
     if (n === 0) break;
     offset += n;
   }
-  return buf.subarray(0, offset);
+  // A file cut short while it was read would be stored (and then shredded) as a shorter value.
+  if (offset !== file.size || fstatSync(file.fd).size !== file.size) {
+    buf.fill(0);
+    throw new SecretError("IO_ERROR", `${file.path} changed while keyhold read it; nothing was stored`);
+  }
+  return buf;
 }
 
 /**
@@ -438,9 +454,7 @@ export function shredFile(path: string): void {
 }
 
 /** A hidden name in the same directory, for taking a file out of sight atomically before shredding it. */
-function asideName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${processTag()}-${randomBytes(6).toString("hex")}`);
-}
+const asideName = temporaryNameFor;
 
 /** Shreds a credential's kept state (versions, metadata): renamed aside first, so a crash leaves no half-removed history under the name. */
 function discardState(l: StoreLayout, name: string): number {

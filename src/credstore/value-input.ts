@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import { Secret, SecretError } from "../secret/index.js";
-import { CREDENTIAL_SIZE_MAX } from "../systemd/index.js";
+import { assertCredentialValueSize, CREDENTIAL_VALUE_MAX } from "../systemd/index.js";
 
 type Input = Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
 
@@ -15,15 +15,14 @@ function finish(name: string, chunks: Buffer[], total: number, keepNewline: bool
   for (const c of chunks) c.fill(0);
   const value = keepNewline ? all : withoutFinalNewline(all);
   try {
-    if (value.length === 0)
-      throw new SecretError("EMPTY_VALUE", `refusing to store an empty value for ${name}`);
+    assertCredentialValueSize(name, value.length);
     return Secret.fromBytes(value);
   } finally {
     all.fill(0);
   }
 }
 
-/** Reads a value from a pipe, refusing more than 1 MiB without buffering it all. */
+/** Reads a value from a pipe, refusing one over CREDENTIAL_VALUE_MAX without buffering it all. */
 async function readPipe(name: string, input: Input, keepNewline: boolean): Promise<Secret> {
   const chunks: Buffer[] = [];
   let total = 0;
@@ -31,12 +30,14 @@ async function readPipe(name: string, input: Input, keepNewline: boolean): Promi
     const b = chunk as Buffer;
     total += b.length;
     chunks.push(b);
-    if (total > CREDENTIAL_SIZE_MAX) {
+    // Room for a final "\r\n" that is not part of the value; finish() checks the exact length.
+    if (total > CREDENTIAL_VALUE_MAX + 2) {
       for (const c of chunks) c.fill(0);
       input.destroy();
       throw new SecretError(
         "TOO_LARGE",
-        `value for ${name} is larger than 1 MiB, the systemd credential limit`,
+        `value for ${name} is larger than ${CREDENTIAL_VALUE_MAX} bytes, the most a credential value may be`,
+        { hint: "its ciphertext must fit the 1 MiB that systemd loads" },
       );
     }
   }
@@ -75,17 +76,10 @@ function readHidden(
     };
     const endLine = (): boolean => {
       prompt.write("\n");
-      if (length === 0) {
-        done(new SecretError("EMPTY_VALUE", `refusing to store an empty value for ${name}`));
-        return false;
-      }
-      if (length > CREDENTIAL_SIZE_MAX) {
-        done(
-          new SecretError(
-            "TOO_LARGE",
-            `value for ${name} is larger than 1 MiB, the systemd credential limit`,
-          ),
-        );
+      try {
+        assertCredentialValueSize(name, length);
+      } catch (err) {
+        done(err as SecretError);
         return false;
       }
       lines.push(Secret.fromBytes(line.subarray(0, length)));

@@ -31,9 +31,20 @@ export function fsyncDirectory(dir: string): void {
   }
 }
 
-/** A temporary name in the same directory as `path`, hidden and never a valid credential file name. */
+/** The most bytes a file name may have (Linux NAME_MAX). */
+const NAME_MAX = 255;
+
+/**
+ * A temporary name in the same directory as `path`: hidden, `.NAME.tmp-<pid>.<start>-<random>`.
+ * A name too long for that (a credential name may take all 255 bytes) is shortened in it: the
+ * random part keeps it unique, and the shape keeps it recognisable as keyhold's temporary file.
+ */
 export function temporaryNameFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${processTag()}-${randomBytes(6).toString("hex")}`);
+  const suffix = `.tmp-${processTag()}-${randomBytes(6).toString("hex")}`;
+  const room = NAME_MAX - 1 - suffix.length;
+  const base = [...basename(path)];
+  while (Buffer.byteLength(base.join(""), "utf8") > room) base.pop();
+  return join(dirname(path), `.${base.join("")}${suffix}`);
 }
 
 /**

@@ -4,20 +4,23 @@ import {
   chownSync,
   closeSync,
   constants,
+  fchownSync,
+  fstatSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
-  fstatSync,
-  lstatSync,
-  rmSync,
+  rmdirSync,
   statfsSync,
+  statSync,
+  unlinkSync,
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { type Secret, SecretError } from "../secret/index.js";
-import { assertCredentialName, systemTool } from "../systemd/index.js";
+import { assertCredentialName, CREDENTIAL_SIZE_MAX, systemTool } from "../systemd/index.js";
 
 export interface CredentialEntry {
   name: string;
@@ -28,15 +31,15 @@ export interface CredentialsDirectory {
   path: string;
   /** "ramfs" (never swapped) or "tmpfs" (may be swapped where swap exists). */
   filesystem: "ramfs" | "tmpfs";
-  /** Overwrites and removes every file, unmounts, removes the directory. Idempotent. */
+  /** Unmounts or wipes what is inside, removes the directory. Idempotent. */
   remove(): void;
 }
 
 export interface CredentialsDirectoryOptions {
-  /** Owner of the directory and files; default the calling user. */
+  /** Owner of the files (and group of the directory); default the calling user. */
   uid?: number;
   gid?: number;
-  /** Where to create it. Default /run/keyhold (root) or $XDG_RUNTIME_DIR or /dev/shm. */
+  /** Where to create it. Default: see privateRunLocation. */
   parent?: string;
   /** Try a private ramfs mount (root only). Default true. */
   ramfs?: boolean;
@@ -78,81 +81,176 @@ function writeCredentialFile(path: string, value: Secret, uid: number, gid: numb
     const bytes = value.exposeBytes();
     let offset = 0;
     while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    if (process.geteuid?.() === 0) fchownSync(fd, uid, gid);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  if (process.geteuid?.() === 0) chownSync(path, uid, gid);
+}
+
+/** Whether `path` is a mount point: it sits on another device than its parent. */
+function isMountPoint(path: string): boolean {
+  try {
+    return lstatSync(path).dev !== lstatSync(dirname(path)).dev;
+  } catch {
+    return false;
+  }
+}
+
+function unmount(path: string): void {
+  const r = spawnSync(systemTool("umount"), [path], { stdio: "ignore" });
+  // Busy (a process the child left behind still has it open): detach it now; the kernel frees
+  // the pages when the last user lets go.
+  if (r.status !== 0) spawnSync(systemTool("umount"), ["--lazy", path], { stdio: "ignore" });
 }
 
 /**
- * Overwrites a regular file through a descriptor opened without following links and without
- * blocking (a FIFO planted by a --user child cannot hang the cleanup), then unlinks the entry;
- * anything that is not a regular file is removed without being opened.
+ * Overwrites and unlinks the entries of a directory only keyhold's user can change (its own, 0500
+ * or 0550): no other user can add, rename or replace an entry in it, so its paths hold still.
+ * Only regular files are opened (O_NOFOLLOW, O_NONBLOCK); nothing is descended into.
  */
-function overwriteAndUnlink(path: string): void {
+function wipeOwnDirectory(path: string): void {
+  let entries: string[];
   try {
-    const fd = openSync(
+    chmodSync(path, 0o700);
+    entries = readdirSync(path);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const p = join(path, entry);
+    try {
+      const st = lstatSync(p);
+      if (st.isDirectory())
+        rmdirSync(p); // keyhold makes none: an empty one goes, a full one stays
+      else {
+        if (st.isFile()) overwrite(p);
+        unlinkSync(p);
+      }
+    } catch {
+      // left in place: the directory's own removal fails after it, and the next sweep tries again
+    }
+  }
+}
+
+/**
+ * Zeros the first bytes of a credential file: where keyhold wrote the value. The reader owns the
+ * file and may have grown it; the overwrite stops at the largest value keyhold writes.
+ */
+function overwrite(path: string): void {
+  let fd: number;
+  try {
+    fd = openSync(
       path,
       constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
     );
-    try {
-      const st = fstatSync(fd);
-      if (st.isFile() && st.size > 0) writeSync(fd, Buffer.alloc(st.size), 0, st.size, 0);
-    } finally {
-      closeSync(fd);
-    }
   } catch {
-    // a symlink, a directory, a FIFO without reader, or already gone: removed below all the same
+    return; // gone, or not openable: unlinked all the same
   }
-  rmSync(path, { recursive: true, force: true });
+  try {
+    const size = Math.min(fstatSync(fd).size, CREDENTIAL_SIZE_MAX);
+    if (size > 0) writeSync(fd, Buffer.alloc(size), 0, size, 0);
+  } catch {
+    // a write error leaves the unlink to do what it can
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Empties a directory that belongs to another user (directories an older keyhold gave to the
+ * --user it ran) with that user's rights, never root's: whatever that user renamed or linked
+ * inside, the removal can reach only what the user could remove anyway.
+ */
+function emptyAsOwner(path: string, uid: number, gid: number): void {
+  spawnSync(systemTool("find"), [path, "-mindepth", "1", "-delete"], {
+    uid,
+    gid,
+    cwd: "/",
+    stdio: "ignore",
+    timeout: 30_000,
+  });
 }
 
 /**
  * Wipes and removes a credentials directory made by createCredentialsDirectory, also one left
- * behind by a process that was killed: files are overwritten, a ramfs mount is unmounted. A
- * path that is not a real directory (a symlink planted in a shared parent) is left alone.
+ * behind by a process that was killed. A directory of keyhold's own user is wiped entry by entry
+ * (no one else can change its entries), a ramfs is unmounted, and what was under it removed. A
+ * directory another user owns (an older keyhold gave its directory to the --user it ran) is
+ * never read as root: it is unmounted, then emptied with its owner's rights. A path that is not
+ * a real directory (a link planted in a shared parent) is left alone.
  */
 export function removeCredentialsDirectory(path: string): void {
+  const me = process.geteuid?.() ?? 0;
+  const top = directoryAt(path);
+  if (top === undefined) return;
+  if (onlyChangeableBy(top, me)) wipeOwnDirectory(path);
+  if (isMountPoint(path)) unmount(path);
+  const under = directoryAt(path);
+  if (under === undefined) return;
   try {
-    if (!lstatSync(path).isDirectory()) return;
+    if (onlyChangeableBy(under, me)) wipeOwnDirectory(path);
+    else if (me === 0 && under.uid !== 0) {
+      chmodSync(path, 0o700); // so its owner can empty it whatever mode it was left in
+      emptyAsOwner(path, under.uid, under.gid);
+    } else return; // another user's, or one others can write to: not ours to walk
+    rmdirSync(path);
   } catch {
-    return;
+    // already gone, or something in it could not be removed: left for the next sweep
   }
+}
+
+interface DirectoryOwner {
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/** Owner and mode of `path` when it is a directory (not a link to one). */
+function directoryAt(path: string): DirectoryOwner | undefined {
   try {
-    chmodSync(path, 0o700);
-    for (const f of readdirSync(path)) overwriteAndUnlink(join(path, f));
+    const st = lstatSync(path);
+    return st.isDirectory() ? { uid: st.uid, gid: st.gid, mode: st.mode } : undefined;
   } catch {
-    // directory already gone
+    return undefined;
   }
-  try {
-    // A mount point sits on a different device than its parent directory.
-    if (lstatSync(path).dev !== lstatSync(dirname(path)).dev) {
-      const r = spawnSync(systemTool("umount"), [path], { stdio: "ignore" });
-      if (r.status !== 0) spawnSync(systemTool("umount"), ["--lazy", path], { stdio: "ignore" });
-    }
-  } catch {
-    // already gone
-  }
-  rmSync(path, { recursive: true, force: true });
+}
+
+/** Whether only `uid` can add, rename or remove entries of the directory. */
+function onlyChangeableBy(dir: DirectoryOwner, uid: number): boolean {
+  return dir.uid === uid && (dir.mode & 0o022) === 0;
 }
 
 /**
- * The parent for credential directories of the calling user. Root: /run/keyhold (0711, root's).
- * Anyone else: a private keyhold-<uid> directory (0700) in $XDG_RUNTIME_DIR or /dev/shm, never a
- * shared world-writable directory itself, where other users could plant names and links.
+ * Where credential directories of the calling user go: `parent`, and `prefix` in front of the
+ * names keyhold gives them there. Root: /run/keyhold (0711, root's). Anyone else: keyhold-<uid>
+ * (0700) in a runtime directory only that user owns ($XDG_RUNTIME_DIR, else /run/user/<uid>);
+ * without one, each directory is made fresh in /dev/shm under a unique name (mkdtemp) and its
+ * owner and mode are checked: no name there is reserved for a user, since anyone can take it first.
  */
-export function privateRunParent(): string {
+export function privateRunLocation(): { parent: string; prefix: string } {
   const uid = process.geteuid?.() ?? 0;
   if (uid === 0) {
     ensureOwnDirectory("/run/keyhold", 0o711, 0);
-    return "/run/keyhold";
+    return { parent: "/run/keyhold", prefix: "" };
   }
-  const runtime = process.env.XDG_RUNTIME_DIR;
-  const base = runtime?.startsWith("/") ? runtime : "/dev/shm";
-  const parent = join(base, `keyhold-${uid}`);
-  ensureOwnDirectory(parent, 0o700, uid);
-  return parent;
+  for (const runtime of [process.env.XDG_RUNTIME_DIR, `/run/user/${uid}`]) {
+    if (runtime === undefined || !runtime.startsWith("/") || !privateTo(runtime, uid)) continue;
+    const parent = join(runtime, `keyhold-${uid}`);
+    ensureOwnDirectory(parent, 0o700, uid);
+    return { parent, prefix: "" };
+  }
+  return { parent: "/dev/shm", prefix: `keyhold-${uid}-` };
+}
+
+/** A directory owned by `uid` that no one else can enter. */
+function privateTo(path: string, uid: number): boolean {
+  try {
+    const st = statSync(path);
+    return st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0;
+  } catch {
+    return false;
+  }
 }
 
 function ensureOwnDirectory(path: string, mode: number, uid: number): void {
@@ -174,22 +272,36 @@ function ensureOwnDirectory(path: string, mode: number, uid: number): void {
   if ((st.mode & 0o777) !== mode) chmodSync(path, mode);
 }
 
+/** A fresh directory from mkdtemp, checked to be a directory of ours that only we can enter. */
+function makeFreshDirectory(template: string): string {
+  const path = mkdtempSync(template);
+  const st = lstatSync(path);
+  if (!st.isDirectory() || st.uid !== (process.geteuid?.() ?? 0) || (st.mode & 0o077) !== 0) {
+    throw new SecretError("PATH_VALIDATION_FAILED", `${path} is not a private directory of this user`);
+  }
+  return path;
+}
+
 /**
  * Creates a private directory on a memory file system holding one 0400 file per credential,
- * the way systemd lays out $CREDENTIALS_DIRECTORY for a service: directory 0700 (0500 once
- * filled), owned by the process that will read it. Nothing in it ever reaches a disk.
+ * the way systemd lays out $CREDENTIALS_DIRECTORY for a service. Nothing in it ever reaches a
+ * disk. The files belong to the reader (`uid`); the directory always stays the caller's: 0500,
+ * or 0550 with the reader's group when the reader is another user, who can then list and read
+ * it but never add, rename or replace an entry. Removing it therefore never meets a tree the
+ * reader built.
  */
 export function createCredentialsDirectory(
   entries: readonly CredentialEntry[],
   options: CredentialsDirectoryOptions = {},
 ): CredentialsDirectory {
   for (const e of entries) assertCredentialName(e.name);
-  const uid = options.uid ?? process.geteuid?.() ?? 0;
+  const me = process.geteuid?.() ?? 0;
+  const uid = options.uid ?? me;
   const gid = options.gid ?? process.getegid?.() ?? 0;
-  const parent = options.parent ?? privateRunParent();
-  mkdirSync(parent, { recursive: true, mode: 0o700 });
-  const path = mkdtempSync(join(parent, options.prefix ?? "credentials-"));
-  if ((options.ramfs ?? true) && process.geteuid?.() === 0) mountRamfs(path);
+  const place = options.parent === undefined ? privateRunLocation() : { parent: options.parent, prefix: "" };
+  mkdirSync(place.parent, { recursive: true, mode: 0o700 });
+  const path = makeFreshDirectory(join(place.parent, `${place.prefix}${options.prefix ?? "credentials-"}`));
+  if ((options.ramfs ?? true) && me === 0) mountRamfs(path);
   const filesystem = memoryFilesystemOf(path);
   let removed = false;
   const dir: CredentialsDirectory = {
@@ -205,7 +317,7 @@ export function createCredentialsDirectory(
     dir.remove();
     throw new SecretError(
       "NOT_MEMORY_FS",
-      `${parent} is not on a memory file system; refusing to write credentials there`,
+      `${place.parent} is not on a memory file system; refusing to write credentials there`,
       {
         hint: "run as root (keyhold mounts a private ramfs) or set XDG_RUNTIME_DIR to a tmpfs directory",
       },
@@ -213,8 +325,10 @@ export function createCredentialsDirectory(
   }
   try {
     for (const e of entries) writeCredentialFile(join(path, e.name), e.value, uid, gid);
-    chmodSync(path, 0o500);
-    if (process.geteuid?.() === 0) chownSync(path, uid, gid);
+    if (me === 0 && uid !== me) {
+      chownSync(path, me, gid);
+      chmodSync(path, 0o550);
+    } else chmodSync(path, 0o500);
     return dir;
   } catch (err) {
     dir.remove();

@@ -3,7 +3,7 @@ export {
   type CredentialsDirectory,
   type CredentialsDirectoryOptions,
   createCredentialsDirectory,
-  privateRunParent,
+  privateRunLocation,
   removeCredentialsDirectory,
 } from "./credentials-directory.js";
 export { assertCleanAbsolutePath, type ProtectedFileRules, readProtectedFile } from "./protected-file.js";

@@ -1,5 +1,5 @@
 import { Secret, SecretError } from "../secret/index.js";
-import { assertCredentialName, CREDENTIAL_SIZE_MAX } from "./names.js";
+import { assertCredentialName, assertCredentialValueSize } from "./names.js";
 import { runTool, runToolSync, systemTool, type ToolResult } from "./process.js";
 
 /** Which key systemd-creds seals with. "auto" picks host+tpm2 when a TPM2 is present. */
@@ -92,17 +92,6 @@ function missingTool(err: unknown, binary: string): never {
   throw err;
 }
 
-function checkValue(name: string, value: Uint8Array): void {
-  if (value.length === 0)
-    throw new SecretError("EMPTY_VALUE", `refusing to store an empty value for ${name}`);
-  if (value.length > CREDENTIAL_SIZE_MAX) {
-    throw new SecretError(
-      "TOO_LARGE",
-      `value for ${name} is ${value.length} bytes; systemd credentials hold at most 1 MiB`,
-    );
-  }
-}
-
 let tpm2Present: boolean | undefined;
 
 /** Whether a usable TPM2 is present (`systemd-creds has-tpm2`), asked once per process. */
@@ -137,7 +126,7 @@ export async function encryptCredential(
   options: EncryptOptions = {},
 ): Promise<Buffer> {
   assertCredentialName(name);
-  checkValue(name, value);
+  assertCredentialValueSize(name, value.length);
   const binary = options.binary ?? systemTool("systemd-creds");
   const withKey = options.withKey ?? (await defaultWithKey(options));
   const args = ["encrypt", `--name=${name}`, `--with-key=${withKey}`];

@@ -16,8 +16,10 @@ export {
 } from "./header.js";
 export {
   assertCredentialName,
+  assertCredentialValueSize,
   CREDENTIAL_NAME_MAX,
   CREDENTIAL_SIZE_MAX,
+  CREDENTIAL_VALUE_MAX,
   credentialNameProblem,
 } from "./names.js";
 export { runTool, runToolSync, systemTool, type ToolResult } from "./process.js";

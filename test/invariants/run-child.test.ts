@@ -1,6 +1,7 @@
 /**
  * DESIGN 4 items 1-2 for `keyhold run`: the child gets the value only as a file in a private
- * $CREDENTIALS_DIRECTORY on ramfs (0500 directory, 0400 files, owned by the caller or --user),
+ * $CREDENTIALS_DIRECTORY on ramfs (0400 files owned by the caller or --user; the directory the
+ * caller's, 0500, or 0550 with the --user's group),
  * never in its environment; the directory is gone afterwards, also when keyhold is stopped by
  * SIGINT, SIGTERM or SIGHUP while the child runs; keyhold exits with the child's code.
  */
@@ -122,7 +123,7 @@ describe("keyhold run: what the child sees", () => {
     for (const form of encodingsOf(value)) assert.ok(!environ.some((e) => e.includes(form)));
   });
 
-  it("with --user, the directory and file belong to that user, who can read them", async () => {
+  it("with --user, the file belongs to that user, the directory to root and that user's group", async () => {
     const r = await runCli(
       ["run", "--user", "nobody", "api_key", "--", "sh", "-c", INSPECT, "inspect", "api_key"],
       {
@@ -133,7 +134,7 @@ describe("keyhold run: what the child sees", () => {
     assert.equal(seen.get("uid"), "65534", "the child runs as nobody");
     assert.equal(
       seen.get("dirmode"),
-      "500 65534 65534",
+      "550 0 65534",
       `the child cannot reach its directory: ${r.stderr.trim()}`,
     );
     assert.equal(seen.get("filemode"), "400 65534 65534");

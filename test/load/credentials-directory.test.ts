@@ -39,7 +39,7 @@ describe("createCredentialsDirectory", () => {
     assert.equal(existsSync(dir.path), false);
   });
 
-  it("gives the files to the user that will read them", (t) => {
+  it("gives the files to the user that will read them, the directory only through its group", (t) => {
     if (process.geteuid?.() !== 0) return t.skip("chown needs root");
     const parent = mkdtempSync(join("/run", "keyhold-test-"));
     const dir = createCredentialsDirectory([{ name: "k", value: Secret.fromString(makeCanary()) }], {
@@ -48,7 +48,9 @@ describe("createCredentialsDirectory", () => {
       gid: 65534,
     });
     try {
-      assert.equal(statSync(dir.path).uid, 65534);
+      // The reader can list and read but never add, rename or replace an entry.
+      const st = statSync(dir.path);
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [0, 65534, 0o550]);
       assert.equal(statSync(join(dir.path, "k")).uid, 65534);
     } finally {
       dir.remove();

@@ -4,6 +4,8 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SecretError } from "../../src/index.js";
 import {
+  CREDENTIAL_SIZE_MAX,
+  CREDENTIAL_VALUE_MAX,
   credentialNameProblem,
   decryptCredential,
   decryptCredentialSync,
@@ -90,6 +92,20 @@ describe("systemd-creds layer", () => {
   it("refuses empty and oversized values before running anything", async () => {
     await assert.rejects(encryptCredential("e", Buffer.alloc(0), opts()), code("EMPTY_VALUE"));
     await assert.rejects(encryptCredential("big", Buffer.alloc(1024 * 1024 + 1), opts()), code("TOO_LARGE"));
+    await assert.rejects(
+      encryptCredential("big", Buffer.alloc(CREDENTIAL_VALUE_MAX + 1), opts()),
+      code("TOO_LARGE"),
+    );
+  });
+
+  it("the largest value's ciphertext fits the 1 MiB systemd loads, whatever the name", async () => {
+    const value = Buffer.alloc(CREDENTIAL_VALUE_MAX, 0xa5);
+    const name = "n".repeat(255);
+    const ct = await encryptCredential(name, value, { ...opts(), notAfter: "+30d" });
+    assert.ok(ct.length <= CREDENTIAL_SIZE_MAX, `${ct.length} bytes`);
+    const back = await decryptCredential(name, ct, opts());
+    assert.ok(Buffer.from(back.exposeBytes()).equals(value));
+    back.dispose();
   });
 
   it("says so when systemd-creds is missing", async () => {
