@@ -268,3 +268,21 @@ export function outputOf(events: Record<string, unknown>[], stream?: "stdout" | 
     .map((e) => e.data as string)
     .join("");
 }
+
+/**
+ * PIDs (in this test's PID namespace) of the processes one of whose arguments is exactly `arg`:
+ * a job's processes live in a PID namespace of their own, so a PID they print means nothing here.
+ */
+export function processesWithArgument(arg: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "latin1").split("\0").includes(arg))
+        pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
