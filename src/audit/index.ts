@@ -1,4 +1,11 @@
 export type { AuditDetail, AuditEvent, AuditRecord, AuditResult } from "./format.js";
-export { AUDIT_KEY_NAME, AUDIT_LOG_FILE, createAuditKey, loadAuditKey, openStateAuditLog } from "./key.js";
+export {
+  AUDIT_KEY_NAME,
+  AUDIT_LOG_FILE,
+  createAuditKey,
+  createAuditKeyFile,
+  loadAuditKey,
+  openStateAuditLog,
+} from "./key.js";
 export { AuditLog, type AuditLogOptions } from "./log.js";
 export type { AuditProblem, AuditProblemKind, AuditReport } from "./verify.js";

@@ -21,7 +21,11 @@ const KEY_FILE_MAX_BYTES = 16 * 1024;
  * written. A lock makes concurrent callers agree on one key.
  */
 export async function createAuditKey(stateDir: string, creds: CredsOptions = {}): Promise<boolean> {
-  const path = join(stateDir, AUDIT_KEY_NAME);
+  return createAuditKeyFile(join(stateDir, AUDIT_KEY_NAME), creds);
+}
+
+/** createAuditKey at another path: a job server's own key (`keyhold unit --mode jobserver --install`). */
+export async function createAuditKeyFile(path: string, creds: CredsOptions = {}): Promise<boolean> {
   return withLock(`${path}.lock`, async () => {
     if (existsSync(path)) return false;
     const hex = Buffer.from(randomBytes(32).toString("hex"), "utf8");
@@ -38,17 +42,22 @@ export async function createAuditKey(stateDir: string, creds: CredsOptions = {})
  * The audit key: from `$CREDENTIALS_DIRECTORY/keyhold.audit-key` when that variable is set and
  * the file is there (a service given it with LoadCredentialEncrypted=), otherwise decrypted from
  * `<stateDir>/keyhold.audit-key` with systemd-creds. AUDIT_KEY_MISSING when neither exists.
+ * `keyFile` names the sealed key instead (a job server's own, to verify its log).
  */
-export async function loadAuditKey(stateDir: string, creds: CredsOptions = {}): Promise<SecretKey> {
+export async function loadAuditKey(
+  stateDir: string,
+  creds: CredsOptions = {},
+  keyFile?: string,
+): Promise<SecretKey> {
   const credentialsDirectory = (creds.env ?? process.env).CREDENTIALS_DIRECTORY;
-  if (credentialsDirectory) {
+  if (credentialsDirectory && keyFile === undefined) {
     const fromService = readIfPresent(join(credentialsDirectory, AUDIT_KEY_NAME), {
       permissions: "no-others",
       owners: "any",
     });
     if (fromService !== null) return keyFromHex(fromService);
   }
-  const path = join(stateDir, AUDIT_KEY_NAME);
+  const path = keyFile ?? join(stateDir, AUDIT_KEY_NAME);
   const sealed = readIfPresent(path, {});
   if (sealed === null) {
     throw new SecretError("AUDIT_KEY_MISSING", `audit key not found: ${path}`, {
@@ -64,8 +73,12 @@ export async function loadAuditKey(stateDir: string, creds: CredsOptions = {}): 
 }
 
 /** The state directory's audit log, `<stateDir>/audit.log`, keyed with loadAuditKey. */
-export async function openStateAuditLog(stateDir: string, creds: CredsOptions = {}): Promise<AuditLog> {
-  const key = await loadAuditKey(stateDir, creds);
+export async function openStateAuditLog(
+  stateDir: string,
+  creds: CredsOptions = {},
+  keyFile?: string,
+): Promise<AuditLog> {
+  const key = await loadAuditKey(stateDir, creds, keyFile);
   return AuditLog.open({
     path: join(stateDir, AUDIT_LOG_FILE),
     key,

@@ -2,12 +2,12 @@ import { parseArgs } from "node:util";
 import { type AuditRecord, type AuditReport, openStateAuditLog } from "../audit/index.js";
 import { type CliIo, type Command, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
-const SYNOPSIS = "audit [--verify] [--json] [--state DIR]";
+const SYNOPSIS = "audit [--verify] [--json] [--state DIR] [--key FILE]";
 const DEFAULT_STATE = "/var/lib/keyhold";
 
 /** `keyhold audit`: show the audit log, or verify it (exit 3 on any problem). */
 export const auditCommand: Command = async (argv, io) => {
-  let values: { verify?: boolean; json?: boolean; state?: string; help?: boolean };
+  let values: { verify?: boolean; json?: boolean; state?: string; key?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -15,6 +15,9 @@ export const auditCommand: Command = async (argv, io) => {
         verify: { type: "boolean" },
         json: { type: "boolean" },
         state: { type: "string" },
+        // The sealed key, when it is not <state>/keyhold.audit-key: a job server's own
+        // (/var/lib/keyhold/keyhold-jobs.audit-key) beside its log in its state directory.
+        key: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -32,7 +35,7 @@ export const auditCommand: Command = async (argv, io) => {
     return EXIT_OK;
   }
   const state = values.state ?? (io.env.KEYHOLD_STATE || DEFAULT_STATE);
-  const log = await openStateAuditLog(state, { env: io.env });
+  const log = await openStateAuditLog(state, { env: io.env }, values.key);
   if (values.verify) {
     const report = await log.verify();
     if (values.json) writeJson(io, { path: log.path, ...report });

@@ -39,6 +39,7 @@ export {
 } from "./install.js";
 export {
   AUDIT_KEY_CREDENTIAL,
+  jobServerAuditKeyPath,
   DEFAULT_STATE_DIR,
   DEFAULT_STORE_DIR,
   DROP_IN_NAME,
