@@ -14,6 +14,8 @@ import {
   follow,
   outputOf,
   processesWithArgument,
+  SNOOP_SCRIPT,
+  SNOOP_TRIES,
   startServer,
   type TestServer,
   waitFor,
@@ -25,27 +27,6 @@ import {
  * out. docs/jobserver.md ("What each run gets", "Threat model") states what these show; the
  * container tests repeat the isolation ones under the rendered unit.
  */
-
-/** Tries to reach what belongs to the server; prints "LEAK <what>" for anything it could. */
-const SNOOP = `#!/bin/sh
-try() { what=$1; shift; if "$@" >/dev/null 2>&1; then echo "LEAK $what"; else echo "denied $what"; fi; }
-try server-credentials sh -c 'cat "$SERVER_CREDS"/* | grep -q .'
-try server-credentials-list sh -c 'ls "$SERVER_CREDS" | grep -q .'
-try run-credentials sh -c 'cat /run/credentials/*/* | grep -q .'
-try other-runs sh -c 'runs=$(dirname "$(dirname "$CREDENTIALS_DIRECTORY")"); test "$(ls -d "$runs"/*/* | wc -l)" -gt 1'
-try state-read sh -c 'cat "$SERVER_STATE"/audit.log | grep -q .'
-try state-records sh -c 'ls "$SERVER_STATE"/runs | grep -q .'
-try state-write sh -c 'echo forged >> "$SERVER_STATE"/audit.log'
-try state-create sh -c 'echo x > "$SERVER_STATE"/planted'
-try unmount sh -c 'umount "$SERVER_CREDS" && ls "$SERVER_CREDS" | grep -q .'
-try unmount-nested unshare -Urm sh -c 'umount -l "$SERVER_CREDS" && ls "$SERVER_CREDS" | grep -q .'
-try new-proc unshare -Urm sh -c 'mount -t proc proc /mnt && ls /mnt | grep -qx "$SERVER_PID"'
-try server-proc test -e /proc/$SERVER_PID
-try init-environ sh -c 'cat /proc/1/environ | grep -q .'
-try init-mem sh -c 'head -c1 /proc/1/mem'
-echo "own=$(sha256sum < "$CREDENTIALS_DIRECTORY/api_key" | cut -d' ' -f1)"
-echo "pids=$(ls /proc | grep -c '^[0-9]')"
-`;
 
 const OTHER_RUN = `sleep 30.125`;
 
@@ -63,7 +44,7 @@ describe("job isolation (namespaces of each run)", () => {
         mkdirSync(state, { recursive: true });
       },
       config: ({ root, outputs }) => {
-        writeFileSync(join(root, "snoop.sh"), SNOOP);
+        writeFileSync(join(root, "snoop.sh"), SNOOP_SCRIPT);
         chmodSync(join(root, "snoop.sh"), 0o755);
         return {
           concurrency: 2,
@@ -131,7 +112,7 @@ describe("job isolation (namespaces of each run)", () => {
     assert.equal(run.state, "succeeded", JSON.stringify(run));
     const out = outputOf(events);
     assert.doesNotMatch(out, /LEAK/, out);
-    assert.equal((out.match(/^denied /gm) ?? []).length, 14, out);
+    assert.equal((out.match(/^denied /gm) ?? []).length, SNOOP_TRIES, out);
     assert.match(out, new RegExp(`^own=${createHash("sha256").update(canary).digest("hex")}$`, "m"));
     const pids = Number(/^pids=(\d+)$/m.exec(out)?.[1]);
     assert.ok(pids > 0 && pids < 10, `the job's /proc shows its own few processes, not the host's (${pids})`);
