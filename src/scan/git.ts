@@ -201,6 +201,8 @@ export async function* catFileBatch(
     child.on("error", reject);
     child.on("close", resolve);
   });
+  // A consumer that stops early never awaits it: its failure (an abort, a kill) is not news then.
+  exited.catch(() => undefined);
   const writing = (async () => {
     const batch = 4096;
     for (let i = 0; i < oids.length; i += batch) {
