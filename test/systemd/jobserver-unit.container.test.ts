@@ -43,7 +43,7 @@ const server = net.createServer((socket) => {
     state: attempt(() => writeFileSync(process.env.STATE_DIRECTORY + "/probe", "x")),
     home: process.env.HOME,
     inetSocket: spawnSync("/usr/bin/python3", ["-c", "import socket; socket.socket()"]).status === 0 ? "ok" : "refused",
-    jobNamespaces: spawnSync("/usr/bin/unshare", ["--user", "--map-root-user", "--mount", "--pid", "--ipc", "--fork", "--mount-proc", "/bin/mount", "-t", "tmpfs", "none", "/mnt"]).status === 0 ? "ok" : "refused",
+    jobNamespaces: spawnSync("/usr/bin/unshare", ["--user", "--map-root-user", "--mount", "--pid", "--ipc", "--fork", "--mount-proc", "/bin/mount", "-t", "tmpfs", "none", "/tmp"]).status === 0 ? "ok" : "refused",
     netNamespace: spawnSync("/usr/bin/unshare", ["--user", "--net", "/bin/true"]).status === 0 ? "ok" : "refused",
     output: out,
   };
