@@ -4,6 +4,7 @@ export {
   AUDIT_KEY_NAME,
   AUDIT_LOG_FILE,
   createAuditKey,
+  createAuditKeyFile,
   loadAuditKey,
   openStateAuditLog,
 } from "./key.js";

@@ -28,19 +28,31 @@ const KEY_FILE_MAX_BYTES = 16 * 1024;
  * is written first, so a key in the state directory always has an anchor beside it.
  */
 export async function createAuditKey(stateDir: string, creds: CredsOptions = {}): Promise<boolean> {
-  const path = join(stateDir, AUDIT_KEY_NAME);
+  return createAuditKeyFile(join(stateDir, AUDIT_KEY_NAME), creds, join(stateDir, AUDIT_ANCHOR_FILE));
+}
+
+/**
+ * createAuditKey at another path: a job server's own key (`keyhold unit --mode jobserver
+ * --install`), kept apart from the log it keys. With `anchorPath`, the anchor (seq 0) is written
+ * there before the key.
+ */
+export async function createAuditKeyFile(
+  path: string,
+  creds: CredsOptions = {},
+  anchorPath?: string,
+): Promise<boolean> {
   return withLock(`${path}.lock`, async () => {
     if (existsSync(path)) return false;
     const hex = Buffer.from(randomBytes(32).toString("hex"), "utf8");
     try {
       const sealed = await encryptCredential(AUDIT_KEY_NAME, hex, creds);
-      const key = keyFromHex(Buffer.from(hex)); // wipes its copy
-      try {
-        writeFileAtomic(join(stateDir, AUDIT_ANCHOR_FILE), sealHead(HEAD_ZERO, key, "anchor"), {
-          mode: 0o600,
-        });
-      } finally {
-        key.dispose();
+      if (anchorPath !== undefined) {
+        const key = keyFromHex(Buffer.from(hex)); // wipes its copy
+        try {
+          writeFileAtomic(anchorPath, sealHead(HEAD_ZERO, key, "anchor"), { mode: 0o600 });
+        } finally {
+          key.dispose();
+        }
       }
       writeFileAtomic(path, sealed, { mode: 0o600 });
     } finally {
@@ -54,17 +66,22 @@ export async function createAuditKey(stateDir: string, creds: CredsOptions = {})
  * The audit key: from `$CREDENTIALS_DIRECTORY/keyhold.audit-key` when that variable is set and
  * the file is there (a service given it with LoadCredentialEncrypted=), otherwise decrypted from
  * `<stateDir>/keyhold.audit-key` with systemd-creds. AUDIT_KEY_MISSING when neither exists.
+ * `keyFile` names the sealed key instead (a job server's own, to verify its log).
  */
-export async function loadAuditKey(stateDir: string, creds: CredsOptions = {}): Promise<SecretKey> {
+export async function loadAuditKey(
+  stateDir: string,
+  creds: CredsOptions = {},
+  keyFile?: string,
+): Promise<SecretKey> {
   const credentialsDirectory = (creds.env ?? process.env).CREDENTIALS_DIRECTORY;
-  if (credentialsDirectory) {
+  if (credentialsDirectory && keyFile === undefined) {
     const fromService = readIfPresent(join(credentialsDirectory, AUDIT_KEY_NAME), {
       permissions: "no-others",
       owners: "any",
     });
     if (fromService !== null) return keyFromHex(fromService);
   }
-  const path = join(stateDir, AUDIT_KEY_NAME);
+  const path = keyFile ?? join(stateDir, AUDIT_KEY_NAME);
   const sealed = readIfPresent(path, {});
   if (sealed === null) {
     throw new SecretError("AUDIT_KEY_MISSING", `audit key not found: ${path}`, {
@@ -85,8 +102,12 @@ export async function loadAuditKey(stateDir: string, creds: CredsOptions = {}): 
  * state directory (createAuditKey makes them together); a key given only through
  * $CREDENTIALS_DIRECTORY gets its anchor with the log's first head.
  */
-export async function openStateAuditLog(stateDir: string, creds: CredsOptions = {}): Promise<AuditLog> {
-  const key = await loadAuditKey(stateDir, creds);
+export async function openStateAuditLog(
+  stateDir: string,
+  creds: CredsOptions = {},
+  keyFile?: string,
+): Promise<AuditLog> {
+  const key = await loadAuditKey(stateDir, creds, keyFile);
   return AuditLog.open({
     path: join(stateDir, AUDIT_LOG_FILE),
     key,

@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { type AuditRecord, type AuditReport, openStateAuditLog } from "../audit/index.js";
 import { type CliIo, type Command, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
-const SYNOPSIS = "audit [--verify] [--json] [--state DIR] | audit --restart [--state DIR]";
+const SYNOPSIS = "audit [--verify] [--json] [--state DIR] [--key FILE] | audit --restart [--state DIR]";
 const DEFAULT_STATE = "/var/lib/keyhold";
 
 /**
@@ -10,7 +10,7 @@ const DEFAULT_STATE = "/var/lib/keyhold";
  * deliberately (--restart: the old files are kept, the restart is the new log's first record).
  */
 export const auditCommand: Command = async (argv, io) => {
-  let values: { verify?: boolean; json?: boolean; restart?: boolean; state?: string; help?: boolean };
+  let values: { verify?: boolean; json?: boolean; restart?: boolean; state?: string; key?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -19,6 +19,9 @@ export const auditCommand: Command = async (argv, io) => {
         json: { type: "boolean" },
         restart: { type: "boolean" },
         state: { type: "string" },
+        // The sealed key, when it is not <state>/keyhold.audit-key: a job server's own
+        // (/var/lib/keyhold/keyhold-jobs.audit-key) beside its log in its state directory.
+        key: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -38,7 +41,7 @@ export const auditCommand: Command = async (argv, io) => {
   if (values.restart && (values.verify || values.json))
     throw usageError("--restart takes no --verify or --json", `usage: keyhold ${SYNOPSIS}`);
   const state = values.state ?? (io.env.KEYHOLD_STATE || DEFAULT_STATE);
-  const log = await openStateAuditLog(state, { env: io.env });
+  const log = await openStateAuditLog(state, { env: io.env }, values.key);
   if (values.restart) {
     const { previous, moved } = await log.restart();
     const before =

@@ -1,5 +1,5 @@
-import { join } from "node:path";
-import { AUDIT_LOG_FILE, AuditLog, loadAuditKey } from "../audit/index.js";
+import { join, normalize, resolve } from "node:path";
+import { AUDIT_KEY_NAME, AUDIT_LOG_FILE, AuditLog, loadAuditKey } from "../audit/index.js";
 import {
   type CredentialSet,
   DEFAULT_CONFIG,
@@ -43,19 +43,41 @@ async function loadCredentials(names: readonly string[], env: NodeJS.ProcessEnv)
   return { values, missing };
 }
 
+/**
+ * The job server's own audit log and key: under its unit the key is the credential
+ * keyhold.audit-key, which `keyhold unit --mode jobserver --install` made for this server alone
+ * (never the host's key: a job that got hold of it could rewrite root's log too).
+ */
 async function openAudit(
   stateDir: string,
   path: string | undefined,
   io: CliIo,
   log: (l: string) => void,
-): Promise<JobAuditSink | undefined> {
+): Promise<{ sink: JobAuditSink; key: Buffer } | undefined> {
   try {
     const key = await loadAuditKey(stateDir, { env: io.env });
-    return await AuditLog.open({ path: path ?? join(stateDir, AUDIT_LOG_FILE), key, env: io.env });
+    const sink = await AuditLog.open({ path: path ?? join(stateDir, AUDIT_LOG_FILE), key, env: io.env });
+    return { sink, key: Buffer.from(key.exposeBytes()) };
   } catch (err) {
     log(`job runs are not audited: ${isSecretError(err) ? `${err.message} [${err.code}]` : "no audit key"}`);
     return undefined;
   }
+}
+
+/**
+ * The server's own paths no job may see (src/jobs/sandbox.ts): every credential systemd gave it,
+ * its runtime and state directories, an audit log kept elsewhere. The runner adds the state
+ * directory in use and the parent of the per-run directories.
+ */
+function privatePaths(env: NodeJS.ProcessEnv, auditLog: string | undefined): string[] {
+  const list = (v: string | undefined) => (v ?? "").split(":").filter((p) => p.startsWith("/"));
+  return [
+    "/run/credentials",
+    ...list(env.CREDENTIALS_DIRECTORY),
+    ...list(env.RUNTIME_DIRECTORY),
+    ...list(env.STATE_DIRECTORY),
+    ...(auditLog ? [resolve(auditLog)] : []),
+  ].map((p) => normalize(p).replace(/(.)\/$/, "$1"));
 }
 
 /** `keyhold serve`: the job server, normally started by its socket unit. Returns when stopped. */
@@ -91,7 +113,8 @@ export const serveCommand: Command = async (argv, io) => {
     stateDir,
     loadCredentials: (names) => loadCredentials(names, io.env),
     ...(runtime ? { credentialsParent: join(runtime, "runs") } : {}),
-    ...(audit ? { audit } : {}),
+    hide: privatePaths(io.env, values["audit-log"]),
+    ...(audit ? { audit: audit.sink, serverSecrets: new Map([[AUDIT_KEY_NAME, audit.key]]) } : {}),
     log,
   });
   await server.start(target);

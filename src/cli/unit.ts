@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -8,6 +8,7 @@ import {
   DEFAULT_STORE_DIR,
   installUnits,
   JOBSERVER_DEFAULT_GROUP,
+  jobServerAuditKeyPath,
   type NameCheck,
   normaliseServiceName,
   renderUnit,
@@ -246,6 +247,16 @@ export const unitCommand: Command = async (argv, io) => {
     node: process.execPath,
     config: values.config,
   });
+
+  // The job server's own audit key, made once before its unit can first start (never the host's:
+  // docs/jobserver.md "Operating it" says how root verifies the server's log with it).
+  if (values.install && values.mode === "jobserver" && !values["drop-in"]) {
+    const path = join(values.root ?? "/", jobServerAuditKeyPath(state, normaliseServiceName(service)));
+    const { createAuditKeyFile } = await import("../audit/index.js");
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    if ((await createAuditKeyFile(path, { env: io.env })) && !values.json)
+      writeLine(io.stdout, `created the job server's audit key ${path}`);
+  }
 
   // Refuse a credential whose embedded name differs from its ID before anything is written.
   const checks = await checkCredentialNames(rendered.credentials, { env: io.env });

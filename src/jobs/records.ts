@@ -22,6 +22,9 @@ export type RunState =
 
 export type RunErrorCode =
   | "CODE_NOT_COMMITTED"
+  | "SNAPSHOT_LIMIT"
+  | "SNAPSHOT_FAILED"
+  | "ISOLATION_FAILED"
   | "CREDENTIAL_UNAVAILABLE"
   | "SPAWN_FAILED"
   | "OUTPUT_FAILED"

@@ -1,20 +1,40 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { chmodSync, closeSync, constants, fchmodSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import { createCredentialsDirectory, type CredentialsDirectory } from "../load/index.js";
+import { createCredentialsDirectory, type CredentialsDirectory, privateRunLocation } from "../load/index.js";
 import type { Secret } from "../secret/index.js";
 import type { JobServerConfig, JobSpec } from "./config.js";
 import { substituteArgv } from "./config.js";
 import type { RunErrorCode, RunRecord } from "./records.js";
+import {
+  parseSandboxReport,
+  SCRATCH_DIRECTORIES,
+  SandboxError,
+  type SandboxPlan,
+  sandboxCommand,
+} from "./sandbox.js";
 import { type ScrubPattern, StreamScrubber } from "./scrubber.js";
+import { makeMountPoint, type Snapshot, SnapshotError, takeSnapshot } from "./snapshot.js";
 
 /**
- * Runs one job: checks its code policy, gives it a private credential directory holding only
- * its own credentials, a clean environment and a process group of its own, streams its output
- * through the scrubber to the log file and the listeners, enforces the timeout (SIGTERM to the
- * whole group, then SIGKILL) and reports how it ended. It never touches the run record file:
- * the caller owns the record and persists each change.
+ * Runs one job: copies the commit it runs from (code policy `committed`, snapshot.ts), gives it a
+ * private credential directory holding only its own credentials, a clean environment and
+ * namespaces of its own (sandbox.ts) in which none of the server's paths, keys or processes are
+ * visible, streams its output through the scrubber to the log file and the listeners, enforces
+ * the timeout (SIGTERM to the whole group, then SIGKILL) and reports how it ended. It never
+ * touches the run record file: the caller owns the record and persists each change.
  */
 
 export type OutputStream = "stdout" | "stderr";
@@ -31,6 +51,10 @@ export interface RunContext {
   killGraceSeconds: number;
   /** Where per-run credential directories are made (a memory file system). */
   credentialsParent: string | undefined;
+  /** The server's state directory: run records, the audit log, commit snapshots. */
+  stateDir: string;
+  /** The server's other private paths (its credentials, runtime directory, audit log): jobs never see them. */
+  hide: readonly string[];
   onStart(pid: number): void;
   onOutput(stream: OutputStream, text: string): void;
 }
@@ -51,56 +75,43 @@ export interface RunHandle {
   done: Promise<RunOutcome>;
 }
 
-const GIT_ENV = {
-  PATH: "/usr/local/bin:/usr/bin:/bin",
-  LANG: "C.UTF-8",
-  HOME: "/nonexistent",
-  GIT_CONFIG_NOSYSTEM: "1",
-};
-
-function git(cwd: string, args: string[]): Promise<string> {
-  // The work tree belongs to the developers, not to the server: safe.directory lets git read it,
-  // and core.fsmonitor/hooksPath are forced off so the repository's own config cannot make the
-  // server run a program of the developers' choosing while it checks the tree.
-  const full = [
-    "-c",
-    `safe.directory=${cwd}`,
-    "-c",
-    "core.fsmonitor=false",
-    "-c",
-    "core.hooksPath=/dev/null",
-    "-c",
-    "core.untrackedCache=false",
-    "-C",
-    cwd,
-    ...args,
-  ];
-  return new Promise((resolve, reject) => {
-    execFile("git", full, { env: GIT_ENV, timeout: 30_000, maxBuffer: 1024 * 1024 }, (err, stdout) => {
-      if (err) reject(err);
-      else resolve(stdout);
-    });
-  });
+/** Where commit snapshots are made: inside the state directory, which no job sees. */
+export function snapshotsDirectory(stateDir: string): string {
+  return join(stateDir, "snapshots");
 }
 
-/** The commit the job will run from, or why it may not run (policy `committed`). */
-async function committedRevision(cwd: string): Promise<{ revision: string } | { problem: string }> {
-  let status: string;
-  let revision: string;
+/** Removes snapshots a killed server left behind (at start, before any run). */
+export function clearSnapshots(stateDir: string): void {
+  rmSync(snapshotsDirectory(stateDir), { recursive: true, force: true });
+}
+
+function isUnder(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
+/** The commit snapshot of a `committed` job, with the outputs directory ready to be bound inside it. */
+async function snapshotFor(
+  job: JobSpec,
+  stateDir: string,
+  id: string,
+): Promise<{ snapshot: Snapshot; work: string }> {
+  const parent = snapshotsDirectory(stateDir);
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  const work = join(parent, id);
+  mkdirSync(work, { mode: 0o700 });
   try {
-    status = await git(cwd, ["status", "--porcelain", "--untracked-files=all", "--ignore-submodules=none"]);
-    revision = (await git(cwd, ["rev-parse", "--verify", "HEAD^{commit}"])).trim();
-  } catch {
-    return { problem: `${cwd} is not a git work tree with a commit` };
+    const snapshot = await takeSnapshot(job.cwd, work);
+    if (isUnder(snapshot.root, job.outputDir))
+      throw new SnapshotError(
+        "SNAPSHOT_FAILED",
+        `the outputs directory ${job.outputDir} holds the whole repository`,
+      );
+    if (isUnder(job.outputDir, snapshot.root)) makeMountPoint(snapshot, job.outputDir);
+    return { snapshot, work };
+  } catch (err) {
+    await rm(work, { recursive: true, force: true });
+    throw err;
   }
-  if (status.trim() !== "") {
-    const changed = status.split("\n").filter((l) => l.trim() !== "").length;
-    return {
-      problem: `the work tree has ${changed} uncommitted or untracked change${changed === 1 ? "" : "s"}`,
-    };
-  }
-  if (!/^[0-9a-f]{40,64}$/.test(revision)) return { problem: "cannot read the HEAD commit" };
-  return { revision };
 }
 
 const preparedLogDirs = new Set<string>();
@@ -161,23 +172,8 @@ export function startRun(ctx: RunContext): RunHandle {
     done: Promise.resolve(undefined as unknown as RunOutcome),
   };
 
-  handle.done = (async (): Promise<RunOutcome> => {
-    const outcome: RunOutcome = {
-      exitCode: null,
-      signal: null,
-      revision: null,
-      error: null,
-      stoppedBy: null,
-      log: null,
-    };
-    if (ctx.job.codePolicy === "committed") {
-      const check = await committedRevision(ctx.job.cwd);
-      if ("problem" in check) {
-        outcome.error = { code: "CODE_NOT_COMMITTED", message: check.problem };
-        return outcome;
-      }
-      outcome.revision = check.revision;
-    }
+  const runInSandbox = async (snapshot: Snapshot | undefined): Promise<RunOutcome> => {
+    const outcome: RunOutcome = { ...NO_OUTCOME, revision: snapshot?.revision ?? null };
     if (stoppedBy !== null) {
       outcome.stoppedBy = stoppedBy;
       return outcome;
@@ -198,16 +194,24 @@ export function startRun(ctx: RunContext): RunHandle {
     }
     outcome.log = log.path;
 
-    // A job that may receive no credential gets no directory (and no CREDENTIALS_DIRECTORY).
+    // The run's private directory: its credentials (a job that may receive none gets no
+    // directory and no CREDENTIALS_DIRECTORY) and the empty stage its namespace is laid out from.
+    const place =
+      ctx.credentialsParent === undefined ? privateRunLocation() : { parent: ctx.credentialsParent, prefix: "" };
+    let runDir: string | undefined;
     let credentials: CredentialsDirectory | undefined;
     try {
+      mkdirSync(place.parent, { recursive: true, mode: 0o700 });
+      runDir = mkdtempSync(join(place.parent, `${place.prefix}run-`));
+      mkdirSync(join(runDir, "stage"), { mode: 0o700 });
       if (ctx.credentials.size > 0)
         credentials = createCredentialsDirectory(
           [...ctx.credentials].map(([name, value]) => ({ name, value })),
-          ctx.credentialsParent === undefined ? {} : { parent: ctx.credentialsParent, ramfs: false },
+          { parent: runDir, ...(ctx.credentialsParent === undefined ? {} : { ramfs: false }) },
         );
     } catch (err) {
       closeSync(log.fd);
+      if (runDir !== undefined) rmSync(runDir, { recursive: true, force: true });
       const code = err instanceof Error && "code" in err ? String((err as { code: unknown }).code) : "error";
       outcome.error = {
         code: "CREDENTIAL_UNAVAILABLE",
@@ -218,7 +222,7 @@ export function startRun(ctx: RunContext): RunHandle {
 
     try {
       return await new Promise<RunOutcome>((resolve) => {
-        const env: NodeJS.ProcessEnv = {
+        const env: Record<string, string> = {
           PATH: ctx.environment.PATH,
           HOME: ctx.environment.HOME,
           LANG: ctx.environment.LANG,
@@ -231,15 +235,46 @@ export function startRun(ctx: RunContext): RunHandle {
           if (spec.env !== undefined && value !== undefined) env[spec.env] = value;
         }
         const argv = substituteArgv(ctx.job, ctx.params);
-        const [command, ...args] = argv as [string, ...string[]];
-        // detached: the job leads a new session and process group, so a timeout or cancel can
-        // signal everything it started with one kill(-pgid).
-        const proc = spawn(command, args, {
+        const command = argv[0] as string;
+        const plan: SandboxPlan = {
+          stage: join(runDir as string, "stage"),
+          hide: [...ctx.hide, ctx.stateDir, place.parent],
+          provide: [
+            ...(credentials ? [{ source: credentials.path, target: credentials.path, readOnly: false }] : []),
+            ...(snapshot ? [{ source: snapshot.tree, target: snapshot.root, readOnly: true }] : []),
+          ],
+          // With a snapshot the cwd is inside it; without, the job works in the live directory.
+          keep: snapshot ? [ctx.job.outputDir] : [ctx.job.cwd, ctx.job.outputDir],
+          scratch: SCRATCH_DIRECTORIES,
           cwd: ctx.job.cwd,
-          env,
+        };
+        let sandboxed: ReturnType<typeof sandboxCommand>;
+        try {
+          sandboxed = sandboxCommand(plan, argv, env, {
+            uid: process.getuid?.() ?? 0,
+            gid: process.getgid?.() ?? 0,
+          });
+        } catch (err) {
+          if (!(err instanceof SandboxError)) throw err;
+          outcome.error = { code: "ISOLATION_FAILED", message: `cannot isolate the run: ${err.message}` };
+          resolve(outcome);
+          return;
+        }
+        // detached: the run leads a new session and process group, so a timeout or cancel can
+        // signal everything it started with one kill(-pgid). fd 3 carries the job's exact
+        // outcome from the run's init; the job itself does not inherit it.
+        const proc = spawn(sandboxed.command, sandboxed.args, {
+          cwd: "/",
+          env: sandboxed.env,
           detached: true,
-          stdio: ["ignore", "pipe", "pipe"],
+          stdio: ["ignore", "pipe", "pipe", "pipe"],
         });
+        let report = "";
+        const reportPipe = proc.stdio[3] as NodeJS.ReadableStream | null;
+        reportPipe?.on("data", (chunk: Buffer) => {
+          if (report.length < 4096) report += chunk.toString("utf8");
+        });
+        reportPipe?.on("error", () => undefined);
         child = proc;
         let timeout: NodeJS.Timeout | undefined;
         let exited = false;
@@ -297,15 +332,42 @@ export function startRun(ctx: RunContext): RunHandle {
             }
           }
           outcome.stoppedBy = stoppedBy;
+          if (outcome.error === null) settleFromReport();
           resolve(outcome);
+        };
+        // The init's report is the job's own wait status; without one (the group was killed, or
+        // the namespaces could not be made) the outer process's status is all there is.
+        const settleFromReport = () => {
+          const r = parseSandboxReport(report);
+          if (r?.kind === "exit") {
+            outcome.exitCode = r.code;
+            outcome.signal = null;
+          } else if (r?.kind === "signal") {
+            outcome.exitCode = null;
+            outcome.signal = r.signal;
+          } else if (r?.kind === "exec") {
+            outcome.error = { code: "SPAWN_FAILED", message: `cannot start ${command}: ${r.errno}` };
+          } else if (r?.kind === "cwd") {
+            outcome.error = { code: "SPAWN_FAILED", message: `cannot enter ${ctx.job.cwd}: ${r.errno}` };
+          } else if (r?.kind === "setup") {
+            outcome.error = {
+              code: "ISOLATION_FAILED",
+              message: `cannot isolate the run: ${r.what}: ${r.errno}`,
+            };
+          } else if (outcome.signal === null && stoppedBy === null) {
+            outcome.error = {
+              code: "ISOLATION_FAILED",
+              message: `cannot isolate the run: ${sandboxed.command} exited ${outcome.exitCode ?? "-"}`,
+            };
+          }
         };
 
         proc.on("error", (err: NodeJS.ErrnoException) => {
           if (exited) return;
           exited = true;
           outcome.error = {
-            code: "SPAWN_FAILED",
-            message: `cannot start ${command}: ${err.code ?? "error"}`,
+            code: "ISOLATION_FAILED",
+            message: `cannot start ${sandboxed.command}: ${err.code ?? "error"}`,
           };
           finish();
         });
@@ -322,8 +384,7 @@ export function startRun(ctx: RunContext): RunHandle {
           exited = true;
           outcome.exitCode = code;
           outcome.signal = signal;
-          // Whatever the job left behind in its group (background children) ends with it: they
-          // could otherwise outlive the run and its credential directory.
+          // The kernel ended the run's PID namespace with its init; the group goes too.
           if (proc.pid !== undefined) killGroup(proc.pid, "SIGKILL");
           // A process outside the group may still hold the pipes open: do not wait for it forever.
           const lingering = setTimeout(() => {
@@ -339,12 +400,39 @@ export function startRun(ctx: RunContext): RunHandle {
       });
     } finally {
       credentials?.remove();
+      rmSync(runDir, { recursive: true, force: true });
       try {
         closeSync(log.fd);
       } catch {
         // already closed
       }
     }
+  };
+
+  handle.done = (async (): Promise<RunOutcome> => {
+    let snapshot: { snapshot: Snapshot; work: string } | undefined;
+    if (ctx.job.codePolicy === "committed") {
+      try {
+        snapshot = await snapshotFor(ctx.job, ctx.stateDir, ctx.record.id);
+      } catch (err) {
+        if (!(err instanceof SnapshotError)) throw err;
+        return { ...NO_OUTCOME, error: { code: err.code, message: err.message } };
+      }
+    }
+    try {
+      return await runInSandbox(snapshot?.snapshot);
+    } finally {
+      if (snapshot) await rm(snapshot.work, { recursive: true, force: true });
+    }
   })();
   return handle;
 }
+
+const NO_OUTCOME: RunOutcome = {
+  exitCode: null,
+  signal: null,
+  revision: null,
+  error: null,
+  stoppedBy: null,
+  log: null,
+};

@@ -17,7 +17,7 @@ import {
   USER_HEADER,
 } from "./protocol.js";
 import { FINAL_STATES, newRunId, RUN_ID, type Requester, type RunRecord, RunRecordStore } from "./records.js";
-import { type RunHandle, startRun } from "./runner.js";
+import { clearSnapshots, type RunHandle, startRun } from "./runner.js";
 import { patternsFor, patternsForSecrets, type ScrubPattern } from "./scrubber.js";
 
 /**
@@ -52,6 +52,14 @@ export interface JobServerOptions {
   loadCredentials(names: readonly string[]): Promise<CredentialSet>;
   /** Where per-run credential directories go; default chosen by the load library. */
   credentialsParent?: string;
+  /**
+   * The server's private paths besides its state directory and the per-run parent (its
+   * $CREDENTIALS_DIRECTORY, /run/credentials, its runtime directory, an audit log kept elsewhere):
+   * no job sees them (src/jobs/sandbox.ts).
+   */
+  hide?: readonly string[];
+  /** Values the server holds besides the jobs' credentials (its audit key): scrubbed from all output too. */
+  serverSecrets?: ReadonlyMap<string, Buffer>;
   audit?: JobAuditSink;
   /** One-line log messages (stderr / the journal). Never receives a value. */
   log?(line: string): void;
@@ -201,6 +209,7 @@ export class JobServer {
     this.#credentials = loaded;
     this.#patterns = [
       ...patternsForSecrets(loaded.values),
+      ...[...(this.#options.serverSecrets ?? [])].flatMap(([name, bytes]) => patternsFor(name, bytes)),
       ...this.#retired.flatMap(({ name, secret }) => patternsFor(name, secret.exposeBytes())),
     ].sort((a, b) => b.bytes.length - a.bytes.length);
     for (const [name, code] of loaded.missing) this.#log(`credential ${name} unavailable [${code}]`);
@@ -214,6 +223,7 @@ export class JobServer {
   /** Loads records and credentials and starts listening. */
   async start(target: ListenTarget): Promise<void> {
     const { loaded, interrupted } = this.#records.open();
+    clearSnapshots(this.#options.stateDir);
     this.#records.prune(this.#config.keepRuns);
     if (interrupted > 0) this.#log(`marked ${interrupted} run(s) interrupted by the previous stop`);
     await this.#loadCredentials(this.#config);
@@ -501,6 +511,8 @@ export class JobServer {
       environment: this.#config.environment,
       killGraceSeconds: this.#config.killGraceSeconds,
       credentialsParent: this.#options.credentialsParent,
+      stateDir: this.#options.stateDir,
+      hide: this.#options.hide ?? [],
       onStart: () => this.#emit(record.id, { event: "started", run: record }),
       onOutput: (stream, data) => this.#emit(record.id, { event: "output", stream, data }),
     });

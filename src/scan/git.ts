@@ -7,6 +7,8 @@ import { systemTool } from "../systemd/index.js";
 export interface GitOptions {
   cwd: string;
   env?: NodeJS.ProcessEnv;
+  /** Kills git (SIGKILL) when aborted: a bound on how long a caller waits for it. */
+  signal?: AbortSignal;
 }
 
 /*
@@ -19,6 +21,8 @@ export interface GitOptions {
  *                                  unless GIT_DIR names it (a tracked "vendor/lib/{HEAD,config,…}")
  *   protocol.allow=never           no transport at all: a partial clone's lazy fetch cannot start
  *   core.sshCommand=false          …nor run the repository's ssh command if it somehow did
+ *   core.commitGraph=false         a commit-graph file cannot say other parents or trees than the
+ *                                  commits themselves do
  *   --no-replace-objects           replace refs (and, below, grafts) cannot hide history
  *   --no-optional-locks            no index refresh written back while scanning
  *
@@ -34,6 +38,8 @@ const HARDENING: readonly string[] = [
   "protocol.allow=never",
   "-c",
   "core.sshCommand=false",
+  "-c",
+  "core.commitGraph=false",
   "--no-replace-objects",
   "--no-optional-locks",
 ];
@@ -96,6 +102,7 @@ function spawnGit(args: readonly string[], options: GitOptions): ChildProcessWit
     cwd: options.cwd,
     env,
     stdio: ["pipe", "pipe", "pipe"],
+    ...(options.signal ? { signal: options.signal, killSignal: "SIGKILL" as const } : {}),
   });
 }
 
@@ -194,6 +201,8 @@ export async function* catFileBatch(
     child.on("error", reject);
     child.on("close", resolve);
   });
+  // A consumer that stops early never awaits it: its failure (an abort, a kill) is not news then.
+  exited.catch(() => undefined);
   const writing = (async () => {
     const batch = 4096;
     for (let i = 0; i < oids.length; i += batch) {

@@ -41,6 +41,7 @@ export {
 } from "./install.js";
 export {
   AUDIT_KEY_CREDENTIAL,
+  jobServerAuditKeyPath,
   DEFAULT_STATE_DIR,
   DEFAULT_STORE_DIR,
   DROP_IN_NAME,

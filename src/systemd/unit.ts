@@ -29,6 +29,15 @@ export const JOBSERVER_DEFAULT_GROUP = "keyhold";
 export const JOBSERVER_DEFAULT_CONFIG = "/etc/keyhold/jobs.json";
 /** The credential the job server signs its audit records with (docs/audit-format.md). */
 export const AUDIT_KEY_CREDENTIAL = "keyhold.audit-key";
+
+/**
+ * The job server's own audit key, sealed under the credential name AUDIT_KEY_CREDENTIAL in
+ * keyhold's state directory and loaded by its unit. Never the host's key: that one seals root's own
+ * log, and a job server's key is only as safe as the server.
+ */
+export function jobServerAuditKeyPath(state: string, service: string): string {
+  return `${state}/${service}.audit-key`;
+}
 /** The file name of a keyhold drop-in inside SERVICE.service.d/. */
 export const DROP_IN_NAME = "50-keyhold-credentials.conf";
 /**
@@ -326,11 +335,26 @@ const RESTRICTIONS = [
 ] as const;
 
 /**
+ * What the job server needs beyond the shared sandbox to give each run namespaces of its own
+ * (src/jobs/sandbox.ts): creating user, mount, PID and IPC namespaces, and mount(2) inside them.
+ * Neither gives the server anything outside: it holds no capability in the unit's own namespaces.
+ */
+const JOB_NAMESPACES = {
+  restrict: "RestrictNamespaces=user mnt pid ipc",
+  syscalls: "SystemCallFilter=@mount",
+} as const;
+
+/**
  * The sandbox shared by isolated services and the job server. ProcSubset=pid is left out: it hides
  * /proc/cpuinfo and /proc/meminfo, and then Node's os.cpus() returns [] and `free` fails (measured
  * in the container), which breaks worker pools sized by the CPU count.
  */
-function sandboxDirectives(protectHome: "yes" | "tmpfs", umask: string, network: boolean): string[] {
+function sandboxDirectives(
+  protectHome: "yes" | "tmpfs",
+  umask: string,
+  network: boolean,
+  jobNamespaces: boolean,
+): string[] {
   return [
     "# The sandbox (docs/units.md says why each line is here and what it costs)",
     "NoNewPrivileges=yes",
@@ -344,12 +368,19 @@ function sandboxDirectives(protectHome: "yes" | "tmpfs", umask: string, network:
     `ProtectHome=${protectHome}`,
     ...KERNEL_PROTECTIONS,
     "ProtectProc=invisible",
-    ...RESTRICTIONS,
+    ...(jobNamespaces
+      ? [
+          "# Each job runs in user, mount, PID and IPC namespaces of its own (docs/jobserver.md)",
+          JOB_NAMESPACES.restrict,
+          ...RESTRICTIONS.filter((r) => !r.startsWith("RestrictNamespaces=")),
+        ]
+      : RESTRICTIONS),
     "RemoveIPC=yes",
     "KeyringMode=private",
     "DevicePolicy=closed",
     "SystemCallArchitectures=native",
     "SystemCallFilter=@system-service",
+    ...(jobNamespaces ? [JOB_NAMESPACES.syscalls] : []),
     "SystemCallFilter=~@privileged @resources",
     "SystemCallErrorNumber=EPERM",
     ...(network
@@ -394,7 +425,7 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
 
   const credentials = (options.credentials ?? []).map((spec) => resolveCredential(spec, store));
   if (mode === "jobserver" && !options.dropIn && !credentials.some((c) => c.id === AUDIT_KEY_CREDENTIAL)) {
-    credentials.push({ id: AUDIT_KEY_CREDENTIAL, path: `${state}/${AUDIT_KEY_CREDENTIAL}` });
+    credentials.push({ id: AUDIT_KEY_CREDENTIAL, path: jobServerAuditKeyPath(state, service) });
   }
   const vaultCredentials = (options.vault ?? []).map((ref) => vaultCredential(service, ref));
   const seen = new Set<string>();
@@ -523,7 +554,7 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     const network = mode === "isolated" || ipAllow.length > 0;
     // Job output must stay readable by the developers who asked for it (seed 002 section 4).
     const umask = mode === "jobserver" ? "0022" : "0077";
-    serviceLines.push(...sandboxDirectives(protectHome, umask, network));
+    serviceLines.push(...sandboxDirectives(protectHome, umask, network, mode === "jobserver"));
   }
   if (ipAllow.length > 0) serviceLines.push("IPAddressDeny=any", `IPAddressAllow=${ipAllow.join(" ")}`);
   else if (mode === "jobserver") serviceLines.push("IPAddressDeny=any");

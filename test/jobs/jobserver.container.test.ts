@@ -11,6 +11,7 @@ import {
   PROJECT_INSIDE,
 } from "../harness/index.js";
 import { makeCanary } from "../support/scratch.js";
+import { SNOOP_SCRIPT, SNOOP_TRIES } from "./support.js";
 
 /**
  * Seed 002 section 3 as a script, against the real `keyhold serve` under the units that
@@ -54,6 +55,34 @@ const CONFIG = {
       outputDir: `${PROJECT}/outputs`,
       codePolicy: "committed",
     },
+    // A hostile job: what it may not reach is the server's (support.ts SNOOP_SCRIPT).
+    snoop: {
+      argv: ["/srv/app/snoop.sh"],
+      cwd: PROJECT,
+      credentials: ["my_api_key"],
+      outputDir: `${PROJECT}/outputs`,
+      params: {
+        creds: { pattern: "/.*", env: "SERVER_CREDS" },
+        state: { pattern: "/.*", env: "SERVER_STATE" },
+        pid: { pattern: "[0-9]+", env: "SERVER_PID" },
+      },
+    },
+    // Holds another credential while snoop runs.
+    hold: {
+      argv: ["/bin/sleep", "30.125"],
+      cwd: PROJECT,
+      credentials: ["other_key"],
+      outputDir: `${PROJECT}/outputs`,
+    },
+    daemon: {
+      argv: [
+        "/bin/sh",
+        "-c",
+        `( setsid sh -c 'sleep 2.7182; echo late > ${PROJECT}/outputs/daemon-marker' & ); echo started`,
+      ],
+      cwd: PROJECT,
+      outputDir: `${PROJECT}/outputs`,
+    },
   },
 };
 // 1000 triggers from 20 concurrent clients, run inside as dev over the real socket.
@@ -85,6 +114,7 @@ process.stdout.write(JSON.stringify({ ids, failures, ms: Date.now() - t0 }));
 `;
 
 const canary = `${makeCanary("container")}+/=`;
+const otherCanary = makeCanary("other");
 const digest = createHash("sha256").update(canary).digest("hex");
 let suite: ContainerSuite;
 
@@ -125,10 +155,23 @@ before(async () => {
   c.writeFile(CLI, CLI_SOURCE);
   c.writeFile(LOAD, LOAD_SOURCE);
   c.writeFile("/etc/keyhold/jobs.json", `${JSON.stringify(CONFIG, null, 2)}\n`);
+  c.writeFile("/srv/app/snoop.sh", SNOOP_SCRIPT, { mode: 0o755 });
   await c.encryptCredential("my_api_key", canary);
+  await c.encryptCredential("other_key", otherCanary);
+  // The host's own audit key (keyhold init): the job server must not be given it.
   await c.encryptCredential("keyhold.audit-key", randomBytes(32).toString("hex"), {
     file: "/var/lib/keyhold/keyhold.audit-key",
   });
+  // A hostile .git: a clean filter for every file, run by whatever runs `git status` here.
+  c.writeFile(
+    "/srv/app/filter.sh",
+    `#!/bin/sh\ncat /run/credentials/keyhold-jobs.service/* > ${PROJECT}/outputs/stolen-$$ 2>&1\ncat\n`,
+    { mode: 0o755 },
+  );
+  await c.sh(
+    "git config filter.x.clean /srv/app/filter.sh && git config filter.x.smudge /srv/app/filter.sh && echo '* filter=x' > .git/info/attributes",
+    { user: "dev", cwd: PROJECT },
+  );
 });
 
 after(async () => {
@@ -141,9 +184,13 @@ test("setup: keyhold unit --mode jobserver --install, then the socket", async (t
   const installed = await c.run([
     "/usr/bin/node",
     CLI,
-    ...jobServerUnitArgs(PROJECT, "--cred", "my_api_key"),
+    ...jobServerUnitArgs(PROJECT, "--cred", "my_api_key", "--cred", "other_key"),
   ]);
   assert.equal(installed.code, 0, installed.stderr);
+  assert.match(
+    installed.stdout,
+    /^created the job server's audit key \/var\/lib\/keyhold\/keyhold-jobs\.audit-key$/m,
+  );
   // The default ExecStart: the installed keyhold, as docs/jobserver.md sets it up.
   const unit = c.readFile("/etc/systemd/system/keyhold-jobs.service");
   assert.match(
@@ -220,7 +267,7 @@ test("dev can read neither the credential files nor the server's environment or 
   assertNoLeak(direct.stdout + direct.stderr, "running the job directly");
 });
 
-test("code policy committed under the sandbox: dev's clean work tree runs at its commit, an edit is refused", async (t) => {
+test("code policy committed under the sandbox: the job runs from a copy of HEAD; the repository's filter never runs in the server", async (t) => {
   const c = needContainer(t, suite);
   if (!c) return;
   const head = (await c.check(["git", "-C", PROJECT, "rev-parse", "HEAD"], { user: "dev" })).stdout.trim();
@@ -235,12 +282,82 @@ test("code policy committed under the sandbox: dev's clean work tree runs at its
   assert.equal(clean.code, 0, clean.stderr);
   assert.match(clean.stdout, /^hello from the committed tree$/m);
   assert.match(clean.stdout, new RegExp(`"revision": "${head}"`));
+  // An edit that is not committed is not what runs; the record names the commit that did.
   await c.sh(`echo 'echo edited' >> ${PROJECT}/src/hello.sh`, { user: "dev" });
-  const dirty = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "committed", "--follow"]);
-  assert.equal(dirty.code, 1);
-  assert.match(dirty.stderr, /uncommitted or untracked change \[CODE_NOT_COMMITTED\]/);
+  const dirty = await c.runAsUser("dev", [
+    "/usr/bin/node",
+    CLI,
+    "trigger",
+    "committed",
+    "--follow",
+    "--json",
+  ]);
+  assert.equal(dirty.code, 0, dirty.stderr);
   assert.doesNotMatch(dirty.stdout, /edited/);
-  await c.check(["git", "-C", PROJECT, "checkout", "-q", "src/hello.sh"], { user: "dev" });
+  assert.match(dirty.stdout, new RegExp(`"revision": "${head}"`));
+  const outputs = await c.check(["ls", `${PROJECT}/outputs`]);
+  assert.doesNotMatch(outputs.stdout, /stolen/, "the repository's clean filter never ran");
+  await c.check(["git", "-C", PROJECT, "-c", "filter.x.smudge=cat", "checkout", "-q", "src/hello.sh"], {
+    user: "dev",
+  });
+});
+
+test("a hostile job reaches no other credential, not the audit key, the state, other runs or the server's process; its own credential works", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const hold = c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "hold", "--follow"]);
+  for (let i = 0; i < 100; i++) {
+    const listed = await c.run(["pgrep", "-f", "sleep 30.125"]);
+    if (listed.code === 0) break;
+    await sleep(50);
+  }
+  const pid = await mainPid(c);
+  const snoop = await c.runAsUser("dev", [
+    "curl",
+    "-sS",
+    "--unix-socket",
+    "/run/keyhold/jobs.sock",
+    "-X",
+    "POST",
+    "-d",
+    JSON.stringify({
+      params: {
+        creds: "/run/credentials/keyhold-jobs.service",
+        state: "/var/lib/private/keyhold-jobs",
+        pid,
+      },
+    }),
+    "http://localhost/v1/jobs/snoop/runs?follow=1",
+  ]);
+  const events = snoop.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { event: string; data?: string; run?: { state: string } });
+  const out = events
+    .filter((e) => e.event === "output")
+    .map((e) => e.data)
+    .join("");
+  assert.equal(events.at(-1)?.run?.state, "succeeded", snoop.stdout);
+  assert.doesNotMatch(out, /LEAK/, out);
+  assert.equal((out.match(/^denied /gm) ?? []).length, SNOOP_TRIES, out);
+  assert.match(out, new RegExp(`^own=${digest}$`, "m"), "its own credential is there");
+  assertNoLeak(out, "the snoop output");
+  const state = await c.check(["cat", "/var/lib/private/keyhold-jobs/audit.log"]);
+  assert.doesNotMatch(state.stdout, /forged/);
+  assert.equal((await c.run(["test", "-e", "/var/lib/private/keyhold-jobs/planted"])).code, 1);
+  await c.run(["pkill", "-f", "sleep 30.125"]);
+  await hold;
+});
+
+test("nothing a run starts outlives it: a setsid daemon dies with the run", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const r = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "daemon", "--follow"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "started\n");
+  assert.equal((await c.run(["pgrep", "-f", "sleep 2.7182"])).code, 1, "the daemon is gone");
+  await sleep(3500);
+  assert.equal((await c.run(["test", "-e", `${PROJECT}/outputs/daemon-marker`])).code, 1);
 });
 
 test("systemctl reload re-reads the configuration; a broken file keeps the running one", async (t) => {
@@ -360,9 +477,7 @@ test("canary: the key is in no journal line, record, log or audit entry", async 
   ]);
   assert.match(state.stdout, /"job":"report"/);
   assert.match(state.stdout, /"op":"job\.run"/, "each run is in the audit log");
-  // Root verifies the job server's chain with the host's audit key (the sealed key file is
-  // ciphertext: a copy beside the log lets `keyhold audit` find it).
-  await c.check(["cp", "/var/lib/keyhold/keyhold.audit-key", "/var/lib/private/keyhold-jobs/"]);
+  // Root verifies the job server's chain with the job server's own key (never the host's).
   const verify = await c.run([
     "/usr/bin/node",
     CLI,
@@ -370,8 +485,22 @@ test("canary: the key is in no journal line, record, log or audit entry", async 
     "--verify",
     "--state",
     "/var/lib/private/keyhold-jobs",
+    "--key",
+    "/var/lib/keyhold/keyhold-jobs.audit-key",
   ]);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  await c.check(["cp", "/var/lib/keyhold/keyhold.audit-key", "/tmp/host.audit-key"]);
+  const withHostKey = await c.run([
+    "/usr/bin/node",
+    CLI,
+    "audit",
+    "--verify",
+    "--state",
+    "/var/lib/private/keyhold-jobs",
+    "--key",
+    "/tmp/host.audit-key",
+  ]);
+  assert.notEqual(withHostKey.code, 0, "the host's key does not seal the job server's log");
   assertNoLeak(state.stdout, "the records and the audit log");
   const outputs = await c.check(["sh", "-c", `cat ${PROJECT}/outputs/logs/*.log`]);
   assertNoLeak(outputs.stdout, "the logs");

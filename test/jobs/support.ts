@@ -268,3 +268,51 @@ export function outputOf(events: Record<string, unknown>[], stream?: "stdout" | 
     .map((e) => e.data as string)
     .join("");
 }
+
+/**
+ * PIDs (in this test's PID namespace) of the processes one of whose arguments is exactly `arg`:
+ * a job's processes live in a PID namespace of their own, so a PID they print means nothing here.
+ */
+export function processesWithArgument(arg: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "latin1").split("\0").includes(arg))
+        pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * A job that tries to reach what belongs to the server (its credentials, its state and audit log,
+ * other runs' credentials, its processes) and prints "LEAK <what>" for anything it could, "denied
+ * <what>" otherwise: SERVER_CREDS, SERVER_STATE and SERVER_PID name the targets.
+ */
+export const SNOOP_SCRIPT = `#!/bin/sh
+try() { what=$1; shift; if "$@" >/dev/null 2>&1; then echo "LEAK $what"; else echo "denied $what"; fi; }
+try server-credentials sh -c 'cat "$SERVER_CREDS"/* | grep -q .'
+try server-credentials-list sh -c 'ls "$SERVER_CREDS" | grep -q .'
+try run-credentials sh -c 'cat /run/credentials/*/* | grep -q .'
+try other-runs sh -c 'runs=$(dirname "$(dirname "$CREDENTIALS_DIRECTORY")"); test "$(ls -d "$runs"/*/* | wc -l)" -gt 1'
+try state-read sh -c 'cat "$SERVER_STATE"/audit.log | grep -q .'
+try state-records sh -c 'ls "$SERVER_STATE"/runs | grep -q .'
+try state-write sh -c 'echo forged >> "$SERVER_STATE"/audit.log'
+try state-create sh -c 'echo x > "$SERVER_STATE"/planted'
+try unmount sh -c 'umount "$SERVER_CREDS" && ls "$SERVER_CREDS" | grep -q .'
+try unmount-nested unshare -Urm sh -c 'umount -l "$SERVER_CREDS" && ls "$SERVER_CREDS" | grep -q .'
+try new-proc unshare -Urm sh -c 'mount -t proc proc /mnt && ls /mnt | grep -qx "$SERVER_PID"'
+try server-proc test -e /proc/$SERVER_PID
+try server-environ sh -c 'cat /proc/$SERVER_PID/environ | grep -q .'
+try server-mem sh -c 'head -c1 /proc/$SERVER_PID/mem'
+try init-environ sh -c 'cat /proc/1/environ | grep -q .'
+try init-mem sh -c 'head -c1 /proc/1/mem'
+echo "own=$(cat "$CREDENTIALS_DIRECTORY"/* | sha256sum | cut -d' ' -f1)"
+echo "pids=$(ls /proc | grep -c '^[0-9]')"
+`;
+
+/** How many things SNOOP_SCRIPT tries. */
+export const SNOOP_TRIES = (SNOOP_SCRIPT.match(/^try /gm) ?? []).length;

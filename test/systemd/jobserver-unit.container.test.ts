@@ -43,6 +43,8 @@ const server = net.createServer((socket) => {
     state: attempt(() => writeFileSync(process.env.STATE_DIRECTORY + "/probe", "x")),
     home: process.env.HOME,
     inetSocket: spawnSync("/usr/bin/python3", ["-c", "import socket; socket.socket()"]).status === 0 ? "ok" : "refused",
+    jobNamespaces: spawnSync("/usr/bin/unshare", ["--user", "--map-root-user", "--mount", "--pid", "--ipc", "--fork", "--mount-proc", "/bin/mount", "-t", "tmpfs", "none", "/tmp"]).status === 0 ? "ok" : "refused",
+    netNamespace: spawnSync("/usr/bin/unshare", ["--user", "--net", "/bin/true"]).status === 0 ? "ok" : "refused",
     output: out,
   };
   socket.end(JSON.stringify(report) + "\\n");
@@ -77,6 +79,7 @@ before(async () => {
   c.writeFile(SERVER, SERVER_SOURCE);
   c.writeFile(CLIENT, CLIENT_SOURCE);
   await c.encryptCredential("my_api_key", canary);
+  // The host's audit key (keyhold init): the job server gets a key of its own instead.
   await c.encryptCredential("keyhold.audit-key", randomBytes(32).toString("hex"), {
     file: "/var/lib/keyhold/keyhold.audit-key",
   });
@@ -98,6 +101,8 @@ interface Report {
   state: string;
   home: string;
   inetSocket: string;
+  jobNamespaces: string;
+  netNamespace: string;
   output: string;
 }
 
@@ -111,6 +116,15 @@ test("keyhold unit --mode jobserver installs units that verify inside and start 
   ]);
   assert.equal(installed.code, 0, installed.stderr);
   assert.equal(installed.stderr, "");
+  const unit = c.readFile("/etc/systemd/system/keyhold-jobs.service");
+  assert.match(
+    unit,
+    /^LoadCredentialEncrypted=keyhold\.audit-key:\/var\/lib\/keyhold\/keyhold-jobs\.audit-key$/m,
+  );
+  assert.notEqual(
+    c.readFile("/var/lib/keyhold/keyhold-jobs.audit-key"),
+    c.readFile("/var/lib/keyhold/keyhold.audit-key"),
+  );
   await c.check(["systemctl", "daemon-reload"]);
   await c.check(["systemctl", "start", "keyhold-jobs.socket"]);
   const mode = await c.check(["stat", "-c", "%A %U %G", "/run/keyhold/jobs.sock"]);
@@ -138,6 +152,12 @@ test("a developer in the socket group triggers it; the sandbox shows the project
   assert.equal(report.state, "ok", "StateDirectory= is writable");
   assert.equal(report.home, "/tmp");
   assert.equal(report.inetSocket, "refused", "without --ip-allow the job server has no network at all");
+  assert.equal(
+    report.jobNamespaces,
+    "ok",
+    "user, mount, PID and IPC namespaces with mounts inside, for each run",
+  );
+  assert.equal(report.netNamespace, "refused", "no other kind of namespace (RestrictNamespaces=)");
 
   // The developer reads the output the job wrote, but neither the key nor the server's memory.
   const output = await c.runAsUser("dev", ["cat", report.output]);

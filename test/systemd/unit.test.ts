@@ -116,7 +116,9 @@ describe("renderUnit", () => {
       "IPAddressAllow=192.0.2.0/24",
       "StateDirectory=keyhold-jobs",
       "LoadCredentialEncrypted=my_api_key:/etc/credstore.encrypted/my_api_key",
-      "LoadCredentialEncrypted=keyhold.audit-key:/var/lib/keyhold/keyhold.audit-key",
+      "LoadCredentialEncrypted=keyhold.audit-key:/var/lib/keyhold/keyhold-jobs.audit-key",
+      "RestrictNamespaces=user mnt pid ipc",
+      "SystemCallFilter=@mount",
     ]) {
       assert.ok(service.includes(d), d);
     }
