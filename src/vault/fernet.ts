@@ -92,7 +92,12 @@ export function decryptFernet(key: Secret, token: string, options: FernetOptions
   }
 }
 
-/** The spec's step 3 (a time-to-live, when the store used one) and the reference implementations' clock-skew rule. */
+/**
+ * The spec's step 3 (a time-to-live, when the store used one) and, with it, the reference
+ * implementations' clock-skew rule. Without a TTL the timestamp decides nothing, as in the
+ * reference implementations: a migration must not refuse a store written on a host whose clock ran
+ * ahead.
+ */
 function checkAge(stamp: bigint, options: FernetOptions): void {
   const now = BigInt(Math.floor((options.now ?? new Date()).getTime() / 1000));
   const made = () =>
@@ -103,7 +108,7 @@ function checkAge(stamp: bigint, options: FernetOptions): void {
       `the Fernet token was made at ${made()}, more than its time-to-live of ${options.ttlSeconds} s ago`,
     );
   }
-  if (now + BigInt(FERNET_MAX_CLOCK_SKEW_SECONDS) < stamp) {
+  if (options.ttlSeconds !== undefined && now + BigInt(FERNET_MAX_CLOCK_SKEW_SECONDS) < stamp) {
     throw new SecretError(
       "INVALID_FORMAT",
       `the Fernet token's timestamp (${made()}) is more than ${FERNET_MAX_CLOCK_SKEW_SECONDS} s ahead of this host's clock`,
