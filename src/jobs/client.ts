@@ -116,7 +116,10 @@ export async function triggerRun(
  */
 function streamCut(run: RunRecord | undefined, reason: string, socket: string): SecretError {
   if (run === undefined)
-    return new SecretError("SERVER_UNREACHABLE", `the job server closed the stream before the run was accepted: ${reason}`);
+    return new SecretError(
+      "SERVER_UNREACHABLE",
+      `the job server closed the stream before the run was accepted: ${reason}`,
+    );
   const log = run.log === null ? "" : `; its log: ${run.log}`;
   return new SecretError(
     "STREAM_CUT",

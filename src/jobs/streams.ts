@@ -239,7 +239,12 @@ function roomFor(res: ServerResponse, stallMs: number): Promise<boolean> {
  * reading on the thread pool and never keeping more than a chunk past what the client has taken;
  * a client that takes nothing for `stallMs` is disconnected. Closes `fd`.
  */
-export async function sendFile(res: ServerResponse, fd: number, size: number, stallMs: number): Promise<void> {
+export async function sendFile(
+  res: ServerResponse,
+  fd: number,
+  size: number,
+  stallMs: number,
+): Promise<void> {
   let sent = 0;
   try {
     while (sent < size && !res.destroyed) {
