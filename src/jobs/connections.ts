@@ -31,7 +31,7 @@ interface Slot {
 
 /** Silent, still sending its request, or idle between two requests. */
 function evictable(slot: Slot): boolean {
-  return slot.answering === slot.receiving;
+  return slot.answering <= slot.receiving;
 }
 
 export interface SlotLimits {
