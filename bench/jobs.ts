@@ -9,7 +9,12 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { bootForSuite, jobServerUnitArgs, PROJECT_INSIDE } from "../test/harness/index.js";
+import {
+  bootForSuite,
+  jobServerOutputsCommand,
+  jobServerUnitArgs,
+  PROJECT_INSIDE,
+} from "../test/harness/index.js";
 import { type Comparison, printComparison, printHeader } from "./measure.js";
 
 const PROJECT = "/home/dev/project";
@@ -88,11 +93,8 @@ async function main(): Promise<void> {
     // program (curl, systemd-run) searches for its libraries, which a real host never does.
     c.writeFile("/etc/ld.so.cache", readFileSync("/etc/ld.so.cache"));
     await c.addUser("dev", { groups: ["devs"] });
-    await c.check([
-      "sh",
-      "-c",
-      `mkdir -p ${PROJECT}/outputs && chown -R dev:dev ${PROJECT} && chmod o+w ${PROJECT}/outputs`,
-    ]);
+    await c.check(["sh", "-c", `mkdir -p ${PROJECT} && chown -R dev:dev ${PROJECT}`]);
+    await c.check(jobServerOutputsCommand(PROJECT, "dev"));
     c.writeFile("/srv/bench/time.mjs", TIME_SOURCE);
     c.writeFile("/srv/bench/rate.mjs", RATE_SOURCE);
     c.writeFile("/srv/bench/keyhold.mjs", CLI_SOURCE);

@@ -4,10 +4,16 @@ import { constants } from "node:os";
 import { followRun, triggerRun } from "../jobs/client.js";
 import { DEFAULT_SOCKET } from "../jobs/protocol.js";
 import type { RunRecord } from "../jobs/records.js";
+import { isSecretError } from "../secret/index.js";
 import { commandArgs } from "./args.js";
 import { type Command, EXIT_FAILED, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 const SYNOPSIS = "trigger JOB [--param NAME=VALUE]… [--follow] [--json] [--socket PATH]";
+/**
+ * `keyhold trigger --follow` when the stream ended before the run did (STREAM_CUT): the run goes
+ * on, and how it ends is not known here. A job may exit 4 itself; stderr says which it was.
+ */
+export const EXIT_STREAM_CUT = 4;
 
 /** The exit code `keyhold trigger --follow` ends with: the job's own, 128+signal, else 1. */
 export function exitCodeOf(run: RunRecord): number {
@@ -54,9 +60,17 @@ export const triggerCommand: Command = async (argv, io) => {
       );
     return EXIT_OK;
   }
-  const run = await followRun({ socket }, job, params, (event) => {
-    if (event.event === "output") (event.stream === "stderr" ? io.stderr : io.stdout).write(event.data);
-  });
+  let run: RunRecord;
+  try {
+    run = await followRun({ socket }, job, params, (event) => {
+      if (event.event === "output") (event.stream === "stderr" ? io.stderr : io.stdout).write(event.data);
+    });
+  } catch (err) {
+    if (!isSecretError(err, "STREAM_CUT")) throw err;
+    writeLine(io.stderr, `keyhold: ${err.message} [${err.code}]`);
+    if (err.hint) writeLine(io.stderr, `keyhold: hint: ${err.hint}`);
+    return EXIT_STREAM_CUT;
+  }
   if (values.json) writeJson(io, run);
   if (run.error)
     writeLine(io.stderr, `keyhold: run ${run.id} ${run.state}: ${run.error.message} [${run.error.code}]`);

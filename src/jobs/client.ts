@@ -110,7 +110,31 @@ export async function triggerRun(
   return (reply.body as { run: RunRecord }).run;
 }
 
-/** Triggers a run and follows it; `onEvent` sees every event; resolves with the final record. */
+/**
+ * The stream ended before the run did: the server cut it (this client read nothing for too
+ * long), or the connection broke. The run goes on; `keyhold trigger` exits with its own code.
+ */
+function streamCut(run: RunRecord | undefined, reason: string, socket: string): SecretError {
+  if (run === undefined)
+    return new SecretError(
+      "SERVER_UNREACHABLE",
+      `the job server closed the stream before the run was accepted: ${reason}`,
+    );
+  const log = run.log === null ? "" : `; its log: ${run.log}`;
+  return new SecretError(
+    "STREAM_CUT",
+    `the stream of run ${run.id} was cut before the run ended: ${reason}${log}`,
+    {
+      hint: `the run goes on without this client: keyhold runs; curl --unix-socket ${socket} http://localhost/v1/runs/${run.id}/log`,
+    },
+  );
+}
+
+/**
+ * Triggers a run and follows it; `onEvent` sees every event; resolves with the final record.
+ * A stream that ends before the `finished` event rejects with STREAM_CUT, naming the run and
+ * its log.
+ */
 export function followRun(
   options: ClientOptions,
   job: string,
@@ -146,7 +170,9 @@ export function followRun(
           return;
         }
         let pending = "";
+        let run: RunRecord | undefined;
         let final: RunRecord | undefined;
+        let cut: string | undefined;
         res.setEncoding("utf8");
         res.on("data", (chunk: string) => {
           pending += chunk;
@@ -156,19 +182,26 @@ export function followRun(
             pending = pending.slice(nl + 1);
             nl = pending.indexOf("\n");
             if (line.trim() === "") continue;
-            const event = JSON.parse(line) as FollowEvent;
+            let event: FollowEvent;
+            try {
+              event = JSON.parse(line) as FollowEvent;
+            } catch {
+              cut ??= "the server sent a line that is not JSON";
+              res.destroy();
+              return;
+            }
+            if ("run" in event) run = event.run as RunRecord;
             if (event.event === "finished") final = event.run as RunRecord;
+            if (event.event === "cut") cut = event.reason;
             onEvent(event);
           }
         });
-        res.on("end", () => {
+        // "close" comes however the stream ended: whole, cut by the server, or broken.
+        res.on("error", () => undefined);
+        res.on("close", () => {
           if (final) resolve(final);
-          else
-            reject(
-              new SecretError("SERVER_UNREACHABLE", "the job server closed the stream before the run ended"),
-            );
+          else reject(streamCut(run, cut ?? "the connection closed", options.socket));
         });
-        res.on("error", reject);
       },
     );
     req.on("error", (err: NodeJS.ErrnoException) => reject(unreachable(options.socket, err)));

@@ -8,8 +8,13 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const KEEP_ALIVE_TIMEOUT_MS = 5000;
 export const RUNS_LIMIT_DEFAULT = 50;
 export const RUNS_LIMIT_MAX = 1000;
-/** A follow client that stops reading is dropped once this much output waits for it. */
-export const FOLLOW_BACKLOG_MAX = 8 * 1024 * 1024;
+/**
+ * What a follow stream or a log download keeps in memory for its client; a follower's backlog
+ * beyond it waits in a spool file in the server's state directory until the client reads it.
+ */
+export const CLIENT_BUFFER_BYTES = 1024 * 1024;
+/** Connections beyond `http.maxConnections` kept for `GET /v1/health` when every slot is busy. */
+export const HEALTH_RESERVE = 8;
 export const DEFAULT_SOCKET = "/run/keyhold/jobs.sock";
 export const DEFAULT_CONFIG = "/etc/keyhold/jobs.json";
 export const USER_HEADER = "x-keyhold-user";
@@ -30,6 +35,7 @@ export const API_ERRORS = {
   BODY_TOO_LARGE: 413,
   QUEUE_FULL: 429,
   INTERNAL: 500,
+  SERVER_BUSY: 503,
   SHUTTING_DOWN: 503,
 } as const;
 
@@ -47,4 +53,5 @@ export class ApiError extends Error {
 
 export type FollowEvent =
   | { event: "accepted" | "started" | "finished"; run: unknown }
-  | { event: "output"; stream: "stdout" | "stderr"; data: string };
+  | { event: "output"; stream: "stdout" | "stderr"; data: string }
+  | { event: "cut"; reason: string; run: unknown };

@@ -1,15 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import {
-  chmodSync,
-  closeSync,
-  constants,
-  fchmodSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, rmSync, writeSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
@@ -17,6 +7,7 @@ import { createCredentialsDirectory, type CredentialsDirectory, privateRunLocati
 import type { Secret } from "../secret/index.js";
 import type { JobServerConfig, JobSpec } from "./config.js";
 import { substituteArgv } from "./config.js";
+import { openRunLog } from "./logs.js";
 import type { RunErrorCode, RunRecord } from "./records.js";
 import {
   parseSandboxReport,
@@ -114,30 +105,6 @@ async function snapshotFor(
   }
 }
 
-const preparedLogDirs = new Set<string>();
-
-function openLog(outputDir: string, id: string): { fd: number; path: string } {
-  const dir = join(outputDir, "logs");
-  if (!preparedLogDirs.has(dir)) {
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    try {
-      chmodSync(dir, 0o755);
-    } catch {
-      // not ours to change: it already exists with the admin's mode
-    }
-    preparedLogDirs.add(dir);
-  }
-  const path = join(dir, `${id}.log`);
-  const fd = openSync(
-    path,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-    0o644,
-  );
-  // The log is scrubbed and meant for the people who trigger jobs: readable whatever the umask.
-  fchmodSync(fd, 0o644);
-  return { fd, path };
-}
-
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -179,16 +146,11 @@ export function startRun(ctx: RunContext): RunHandle {
       return outcome;
     }
 
-    let log: { fd: number; path: string };
-    try {
-      log = openLog(ctx.job.outputDir, ctx.record.id);
-    } catch (err) {
-      // The directory may have been removed since it was prepared: prepare it again next time.
-      preparedLogDirs.delete(join(ctx.job.outputDir, "logs"));
-      const code = (err as NodeJS.ErrnoException).code ?? "error";
+    const log = await openRunLog(ctx.job.outputDir, ctx.record.id);
+    if ("problem" in log) {
       outcome.error = {
         code: "OUTPUT_FAILED",
-        message: `cannot create the run log in ${ctx.job.outputDir}: ${code}`,
+        message: `cannot create the run log in ${ctx.job.outputDir}: ${log.problem}`,
       };
       return outcome;
     }

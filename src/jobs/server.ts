@@ -1,14 +1,17 @@
-import { constants, createReadStream, existsSync, fstatSync, lstatSync, openSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect } from "node:net";
+import { join } from "node:path";
 import type { Secret } from "../secret/index.js";
 import { SecretError } from "../secret/index.js";
 import { type JobServerConfig, type JobSpec, resolveParams } from "./config.js";
+import { ConnectionSlots } from "./connections.js";
+import { openRunLogForReading, runLogPath } from "./logs.js";
 import {
   API_PREFIX,
   ApiError,
-  FOLLOW_BACKLOG_MAX,
   type FollowEvent,
+  HEALTH_RESERVE,
   KEEP_ALIVE_TIMEOUT_MS,
   MAX_BODY_BYTES,
   RUNS_LIMIT_DEFAULT,
@@ -19,6 +22,7 @@ import {
 import { FINAL_STATES, newRunId, RUN_ID, type Requester, type RunRecord, RunRecordStore } from "./records.js";
 import { clearSnapshots, type RunHandle, startRun } from "./runner.js";
 import { patternsFor, patternsForSecrets, type ScrubPattern } from "./scrubber.js";
+import { FollowStream, sendFile } from "./streams.js";
 
 /**
  * The job server (DESIGN 3.3, docs/jobserver-protocol.md): HTTP/1.1 on a Unix socket, a FIFO
@@ -173,8 +177,11 @@ export class JobServer {
   readonly #retired: { name: string; secret: Secret }[] = [];
   readonly #queue: Pending[] = [];
   readonly #active = new Map<string, Active>();
-  readonly #followers = new Map<string, Set<ServerResponse>>();
+  /** The follow stream of each run triggered with ?follow=1 (only its trigger request follows it). */
+  readonly #followers = new Map<string, FollowStream>();
+  readonly #spoolDir: string;
   #server: Server | undefined;
+  #slots: ConnectionSlots | undefined;
   #stopping = false;
   #idle: (() => void) | undefined;
 
@@ -182,6 +189,7 @@ export class JobServer {
     this.#options = options;
     this.#config = options.config;
     this.#records = new RunRecordStore(options.stateDir);
+    this.#spoolDir = join(options.stateDir, "spool");
   }
 
   get config(): JobServerConfig {
@@ -227,6 +235,7 @@ export class JobServer {
     this.#records.prune(this.#config.keepRuns);
     if (interrupted > 0) this.#log(`marked ${interrupted} run(s) interrupted by the previous stop`);
     await this.#loadCredentials(this.#config);
+    this.#prepareSpool();
     const http = this.#config.http;
     const server = createServer(
       {
@@ -236,6 +245,15 @@ export class JobServer {
         keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       },
       (req, res) => {
+        const isHealth = req.method === "GET" && (req.url ?? "").split("?")[0] === `${API_PREFIX}/health`;
+        if (!this.#slots?.request(req, res, isHealth)) {
+          sendError(
+            res,
+            new ApiError("SERVER_BUSY", "every connection is busy answering; only /v1/health is served now"),
+            { Connection: "close" },
+          );
+          return;
+        }
         this.#handle(req, res).catch((err: unknown) => {
           const api = err instanceof ApiError ? err : new ApiError("INTERNAL", "internal error");
           if (!(err instanceof ApiError))
@@ -250,7 +268,12 @@ export class JobServer {
         });
       },
     );
-    server.maxConnections = http.maxConnections;
+    // Not Node's maxConnections, which turns away the health check along with everyone else.
+    this.#slots = new ConnectionSlots(server, {
+      maxConnections: http.maxConnections,
+      reserve: HEALTH_RESERVE,
+      firstRequestMs: http.headersTimeoutMs,
+    });
     // A client that vanishes mid-request must never take the server down.
     server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
       const status =
@@ -358,7 +381,7 @@ export class JobServer {
     if (resource === "runs" && key !== undefined && sub === "log" && extra === undefined) {
       if (!allow(["GET"])) return;
       const record = this.#findRun(decodeSegment(key));
-      this.#sendLog(res, record);
+      await this.#sendLog(res, record);
       return;
     }
     throw new ApiError("NOT_FOUND", "no such endpoint");
@@ -383,27 +406,13 @@ export class JobServer {
     send(res, 200, { runs: this.#records.list(limit, job) });
   }
 
-  #sendLog(res: ServerResponse, record: RunRecord): void {
-    // Streamed from an open descriptor: a log may be large, and the file cannot be swapped
-    // for another between the check and the read.
-    let fd: number;
-    let size: number;
-    try {
-      if (record.log === null) throw new Error("no log");
-      fd = openSync(record.log, constants.O_RDONLY | constants.O_NOFOLLOW);
-      size = fstatSync(fd).size;
-    } catch {
-      throw new ApiError("LOG_NOT_FOUND", "the run has no log");
-    }
-    res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": size });
-    const stream = createReadStream("", { fd, start: 0, end: Math.max(0, size - 1), autoClose: true });
-    if (size === 0) {
-      stream.destroy();
-      res.end();
-      return;
-    }
-    stream.on("error", () => res.destroy());
-    stream.pipe(res);
+  async #sendLog(res: ServerResponse, record: RunRecord): Promise<void> {
+    // Opened off the event loop, through the server's own logs/ directory, as a regular file of
+    // its own (logs.ts), then streamed from that descriptor at the client's pace.
+    const log = record.log === null ? undefined : await openRunLogForReading(record.log);
+    if (log === undefined) throw new ApiError("LOG_NOT_FOUND", "the run has no log");
+    res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": log.size });
+    await sendFile(res, log.fd, log.size, this.#config.http.requestTimeoutMs);
   }
 
   #cancel(res: ServerResponse, record: RunRecord): void {
@@ -428,7 +437,14 @@ export class JobServer {
     name: string,
     follow: string | null,
   ): Promise<void> {
-    const body = await readBody(req);
+    // Until its body is whole, the connection may lose its slot like a silent one.
+    const received = this.#slots?.receiving(req);
+    let body: Buffer;
+    try {
+      body = await readBody(req);
+    } finally {
+      received?.();
+    }
     if (this.#stopping) throw new ApiError("SHUTTING_DOWN", "the server is stopping");
     const job = this.#config.jobs.get(name);
     if (!job) throw new ApiError("JOB_NOT_FOUND", `no job named ${JSON.stringify(name.slice(0, 64))}`);
@@ -456,9 +472,19 @@ export class JobServer {
     const following = follow === "1" || follow === "true";
     if (following) {
       res.writeHead(200, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-store" });
-      const set = new Set<ServerResponse>([res]);
-      this.#followers.set(record.id, set);
-      res.on("close", () => set.delete(res));
+      const stream = new FollowStream(res, {
+        spoolDir: this.#spoolDir,
+        name: record.id,
+        stallMs: this.#config.http.requestTimeoutMs,
+        cutEvent: (reason) => {
+          this.#log(`run ${record.id}: follow stream cut: ${reason}`);
+          return { event: "cut", reason, run: record };
+        },
+      });
+      this.#followers.set(record.id, stream);
+      res.on("close", () => {
+        if (this.#followers.get(record.id) === stream) this.#followers.delete(record.id);
+      });
       this.#emit(record.id, { event: "accepted", run: record });
     }
     this.#queue.push({ record, job, params });
@@ -467,17 +493,19 @@ export class JobServer {
   }
 
   #emit(id: string, event: FollowEvent): void {
-    const set = this.#followers.get(id);
-    if (!set) return;
-    const line = `${JSON.stringify(event)}\n`;
-    for (const res of set) {
-      if (res.writableLength > FOLLOW_BACKLOG_MAX) {
-        // It stopped reading: drop it rather than buffer without bound. The run goes on.
-        set.delete(res);
-        res.destroy();
-        continue;
+    this.#followers.get(id)?.send(event);
+  }
+
+  /** Spool files are unlinked as soon as they are made: only a crash in between leaves one. */
+  #prepareSpool(): void {
+    mkdirSync(this.#spoolDir, { recursive: true, mode: 0o700 });
+    for (const name of readdirSync(this.#spoolDir)) {
+      if (!name.endsWith(".spool")) continue;
+      try {
+        unlinkSync(join(this.#spoolDir, name));
+      } catch {
+        // gone already
       }
-      res.write(line);
     }
   }
 
@@ -513,7 +541,11 @@ export class JobServer {
       credentialsParent: this.#options.credentialsParent,
       stateDir: this.#options.stateDir,
       hide: this.#options.hide ?? [],
-      onStart: () => this.#emit(record.id, { event: "started", run: record }),
+      onStart: () => {
+        // Where the log is, from the start: a follower cut short can still point to it.
+        record.log = runLogPath(job.outputDir, record.id);
+        this.#emit(record.id, { event: "started", run: record });
+      },
       onOutput: (stream, data) => this.#emit(record.id, { event: "output", stream, data }),
     });
     this.#active.set(record.id, { ...pending, handle });
@@ -582,12 +614,8 @@ export class JobServer {
       .catch((err: unknown) =>
         this.#log(`audit append failed: ${err instanceof Error ? err.message : "unknown"}`),
       );
-    this.#emit(record.id, { event: "finished", run: record });
-    const set = this.#followers.get(record.id);
-    if (set) {
-      for (const res of set) res.end();
-      this.#followers.delete(record.id);
-    }
+    this.#followers.get(record.id)?.finish({ event: "finished", run: record });
+    this.#followers.delete(record.id);
   }
 }
 

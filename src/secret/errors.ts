@@ -61,6 +61,7 @@ export type SecretErrorCode =
   | "SOCKET_IN_USE"
   | "SERVER_UNREACHABLE"
   | "SERVER_ERROR"
+  | "STREAM_CUT"
   // the leak scanner
   | "NOT_A_GIT_REPOSITORY"
   | "GIT_FAILED"

@@ -541,6 +541,14 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     serviceLines.push("DynamicUser=yes");
     if (mode === "jobserver") {
       serviceLines.push(
+        // The socket's group, as the service's group (DynamicUser= takes an existing group as is):
+        // the outputs directory is the developers' and this group's (setgid, 2770), so the server
+        // writes there without it being open to every local user. (SupplementaryGroups= would do
+        // the same but costs 0.1 of exposure.)
+        `Group=${group}`,
+        // ...which would let every job connect to the socket and trigger jobs: the server gets
+        // its listening socket as fd 3 and has no use for the path.
+        `InaccessiblePaths=-${posix.dirname(JOBSERVER_SOCKET_PATH)}`,
         `StateDirectory=${service}`,
         "StateDirectoryMode=0700",
         `RuntimeDirectory=${service}`,

@@ -16,4 +16,4 @@ export {
   type RunOptions,
   type RunResult,
 } from "./container.js";
-export { jobServerUnitArgs } from "./jobserver.js";
+export { jobServerOutputsCommand, jobServerUnitArgs } from "./jobserver.js";

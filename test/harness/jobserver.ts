@@ -20,3 +20,12 @@ export function jobServerUnitArgs(project: string, ...extra: string[]): string[]
     "--install",
   ];
 }
+
+/**
+ * The shell command that makes `<project>/outputs` as docs/jobserver.md "Setup" does, run as
+ * root: the developer's, shared with the socket group only (2770, setgid so what the jobs write
+ * stays in the group), which the rendered unit makes the server's group.
+ */
+export function jobServerOutputsCommand(project: string, owner: string, group = "devs"): string[] {
+  return ["install", "-d", "-o", owner, "-g", group, "-m", "2770", `${project}/outputs`];
+}

@@ -6,6 +6,7 @@ import {
   bootForSuite,
   type Container,
   type ContainerSuite,
+  jobServerOutputsCommand,
   jobServerUnitArgs,
   needContainer,
   PROJECT_INSIDE,
@@ -49,6 +50,16 @@ const CONFIG = {
     },
     noop: { argv: ["/bin/true"], cwd: PROJECT, outputDir: `${PROJECT}/outputs` },
     slow: { argv: ["/bin/sleep", "5"], cwd: PROJECT, outputDir: `${PROJECT}/outputs` },
+    // Jobs run in the socket's group (the unit's Group=): may one reach the socket itself?
+    knock: {
+      argv: [
+        "/usr/bin/node",
+        "-e",
+        'require("node:net").connect("/run/keyhold/jobs.sock").on("connect", () => { console.log("connected"); process.exit(0); }).on("error", (e) => { console.log(e.code); process.exit(3); })',
+      ],
+      cwd: PROJECT,
+      outputDir: `${PROJECT}/outputs`,
+    },
     committed: {
       argv: ["/bin/sh", "src/hello.sh"],
       cwd: PROJECT,
@@ -141,12 +152,13 @@ before(async () => {
   await c.check([
     "sh",
     "-c",
-    `mkdir -p ${PROJECT}/src ${PROJECT}/outputs && chown -R dev:dev ${PROJECT} && chmod o+w ${PROJECT}/outputs && chmod 0755 /home/dev`,
+    `mkdir -p ${PROJECT}/src && chown -R dev:dev ${PROJECT} && chmod 0755 /home/dev`,
   ]);
   c.writeFile(`${PROJECT}/src/job.sh`, JOB_SCRIPT, { mode: 0o755 });
   c.writeFile(`${PROJECT}/src/hello.sh`, "echo hello from the committed tree\n");
   c.writeFile(`${PROJECT}/.gitignore`, "outputs/\n");
   await c.check(["chown", "-R", "dev:dev", PROJECT]);
+  await c.check(jobServerOutputsCommand(PROJECT, "dev"));
   // The project is a git work tree owned by dev: the server (a transient user) must still read it.
   await c.sh(
     "git init -q && git add -A && git -c user.name=dev -c user.email=dev@example.org commit -qm first",
@@ -411,6 +423,136 @@ test("a user outside the socket group cannot connect", async (t) => {
     "http://localhost/v1/health",
   ]);
   assert.notEqual(viaCurl.code, 0);
+});
+
+test("the documented outputs/: shared with the socket group only, the logs in the server's own logs/", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  assert.equal(
+    (await c.check(["stat", "-c", "%a %U %G", `${PROJECT}/outputs`])).stdout.trim(),
+    "2770 dev devs",
+  );
+  const [mode, uid, group] = (await c.check(["stat", "-c", "%a %u %G", `${PROJECT}/outputs/logs`])).stdout
+    .trim()
+    .split(" ");
+  assert.equal(mode, "2755", "the server's logs/: nobody else writes in it");
+  assert.equal(group, "devs");
+  assert.ok(Number(uid) >= 61184 && Number(uid) <= 65519, `logs/ belongs to the transient user (${uid})`);
+  // A job runs as the server's user and group, but cannot reach the socket to trigger more jobs.
+  const knock = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "knock", "--follow"]);
+  assert.equal(knock.code, 3, knock.stdout + knock.stderr);
+  assert.doesNotMatch(knock.stdout, /connected/);
+});
+
+test("another local user cannot swap outputs/logs; a developer's swap is refused, never followed; a FIFO stalls nothing", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const outputs = `${PROJECT}/outputs`;
+  const ok = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "noop", "--follow", "--json"]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const done = JSON.parse(ok.stdout) as { id: string; log: string };
+  assert.equal(done.log, `${outputs}/logs/${done.id}.log`);
+
+  // Outside the socket group: outputs/ is closed to them.
+  await c.check(["sh", "-c", "mkdir -p /dev/shm/other-logs && chown other /dev/shm/other-logs"]);
+  for (const attempt of [
+    `ls ${outputs}`,
+    `mv ${outputs}/logs ${outputs}/logs.old`,
+    `ln -s /dev/shm/other-logs ${outputs}/logs.new && mv -T ${outputs}/logs.new ${outputs}/logs`,
+  ]) {
+    const r = await c.runAsUser("other", ["sh", "-c", attempt]);
+    assert.notEqual(r.code, 0, `other could: ${attempt}`);
+    assert.match(r.stderr, /Permission denied/);
+  }
+  assert.equal((await c.check(["stat", "-c", "%F", `${outputs}/logs`])).stdout.trim(), "directory");
+
+  // A developer (who may write to outputs/) swaps logs/ for links to the server's state, to their
+  // own /dev/shm, and for a directory of their own: each run is refused, nothing is written there.
+  const trigger = () => c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "noop", "--follow"]);
+  await c.sh(`mv ${outputs}/logs ${outputs}/logs.real && mkdir -p /dev/shm/dev-logs`, { user: "dev" });
+  try {
+    for (const target of ["/var/lib/private/keyhold-jobs", "/var/lib/keyhold-jobs", "/dev/shm/dev-logs"]) {
+      await c.sh(`ln -sfn ${target} ${outputs}/logs`, { user: "dev" });
+      const r = await trigger();
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /logs is not a directory \(a symbolic link or a file\) \[OUTPUT_FAILED\]/);
+    }
+    await c.sh(`rm ${outputs}/logs && mkdir ${outputs}/logs`, { user: "dev" });
+    const own = await trigger();
+    assert.equal(own.code, 1);
+    assert.match(own.stderr, /logs belongs to uid 65534, not to the job server .*\[OUTPUT_FAILED\]/);
+    // A FIFO in place of an earlier run's log: the server answers 404 and stays responsive.
+    await c.sh(`mkfifo ${outputs}/logs/${done.id}.log`, { user: "dev" });
+    const log = await c.runAsUser("dev", [
+      "curl",
+      "-sS",
+      "--max-time",
+      "20",
+      "--unix-socket",
+      "/run/keyhold/jobs.sock",
+      `http://localhost/v1/runs/${done.id}/log`,
+    ]);
+    assert.equal(log.code, 0, log.stderr);
+    assert.match(log.stdout, /"code":"LOG_NOT_FOUND"/);
+    const health = await c.runAsUser("dev", [
+      "curl",
+      "-sS",
+      "--max-time",
+      "20",
+      "--unix-socket",
+      "/run/keyhold/jobs.sock",
+      "http://localhost/v1/health",
+    ]);
+    assert.match(health.stdout, /"status":"ok"/);
+  } finally {
+    await c.sh(`rm -rf ${outputs}/logs && mv ${outputs}/logs.real ${outputs}/logs`, { user: "dev" });
+  }
+  const found = await c.check([
+    "sh",
+    "-c",
+    "find /var/lib/private/keyhold-jobs /dev/shm/dev-logs /dev/shm/other-logs -name '*.log' ! -name audit.log | wc -l",
+  ]);
+  assert.equal(found.stdout.trim(), "0", "no log outside outputs/logs");
+  const back = await c.runAsUser("dev", [
+    "curl",
+    "-sS",
+    "--unix-socket",
+    "/run/keyhold/jobs.sock",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code}",
+    `http://localhost/v1/runs/${done.id}/log`,
+  ]);
+  assert.equal(back.stdout, "200", "the real logs/ serves again once it is back");
+});
+
+test("the setup this replaces (outputs/ open to every user) is refused: another user's swap goes nowhere", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const outputs = `${PROJECT}/outputs`;
+  await c.check(["chmod", "o+rwx", outputs]);
+  try {
+    const r = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "noop", "--follow"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /outputs is writable by every local user, who could then redirect the logs/);
+    // Exactly the attack: a user outside the socket group replaces logs/ with a link of theirs.
+    const swap = await c.runAsUser("other", [
+      "sh",
+      "-c",
+      `mkdir -p /dev/shm/other-logs && mv ${outputs}/logs ${outputs}/logs.gone && ln -s /dev/shm/other-logs ${outputs}/logs`,
+    ]);
+    assert.equal(swap.code, 0, swap.stderr);
+    const again = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "noop", "--follow"]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /\[OUTPUT_FAILED\]/);
+    assert.equal((await c.check(["sh", "-c", "ls -A /dev/shm/other-logs | wc -l"])).stdout.trim(), "0");
+  } finally {
+    await c.check(["sh", "-c", `rm -f ${outputs}/logs && mv ${outputs}/logs.gone ${outputs}/logs; true`]);
+    await c.check(["chmod", "o-rwx", outputs]);
+  }
+  const r = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "noop", "--follow"]);
+  assert.equal(r.code, 0, r.stderr);
 });
 
 test("kill -9 of the server: systemd restarts it, records survive, a run it cut is marked interrupted", async (t) => {

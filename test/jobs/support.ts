@@ -45,7 +45,8 @@ export function call(
   headers: Record<string, string> = {},
 ): Promise<Reply> {
   return new Promise((resolvePromise, reject) => {
-    const req = request({ socketPath: socket, method, path, headers }, (res) => {
+    // A connection of its own each time (as curl does): the server may close an idle one.
+    const req = request({ socketPath: socket, method, path, headers, agent: false }, (res) => {
       const parts: Buffer[] = [];
       res.on("data", (c: Buffer) => parts.push(c));
       res.on("end", () => {
@@ -83,21 +84,56 @@ export function curl(args: string[]): Promise<{ code: number; stdout: string; st
   });
 }
 
+export interface CliProcess {
+  child: ChildProcess;
+  done: Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/** Starts the keyhold CLI; `done` resolves with its exit code and everything it printed. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
+  const child = spawn(process.execPath, cliArgv(args), { env, stdio: ["ignore", "pipe", "pipe"] });
+  const done = new Promise<{ code: number; stdout: string; stderr: string }>((resolvePromise) => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on("data", (c: Buffer) => out.push(c));
+    child.stderr?.on("data", (c: Buffer) => err.push(c));
+    child.on("close", (code) =>
+      resolvePromise({
+        code: code ?? -1,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+      }),
+    );
+  });
+  return { child, done };
+}
+
 export function runCli(
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  return startCli(args, env).done;
+}
+
+/** The uid of "another local user" in these tests: nobody, who owns nothing the server uses. */
+export const OTHER_UID = 65534;
+
+/** Runs a shell script as OTHER_UID (its own uid and gid, no supplementary groups). */
+export function asOtherUser(script: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, cliArgv(args), { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString("utf8");
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString("utf8");
-    });
-    child.on("close", (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+    execFile(
+      "setpriv",
+      [`--reuid=${OTHER_UID}`, `--regid=${OTHER_UID}`, "--clear-groups", "/bin/sh", "-c", script],
+      { timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === "number"
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolvePromise({ code, stdout, stderr });
+      },
+    );
   });
 }
 

@@ -4,6 +4,7 @@ import { after, before, test } from "node:test";
 import {
   bootForSuite,
   type ContainerSuite,
+  jobServerOutputsCommand,
   jobServerUnitArgs,
   KEYHOLD_INSIDE,
   needContainer,
@@ -73,8 +74,9 @@ before(async () => {
   await c.check([
     "sh",
     "-c",
-    "mkdir -p /home/dev/project/src /home/dev/project/outputs && echo hello > /home/dev/project/src/input.txt && chown -R dev:dev /home/dev/project && chmod o+w /home/dev/project/outputs && chmod 0755 /home/dev",
+    "mkdir -p /home/dev/project/src /home/dev/project/outputs && echo hello > /home/dev/project/src/input.txt && chown -R dev:dev /home/dev/project && chmod 0755 /home/dev",
   ]);
+  await c.check(jobServerOutputsCommand("/home/dev/project", "dev"));
   await c.check(["sh", "-c", "echo private > /home/other/notes.txt && chown other /home/other/notes.txt"]);
   c.writeFile(SERVER, SERVER_SOURCE);
   c.writeFile(CLIENT, CLIENT_SOURCE);

@@ -5,6 +5,7 @@ import {
   bootForSuite,
   type Container,
   type ContainerSuite,
+  jobServerOutputsCommand,
   jobServerUnitArgs,
   KEYHOLD_INSIDE,
   needContainer,
@@ -86,14 +87,10 @@ before(async () => {
   const c = suite.container;
   if (c === undefined) return;
   await c.addUser("dev", { groups: ["devs"] });
-  await c.check([
-    "sh",
-    "-c",
-    `mkdir -p ${PROJECT}/outputs && chmod o+w ${PROJECT}/outputs && chmod 0755 /home/dev`,
-  ]);
+  await c.check(["sh", "-c", `mkdir -p ${PROJECT} && chmod 0755 /home/dev`]);
   c.writeFile(`${PROJECT}/job.sh`, JOB_SCRIPT, { mode: 0o755 });
   await c.check(["chown", "-R", "dev:dev", PROJECT]);
-  await c.check(["chmod", "o+w", `${PROJECT}/outputs`]);
+  await c.check(jobServerOutputsCommand(PROJECT, "dev"));
   c.writeFile("/etc/keyhold/jobs.json", `${JSON.stringify(CONFIG, null, 2)}\n`);
   c.writeFile(IMPOSTOR, IMPOSTOR_SOURCE);
   await c.check(keyhold("init"));
