@@ -14,7 +14,7 @@ const ENCRYPTION = Buffer.alloc(16, 0x22);
 const KEY_TEXT = Buffer.concat([SIGNING, ENCRYPTION]).toString("base64url");
 const NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
 
-function encrypt(plain, iv, time) {
+export function encrypt(plain, iv, time) {
   const cipher = createCipheriv("aes-128-cbc", ENCRYPTION, iv);
   const head = Buffer.alloc(9);
   head[0] = 0x80;

@@ -96,6 +96,6 @@ export async function fuzz(data) {
     check(known.paths.has(blob.path), `blob ${oid} listed at ${JSON.stringify(blob.path)}, committed at ${[...known.paths].map((x) => JSON.stringify(x)).join(", ")}`);
   }
   for await (const object of catFileBatch([...expected.keys()], { ...options, maxSize: 1024 })) {
-    check(object.data !== undefined && object.data.equals(expected.get(object.oid).bytes), `cat-file read other bytes for ${object.oid}`);
+    check(object.data?.equals(expected.get(object.oid).bytes), `cat-file read other bytes for ${object.oid}`);
   }
 }

@@ -48,7 +48,7 @@ export function fuzz(data) {
     }
     for (const [name, v] of values) {
       const spec = job.params.get(name);
-      check(spec !== undefined && spec.pattern.test(v) && !v.includes("\0"), `param ${name} does not match`);
+      check(spec?.pattern.test(v) && !v.includes("\0"), `param ${name} does not match`);
     }
     const argv = substituteArgv(job, values);
     check(argv.length === job.argv.length, "substitution changed the number of arguments");

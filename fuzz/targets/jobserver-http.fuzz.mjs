@@ -6,7 +6,7 @@
 // an error body carries a code from the protocol's closed list with that code's status; the
 // server still answers /v1/health afterwards.
 import { mkdirSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, Server } from "node:net";
 import { join } from "node:path";
 import { FuzzedDataProvider } from "@jazzer.js/core";
 import { API_ERRORS, JobServer, parseJobServerConfig } from "../../dist/src/jobs/index.js";
@@ -43,8 +43,17 @@ const server = new JobServer({
   }),
   log: (line) => logged.push(line),
 });
+// The listening server is unref'd so that the process ends when the fuzzer does (JobServer keeps
+// its http.Server to itself: it is caught as it starts listening).
+const listen = Server.prototype.listen;
+let listening;
+Server.prototype.listen = function (...args) {
+  listening = this;
+  return listen.apply(this, args);
+};
 await server.start({ path: socket });
-process.on("exit", () => server.stop());
+Server.prototype.listen = listen;
+listening?.unref();
 
 // Statuses the server or Node's HTTP parser may answer with (408 and 431 come from the parser).
 const STATUSES = new Set([...Object.values(API_ERRORS), 200, 202, 400, 408, 431]);
