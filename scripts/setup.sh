@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(systemd systemd-container postgresql gnome-keyring libsecret-tools dbus dbus-user-session git strace)
+debs=(systemd systemd-container postgresql gnome-keyring libsecret-tools dbus dbus-user-session git strace libclang-rt-14-dev)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,3 +26,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
+# Jazzer.js's native addon, built here when the one its package ships does not load (fuzz/native/).
+bash scripts/build-fuzzer-addon.sh

@@ -94,7 +94,10 @@ function macHex(key: SecretKey, label: string, body: string): string {
 }
 
 function sameHex(a: string, b: string): boolean {
-  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+  // Compared as bytes: a string of the same length may be longer in UTF-8 (timingSafeEqual throws).
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** The record's line (without "\n"): the body with its MAC spliced in as the last field. */
@@ -209,7 +212,8 @@ export function parseHead(text: string, key: SecretKey, file: PositionFile = "he
     !isNonNegativeInt(h.size) ||
     typeof h.hash !== "string" ||
     !HEX64.test(h.hash) ||
-    typeof h.mac !== "string"
+    typeof h.mac !== "string" ||
+    !HEX64.test(h.mac)
   ) {
     return `the ${file} has the wrong fields`;
   }

@@ -171,9 +171,11 @@ export function loadPolicy(path: string, required: boolean): ScanPolicy {
   } catch {
     throw invalid(path, "not JSON");
   }
-  if (typeof parsed !== "object" || parsed === null) throw invalid(path, "not an object");
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw invalid(path, "not an object");
   if (parsed.version !== POLICY_VERSION) throw invalid(path, `unsupported version ${String(parsed.version)}`);
   if (parsed.allow !== undefined) {
+    if (typeof parsed.allow !== "object" || parsed.allow === null || Array.isArray(parsed.allow))
+      throw invalid(path, "allow must be an object");
     if (parsed.allow.paths !== undefined && !isStringArray(parsed.allow.paths))
       throw invalid(path, "allow.paths must be strings");
     if ((parsed.allow.paths?.length ?? 0) > ALLOW_PATHS_MAX)

@@ -133,7 +133,9 @@ const UNIT_NAME = /^[A-Za-z0-9][A-Za-z0-9:_.\\-]{0,200}$/;
 
 export function normaliseServiceName(service: string): string {
   const name = service.endsWith(".service") ? service.slice(0, -".service".length) : service;
-  if (!UNIT_NAME.test(name) || name.includes("..")) {
+  // A name ending in '\' would end StateDirectory=NAME with one, and systemd joins a line ending
+  // in '\' with the next (the directive after it would vanish).
+  if (!UNIT_NAME.test(name) || name.includes("..") || name.endsWith("\\")) {
     throw usage(
       `invalid service name ${JSON.stringify(service.slice(0, 80))}`,
       "use letters, digits, '-', '_', '.' or ':'",
@@ -581,14 +583,19 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     (mode === "jobserver"
       ? "keyhold job server"
       : `${service} (credentials loaded by keyhold, ${mode} mode)`);
-  if (/[\n\r]/.test(description)) throw usage("the description may not contain newlines");
+  if (/[\x00-\x1f\x7f]/.test(description))
+    throw usage("the description may not contain newlines or control characters");
+  // systemd joins a line ending in '\' with the next one: the directive after it would vanish.
+  if (description.endsWith("\\")) throw usage("the description may not end with a backslash");
 
   if (options.dropIn) {
     files.push({ path: `${service}.service.d/${DROP_IN_NAME}`, content: dropInText() }, ...vaultFiles);
     return { files, primary: `${service}.service`, credentials, vaultCredentials, vaultSockets };
   }
 
-  const unitLines = [`Description=${description}`, ...vaultUnitLines];
+  // Description= expands specifiers (%H, %d, …): a '%' the user typed is written as "%%".
+  const descriptionValue = description.replaceAll("%", "%%");
+  const unitLines = [`Description=${descriptionValue}`, ...vaultUnitLines];
   if (mode === "jobserver") unitLines.push(`Requires=${service}.socket`, `After=${service}.socket`);
   const install = mode === "jobserver" ? [`Also=${service}.socket`] : ["WantedBy=multi-user.target"];
   files.push({
@@ -603,7 +610,7 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     files.push({
       path: `${service}.socket`,
       content: unitText([
-        section("Unit", [`Description=${description} socket`]),
+        section("Unit", [`Description=${descriptionValue} socket`]),
         section("Socket", [
           `ListenStream=${JOBSERVER_SOCKET_PATH}`,
           "SocketUser=root",

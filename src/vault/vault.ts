@@ -385,9 +385,12 @@ export class Vault {
       if (usedIndex === candidates.length - 1) await options.provider.promote(ctx);
       else await options.provider.discard(ctx);
     }
-    const kek = deriveKek(master, storeId, meta.ik.kek);
+    // The meta record is not authenticated yet (its MAC needs the integrity key): any field may
+    // be missing or of the wrong type, and that is tampering, not a TypeError.
+    let kek: KeyBytes;
     let ik: KeyBytes;
     try {
+      kek = deriveKek(master, storeId, meta.ik.kek);
       ik = open(
         kek,
         b64(meta.ik.n),

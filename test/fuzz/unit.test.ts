@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { isSecretError } from "../../src/secret/index.js";
+import { renderUnit, verifyUnits } from "../../src/systemd/index.js";
+import { makeScratch, type Scratch } from "../support/scratch.js";
+
+/**
+ * Findings of fuzz/targets/unit.fuzz.mjs: options that made renderUnit write a unit systemd reads
+ * differently from how keyhold wrote it. systemd joins a line ending in '\' with the next one
+ * (so the next directive vanished: Requires=, StateDirectoryMode=0700, RuntimeDirectoryMode=0700)
+ * and expands '%' specifiers in Description=.
+ */
+
+const refusedUsage = (options: Parameters<typeof renderUnit>[0]) =>
+  assert.throws(() => renderUnit(options), (err) => isSecretError(err, "USAGE"));
+
+describe("renderUnit findings of the fuzzer", () => {
+  let scratch: Scratch;
+  before(() => {
+    scratch = makeScratch("keyhold-fuzz-unit-");
+  });
+  after(() => scratch.cleanup());
+
+  it("refuses a description ending in a backslash (it would swallow Requires=)", () => {
+    refusedUsage({ mode: "jobserver", service: "demo", description: "ends with \\" });
+    refusedUsage({ mode: "standard", service: "demo", exec: "/bin/true", description: "x\\" });
+  });
+
+  it("refuses a service name ending in a backslash (StateDirectory= would swallow its mode)", () => {
+    refusedUsage({ mode: "jobserver", service: "svc\\" });
+    refusedUsage({ mode: "isolated", service: "svc\\.service", exec: "/bin/true" });
+  });
+
+  it("refuses control characters in the description", () => {
+    refusedUsage({ mode: "standard", service: "demo", exec: "/bin/true", description: "a\x1b[31mred" });
+    refusedUsage({ mode: "standard", service: "demo", exec: "/bin/true", description: "tab\there" });
+  });
+
+  it("writes a '%' of the description so that systemd-analyze verify accepts it as typed", async () => {
+    const rendered = renderUnit({
+      mode: "jobserver",
+      service: "pct",
+      description: "50% done %z",
+      node: "/bin/true",
+      keyholdRoot: "/usr",
+    });
+    const paths = rendered.files.map((f) => {
+      const path = join(scratch.root, f.path);
+      writeFileSync(path, f.content);
+      return path;
+    });
+    assert.match(rendered.files[0]!.content, /^Description=50%% done %%z$/m);
+    const verify = await verifyUnits(paths);
+    assert.deepEqual(verify.messages, []);
+    assert.ok(verify.ok);
+  });
+});
