@@ -4,6 +4,11 @@
 // made, so a bare `tsc` rebuild is never shadowed by a stale bundle.
 import { statSync } from "node:fs";
 
+// On SIGUSR1 Node opens its inspector, a debugger on 127.0.0.1:9229 that any local user can
+// connect to and run code in. keyhold often runs as root under sudo, which relays the invoking
+// user's signals to it: a listener of keyhold's own means the inspector never starts.
+process.on("SIGUSR1", () => {});
+
 const mtime = (rel) => {
   try {
     return statSync(new URL(rel, import.meta.url)).mtimeMs;
