@@ -222,6 +222,8 @@ export function splitCommandLine(line: string): string[] {
   }
   if (quote !== undefined) throw usage(`--exec has an unterminated ${quote} quote`);
   if (inWord) words.push(word);
+  // A quoted or escaped tab would put a raw control character in the unit file.
+  if (words.some((w) => w.includes("\t"))) throw usage("--exec may hold a tab only between words");
   return words;
 }
 

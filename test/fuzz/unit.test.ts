@@ -39,13 +39,19 @@ describe("renderUnit findings of the fuzzer", () => {
     refusedUsage({ mode: "standard", service: "demo", exec: "/bin/true", description: "tab\there" });
   });
 
+  it("refuses a tab inside an --exec word (it reached ExecStart= as a raw control character)", () => {
+    refusedUsage({ mode: "jobserver", service: "web", exec: "/usr/bin/app\t\\\t\t" });
+    refusedUsage({ mode: "standard", service: "web", exec: "/usr/bin/app 'a\tb'" });
+    assert.doesNotThrow(() => renderUnit({ mode: "standard", service: "web", exec: "/usr/bin/app\t--flag\tx" }));
+  });
+
   it("refuses a key joined to a blank in one --exec word (escaped or quoted)", () => {
     const key = makeCanary("unit");
     for (const exec of [
       `/usr/bin/app \\ ${key} /opt/app/run`,
       `/usr/bin/app a\\ ${key}`,
       `/usr/bin/curl -H "Authorization: Bearer ${key}" https://api.example`,
-      `/usr/bin/app '--header=X-Key:\t${key}'`,
+      `/usr/bin/app '--header=X-Key: ${key}'`,
     ]) {
       assert.throws(
         () => renderUnit({ mode: "standard", service: "app", exec }),
