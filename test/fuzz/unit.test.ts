@@ -39,6 +39,15 @@ describe("renderUnit findings of the fuzzer", () => {
     refusedUsage({ mode: "standard", service: "demo", exec: "/bin/true", description: "tab\there" });
   });
 
+  it("writes a '%' of a credential name as '%%' in LoadCredentialEncrypted= (a specifier otherwise)", () => {
+    const rendered = renderUnit({ mode: "standard", service: "web", exec: "/bin/true", credentials: [".%.", "a%h"] });
+    const loads = rendered.files[0]!.content.split("\n").filter((l) => l.startsWith("LoadCredentialEncrypted="));
+    assert.deepEqual(loads, [
+      "LoadCredentialEncrypted=.%%.:/etc/credstore.encrypted/.%%.",
+      "LoadCredentialEncrypted=a%%h:/etc/credstore.encrypted/a%%h",
+    ]);
+  });
+
   it("refuses a tab inside an --exec word (it reached ExecStart= as a raw control character)", () => {
     refusedUsage({ mode: "jobserver", service: "web", exec: "/usr/bin/app\t\\\t\t" });
     refusedUsage({ mode: "standard", service: "web", exec: "/usr/bin/app 'a\tb'" });
