@@ -132,15 +132,17 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on("end", () => {
       if (!failed) resolve(Buffer.concat(parts));
     });
-    req.on("error", (err) => {
-      if (!failed) reject(err);
-    });
-    // A client that hangs up in the middle of its body: settle instead of waiting forever.
+    // A client that hangs up in the middle of its body: settle instead of waiting forever. Node
+    // reports it as the request's "aborted" error (ECONNRESET) before "close"; either way it is
+    // the client's doing, never an internal error.
+    const hungUp = () => {
+      if (failed) return;
+      failed = true;
+      reject(new ApiError("BAD_REQUEST", "the client went away before its request was complete"));
+    };
+    req.on("error", hungUp);
     req.on("close", () => {
-      if (!failed && !req.complete) {
-        failed = true;
-        reject(new ApiError("BAD_REQUEST", "the client went away before its request was complete"));
-      }
+      if (!req.complete) hungUp();
     });
   });
 }

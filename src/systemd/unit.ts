@@ -222,6 +222,8 @@ export function splitCommandLine(line: string): string[] {
   }
   if (quote !== undefined) throw usage(`--exec has an unterminated ${quote} quote`);
   if (inWord) words.push(word);
+  // A quoted or escaped tab would put a raw control character in the unit file.
+  if (words.some((w) => w.includes("\t"))) throw usage("--exec may hold a tab only between words");
   return words;
 }
 
@@ -237,8 +239,16 @@ function entropyBitsPerChar(s: string): number {
   return bits;
 }
 
-/** Whether a command word looks like a key rather than a path, flag or plain word. */
+/**
+ * Whether a command word looks like a key rather than a path, flag or plain word, or holds one: an
+ * escaped blank (`a\ KEY`) or a quote (`"Bearer KEY"`) makes one word of several pieces, and the
+ * key is in the unit file and the process's argv all the same, so each piece is judged too.
+ */
 export function looksLikeSecret(word: string): boolean {
+  return [word, ...word.split(/[\s"'`,;:]+/)].some(looksLikeSecretPiece);
+}
+
+function looksLikeSecretPiece(word: string): boolean {
   const value = word.includes("=") ? word.slice(word.indexOf("=") + 1) : word;
   if (KEY_PREFIXES.test(value)) return true;
   if (value.length < 24 || value.includes("/") || value.includes(".")) return false;
