@@ -166,10 +166,18 @@ export function assertUnitPath(path: string, what: string): void {
   }
 }
 
+/** LoadCredentialEncrypted= expands specifiers: a '%' in a name (valid for systemd) is written as "%%". */
+function loadCredentialLine(c: { id: string; path: string }): string {
+  return `LoadCredentialEncrypted=${c.id.replaceAll("%", "%%")}:${c.path.replaceAll("%", "%%")}`;
+}
+
 function resolveCredential(spec: string, store: string): UnitCredential {
   const colon = spec.indexOf(":");
   const id = colon < 0 ? spec : spec.slice(0, colon);
   assertCredentialName(id);
+  // systemd strips a value's outer blanks, so " key" would load a different name and file.
+  if (id !== id.trim())
+    throw usage(`credential name ${JSON.stringify(id)} begins or ends with a blank, which a unit file cannot say`);
   if (colon < 0) return { id, path: `${store}/${id}` };
   const file = spec.slice(colon + 1);
   if (file.length === 0) throw usage(`credential ${id}: empty file after ':'`);
@@ -501,7 +509,7 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     serviceLines.push(
       "# Decrypted by systemd into /run/credentials/<unit>/, read through $CREDENTIALS_DIRECTORY",
     );
-    for (const c of credentials) serviceLines.push(`LoadCredentialEncrypted=${c.id}:${c.path}`);
+    for (const c of credentials) serviceLines.push(loadCredentialLine(c));
   }
   const vaultSockets = vaultCredentials.map((c) => `${vaultUnitPrefix(service, c.ref)}.socket`);
   if (vaultCredentials.length > 0) {
@@ -509,7 +517,7 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
       "# Vault secrets: at each start systemd asks each secret's socket, whose root instance answers",
       "# with the current value, encrypted for this host and bound to the credential's name",
     );
-    for (const c of vaultCredentials) serviceLines.push(`LoadCredentialEncrypted=${c.id}:${c.path}`);
+    for (const c of vaultCredentials) serviceLines.push(loadCredentialLine(c));
   }
   const vaultUnitLines =
     vaultSockets.length > 0 ? [`Wants=${vaultSockets.join(" ")}`, `After=${vaultSockets.join(" ")}`] : [];

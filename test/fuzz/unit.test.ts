@@ -48,6 +48,11 @@ describe("renderUnit findings of the fuzzer", () => {
     ]);
   });
 
+  it("refuses a credential name that begins or ends with a blank (systemd strips it from the line)", () => {
+    for (const name of [" ", " key", "key ", "key :/etc/credstore.encrypted/key"])
+      refusedUsage({ mode: "standard", service: "web", exec: "/bin/true", credentials: [name] });
+  });
+
   it("refuses a tab inside an --exec word (it reached ExecStart= as a raw control character)", () => {
     refusedUsage({ mode: "jobserver", service: "web", exec: "/usr/bin/app\t\\\t\t" });
     refusedUsage({ mode: "standard", service: "web", exec: "/usr/bin/app 'a\tb'" });
