@@ -3,11 +3,11 @@
  * exits, against the real systemd-creds on a scratch store.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { firstErrorLine, initWorld, KEYHOLD_BIN, runCli, runCliOk } from "../support/cli.js";
+import { firstErrorLine, initWorld, runCli, runCliOk } from "../support/cli.js";
 import { makeCanary, type Scratch } from "../support/scratch.js";
 
 /** A credential made with systemd-creds directly; it writes with the umask (0644), so tighten it like a careful admin. */
@@ -81,45 +81,6 @@ describe("set, get, rotate, history, rollback, rm", () => {
     for (const op of ["init", "set", "get", "rotate", "rollback", "rm"]) assert.ok(ops.includes(op), op);
     const verify = await runCli(["audit", "--verify"], { env: s.env });
     assert.equal(verify.code, 0, verify.stderr);
-  });
-});
-
-describe("set on a terminal", () => {
-  let s: Scratch;
-  before(async () => {
-    s = await initWorld();
-  });
-  after(() => s.cleanup());
-
-  /** Types `lines` into `keyhold args` running on a pseudo-terminal (util-linux script). */
-  function typeInto(args: string, lines: string[]): { stdout: string; status: number | null } {
-    const typing = lines.map((l) => `sleep 0.4; printf '%s\\r' '${l}'`).join("; ");
-    const r = spawnSync(
-      "sh",
-      ["-c", `(${typing}; sleep 0.6) | script -qec "${process.execPath} ${KEYHOLD_BIN} ${args}" /dev/null`],
-      {
-        env: s.env,
-        encoding: "utf8",
-      },
-    );
-    return { stdout: r.stdout, status: r.status };
-  }
-
-  it("asks twice without echoing the value", async () => {
-    const value = makeCanary("tty");
-    const r = typeInto("set tty_key", [value, value]);
-    assert.equal(r.status, 0, r.stdout);
-    assert.match(r.stdout, /Value for tty_key: /);
-    assert.match(r.stdout, /Again, to confirm: /);
-    assert.ok(!r.stdout.includes(value), "the terminal never shows the value");
-    assert.equal((await runCliOk(["get", "tty_key"], { env: s.env })).stdout, value);
-  });
-
-  it("stores nothing when the two entries differ", () => {
-    const r = typeInto("set tty_other", [makeCanary(), makeCanary()]);
-    assert.equal(r.status, 2);
-    assert.match(r.stdout, /the two values differ; nothing was stored \[USAGE\]/);
-    assert.equal(existsSync(join(s.store, "tty_other")), false);
   });
 });
 
