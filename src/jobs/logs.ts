@@ -30,7 +30,8 @@ const fchmodAsync = promisify(fchmod);
 
 /** O_PATH (Linux, the same on every architecture keyhold runs on; not exported by node:fs). */
 const O_PATH = 0o10000000;
-const WALK = O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+/** One step of the walk: a directory, never a symbolic link (the run's init walks with the same flags). */
+export const WALK = O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 /** The sticky bit: in such a directory only a name's owner may rename or remove it. */
 const S_ISVTX = 0o1000;
 const LOGS = "logs";
@@ -90,9 +91,9 @@ async function openStep(dirFd: number, name: string, create: boolean): Promise<n
  * symbolic link anywhere on the way. With `strict` (creating a log), missing directories are
  * made, and a directory on the way that every local user may rename names in is refused, and so
  * is `path` itself if every local user may write to it at all (they could take the name `logs`
- * first).
+ * first). Throws a LogProblem or the system error; the caller closes the descriptor.
  */
-async function openDirectory(path: string, strict: boolean): Promise<number> {
+export async function openDirectory(path: string, strict: boolean): Promise<number> {
   let fd = await openAsync("/", WALK);
   let walked = "";
   const parts = path.split("/").filter((part) => part !== "");

@@ -7,9 +7,10 @@ import { createCredentialsDirectory, type CredentialsDirectory, privateRunLocati
 import type { Secret } from "../secret/index.js";
 import type { JobServerConfig, JobSpec } from "./config.js";
 import { substituteArgv } from "./config.js";
-import { openRunLog } from "./logs.js";
+import { LogProblem, openDirectory, openRunLog } from "./logs.js";
 import type { RunErrorCode, RunRecord } from "./records.js";
 import {
+  keptDirectories,
   parseSandboxReport,
   SCRATCH_DIRECTORIES,
   SandboxError,
@@ -105,6 +106,27 @@ async function snapshotFor(
   }
 }
 
+/** Descriptor numbers the run's init gets its kept directories at: after stdin, stdout, stderr and the report pipe. */
+const FIRST_HELD_FD = 4;
+
+/**
+ * Opens each directory the run's init binds again (sandbox.ts, `keep`) the way logs.ts reaches
+ * `logs/`: one name at a time, never through a symbolic link. The caller closes the descriptors.
+ */
+async function openKept(paths: readonly string[]): Promise<{ fds: number[] } | { problem: string }> {
+  const fds: number[] = [];
+  for (const path of paths) {
+    try {
+      fds.push(await openDirectory(path, false));
+    } catch (err) {
+      for (const fd of fds) closeSync(fd);
+      const code = (err as NodeJS.ErrnoException).code ?? "error";
+      return { problem: err instanceof LogProblem ? err.message : `${path}: ${code}` };
+    }
+  }
+  return { fds };
+}
+
 function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
@@ -182,55 +204,69 @@ export function startRun(ctx: RunContext): RunHandle {
       return outcome;
     }
 
+    // The kept directories' descriptors, open until the run's init has its copies.
+    let held: number[] = [];
+    const closeHeld = () => {
+      for (const fd of held) closeSync(fd);
+      held = [];
+    };
     try {
+      const env: Record<string, string> = {
+        PATH: ctx.environment.PATH,
+        HOME: ctx.environment.HOME,
+        LANG: ctx.environment.LANG,
+        KEYHOLD_RUN_ID: ctx.record.id,
+        KEYHOLD_JOB: ctx.job.name,
+      };
+      if (credentials) env.CREDENTIALS_DIRECTORY = credentials.path;
+      for (const spec of ctx.job.params.values()) {
+        const value = ctx.params.get(spec.name);
+        if (spec.env !== undefined && value !== undefined) env[spec.env] = value;
+      }
+      const argv = substituteArgv(ctx.job, ctx.params);
+      const command = argv[0] as string;
+      const plan: Omit<SandboxPlan, "held"> = {
+        stage: join(runDir, "stage"),
+        hide: [...ctx.hide, ctx.stateDir, place.parent],
+        provide: [
+          ...(credentials ? [{ source: credentials.path, target: credentials.path, readOnly: false }] : []),
+          ...(snapshot ? [{ source: snapshot.tree, target: snapshot.root, readOnly: true }] : []),
+        ],
+        // With a snapshot the cwd is inside it; without, the job works in the live directory.
+        keep: snapshot ? [ctx.job.outputDir] : [ctx.job.cwd, ctx.job.outputDir],
+        scratch: SCRATCH_DIRECTORIES,
+        cwd: ctx.job.cwd,
+      };
+      let sandboxed: ReturnType<typeof sandboxCommand>;
+      try {
+        const kept = keptDirectories(plan);
+        const opened = await openKept(kept);
+        if ("problem" in opened) {
+          outcome.error = { code: "ISOLATION_FAILED", message: `cannot isolate the run: ${opened.problem}` };
+          return outcome;
+        }
+        held = opened.fds;
+        const numbers = Object.fromEntries(kept.map((path, i) => [path, FIRST_HELD_FD + i]));
+        sandboxed = sandboxCommand({ ...plan, held: numbers }, argv, env, {
+          uid: process.getuid?.() ?? 0,
+          gid: process.getgid?.() ?? 0,
+        });
+      } catch (err) {
+        if (!(err instanceof SandboxError)) throw err;
+        outcome.error = { code: "ISOLATION_FAILED", message: `cannot isolate the run: ${err.message}` };
+        return outcome;
+      }
       return await new Promise<RunOutcome>((resolve) => {
-        const env: Record<string, string> = {
-          PATH: ctx.environment.PATH,
-          HOME: ctx.environment.HOME,
-          LANG: ctx.environment.LANG,
-          KEYHOLD_RUN_ID: ctx.record.id,
-          KEYHOLD_JOB: ctx.job.name,
-        };
-        if (credentials) env.CREDENTIALS_DIRECTORY = credentials.path;
-        for (const spec of ctx.job.params.values()) {
-          const value = ctx.params.get(spec.name);
-          if (spec.env !== undefined && value !== undefined) env[spec.env] = value;
-        }
-        const argv = substituteArgv(ctx.job, ctx.params);
-        const command = argv[0] as string;
-        const plan: SandboxPlan = {
-          stage: join(runDir as string, "stage"),
-          hide: [...ctx.hide, ctx.stateDir, place.parent],
-          provide: [
-            ...(credentials ? [{ source: credentials.path, target: credentials.path, readOnly: false }] : []),
-            ...(snapshot ? [{ source: snapshot.tree, target: snapshot.root, readOnly: true }] : []),
-          ],
-          // With a snapshot the cwd is inside it; without, the job works in the live directory.
-          keep: snapshot ? [ctx.job.outputDir] : [ctx.job.cwd, ctx.job.outputDir],
-          scratch: SCRATCH_DIRECTORIES,
-          cwd: ctx.job.cwd,
-        };
-        let sandboxed: ReturnType<typeof sandboxCommand>;
-        try {
-          sandboxed = sandboxCommand(plan, argv, env, {
-            uid: process.getuid?.() ?? 0,
-            gid: process.getgid?.() ?? 0,
-          });
-        } catch (err) {
-          if (!(err instanceof SandboxError)) throw err;
-          outcome.error = { code: "ISOLATION_FAILED", message: `cannot isolate the run: ${err.message}` };
-          resolve(outcome);
-          return;
-        }
         // detached: the run leads a new session and process group, so a timeout or cancel can
         // signal everything it started with one kill(-pgid). fd 3 carries the job's exact
-        // outcome from the run's init; the job itself does not inherit it.
+        // outcome from the run's init, the kept directories follow; the job inherits none of them.
         const proc = spawn(sandboxed.command, sandboxed.args, {
           cwd: "/",
           env: sandboxed.env,
           detached: true,
-          stdio: ["ignore", "pipe", "pipe", "pipe"],
+          stdio: ["ignore", "pipe", "pipe", "pipe", ...held],
         });
+        closeHeld();
         let report = "";
         const reportPipe = proc.stdio[3] as NodeJS.ReadableStream | null;
         reportPipe?.on("data", (chunk: Buffer) => {
@@ -361,6 +397,7 @@ export function startRun(ctx: RunContext): RunHandle {
         });
       });
     } finally {
+      closeHeld();
       credentials?.remove();
       rmSync(runDir, { recursive: true, force: true });
       try {

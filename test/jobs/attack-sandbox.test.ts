@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, watch, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { closeSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, watch, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { openDirectory } from "../../src/jobs/logs.js";
+import { parseSandboxReport, type SandboxPlan, sandboxCommand } from "../../src/jobs/sandbox.js";
 import { makeCanary } from "../support/scratch.js";
 import { call, finalRun, follow, outputOf, startServer, type TestServer, waitFor } from "./support.js";
 
@@ -20,6 +22,10 @@ import { call, finalRun, follow, outputOf, startServer, type TestServer, waitFor
  * runtime file system, *under* the tmpfs that hides the runtime directory, and `..` again
  * reaches `runs/`, on which nothing is mounted. The job gets every concurrent run's directory,
  * credentials included, bound writable at its outputs path.
+ *
+ * Now the init never follows a link on a developer's path, binds a kept directory only as the
+ * very one the server opened (its descriptor handed over), never stands in its stage, and
+ * `runs/` has a hiding mount of its own (src/jobs/sandbox.ts).
  */
 
 const RUNTIME = mkdtempSync("/dev/shm/keyhold-attack-rt-");
@@ -77,9 +83,7 @@ describe("attack: outputs swapped for a link while the run's init lays out its m
     rmSync(RUNTIME, { recursive: true, force: true });
   });
 
-  test("a committed job of one developer reads the credentials of another job running at the same time", {
-    todo: "keep binds resolve a developer's path after the logs check: /proc/self/cwd/../.. reaches $RUNTIME_DIRECTORY/runs",
-  }, async () => {
+  test("a committed job of one developer reads the credentials of another job running at the same time", async () => {
     const victim = await call(s.socket, "POST", "/v1/jobs/victim/runs", "{}", {
       "Content-Type": "application/json",
     });
@@ -99,10 +103,11 @@ describe("attack: outputs swapped for a link while the run's init lays out its m
       symlinkSync("/proc/self/cwd/../..", outputs);
     });
     let text = "";
+    let run: Record<string, unknown> = {};
     try {
       const { events } = await follow(s.socket, "thief");
       text = outputOf(events);
-      finalRun(events);
+      run = finalRun(events);
     } finally {
       watcher.close();
       if (swapped) {
@@ -113,5 +118,110 @@ describe("attack: outputs swapped for a link while the run's init lays out its m
     }
     const stolen = [...text.matchAll(/^stolen:(.*)$/gm)].map((m) => [...(m[1] as string)].reverse().join(""));
     assert.ok(!stolen.includes(victimKey), "the thief read another job's key (reversed, past the scrubber)");
+    assert.ok(swapped, "the developer swapped outputs for the link");
+    assert.doesNotMatch(text, /stolen:/);
+    // Refused by the server's walk or by the init's, whichever the swap came before; a swap
+    // after the outputs were bound changes nothing the run sees.
+    if (run.state !== "succeeded")
+      assert.equal((run.error as { code: string } | null)?.code, "ISOLATION_FAILED", JSON.stringify(run));
+  });
+});
+
+/**
+ * The same swap made exactly between the server's walk and the init's: the run's init (the real
+ * perl program under the real unshare), given the descriptor of the outputs the server opened,
+ * finds a link or another directory at the path.
+ */
+describe("attack: a kept directory swapped after the server opened it", () => {
+  const victimKey = makeCanary("kept");
+  let root: string;
+  let repo: string;
+  let outputs: string;
+  let runtime: string;
+
+  before(() => {
+    root = mkdtempSync("/dev/shm/keyhold-attack-keep-");
+    runtime = join(root, "runtime");
+    // Another run's credentials, in the runtime directory next to this run's stage.
+    mkdirSync(join(runtime, "runs", "run-victim", "credentials-x"), { recursive: true });
+    writeFileSync(join(runtime, "runs", "run-victim", "credentials-x", "key"), victimKey, { mode: 0o400 });
+    // The commit's copy, with the mount point of the outputs inside it.
+    mkdirSync(join(root, "state", "tree", "outputs"), { recursive: true });
+    repo = join(root, "repo");
+    outputs = join(repo, "outputs");
+  });
+
+  after(() => {
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** Runs `script` from the committed copy with the outputs the server opened before `swap`. */
+  async function runSwapped(
+    swap: () => void,
+    script: string,
+  ): Promise<{ report: ReturnType<typeof parseSandboxReport>; stdout: string }> {
+    rmSync(repo, { recursive: true, force: true });
+    mkdirSync(outputs, { recursive: true });
+    writeFileSync(join(outputs, "mine"), "the developer's own output\n");
+    const stage = join(runtime, "runs", "run-thief", "stage");
+    rmSync(join(runtime, "runs", "run-thief"), { recursive: true, force: true });
+    mkdirSync(stage, { recursive: true, mode: 0o700 });
+    const fd = await openDirectory(outputs, false);
+    try {
+      swap();
+      const plan: SandboxPlan = {
+        stage,
+        hide: [runtime, join(runtime, "runs"), join(root, "state")],
+        provide: [{ source: join(root, "state", "tree"), target: repo, readOnly: true }],
+        keep: [outputs],
+        held: { [outputs]: 4 },
+        scratch: [],
+        cwd: repo,
+      };
+      const cmd = sandboxCommand(plan, ["/bin/sh", "-c", script], { PATH: "/usr/bin:/bin" }, {
+        uid: process.getuid?.() ?? 0,
+        gid: process.getgid?.() ?? 0,
+      });
+      const r = spawnSync(cmd.command, cmd.args, {
+        env: cmd.env,
+        cwd: "/",
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe", "pipe", fd],
+        timeout: 60_000,
+      });
+      return { report: parseSandboxReport(String(r.output[3] ?? "")), stdout: r.stdout };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  const THIEF = "cat outputs/run-*/credentials-*/* 2>/dev/null | rev; ls outputs";
+
+  test("unswapped, the job writes to the outputs the server opened (the control)", async () => {
+    const { report, stdout } = await runSwapped(
+      () => undefined,
+      `${THIEF}; grep -c ' ${runtime}/runs ' /proc/self/mountinfo`,
+    );
+    assert.deepEqual(report, { kind: "exit", code: 0 });
+    assert.equal(stdout, "mine\n1\n", "the outputs are bound; runs/ has a hiding mount of its own");
+  });
+
+  test("outputs swapped for a link to /proc/self/cwd/../.. is refused, nothing followed", async () => {
+    const { report, stdout } = await runSwapped(() => {
+      renameSync(outputs, `${outputs}.real`);
+      symlinkSync("/proc/self/cwd/../..", outputs);
+    }, THIEF);
+    assert.deepEqual(report, { kind: "setup", errno: "ENOTDIR", what: `keep ${outputs}` });
+    assert.ok(!stdout.includes([...victimKey].reverse().join("")), stdout);
+  });
+
+  test("outputs swapped for another directory is refused: it is not the one the server opened", async () => {
+    const { report, stdout } = await runSwapped(() => {
+      renameSync(outputs, `${outputs}.real`);
+      mkdirSync(outputs);
+      writeFileSync(join(outputs, "planted"), "");
+    }, THIEF);
+    assert.deepEqual(report, { kind: "setup", errno: "ESTALE", what: `keep ${outputs}` });
+    assert.equal(stdout, "");
   });
 });

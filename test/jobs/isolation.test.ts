@@ -1,7 +1,18 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -29,16 +40,28 @@ import {
  */
 
 const OTHER_RUN = `sleep 30.125`;
+/**
+ * Where the server started by hand holds a descriptor it inherited without close-on-exec: Node
+ * marks 0 to 15 close-on-exec at start (libuv's uv_disable_stdio_inheritance), not those past a gap.
+ */
+const STRAY_FD = 20;
 
 describe("job isolation (namespaces of each run)", () => {
   const canary = `${makeCanary("iso")}`;
   const other = makeCanary("other");
   const auditKey = randomBytes(32).toString("hex");
+  // A file of the shell that started the server by hand, open on a descriptor the server inherits.
+  const strayKey = makeCanary("stray");
+  const strayDir = mkdtempSync("/dev/shm/keyhold-stray-");
+  let stray: number;
   let s: TestServer;
 
   before(async () => {
+    writeFileSync(join(strayDir, "secret"), strayKey, { mode: 0o600 });
+    stray = openSync(join(strayDir, "secret"), "r");
     s = await startServer({
       credentials: { api_key: canary, other_key: other, "keyhold.audit-key": auditKey },
+      inherit: [...Array<"ignore">(STRAY_FD - 3).fill("ignore"), stray],
       // The server audits with the key from its credentials (its own, as under the unit).
       prepare: async ({ state }) => {
         mkdirSync(state, { recursive: true });
@@ -88,6 +111,18 @@ describe("job isolation (namespaces of each run)", () => {
               cwd: root,
               outputDir: outputs,
             },
+            // Its open descriptors, and what it reads from the server's inherited one (reversed,
+            // past the scrubber).
+            fds: {
+              argv: [
+                "/bin/sh",
+                "-c",
+                `(ls /proc/$$/fd) > /tmp/fds; echo fds $(cat /tmp/fds); ` +
+                  `[ -e /proc/$$/fd/${STRAY_FD} ] && echo "read:$(rev < /proc/$$/fd/${STRAY_FD})"; true`,
+              ],
+              cwd: root,
+              outputDir: outputs,
+            },
           },
         };
       },
@@ -96,6 +131,8 @@ describe("job isolation (namespaces of each run)", () => {
 
   after(async () => {
     await s.cleanup();
+    closeSync(stray);
+    rmSync(strayDir, { recursive: true, force: true });
   });
 
   test("a job reaches none of the server's credentials, state, audit log, other runs or processes; its own credential works", async () => {
@@ -142,6 +179,14 @@ describe("job isolation (namespaces of each run)", () => {
     assert.deepEqual(processesWithArgument("2.7182"), [], "the daemon is gone when the run ends");
     await sleep(3500);
     assert.ok(!existsSync(join(s.outputs, "daemon-marker")), "the daemon never wrote its marker");
+  });
+
+  test("a descriptor the server started by hand inherited without close-on-exec never reaches a job", async () => {
+    const { events } = await follow(s.socket, "fds");
+    assert.equal(finalRun(events).state, "succeeded");
+    const out = outputOf(events);
+    assert.ok(!out.includes([...strayKey].reverse().join("")), `the job read the server's inherited file: ${out}`);
+    assert.equal(out, "fds 0 1 2\n", "the job has stdin, stdout and stderr, nothing else");
   });
 
   test("each run has its own empty /tmp: nothing one run leaves there reaches the next", async () => {

@@ -161,6 +161,8 @@ export interface ServerSetup {
   config: (paths: { root: string; outputs: string }) => unknown;
   /** More environment for the server (e.g. SYSTEMD_CREDENTIAL_SECRET for a scratch host key). */
   env?: Record<string, string>;
+  /** Descriptors the server inherits after stdin, stdout and stderr (fd 3 on), as a shell started by hand may leave them. */
+  inherit?: readonly ("ignore" | number)[];
   /** Runs before the first start, with the (not yet existing) state directory. */
   prepare?: (paths: { root: string; state: string }) => Promise<void>;
 }
@@ -233,7 +235,7 @@ export async function startServer(setup: ServerSetup): Promise<TestServer> {
         cliArgv(["serve", "--config", configPath, "--socket", socket, "--state", state]),
         {
           env,
-          stdio: ["ignore", "ignore", "pipe"],
+          stdio: ["ignore", "ignore", "pipe", ...(setup.inherit ?? [])],
         },
       );
       p.stderr?.on("data", (c: Buffer) => {
