@@ -22,11 +22,10 @@ import {
   runWithCredentials,
   shredOpened,
   type StoreLayout,
-  withoutFinalNewline,
   writeVersion,
 } from "../credstore/index.js";
-import { readProtectedFile } from "../load/index.js";
-import { isSecretError, Secret, SecretError } from "../secret/index.js";
+import { readProtectedFile, secretFromText } from "../load/index.js";
+import { isSecretError, type Secret, SecretError } from "../secret/index.js";
 import {
   assertCredentialName,
   assertCredentialValueSize,
@@ -246,8 +245,7 @@ export async function importCommand(argv: string[], io: CliIo): Promise<number> 
     if (opened) closeOpened(opened);
     throw err;
   }
-  const value = Secret.fromBytes(values["keep-newline"] ? raw : withoutFinalNewline(raw));
-  raw.fill(0);
+  const value = secretFromText(raw, values["keep-newline"]);
   try {
     if (value.byteLength === 0) throw new SecretError("EMPTY_VALUE", `${file} is empty; nothing to import`);
     assertCredentialValueSize(name, value.byteLength);

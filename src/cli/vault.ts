@@ -13,7 +13,7 @@ import {
   shredOpened,
 } from "../credstore/index.js";
 import { writeFileAtomic } from "../durable/index.js";
-import { readProtectedFile } from "../load/index.js";
+import { readProtectedFile, secretFromText } from "../load/index.js";
 import { isSecretError, Secret, SecretError } from "../secret/index.js";
 import { CREDENTIAL_SIZE_MAX } from "../systemd/index.js";
 import {
@@ -72,8 +72,9 @@ const SUBCOMMANDS: Record<string, { synopsis: string; summary: string }> = {
     summary: "create a vault (or, with --join, take this host's copy of a shared vault's master from stdin)",
   },
   put: {
-    synopsis: "vault put NS/NAME [--expires ISO-TIME] [--from-file FILE [--shred]]",
-    summary: "store a new version (value from a no-echo prompt, stdin, or a plaintext file to migrate)",
+    synopsis: "vault put NS/NAME [--expires ISO-TIME] [--from-file FILE [--shred]] [--keep-newline]",
+    summary:
+      "store a new version (value from a no-echo prompt, stdin, or a plaintext file to migrate; one final newline dropped unless --keep-newline)",
   },
   get: { synopsis: "vault get NS/NAME [--version N] [--reveal]", summary: "write a value to a pipe" },
   ls: { synopsis: "vault ls [NS] [--json]", summary: "list secrets: names and metadata, never values" },
@@ -575,6 +576,7 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
         expires: { type: "string" },
         "from-file": { type: "string" },
         shred: { type: "boolean" },
+        "keep-newline": { type: "boolean" },
       });
       if (values.help) return help(io, sub);
       const ref = needRef(positionals);
@@ -599,14 +601,15 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
       const opened = fromFile !== undefined && values.shred ? openForShred(fromFile) : undefined;
       let value: Secret;
       try {
+        const keepNewline = values["keep-newline"] ?? false;
         value =
           fromFile === undefined
-            ? await readValue(`${ref.ns}/${ref.name}`, io)
-            : Secret.fromBytes(
+            ? await readValue(`${ref.ns}/${ref.name}`, io, { keepNewline })
+            : secretFromText(
                 opened
                   ? readOpened(opened, CREDENTIAL_SIZE_MAX)
                   : readProtectedFile(fromFile, { permissions: "any" }),
-                { wipeSource: true },
+                keepNewline,
               );
       } catch (err) {
         if (opened) closeOpened(opened);

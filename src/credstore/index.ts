@@ -35,4 +35,4 @@ export {
   ownCredential,
   vaultMasterName,
 } from "./reserved.js";
-export { readValue, withoutFinalNewline } from "./value-input.js";
+export { readValue } from "./value-input.js";
