@@ -108,13 +108,14 @@ const SUBCOMMANDS: Record<string, { synopsis: string; summary: string }> = {
     summary: "check the whole store's integrity (exit 3 on problems)",
   },
   "migrate-fernet": {
-    synopsis: "vault migrate-fernet TOKEN-FILE --key-file KEY-FILE [--ttl SECONDS]",
+    synopsis: "vault migrate-fernet TOKEN-FILE --key-file KEY-FILE [--ttl SECONDS] [--overwrite]",
     summary:
-      "import a legacy Fernet-encrypted JSON store, all or nothing (--ttl: the store's time-to-live; an older token is refused)",
+      "import a legacy Fernet-encrypted JSON store, all or nothing (--ttl: the store's time-to-live; an older token is refused).\napi_keys.SERVICE becomes SERVICE/api_key, oauth_tokens.SERVICE.FIELD becomes SERVICE/oauth_FIELD.\nA secret already holding the same value is left as it is, so running it again changes nothing;\none holding another value refuses the whole import unless --overwrite (which adds a version)",
   },
   "import-env": {
-    synopsis: "vault import-env FILE.env --ns NS",
-    summary: "import every entry of a .env file into namespace NS",
+    synopsis: "vault import-env FILE.env --ns NS [--overwrite]",
+    summary:
+      "import every entry of a .env file into namespace NS, all or nothing (same values left as they are; other values refused unless --overwrite)",
   },
   run: {
     synopsis: "vault run NS/NAME[,NS/NAME…] -- COMMAND [ARGS…]",
@@ -138,7 +139,7 @@ function help(io: CliIo, sub?: string): number {
   }
   writeLine(io.stdout, "usage: keyhold vault SUBCOMMAND [ARGS…]\n\nsubcommands:");
   for (const [word, s] of Object.entries(SUBCOMMANDS))
-    writeLine(io.stdout, `  ${word.padEnd(14)}  ${s.summary}`);
+    writeLine(io.stdout, `  ${word.padEnd(14)}  ${s.summary.split("\n")[0]}`);
   return EXIT_OK;
 }
 
@@ -461,6 +462,14 @@ async function runWithVaultSecrets(
   const secrets = await loadVaultSecrets(l, values, io, refs);
   const result = await runWithCredentials(l, { names: [], values: secrets, command, env: io.env });
   return result.exitCode;
+}
+
+/** What an import did, or that it changed nothing because every value was stored already. */
+function importSummary({ count, unchanged }: { count: number; unchanged: string[] }, where: string): string {
+  if (count === 0)
+    return `nothing changed: the ${unchanged.length} secrets ${where} are already stored with these values`;
+  const same = unchanged.length === 0 ? "" : ` (${unchanged.length} already stored with these values)`;
+  return `imported ${count} secrets ${where}${same}`;
 }
 
 export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
@@ -933,7 +942,11 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "migrate-fernet": {
-      const { values, positionals } = parse({ "key-file": { type: "string" }, ttl: { type: "string" } });
+      const { values, positionals } = parse({
+        "key-file": { type: "string" },
+        ttl: { type: "string" },
+        overwrite: { type: "boolean" },
+      });
       if (values.help) return help(io, sub);
       if (positionals.length !== 1) throw usageError("expected TOKEN-FILE", `usage: keyhold ${synopsis}`);
       if (values["key-file"] === undefined)
@@ -953,10 +966,10 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
       plain.dispose();
       const l = layoutFrom(values, io);
       try {
-        const { count } = await withVault(l, values, io, ({ vault }) =>
-          vault.importValues(entries, "fernet"),
+        const done = await withVault(l, values, io, ({ vault }) =>
+          vault.importValues(entries, "fernet", { overwrite: values.overwrite ?? false }),
         );
-        writeLine(io.stdout, `imported ${count} secrets from the legacy store`);
+        writeLine(io.stdout, importSummary(done, "from the legacy store"));
         for (const e of entries) writeLine(io.stdout, `  ${e.ref.ns}/${e.ref.name}`);
       } finally {
         for (const e of entries) e.value.dispose();
@@ -965,7 +978,7 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "import-env": {
-      const { values, positionals } = parse({ ns: { type: "string" } });
+      const { values, positionals } = parse({ ns: { type: "string" }, overwrite: { type: "boolean" } });
       if (values.help) return help(io, sub);
       if (positionals.length !== 1) throw usageError("expected FILE.env", `usage: keyhold ${synopsis}`);
       if (values.ns === undefined) throw usageError("--ns NS is required", `usage: keyhold ${synopsis}`);
@@ -976,13 +989,14 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
       bytes.fill(0);
       const l = layoutFrom(values, io);
       try {
-        const { count } = await withVault(l, values, io, ({ vault }) =>
+        const done = await withVault(l, values, io, ({ vault }) =>
           vault.importValues(
             entries.map((e) => ({ ref: { ns, name: e.name }, value: e.value })),
             "dotenv",
+            { overwrite: values.overwrite ?? false },
           ),
         );
-        writeLine(io.stdout, `imported ${count} secrets into ${ns}`);
+        writeLine(io.stdout, importSummary(done, `into ${ns}`));
         for (const e of entries) writeLine(io.stdout, `  ${e.variable} -> ${ns}/${e.name}`);
       } finally {
         for (const e of entries) e.value.dispose();
