@@ -58,7 +58,10 @@ describe("keyhold's own credentials", () => {
   it("ls marks the vault master as keyhold's, in text and JSON", async () => {
     const text = (await khOk(s, ["ls"])).stdout;
     assert.match(text, /keyhold's own credentials/);
-    assert.match(text, /^ {2}keyhold-vault-master: the vault's master key; managed by keyhold vault rotate master$/m);
+    assert.match(
+      text,
+      /^ {2}keyhold-vault-master: the vault's master key; managed by keyhold vault rotate master$/m,
+    );
     assert.doesNotMatch(text, /^ {2}user_key:/m);
     const json = JSON.parse((await khOk(s, ["ls", "--json"])).stdout) as {
       name: string;
@@ -107,12 +110,16 @@ describe("keyhold's own credentials", () => {
     // The refusals are audited with their code.
     const audit = JSON.parse((await khOk(s, ["audit", "--json"])).stdout);
     const records = (audit.records ?? audit) as { op: string; name?: string; code?: string }[];
-    assert.ok(records.some((r) => r.op === "rm" && r.name === "keyhold-vault-master" && r.code === "RESERVED_NAME"));
+    assert.ok(
+      records.some((r) => r.op === "rm" && r.name === "keyhold-vault-master" && r.code === "RESERVED_NAME"),
+    );
   });
 
   it("import-env refuses a line that would land on keyhold's own credential, and imports nothing", async () => {
     const env = join(s.root, "own.env");
-    writeFileSync(env, `FRESH_KEY=${canary("fresh")}\nKEYHOLD-VAULT-MASTER=${canary("env")}\n`, { mode: 0o600 });
+    writeFileSync(env, `FRESH_KEY=${canary("fresh")}\nKEYHOLD-VAULT-MASTER=${canary("env")}\n`, {
+      mode: 0o600,
+    });
     const r = await kh(s, ["import-env", env]);
     assert.equal(r.code, 1, r.stderr);
     assert.equal(firstErrorLine(r.stderr).code, "RESERVED_NAME");
@@ -228,9 +235,15 @@ describe("vault migrate-fernet on top of existing secrets", () => {
     if (stored !== undefined) assert.equal(vaultFile(), stored, "the vault's file is byte for byte the same");
 
     // A grown store: only what is new is written; what is already there is counted, not re-added.
-    const grown = legacyFile("grown.enc", { ...legacy, api_keys: { ...legacy.api_keys, news: canary("news") } });
+    const grown = legacyFile("grown.enc", {
+      ...legacy,
+      api_keys: { ...legacy.api_keys, news: canary("news") },
+    });
     const more = await khOk(s, ["vault", "migrate-fernet", grown, "--key-file", keyFile]);
-    assert.match(more.stdout, /^imported 1 secrets from the legacy store \(4 already stored with these values\)\n/);
+    assert.match(
+      more.stdout,
+      /^imported 1 secrets from the legacy store \(4 already stored with these values\)\n/,
+    );
     assert.equal(await versions("weather/api_key"), 2);
     assertNoCanaryIn(s);
   });

@@ -8,7 +8,13 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { clearSecretCache, loadSecret, loadSecretFile, loadSecretSync, SecretError } from "../../src/index.js";
+import {
+  clearSecretCache,
+  loadSecret,
+  loadSecretFile,
+  loadSecretSync,
+  SecretError,
+} from "../../src/index.js";
 import { encryptCredential } from "../../src/systemd/index.js";
 import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
 
@@ -48,7 +54,7 @@ describe("loadSecret and loadSecretFile: one final newline dropped unless keepNe
 
       const sources: Record<string, NodeJS.ProcessEnv> = {
         "credentials-directory": { ...s.env, CREDENTIALS_DIRECTORY: credDir },
-        "NAME_FILE": { ...s.env, [`TOKEN_${i}_FILE`]: pointed },
+        NAME_FILE: { ...s.env, [`TOKEN_${i}_FILE`]: pointed },
         credstore: s.env,
       };
       for (const [source, env] of Object.entries(sources)) {
