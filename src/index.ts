@@ -4,6 +4,7 @@ export {
   fileVariableFor,
   type LoadOptions,
   loadSecret,
+  loadSecretFile,
   loadSecretKeyFile,
   loadSecretSync,
 } from "./load/index.js";

@@ -3,6 +3,7 @@ import { constants as osConstants } from "node:os";
 import { openStateAuditLog, type AuditLog, createAuditKey } from "../audit/index.js";
 import {
   assertStoreUsable,
+  assertUserCredential,
   closeOpened,
   decryptStored,
   exists,
@@ -21,11 +22,10 @@ import {
   runWithCredentials,
   shredOpened,
   type StoreLayout,
-  withoutFinalNewline,
   writeVersion,
 } from "../credstore/index.js";
-import { readProtectedFile } from "../load/index.js";
-import { isSecretError, Secret, SecretError } from "../secret/index.js";
+import { readProtectedFile, secretFromText } from "../load/index.js";
+import { isSecretError, type Secret, SecretError } from "../secret/index.js";
 import {
   assertCredentialName,
   assertCredentialValueSize,
@@ -192,6 +192,7 @@ async function setOrRotate(argv: string[], io: CliIo, op: "set" | "rotate"): Pro
   if (values["not-after"] !== undefined) resolveNotAfter(values["not-after"]);
   const l = layoutFrom(values, io);
   assertStoreUsable(l);
+  assertUserCredential(l, name, op);
   if (op === "set" && exists(l, name)) {
     throw new SecretError("CREDENTIAL_EXISTS", `credential already exists: ${name}`, {
       hint: `replace its value with: sudo keyhold rotate ${name}`,
@@ -228,6 +229,7 @@ export async function importCommand(argv: string[], io: CliIo): Promise<number> 
   if (values["not-after"] !== undefined) resolveNotAfter(values["not-after"]);
   const l = layoutFrom(values, io);
   assertStoreUsable(l);
+  assertUserCredential(l, name, "import");
   if (exists(l, name)) {
     throw new SecretError("CREDENTIAL_EXISTS", `credential already exists: ${name}`, {
       hint: `use: sudo keyhold rotate ${name}`,
@@ -243,8 +245,7 @@ export async function importCommand(argv: string[], io: CliIo): Promise<number> 
     if (opened) closeOpened(opened);
     throw err;
   }
-  const value = Secret.fromBytes(values["keep-newline"] ? raw : withoutFinalNewline(raw));
-  raw.fill(0);
+  const value = secretFromText(raw, values["keep-newline"]);
   try {
     if (value.byteLength === 0) throw new SecretError("EMPTY_VALUE", `${file} is empty; nothing to import`);
     assertCredentialValueSize(name, value.byteLength);
@@ -315,7 +316,10 @@ export async function importEnvCommand(argv: string[], io: CliIo): Promise<numbe
   }
   try {
     // Every value is checked before the first is written: the import is all or nothing.
-    for (const e of entries) assertCredentialValueSize(e.name, e.value.byteLength);
+    for (const e of entries) {
+      assertUserCredential(l, e.name, "import-env");
+      assertCredentialValueSize(e.name, e.value.byteLength);
+    }
   } catch (err) {
     if (opened) closeOpened(opened);
     for (const e of entries) e.value.dispose();
@@ -588,6 +592,11 @@ export async function lsCommand(argv: string[], io: CliIo): Promise<number> {
     `${e.uid}:${e.gid} ${e.mode}`,
   ]);
   printTable(io, ["NAME", "STATUS", "SIZE", "KEY", "VERSION", "CREATED", "NOT-AFTER", "OWNER MODE"], rows);
+  const own = entries.filter((e) => e.keyhold !== null);
+  if (own.length > 0)
+    writeLine(io.stdout, "\nkeyhold's own credentials (set, rotate, import, rollback and rm refuse them):");
+  for (const e of own)
+    writeLine(io.stdout, `  ${e.name}: ${e.keyhold?.role}; managed by ${e.keyhold?.managedBy}`);
   return EXIT_OK;
 }
 

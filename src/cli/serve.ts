@@ -35,7 +35,8 @@ async function loadCredentials(names: readonly string[], env: NodeJS.ProcessEnv)
   for (const name of names) {
     try {
       // cache: false, so SIGHUP really re-reads $CREDENTIALS_DIRECTORY.
-      values.set(name, await loadSecret(name, { env, cache: false }));
+      // The server hands on the bytes as stored: the newline rule was applied when they were stored.
+      values.set(name, await loadSecret(name, { env, cache: false, keepNewline: true }));
     } catch (err) {
       missing.set(name, isSecretError(err) ? err.code : "IO_ERROR");
     }

@@ -13,7 +13,7 @@ import {
   shredOpened,
 } from "../credstore/index.js";
 import { writeFileAtomic } from "../durable/index.js";
-import { readProtectedFile } from "../load/index.js";
+import { readProtectedFile, secretFromText } from "../load/index.js";
 import { isSecretError, Secret, SecretError } from "../secret/index.js";
 import { CREDENTIAL_SIZE_MAX } from "../systemd/index.js";
 import {
@@ -72,8 +72,9 @@ const SUBCOMMANDS: Record<string, { synopsis: string; summary: string }> = {
     summary: "create a vault (or, with --join, take this host's copy of a shared vault's master from stdin)",
   },
   put: {
-    synopsis: "vault put NS/NAME [--expires ISO-TIME] [--from-file FILE [--shred]]",
-    summary: "store a new version (value from a no-echo prompt, stdin, or a plaintext file to migrate)",
+    synopsis: "vault put NS/NAME [--expires ISO-TIME] [--from-file FILE [--shred]] [--keep-newline]",
+    summary:
+      "store a new version (value from a no-echo prompt, stdin, or a plaintext file to migrate; one final newline dropped unless --keep-newline)",
   },
   get: { synopsis: "vault get NS/NAME [--version N] [--reveal]", summary: "write a value to a pipe" },
   ls: { synopsis: "vault ls [NS] [--json]", summary: "list secrets: names and metadata, never values" },
@@ -107,13 +108,14 @@ const SUBCOMMANDS: Record<string, { synopsis: string; summary: string }> = {
     summary: "check the whole store's integrity (exit 3 on problems)",
   },
   "migrate-fernet": {
-    synopsis: "vault migrate-fernet TOKEN-FILE --key-file KEY-FILE [--ttl SECONDS]",
+    synopsis: "vault migrate-fernet TOKEN-FILE --key-file KEY-FILE [--ttl SECONDS] [--overwrite]",
     summary:
-      "import a legacy Fernet-encrypted JSON store, all or nothing (--ttl: the store's time-to-live; an older token is refused)",
+      "import a legacy Fernet-encrypted JSON store, all or nothing (--ttl: the store's time-to-live; an older token is refused).\napi_keys.SERVICE becomes SERVICE/api_key, oauth_tokens.SERVICE.FIELD becomes SERVICE/oauth_FIELD.\nA secret already holding the same value is left as it is, so running it again changes nothing;\none holding another value refuses the whole import unless --overwrite (which adds a version)",
   },
   "import-env": {
-    synopsis: "vault import-env FILE.env --ns NS",
-    summary: "import every entry of a .env file into namespace NS",
+    synopsis: "vault import-env FILE.env --ns NS [--overwrite]",
+    summary:
+      "import every entry of a .env file into namespace NS, all or nothing (same values left as they are; other values refused unless --overwrite)",
   },
   run: {
     synopsis: "vault run NS/NAME[,NS/NAME…] -- COMMAND [ARGS…]",
@@ -137,7 +139,7 @@ function help(io: CliIo, sub?: string): number {
   }
   writeLine(io.stdout, "usage: keyhold vault SUBCOMMAND [ARGS…]\n\nsubcommands:");
   for (const [word, s] of Object.entries(SUBCOMMANDS))
-    writeLine(io.stdout, `  ${word.padEnd(14)}  ${s.summary}`);
+    writeLine(io.stdout, `  ${word.padEnd(14)}  ${s.summary.split("\n")[0]}`);
   return EXIT_OK;
 }
 
@@ -462,6 +464,14 @@ async function runWithVaultSecrets(
   return result.exitCode;
 }
 
+/** What an import did, or that it changed nothing because every value was stored already. */
+function importSummary({ count, unchanged }: { count: number; unchanged: string[] }, where: string): string {
+  if (count === 0)
+    return `nothing changed: the ${unchanged.length} secrets ${where} are already stored with these values`;
+  const same = unchanged.length === 0 ? "" : ` (${unchanged.length} already stored with these values)`;
+  return `imported ${count} secrets ${where}${same}`;
+}
+
 export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === "help" || sub === "--help" || sub === "-h") return help(io);
@@ -575,6 +585,7 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
         expires: { type: "string" },
         "from-file": { type: "string" },
         shred: { type: "boolean" },
+        "keep-newline": { type: "boolean" },
       });
       if (values.help) return help(io, sub);
       const ref = needRef(positionals);
@@ -599,14 +610,15 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
       const opened = fromFile !== undefined && values.shred ? openForShred(fromFile) : undefined;
       let value: Secret;
       try {
+        const keepNewline = values["keep-newline"] ?? false;
         value =
           fromFile === undefined
-            ? await readValue(`${ref.ns}/${ref.name}`, io)
-            : Secret.fromBytes(
+            ? await readValue(`${ref.ns}/${ref.name}`, io, { keepNewline })
+            : secretFromText(
                 opened
                   ? readOpened(opened, CREDENTIAL_SIZE_MAX)
                   : readProtectedFile(fromFile, { permissions: "any" }),
-                { wipeSource: true },
+                keepNewline,
               );
       } catch (err) {
         if (opened) closeOpened(opened);
@@ -930,7 +942,11 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "migrate-fernet": {
-      const { values, positionals } = parse({ "key-file": { type: "string" }, ttl: { type: "string" } });
+      const { values, positionals } = parse({
+        "key-file": { type: "string" },
+        ttl: { type: "string" },
+        overwrite: { type: "boolean" },
+      });
       if (values.help) return help(io, sub);
       if (positionals.length !== 1) throw usageError("expected TOKEN-FILE", `usage: keyhold ${synopsis}`);
       if (values["key-file"] === undefined)
@@ -950,10 +966,10 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
       plain.dispose();
       const l = layoutFrom(values, io);
       try {
-        const { count } = await withVault(l, values, io, ({ vault }) =>
-          vault.importValues(entries, "fernet"),
+        const done = await withVault(l, values, io, ({ vault }) =>
+          vault.importValues(entries, "fernet", { overwrite: values.overwrite ?? false }),
         );
-        writeLine(io.stdout, `imported ${count} secrets from the legacy store`);
+        writeLine(io.stdout, importSummary(done, "from the legacy store"));
         for (const e of entries) writeLine(io.stdout, `  ${e.ref.ns}/${e.ref.name}`);
       } finally {
         for (const e of entries) e.value.dispose();
@@ -962,7 +978,7 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "import-env": {
-      const { values, positionals } = parse({ ns: { type: "string" } });
+      const { values, positionals } = parse({ ns: { type: "string" }, overwrite: { type: "boolean" } });
       if (values.help) return help(io, sub);
       if (positionals.length !== 1) throw usageError("expected FILE.env", `usage: keyhold ${synopsis}`);
       if (values.ns === undefined) throw usageError("--ns NS is required", `usage: keyhold ${synopsis}`);
@@ -973,13 +989,14 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
       bytes.fill(0);
       const l = layoutFrom(values, io);
       try {
-        const { count } = await withVault(l, values, io, ({ vault }) =>
+        const done = await withVault(l, values, io, ({ vault }) =>
           vault.importValues(
             entries.map((e) => ({ ref: { ns, name: e.name }, value: e.value })),
             "dotenv",
+            { overwrite: values.overwrite ?? false },
           ),
         );
-        writeLine(io.stdout, `imported ${count} secrets into ${ns}`);
+        writeLine(io.stdout, importSummary(done, `into ${ns}`));
         for (const e of entries) writeLine(io.stdout, `  ${e.variable} -> ${ns}/${e.name}`);
       } finally {
         for (const e of entries) e.value.dispose();

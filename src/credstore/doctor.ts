@@ -1,11 +1,13 @@
-import { chmodSync, chownSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { AUDIT_ANCHOR_FILE, AUDIT_KEY_NAME, AUDIT_LOG_FILE } from "../audit/key.js";
 import { readProtectedFile } from "../load/index.js";
 import { isSecretError } from "../secret/index.js";
 import { CREDENTIAL_SIZE_MAX, decryptCredential, encryptCredential } from "../systemd/index.js";
 import { parseProcessTag, processAlive, withLock, writeFileAtomic } from "../durable/index.js";
-import { lockFile, type StoreLayout, storeFile } from "./layout.js";
+import { lockFile, type StoreLayout, storeFile, vaultDir } from "./layout.js";
 import { listCredentials } from "./listing.js";
+import { vaultMasterName } from "./reserved.js";
 import { readCiphertext, shredFile } from "./store.js";
 
 export type FindingKind =
@@ -25,7 +27,9 @@ export type FindingKind =
   | "unreadable"
   | "decrypt-failed"
   | "unit-missing-credential"
-  | "unit-name-mismatch";
+  | "unit-name-mismatch"
+  | "vault-master-missing"
+  | "audit-key-missing";
 
 export interface Finding {
   kind: FindingKind;
@@ -178,6 +182,42 @@ async function repairName(l: StoreLayout, name: string, embedded: string): Promi
   });
 }
 
+function fileSize(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The keys keyhold keeps for itself, where something already depends on them: a vault whose
+ * master credential is gone cannot be opened, and an audit log whose key is gone can be neither
+ * verified nor extended. Neither can be repaired here: only a backup brings a key back.
+ */
+function checkOwnKeys(l: StoreLayout, findings: Finding[]): void {
+  const master = vaultMasterName(l);
+  if (master !== undefined && !existsSync(storeFile(l, master))) {
+    findings.push({
+      kind: "vault-master-missing",
+      subject: master,
+      message: `the vault in ${vaultDir(l)} keeps its master key as the credential ${storeFile(l, master)}, which does not exist: the vault cannot be opened`,
+      advice: `restore ${storeFile(l, master)} from a backup, or take the master from another host of a shared vault: keyhold vault export-master there, keyhold vault init --join here`,
+    });
+  }
+  const key = join(l.state, AUDIT_KEY_NAME);
+  const log = join(l.state, AUDIT_LOG_FILE);
+  const anchored = existsSync(join(l.state, AUDIT_ANCHOR_FILE));
+  if (!existsSync(key) && ((fileSize(log) ?? 0) > 0 || anchored)) {
+    findings.push({
+      kind: "audit-key-missing",
+      subject: key,
+      message: `the audit log ${log} has no key: ${key} does not exist, so the log can be neither verified nor extended and audited commands refuse to run`,
+      advice: `restore ${key} from a backup; a new key (keyhold init) cannot verify the records already written`,
+    });
+  }
+}
+
 /**
  * Audits the store and the host. Findings are facts with advice; `fix` repairs what is safe to
  * repair without a human: modes and owners, leftover temporary files, and embedded names (the
@@ -303,6 +343,7 @@ export async function runDoctor(l: StoreLayout, options: DoctorOptions = {}): Pr
       }
     }
   }
+  checkOwnKeys(l, findings);
   await checkUnits(l, options.unitDirs ?? ["/etc/systemd/system"], findings);
   if (options.onFix) for (const f of findings) if (f.fixed) await options.onFix(f);
   return findings;

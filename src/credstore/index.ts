@@ -1,6 +1,13 @@
 export { type DoctorOptions, type Finding, type FindingKind, runDoctor } from "./doctor.js";
 export { type DotenvEntry, parseDotenv } from "./dotenv.js";
-export { DEFAULT_STATE, resolveLayout, type StoreLayout, storeFile } from "./layout.js";
+export {
+  DEFAULT_STATE,
+  resolveLayout,
+  type StoreLayout,
+  storeFile,
+  vaultConfigFile,
+  vaultDir,
+} from "./layout.js";
 export { type CredentialEntryInfo, type CredentialStatus, listCredentials } from "./listing.js";
 export { type CredentialMeta, readMeta, type VersionMeta } from "./meta.js";
 export { defaultRunLocation, type RunOptions, type RunResult, runWithCredentials } from "./run.js";
@@ -22,4 +29,10 @@ export {
   TEMPORARY_NAME,
   writeVersion,
 } from "./store.js";
-export { readValue, withoutFinalNewline } from "./value-input.js";
+export {
+  assertUserCredential,
+  type OwnCredential,
+  ownCredential,
+  vaultMasterName,
+} from "./reserved.js";
+export { readValue } from "./value-input.js";

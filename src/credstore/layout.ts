@@ -48,3 +48,6 @@ export const versionsDir = (l: StoreLayout, name: string): string =>
 export const versionFile = (l: StoreLayout, name: string, version: number): string =>
   join(versionsDir(l, name), String(version));
 export const lockFile = (l: StoreLayout): string => join(l.state, "store.lock");
+/** The vault's configuration (backend, who holds its master): written by `keyhold vault init`. */
+export const vaultDir = (l: StoreLayout): string => join(l.state, "vault");
+export const vaultConfigFile = (l: StoreLayout): string => join(vaultDir(l), "config.json");

@@ -10,6 +10,7 @@ import {
 } from "../systemd/index.js";
 import { type StoreLayout, storeFile } from "./layout.js";
 import { readMeta } from "./meta.js";
+import { ownCredential } from "./reserved.js";
 import { TEMPORARY_NAME } from "./store.js";
 
 export type CredentialStatus =
@@ -43,6 +44,8 @@ export interface CredentialEntryInfo {
   mode: string;
   /** For name-mismatch: the name embedded in the ciphertext (systemd reports it). */
   embeddedName?: string;
+  /** For keyhold's own credentials (the vault master, …): what it is and what manages it; else null. */
+  keyhold: { role: string; managedBy: string } | null;
 }
 
 const EXPIRING_MS = 14 * 24 * 3600 * 1000;
@@ -96,7 +99,10 @@ export async function listCredentials(
       uid: st.uid,
       gid: st.gid,
       mode: `0${(st.mode & 0o777).toString(8)}`,
+      keyhold: null,
     };
+    const own = ownCredential(l, name);
+    if (own !== undefined) info.keyhold = { role: own.role, managedBy: own.managedBy };
     out.push(info);
     if (TEMPORARY_NAME.test(name)) {
       info.status = "leftover-temp";

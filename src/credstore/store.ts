@@ -37,6 +37,7 @@ import {
   versionsDir,
 } from "./layout.js";
 import { type CredentialMeta, readMeta, type VersionMeta, versionsOnDisk } from "./meta.js";
+import { assertUserCredential } from "./reserved.js";
 
 const isRoot = (): boolean => process.geteuid?.() === 0;
 const rootOwned = (): { uid?: number; gid?: number } => (isRoot() ? { uid: 0, gid: 0 } : {});
@@ -178,6 +179,7 @@ export async function writeVersion(
       `invalid credential name ${JSON.stringify(name)}: reserved for keyhold's temporary files`,
     );
   }
+  assertUserCredential(l, name, options.origin);
   assertCredentialValueSize(name, value.byteLength);
   assertStoreUsable(l);
   // Encrypt before taking the lock: systemd-creds is the slow part and touches nothing on disk.
@@ -328,6 +330,7 @@ export async function restoreVersion(
   to: number | undefined,
 ): Promise<VersionMeta> {
   assertCredentialName(name);
+  assertUserCredential(l, name, "rollback");
   assertStoreUsable(l);
   return withLock(lockFile(l), async () => {
     const meta = readMeta(l, name);
@@ -491,6 +494,7 @@ function discardState(l: StoreLayout, name: string): number {
  */
 export async function removeCredential(l: StoreLayout, name: string): Promise<number> {
   assertCredentialName(name);
+  assertUserCredential(l, name, "rm");
   assertStoreUsable(l);
   return withLock(lockFile(l), () => {
     const present = exists(l, name);

@@ -1,14 +1,9 @@
 import type { Readable, Writable } from "node:stream";
+import { withoutFinalNewline } from "../load/index.js";
 import { Secret, SecretError } from "../secret/index.js";
 import { assertCredentialValueSize, CREDENTIAL_VALUE_MAX } from "../systemd/index.js";
 
 type Input = Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
-
-/** Drops one trailing "\n" or "\r\n": `echo KEY | keyhold set NAME` must store KEY, not KEY\n. */
-export function withoutFinalNewline(bytes: Buffer): Buffer {
-  if (bytes.at(-1) !== 0x0a) return bytes;
-  return bytes.subarray(0, bytes.at(-2) === 0x0d ? -2 : -1);
-}
 
 function finish(name: string, chunks: Buffer[], total: number, keepNewline: boolean): Secret {
   const all = Buffer.concat(chunks, total);

@@ -6,6 +6,7 @@ export {
   privateRunLocation,
   removeCredentialsDirectory,
 } from "./credentials-directory.js";
+export { applyNewlineRule, secretFromText, withoutFinalNewline } from "./newline.js";
 export { assertCleanAbsolutePath, type ProtectedFileRules, readProtectedFile } from "./protected-file.js";
 export {
   clearSecretCache,
@@ -13,6 +14,7 @@ export {
   fileVariableFor,
   type LoadOptions,
   loadSecret,
+  loadSecretFile,
   loadSecretKeyFile,
   loadSecretSync,
   type SecretSource,

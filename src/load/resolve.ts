@@ -6,6 +6,7 @@ import {
   decryptCredential,
   decryptCredentialSync,
 } from "../systemd/index.js";
+import { applyNewlineRule, secretFromText } from "./newline.js";
 import { assertCleanAbsolutePath, readProtectedFile } from "./protected-file.js";
 
 export const DEFAULT_STORE = "/etc/credstore.encrypted";
@@ -19,6 +20,12 @@ export interface LoadOptions {
   creds?: CredsOptions;
   /** Reuse a value already loaded by this process. Default true. */
   cache?: boolean;
+  /**
+   * Keep the value's bytes exactly, a final "\n" or "\r\n" included. Default false: one final
+   * line break is dropped, as `keyhold set` and `import` drop it (src/load/newline.ts), so a file
+   * written with `echo` loads as the value typed.
+   */
+  keepNewline?: boolean;
 }
 
 /** Where a value was found, for diagnostics (never the value). */
@@ -110,7 +117,7 @@ function cacheKeyOf(name: string, options: LoadOptions): string {
     variable = fileVariableFor(name);
     if (fileVariables.size < 1024) fileVariables.set(name, variable);
   }
-  return `${name}\0${env.CREDENTIALS_DIRECTORY ?? ""}\0${env[variable] ?? ""}\0${options.store ?? env.KEYHOLD_STORE ?? ""}`;
+  return `${name}\0${env.CREDENTIALS_DIRECTORY ?? ""}\0${env[variable] ?? ""}\0${options.store ?? env.KEYHOLD_STORE ?? ""}\0${options.keepNewline === true}`;
 }
 
 function cachedSecret(key: string): Secret | Promise<Secret> | undefined {
@@ -126,10 +133,13 @@ export function clearSecretCache(): void {
 
 async function loadUncached(name: string, p: Plan, options: LoadOptions): Promise<Secret> {
   const direct = fromPlainSources(p);
-  if (direct) return direct;
+  if (direct) return applyNewlineRule(direct, options.keepNewline);
   const ciphertext = readStoreFile(p);
   if (ciphertext === undefined) throw notFound(name, p);
-  return decryptCredential(name, ciphertext, options.creds ?? { env: options.env });
+  return applyNewlineRule(
+    await decryptCredential(name, ciphertext, options.creds ?? { env: options.env }),
+    options.keepNewline,
+  );
 }
 
 /**
@@ -173,8 +183,23 @@ export function loadSecretSync(name: string, options: LoadOptions = {}): Secret 
     if (ciphertext === undefined) throw notFound(name, p);
     secret = decryptCredentialSync(name, ciphertext, options.creds ?? { env: options.env });
   }
+  secret = applyNewlineRule(secret, options.keepNewline);
   if (useCache) cache.set(p.cacheKey, secret);
   return secret;
+}
+
+/**
+ * Loads a secret from a file named directly (a token file an application was given), with the
+ * checks a NAME_FILE gets: an absolute path, O_NOFOLLOW, a regular file, owned by the caller or
+ * root, mode 0600 or 0400, at most 1 MiB. One final line break is dropped unless `keepNewline`.
+ * Never cached: each call reads the file again.
+ */
+export async function loadSecretFile(
+  path: string,
+  options: Pick<LoadOptions, "keepNewline"> = {},
+): Promise<Secret> {
+  assertCleanAbsolutePath(path, "secret file");
+  return secretFromText(readProtectedFile(path, { permissions: "owner-only" }), options.keepNewline);
 }
 
 /** Loads a 32-byte key stored as 64 hex characters in a strictly protected file. */

@@ -20,6 +20,7 @@ export type SecretErrorCode =
   // credentials and systemd-creds
   | "CREDENTIAL_NOT_FOUND"
   | "CREDENTIAL_EXISTS"
+  | "RESERVED_NAME"
   | "DECRYPT_FAILED"
   | "ENCRYPT_FAILED"
   | "NAME_MISMATCH"

@@ -513,13 +513,16 @@ export class Vault {
   }
 
   /**
-   * Stores many values in one commit (imports): all of them or none. Each becomes a new version of
-   * its secret; the `source` goes to the audit log.
+   * Stores many values in one commit (imports): all of them or none. A secret that already holds
+   * the same value is left as it is (so the same import run again changes nothing); one that holds
+   * another value refuses the whole import (CREDENTIAL_EXISTS, naming them) unless `overwrite`,
+   * which stores the imported value as its new version. The `source` goes to the audit log.
    */
   async importValues(
     entries: Array<{ ref: string | SecretRef; value: Secret }>,
     source: string,
-  ): Promise<{ count: number }> {
+    options: { overwrite?: boolean } = {},
+  ): Promise<{ count: number; unchanged: string[] }> {
     this.#live();
     const parsed = entries.map((e) => ({ ref: parseRef(e.ref), value: e.value }));
     for (const e of parsed) checkValue(e.value.exposeBytes());
@@ -529,11 +532,48 @@ export class Vault {
         throw new SecretError("INVALID_FORMAT", `${refText(e.ref)} appears twice in the import`);
       seen.add(refText(e.ref));
     }
+    const detail = (res: { count: number; unchanged: string[] }) => ({
+      count: res.count,
+      unchanged: res.unchanged.length,
+      source: source.slice(0, 200),
+    });
+    // Everything already stored as imported: nothing to commit, not even a new head.
+    const before = await this.#compareImport(parsed, (r) =>
+      this.#readSecret(r).catch((err) => {
+        if (isSecretError(err, "SECRET_NOT_FOUND")) return undefined;
+        throw err;
+      }),
+    );
+    if (before.unchanged.size === parsed.length) {
+      const unchanged = [...before.unchanged];
+      return this.#audited(
+        "vault.import",
+        undefined,
+        undefined,
+        async () => ({ count: 0, unchanged }),
+        detail,
+      );
+    }
+    const written: typeof parsed = [];
     const result = await this.#transact(
       "vault.import",
       undefined,
       async (tx) => {
+        written.length = 0;
+        const { unchanged, taken } = await this.#compareImport(parsed, (r) =>
+          tx.get<SecretBody>(secretKey(r)),
+        );
+        if (taken.length > 0 && !options.overwrite) {
+          throw new SecretError(
+            "CREDENTIAL_EXISTS",
+            `already in the vault with other values: ${taken.join(", ")}; nothing was imported`,
+            {
+              hint: "pass --overwrite to store the imported values as new versions (the current ones are kept as earlier versions)",
+            },
+          );
+        }
         for (const { ref, value } of parsed) {
+          if (unchanged.has(refText(ref))) continue;
           const existing = await tx.get<SecretBody>(secretKey(ref));
           const ring = await this.#ensureRing(tx, ref.ns);
           const dek = this.#dekFromRing(ring, ring.current);
@@ -554,14 +594,37 @@ export class Vault {
             .sort((a, b) => b.v - a.v)
             .slice(0, KEPT_VERSIONS);
           tx.put(secretKey(ref), { ns: ref.ns, name: ref.name, current: v, versions } satisfies SecretBody);
+          written.push({ ref, value });
         }
-        return { count: parsed.length };
+        return { count: written.length, unchanged: [...unchanged] };
       },
-      (res) => ({ count: res.count, source: source.slice(0, 200) }),
+      detail,
     );
     if (this.#onValueStored !== undefined)
-      for (const e of parsed) await this.#onValueStored(refText(e.ref), e.value);
+      for (const e of written) await this.#onValueStored(refText(e.ref), e.value);
     return result;
+  }
+
+  /** Which imported secrets already hold their value (`unchanged`) and which hold another (`taken`). */
+  async #compareImport(
+    parsed: ReadonlyArray<{ ref: SecretRef; value: Secret }>,
+    read: (r: SecretRef) => Promise<SecretBody | undefined>,
+  ): Promise<{ unchanged: Set<string>; taken: string[] }> {
+    const unchanged = new Set<string>();
+    const taken: string[] = [];
+    for (const { ref, value } of parsed) {
+      const body = await read(ref);
+      const entry = body?.versions.find((v) => v.v === body.current);
+      if (entry === undefined) continue;
+      const plain = await this.#openValue(ref, entry);
+      try {
+        if (value.verify(plain)) unchanged.add(refText(ref));
+        else taken.push(refText(ref));
+      } finally {
+        wipe(plain);
+      }
+    }
+    return { unchanged, taken };
   }
 
   /** Makes an older kept version current again (`to`, default the one before the current). */

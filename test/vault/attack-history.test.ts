@@ -152,7 +152,7 @@ test("records swapped for older versions of themselves, chosen so the XOR digest
     await vault.importValues(bulk("one"), "test");
     // The administrator keeps copies of rows as they pass (a dump, a replica, a trigger).
     const older = await rows(s, "xor");
-    await vault.importValues(bulk("two"), "test");
+    await vault.importValues(bulk("two"), "test", { overwrite: true });
     await vault.revoke("plugin1", "app", "key");
     assert.equal(await pluginReads(vault, canary), false, "the revoke holds on the host that made it");
     vault.close();
