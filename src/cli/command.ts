@@ -146,21 +146,21 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
- * The candidate nearest to what was typed, when it is near enough to be a typo or an
- * abbreviation: at most a third of the word's letters off (at least one), or a unique prefix.
+ * The candidate meant by what was typed: the one word it begins, or else the nearest when it is
+ * near enough to be a typo (at most a third of the letters off, and at least one).
  */
 export function nearest(typed: string, candidates: readonly string[]): string | undefined {
   const word = typed.toLowerCase();
   if (word.length === 0) return undefined;
+  const prefixed = candidates.filter((c) => word.length >= 2 && c.startsWith(word));
+  if (prefixed.length === 1) return prefixed[0];
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const c of candidates) {
     const distance = editDistance(word, c);
     if (distance < bestDistance) [best, bestDistance] = [c, distance];
   }
-  if (best !== undefined && bestDistance <= Math.max(1, Math.floor(word.length / 3))) return best;
-  const prefixed = candidates.filter((c) => word.length >= 2 && c.startsWith(word));
-  return prefixed.length === 1 ? prefixed[0] : undefined;
+  return bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
 }
 
 /**

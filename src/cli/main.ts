@@ -56,7 +56,7 @@ type Exits = Pick<CommandDef<OptionTable>, "exitOnFailure" | "exitCodes">;
 /** Prints an error as one line `keyhold: <message> [<CODE>]`, plus a hint line when known. */
 export function reportError(io: CliIo, err: unknown, exits: Exits = {}): number {
   // Quietly, and only for keyhold's own output: a socket's EPIPE is a failure to report.
-  if (isPipeClosed(err) && (io.stdout.destroyed || io.stderr.destroyed)) return EXIT_PIPE_CLOSED;
+  if (isPipeClosed(err) && (closed.has(io.stdout) || closed.has(io.stderr))) return EXIT_PIPE_CLOSED;
   if (isSecretError(err)) {
     writeLine(io.stderr, `keyhold: ${err.message} [${err.code}]`);
     if (err.hint) writeLine(io.stderr, `keyhold: hint: ${err.hint}`);
@@ -79,6 +79,8 @@ function isPipeClosed(err: unknown): boolean {
 }
 
 const watched = new WeakSet<object>();
+/** Output streams whose reader has gone (process.stdout is never marked destroyed, so keep count here). */
+const closed = new WeakSet<object>();
 
 /**
  * A reader that goes away ends keyhold's output quietly, as it ends `cat`'s: further output is
@@ -91,8 +93,11 @@ function endQuietlyOnClosedPipe(io: CliIo): void {
   for (const stream of [io.stdout, io.stderr]) {
     if (watched.has(stream) || typeof stream.on !== "function") continue;
     watched.add(stream);
+    // The event follows the failed write's callback before any promise settles, so a command
+    // that fails on that write is reported (or not) with `closed` already up to date.
     stream.on("error", (err: unknown) => {
       if (!isPipeClosed(err)) throw err;
+      closed.add(stream);
     });
   }
 }
