@@ -82,6 +82,7 @@ function bashComplete(lines: string[][]): string[][] {
   const script = [
     `source ${JSON.stringify(BASH)}`,
     `complete -p keyhold`,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's own ${…}, not a template
     't() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _keyhold; echo "${COMPREPLY[*]}"; }',
     ...lines.map((words) => `t ${words.map((w) => `'${w}'`).join(" ")}`),
   ].join("\n");
