@@ -18,7 +18,7 @@ function usage(io: CliIo): void {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   for (const [word, entry] of Object.entries(commands))
     writeLine(io.stdout, `  ${word.padEnd(width)}  ${entry.summary}`);
-  writeLine(io.stdout, "\nRun 'keyhold COMMAND --help' for a command's options.");
+  writeLine(io.stdout, "\nRun 'keyhold help COMMAND' (or 'keyhold COMMAND --help') for a command's options.");
 }
 
 /**
@@ -105,6 +105,8 @@ function endQuietlyOnClosedPipe(io: CliIo): void {
 export async function main(argv: string[], io: CliIo): Promise<number> {
   endQuietlyOnClosedPipe(io);
   const [word, ...rest] = argv;
+  // `keyhold help set`, `keyhold help vault put`: the same as `--help` after the words.
+  if (word === "help" && rest.length > 0 && !rest[0]?.startsWith("-")) return main([...rest, "--help"], io);
   if (word === undefined || word === "help" || word === "--help" || word === "-h") {
     usage(io);
     return word === undefined ? EXIT_USAGE : EXIT_OK;

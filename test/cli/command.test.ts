@@ -187,6 +187,16 @@ describe("one way to build a command", () => {
     assert.deepEqual(parsing, ["command.ts"]);
   });
 
+  it("keyhold help WORDS… is WORDS… --help", async () => {
+    assert.deepEqual(
+      await runCliOk(["help", "vault", "put"], { env: process.env }),
+      await runCliOk(["vault", "put", "--help"], { env: process.env }),
+    );
+    const r = await runCli(["help", "rotat"], { env: process.env });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /did you mean 'keyhold rotate'\?/);
+  });
+
   it("every command's --help exits 0 with its usage line and an options list", async () => {
     const { loadReference } = await import("../../src/cli/reference.js");
     const ref = await loadReference();
