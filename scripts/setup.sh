@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(systemd systemd-container postgresql gnome-keyring libsecret-tools dbus dbus-user-session git strace libclang-rt-14-dev)
+# groff-base, man-db and zsh: the tests render keyhold(1) and check the completions (test/cli/reference.test.ts).
+debs=(systemd systemd-container postgresql gnome-keyring libsecret-tools dbus dbus-user-session git strace libclang-rt-14-dev groff-base man-db zsh)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,6 +26,8 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm install --no-save --no-audit --no-fund --loglevel=error
 fi
+# The build also renders keyhold(1) and the bash and zsh completions into dist/share/ (scripts/share.mjs);
+# README.md "Man page and shell completion" says how to install them system-wide.
 npm run --silent build
 # Jazzer.js's native addon, built here when the one its package ships does not load (fuzz/native/).
 bash scripts/build-fuzzer-addon.sh

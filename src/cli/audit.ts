@@ -1,43 +1,48 @@
-import { parseArgs } from "node:util";
 import { type AuditRecord, type AuditReport, openStateAuditLog } from "../audit/index.js";
-import { type CliIo, type Command, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+import { defineCommand, type OptionTable, type RunContext } from "./command.js";
+import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 const SYNOPSIS = "audit [--verify] [--json] [--state DIR] [--key FILE] | audit --restart [--state DIR]";
 const DEFAULT_STATE = "/var/lib/keyhold";
+
+const OPTIONS = {
+  verify: { type: "boolean", description: "check the chain and the sealed head; exit 3 on any problem" },
+  json: { type: "boolean", description: "print JSON instead of text" },
+  restart: {
+    type: "boolean",
+    description: "start a new log deliberately; the old files are kept, the restart is its first record",
+  },
+  state: {
+    type: "string",
+    arg: "DIR",
+    complete: "directory",
+    description: "keyhold's state directory (default $KEYHOLD_STATE or /var/lib/keyhold)",
+  },
+  // The sealed key, when it is not <state>/keyhold.audit-key: a job server's own
+  // (/var/lib/keyhold/keyhold-jobs.audit-key) beside its log in its state directory.
+  key: {
+    type: "string",
+    arg: "FILE",
+    complete: "file",
+    description: "the sealed audit key, when it is not <state>/keyhold.audit-key (a job server's own)",
+  },
+} as const satisfies OptionTable;
+
+export const audit = defineCommand({
+  name: "audit",
+  synopsis: SYNOPSIS,
+  help: "Shows the audit log, verifies it (--verify), or starts a new one deliberately (--restart).",
+  store: false,
+  options: OPTIONS,
+  positionals: 0,
+  run: auditCommand,
+});
 
 /**
  * `keyhold audit`: show the audit log, or verify it (exit 3 on any problem), or start a new one
  * deliberately (--restart: the old files are kept, the restart is the new log's first record).
  */
-export const auditCommand: Command = async (argv, io) => {
-  let values: { verify?: boolean; json?: boolean; restart?: boolean; state?: string; key?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        verify: { type: "boolean" },
-        json: { type: "boolean" },
-        restart: { type: "boolean" },
-        state: { type: "string" },
-        // The sealed key, when it is not <state>/keyhold.audit-key: a job server's own
-        // (/var/lib/keyhold/keyhold-jobs.audit-key) beside its log in its state directory.
-        key: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    const reason = err instanceof Error ? (err.message.split("\n")[0] ?? "") : "";
-    throw usageError(
-      reason.replace(/\.$/, "").replace(/^./, (c) => c.toLowerCase()),
-      `usage: keyhold ${SYNOPSIS}`,
-    );
-  }
-  if (values.help) {
-    writeLine(io.stdout, `usage: keyhold ${SYNOPSIS}`);
-    return EXIT_OK;
-  }
+async function auditCommand({ values, io }: RunContext<typeof OPTIONS>): Promise<number> {
   if (values.restart && (values.verify || values.json))
     throw usageError("--restart takes no --verify or --json", `usage: keyhold ${SYNOPSIS}`);
   const state = values.state ?? (io.env.KEYHOLD_STATE || DEFAULT_STATE);
@@ -63,7 +68,7 @@ export const auditCommand: Command = async (argv, io) => {
   if (values.json) writeJson(io, records);
   else printRecords(io, records);
   return EXIT_OK;
-};
+}
 
 function printReport(io: CliIo, path: string, report: AuditReport): void {
   if (report.ok) {

@@ -33,7 +33,8 @@ import {
   CREDENTIAL_VALUE_MAX,
   systemTool,
 } from "../systemd/index.js";
-import { commandArgs, expectPositionals, layoutFrom } from "./args.js";
+import { layoutFrom, WITH_KEYS } from "./args.js";
+import { defineCommand, expectPositionals, type NoOptions, type OptionTable, type RunContext } from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 /**
@@ -109,11 +110,28 @@ async function fingerprint(l: StoreLayout, name: string, value: Secret): Promise
   await index.record(name, value, "credstore");
 }
 
-const SET_OPTIONS = {
-  "not-after": { type: "string" },
-  "with-key": { type: "string" },
-  "keep-newline": { type: "boolean" },
+const WITH_KEY = {
+  type: "string",
+  arg: "KEY",
+  complete: WITH_KEYS,
+  description: "what seals the credential: auto (default), host, tpm2 or host+tpm2",
 } as const;
+
+const SET_OPTIONS = {
+  "not-after": {
+    type: "string",
+    arg: "TIME",
+    description: "refuse to decrypt after TIME: a span such as +30d or an ISO 8601 time",
+  },
+  "with-key": WITH_KEY,
+  "keep-newline": { type: "boolean", description: "keep a final newline (by default one is dropped)" },
+} as const satisfies OptionTable;
+
+const SHRED = {
+  type: "boolean",
+  description: "overwrite and remove the plaintext file once the credential decrypts to the same bytes",
+} as const;
+const JSON_OUTPUT = { type: "boolean", description: "print JSON instead of text" } as const;
 
 /** For every command that takes one NAME: parseArgs reads a leading '-' as an option. */
 const dashName = (command: string, rest = ""): string =>
@@ -122,15 +140,17 @@ const dashName = (command: string, rest = ""): string =>
 /** The size rule `set`, `rotate` and the imports apply before anything is written. */
 const VALUE_LIMIT = `\nA value is 1 to ${CREDENTIAL_VALUE_MAX} bytes, so that its ciphertext fits the 1 MiB systemd loads.`;
 
-export async function initCommand(argv: string[], io: CliIo): Promise<number> {
-  const args = commandArgs(argv, io, {
-    synopsis: "init [--store DIR] [--state DIR]",
-    help: "Creates the credential store (0700), the state directory and the audit key.",
-    options: {},
-    positionals: 0,
-  });
-  if (args === undefined) return EXIT_OK;
-  const l = layoutFrom(args.values, io);
+export const init = defineCommand({
+  name: "init",
+  synopsis: "init [--store DIR] [--state DIR]",
+  help: "Creates the credential store (0700), the state directory and the audit key.",
+  options: {},
+  positionals: 0,
+  run: initCommand,
+});
+
+async function initCommand({ values, io }: RunContext<NoOptions>): Promise<number> {
+  const l = layoutFrom(values, io);
   const changed = initStore(l);
   if (await createAuditKey(l.state, l.creds)) changed.push(`created the audit key in ${l.state}`);
   const log = await openStateAuditLog(l.state, l.creds);
@@ -175,8 +195,9 @@ async function storeNew(
   }
 }
 
-async function setOrRotate(argv: string[], io: CliIo, op: "set" | "rotate"): Promise<number> {
-  const args = commandArgs(argv, io, {
+const setOrRotateCommand = (op: "set" | "rotate") =>
+  defineCommand({
+    name: op,
     synopsis: `${op} NAME [--not-after TIME] [--with-key auto|host|tpm2|host+tpm2] [--keep-newline]`,
     help:
       op === "set"
@@ -184,9 +205,13 @@ async function setOrRotate(argv: string[], io: CliIo, op: "set" | "rotate"): Pro
         : `Replaces NAME's value, keeping the earlier versions encrypted (see history, rollback).${VALUE_LIMIT}${dashName(op)}`,
     options: SET_OPTIONS,
     positionals: 1,
+    run: (ctx) => setOrRotate(ctx, op),
   });
-  if (args === undefined) return EXIT_OK;
-  const { values, positionals } = args;
+
+async function setOrRotate(
+  { values, positionals, io }: RunContext<typeof SET_OPTIONS>,
+  op: "set" | "rotate",
+): Promise<number> {
   const name = positionals[0] as string;
   assertCredentialName(name);
   if (values["not-after"] !== undefined) resolveNotAfter(values["not-after"]);
@@ -207,23 +232,27 @@ async function setOrRotate(argv: string[], io: CliIo, op: "set" | "rotate"): Pro
   return storeNew(io, l, op, name, value, values["not-after"]);
 }
 
-export const setCommand = (argv: string[], io: CliIo) => setOrRotate(argv, io, "set");
-export const rotateCommand = (argv: string[], io: CliIo) => setOrRotate(argv, io, "rotate");
+export const set = setOrRotateCommand("set");
+export const rotate = setOrRotateCommand("rotate");
 
 /** Reads a plaintext file being migrated: any owner or mode (that is why it is migrated), but no symlinks or devices. */
 function readPlaintextFile(path: string): Buffer {
   return readProtectedFile(path, { permissions: "any", owners: "any" });
 }
 
-export async function importCommand(argv: string[], io: CliIo): Promise<number> {
-  const args = commandArgs(argv, io, {
-    synopsis: "import NAME FILE [--shred] [--not-after TIME] [--keep-newline]",
-    help: `Encrypts a plaintext FILE as NAME. With --shred, the file is overwritten and removed\nonly after the new credential decrypts to the same bytes.${VALUE_LIMIT}${dashName("import", " FILE")}`,
-    options: { ...SET_OPTIONS, shred: { type: "boolean" } },
-    positionals: 2,
-  });
-  if (args === undefined) return EXIT_OK;
-  const { values, positionals } = args;
+const IMPORT_OPTIONS = { ...SET_OPTIONS, shred: SHRED } as const satisfies OptionTable;
+
+export const importFile = defineCommand({
+  name: "import",
+  synopsis: "import NAME FILE [--shred] [--not-after TIME] [--keep-newline]",
+  help: `Encrypts a plaintext FILE as NAME. With --shred, the file is overwritten and removed\nonly after the new credential decrypts to the same bytes.${VALUE_LIMIT}${dashName("import", " FILE")}`,
+  options: IMPORT_OPTIONS,
+  positionals: 2,
+  completePositionals: "file",
+  run: importCommand,
+});
+
+async function importCommand({ values, positionals, io }: RunContext<typeof IMPORT_OPTIONS>): Promise<number> {
   const [name, file] = positionals as [string, string];
   assertCredentialName(name);
   if (values["not-after"] !== undefined) resolveNotAfter(values["not-after"]);
@@ -289,15 +318,19 @@ export async function importCommand(argv: string[], io: CliIo): Promise<number> 
   }
 }
 
-export async function importEnvCommand(argv: string[], io: CliIo): Promise<number> {
-  const args = commandArgs(argv, io, {
-    synopsis: "import-env FILE.env [--shred] [--json]",
-    help: `Stores one credential per KEY=value entry (name: the key in lower case) and prints\nthe LoadCredentialEncrypted= lines to use. Takes every entry or none; entries already\nstored with the same value count as imported, so an interrupted import can be run again.${VALUE_LIMIT}`,
-    options: { shred: { type: "boolean" }, "with-key": { type: "string" }, json: { type: "boolean" } },
-    positionals: 1,
-  });
-  if (args === undefined) return EXIT_OK;
-  const { values, positionals } = args;
+const IMPORT_ENV_OPTIONS = { shred: SHRED, "with-key": WITH_KEY, json: JSON_OUTPUT } as const satisfies OptionTable;
+
+export const importEnv = defineCommand({
+  name: "import-env",
+  synopsis: "import-env FILE.env [--shred] [--json]",
+  help: `Stores one credential per KEY=value entry (name: the key in lower case) and prints\nthe LoadCredentialEncrypted= lines to use. Takes every entry or none; entries already\nstored with the same value count as imported, so an interrupted import can be run again.${VALUE_LIMIT}`,
+  options: IMPORT_ENV_OPTIONS,
+  positionals: 1,
+  completePositionals: "file",
+  run: importEnvCommand,
+});
+
+async function importEnvCommand({ values, positionals, io }: RunContext<typeof IMPORT_ENV_OPTIONS>): Promise<number> {
   const file = positionals[0] as string;
   const l = layoutFrom(values, io);
   assertStoreUsable(l);
@@ -400,15 +433,20 @@ export async function importEnvCommand(argv: string[], io: CliIo): Promise<numbe
   return EXIT_OK;
 }
 
-export async function getCommand(argv: string[], io: CliIo): Promise<number> {
-  const args = commandArgs(argv, io, {
-    synopsis: "get NAME [--reveal]",
-    help: `Writes NAME's value to stdout for a pipe. Refuses a terminal unless --reveal.${dashName("get")}`,
-    options: { reveal: { type: "boolean" } },
-    positionals: 1,
-  });
-  if (args === undefined) return EXIT_OK;
-  const { values, positionals } = args;
+const GET_OPTIONS = {
+  reveal: { type: "boolean", description: "print the value even to a terminal" },
+} as const satisfies OptionTable;
+
+export const get = defineCommand({
+  name: "get",
+  synopsis: "get NAME [--reveal]",
+  help: `Writes NAME's value to stdout for a pipe. Refuses a terminal unless --reveal.${dashName("get")}`,
+  options: GET_OPTIONS,
+  positionals: 1,
+  run: getCommand,
+});
+
+async function getCommand({ values, positionals, io }: RunContext<typeof GET_OPTIONS>): Promise<number> {
   const name = positionals[0] as string;
   assertCredentialName(name);
   if (io.stdout.isTTY && !values.reveal) {
@@ -467,25 +505,33 @@ function userEnvironment(user: UserEntry, env: NodeJS.ProcessEnv): NodeJS.Proces
   };
 }
 
-export async function runCommand(argv: string[], io: CliIo): Promise<number> {
-  const synopsis =
-    "run [NAME[,NAME…]] [--vault NS/NAME]… [--user USER] [--file-vars] [--systemd] -- COMMAND [ARGS…]";
-  const dash = argv.indexOf("--");
-  const own = dash < 0 ? argv : argv.slice(0, dash);
-  const command = dash < 0 ? [] : argv.slice(dash + 1);
-  const args = commandArgs(own, io, {
-    synopsis,
-    help: "Runs COMMAND with the credentials as files in a private $CREDENTIALS_DIRECTORY on a\nmemory file system; never in argv or the environment. Exits with COMMAND's code.\nA NAME that starts with '-' follows a comma: keyhold run ,-NAME -- COMMAND",
-    options: {
-      user: { type: "string" },
-      "file-vars": { type: "boolean" },
-      systemd: { type: "boolean" },
-      vault: { type: "string", multiple: true },
-      "passphrase-file": { type: "string" },
-    },
-  });
-  if (args === undefined) return EXIT_OK;
-  const { values, positionals } = args;
+const RUN_SYNOPSIS =
+  "run [NAME[,NAME…]] [--vault NS/NAME]… [--user USER] [--file-vars] [--systemd] -- COMMAND [ARGS…]";
+
+const RUN_OPTIONS = {
+  user: { type: "string", arg: "USER", description: "run COMMAND as USER (a name or a uid), with that user's environment" },
+  "file-vars": { type: "boolean", description: "also set NAME_FILE=<path> for each credential, for programs that read such variables" },
+  systemd: { type: "boolean", description: "let systemd decrypt, as for a service (systemd-run with LoadCredentialEncrypted=)" },
+  vault: { type: "string", arg: "NS/NAME", multiple: true, description: "also give vault secret NS/NAME, as the file NAME (repeatable)" },
+  "passphrase-file": {
+    type: "string",
+    arg: "FILE",
+    complete: "file",
+    description: "with --vault: the vault's passphrase, from an owner-only file",
+  },
+} as const satisfies OptionTable;
+
+export const run = defineCommand({
+  name: "run",
+  synopsis: RUN_SYNOPSIS,
+  help: "Runs COMMAND with the credentials as files in a private $CREDENTIALS_DIRECTORY on a\nmemory file system; never in argv or the environment. Exits with COMMAND's code.\nA NAME that starts with '-' follows a comma: keyhold run ,-NAME -- COMMAND",
+  options: RUN_OPTIONS,
+  passthrough: true,
+  run: runCommand,
+});
+
+async function runCommand({ values, positionals, command, io }: RunContext<typeof RUN_OPTIONS>): Promise<number> {
+  const synopsis = RUN_SYNOPSIS;
   const vaultRefs = values.vault ?? [];
   expectPositionals(positionals, vaultRefs.length > 0 && positionals.length === 0 ? 0 : 1, synopsis);
   if (command.length === 0) throw usageError("no command given", `usage: keyhold ${synopsis}`);
@@ -561,16 +607,21 @@ async function runUnderSystemd(
   );
 }
 
-export async function lsCommand(argv: string[], io: CliIo): Promise<number> {
-  const synopsis = "ls [--json] [--check]";
-  const args = commandArgs(argv, io, {
-    synopsis,
-    help: "Lists every credential with its status, without printing any value.\n--check also decrypts credentials keyhold did not write, to catch embedded-name mismatches.",
-    options: { json: { type: "boolean" }, check: { type: "boolean" } },
-    positionals: 0,
-  });
-  if (args === undefined) return EXIT_OK;
-  const { values } = args;
+const LS_OPTIONS = {
+  json: JSON_OUTPUT,
+  check: { type: "boolean", description: "also decrypt credentials keyhold did not write, to catch embedded-name mismatches" },
+} as const satisfies OptionTable;
+
+export const ls = defineCommand({
+  name: "ls",
+  synopsis: "ls [--json] [--check]",
+  help: "Lists every credential with its status, without printing any value.\n--check also decrypts credentials keyhold did not write, to catch embedded-name mismatches.",
+  options: LS_OPTIONS,
+  positionals: 0,
+  run: lsCommand,
+});
+
+async function lsCommand({ values, io }: RunContext<typeof LS_OPTIONS>): Promise<number> {
   const l = layoutFrom(values, io);
   const entries = await listCredentials(l, { decryptCheck: values.check ?? false });
   if (values.json) {
@@ -612,16 +663,18 @@ function printTable(io: CliIo, head: string[], rows: string[][]): void {
     );
 }
 
-export async function historyCommand(argv: string[], io: CliIo): Promise<number> {
-  const synopsis = "history NAME [--json]";
-  const args = commandArgs(argv, io, {
-    synopsis,
-    help: `Lists NAME's versions (kept encrypted in the state directory).${dashName("history")}`,
-    options: { json: { type: "boolean" } },
-    positionals: 1,
-  });
-  if (args === undefined) return EXIT_OK;
-  const { values, positionals } = args;
+const HISTORY_OPTIONS = { json: JSON_OUTPUT } as const satisfies OptionTable;
+
+export const history = defineCommand({
+  name: "history",
+  synopsis: "history NAME [--json]",
+  help: `Lists NAME's versions (kept encrypted in the state directory).${dashName("history")}`,
+  options: HISTORY_OPTIONS,
+  positionals: 1,
+  run: historyCommand,
+});
+
+async function historyCommand({ values, positionals, io }: RunContext<typeof HISTORY_OPTIONS>): Promise<number> {
   const name = positionals[0] as string;
   assertCredentialName(name);
   const l = layoutFrom(values, io);
@@ -646,16 +699,20 @@ export async function historyCommand(argv: string[], io: CliIo): Promise<number>
   return EXIT_OK;
 }
 
-export async function rollbackCommand(argv: string[], io: CliIo): Promise<number> {
-  const synopsis = "rollback NAME [--to VERSION]";
-  const args = commandArgs(argv, io, {
-    synopsis,
-    help: `Makes an earlier version current again (default: the one before the current).${dashName("rollback")}`,
-    options: { to: { type: "string" } },
-    positionals: 1,
-  });
-  if (args === undefined) return EXIT_OK;
-  const { values, positionals } = args;
+const ROLLBACK_OPTIONS = {
+  to: { type: "string", arg: "VERSION", description: "the version to make current (default: the one before)" },
+} as const satisfies OptionTable;
+
+export const rollback = defineCommand({
+  name: "rollback",
+  synopsis: "rollback NAME [--to VERSION]",
+  help: `Makes an earlier version current again (default: the one before the current).${dashName("rollback")}`,
+  options: ROLLBACK_OPTIONS,
+  positionals: 1,
+  run: rollbackCommand,
+});
+
+async function rollbackCommand({ values, positionals, io }: RunContext<typeof ROLLBACK_OPTIONS>): Promise<number> {
   const name = positionals[0] as string;
   assertCredentialName(name);
   let to: number | undefined;
@@ -679,16 +736,16 @@ export async function rollbackCommand(argv: string[], io: CliIo): Promise<number
   return EXIT_OK;
 }
 
-export async function rmCommand(argv: string[], io: CliIo): Promise<number> {
-  const synopsis = "rm NAME";
-  const args = commandArgs(argv, io, {
-    synopsis,
-    help: `Removes NAME and its kept versions, overwriting each file before unlinking it.${dashName("rm")}`,
-    options: {},
-    positionals: 1,
-  });
-  if (args === undefined) return EXIT_OK;
-  const { values, positionals } = args;
+export const rm = defineCommand({
+  name: "rm",
+  synopsis: "rm NAME",
+  help: `Removes NAME and its kept versions, overwriting each file before unlinking it.${dashName("rm")}`,
+  options: {},
+  positionals: 1,
+  run: rmCommand,
+});
+
+async function rmCommand({ values, positionals, io }: RunContext<NoOptions>): Promise<number> {
   const name = positionals[0] as string;
   assertCredentialName(name);
   const l = layoutFrom(values, io);
@@ -703,20 +760,28 @@ export async function rmCommand(argv: string[], io: CliIo): Promise<number> {
   return EXIT_OK;
 }
 
-export async function doctorCommand(argv: string[], io: CliIo): Promise<number> {
-  const synopsis = "doctor [--fix] [--json] [--units DIR]…";
-  const args = commandArgs(argv, io, {
-    synopsis,
-    help: "Audits the store and the host: modes and owners, embedded names, expiry, plaintext files,\nunits naming missing credentials. --fix repairs modes, owners, names and leftovers. Exit 3 on findings.",
-    options: {
-      fix: { type: "boolean" },
-      json: { type: "boolean" },
-      units: { type: "string", multiple: true },
-    },
-    positionals: 0,
-  });
-  if (args === undefined) return EXIT_OK;
-  const { values } = args;
+const DOCTOR_OPTIONS = {
+  fix: { type: "boolean", description: "repair modes, owners, embedded names and leftovers (audited)" },
+  json: JSON_OUTPUT,
+  units: {
+    type: "string",
+    arg: "DIR",
+    multiple: true,
+    complete: "directory",
+    description: "look for unit files naming missing credentials in DIR (repeatable)",
+  },
+} as const satisfies OptionTable;
+
+export const doctor = defineCommand({
+  name: "doctor",
+  synopsis: "doctor [--fix] [--json] [--units DIR]…",
+  help: "Audits the store and the host: modes and owners, embedded names, expiry, plaintext files,\nunits naming missing credentials. --fix repairs modes, owners, names and leftovers. Exit 3 on findings.",
+  options: DOCTOR_OPTIONS,
+  positionals: 0,
+  run: doctorCommand,
+});
+
+async function doctorCommand({ values, io }: RunContext<typeof DOCTOR_OPTIONS>): Promise<number> {
   const l = layoutFrom(values, io);
   const fix = values.fix ?? false;
   // Repairs are audited: with --fix, the log must be writable before anything is changed.

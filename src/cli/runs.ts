@@ -1,21 +1,34 @@
 // The client half of src/jobs only, as in trigger.ts.
 import { listRuns } from "../jobs/client.js";
 import { DEFAULT_SOCKET } from "../jobs/protocol.js";
-import { commandArgs } from "./args.js";
-import { type Command, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+import { defineCommand, type OptionTable, type RunContext } from "./command.js";
+import { EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
-const SYNOPSIS = "runs [--limit N] [--json] [--socket PATH]";
+export const SOCKET_OPTION = {
+  type: "string",
+  arg: "PATH",
+  complete: "file",
+  description: "the job server's socket (default $KEYHOLD_JOBS_SOCKET or /run/keyhold/jobs.sock)",
+} as const;
+
+const OPTIONS = {
+  limit: { type: "string", arg: "N", description: "how many runs to list, 1 to 1000 (default 20)" },
+  json: { type: "boolean", description: "print JSON instead of text" },
+  socket: SOCKET_OPTION,
+} as const satisfies OptionTable;
+
+export const runs = defineCommand({
+  name: "runs",
+  synopsis: "runs [--limit N] [--json] [--socket PATH]",
+  help: "Lists the job server's recent runs, newest first.",
+  store: false,
+  options: OPTIONS,
+  positionals: 0,
+  run: runsCommand,
+});
 
 /** `keyhold runs`: the job server's recent runs, newest first. */
-export const runsCommand: Command = async (argv, io) => {
-  const args = commandArgs(argv, io, {
-    synopsis: SYNOPSIS,
-    store: false,
-    options: { limit: { type: "string" }, json: { type: "boolean" }, socket: { type: "string" } },
-    positionals: 0,
-  });
-  if (args === undefined) return EXIT_OK;
-  const { values } = args;
+async function runsCommand({ values, io }: RunContext<typeof OPTIONS>): Promise<number> {
   const limit = values.limit === undefined ? 20 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
     throw usageError("--limit must be an integer from 1 to 1000");
@@ -40,4 +53,4 @@ export const runsCommand: Command = async (argv, io) => {
     );
   }
   return EXIT_OK;
-};
+}

@@ -1,6 +1,5 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { parseArgs } from "node:util";
 import { readProtectedFile } from "../load/index.js";
 import {
   DEFAULT_MAX_SIZE,
@@ -26,6 +25,7 @@ import {
   writeBaseline,
 } from "../scan/index.js";
 import { isSecretError, SecretError } from "../secret/index.js";
+import { defineCommand, type OptionTable, type RunContext } from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, usageError, writeLine } from "./io.js";
 
 const VERSION = "0.1.0";
@@ -51,30 +51,6 @@ line, and lock, minified and binary files are skipped.
   --replacements   print git filter-repo --replace-text lines for the findings (to a pipe only):
                    git filter-repo --replace-text <(keyhold scan --history --replacements)`;
 
-function fail(io: CliIo, err: unknown): number {
-  if (isSecretError(err)) {
-    writeLine(io.stderr, `keyhold: ${err.message} [${err.code}]`);
-    if (err.hint) writeLine(io.stderr, `keyhold: hint: ${err.hint}`);
-  } else {
-    writeLine(io.stderr, `keyhold: ${err instanceof Error ? err.message : "unexpected failure"} [INTERNAL]`);
-  }
-  // A scan that could not run must never look clean (0) or be mistaken for findings (3).
-  return EXIT_USAGE;
-}
-
-function parse<R>(run: () => R, synopsis: string): R {
-  try {
-    return run();
-  } catch (err) {
-    const reason =
-      err instanceof Error ? (err.message.split("\n")[0] ?? "").replace(/\.$/, "") : "bad arguments";
-    throw usageError(
-      reason.replace(/^./, (c) => c.toLowerCase()),
-      `usage: keyhold ${synopsis}`,
-    );
-  }
-}
-
 /**
  * Loads the stored values to look for. The index lives in the state directory and the scan
  * key is a systemd credential: without root (or the index), known-value detection is off and
@@ -96,43 +72,56 @@ async function knownValues(
   }
 }
 
-export async function scanCommand(argv: string[], io: CliIo): Promise<number> {
-  try {
-    return await scan(argv, io);
-  } catch (err) {
-    return fail(io, err);
-  }
-}
+const SCAN_OPTIONS = {
+  staged: { type: "boolean", description: "scan the staged changes (for a pre-commit hook)" },
+  history: {
+    type: "boolean",
+    description: "scan every blob and every commit and tag message of every ref",
+  },
+  "commit-message": {
+    type: "string",
+    arg: "FILE",
+    complete: "file",
+    description: "scan a commit message (for the commit-msg hook)",
+  },
+  "all-files": { type: "boolean", description: "tree scan: also the files git ignores" },
+  json: { type: "boolean", description: "print JSON" },
+  sarif: { type: "boolean", description: "print SARIF 2.1.0" },
+  baseline: {
+    type: "string",
+    arg: "FILE",
+    complete: "file",
+    description: `the policy and accepted findings (default ${POLICY_FILE} at the repository root)`,
+  },
+  "update-baseline": { type: "boolean", description: "accept every current finding in the baseline" },
+  "no-known-values": { type: "boolean", description: "do not look for the values keyhold stores" },
+  state: {
+    type: "string",
+    arg: "DIR",
+    complete: "directory",
+    description: "keyhold's state directory, for known values (default $KEYHOLD_STATE or /var/lib/keyhold)",
+  },
+  "max-size": { type: "string", arg: "BYTES", description: "skip files larger than BYTES" },
+  replacements: {
+    type: "boolean",
+    description: "print git filter-repo --replace-text lines for the findings (to a pipe only)",
+  },
+  "no-progress": { type: "boolean", description: "no progress line on a terminal" },
+} as const satisfies OptionTable;
 
-async function scan(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(
-    () =>
-      parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          staged: { type: "boolean" },
-          history: { type: "boolean" },
-          "commit-message": { type: "string" },
-          "all-files": { type: "boolean" },
-          json: { type: "boolean" },
-          sarif: { type: "boolean" },
-          baseline: { type: "string" },
-          "update-baseline": { type: "boolean" },
-          "no-known-values": { type: "boolean" },
-          state: { type: "string" },
-          "max-size": { type: "string" },
-          replacements: { type: "boolean" },
-          "no-progress": { type: "boolean" },
-          help: { type: "boolean", short: "h" },
-        },
-      }),
-    SCAN_SYNOPSIS,
-  );
-  if (values.help) {
-    writeLine(io.stdout, `usage: keyhold ${SCAN_SYNOPSIS}\n\n${SCAN_HELP}`);
-    return EXIT_OK;
-  }
+export const scan = defineCommand({
+  name: "scan",
+  synopsis: SCAN_SYNOPSIS,
+  help: SCAN_HELP,
+  store: false,
+  options: SCAN_OPTIONS,
+  completePositionals: "directory",
+  // A scan that could not run must never look clean (0) or be mistaken for findings (3).
+  exitOnFailure: EXIT_USAGE,
+  run: scanCommand,
+});
+
+async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_OPTIONS>): Promise<number> {
   if (positionals.length > 1)
     throw usageError(`unexpected argument: ${positionals[1]}`, `usage: keyhold ${SCAN_SYNOPSIS}`);
   const modes = [values.staged, values.history, values["commit-message"] !== undefined].filter(Boolean);
@@ -274,23 +263,21 @@ function selfInvocation(): string[] {
   return ["keyhold"];
 }
 
-export async function hookCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(
-    () =>
-      parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: { force: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-      }),
-    HOOK_SYNOPSIS,
-  );
-  if (values.help) {
-    writeLine(
-      io.stdout,
-      `usage: keyhold ${HOOK_SYNOPSIS}\n\nInstalls git's pre-commit hook ('keyhold scan --staged') and commit-msg hook ('keyhold scan\n--commit-message'): a commit whose staged changes or message hold a credential is blocked.\nFor the pre-commit framework, use the 'keyhold-scan' hook of .pre-commit-hooks.yaml.`,
-    );
-    return EXIT_OK;
-  }
+const HOOK_OPTIONS = {
+  force: { type: "boolean", description: "replace hooks keyhold did not write" },
+} as const satisfies OptionTable;
+
+export const hook = defineCommand({
+  name: "hook",
+  synopsis: HOOK_SYNOPSIS,
+  help: "Installs git's pre-commit hook ('keyhold scan --staged') and commit-msg hook ('keyhold scan\n--commit-message'): a commit whose staged changes or message hold a credential is blocked.\nFor the pre-commit framework, use the 'keyhold-scan' hook of .pre-commit-hooks.yaml.",
+  store: false,
+  options: HOOK_OPTIONS,
+  completePositionals: ["install"],
+  run: hookCommand,
+});
+
+async function hookCommand({ values, positionals, io }: RunContext<typeof HOOK_OPTIONS>): Promise<number> {
   const [action, dir, extra] = positionals;
   if (action !== "install")
     throw usageError(

@@ -11,10 +11,9 @@ import {
 } from "../jobs/index.js";
 import { clearSecretCache, loadSecret } from "../load/index.js";
 import { isSecretError, type Secret } from "../secret/index.js";
-import { commandArgs } from "./args.js";
-import { type CliIo, type Command, EXIT_OK, writeLine } from "./io.js";
-
-const SYNOPSIS = "serve [--config FILE] [--socket PATH] [--state DIR] [--audit-log FILE]";
+import { defineCommand, type OptionTable, type RunContext } from "./command.js";
+import { type CliIo, EXIT_OK, writeLine } from "./io.js";
+import { SOCKET_OPTION } from "./runs.js";
 const DEFAULT_JOBS_STATE = "/var/lib/keyhold-jobs";
 
 /** systemd socket activation: fd 3 when LISTEN_PID is this process and LISTEN_FDS ≥ 1. */
@@ -81,21 +80,40 @@ function privatePaths(env: NodeJS.ProcessEnv, auditLog: string | undefined): str
   ].map((p) => normalize(p).replace(/(.)\/$/, "$1"));
 }
 
+const OPTIONS = {
+  config: {
+    type: "string",
+    arg: "FILE",
+    complete: "file",
+    description: "the job configuration (default $KEYHOLD_JOBS_CONFIG or /etc/keyhold/jobs.json)",
+  },
+  socket: SOCKET_OPTION,
+  state: {
+    type: "string",
+    arg: "DIR",
+    complete: "directory",
+    description: "where runs are recorded (default $STATE_DIRECTORY or /var/lib/keyhold-jobs)",
+  },
+  "audit-log": {
+    type: "string",
+    arg: "FILE",
+    complete: "file",
+    description: "the server's audit log (default audit.log in the state directory)",
+  },
+} as const satisfies OptionTable;
+
+export const serve = defineCommand({
+  name: "serve",
+  synopsis: "serve [--config FILE] [--socket PATH] [--state DIR] [--audit-log FILE]",
+  help: "The job server. Normally started by its socket unit (keyhold unit --mode jobserver);\nSIGHUP reloads the configuration and the credentials, SIGTERM stops it.",
+  store: false,
+  options: OPTIONS,
+  positionals: 0,
+  run: serveCommand,
+});
+
 /** `keyhold serve`: the job server, normally started by its socket unit. Returns when stopped. */
-export const serveCommand: Command = async (argv, io) => {
-  const args = commandArgs(argv, io, {
-    synopsis: SYNOPSIS,
-    store: false,
-    options: {
-      config: { type: "string" },
-      socket: { type: "string" },
-      state: { type: "string" },
-      "audit-log": { type: "string" },
-    },
-    positionals: 0,
-  });
-  if (args === undefined) return EXIT_OK;
-  const { values } = args;
+async function serveCommand({ values, io }: RunContext<typeof OPTIONS>): Promise<number> {
   const configPath = values.config ?? io.env.KEYHOLD_JOBS_CONFIG ?? DEFAULT_CONFIG;
   const config = loadJobServerConfig(configPath);
   const stateDir =
@@ -148,4 +166,4 @@ export const serveCommand: Command = async (argv, io) => {
     process.on("SIGTERM", onStop);
     process.on("SIGINT", onStop);
   });
-};
+}

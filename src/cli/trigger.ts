@@ -4,11 +4,9 @@ import { constants } from "node:os";
 import { followRun, triggerRun } from "../jobs/client.js";
 import { DEFAULT_SOCKET } from "../jobs/protocol.js";
 import type { RunRecord } from "../jobs/records.js";
-import { isSecretError } from "../secret/index.js";
-import { commandArgs } from "./args.js";
-import { type Command, EXIT_FAILED, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
-
-const SYNOPSIS = "trigger JOB [--param NAME=VALUE]… [--follow] [--json] [--socket PATH]";
+import { defineCommand, type OptionTable, type RunContext } from "./command.js";
+import { EXIT_FAILED, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+import { SOCKET_OPTION } from "./runs.js";
 /**
  * `keyhold trigger --follow` when the stream ended before the run did (STREAM_CUT): the run goes
  * on, and how it ends is not known here. A job may exit 4 itself; stderr says which it was.
@@ -27,21 +25,36 @@ export function exitCodeOf(run: RunRecord): number {
   return EXIT_FAILED;
 }
 
+const OPTIONS = {
+  param: {
+    type: "string",
+    arg: "NAME=VALUE",
+    multiple: true,
+    description: "a parameter the job declares (repeatable)",
+  },
+  follow: {
+    type: "boolean",
+    short: "f",
+    description: "stream the run's output and exit with the job's code (4: the stream was cut)",
+  },
+  json: { type: "boolean", description: "print the run record as JSON" },
+  socket: SOCKET_OPTION,
+} as const satisfies OptionTable;
+
+export const trigger = defineCommand({
+  name: "trigger",
+  synopsis: "trigger JOB [--param NAME=VALUE]… [--follow] [--json] [--socket PATH]",
+  help: "Asks the job server to run JOB; with --follow, streams it and exits with the job's code.",
+  store: false,
+  options: OPTIONS,
+  positionals: 1,
+  // The run goes on; how it ends is not known here. A job may exit 4 itself; stderr says which it was.
+  exitCodes: { STREAM_CUT: EXIT_STREAM_CUT },
+  run: triggerCommand,
+});
+
 /** `keyhold trigger`: ask the job server to run a job; with --follow, stream it and exit with its code. */
-export const triggerCommand: Command = async (argv, io) => {
-  const args = commandArgs(argv, io, {
-    synopsis: SYNOPSIS,
-    store: false,
-    options: {
-      param: { type: "string", multiple: true },
-      follow: { type: "boolean", short: "f" },
-      json: { type: "boolean" },
-      socket: { type: "string" },
-    },
-    positionals: 1,
-  });
-  if (args === undefined) return EXIT_OK;
-  const { values, positionals } = args;
+async function triggerCommand({ values, positionals, io }: RunContext<typeof OPTIONS>): Promise<number> {
   const job = positionals[0] as string;
   const params: Record<string, string> = {};
   for (const p of values.param ?? []) {
@@ -60,21 +73,13 @@ export const triggerCommand: Command = async (argv, io) => {
       );
     return EXIT_OK;
   }
-  let run: RunRecord;
-  try {
-    run = await followRun({ socket }, job, params, (event) => {
-      if (event.event === "output") (event.stream === "stderr" ? io.stderr : io.stdout).write(event.data);
-    });
-  } catch (err) {
-    if (!isSecretError(err, "STREAM_CUT")) throw err;
-    writeLine(io.stderr, `keyhold: ${err.message} [${err.code}]`);
-    if (err.hint) writeLine(io.stderr, `keyhold: hint: ${err.hint}`);
-    return EXIT_STREAM_CUT;
-  }
+  const run = await followRun({ socket }, job, params, (event) => {
+    if (event.event === "output") (event.stream === "stderr" ? io.stderr : io.stdout).write(event.data);
+  });
   if (values.json) writeJson(io, run);
   if (run.error)
     writeLine(io.stderr, `keyhold: run ${run.id} ${run.state}: ${run.error.message} [${run.error.code}]`);
   else if (run.state !== "succeeded")
     writeLine(io.stderr, `keyhold: run ${run.id} ${run.state}${run.signal ? ` (${run.signal})` : ""}`);
   return exitCodeOf(run);
-};
+}

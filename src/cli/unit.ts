@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import {
   checkCredentialNames,
   DEFAULT_STATE_DIR,
@@ -17,31 +16,103 @@ import {
 } from "../systemd/index.js";
 import type { SecretRef } from "../vault/index.js";
 import { layoutFrom } from "./args.js";
-import { type CliIo, type Command, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+import { defineCommand, type OptionTable, type RunContext } from "./command.js";
+import { type CliIo, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
-const HELP = `usage: keyhold unit SERVICE --exec CMD [--cred NAME[:FILE]]… [options]
+const OPTIONS = {
+  mode: {
+    type: "string",
+    arg: "MODE",
+    default: "standard",
+    complete: ["standard", "isolated", "jobserver"],
+    description: "standard (default), isolated (DynamicUser= and a sandbox) or jobserver",
+  },
+  exec: {
+    type: "string",
+    arg: "CMD",
+    description: "the command line; first word an absolute path; never put a key in it",
+  },
+  cred: {
+    type: "string",
+    arg: "NAME[:FILE]",
+    multiple: true,
+    default: [],
+    description: "load <store>/NAME as NAME; NAME:FILE loads FILE as NAME (repeatable)",
+  },
+  bind: {
+    type: "string",
+    arg: "PATH",
+    multiple: true,
+    default: [],
+    complete: "directory",
+    description: "a writable path visible in the sandbox (repeatable)",
+  },
+  "bind-ro": {
+    type: "string",
+    arg: "PATH",
+    multiple: true,
+    default: [],
+    complete: "directory",
+    description: "a read-only path visible in the sandbox (repeatable)",
+  },
+  group: {
+    type: "string",
+    arg: "GROUP",
+    description: `jobserver: the group allowed to connect to the socket (default ${JOBSERVER_DEFAULT_GROUP})`,
+  },
+  "ip-allow": {
+    type: "string",
+    arg: "CIDR",
+    multiple: true,
+    default: [],
+    description: "a host or network the service may reach; all else is denied (repeatable)",
+  },
+  vault: {
+    type: "string",
+    arg: "NS/NAME",
+    multiple: true,
+    default: [],
+    description:
+      "give the service vault secret NS/NAME as credential NAME, asked for at each start through SERVICE-vault.socket (repeatable; grant it first: keyhold vault grant SERVICE NS/NAME --ops read)",
+  },
+  config: {
+    type: "string",
+    arg: "PATH",
+    complete: "file",
+    description: "jobserver: the job configuration file",
+  },
+  "keyhold-root": {
+    type: "string",
+    arg: "DIR",
+    complete: "directory",
+    description: "jobserver: where keyhold is installed (default: this installation)",
+  },
+  "drop-in": {
+    type: "boolean",
+    default: false,
+    description: "render a drop-in for an existing SERVICE instead of a full unit",
+  },
+  install: {
+    type: "boolean",
+    default: false,
+    description: "write to <root>/etc/systemd/system and run systemd-analyze verify",
+  },
+  root: { type: "string", arg: "DIR", complete: "directory", description: "install below DIR instead of /" },
+  force: { type: "boolean", default: false, description: "with --install, replace unit files that differ" },
+  json: {
+    type: "boolean",
+    default: false,
+    description: "print the rendered files and credential checks as JSON",
+  },
+} as const satisfies OptionTable;
 
-Render a systemd unit that loads keyhold credentials (docs/units.md).
-
-  --mode MODE        standard (default), isolated (DynamicUser= and a sandbox) or jobserver
-  --exec CMD         the command line; first word an absolute path; never put a key in it
-  --cred NAME        load <store>/NAME as NAME; NAME:FILE loads FILE as NAME (repeatable)
-  --bind PATH        writable path visible in the sandbox (repeatable)
-  --bind-ro PATH     read-only path visible in the sandbox (repeatable)
-  --group G          jobserver: the group allowed to connect to the socket (default ${JOBSERVER_DEFAULT_GROUP})
-  --ip-allow CIDR    a host or network the service may reach; all else is denied (repeatable)
-  --vault NS/NAME    give the service vault secret NS/NAME as credential NAME, asked for at
-                     each start through SERVICE-vault.socket (repeatable; grant it first:
-                     keyhold vault grant SERVICE NS/NAME --ops read)
-  --config PATH      jobserver: the job configuration file
-  --keyhold-root DIR jobserver: where keyhold is installed (default: this installation)
-  --drop-in          render a drop-in for an existing SERVICE instead of a full unit
-  --install          write to <root>/etc/systemd/system and run systemd-analyze verify
-  --root DIR         install below DIR instead of /
-  --force            with --install, replace unit files that differ
-  --store DIR        credential store (default $KEYHOLD_STORE or ${DEFAULT_STORE_DIR})
-  --state DIR        keyhold state directory (default $KEYHOLD_STATE or ${DEFAULT_STATE_DIR})
-  --json             print the rendered files and credential checks as JSON`;
+export const unit = defineCommand({
+  name: "unit",
+  synopsis: "unit SERVICE --exec CMD [--cred NAME[:FILE]]… [options]",
+  help: "Renders a systemd unit that loads keyhold credentials (docs/units.md).",
+  options: OPTIONS,
+  run: unitCommand,
+});
 
 /**
  * The directory holding bin/keyhold.js: the nearest parent of this module that has one (this code
@@ -178,46 +249,7 @@ async function declareVaultNeeds(
   }
 }
 
-export const unitCommand: Command = async (argv, io) => {
-  const { values, positionals } = (() => {
-    try {
-      return parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          mode: { type: "string", default: "standard" },
-          exec: { type: "string" },
-          cred: { type: "string", multiple: true, default: [] },
-          bind: { type: "string", multiple: true, default: [] },
-          "bind-ro": { type: "string", multiple: true, default: [] },
-          group: { type: "string" },
-          "ip-allow": { type: "string", multiple: true, default: [] },
-          vault: { type: "string", multiple: true, default: [] },
-          config: { type: "string" },
-          "keyhold-root": { type: "string" },
-          "drop-in": { type: "boolean", default: false },
-          install: { type: "boolean", default: false },
-          root: { type: "string" },
-          force: { type: "boolean", default: false },
-          store: { type: "string" },
-          state: { type: "string" },
-          json: { type: "boolean", default: false },
-          help: { type: "boolean", short: "h", default: false },
-        },
-      });
-    } catch (err) {
-      throw usageError(
-        err instanceof Error
-          ? (err.message.split("\n")[0]?.toLowerCase() ?? "bad arguments")
-          : "bad arguments",
-        "run 'keyhold unit --help'",
-      );
-    }
-  })();
-  if (values.help) {
-    writeLine(io.stdout, HELP);
-    return EXIT_OK;
-  }
+async function unitCommand({ values, positionals, io }: RunContext<typeof OPTIONS>): Promise<number> {
   const [service, ...extra] = positionals;
   if (service === undefined)
     throw usageError("missing SERVICE", "keyhold unit SERVICE --exec CMD [--cred NAME]…");
@@ -304,4 +336,4 @@ export const unitCommand: Command = async (argv, io) => {
     io.stdout.write(f.content);
   });
   return EXIT_OK;
-};
+}

@@ -1,6 +1,5 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { type AuditLog, createAuditKey, openStateAuditLog } from "../audit/index.js";
 import {
   closeOpened,
@@ -39,7 +38,14 @@ import {
   type VaultBackend,
   type VaultOp,
 } from "../vault/index.js";
-import { layoutFrom, parsed, STORE_OPTIONS } from "./args.js";
+import { layoutFrom, WITH_KEYS } from "./args.js";
+import {
+  type CommandDef,
+  type CommandGroup,
+  defineCommand,
+  type OptionTable,
+  type RunContext,
+} from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 import { serveCredential } from "./vault-credential.js";
 
@@ -60,88 +66,240 @@ const CONFIG_FILE = "config.json";
 const PROVIDERS: readonly ProviderKind[] = ["systemd-credential", "keyring", "passphrase"];
 
 const COMMON = {
-  ...STORE_OPTIONS,
-  json: { type: "boolean" },
-  "passphrase-file": { type: "string" },
-} as const;
+  json: { type: "boolean", description: "print JSON instead of text" },
+  "passphrase-file": {
+    type: "string",
+    arg: "FILE",
+    complete: "file",
+    description: "the vault's passphrase (passphrase provider), from an owner-only file",
+  },
+} as const satisfies OptionTable;
 
-const SUBCOMMANDS: Record<string, { synopsis: string; summary: string }> = {
+const REVEAL = { type: "boolean", description: "print even to a terminal" } as const;
+const FILE_ARG = { type: "string", arg: "FILE", complete: "file" } as const;
+
+/** Each subcommand's own options; every one also takes COMMON, --store and --state. */
+const OPTIONS = {
   init: {
-    synopsis:
-      "vault init [--provider systemd-credential|keyring|passphrase] [--backend file|postgres] [--pg-host H --pg-port P --pg-database D --pg-user U --pg-store S] [--join] [--schedule-master 365d] [--schedule-kek 90d] [--schedule-dek 30d]",
-    summary: "create a vault (or, with --join, take this host's copy of a shared vault's master from stdin)",
+    provider: {
+      type: "string",
+      arg: "PROVIDER",
+      complete: PROVIDERS,
+      description: "who holds the master key: systemd-credential (default), keyring or passphrase",
+    },
+    backend: {
+      type: "string",
+      arg: "BACKEND",
+      complete: ["file", "postgres"],
+      description: "where records live: file (default) or postgres",
+    },
+    "pg-host": { type: "string", arg: "HOST", description: "postgres: the server's host" },
+    "pg-port": { type: "string", arg: "PORT", description: "postgres: the server's port" },
+    "pg-database": { type: "string", arg: "DB", description: "postgres: the database" },
+    "pg-user": { type: "string", arg: "USER", description: "postgres: the role to connect as" },
+    "pg-store": { type: "string", arg: "NAME", description: "postgres: the store's name, when a database holds several" },
+    "credential-name": {
+      type: "string",
+      arg: "NAME",
+      description: "systemd-credential: the master key's credential name (default keyhold-vault-master)",
+    },
+    join: {
+      type: "boolean",
+      description: "join a shared vault with this host's copy of its master key, read from stdin",
+    },
+    "schedule-master": { type: "string", arg: "SPAN", description: "rotate the master key this often (e.g. 365d)" },
+    "schedule-kek": { type: "string", arg: "SPAN", description: "rotate the key-encryption key this often (e.g. 90d)" },
+    "schedule-dek": { type: "string", arg: "SPAN", description: "rotate the data keys this often (e.g. 30d)" },
+    "with-key": {
+      type: "string",
+      arg: "KEY",
+      complete: WITH_KEYS,
+      description: "what seals the master key credential: auto (default), host, tpm2 or host+tpm2",
+    },
   },
   put: {
-    synopsis: "vault put NS/NAME [--expires ISO-TIME] [--from-file FILE [--shred]] [--keep-newline]",
-    summary:
-      "store a new version (value from a no-echo prompt, stdin, or a plaintext file to migrate; one final newline dropped unless --keep-newline)",
+    expires: { type: "string", arg: "ISO-TIME", description: "the secret expires at this time" },
+    "from-file": { ...FILE_ARG, description: "migrate the value from a plaintext FILE" },
+    shred: {
+      type: "boolean",
+      description: "with --from-file: overwrite and remove FILE once the vault reads back the same bytes",
+    },
+    "keep-newline": { type: "boolean", description: "keep a final newline (the value byte for byte)" },
   },
-  get: { synopsis: "vault get NS/NAME [--version N] [--reveal]", summary: "write a value to a pipe" },
-  ls: { synopsis: "vault ls [NS] [--json]", summary: "list secrets: names and metadata, never values" },
-  versions: { synopsis: "vault versions NS/NAME [--json]", summary: "list a secret's kept versions" },
-  rollback: { synopsis: "vault rollback NS/NAME [--to N]", summary: "make an earlier version current" },
-  rm: { synopsis: "vault rm NS/NAME", summary: "delete a secret and all its versions" },
+  get: {
+    version: { type: "string", arg: "N", description: "an earlier version" },
+    reveal: REVEAL,
+  },
+  ls: {},
+  versions: {},
+  rollback: { to: { type: "string", arg: "N", description: "the version to make current (default: the one before)" } },
+  rm: {},
   rotate: {
-    synopsis:
-      "vault rotate master|kek|dek [NS] [--rewrite] | --due | --all --reason TEXT | --status | --render-timer [--exec PATH] [--write-dir DIR]",
-    summary: "rotate keys (rewrap only for master and KEK), on schedule or on an event",
+    rewrite: { type: "boolean", description: "dek: also re-encrypt every value under the new key" },
+    due: { type: "boolean", description: "rotate what the schedule says is due (the timer's job)" },
+    all: { type: "boolean", description: "rotate every key now, after an incident (needs --reason)" },
+    reason: { type: "string", arg: "TEXT", description: "why, recorded in the audit log" },
+    status: { type: "boolean", description: "show the key versions and the schedule" },
+    "render-timer": { type: "boolean", description: "print (or write) a systemd service and timer for --due" },
+    exec: {
+      type: "string",
+      arg: "PATH",
+      complete: "file",
+      description: "with --render-timer: the keyhold executable (default /usr/local/bin/keyhold)",
+    },
+    "write-dir": {
+      type: "string",
+      arg: "DIR",
+      complete: "directory",
+      description: "with --render-timer: write the units to DIR",
+    },
   },
   grant: {
-    synopsis: "vault grant PLUGIN NS/NAME|NS/* --ops read,write,list,delete",
-    summary: "let a plugin reach a secret (re-authentication)",
+    ops: {
+      type: "string",
+      arg: "OPS",
+      description: "comma-separated: read, write, list, delete (default read)",
+    },
   },
-  revoke: { synopsis: "vault revoke PLUGIN NS/NAME|NS/*", summary: "take a grant away (re-authentication)" },
-  unlock: {
-    synopsis: "vault unlock PLUGIN",
-    summary: "end a plugin's lockout on this host now and forget its recent denials (re-authentication)",
-  },
-  policy: {
-    synopsis: "vault policy [show] [--json] | vault policy load MANIFEST.json",
-    summary: "show policies, or register a plugin's manifest",
-  },
-  audit: {
-    synopsis: "vault audit [verify] [--json]",
-    summary: "show the vault's audit records, or verify store and log (exit 3 on tampering)",
-  },
-  verify: {
-    synopsis: "vault verify [--json]",
-    summary: "check the whole store's integrity (exit 3 on problems)",
-  },
+  revoke: {},
+  unlock: {},
+  policy: {},
+  audit: {},
+  verify: {},
   "migrate-fernet": {
-    synopsis: "vault migrate-fernet TOKEN-FILE --key-file KEY-FILE [--ttl SECONDS] [--overwrite]",
-    summary:
-      "import a legacy Fernet-encrypted JSON store, all or nothing (--ttl: the store's time-to-live; an older token is refused).\napi_keys.SERVICE becomes SERVICE/api_key, oauth_tokens.SERVICE.FIELD becomes SERVICE/oauth_FIELD.\nA secret already holding the same value is left as it is, so running it again changes nothing;\none holding another value refuses the whole import unless --overwrite (which adds a version)",
+    "key-file": { ...FILE_ARG, description: "the Fernet key (required)" },
+    ttl: { type: "string", arg: "SECONDS", description: "the store's time-to-live; an older token is refused" },
+    overwrite: {
+      type: "boolean",
+      description: "replace secrets that hold another value (adds a version) instead of refusing the import",
+    },
   },
   "import-env": {
-    synopsis: "vault import-env FILE.env --ns NS [--overwrite]",
-    summary:
-      "import every entry of a .env file into namespace NS, all or nothing (same values left as they are; other values refused unless --overwrite)",
+    ns: { type: "string", arg: "NS", description: "the namespace to import into (required)" },
+    overwrite: {
+      type: "boolean",
+      description: "replace secrets that hold another value (adds a version) instead of refusing the import",
+    },
   },
-  run: {
-    synopsis: "vault run NS/NAME[,NS/NAME…] -- COMMAND [ARGS…]",
-    summary: "run COMMAND with vault secrets as files NAME in a private $CREDENTIALS_DIRECTORY",
-  },
+  run: {},
   "serve-credential": {
-    synopsis: "vault serve-credential --for SERVICE --ref NS/NAME --peer INSTANCE",
-    summary:
-      "answer one vault credential request of SERVICE (run by SERVICE-vault@.service, which keyhold unit --vault renders)",
+    for: { type: "string", arg: "SERVICE", description: "the service whose request this answers (required)" },
+    ref: { type: "string", arg: "NS/NAME", description: "the secret it asks for (required)" },
+    peer: { type: "string", arg: "INSTANCE", description: "systemd's instance name for the connection (required)" },
   },
-  "export-master": {
-    synopsis: "vault export-master",
-    summary: "write the master key to a pipe, for another host's --join (re-authentication)",
-  },
-};
+  "export-master": { reveal: REVEAL },
+} as const satisfies Record<string, OptionTable>;
 
-function help(io: CliIo, sub?: string): number {
-  if (sub !== undefined && SUBCOMMANDS[sub] !== undefined) {
-    writeLine(io.stdout, `usage: keyhold ${SUBCOMMANDS[sub].synopsis}\n\n${SUBCOMMANDS[sub].summary}`);
-    return EXIT_OK;
-  }
-  writeLine(io.stdout, "usage: keyhold vault SUBCOMMAND [ARGS…]\n\nsubcommands:");
-  for (const [word, s] of Object.entries(SUBCOMMANDS))
-    writeLine(io.stdout, `  ${word.padEnd(14)}  ${s.summary.split("\n")[0]}`);
-  return EXIT_OK;
-}
+type Sub = keyof typeof OPTIONS;
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void
+  ? I
+  : never;
+/** What a subcommand's code gets: one switch serves them all, so its values are typed as any row's. */
+type VaultContext = RunContext<typeof COMMON & UnionToIntersection<(typeof OPTIONS)[Sub]>>;
+
+const row = (
+  sub: Sub,
+  synopsis: string,
+  summary: string,
+  extra: Partial<Pick<CommandDef, "passthrough" | "completePositionals" | "help">> = {},
+): CommandDef =>
+  defineCommand({
+    name: `vault ${sub}`,
+    synopsis,
+    summary,
+    options: { ...COMMON, ...OPTIONS[sub] } as OptionTable,
+    ...extra,
+    run: (ctx) => vaultSubcommand(sub, synopsis, ctx as unknown as VaultContext),
+  });
+
+/** `keyhold vault …`: one row per subcommand. */
+export const vault: CommandGroup = {
+  name: "vault",
+  synopsis: "vault SUBCOMMAND [ARGS…]",
+  subcommands: [
+    row(
+      "init",
+      "vault init [--provider systemd-credential|keyring|passphrase] [--backend file|postgres] [--pg-host H --pg-port P --pg-database D --pg-user U --pg-store S] [--join] [--schedule-master 365d] [--schedule-kek 90d] [--schedule-dek 30d]",
+      "create a vault (or, with --join, take this host's copy of a shared vault's master from stdin)",
+    ),
+    row(
+      "put",
+      "vault put NS/NAME [--expires ISO-TIME] [--from-file FILE [--shred]] [--keep-newline]",
+      "store a new version (value from a no-echo prompt, stdin, or a plaintext file to migrate; one final newline dropped unless --keep-newline)",
+    ),
+    row("get", "vault get NS/NAME [--version N] [--reveal]", "write a value to a pipe"),
+    row("ls", "vault ls [NS] [--json]", "list secrets: names and metadata, never values"),
+    row("versions", "vault versions NS/NAME [--json]", "list a secret's kept versions"),
+    row("rollback", "vault rollback NS/NAME [--to N]", "make an earlier version current"),
+    row("rm", "vault rm NS/NAME", "delete a secret and all its versions"),
+    row(
+      "rotate",
+      "vault rotate master|kek|dek [NS] [--rewrite] | --due | --all --reason TEXT | --status | --render-timer [--exec PATH] [--write-dir DIR]",
+      "rotate keys (rewrap only for master and KEK), on schedule or on an event",
+      { completePositionals: ["master", "kek", "dek"] },
+    ),
+    row(
+      "grant",
+      "vault grant PLUGIN NS/NAME|NS/* --ops read,write,list,delete",
+      "let a plugin reach a secret (re-authentication)",
+    ),
+    row("revoke", "vault revoke PLUGIN NS/NAME|NS/*", "take a grant away (re-authentication)"),
+    row(
+      "unlock",
+      "vault unlock PLUGIN",
+      "end a plugin's lockout on this host now and forget its recent denials (re-authentication)",
+    ),
+    row(
+      "policy",
+      "vault policy [show] [--json] | vault policy load MANIFEST.json",
+      "show policies, or register a plugin's manifest",
+      { completePositionals: ["show", "load"] },
+    ),
+    row(
+      "audit",
+      "vault audit [verify] [--json]",
+      "show the vault's audit records, or verify store and log (exit 3 on tampering)",
+      { completePositionals: ["verify"] },
+    ),
+    row("verify", "vault verify [--json]", "check the whole store's integrity (exit 3 on problems)"),
+    row(
+      "migrate-fernet",
+      "vault migrate-fernet TOKEN-FILE --key-file KEY-FILE [--ttl SECONDS] [--overwrite]",
+      "import a legacy Fernet-encrypted JSON store, all or nothing",
+      {
+        completePositionals: "file",
+        help: [
+          "--ttl: the store's time-to-live; an older token is refused.",
+          "api_keys.SERVICE becomes SERVICE/api_key, oauth_tokens.SERVICE.FIELD becomes SERVICE/oauth_FIELD.",
+          "A secret already holding the same value is left as it is, so running it again changes nothing;",
+          "one holding another value refuses the whole import unless --overwrite (which adds a version).",
+        ].join("\n"),
+      },
+    ),
+    row(
+      "import-env",
+      "vault import-env FILE.env --ns NS [--overwrite]",
+      "import every entry of a .env file into namespace NS, all or nothing (same values left as they are; other values refused unless --overwrite)",
+      { completePositionals: "file" },
+    ),
+    row(
+      "run",
+      "vault run NS/NAME[,NS/NAME…] -- COMMAND [ARGS…]",
+      "run COMMAND with vault secrets as files NAME in a private $CREDENTIALS_DIRECTORY",
+      { passthrough: true },
+    ),
+    row(
+      "serve-credential",
+      "vault serve-credential --for SERVICE --ref NS/NAME --peer INSTANCE",
+      "answer one vault credential request of SERVICE (run by SERVICE-vault@.service, which keyhold unit --vault renders)",
+    ),
+    row(
+      "export-master",
+      "vault export-master",
+      "write the master key to a pipe, for another host's --join (re-authentication)",
+    ),
+  ],
+};
 
 const vaultDir = (l: StoreLayout) => join(l.state, "vault");
 
@@ -472,18 +630,12 @@ function importSummary({ count, unchanged }: { count: number; unchanged: string[
   return `imported ${count} secrets ${where}${same}`;
 }
 
-export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === "help" || sub === "--help" || sub === "-h") return help(io);
-  if (SUBCOMMANDS[sub] === undefined)
-    throw usageError(`unknown vault subcommand: ${sub}`, "run 'keyhold vault help'");
-  const synopsis = SUBCOMMANDS[sub].synopsis;
-  const parse = <O extends Record<string, { type: "string" | "boolean"; short?: string }>>(options: O) =>
-    parsed(
-      () =>
-        parseArgs({ args: rest, options: { ...COMMON, ...options }, allowPositionals: true, strict: true }),
-      synopsis,
-    );
+/** The code of every subcommand, after the framework parsed its arguments. */
+async function vaultSubcommand(
+  sub: Sub,
+  synopsis: string,
+  { values, positionals, command, io }: VaultContext,
+): Promise<number> {
   const needRef = (positionals: string[]) => {
     if (positionals.length !== 1)
       throw usageError(
@@ -495,22 +647,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
 
   switch (sub) {
     case "init": {
-      const { values, positionals } = parse({
-        provider: { type: "string" },
-        backend: { type: "string" },
-        "pg-host": { type: "string" },
-        "pg-port": { type: "string" },
-        "pg-database": { type: "string" },
-        "pg-user": { type: "string" },
-        "pg-store": { type: "string" },
-        "credential-name": { type: "string" },
-        join: { type: "boolean" },
-        "schedule-master": { type: "string" },
-        "schedule-kek": { type: "string" },
-        "schedule-dek": { type: "string" },
-        "with-key": { type: "string" },
-      });
-      if (values.help) return help(io, sub);
       if (positionals.length > 0)
         throw usageError(`unexpected argument: ${positionals[0]}`, `usage: keyhold ${synopsis}`);
       const provider = (values.provider ?? "systemd-credential") as ProviderKind;
@@ -581,13 +717,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "put": {
-      const { values, positionals } = parse({
-        expires: { type: "string" },
-        "from-file": { type: "string" },
-        shred: { type: "boolean" },
-        "keep-newline": { type: "boolean" },
-      });
-      if (values.help) return help(io, sub);
       const ref = needRef(positionals);
       let expires: Date | undefined;
       if (values.expires !== undefined) {
@@ -650,8 +779,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "get": {
-      const { values, positionals } = parse({ version: { type: "string" }, reveal: { type: "boolean" } });
-      if (values.help) return help(io, sub);
       const ref = needRef(positionals);
       const version = positiveInt(values.version, "--version");
       refuseTerminal(io, values.reveal, "a secret");
@@ -670,8 +797,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "ls": {
-      const { values, positionals } = parse({});
-      if (values.help) return help(io, sub);
       if (positionals.length > 1)
         throw usageError(`unexpected argument: ${positionals[1]}`, `usage: keyhold ${synopsis}`);
       const l = layoutFrom(values, io);
@@ -690,8 +815,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "versions": {
-      const { values, positionals } = parse({});
-      if (values.help) return help(io, sub);
       const ref = needRef(positionals);
       const l = layoutFrom(values, io);
       const list = await withVault(l, values, io, ({ vault }) => vault.versions(ref));
@@ -706,8 +829,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "rollback": {
-      const { values, positionals } = parse({ to: { type: "string" } });
-      if (values.help) return help(io, sub);
       const ref = needRef(positionals);
       const to = positiveInt(values.to, "--to");
       const l = layoutFrom(values, io);
@@ -719,8 +840,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "rm": {
-      const { values, positionals } = parse({});
-      if (values.help) return help(io, sub);
       const ref = needRef(positionals);
       const l = layoutFrom(values, io);
       await withVault(l, values, io, ({ vault }) => vault.delete(ref));
@@ -729,17 +848,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "rotate": {
-      const { values, positionals } = parse({
-        rewrite: { type: "boolean" },
-        due: { type: "boolean" },
-        all: { type: "boolean" },
-        reason: { type: "string" },
-        status: { type: "boolean" },
-        "render-timer": { type: "boolean" },
-        exec: { type: "string" },
-        "write-dir": { type: "string" },
-      });
-      if (values.help) return help(io, sub);
       const l = layoutFrom(values, io);
       if (values["render-timer"]) {
         const units = renderRotationTimer({
@@ -810,8 +918,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
 
     case "grant":
     case "revoke": {
-      const { values, positionals } = parse({ ops: { type: "string" } });
-      if (values.help) return help(io, sub);
       if (positionals.length !== 2)
         throw usageError("expected PLUGIN and NS/NAME", `usage: keyhold ${synopsis}`);
       const [plugin, target] = positionals as [string, string];
@@ -832,8 +938,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "unlock": {
-      const { values, positionals } = parse({});
-      if (values.help) return help(io, sub);
       if (positionals.length !== 1) throw usageError("expected PLUGIN", `usage: keyhold ${synopsis}`);
       const plugin = positionals[0] as string;
       const l = layoutFrom(values, io);
@@ -850,8 +954,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "policy": {
-      const { values, positionals } = parse({});
-      if (values.help) return help(io, sub);
       const l = layoutFrom(values, io);
       if (positionals[0] === "load") {
         if (positionals.length !== 2)
@@ -885,8 +987,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
 
     case "verify":
     case "audit": {
-      const { values, positionals } = parse({});
-      if (values.help) return help(io, sub);
       const l = layoutFrom(values, io);
       const verifying = sub === "verify" || positionals[0] === "verify";
       if (
@@ -942,12 +1042,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "migrate-fernet": {
-      const { values, positionals } = parse({
-        "key-file": { type: "string" },
-        ttl: { type: "string" },
-        overwrite: { type: "boolean" },
-      });
-      if (values.help) return help(io, sub);
       if (positionals.length !== 1) throw usageError("expected TOKEN-FILE", `usage: keyhold ${synopsis}`);
       if (values["key-file"] === undefined)
         throw usageError("--key-file KEY-FILE is required", `usage: keyhold ${synopsis}`);
@@ -978,8 +1072,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "import-env": {
-      const { values, positionals } = parse({ ns: { type: "string" }, overwrite: { type: "boolean" } });
-      if (values.help) return help(io, sub);
       if (positionals.length !== 1) throw usageError("expected FILE.env", `usage: keyhold ${synopsis}`);
       if (values.ns === undefined) throw usageError("--ns NS is required", `usage: keyhold ${synopsis}`);
       const file = positionals[0] as string;
@@ -1005,14 +1097,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "run": {
-      const dash = rest.indexOf("--");
-      const own = dash < 0 ? rest : rest.slice(0, dash);
-      const command = dash < 0 ? [] : rest.slice(dash + 1);
-      const { values, positionals } = parsed(
-        () => parseArgs({ args: own, options: COMMON, allowPositionals: true, strict: true }),
-        synopsis,
-      );
-      if (values.help) return help(io, sub);
       if (positionals.length !== 1)
         throw usageError("expected NS/NAME[,NS/NAME…]", `usage: keyhold ${synopsis}`);
       if (command.length === 0) throw usageError("no command given after --", `usage: keyhold ${synopsis}`);
@@ -1027,12 +1111,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "serve-credential": {
-      const { values, positionals } = parse({
-        for: { type: "string" },
-        ref: { type: "string" },
-        peer: { type: "string" },
-      });
-      if (values.help) return help(io, sub);
       if (positionals.length > 0) throw usageError(`unexpected argument: ${positionals[0]}`);
       if (values.for === undefined || values.ref === undefined || values.peer === undefined)
         throw usageError(
@@ -1052,8 +1130,6 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
     }
 
     case "export-master": {
-      const { values, positionals } = parse({ reveal: { type: "boolean" } });
-      if (values.help) return help(io, sub);
       if (positionals.length > 0) throw usageError(`unexpected argument: ${positionals[0]}`);
       refuseTerminal(io, values.reveal, "the master key");
       const l = layoutFrom(values, io);

@@ -136,7 +136,7 @@ describe("keyhold audit (transcripts)", () => {
     assert.equal(r.code, 2);
     assert.match(
       r.stderr,
-      /^keyhold: unknown option '--bogus' \[USAGE\]\nkeyhold: hint: usage: keyhold audit \[--verify\] \[--json\] \[--state DIR\] \[--key FILE\] \| audit --restart \[--state DIR\]\n$/,
+      /^keyhold: unknown option --bogus \[USAGE\]\nkeyhold: hint: usage: keyhold audit \[--verify\] \[--json\] \[--state DIR\] \[--key FILE\] \| audit --restart \[--state DIR\]\n$/,
     );
   });
 });
