@@ -411,25 +411,25 @@ function under(path: string, dir: string): boolean {
  * /var/tmp) and PrivateDevices=yes (/dev). A bind from below them is made after they are replaced,
  * so it cannot bring a host path back in.
  */
-const SANDBOX_REPLACED = [
+const PRIVATE_TMP = [
   { dir: "/tmp", by: "PrivateTmp=yes" },
   { dir: "/var/tmp", by: "PrivateTmp=yes" },
-  { dir: "/dev", by: "PrivateDevices=yes" },
 ] as const;
+const SANDBOX_REPLACED = [...PRIVATE_TMP, { dir: "/dev", by: "PrivateDevices=yes" }] as const;
 
 /**
  * Refuses a path the sandboxed ExecStart= needs (the program, keyhold and the node that runs it,
  * the job configuration) that the sandbox would hide: the service would fail at every start
  * ("Cannot find module", 203/EXEC), which `systemd-analyze verify` does not see, and a client of
- * the socket would see only its connection reset. `hidden` adds what one unit makes inaccessible.
+ * the socket would see only its connection reset. `hidden`: what this unit's sandbox hides.
  */
 function assertVisibleInSandbox(
   path: string,
   what: string,
   hint: string,
-  hidden: readonly { dir: string; by: string }[] = [],
+  hidden: readonly { dir: string; by: string }[],
 ): void {
-  const hit = [...SANDBOX_REPLACED, ...hidden].find((h) => under(path, h.dir));
+  const hit = hidden.find((h) => under(path, h.dir));
   if (hit === undefined) return;
   throw usage(
     `${what} is ${path}, under ${hit.dir}, which the unit's ${hit.by} hides from the service: it could not start`,
@@ -515,34 +515,50 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
   // configuration) or named with the --bind-ro it needs (a program of the user's own).
   const moveKeyhold =
     "install keyhold outside /tmp, /var/tmp and /dev (e.g. /opt/keyhold, or npm install -g) and run keyhold unit from there, or pass --keyhold-root";
+  const nodeNeed = {
+    path: node,
+    what: "the node binary",
+    hint: "install node outside /tmp, /var/tmp and /dev",
+  };
+  const keyholdNeed = { path: keyholdRoot, what: "the keyhold directory", hint: moveKeyhold };
   const needs: { path: string; what: string; hint: string }[] = [];
-  const sandboxed = mode === "isolated" || mode === "jobserver";
-  if (sandboxed && !options.dropIn) {
+  if ((mode === "isolated" || mode === "jobserver") && !options.dropIn) {
     if (options.exec !== undefined) {
-      const program = splitCommandLine(options.exec)[0] as string;
       needs.push({
-        path: program,
+        path: splitCommandLine(options.exec)[0] as string,
         what: "the program of --exec",
         hint: "move it to a directory the sandbox shows (e.g. /opt or /usr/local)",
       });
     } else {
-      needs.push(
-        { path: node, what: "the node binary", hint: "install node outside /tmp, /var/tmp and /dev" },
-        { path: keyholdRoot, what: "the keyhold directory", hint: moveKeyhold },
-        { path: config, what: "--config", hint: "keep the job configuration in /etc/keyhold" },
-      );
+      needs.push(nodeNeed, keyholdNeed, {
+        path: config,
+        what: "--config",
+        hint: "keep the job configuration in /etc/keyhold",
+      });
     }
-  }
-  if ((options.vault ?? []).length > 0) {
-    needs.push(
-      { path: node, what: "the node binary", hint: "install node outside /tmp, /var/tmp and /dev" },
-      { path: keyholdRoot, what: "the keyhold directory", hint: moveKeyhold },
-      { path: store, what: "the store directory", hint: "keep the store outside /tmp, /var/tmp and /dev" },
-    );
   }
   const jobServerHidden =
     mode === "jobserver" ? [{ dir: posix.dirname(JOBSERVER_SOCKET_PATH), by: "InaccessiblePaths=" }] : [];
-  for (const need of needs) assertVisibleInSandbox(need.path, need.what, need.hint, jobServerHidden);
+  for (const need of needs)
+    assertVisibleInSandbox(need.path, need.what, need.hint, [...SANDBOX_REPLACED, ...jobServerHidden]);
+  // The vault's answering units run keyhold with PrivateTmp=yes and read the store and the state
+  // directory (renderVaultAnswerer binds what is under a home itself).
+  if ((options.vault ?? []).length > 0) {
+    const outsideTmp =
+      "keep it outside /tmp and /var/tmp (the defaults are /etc/credstore.encrypted and /var/lib/keyhold)";
+    for (const need of [
+      nodeNeed,
+      keyholdNeed,
+      { path: store, what: "the store directory", hint: outsideTmp },
+      { path: state, what: "the state directory", hint: outsideTmp },
+    ])
+      assertVisibleInSandbox(
+        need.path,
+        `${need.what} (read by the vault's answering units)`,
+        need.hint,
+        PRIVATE_TMP,
+      );
+  }
   const bound = (path: string) => [...bindPaths, ...bindReadOnlyPaths].some((b) => under(path, b));
   if (mode === "jobserver" && !options.dropIn) {
     for (const { path } of needs) if (underHome(path) && !bound(path)) bindReadOnlyPaths.push(path);

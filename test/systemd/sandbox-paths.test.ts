@@ -90,7 +90,18 @@ describe("unit: ExecStart's paths are visible inside the sandbox", () => {
           keyholdRoot: "/tmp/keyhold",
           vault: [{ ns: "weather", name: "api_key" }],
         }),
-      /the keyhold directory is \/tmp\/keyhold/,
+      /the keyhold directory \(read by the vault's answering units\) is \/tmp\/keyhold/,
+    );
+    refused(
+      () =>
+        renderUnit({
+          service: "web",
+          mode: "standard",
+          exec: "/usr/bin/true",
+          store: "/var/tmp/credstore",
+          vault: [{ ns: "weather", name: "api_key" }],
+        }),
+      /the store directory \(read by the vault's answering units\) is \/var\/tmp\/credstore/,
     );
   });
 });
