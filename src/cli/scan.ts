@@ -46,7 +46,7 @@ Exit: 0 clean, 3 findings, 2 usage or fatal error or a file that could not be re
 
 Noise control: ${POLICY_FILE} at the repository root (allow.paths, allow.rules, accepted
 findings; --update-baseline accepts all current findings), a 'keyhold:allow' comment on the
-line, and lock, minified and binary files are skipped.
+line. Lock files and binary files are skipped; minified bundles are scanned like any text.
 
   --replacements   print git filter-repo --replace-text lines for the findings (to a pipe only):
                    git filter-repo --replace-text <(keyhold scan --history --replacements)`;

@@ -1,5 +1,5 @@
 /**
- * DESIGN 4 item 4: bad input gets a clear one-line coded error and changes nothing.
+ * Bad input: bad input gets a clear one-line coded error and changes nothing.
  *
  * One row per case, each run as the real `keyhold` process in a copy of a prepared scratch
  * world. For every row: the exit code (2 usage, 1 failure), the first stderr line
@@ -291,7 +291,7 @@ const rows: Row[] = [
 
   // ---- ciphertext that is not what it should be ----
   {
-    title: "get: embedded name MY_API_KEY in file my_api_key (seed 001)",
+    title: "get: embedded name MY_API_KEY in file my_api_key (encrypted without --name)",
     setup: (w) => {
       rawEncrypt(w, "MY_API_KEY", w.canary, join(w.store, "my_api_key"));
       chmodSync(join(w.store, "my_api_key"), 0o600);

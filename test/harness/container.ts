@@ -384,7 +384,7 @@ export class Container {
   /**
    * Encrypts `value` inside the container with its own host key (`--with-key=host`; "auto" fails
    * there) into `file` (default /etc/credstore.encrypted/<name>), mode 0600. The value travels on
-   * stdin. `embeddedName` lets a test build seed 002's mismatch (a file whose embedded name is not
+   * stdin. `embeddedName` lets a test build the name mismatch of a hand-made unit (a file whose embedded name is not
    * the name it is loaded under).
    */
   async encryptCredential(

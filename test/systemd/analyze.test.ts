@@ -158,7 +158,7 @@ describe("keyhold unit (transcripts)", () => {
     assert.ok(!r.stdout.includes(canary));
   });
 
-  it("$ keyhold unit … --cred my_key:my_app_key  → NAME_MISMATCH with the fix, exit 1 (seed 002)", () => {
+  it("$ keyhold unit … --cred my_key:my_app_key  → NAME_MISMATCH with the fix, exit 1", () => {
     const r = keyhold(
       [
         "unit",
