@@ -88,11 +88,11 @@ describe("npm pack", () => {
     writeFileSync(file, token, { mode: 0o600 });
     writeFileSync(
       join(app, "main.js"),
-      'import { loadSecret } from "keyhold";\nconst key = await loadSecret("api_token");\nconsole.log(`${key}`, key.verify(process.argv[2]));\n',
+      'import { loadSecret } from "keyhold";\nconst key = await loadSecret("api_token");\nconsole.log(String(key), key.verify(process.argv[2]));\n',
     );
     writeFileSync(
       join(app, "legacy.cjs"),
-      'async function main() {\n  const { loadSecret } = await import("keyhold");\n  const key = await loadSecret("api_token");\n  console.log(`${key}`, key.verify(process.argv[2]));\n}\nmain();\n',
+      'async function main() {\n  const { loadSecret } = await import("keyhold");\n  const key = await loadSecret("api_token");\n  console.log(String(key), key.verify(process.argv[2]));\n}\nmain();\n',
     );
     chmodSync(app, 0o755);
     for (const script of ["main.js", "legacy.cjs"]) {
