@@ -408,8 +408,8 @@ function under(path: string, dir: string): boolean {
 
 /**
  * Directories the rendered sandboxes replace with empty ones of their own: PrivateTmp=yes (/tmp,
- * /var/tmp) and PrivateDevices=yes (/dev). A bind from below them is made after they are replaced,
- * so it cannot bring a host path back in.
+ * /var/tmp) and PrivateDevices=yes (/dev). What ExecStart= needs from there is refused rather
+ * than bound back in.
  */
 const PRIVATE_TMP = [
   { dir: "/tmp", by: "PrivateTmp=yes" },
