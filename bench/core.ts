@@ -21,7 +21,7 @@ import {
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const keyhold = join(root, "bin", "keyhold.js");
 
-// Seed 000's load_api_key(), verbatim in behaviour: CREDENTIALS_DIRECTORY first, else
+// The usual hand-written Python loader, load_api_key(): CREDENTIALS_DIRECTORY first, else
 // `systemd-creds decrypt FILE -` through subprocess, cached with lru_cache.
 const PYTHON_LOADER = `
 import os, subprocess
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
       what: "a process that gets the key, start to exit",
       ours: "`keyhold run bench_key -- true`",
       oursMs: runMs,
-      peer: "Python with seed 000's load_api_key()",
+      peer: "a hand-written Python loader, load_api_key()",
       peerMs: pyMs,
       goal: "≤ 0.9×",
       met: runMs / pyMs <= 0.9,
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
       what: "for scale: Node.js start-up alone",
       ours: "`node -e 0`",
       oursMs: nodeMs,
-      peer: "Python with seed 000's load_api_key()",
+      peer: "a hand-written Python loader, load_api_key()",
       peerMs: pyMs,
       goal: "(reference)",
       met: true,

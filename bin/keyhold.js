@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// The bundled CLI (dist/cli, made by `npm run build`) starts fastest. The plain compiled modules
-// (dist/src, made by tsc) are used when there is no bundle or when tsc ran after the bundle was
-// made, so a bare `tsc` rebuild is never shadowed by a stale bundle.
-import { statSync } from "node:fs";
+// The bundled CLI (dist/cli, made by `npm run build`) starts fastest, and in an installed package
+// (no src/ beside dist/) it is the one keyhold runs, whatever times the files were given when the
+// package was unpacked. In a development checkout the plain compiled modules (dist/src, made by
+// tsc) are used when there is no bundle or when tsc ran after the bundle was made, so a bare `tsc`
+// rebuild is never shadowed by a stale bundle.
+import { existsSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 // On SIGUSR1 Node opens its inspector, a debugger on 127.0.0.1:9229 that any local user can
 // connect to and run code in. keyhold often runs as root under sudo, which relays the invoking
@@ -16,11 +19,36 @@ const mtime = (rel) => {
     return -1;
   }
 };
+const checkout = existsSync(new URL("../src/cli/main.ts", import.meta.url));
 const bundle = mtime("../dist/cli/keyhold.js");
-const cli =
-  bundle >= 0 && bundle >= mtime("../dist/src/cli/main.js")
-    ? await import("../dist/cli/keyhold.js")
-    : await import("../dist/src/cli/main.js");
+const entry =
+  bundle >= 0 && (!checkout || bundle >= mtime("../dist/src/cli/main.js"))
+    ? "../dist/cli/keyhold.js"
+    : "../dist/src/cli/main.js";
+
+let cli;
+try {
+  cli = await import(entry);
+} catch (err) {
+  if (err?.code !== "ERR_MODULE_NOT_FOUND") throw err;
+  // Before a build (or after a checkout without `npm install`) Node would print a stack naming a
+  // file under dist/ or a package: say what to run instead.
+  const root = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
+  const built = mtime(entry) >= 0;
+  const lines = built
+    ? [
+        `keyhold: a module keyhold needs is missing: ${String(err.message).split("\n")[0]} [NOT_INSTALLED]`,
+        `keyhold: hint: install its dependencies: cd ${root} && npm install --no-save`,
+      ]
+    : [
+        `keyhold: keyhold is not built yet: ${root}/dist has no CLI [NOT_BUILT]`,
+        checkout
+          ? `keyhold: hint: build it first: cd ${root} && bash scripts/setup.sh (or: npm install --no-save && npm run build)`
+          : "keyhold: hint: reinstall the package (npm install -g keyhold, or the .deb)",
+      ];
+  process.stderr.write(`${lines.join("\n")}\n`);
+  process.exit(1);
+}
 process.exitCode = await cli.main(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,

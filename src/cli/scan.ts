@@ -46,7 +46,7 @@ Exit: 0 clean, 3 findings, 2 usage or fatal error or a file that could not be re
 
 Noise control: ${POLICY_FILE} at the repository root (allow.paths, allow.rules, accepted
 findings; --update-baseline accepts all current findings), a 'keyhold:allow' comment on the
-line, and lock, minified and binary files are skipped.
+line. Lock files and binary files are skipped; minified bundles are scanned like any text.
 
   --replacements   print git filter-repo --replace-text lines for the findings (to a pipe only):
                    git filter-repo --replace-text <(keyhold scan --history --replacements)`;
@@ -61,7 +61,18 @@ async function knownValues(
   state: string,
   quiet: boolean,
 ): Promise<{ known: KnownValueSet | undefined; note?: string }> {
-  if (!existsSync(join(state, SCAN_INDEX_FILE))) return { known: undefined };
+  try {
+    // No index (or no state directory) is nothing stored to look for; an index this user cannot
+    // even see (root's 0700 state directory) is detection turned off, and said so.
+    if (statSync(join(state, SCAN_INDEX_FILE), { throwIfNoEntry: false }) === undefined)
+      return { known: undefined };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "error";
+    if (code === "ENOTDIR") return { known: undefined };
+    const why = `cannot read the index of stored values in ${state} (${code}); it is root's: run the scan as root, or pass --no-known-values`;
+    if (!quiet) writeLine(io.stderr, `keyhold: note: known-value detection is off: ${why}`);
+    return { known: undefined, note: why };
+  }
   try {
     const index = await openFingerprintIndex(state, { env: io.env });
     return { known: await index.loadKnownValues() };

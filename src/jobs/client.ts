@@ -34,9 +34,13 @@ function unreachable(socket: string, err: NodeJS.ErrnoException): SecretError {
   const hint =
     code === "EACCES"
       ? "you are not in the job server's socket group"
-      : code === "ENOENT" || code === "ECONNREFUSED"
-        ? "is the job server running? (systemctl status keyhold-jobs.socket)"
-        : undefined;
+      : code === "ENOENT"
+        ? "is the job server installed and its socket started? (systemctl status keyhold-jobs.socket)"
+        : code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE"
+          ? // The socket exists but the service behind it failed to start (systemd closes the
+            // connections it accepted for it, and after a few failed starts the socket itself).
+            "the job server failed to start: see why with 'journalctl -u keyhold-jobs', then 'systemctl reset-failed keyhold-jobs.socket keyhold-jobs.service' and 'systemctl start keyhold-jobs.socket'"
+          : undefined;
   return new SecretError(
     "SERVER_UNREACHABLE",
     `cannot reach the job server at ${socket}: ${code}`,
@@ -49,6 +53,36 @@ export function serverError(status: number, body: unknown): SecretError {
   const code = typeof error?.code === "string" ? error.code : `HTTP_${status}`;
   const message = typeof error?.message === "string" ? error.message : `status ${status}`;
   return new SecretError("SERVER_ERROR", `job server: ${message} (${code})`);
+}
+
+/** How many job names a JOB_NOT_FOUND hint lists before it says how many more there are. */
+const JOBS_LISTED = 20;
+
+/**
+ * The error of a refused trigger: JOB_NOT_FOUND names, in its hint, the jobs this server has
+ * (GET /v1/jobs), so a mistyped name shows the right one. The listing is best effort.
+ */
+async function triggerError(options: ClientOptions, status: number, body: unknown): Promise<SecretError> {
+  const err = serverError(status, body);
+  if ((body as { error?: { code?: unknown } } | undefined)?.error?.code !== "JOB_NOT_FOUND") return err;
+  let names: string[];
+  try {
+    const reply = await callJobServer(options, "GET", "/v1/jobs");
+    const jobs = (reply.body as { jobs?: unknown } | undefined)?.jobs;
+    if (reply.status !== 200 || !Array.isArray(jobs)) return err;
+    // Printed to a terminal: only names a job configuration accepts, never control characters.
+    names = jobs
+      .map((j) => (j as { name?: unknown }).name)
+      .filter((n): n is string => typeof n === "string" && /^[\w.-]{1,64}$/.test(n));
+  } catch {
+    return err;
+  }
+  const more = names.length > JOBS_LISTED ? ` and ${names.length - JOBS_LISTED} more` : "";
+  const hint =
+    names.length === 0
+      ? "this job server has no jobs: they are declared in its configuration (docs/jobserver.md)"
+      : `jobs on this server: ${names.slice(0, JOBS_LISTED).join(", ")}${more}`;
+  return new SecretError(err.code, err.message, { hint });
 }
 
 /** One JSON request; resolves with the status and parsed body whatever the status. */
@@ -106,7 +140,7 @@ export async function triggerRun(
   params: Record<string, string>,
 ): Promise<RunRecord> {
   const reply = await callJobServer(options, "POST", `/v1/jobs/${encodeURIComponent(job)}/runs`, { params });
-  if (reply.status !== 202) throw serverError(reply.status, reply.body);
+  if (reply.status !== 202) throw await triggerError(options, reply.status, reply.body);
   return (reply.body as { run: RunRecord }).run;
 }
 
@@ -165,7 +199,7 @@ export function followRun(
             } catch {
               body = undefined;
             }
-            reject(serverError(res.statusCode ?? 0, body));
+            void triggerError(options, res.statusCode ?? 0, body).then(reject);
           });
           return;
         }

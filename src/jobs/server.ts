@@ -25,7 +25,7 @@ import { patternsFor, patternsForSecrets, type ScrubPattern } from "./scrubber.j
 import { FollowStream, sendFile } from "./streams.js";
 
 /**
- * The job server (DESIGN 3.3, docs/jobserver-protocol.md): HTTP/1.1 on a Unix socket, a FIFO
+ * The job server (docs/jobserver.md, docs/jobserver-protocol.md): HTTP/1.1 on a Unix socket, a FIFO
  * queue in front of a concurrency limit, run records on disk, follow streams to clients.
  */
 

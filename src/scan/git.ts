@@ -1,6 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { accessSync, constants } from "node:fs";
-import { isAbsolute, join } from "node:path";
+import { accessSync, constants, lstatSync, realpathSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
 import { SecretError } from "../secret/index.js";
 import { systemTool } from "../systemd/index.js";
 
@@ -95,10 +95,45 @@ function gitBinary(env: NodeJS.ProcessEnv): string {
   });
 }
 
+/**
+ * The work tree of a repository another user owns, when git would find it from `cwd`: root
+ * scanning a developer's checkout (`sudo keyhold scan --history`), which git refuses ("dubious
+ * ownership") unless safe.directory names it. keyhold already turns off what the repository's
+ * configuration could run (HARDENING), so it names exactly this one work tree, and only when its
+ * `.git` is a real directory (not a symlink, nor a `.git` file pointing elsewhere). Undefined for
+ * one's own repository, outside any, or when the caller's environment already names the
+ * repository (a hook's GIT_DIR).
+ */
+function otherUsersWorkTree(cwd: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (env.GIT_DIR !== undefined || env.GIT_WORK_TREE !== undefined || process.geteuid === undefined)
+    return undefined;
+  let dir: string;
+  try {
+    dir = realpathSync(cwd);
+  } catch {
+    return undefined;
+  }
+  for (;;) {
+    const dotGit = lstatSync(join(dir, ".git"), { throwIfNoEntry: false });
+    if (dotGit !== undefined)
+      return dotGit.isDirectory() && dotGit.uid !== process.geteuid() ? dir : undefined;
+    if (dir === "/") return undefined;
+    dir = dirname(dir);
+  }
+}
+
 /** Starts git with keyhold's hardening (see HARDENING) in front of `args`. */
 function spawnGit(args: readonly string[], options: GitOptions): ChildProcessWithoutNullStreams {
   const env = gitEnvironment(options.env);
-  return spawn(gitBinary(env), [...HARDENING, ...args], {
+  const trusted: string[] = [];
+  const other = otherUsersWorkTree(options.cwd, env);
+  if (other !== undefined) {
+    trusted.push("-c", `safe.directory=${other}`);
+    // The repository's core.worktree would otherwise move the work tree, and the files keyhold
+    // reads with root's rights, to any directory its owner names (GIT_WORK_TREE wins over it).
+    env.GIT_WORK_TREE = other;
+  }
+  return spawn(gitBinary(env), [...HARDENING, ...trusted, ...args], {
     cwd: options.cwd,
     env,
     stdio: ["pipe", "pipe", "pipe"],
@@ -118,6 +153,16 @@ function gitFailed(args: readonly string[], stderr: string, cause?: unknown): Se
       hint: "run it in a git work tree, or scan a directory without --staged/--history",
       cause,
     });
+  }
+  const dubious = /detected dubious ownership in repository at '(.*)'/.exec(stderr);
+  if (dubious) {
+    return new SecretError(
+      "GIT_FAILED",
+      `git refuses the repository at ${JSON.stringify(dubious[1]?.slice(0, 200))}: another user owns it`,
+      {
+        hint: "keyhold scans another user's repository when its .git is a directory of its own (not a link nor a .git file); otherwise scan it as its owner",
+      },
+    );
   }
   if (/cannot use bare repository/i.test(reason)) {
     return new SecretError("GIT_FAILED", `git ${args[0]} failed: ${reason}`, {

@@ -117,7 +117,7 @@ export async function defaultWithKey(options: CredsOptions = {}): Promise<WithKe
 /**
  * Encrypts `value` as credential `name` and returns the ciphertext (base64 text as systemd writes
  * it). The value goes through stdin; the embedded name is always `name`, so the file must be
- * stored under that name (the mistake of seed 001's rotation recipe cannot happen here).
+ * stored under that name (a rotation that encrypts without --name, and so breaks the unit, cannot happen here).
  * The caller writes the file: systemd-creds would create it with the caller's umask.
  */
 export async function encryptCredential(

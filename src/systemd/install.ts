@@ -23,8 +23,8 @@ function embeddedNameFrom(err: SecretError): string | undefined {
 
 /**
  * Checks every credential a unit will load against its file: systemd refuses to start a service
- * whose `LoadCredentialEncrypted=ID:PATH` names a file encrypted under another name (seed 002's
- * `my_key` vs `my_app_key`), and says only "Protocol error". Decrypting with --name=ID finds that
+ * whose `LoadCredentialEncrypted=ID:PATH` names a file encrypted under another name (a file
+ * encrypted as `my_app_key` loaded as `my_key`), and says only "Protocol error". Decrypting with --name=ID finds that
  * before the unit is installed; the value is wiped at once.
  */
 export async function checkCredentialNames(

@@ -8,11 +8,11 @@ import { assertCredentialName } from "./names.js";
  * Rendering of systemd units that load keyhold credentials (docs/units.md explains every
  * directive and records the exposure scores measured with `systemd-analyze security`).
  *
- * - standard: seed 000 approach 2, a service under a static identity that gets its keys through
- *   `LoadCredentialEncrypted=` in a private mount namespace;
- * - isolated: seed 000 approach 3, the same under a transient UID (`DynamicUser=yes`) inside a
- *   full sandbox;
- * - jobserver: seed 002, `keyhold serve` behind a socket that only one group may connect to.
+ * - standard: a service under a static identity that gets its keys through
+ *   `LoadCredentialEncrypted=` instead of an environment file or a key in its configuration;
+ * - isolated: the same under a transient UID (`DynamicUser=yes`) inside a full sandbox;
+ * - jobserver: `keyhold serve` behind a socket that only one group may connect to, in place of
+ *   scripts that developers ran by hand with the keys in their own environment.
  *
  * renderUnit is a pure function: it validates its input and returns file contents; writing,
  * verifying and checking credentials against the store are separate steps (install.ts, cli).
@@ -420,6 +420,41 @@ function underHome(path: string): boolean {
   return ["/home", "/root", "/run/user"].some((dir) => path === dir || path.startsWith(`${dir}/`));
 }
 
+function under(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
+/**
+ * Directories the rendered sandboxes replace with empty ones of their own: PrivateTmp=yes (/tmp,
+ * /var/tmp) and PrivateDevices=yes (/dev). What ExecStart= needs from there is refused rather
+ * than bound back in.
+ */
+const PRIVATE_TMP = [
+  { dir: "/tmp", by: "PrivateTmp=yes" },
+  { dir: "/var/tmp", by: "PrivateTmp=yes" },
+] as const;
+const SANDBOX_REPLACED = [...PRIVATE_TMP, { dir: "/dev", by: "PrivateDevices=yes" }] as const;
+
+/**
+ * Refuses a path the sandboxed ExecStart= needs (the program, keyhold and the node that runs it,
+ * the job configuration) that the sandbox would hide: the service would fail at every start
+ * ("Cannot find module", 203/EXEC), which `systemd-analyze verify` does not see, and a client of
+ * the socket would see only its connection reset. `hidden`: what this unit's sandbox hides.
+ */
+function assertVisibleInSandbox(
+  path: string,
+  what: string,
+  hint: string,
+  hidden: readonly { dir: string; by: string }[],
+): void {
+  const hit = hidden.find((h) => under(path, h.dir));
+  if (hit === undefined) return;
+  throw usage(
+    `${what} is ${path}, under ${hit.dir}, which the unit's ${hit.by} hides from the service: it could not start`,
+    hint,
+  );
+}
+
 function section(name: string, lines: readonly string[]): string {
   return [`[${name}]`, ...lines].join("\n");
 }
@@ -493,10 +528,65 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     throw usage("--exec does not go with --drop-in", "a drop-in keeps the service's own ExecStart=");
   }
 
-  // The code the job server runs (keyhold and node) must be visible through ProtectHome=.
+  // What ExecStart= runs and reads must be visible inside the sandbox: refused where the sandbox
+  // replaces the directory, bound read-only through ProtectHome= (the job server's own code and
+  // configuration) or named with the --bind-ro it needs (a program of the user's own).
+  const moveKeyhold =
+    "install keyhold outside /tmp, /var/tmp and /dev (e.g. /opt/keyhold, or npm install -g) and run keyhold unit from there, or pass --keyhold-root";
+  const nodeNeed = {
+    path: node,
+    what: "the node binary",
+    hint: "install node outside /tmp, /var/tmp and /dev",
+  };
+  const keyholdNeed = { path: keyholdRoot, what: "the keyhold directory", hint: moveKeyhold };
+  const needs: { path: string; what: string; hint: string }[] = [];
+  if ((mode === "isolated" || mode === "jobserver") && !options.dropIn) {
+    if (options.exec !== undefined) {
+      needs.push({
+        path: splitCommandLine(options.exec)[0] as string,
+        what: "the program of --exec",
+        hint: "move it to a directory the sandbox shows (e.g. /opt or /usr/local)",
+      });
+    } else {
+      needs.push(nodeNeed, keyholdNeed, {
+        path: config,
+        what: "--config",
+        hint: "keep the job configuration in /etc/keyhold",
+      });
+    }
+  }
+  const jobServerHidden =
+    mode === "jobserver" ? [{ dir: posix.dirname(JOBSERVER_SOCKET_PATH), by: "InaccessiblePaths=" }] : [];
+  for (const need of needs)
+    assertVisibleInSandbox(need.path, need.what, need.hint, [...SANDBOX_REPLACED, ...jobServerHidden]);
+  // The vault's answering units run keyhold with PrivateTmp=yes and read the store and the state
+  // directory (renderVaultAnswerer binds what is under a home itself).
+  if ((options.vault ?? []).length > 0) {
+    const outsideTmp =
+      "keep it outside /tmp and /var/tmp (the defaults are /etc/credstore.encrypted and /var/lib/keyhold)";
+    for (const need of [
+      nodeNeed,
+      keyholdNeed,
+      { path: store, what: "the store directory", hint: outsideTmp },
+      { path: state, what: "the state directory", hint: outsideTmp },
+    ])
+      assertVisibleInSandbox(
+        need.path,
+        `${need.what} (read by the vault's answering units)`,
+        need.hint,
+        PRIVATE_TMP,
+      );
+  }
+  const bound = (path: string) => [...bindPaths, ...bindReadOnlyPaths].some((b) => under(path, b));
   if (mode === "jobserver" && !options.dropIn) {
-    for (const path of [node, keyholdRoot])
-      if (underHome(path) && !bindReadOnlyPaths.includes(path)) bindReadOnlyPaths.push(path);
+    for (const { path } of needs) if (underHome(path) && !bound(path)) bindReadOnlyPaths.push(path);
+  } else if (mode === "isolated" && !options.dropIn) {
+    for (const { path, what } of needs)
+      if (underHome(path) && !bound(path))
+        throw usage(
+          `${what} is ${path}, under a home directory, which the unit's ProtectHome= hides from the service: it could not start`,
+          `make it visible with --bind-ro ${posix.dirname(path)}, or move it out of the home directories`,
+        );
   }
   const protectHome = [...bindPaths, ...bindReadOnlyPaths].some(underHome) ? "tmpfs" : "yes";
 
@@ -580,7 +670,7 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     for (const p of bindReadOnlyPaths) serviceLines.push(`BindReadOnlyPaths=${p}`);
     // An isolated service usually serves the network; the job server reaches only what it is told.
     const network = mode === "isolated" || ipAllow.length > 0;
-    // Job output must stay readable by the developers who asked for it (seed 002 section 4).
+    // Job output must stay readable by the developers who asked for it (they read its logs and outputs).
     const umask = mode === "jobserver" ? "0022" : "0077";
     serviceLines.push(...sandboxDirectives(protectHome, umask, network, mode === "jobserver"));
   }

@@ -1,5 +1,5 @@
 /**
- * DESIGN 4 item 4: bad input gets a clear one-line coded error and changes nothing.
+ * Bad input: bad input gets a clear one-line coded error and changes nothing.
  *
  * One row per case, each run as the real `keyhold` process in a copy of a prepared scratch
  * world. For every row: the exit code (2 usage, 1 failure), the first stderr line
@@ -36,6 +36,7 @@ import {
   runCliOk,
   shellQuote,
 } from "../support/cli.js";
+import { AS_NOBODY, checkoutUnreadableBy } from "../support/checkout.js";
 import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
 import { diffSnapshots, encodingsOf, snapshotTree } from "../support/tree.js";
 
@@ -81,7 +82,6 @@ interface LibraryRow extends Common {
 
 type Row = CliRow | LibraryRow;
 
-const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
 const AUDIT_FILES = new Set(["state/audit.log", "state/audit.log.head", "state/keyhold.audit-anchor"]);
 const EXPIRY_WAIT_MS = 2000;
 
@@ -291,7 +291,7 @@ const rows: Row[] = [
 
   // ---- ciphertext that is not what it should be ----
   {
-    title: "get: embedded name MY_API_KEY in file my_api_key (seed 001)",
+    title: "get: embedded name MY_API_KEY in file my_api_key (encrypted without --name)",
     setup: (w) => {
       rawEncrypt(w, "MY_API_KEY", w.canary, join(w.store, "my_api_key"));
       chmodSync(join(w.store, "my_api_key"), 0o600);
@@ -694,16 +694,6 @@ const rows: Row[] = [
   },
 ];
 
-let nobodyRuns: boolean | undefined;
-/** Whether uid 65534 can start keyhold from this checkout at all (not from a 0700 home, say). */
-function nobodyCanRunKeyhold(): boolean {
-  nobodyRuns ??=
-    spawnSync(NOBODY[0] as string, [...NOBODY.slice(1), process.execPath, KEYHOLD_BIN, "--version"], {
-      stdio: "ignore",
-    }).status === 0;
-  return nobodyRuns;
-}
-
 async function runRow(row: CliRow, w: World): Promise<CliResult> {
   const args = row.args(w);
   const env = { ...w.env, ...(row.env?.(w) ?? {}) };
@@ -732,7 +722,7 @@ async function runRow(row: CliRow, w: World): Promise<CliResult> {
   return runCli(args, {
     env,
     ...(input === undefined ? {} : { input }),
-    ...(row.as === "nobody" ? { prefix: NOBODY } : {}),
+    ...(row.as === "nobody" ? { prefix: AS_NOBODY } : {}),
   });
 }
 
@@ -794,9 +784,8 @@ describe("bad input: a coded one-line error, and nothing changes", () => {
 
   for (const row of rows) {
     it(row.title, async (t) => {
-      if ("as" in row && row.as === "nobody" && !nobodyCanRunKeyhold()) {
-        return t.skip("uid 65534 cannot read this checkout (it sits in a directory closed to others)");
-      }
+      const unreadable = "as" in row && row.as === "nobody" ? checkoutUnreadableBy(AS_NOBODY) : undefined;
+      if (unreadable !== undefined) return t.skip(unreadable);
       const w = copyWorld();
       await row.setup?.(w);
       const skipAudit = (rel: string) => AUDIT_FILES.has(rel);

@@ -162,14 +162,14 @@ describe("ls and doctor find what goes wrong in real stores", () => {
   before(async () => {
     s = await initWorld();
     await runCliOk(["set", "good_key"], { env: s.env, input: makeCanary() });
-    // Seed 001's rotation recipe: --name=MY_API_KEY written to the file my_api_key.
+    // A hand-written rotation: --name=MY_API_KEY written to the file my_api_key.
     encryptRaw(s, ["--name=MY_API_KEY"], makeCanary(), join(s.store, "my_api_key"));
     // A plaintext key dropped into the store by hand.
     writeFileSync(join(s.store, "pasted_key"), "sk-not-encrypted-at-all\n", { mode: 0o600 });
     // A credential readable by others.
     encryptRaw(s, ["--name=loose_key"], makeCanary(), join(s.store, "loose_key"));
     chmodSync(join(s.store, "loose_key"), 0o644);
-    // Seed 002: encrypted (here with the right name) as my_app_key, loaded as my_key.
+    // A hand-made unit: encrypted (here with the right name) as my_app_key, loaded as my_key.
     encryptRaw(s, ["--name=my_app_key"], makeCanary(), join(s.store, "my_app_key"));
     mkdirSync(units());
     writeFileSync(

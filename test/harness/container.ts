@@ -74,6 +74,11 @@ export interface BootOptions {
   binds?: readonly Bind[];
   /** How long to wait for `running` (default 30 s; a normal boot takes well under 2 s). */
   bootTimeoutMs?: number;
+  /**
+   * A writable layer over the host's /usr (nspawn --overlay with a temporary upper directory), for
+   * a test that installs a package; what it writes is gone with the container.
+   */
+  writableUsr?: boolean;
 }
 
 export interface RunOptions {
@@ -379,7 +384,7 @@ export class Container {
   /**
    * Encrypts `value` inside the container with its own host key (`--with-key=host`; "auto" fails
    * there) into `file` (default /etc/credstore.encrypted/<name>), mode 0600. The value travels on
-   * stdin. `embeddedName` lets a test build seed 002's mismatch (a file whose embedded name is not
+   * stdin. `embeddedName` lets a test build the name mismatch of a hand-made unit (a file whose embedded name is not
    * the name it is loaded under).
    */
   async encryptCredential(
@@ -462,6 +467,7 @@ export async function bootContainer(options: BootOptions = {}): Promise<Containe
     "--console=read-only",
     "--private-network",
     ...binds.map((b) => `--bind${b.readOnly ? "-ro" : ""}=${b.host}:${b.container}`),
+    ...(options.writableUsr ? ["--overlay=/usr::/usr"] : []),
     // nspawn's seccomp filter refuses bpf(2) by default; systemd inside then runs every unit
     // without its IP firewall, silently (IPAddressDeny= measured not enforced without this line).
     "--system-call-filter=bpf",

@@ -1,5 +1,5 @@
 /**
- * DESIGN 4 item 3 under concurrency: keyhold processes writing the same store at once never
+ * Crash safety under concurrency: keyhold processes writing the same store at once never
  * corrupt it. Four concurrent rotates of one name each get their own version, every version
  * decrypts to the value its rotate was given, and the highest is current; concurrent sets of
  * different names all land; two sets of one name: exactly one wins. The audit log verifies

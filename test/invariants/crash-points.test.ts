@@ -1,5 +1,5 @@
 /**
- * DESIGN 4 item 3, deterministically: instead of killing at random moments (crash.test.ts),
+ * Crash safety, deterministically: instead of killing at random moments (crash.test.ts),
  * strace(1) delivers SIGKILL to keyhold on entry to its n-th rename() or unlink() — for every n
  * the operation makes. Under kill -9 (the page cache survives) those are exactly the steps that
  * change what is on disk, so this visits every state a killed write can leave: before each

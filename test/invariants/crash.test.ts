@@ -1,5 +1,5 @@
 /**
- * DESIGN 4 item 3: a write either completes or leaves the previous state. `keyhold set` (new
+ * Crash safety: a write either completes or leaves the previous state. `keyhold set` (new
  * name) and `keyhold rotate` are killed with SIGKILL at moments spread over their whole run
  * (0-300 ms, or the whole run as measured first on this machine when it is slower); after each kill the credential is absent
  * (set) or the old value (rotate), or the new value — whole and decryptable with `keyhold get`

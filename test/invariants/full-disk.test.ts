@@ -1,5 +1,5 @@
 /**
- * DESIGN 4 item 3, the other half: a full disk at any point loses nothing. The store and the
+ * Crash safety, the other half: a full disk at any point loses nothing. The store and the
  * state directory live on a small tmpfs of their own; before each write the test fills it so
  * that only k pages (or k inodes) are left, for k from none to enough, so the disk runs out at
  * each step of `rotate` and `set` in turn. Every failure is a coded error (never INTERNAL) that

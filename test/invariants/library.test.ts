@@ -1,5 +1,5 @@
 /**
- * DESIGN 4 item 2 for the library: a Secret loaded from each source ($CREDENTIALS_DIRECTORY,
+ * No value in argv, environment or output for the library: a Secret loaded from each source ($CREDENTIALS_DIRECTORY,
  * NAME_FILE, the encrypted credstore) prints as [REDACTED] however it is printed, and the
  * errors the loader throws never hold the value, whichever check refuses the file.
  */

@@ -1,5 +1,5 @@
 /**
- * DESIGN 4 items 1-2 for what keyhold prints and leaves behind:
+ * No plaintext on disk, no value in argv, environment or output for what keyhold prints and leaves behind:
  * - stdout and stderr of every command but `get` (successful or failing, text or --json) never
  *   hold the value, in any common encoding;
  * - afterwards the audit log, the state directory, the store (ciphertext only: every file is a
@@ -50,7 +50,7 @@ async function runSteps(
   return { leaks: [...new Set(leaks)], exits };
 }
 
-/** A credential encrypted outside keyhold under another embedded name (seed 001's mistake). */
+/** A credential encrypted outside keyhold under another embedded name (encrypted without --name). */
 function plantMismatch(s: Scratch, file: string, embedded: string, value: string): void {
   const path = join(s.store, file);
   const r = spawnSync("systemd-creds", ["encrypt", `--name=${embedded}`, "--with-key=host", "-", path], {

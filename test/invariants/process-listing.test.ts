@@ -1,5 +1,5 @@
 /**
- * DESIGN 4 item 2: no credential value in any process's argv or environment. While `set`,
+ * No value in argv, environment or output: no credential value in any process's argv or environment. While `set`,
  * `import`, `import-env`, `rotate`, `get` and `run` work, a worker thread of this test reads
  * /proc/<pid>/cmdline and /proc/<pid>/environ of every process in a tight loop (as root it can
  * read them all: keyhold, systemd-creds, the child of run) and looks for the test's value.

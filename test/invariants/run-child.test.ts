@@ -1,5 +1,5 @@
 /**
- * DESIGN 4 items 1-2 for `keyhold run`: the child gets the value only as a file in a private
+ * No plaintext on disk, no value in argv, environment or output for `keyhold run`: the child gets the value only as a file in a private
  * $CREDENTIALS_DIRECTORY on ramfs (0400 files owned by the caller or --user; the directory the
  * caller's, 0500, or 0550 with the --user's group),
  * never in its environment; the directory is gone afterwards, also when keyhold is stopped by

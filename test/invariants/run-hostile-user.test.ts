@@ -28,6 +28,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { processStartTime } from "../../src/durable/index.js";
+import { AS_NOBODY, checkoutUnreadableBy } from "../support/checkout.js";
 import { initWorld, runCli, runCliOk } from "../support/cli.js";
 import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
 import { createTestUser, type TestUser } from "../support/users.js";
@@ -191,7 +192,10 @@ describe("keyhold run --user: a child that races root's removal", () => {
   });
 });
 
-describe("keyhold run as a user without a runtime directory", () => {
+// These run keyhold itself as the test user: it must be able to read the checkout.
+describe("keyhold run as a user without a runtime directory", {
+  skip: checkoutUnreadableBy(AS_NOBODY) ?? false,
+}, () => {
   let s: Scratch;
   let owner: TestUser;
   let squatter: TestUser;

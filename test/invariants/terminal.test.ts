@@ -1,5 +1,5 @@
 /**
- * DESIGN 4 item 2 at a terminal: `keyhold set` and `rotate` read the value from a no-echo
+ * No value in argv, environment or output at a terminal: `keyhold set` and `rotate` read the value from a no-echo
  * prompt, so nothing the terminal shows holds it; two different entries store nothing.
  * script(1) gives keyhold a real pseudo-terminal; the test types only after each prompt has
  * appeared: like a person (300 ms later) and like a password manager or a paste (at once).

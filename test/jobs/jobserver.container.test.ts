@@ -15,7 +15,7 @@ import { makeCanary } from "../support/scratch.js";
 import { SNOOP_SCRIPT, SNOOP_TRIES } from "./support.js";
 
 /**
- * Seed 002 section 3 as a script, against the real `keyhold serve` under the units that
+ * The manual job-server checklist as a script, against the real `keyhold serve` under the units that
  * `keyhold unit --mode jobserver` renders, inside a container running a real systemd: socket
  * activation, DynamicUser=, the sandbox, LoadCredentialEncrypted=, Restart= after kill -9, and
  * real users on both sides of the socket's group.
@@ -28,7 +28,7 @@ process.exitCode = await main(process.argv.slice(2), { stdin: process.stdin, std
 `;
 const PROJECT = "/home/dev/project";
 const JOB_SCRIPT = `#!/bin/sh
-# Seed 002's job: uses the key, writes a result to outputs, and (carelessly) prints the key.
+# A typical job: uses the key, writes a result to outputs, and (carelessly) prints the key.
 set -e
 key=$(cat "$CREDENTIALS_DIRECTORY/my_api_key")
 echo "using key $key"

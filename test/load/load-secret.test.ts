@@ -164,7 +164,7 @@ describe("file checks", () => {
     }
   });
 
-  it("reports a wrong embedded name as NAME_MISMATCH (seed 001's rotation mistake)", async () => {
+  it("reports a wrong embedded name as NAME_MISMATCH (a rotation that encrypted without --name)", async () => {
     mkdirSync(s.store, { recursive: true, mode: 0o700 });
     const ct = await encryptCredential("MY_API_KEY", Buffer.from(makeCanary()), {
       env: s.env,

@@ -66,7 +66,7 @@ describe("keyhold scan (CLI)", () => {
       /^app\.conf:1:14: keyhold-known-value: value stored in keyhold \(credstore payments_api_key\): …\(\d+\)$/m,
     );
     assert.match(r.stdout, /^app\.conf:2:11: github-token: GitHub token: ghp_…\(40\)$/m);
-    // Seed 001's order: rotate, then rewrite history, then treat as compromised.
+    // The order of docs/scan.md section 6: rotate, then rewrite history, then treat as compromised.
     const block = r.stdout.split("\n").slice(1, 4).join("\n");
     assert.match(block, /1\. rotate it now: .*keyhold rotate payments_api_key/);
     assert.match(block, /2\. replace the value in all of history: git filter-repo --replace-text/);

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -12,6 +21,7 @@ import {
   vaultUnitPrefix,
   verifyUnits,
 } from "../../src/systemd/index.js";
+import { AS_NOBODY, checkoutUnreadableBy } from "../support/checkout.js";
 import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
 import { SNAPSHOT_CASES } from "./cases.js";
 
@@ -148,7 +158,7 @@ describe("keyhold unit (transcripts)", () => {
     assert.ok(!r.stdout.includes(canary));
   });
 
-  it("$ keyhold unit … --cred my_key:my_app_key  → NAME_MISMATCH with the fix, exit 1 (seed 002)", () => {
+  it("$ keyhold unit … --cred my_key:my_app_key  → NAME_MISMATCH with the fix, exit 1", () => {
     const r = keyhold(
       [
         "unit",
@@ -250,9 +260,25 @@ describe("keyhold unit (transcripts)", () => {
     assert.match(readFileSync(dropIn, "utf8"), /^LoadCredentialEncrypted=my_api_key:/m);
   });
 
-  it("$ keyhold unit postgresql --drop-in --vault db/password --install  → the drop-in and the answering units, all verified", () => {
+  it("$ keyhold unit postgresql --drop-in --vault db/password --install  → the drop-in and the answering units, all verified", (t) => {
+    // The answering units read the store and the state directory with PrivateTmp=yes: a scratch
+    // under /tmp is refused (test/systemd/sandbox-paths.test.ts), one in /dev/shm is not.
+    const shm = mkdtempSync("/dev/shm/keyhold-unit-vault-");
+    t.after(() => rmSync(shm, { recursive: true, force: true }));
+    const dirs = ["--store", join(shm, "credstore.encrypted"), "--state", join(shm, "state")];
     const r = keyhold(
-      ["unit", "postgresql", "--drop-in", "--vault", "db/password", "--install", "--root", root, "--force"],
+      [
+        "unit",
+        "postgresql",
+        "--drop-in",
+        "--vault",
+        "db/password",
+        "--install",
+        "--root",
+        root,
+        "--force",
+        ...dirs,
+      ],
       scratch.env,
     );
     assert.equal(r.code, 0, r.stderr);
@@ -271,7 +297,18 @@ describe("keyhold unit (transcripts)", () => {
     assert.match(r.stdout, /next: keyhold vault grant postgresql db\/password --ops read/);
     // Another list later: the old secret's answering units are named for removal.
     const again = keyhold(
-      ["unit", "postgresql", "--drop-in", "--vault", "db/other", "--install", "--root", root, "--force"],
+      [
+        "unit",
+        "postgresql",
+        "--drop-in",
+        "--vault",
+        "db/other",
+        "--install",
+        "--root",
+        root,
+        "--force",
+        ...dirs,
+      ],
       scratch.env,
     );
     assert.equal(again.code, 0, again.stderr);
@@ -379,6 +416,8 @@ describe("keyhold unit (transcripts)", () => {
       t.skip("needs root to switch to an unprivileged user");
       return;
     }
+    const unreadable = checkoutUnreadableBy(AS_NOBODY);
+    if (unreadable !== undefined) return t.skip(unreadable);
     const asNobody = (args: string[]) => {
       const r = spawnSync(
         "setpriv",

@@ -12,7 +12,7 @@ import {
 import { makeCanary } from "../support/scratch.js";
 
 /**
- * Seed 000 approaches 2 and 3 inside a real systemd: a unit rendered and installed by
+ * The standard and isolated modes inside a real systemd: a unit rendered and installed by
  * `keyhold unit --install` starts a service that reads its key through the library's
  * loadSecret() from $CREDENTIALS_DIRECTORY; with DynamicUser=yes it runs under a transient UID; a
  * credential whose embedded name differs from its ID fails the unit with 243/CREDENTIALS; the
@@ -43,7 +43,7 @@ before(async () => {
   await c.addUser("dev");
   c.writeFile(APP, APP_SOURCE, { mode: 0o644 });
   await c.encryptCredential("my_api_key", canary);
-  // Seed 002's mistake: encrypted as my_app_key, loaded as my_key.
+  // The usual hand-made mistake: encrypted as my_app_key, loaded as my_key.
   await c.encryptCredential("my_app_key", canary);
 });
 
@@ -189,7 +189,7 @@ test("a credential loaded under another name than its embedded one is refused by
 test("systemd itself fails such a unit with 243/CREDENTIALS (what the check prevents)", async (t) => {
   const c = needContainer(t, suite);
   if (!c) return;
-  // Rendered without the check, installed by hand: the mistake of seed 002.
+  // Rendered without the check, installed by hand: the name mismatch a hand-made unit would have.
   const rendered = renderUnit({
     service: "kh-wrong-name",
     mode: "isolated",

@@ -17,8 +17,8 @@ import { makeCanary } from "../support/scratch.js";
 
 /**
  * renderUnit: what each mode renders (compared with the reviewed snapshots in
- * test/systemd/snapshots/, regenerated with UPDATE_SNAPSHOTS=1), the directives issue 3 and seeds
- * 000/002 require, and the input it refuses.
+ * test/systemd/snapshots/, regenerated with UPDATE_SNAPSHOTS=1), the directives each mode must
+ * carry, and the input it refuses.
  */
 
 const SNAPSHOTS = fileURLToPath(new URL("../../../test/systemd/snapshots/", import.meta.url));
@@ -46,7 +46,7 @@ describe("renderUnit", () => {
     });
   }
 
-  it("standard (seed 000 approach 2): LoadCredentialEncrypted= for each credential and PrivateMounts=yes", () => {
+  it("standard: LoadCredentialEncrypted= for each credential and PrivateMounts=yes", () => {
     const { files, primary } = renderUnit({
       service: "my_service.service",
       mode: "standard",
@@ -67,7 +67,7 @@ describe("renderUnit", () => {
     assert.ok(!lines.some((l) => l.startsWith("DynamicUser=")));
   });
 
-  it("isolated (seed 000 approach 3): the same plus DynamicUser=yes and the sandbox", () => {
+  it("isolated: the same plus DynamicUser=yes and the sandbox", () => {
     const { files } = renderUnit({
       service: "web",
       mode: "isolated",
@@ -87,7 +87,7 @@ describe("renderUnit", () => {
     assert.ok(!lines.some((l) => l.startsWith("MemoryDenyWriteExecute=")), "V8 needs W+X memory");
   });
 
-  it("jobserver (seed 002): a socket for one group and a sandboxed DynamicUser service running keyhold serve", () => {
+  it("jobserver: a socket for one group and a sandboxed DynamicUser service running keyhold serve", () => {
     const { files, primary, credentials } = renderUnit(SNAPSHOT_CASES.jobserver as UnitOptions);
     assert.equal(primary, "keyhold-jobs.socket");
     const socket = files.find((f) => f.path === "keyhold-jobs.socket")?.content ?? "";

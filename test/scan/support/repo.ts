@@ -91,9 +91,10 @@ const KEYHOLD_BIN = fileURLToPath(new URL("../../../../bin/keyhold.js", import.m
 /** The real CLI (bin/keyhold.js) in a child process, with git's test identity in its environment. */
 export function runKeyhold(
   args: string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; input?: string },
+  options: { cwd: string; env: NodeJS.ProcessEnv; input?: string; prefix?: readonly string[] },
 ): KeyholdRun {
-  const r = spawnSync(process.execPath, [KEYHOLD_BIN, ...args], {
+  const [command = process.execPath, ...rest] = [...(options.prefix ?? []), process.execPath];
+  const r = spawnSync(command, [...rest, KEYHOLD_BIN, ...args], {
     cwd: options.cwd,
     env: { ...GIT_ENV, ...options.env },
     input: options.input ?? "",

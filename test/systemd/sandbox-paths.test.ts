@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { isSecretError } from "../../src/secret/index.js";
+import { renderUnit } from "../../src/systemd/index.js";
+
+/**
+ * What a sandboxed unit's ExecStart= needs (node, keyhold's bin/keyhold.js and dist/, the job
+ * configuration, a program of the user's own) must be visible inside the sandbox the unit renders.
+ * A job server cloned under /tmp rendered a unit whose PrivateTmp=yes hid its own script: every
+ * start failed, `systemd-analyze verify` passed, and `keyhold trigger` saw only ECONNRESET.
+ */
+function refused(fn: () => unknown, message: RegExp, hint?: RegExp): void {
+  assert.throws(
+    fn,
+    (err: unknown) =>
+      isSecretError(err, "USAGE") &&
+      message.test(err.message) &&
+      (hint === undefined || hint.test(err.hint ?? "")),
+  );
+}
+
+describe("unit: ExecStart's paths are visible inside the sandbox", () => {
+  for (const root of ["/tmp/keyhold", "/var/tmp/src/keyhold", "/dev/shm/keyhold"]) {
+    it(`refuses a job server whose keyhold is under ${root.split("/")[1] === "dev" ? "/dev" : root.split("/").slice(0, -1).join("/")}`, () => {
+      refused(
+        () => renderUnit({ service: "keyhold-jobs", mode: "jobserver", keyholdRoot: root }),
+        /the keyhold directory is .* which the unit's Private(Tmp|Devices)=yes hides from the service/,
+      );
+    });
+  }
+
+  it("refuses a job configuration or a node under /tmp, and one under the hidden socket directory", () => {
+    refused(
+      () => renderUnit({ service: "keyhold-jobs", mode: "jobserver", config: "/tmp/jobs.json" }),
+      /--config is \/tmp\/jobs\.json, under \/tmp/,
+    );
+    refused(
+      () => renderUnit({ service: "keyhold-jobs", mode: "jobserver", node: "/tmp/node/bin/node" }),
+      /the node binary is \/tmp\/node\/bin\/node/,
+    );
+    refused(
+      () => renderUnit({ service: "keyhold-jobs", mode: "jobserver", config: "/run/keyhold/jobs.json" }),
+      /InaccessiblePaths= hides/,
+    );
+  });
+
+  it("refuses an isolated service whose program is under /tmp, or under a home without --bind-ro", () => {
+    refused(
+      () => renderUnit({ service: "web", mode: "isolated", exec: "/tmp/app/run --port 80" }),
+      /the program of --exec is \/tmp\/app\/run/,
+    );
+    refused(
+      () => renderUnit({ service: "web", mode: "isolated", exec: "/home/ann/app/run" }),
+      /under a home directory, which the unit's ProtectHome= hides/,
+      /--bind-ro \/home\/ann\/app/,
+    );
+    const { files } = renderUnit({
+      service: "web",
+      mode: "isolated",
+      exec: "/home/ann/app/run",
+      bindReadOnlyPaths: ["/home/ann/app"],
+    });
+    assert.match(files[0]?.content ?? "", /^BindReadOnlyPaths=\/home\/ann\/app$/m);
+  });
+
+  it("a standard service sees the whole file system: /tmp is not refused there", () => {
+    assert.doesNotThrow(() => renderUnit({ service: "web", mode: "standard", exec: "/tmp/app/run" }));
+  });
+
+  it("binds a job configuration under a home read-only, as it does keyhold and node", () => {
+    const { files } = renderUnit({
+      service: "keyhold-jobs",
+      mode: "jobserver",
+      keyholdRoot: "/home/ops/keyhold",
+      config: "/home/ops/jobs.json",
+    });
+    const content = files[0]?.content ?? "";
+    assert.match(content, /^BindReadOnlyPaths=\/home\/ops\/keyhold$/m);
+    assert.match(content, /^BindReadOnlyPaths=\/home\/ops\/jobs\.json$/m);
+    assert.match(content, /^ProtectHome=tmpfs$/m);
+  });
+
+  it("refuses vault answerers whose keyhold is under /tmp, in every mode", () => {
+    refused(
+      () =>
+        renderUnit({
+          service: "web",
+          mode: "standard",
+          exec: "/usr/bin/true",
+          keyholdRoot: "/tmp/keyhold",
+          vault: [{ ns: "weather", name: "api_key" }],
+        }),
+      /the keyhold directory \(read by the vault's answering units\) is \/tmp\/keyhold/,
+    );
+    refused(
+      () =>
+        renderUnit({
+          service: "web",
+          mode: "standard",
+          exec: "/usr/bin/true",
+          store: "/var/tmp/credstore",
+          vault: [{ ns: "weather", name: "api_key" }],
+        }),
+      /the store directory \(read by the vault's answering units\) is \/var\/tmp\/credstore/,
+    );
+  });
+});
