@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Builds keyhold_<version>_all.deb with dpkg-deb: keyhold under /usr/lib/keyhold (the files
-# `npm pack` ships and their production dependencies), /usr/bin/keyhold linked to its entry point.
+# Builds keyhold_<version>_<arch>.deb with dpkg-deb: keyhold under /usr/lib/keyhold (the files
+# `npm pack` ships and their production dependencies), /usr/bin/keyhold linked to its entry point,
+# the man page keyhold(1) and the bash and zsh completions (dist/share, rendered from the command
+# table). <arch> is this machine's: the dependencies include native modules (libsodium's binding,
+# the keyring's), so the package is not architecture-independent.
 #   bash scripts/package-deb.sh [OUTPUT_DIR]     (default: the current directory)
-# The man page and shell completions are not in it yet.
 # Needs node, npm and dpkg-deb; dependencies come from npm's cache when it has them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="$(realpath "${1:-.}")"
 version="$(node -p 'require("./package.json").version')"
+arch="$(dpkg --print-architecture)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -23,6 +26,9 @@ ln -s ../lib/keyhold/bin/keyhold.js "$root/usr/bin/keyhold"
 chmod -R u=rwX,go=rX "$root/usr"
 chmod 0755 "$root/usr/lib/keyhold/bin/keyhold.js"
 
+# The man page and completions, where man, bash-completion and zsh look for them.
+cp -r "$root/usr/lib/keyhold/dist/share/." "$root/usr/share/"
+gzip -9n "$root/usr/share/man/man1/keyhold.1"
 install -d -m 0755 "$root/usr/share/doc/keyhold"
 cp LICENSE "$root/usr/share/doc/keyhold/copyright"
 
@@ -30,7 +36,7 @@ size="$(du -sk "$root/usr" | cut -f1)"
 cat >"$root/DEBIAN/control" <<CONTROL
 Package: keyhold
 Version: $version
-Architecture: all
+Architecture: $arch
 Maintainer: keyhold contributors <keyhold@invalid.invalid>
 Depends: nodejs (>= 20), systemd (>= 250)
 Installed-Size: $size
@@ -43,5 +49,5 @@ Description: keep API keys encrypted at rest with systemd credentials
 CONTROL
 
 mkdir -p "$out"
-dpkg-deb --root-owner-group -Zxz --build "$root" "$out/keyhold_${version}_all.deb" >/dev/null
-echo "$out/keyhold_${version}_all.deb"
+dpkg-deb --root-owner-group -Zxz --build "$root" "$out/keyhold_${version}_${arch}.deb" >/dev/null
+echo "$out/keyhold_${version}_${arch}.deb"

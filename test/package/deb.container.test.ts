@@ -9,7 +9,7 @@ import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
 
 /**
  * The Debian package, built by scripts/package-deb.sh from this (built) checkout and installed
- * with `apt install ./keyhold_<version>_all.deb` in a booted systemd whose /usr is a writable
+ * with `apt install ./keyhold_<version>_<arch>.deb` in a booted systemd whose /usr is a writable
  * layer over the host's: apt checks its Depends against the host's package database (copied in),
  * keyhold lands under /usr/lib/keyhold and /usr/bin/keyhold, and that keyhold stores and hands
  * out a key on a scratch store.
@@ -25,7 +25,7 @@ before(async () => {
     stdio: ["ignore", "ignore", "inherit"],
     timeout: 400_000,
   });
-  deb = readdirSync(scratch.root).find((f) => /^keyhold_[0-9.]+_all\.deb$/.test(f)) as string;
+  deb = readdirSync(scratch.root).find((f) => /^keyhold_[0-9.]+_[a-z0-9]+\.deb$/.test(f)) as string;
   suite = await bootForSuite({
     label: "deb",
     bindProject: false,
@@ -41,8 +41,8 @@ after(async () => {
   scratch?.cleanup();
 });
 
-test("apt install ./keyhold_<version>_all.deb installs keyhold_<version>_all.deb and the installed keyhold sets and hands out a key", async (t) => {
-  assert.match(deb, /^keyhold_[0-9.]+_all\.deb$/);
+test("apt install ./keyhold_<version>_<arch>.deb installs keyhold_<version>_<arch>.deb and the installed keyhold sets and hands out a key", async (t) => {
+  assert.match(deb, /^keyhold_[0-9.]+_[a-z0-9]+\.deb$/);
   const c = needContainer(t, suite);
   if (c === undefined) return;
   // The container's /etc and /var start empty: the host's package database (without its stat
@@ -54,7 +54,9 @@ test("apt install ./keyhold_<version>_all.deb installs keyhold_<version>_all.deb
   ]);
   const fields = await c.check(["dpkg-deb", "-f", `/mnt/deb/${deb}`, "Depends", "Architecture"]);
   assert.match(fields.stdout, /^Depends: nodejs \(>= 20\), systemd \(>= 250\)$/m);
-  assert.match(fields.stdout, /^Architecture: all$/m);
+  // Native modules (libsodium's binding, the keyring's) make it this machine's architecture.
+  const arch = (await c.check(["dpkg", "--print-architecture"])).stdout.trim();
+  assert.match(fields.stdout, new RegExp(`^Architecture: ${arch}$`, "m"));
   await c.check(["cp", `/mnt/deb/${deb}`, "/root/"]);
   const installed = await c.run(["apt", "install", "-y", `./${deb}`], { cwd: "/root" });
   assert.equal(installed.code, 0, installed.stderr);
@@ -63,6 +65,13 @@ test("apt install ./keyhold_<version>_all.deb installs keyhold_<version>_all.deb
     (await c.check(["readlink", "/usr/bin/keyhold"])).stdout.trim(),
     "../lib/keyhold/bin/keyhold.js",
   );
+  // The man page and completions come with it, rendered from the command table.
+  for (const file of [
+    "/usr/share/man/man1/keyhold.1.gz",
+    "/usr/share/bash-completion/completions/keyhold",
+    "/usr/share/zsh/site-functions/_keyhold",
+  ])
+    assert.equal((await c.run(["test", "-s", file])).code, 0, `${file} is installed`);
   const help = await c.run(["keyhold", "--help"]);
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout, /^usage: keyhold COMMAND/);
