@@ -42,6 +42,32 @@ export interface RunResult {
 
 const osSignals = osConstants.signals as Record<string, number>;
 
+/**
+ * Every signal whose default action would kill keyhold before it removes the directory, and
+ * that a handler can catch: the terminal's (^C, ^\, hang-up), the ones sudo relays from the
+ * invoking user (SIGUSR2, SIGALRM, ...), resource limits that user set before sudo (SIGXCPU).
+ * Left out: SIGKILL and SIGSTOP (uncatchable: after SIGKILL the directory stays until the next
+ * run's sweep), SIGPIPE and SIGXFSZ (Node ignores both), SIGUSR1 (bin/keyhold.js already has a
+ * listener, so it kills nothing), SIGSEGV, SIGBUS, SIGFPE and SIGILL (faults of keyhold itself).
+ */
+const FATAL_SIGNALS = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR2",
+  "SIGALRM",
+  "SIGVTALRM",
+  "SIGPROF",
+  "SIGXCPU",
+  "SIGTRAP",
+  "SIGABRT",
+  "SIGSYS",
+  "SIGIO",
+  "SIGPWR",
+  "SIGSTKFLT",
+] as const satisfies readonly NodeJS.Signals[];
+
 // Variables that point keyhold or systemd-creds at keys; a child has no business seeing them.
 const WITHHELD = ["SYSTEMD_CREDENTIAL_SECRET", "CREDENTIALS_DIRECTORY"];
 
@@ -72,8 +98,9 @@ export const defaultRunLocation = privateRunLocation;
 /**
  * `keyhold run`: decrypt the named credentials, place them in a private directory on a memory
  * file system, run the command with CREDENTIALS_DIRECTORY pointing at it, remove the directory
- * when the command exits — also when keyhold receives SIGINT, SIGTERM or SIGHUP, which it
- * forwards to the child first. Values never pass through argv or the environment.
+ * when the command exits — also when keyhold receives SIGINT, SIGTERM, SIGHUP, SIGQUIT or any
+ * other of FATAL_SIGNALS, which it forwards to the child first. Values never pass through argv
+ * or the environment.
  */
 export async function runWithCredentials(l: StoreLayout, options: RunOptions): Promise<RunResult> {
   const provided = options.values ?? [];
@@ -105,7 +132,7 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
   // means: create nothing more, remove what exists, exit as if the child had died of it.
   let child: ChildProcess | undefined;
   let caught: NodeJS.Signals | undefined;
-  const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map(
+  const handlers = FATAL_SIGNALS.map(
     (signal) =>
       [
         signal,
