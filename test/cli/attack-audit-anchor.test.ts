@@ -121,6 +121,17 @@ describe("audit anchor: the job server's own log", () => {
     const verify = await runCli(verifyArgs, { env: s.env });
     assert.equal(verify.code, 3, `verify after the deletion: ${verify.stdout}`);
     assert.match(verify.stderr, /audit: deleted \(seq 2\): the log and its head are gone/);
+    await server.restart();
+    assert.match(
+      server.stderr(),
+      /job runs cannot be audited: refusing to start a new audit log .*: the log and its head are gone, but its anchor seals seq 2/,
+    );
+    await follow(server.socket, "noop");
+    await waitFor("the failed append in the server's log", () =>
+      /audit append failed: refusing to start a new audit log/.test(server.stderr()) ? true : undefined,
+    );
+    assert.equal(existsSync(join(server.state, "audit.log")), false, "no new chain was started");
+    await server.stop();
   });
 
   it("deleting the anchor as well is reported too, and the restarted server refuses to start a new chain", async () => {
@@ -131,7 +142,10 @@ describe("audit anchor: the job server's own log", () => {
     assert.equal(verify.code, 3);
     assert.match(verify.stderr, /audit: deleted: the log, its head and its anchor are gone/);
     await server.restart();
-    assert.match(server.stderr(), /job runs cannot be audited: refusing to start a new audit log/);
+    assert.match(
+      server.stderr(),
+      /job runs cannot be audited: refusing to start a new audit log .*: the log, its head and its anchor are gone/,
+    );
     await follow(server.socket, "noop");
     assert.equal(existsSync(join(server.state, "audit.log")), false, "no new chain was started");
   });
