@@ -98,9 +98,11 @@ export async function loadAuditKey(
 
 /**
  * The state directory's audit log, `<stateDir>/audit.log`, keyed with loadAuditKey and anchored
- * in `<stateDir>/keyhold.audit-anchor`. The anchor is expected whenever the key file is in the
- * state directory (createAuditKey makes them together); a key given only through
- * $CREDENTIALS_DIRECTORY gets its anchor with the log's first head.
+ * in `<stateDir>/keyhold.audit-anchor`. The anchor is always expected: a key is made together with
+ * its anchor (createAuditKey, `keyhold unit --mode jobserver --install`), and a log whose key
+ * was made elsewhere (one given through $CREDENTIALS_DIRECTORY) starts only deliberately, with
+ * `keyhold audit --restart`. So no file the state directory holds can say "no log was ever
+ * here": the key, from wherever it comes, says there was one.
  */
 export async function openStateAuditLog(
   stateDir: string,
@@ -111,7 +113,7 @@ export async function openStateAuditLog(
   return AuditLog.open({
     path: join(stateDir, AUDIT_LOG_FILE),
     key,
-    anchor: { path: join(stateDir, AUDIT_ANCHOR_FILE), expected: existsSync(join(stateDir, AUDIT_KEY_NAME)) },
+    anchor: { path: join(stateDir, AUDIT_ANCHOR_FILE), expected: true },
     ...(creds.env ? { env: creds.env } : {}),
   });
 }

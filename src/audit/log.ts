@@ -220,7 +220,7 @@ export class AuditLog {
     const text = readOptional(this.#anchor.path);
     if (text === null)
       return this.#anchor.expected
-        ? "the log, its head and its anchor are gone while the audit key is there: the log was deleted (or the key was not made by keyhold init)"
+        ? "the log, its head and its anchor are gone while the audit key is there: the log was deleted (or, for a key made elsewhere, never started here: keyhold audit --restart starts it)"
         : undefined;
     const anchor = parseHead(text.toString("utf8"), this.#key, "anchor");
     if (typeof anchor === "string") return `the log and its head are gone and ${anchor}`;

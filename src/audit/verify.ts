@@ -186,7 +186,7 @@ export function verifyLog(
         report(
           null,
           "deleted",
-          "the log, its head and its anchor are gone while the audit key is there: the log was deleted (or the key was not made by keyhold init)",
+          "the log, its head and its anchor are gone while the audit key is there: the log was deleted (or, for a key made elsewhere, never started here: keyhold audit --restart starts it)",
         );
     } else if (typeof sealed === "string") {
       report(null, "bad-anchor", sealed);

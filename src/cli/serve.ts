@@ -1,5 +1,5 @@
-import { join, normalize, resolve } from "node:path";
-import { AUDIT_KEY_NAME, AUDIT_LOG_FILE, AuditLog, loadAuditKey } from "../audit/index.js";
+import { dirname, join, normalize, resolve } from "node:path";
+import { AUDIT_ANCHOR_FILE, AUDIT_KEY_NAME, AUDIT_LOG_FILE, AuditLog, loadAuditKey } from "../audit/index.js";
 import {
   type CredentialSet,
   DEFAULT_CONFIG,
@@ -46,7 +46,10 @@ async function loadCredentials(names: readonly string[], env: NodeJS.ProcessEnv)
 /**
  * The job server's own audit log and key: under its unit the key is the credential
  * keyhold.audit-key, which `keyhold unit --mode jobserver --install` made for this server alone
- * (never the host's key: a job that got hold of it could rewrite root's log too).
+ * (never the host's key: a job that got hold of it could rewrite root's log too), together with
+ * the log's anchor in the server's state directory. The anchor sits beside the log, named after
+ * the key; it is always expected, so a log, head and anchor deleted together are found, never
+ * taken for a first start (docs/audit-format.md, "The anchor").
  */
 async function openAudit(
   stateDir: string,
@@ -56,7 +59,14 @@ async function openAudit(
 ): Promise<{ sink: JobAuditSink; key: Buffer } | undefined> {
   try {
     const key = await loadAuditKey(stateDir, { env: io.env });
-    const sink = await AuditLog.open({ path: path ?? join(stateDir, AUDIT_LOG_FILE), key, env: io.env });
+    const logPath = path ?? join(stateDir, AUDIT_LOG_FILE);
+    const anchor = { path: join(dirname(logPath), AUDIT_ANCHOR_FILE), expected: true };
+    const sink = await AuditLog.open({ path: logPath, key, anchor, env: io.env });
+    // Said at start, not only at the first run: a deleted log refuses every append.
+    await sink.ensureWritable().catch((err: unknown) => {
+      if (!isSecretError(err)) throw err;
+      log(`job runs cannot be audited: ${err.message} [${err.code}]`);
+    });
     return { sink, key: Buffer.from(key.exposeBytes()) };
   } catch (err) {
     log(`job runs are not audited: ${isSecretError(err) ? `${err.message} [${err.code}]` : "no audit key"}`);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -281,13 +281,21 @@ async function unitCommand({ values, positionals, io }: RunContext<typeof OPTION
   });
 
   // The job server's own audit key, made once before its unit can first start (never the host's:
-  // docs/jobserver.md "Operating it" says how root verifies the server's log with it).
+  // docs/jobserver.md "Operating it" says how root verifies the server's log with it), with its
+  // log's anchor in the server's StateDirectory= (under /var/lib/private: DynamicUser=), which
+  // systemd hands to the server's user at its start; one that ran before owns it already.
   if (values.install && values.mode === "jobserver" && !values["drop-in"]) {
     const path = join(values.root ?? "/", jobServerAuditKeyPath(state, normaliseServiceName(service)));
-    const { createAuditKeyFile } = await import("../audit/index.js");
+    const serverState = join(values.root ?? "/", "var/lib/private", normaliseServiceName(service));
+    const { AUDIT_ANCHOR_FILE, createAuditKeyFile } = await import("../audit/index.js");
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    if ((await createAuditKeyFile(path, { env: io.env })) && !values.json)
-      writeLine(io.stdout, `created the job server's audit key ${path}`);
+    mkdirSync(serverState, { recursive: true, mode: 0o700 });
+    const anchor = join(serverState, AUDIT_ANCHOR_FILE);
+    if (await createAuditKeyFile(path, { env: io.env }, anchor)) {
+      const owner = statSync(serverState);
+      chownSync(anchor, owner.uid, owner.gid);
+      if (!values.json) writeLine(io.stdout, `created the job server's audit key ${path}`);
+    }
   }
 
   // Refuse a credential whose embedded name differs from its ID before anything is written.

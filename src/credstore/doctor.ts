@@ -23,6 +23,8 @@ export type FindingKind =
   | "invalid-name"
   | "unknown-key-type"
   | "leftover-temp"
+  | "symlink"
+  | "not-a-file"
   | "too-large"
   | "unreadable"
   | "decrypt-failed"
@@ -322,6 +324,20 @@ export async function runDoctor(l: StoreLayout, options: DoctorOptions = {}): Pr
               ? `${path}: the file name is not a valid credential name`
               : `${path} is not an encrypted credential`,
           advice: "move it out of the credential store",
+        });
+        break;
+      case "symlink":
+      case "not-a-file":
+        // Reported, never repaired: --fix neither follows nor removes what it did not make.
+        findings.push({
+          kind: entry.status,
+          subject,
+          message:
+            entry.status === "symlink"
+              ? `${path} is a symbolic link; systemd's LoadCredentialEncrypted= would follow it`
+              : `${path} is not a regular file (a directory, FIFO, socket or device)`,
+          advice:
+            "look at it with ls -l; if it is not yours, remove it by hand (rm, which does not follow a link)",
         });
         break;
       case "leftover-temp": {

@@ -24,6 +24,8 @@ export type CredentialStatus =
   | "invalid-name"
   | "unknown-key-type"
   | "leftover-temp"
+  | "symlink"
+  | "not-a-file"
   | "too-large"
   | "unreadable"
   | "decrypt-failed";
@@ -57,7 +59,7 @@ function looksLikeText(bytes: Buffer): boolean {
 }
 
 /**
- * Inspects every file in the store. With `decryptCheck` (root), credentials keyhold did not
+ * Inspects every entry of the store (one that is not a regular file only with lstat). With `decryptCheck` (root), credentials keyhold did not
  * write are decrypted under their file name to catch the embedded-name mismatch; the
  * plaintext is disposed at once and never leaves this function.
  */
@@ -86,7 +88,6 @@ export async function listCredentials(
     } catch {
       continue; // removed since the directory was read
     }
-    if (!st.isFile()) continue;
     const info: CredentialEntryInfo = {
       name,
       status: "ok",
@@ -104,6 +105,12 @@ export async function listCredentials(
     const own = ownCredential(l, name);
     if (own !== undefined) info.keyhold = { role: own.role, managedBy: own.managedBy };
     out.push(info);
+    // Known from lstat alone, never opened: a FIFO would block the read, a link may lead to
+    // /dev/zero or round in a loop, and systemd's LoadCredentialEncrypted= would follow a link.
+    if (st.isSymbolicLink() || !st.isFile()) {
+      info.status = st.isSymbolicLink() ? "symlink" : "not-a-file";
+      continue;
+    }
     if (TEMPORARY_NAME.test(name)) {
       info.status = "leftover-temp";
       continue;

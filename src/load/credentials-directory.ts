@@ -167,6 +167,9 @@ function emptyAsOwner(path: string, uid: number, gid: number): void {
     uid,
     gid,
     cwd: "/",
+    // Not root's environment: the owner can read the environment of a process running as them
+    // (/proc/PID/environ), and find needs nothing from it.
+    env: {},
     stdio: "ignore",
     timeout: 30_000,
   });

@@ -4,7 +4,7 @@
  * docs/audit-format.md, "The anchor" and "What this does not catch", states the same cases.
  */
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -246,7 +246,7 @@ describe("the anchor in any state directory", () => {
     await assert.rejects(logA.append({ op: "set", name: "y", result: "ok" }), { code: "AUDIT_TAMPERED" });
   });
 
-  it("a key given through $CREDENTIALS_DIRECTORY: the state directory still gets an anchor", async () => {
+  it("a key given through $CREDENTIALS_DIRECTORY: the state directory's log starts only with a restart, anchored", async () => {
     const made = join(scratch.root, "made");
     mkdirSync(made, { mode: 0o700 });
     await createAuditKey(made, { env: scratch.env });
@@ -258,13 +258,17 @@ describe("the anchor in any state directory", () => {
     mkdirSync(state, { mode: 0o700 });
     const env = { ...scratch.env, CREDENTIALS_DIRECTORY: creds };
     const log = await openStateAuditLog(state, { env });
+    // The key says a log may have been here: an empty directory is not taken for a new one.
+    await assert.rejects(log.append({ op: "job.run", name: "j", result: "ok" }), { code: "AUDIT_TAMPERED" });
+    assert.deepEqual(readdirSync(state), [], "the refused append created nothing");
+    await log.restart();
     await log.append({ op: "job.run", name: "j", result: "ok" });
     rmSync(join(state, AUDIT_LOG_FILE));
     rmSync(join(state, `${AUDIT_LOG_FILE}.head`));
     const report = await (await openStateAuditLog(state, { env })).verify();
     assert.deepEqual(
       report.problems.map((p) => [p.kind, p.seq]),
-      [["deleted", 1]],
+      [["deleted", 2]],
     );
   });
 

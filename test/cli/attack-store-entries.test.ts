@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { initWorld, runCli, runCliOk } from "../support/cli.js";
@@ -38,9 +38,7 @@ describe("store entries that are not regular files", () => {
     assert.match(doctor.stdout, /too-large: .*sparse/);
   });
 
-  it("ls and doctor report a FIFO, a link to /dev/zero, a link loop and a directory", {
-    todo: "listCredentials skips every entry that is not a regular file (src/credstore/listing.ts:86 `if (!st.isFile()) continue`): `doctor` says `no problems found` beside a link systemd would follow",
-  }, async () => {
+  it("ls and doctor report a FIFO, a link to /dev/zero, a link loop and a directory", async () => {
     const ls = await runCliOk(["ls", "--json"], { env: s.env, timeoutMs: 30_000 });
     const names = (JSON.parse(ls.stdout) as { name: string }[]).map((r) => r.name);
     const doctor = await runCli(["doctor"], { env: s.env, timeoutMs: 30_000 });
@@ -51,5 +49,22 @@ describe("store entries that are not regular files", () => {
         `doctor does not report ${p}`,
       );
     }
+    const statuses = Object.fromEntries(
+      (JSON.parse(ls.stdout) as { name: string; status: string }[]).map((r) => [r.name, r.status]),
+    );
+    assert.deepEqual(
+      [...planted, "loop2"].map((p) => statuses[p]),
+      ["not-a-file", "symlink", "symlink", "not-a-file", "symlink"],
+    );
+    assert.equal(doctor.code, 3);
+  });
+
+  it("doctor --fix reports them and leaves them as they are: nothing followed, nothing removed", async () => {
+    const store = s.env.KEYHOLD_STORE as string;
+    const fixed = await runCli(["doctor", "--fix"], { env: s.env, timeoutMs: 30_000 });
+    assert.match(fixed.stdout, /symlink: .*zero/);
+    assert.match(fixed.stdout, /not-a-file: .*fifo/);
+    for (const p of [...planted, "loop2"]) assert.ok(lstatSync(join(store, p)), `${p} was removed`);
+    assert.equal(lstatSync("/dev/zero").mode & 0o777, 0o666, "/dev/zero's mode was changed through the link");
   });
 });

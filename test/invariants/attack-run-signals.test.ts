@@ -33,9 +33,7 @@ describe("keyhold run --user and SIGQUIT", () => {
     user.remove();
   });
 
-  it("removes the directory when keyhold receives SIGQUIT", {
-    todo: "only SIGINT, SIGTERM and SIGHUP are caught (src/credstore/run.ts:108): SIGQUIT (^\\ on the terminal that runs `sudo keyhold run`) kills keyhold and leaves the ramfs mounted with the value until the next run's sweep",
-  }, async () => {
+  it("removes the directory when keyhold receives SIGQUIT", async () => {
     const before = new Set(readdirSync("/run/keyhold"));
     const run = startCli(["run", "--user", user.name, "api_key", "--", "sleep", "3"], { env: s.env });
     let dir: string | undefined;

@@ -17,6 +17,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { deflateSync } from "node:zlib";
+import { AUDIT_ANCHOR_FILE } from "../../src/audit/index.js";
+import { HEAD_ZERO, sealHead } from "../../src/audit/format.js";
+import { SecretKey } from "../../src/secret/index.js";
 import { makeCanary } from "../support/scratch.js";
 import {
   call,
@@ -62,9 +65,13 @@ describe("job isolation (namespaces of each run)", () => {
     s = await startServer({
       credentials: { api_key: canary, other_key: other, "keyhold.audit-key": auditKey },
       inherit: [...Array<"ignore">(STRAY_FD - 3).fill("ignore"), stray],
-      // The server audits with the key from its credentials (its own, as under the unit).
+      // The server audits with the key from its credentials (its own, as under the unit), and
+      // finds the anchor `keyhold unit --install` wrote with that key in its state directory.
       prepare: async ({ state }) => {
         mkdirSync(state, { recursive: true });
+        const key = SecretKey.fromHex(auditKey);
+        writeFileSync(join(state, AUDIT_ANCHOR_FILE), sealHead(HEAD_ZERO, key, "anchor"), { mode: 0o600 });
+        key.dispose();
       },
       config: ({ root, outputs }) => {
         writeFileSync(join(root, "snoop.sh"), SNOOP_SCRIPT);

@@ -647,3 +647,30 @@ test("canary: the key is in no journal line, record, log or audit entry", async 
   const outputs = await c.check(["sh", "-c", `cat ${PROJECT}/outputs/logs/*.log`]);
   assertNoLeak(outputs.stdout, "the logs");
 });
+
+test("the server's audit log deleted with its head is reported: the install anchored it, the server owns the anchor", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const dir = "/var/lib/private/keyhold-jobs";
+  const owners = await c.check(["stat", "-c", "%u %a", dir, `${dir}/keyhold.audit-anchor`]);
+  const [ofDir, ofAnchor] = owners.stdout.trim().split("\n");
+  assert.notEqual(ofDir?.split(" ")[0], "0", "the state directory is the server's transient user's");
+  assert.equal(ofAnchor, `${ofDir?.split(" ")[0]} 600`, "systemd gave the install's anchor to the server");
+  await c.check(["systemctl", "stop", "keyhold-jobs.service"]);
+  await c.check(["rm", `${dir}/audit.log`, `${dir}/audit.log.head`]);
+  const verify = await c.run([
+    "/usr/bin/node",
+    CLI,
+    "audit",
+    "--verify",
+    "--state",
+    dir,
+    "--key",
+    "/var/lib/keyhold/keyhold-jobs.audit-key",
+  ]);
+  assert.equal(verify.code, 3, verify.stdout + verify.stderr);
+  assert.match(
+    verify.stderr,
+    /audit: deleted \(seq \d+\): the log and its head are gone, but the anchor seals seq \d+/,
+  );
+});
