@@ -273,6 +273,9 @@ describe("keyhold unit (transcripts)", () => {
         "--drop-in",
         "--vault",
         "db/password",
+        // keyhold from its install, not from this checkout (which may be a clone under /tmp).
+        "--keyhold-root",
+        "/opt/keyhold",
         "--install",
         "--root",
         root,
@@ -337,6 +340,10 @@ describe("keyhold unit (transcripts)", () => {
         "nosuchgroup",
         "--cred",
         "my_api_key",
+        // The unit runs keyhold from its install, not from this checkout, which may be a clone
+        // under /tmp that the unit's PrivateTmp= would hide (keyhold unit refuses that).
+        "--keyhold-root",
+        "/opt/keyhold",
         "--install",
         "--root",
         root,
