@@ -306,6 +306,8 @@ describe("keyhold unit (transcripts)", () => {
         "--drop-in",
         "--vault",
         "db/other",
+        "--keyhold-root",
+        "/opt/keyhold",
         "--install",
         "--root",
         root,
