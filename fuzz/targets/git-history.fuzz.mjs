@@ -9,7 +9,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import { FuzzedDataProvider } from "@jazzer.js/core";
-import { catFileBatch, listHistoryBlobs } from "../../dist/src/scan/git.js";
+import { catFileBatch, listHistoryObjects } from "../../dist/src/scan/git.js";
 import { check, expectCoded, scratchDir } from "../support.mjs";
 
 const root = scratchDir("git");
@@ -65,14 +65,15 @@ export async function fuzz(data) {
       if (used.has(`${nested}:${entryName.toString("hex")}`)) continue;
       used.add(`${nested}:${entryName.toString("hex")}`);
       (nested ? sub : top).push({ name: entryName, mode: p.pickValue(["100644", "100755"]), oid });
-      const path = nested ? `d/${entryName.toString("utf8")}` : entryName.toString("utf8");
+      // Paths are bytes end to end: latin1 keeps every byte of a name as one character.
+      const path = nested ? `d/${entryName.toString("latin1")}` : entryName.toString("latin1");
       const known = expected.get(oid) ?? { bytes, paths: new Set() };
       known.paths.add(path);
       expected.set(oid, known);
     }
     if (sub.length > 0 && !used.has(`false:${Buffer.from("d").toString("hex")}`)) {
       top.push({ name: Buffer.from("d"), mode: "40000", oid: writeTree(sub) });
-    } else for (const e of sub) expected.get(e.oid)?.paths.delete(`d/${e.name.toString("utf8")}`);
+    } else for (const e of sub) expected.get(e.oid)?.paths.delete(`d/${e.name.toString("latin1")}`);
     for (const [oid, known] of expected) if (known.paths.size === 0) expected.delete(oid);
     parent = writeCommit(writeTree(top), parent, n);
   }
@@ -80,7 +81,7 @@ export async function fuzz(data) {
   const options = { cwd: repo, env };
   let listed;
   try {
-    listed = await listHistoryBlobs(options, 1024);
+    listed = await listHistoryObjects(options, 1024);
   } catch (err) {
     expectCoded(err, ["GIT_FAILED"]);
     return;
@@ -93,7 +94,7 @@ export async function fuzz(data) {
   for (const [oid, known] of expected) {
     const blob = seen.get(oid);
     check(blob !== undefined, `blob ${oid} at ${[...known.paths].map((x) => JSON.stringify(x)).join(", ")} is not listed`);
-    check(known.paths.has(blob.path), `blob ${oid} listed at ${JSON.stringify(blob.path)}, committed at ${[...known.paths].map((x) => JSON.stringify(x)).join(", ")}`);
+    check(known.paths.has(blob.path.toString("latin1")), `blob ${oid} listed at ${JSON.stringify(blob.path.toString("latin1"))}, committed at ${[...known.paths].map((x) => JSON.stringify(x)).join(", ")}`);
   }
   for await (const object of catFileBatch([...expected.keys()], { ...options, maxSize: 1024 })) {
     check(object.data?.equals(expected.get(object.oid).bytes), `cat-file read other bytes for ${object.oid}`);
