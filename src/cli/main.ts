@@ -1,4 +1,5 @@
 import { excludeMemoryFromCoreDumps, isSecretError, SecretError } from "../secret/index.js";
+import { printable } from "../secret/printable.js";
 import { commands } from "./commands.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, writeLine } from "./io.js";
 
@@ -41,18 +42,22 @@ function fromSystemError(err: unknown): SecretError | undefined {
   }
 }
 
-/** Prints an error as one line `keyhold: <message> [<CODE>]`, plus a hint line when known. */
+/**
+ * Prints an error as one line `keyhold: <message> [<CODE>]`, plus a hint line when known. A
+ * message may carry text from outside (a record key, a server's reply): control characters in
+ * it are escaped, so it can neither rewrite what the terminal shows nor start a line of its own.
+ */
 export function reportError(io: CliIo, err: unknown): number {
   if (isSecretError(err)) {
-    writeLine(io.stderr, `keyhold: ${err.message} [${err.code}]`);
-    if (err.hint) writeLine(io.stderr, `keyhold: hint: ${err.hint}`);
+    writeLine(io.stderr, `keyhold: ${printable(err.message)} [${err.code}]`);
+    if (err.hint) writeLine(io.stderr, `keyhold: hint: ${printable(err.hint)}`);
     return err.code === "USAGE" ? EXIT_USAGE : EXIT_FAILED;
   }
   const system = fromSystemError(err);
   if (system) return reportError(io, system);
   // Unexpected errors: show the message only (never an object dump that could hold a value).
   const message = err instanceof Error ? err.message : "unexpected failure";
-  writeLine(io.stderr, `keyhold: ${message} [INTERNAL]`);
+  writeLine(io.stderr, `keyhold: ${printable(message)} [INTERNAL]`);
   return EXIT_FAILED;
 }
 
@@ -68,7 +73,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   const entry = commands[word];
   if (entry === undefined) {
-    writeLine(io.stderr, `keyhold: unknown command: ${word} [USAGE]`);
+    writeLine(io.stderr, `keyhold: unknown command: ${printable(word)} [USAGE]`);
     writeLine(io.stderr, "keyhold: hint: run 'keyhold help' for the list of commands");
     return EXIT_USAGE;
   }

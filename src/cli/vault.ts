@@ -15,6 +15,7 @@ import {
 import { writeFileAtomic } from "../durable/index.js";
 import { readProtectedFile } from "../load/index.js";
 import { isSecretError, Secret, SecretError } from "../secret/index.js";
+import { printable } from "../secret/printable.js";
 import { CREDENTIAL_SIZE_MAX } from "../systemd/index.js";
 import {
   type AccessRule,
@@ -890,7 +891,9 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
           for (const r of records)
             writeLine(
               io.stdout,
-              `${r.seq} ${r.time} uid=${r.uid} ${r.op} ${r.name ?? "-"} ${r.result}${r.code ? ` ${r.code}` : ""}`,
+              printable(
+                `${r.seq} ${r.time} uid=${r.uid} ${r.op} ${r.name ?? "-"} ${r.result}${r.code ? ` ${r.code}` : ""}`,
+              ),
             );
         return EXIT_OK;
       }
@@ -899,10 +902,11 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
       let firstSight: number | undefined;
       try {
         problems = await withVault(l, values, io, async ({ vault }) => {
-          const store = await vault.verify();
+          // verifyAudit checks the whole store first, then the log against this host's seal in it.
+          const report = sub === "audit" ? await vault.verifyAudit() : await vault.verify();
+          const store = "store" in report ? report.store : report;
           if (store.firstSight) firstSight = store.generation;
-          const log = sub === "audit" ? await vault.verifyAudit() : { problems: [] };
-          return [...store.problems, ...log.problems];
+          return report.problems;
         });
       } catch (err) {
         if (
@@ -924,7 +928,7 @@ export async function vaultCommand(argv: string[], io: CliIo): Promise<number> {
           io.stdout,
           `${sub === "audit" ? "vault and audit log verified" : "vault verified"}${sight}`,
         );
-      } else for (const p of problems) writeLine(io.stdout, `problem: ${p}`);
+      } else for (const p of problems) writeLine(io.stdout, `problem: ${printable(p)}`);
       return problems.length === 0 ? EXIT_OK : EXIT_FINDINGS;
     }
 

@@ -3,6 +3,7 @@ import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync } from "
 import { dirname } from "node:path";
 import { withLock, writeFileAtomic } from "../durable/index.js";
 import { SecretError } from "../secret/index.js";
+import { keyText } from "./refs.js";
 
 /*
  * The store's history and what this host remembers of it (docs/vault-format.md sections 4 and 7).
@@ -184,17 +185,22 @@ export async function judgeHistory(
       seen: m,
       problem: `store generation ${store.generation} is older than generation ${m} this host has seen`,
     };
-  // A memory of a format 1 store knows the number only. For a store still in format 1 that is all
-  // there is to compare; in a format 2 store this is the first head this host sees.
-  if (seen.head === null) {
-    if (store.since !== null) return { kind: "first-sight" };
-    return store.generation === m ? { kind: "unchanged" } : { kind: "extended" };
-  }
   const forked = (why: string): HistoryVerdict => ({
     kind: "forked",
     seen: m,
     problem: `the store's history does not hold the head this host saw at generation ${m} (${why}): an older copy of the store was put back and written to since`,
   });
+  // A memory of a format 1 store knows the number only. For a store still in format 1 that is all
+  // there is to compare. A chained store is the first head history this host sees — if it starts
+  // after m: the head this host saw at m was a format 1 head, so a history that claims generation m
+  // or one before it for itself was not written on top of what this host saw.
+  if (seen.head === null) {
+    if (store.since !== null)
+      return store.since > m
+        ? { kind: "first-sight" }
+        : forked(`its history starts at generation ${store.since}, where this host saw an unchained store`);
+    return store.generation === m ? { kind: "unchanged" } : { kind: "extended" };
+  }
   if (store.since === null) return forked("the store keeps no history of its heads");
   if (store.generation === m)
     return store.head === seen.head ? { kind: "unchanged" } : forked("it has another head there");
@@ -246,7 +252,7 @@ export function chainProblems(
       chainKey(last) !== key ||
       links.some((_, i) => linkIn(segment, segment.first + i) === undefined)
     )
-      return [`the store's head history record ${key} is out of place`];
+      return [`the store's head history record ${keyText(key)} is out of place`];
     next = last + 1;
   }
   if (next !== generation) return ["the store's head history is incomplete"];

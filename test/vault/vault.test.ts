@@ -363,6 +363,47 @@ test("every vault operation is audited; truncating the audit log below the seale
   }
 });
 
+test("a long-lived handle never moves this host's audit seal back past what another process sealed", async () => {
+  const world = await makeVaultWorld();
+  try {
+    const service = await world.init();
+    await service.put("a/b", "one");
+    // Another process of this host reads and writes since: its commit seals a later record.
+    const other = await world.open();
+    for (let i = 0; i < 5; i++) (await other.get("a/b")).dispose();
+    await other.put("a/c", "two");
+    other.close();
+    const sealOf = () => {
+      const head = JSON.parse(
+        JSON.parse(readFileSync(join(world.vaultDir, VAULT_FILE), "utf8")).records.head.v,
+      );
+      return Object.values(JSON.parse(head.b).seals as Record<string, { seq: number }>);
+    };
+    const [sealed] = sealOf();
+    assert.ok(sealed);
+    // The service's last audit record is older than that seal; its commit must not lower it.
+    await service.put("a/b", "three");
+    service.close();
+    const [now] = sealOf();
+    assert.ok(now && now.seq >= sealed.seq, `the seal moved back from ${sealed.seq} to ${now?.seq}`);
+    // So cutting the log back to the service's own last record still shows.
+    const logPath = join(world.scratch.state, "audit.log");
+    const lines = readFileSync(logPath, "utf8").split("\n").filter(Boolean);
+    writeFileSync(logPath, `${lines.slice(0, sealed.seq - 1).join("\n")}\n`);
+    const checker = await world.open();
+    const report = await checker.verifyAudit();
+    checker.close();
+    assert.ok(
+      report.problems.some((p) =>
+        p.includes(`before record ${now.seq}, which the vault sealed for this host`),
+      ),
+      report.problems.join("; "),
+    );
+  } finally {
+    world.cleanup();
+  }
+});
+
 test("a store written by a newer format is refused with a clear code; many keys do not exhaust secure memory", async () => {
   const world = await makeVaultWorld();
   try {
