@@ -219,10 +219,9 @@ export interface RotationResult {
 
 type Body = object;
 
-/** A record value as stored: `b` the body text, `m` its MAC (base64, and as bytes in `mac`). */
+/** A record value as stored: `b` the body text, `mac` its MAC. */
 interface Envelope {
   b: string;
-  m: string;
   mac: Buffer;
 }
 
@@ -238,6 +237,8 @@ interface Snapshot {
   records: Map<string, StoredRecord>;
   /** Every record but head, parsed; a full check has checked every MAC, a commit's meta's only. */
   envelopes: Map<string, Envelope>;
+  /** Their MACs, by record key: what the digest is made of. */
+  macs: Map<string, Buffer>;
   head: HeadBody | undefined;
   /** The head's MAC (base64); "" without a head. */
   headMac: string;
@@ -306,6 +307,7 @@ export class Vault {
   #closed = false;
   /** Set while `init` writes the first commit: the only one made without a head to build on. */
   #creating = false;
+  #parsed: EnvelopeCache = new Map();
 
   private constructor(
     options: VaultOptions,
@@ -1412,7 +1414,7 @@ export class Vault {
         problems.push(err.message);
       }
     }
-    const snap = inspect(records, keys.ik, full);
+    const snap = inspect(records, keys.ik, full, this.#parsed);
     snap.problems.unshift(...problems);
     return { ...snap, keys };
   }
@@ -1615,8 +1617,7 @@ export class Vault {
    */
   #commitOps(tx: Transaction, snap: Snapshot): { ops: CommitOp[]; macs: Map<string, Buffer>; ik: KeyBytes } {
     const ik = tx.integrityKey ?? this.#ik;
-    const macs = new Map<string, Buffer>();
-    for (const [key, env] of snap.envelopes) macs.set(key, env.mac);
+    const macs = new Map(snap.macs);
     const ops: CommitOp[] = [];
     const rev = (key: string) => snap.records.get(key)?.rev ?? null;
     for (const [key, write] of tx.writes) {
@@ -1836,9 +1837,12 @@ function parseJson(text: string, key: string): unknown {
   }
 }
 
+/** Half of a UTF-16 pair alone: UTF-8 has no bytes for it, so two keys would encode alike. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function parseEnvelope(key: string, text: string): Envelope {
-  if (Buffer.byteLength(key, "utf8") > RECORD_KEY_MAX_BYTES)
-    throw vaultTampered(`vault record ${keyText(key)} has a key too long to be MACed`);
+  if (Buffer.byteLength(key, "utf8") > RECORD_KEY_MAX_BYTES || LONE_SURROGATE.test(key))
+    throw vaultTampered(`vault record ${keyText(key)} has a key that cannot be MACed`);
   const env = parseJson(text, key) as { k?: unknown; b?: unknown; m?: unknown };
   if (typeof env.k !== "string" || typeof env.b !== "string" || typeof env.m !== "string")
     throw vaultTampered(`vault record ${keyText(key)} is malformed`);
@@ -1846,7 +1850,7 @@ function parseEnvelope(key: string, text: string): Envelope {
     throw vaultTampered(`vault record ${keyText(key)} holds the record of ${keyText(env.k)}`);
   const mac = b64(env.m);
   if (mac.length !== 32) throw vaultTampered(`vault record ${keyText(key)} is malformed`);
-  return { b: env.b, m: mac.toString("base64"), mac };
+  return { b: env.b, mac };
 }
 
 /** An envelope (section 3) for `body` (an object, or body text kept as it is) under `ik`. */
@@ -1892,16 +1896,28 @@ function sameWrap(a: MetaBody["ik"] | undefined, b: MetaBody["ik"]): boolean {
  * meta's MAC is recomputed: the digest vouches for every record's MAC, and each record a commit
  * reads is checked as it is read.
  */
-function inspect(records: Map<string, StoredRecord>, ik: KeyBytes, full: boolean): Omit<Snapshot, "keys"> {
+function inspect(
+  records: Map<string, StoredRecord>,
+  ik: KeyBytes,
+  full: boolean,
+  parsed: EnvelopeCache,
+): Omit<Snapshot, "keys"> {
   const problems: string[] = [];
   const envelopes = new Map<string, Envelope>();
+  const macs = new Map<string, Buffer>();
   const segments = new Map<string, ChainSegment>();
   let metaFormat: unknown;
   for (const [key, rec] of records) {
     if (key === "head") continue;
     try {
-      const env = parseEnvelope(key, rec.value);
+      let known = parsed.get(key);
+      if (known === undefined || known.text !== rec.value) {
+        known = { text: rec.value, env: parseEnvelope(key, rec.value) };
+        parsed.set(key, known);
+      }
+      const { env } = known;
       envelopes.set(key, env);
+      macs.set(key, env.mac);
       if ((full || key === "meta") && !sameBytes(recordMac(ik, key, env.b), env.mac))
         problems.push(`record ${keyText(key)} failed its integrity check`);
       else if (key === "meta") metaFormat = (parseJson(env.b, key) as MetaBody).format;
@@ -1910,9 +1926,12 @@ function inspect(records: Map<string, StoredRecord>, ik: KeyBytes, full: boolean
       problems.push(isSecretError(err) ? err.message : `record ${keyText(key)} is malformed`);
     }
   }
+  if (parsed.size > envelopes.size)
+    for (const key of parsed.keys()) if (!envelopes.has(key)) parsed.delete(key);
   const snap: Omit<Snapshot, "keys"> = {
     records,
     envelopes,
+    macs,
     head: undefined,
     headMac: "",
     format: 0,
@@ -1936,29 +1955,30 @@ function inspect(records: Map<string, StoredRecord>, ik: KeyBytes, full: boolean
     const count = records.size - 1;
     if (head.count !== count)
       problems.push(`the store holds ${count} records, its integrity root says ${head.count}`);
-    const digest =
-      format >= 3
-        ? storeDigest(
-            ik,
-            [...envelopes].map(([k, e]) => [k, e.mac] as const),
-          )
-        : xorDigest(envelopes.values());
+    const digest = format >= 3 ? storeDigest(ik, macs) : xorDigest(macs.values());
     if (!sameBytes(b64(head.digest), digest))
       problems.push(
         "the store's records do not match its integrity root (a record was added, removed or replayed)",
       );
     if (full) problems.push(...chainProblems(head, format >= 2, segments));
-    Object.assign(snap, { head, headMac: env.m, format });
+    Object.assign(snap, { head, headMac: env.mac.toString("base64"), format });
   } catch (err) {
     problems.push(isSecretError(err) ? err.message : "the integrity root is malformed");
   }
   return snap;
 }
 
+/**
+ * Envelopes parsed from earlier reads of the store, by record key with the text they came from:
+ * a commit reads every record, and most are the same text as last time (parsing is a pure
+ * function of the text, so reusing it changes nothing the checks see).
+ */
+type EnvelopeCache = Map<string, { text: string; env: Envelope }>;
+
 /** The digest of format 1 and 2 stores: the XOR of every record's MAC (section 8). */
-function xorDigest(envelopes: Iterable<Envelope>): Buffer {
+function xorDigest(macs: Iterable<Buffer>): Buffer {
   const digest = Buffer.alloc(32);
-  for (const env of envelopes) xorInto(digest, env.mac);
+  for (const mac of macs) xorInto(digest, mac);
   return digest;
 }
 

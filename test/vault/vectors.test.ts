@@ -149,7 +149,7 @@ for (const file of files) {
           const records = JSON.parse(v.records ?? "[]") as Array<[string, string]>;
           const digest = storeDigest(
             toSecureKey(hex(v.ik)),
-            records.map(([k, m]) => [k, Buffer.from(m, "base64")] as const),
+            new Map(records.map(([k, m]) => [k, Buffer.from(m, "base64")])),
           );
           if (digest.toString("base64") !== v.digest)
             throw Object.assign(new Error("store digest mismatch"), { code: "VAULT_TAMPERED" });
