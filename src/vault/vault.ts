@@ -1487,9 +1487,9 @@ export class Vault {
     return rings.length;
   }
 
-  #openEnvelope<T>(key: string, text: string): T {
+  #openEnvelope<T>(key: string, text: string, ik: KeyBytes = this.#ik): T {
     const env = parseEnvelope(key, text);
-    if (!sameBytes(recordMac(this.#ik, key, env.b), env.mac))
+    if (!sameBytes(recordMac(ik, key, env.b), env.mac))
       throw vaultTampered(`vault record ${keyText(key)} failed its integrity check`);
     return parseJson(env.b, key) as T;
   }
@@ -1533,8 +1533,10 @@ export class Vault {
           } else if (snap.problems.length > 0) {
             this.#discard(snap.keys);
             throw vaultTampered(`vault failed its integrity check: ${snap.problems[0]}`);
-          } else this.#adopt(snap.keys);
-          const tx = new Transaction(snap.records, (key, text) => this.#openEnvelope(key, text));
+          }
+          const tx = new Transaction(snap.records, (key, text) =>
+            this.#openEnvelope(key, text, snap.keys.ik),
+          );
           if (head !== undefined) {
             const verdict = await judgeHistory(seen, {
               generation: head.generation,
@@ -1543,8 +1545,13 @@ export class Vault {
               linkAt: async (g) => linkIn(await tx.get<ChainSegment>(chainKey(g)), g),
             });
             const refused = historyError(verdict, this.#seenPath());
-            if (refused !== undefined) throw refused;
+            if (refused !== undefined) {
+              this.#discard(snap.keys);
+              throw refused;
+            }
           }
+          // The store checked out: the keys it names (another process may have rotated them) are this handle's now.
+          this.#adopt(snap.keys);
           let result: T;
           try {
             result = await work(tx);

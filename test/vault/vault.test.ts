@@ -404,6 +404,31 @@ test("a long-lived handle never moves this host's audit seal back past what anot
   }
 });
 
+test("audit verify reads this host's seal only from a head that passes the store's check", async () => {
+  const world = await makeVaultWorld();
+  try {
+    const vault = await world.init();
+    await vault.put("a/b", "one");
+    const path = join(world.vaultDir, VAULT_FILE);
+    const older = readFileSync(path);
+    for (let i = 0; i < 3; i++) await vault.put("a/b", `later ${i}`);
+    // A long-lived handle; meanwhile an older copy of the store is put back: its head holds an
+    // older seal for this host, which the (intact) log still has. The seal of a head that fails
+    // the store's check proves nothing; the report says what is wrong with the store instead.
+    writeFileSync(path, older);
+    const report = await vault.verifyAudit();
+    vault.close();
+    assert.equal(report.ok, false);
+    assert.equal(report.store.history, "rolled-back");
+    assert.ok(
+      report.problems.some((p) => p.includes("older than generation")),
+      report.problems.join("; "),
+    );
+  } finally {
+    world.cleanup();
+  }
+});
+
 test("a store written by a newer format is refused with a clear code; many keys do not exhaust secure memory", async () => {
   const world = await makeVaultWorld();
   try {
