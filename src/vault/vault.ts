@@ -37,6 +37,7 @@ import {
   linkIn,
   readHostState,
   rememberHead,
+  retiredMaster,
 } from "./history.js";
 import { AccessLimiter, lockoutFileName, type RateLimits } from "./limiter.js";
 import {
@@ -95,6 +96,8 @@ interface MetaBody {
   ik: Wrapped & { kek: number };
   schedule: RotationSchedule;
   rotated: { kek?: string; dek?: string };
+  /** Format 3: the checks of every master this store used before the current one, oldest first. */
+  retired?: string[];
 }
 
 interface DekRing {
@@ -395,6 +398,10 @@ export class Vault {
     checkFormat(meta);
     const storeId = Buffer.from(String(meta.storeId), "base64");
     if (storeId.length !== STORE_ID_BYTES) throw vaultTampered("vault meta record is malformed");
+    // A copy from before a master rotation this host knows of: refused before any master is looked for.
+    const seenPath = hostStatePath(options.stateDir, storeId);
+    const retired = retiredMaster(readHostState(seenPath), String(meta.master?.check));
+    if (retired !== undefined) throw historyError(retired, seenPath);
     const ctx = Vault.#context(options.backend, storeId);
     const candidates = await options.provider.candidates(ctx);
     const expected = Buffer.from(String(meta.master?.check), "base64");
@@ -954,6 +961,7 @@ export class Vault {
         generation: head.generation,
         head: snap.headMac,
         since: snap.format >= 2 ? (head.since as number) : null,
+        master: snap.keys.meta.master.check,
         linkAt: async (g) => linkIn(snap.segments.get(chainKey(g)), g),
       });
       if (verdict.kind === "rolled-back" || verdict.kind === "forked") problems.push(verdict.problem);
@@ -962,7 +970,7 @@ export class Vault {
     const generation = head?.generation ?? 0;
     if (problems.length === 0) {
       this.#adopt(snap.keys);
-      await rememberHead(this.#seenPath(), generation, seenNow);
+      await rememberHead(this.#seenPath(), generation, seenNow, snap.keys.meta.retired);
       if (verdict?.kind === "first-sight") {
         this.#firstSight = true;
         await this.#record({ op: "vault.first-sight", result: "ok", detail: { generation } });
@@ -1477,7 +1485,10 @@ export class Vault {
       keks: [{ v: nextKek, created }],
       ik: { kek: nextKek, n: wIk.nonce.toString("base64"), c: wIk.ciphertext.toString("base64") },
       rotated: { ...meta.rotated, kek: created },
-      ...(newMaster === undefined ? {} : { master: newMaster }),
+      // The master replaced is retired: hosts that see this meta refuse a store that names it again.
+      ...(newMaster === undefined
+        ? {}
+        : { master: newMaster, retired: [...(meta.retired ?? []), meta.master.check] }),
     };
     tx.put("meta", next);
     tx.onCommit(() => {
@@ -1542,6 +1553,7 @@ export class Vault {
               generation: head.generation,
               head: snap.headMac,
               since: snap.format >= 2 ? (head.since as number) : null,
+              master: snap.keys.meta.master.check,
               linkAt: async (g) => linkIn(await tx.get<ChainSegment>(chainKey(g)), g),
             });
             const refused = historyError(verdict, this.#seenPath());
@@ -1604,7 +1616,12 @@ export class Vault {
               this.#ik = ik;
             }
             for (const hook of tx.hooks) hook();
-            await rememberHead(this.#seenPath(), nextHead.generation, sealedHead.mac.toString("base64"));
+            await rememberHead(
+              this.#seenPath(),
+              nextHead.generation,
+              sealedHead.mac.toString("base64"),
+              this.#meta.retired,
+            );
             return result;
           }
           await sleep(Math.floor(Math.random() * Math.min(50, 2 ** attempt)));
@@ -1692,7 +1709,7 @@ export class Vault {
   }
 
   #seenPath(): string {
-    return join(this.#stateDir, `vault-${this.#storeId.toString("hex")}.seen`);
+    return hostStatePath(this.#stateDir, this.#storeId);
   }
 
   /**
@@ -1828,6 +1845,11 @@ function notFound(r: SecretRef): SecretError {
   return new SecretError("SECRET_NOT_FOUND", `no secret ${refText(r)} in the vault`, {
     hint: "list secrets with: keyhold vault ls",
   });
+}
+
+/** This host's memory of the store (docs/vault-format.md section 7). */
+function hostStatePath(stateDir: string, storeId: Buffer): string {
+  return join(stateDir, `vault-${storeId.toString("hex")}.seen`);
 }
 
 function b64(text: string): Buffer {

@@ -13,7 +13,7 @@ import {
   VAULT_FILE,
   type Vault,
 } from "../../src/vault/index.js";
-import { deriveKek, integrityKeyAd, open, recordMac } from "../../src/vault/crypto.js";
+import { deriveKek, integrityKeyAd, open, recordMac, storeDigest } from "../../src/vault/crypto.js";
 import { makeCanary, makeScratch } from "../support/scratch.js";
 import { STORE_ARGON2, type StoreExpectations } from "../vectors/generate-vault-store.js";
 import { startPostgres, type TestPostgres } from "./postgres-server.js";
@@ -328,6 +328,86 @@ test("after rotate --all, a master key that leaked before it no longer lets anyo
     leaked.fill(0);
     assert.ok(isSecretError(outcome, "VAULT_TAMPERED"), `the forged commit was accepted: ${evidence}`);
   } finally {
+    await backend.close();
+    world.cleanup();
+  }
+});
+
+test("after a master rotation, a copy from before it, forged on with the leaked old master, is refused (passphrase)", async (t) => {
+  if (typeof server === "string") return t.skip(server);
+  const s = server;
+  // The passphrase provider keeps the master in the store: whoever restores an old copy restores
+  // the old master with it, and the host's passphrase opens it. Only the host's memory can tell.
+  const world = await makeVaultWorld("keyhold-attack-retired-");
+  const backend = await PostgresBackend.connect(connectionFor(s, "retired"));
+  const canary = makeCanary("retired");
+  const pass = Secret.fromString("passphrase of the retired test");
+  const provider = passphraseProvider({ passphrase: pass, argon2: STORE_ARGON2 });
+  try {
+    const vault = await world.init({ backend, provider });
+    await vault.put("app/key", canary);
+    await vault.registerManifest(plugin1);
+    await vault.grant("plugin1", grant1, { passphrase: pass });
+    const leaked = Buffer.from((await vault.exportMaster({ passphrase: pass })).exposeBytes());
+    const older = await rows(s, "retired");
+    await vault.rotateMaster({ passphrase: pass, reason: "suspected compromise" });
+    await vault.revoke("plugin1", "app", "key", { passphrase: pass });
+    await vault.put("app/other", "after the revoke");
+    vault.close();
+
+    // The administrator puts the old copy back and forges commits on it with the old integrity
+    // key, the history holding every real head MAC up to the head the host remembers (all of
+    // them are in the table for anyone to copy).
+    const now = await rows(s, "retired");
+    const headNow = envelope((now.get("head") as Row).value);
+    const generation = JSON.parse(headNow.b).generation as number;
+    const realLinks = JSON.parse(envelope((now.get("chain/0") as Row).value).b).links as string[];
+    const meta = JSON.parse(envelope((older.get("meta") as Row).value).b);
+    const storeId = Buffer.from(meta.storeId, "base64");
+    const ik = open(
+      deriveKek(leaked, storeId, meta.ik.kek),
+      Buffer.from(meta.ik.n, "base64"),
+      Buffer.from(meta.ik.c, "base64"),
+      integrityKeyAd(storeId, meta.ik.kek),
+      "ik",
+    );
+    const forge = (key: string, body: unknown) => {
+      const b = JSON.stringify(body);
+      return JSON.stringify({ k: key, b, m: recordMac(ik, key, b).toString("base64") });
+    };
+    const forged = new Map(older);
+    const chain0 = { first: 1, links: [...realLinks, headNow.m] };
+    forged.set("chain/0", { key: "chain/0", rev: "1", value: forge("chain/0", chain0) });
+    const macs = new Map(
+      [...forged.values()]
+        .filter((r) => r.key !== "head")
+        .map((r) => [r.key, Buffer.from(envelope(r.value).m, "base64")]),
+    );
+    const head = {
+      format: 3,
+      generation: generation + 1,
+      prev: headNow.m,
+      since: 1,
+      count: macs.size,
+      digest: storeDigest(ik, macs).toString("base64"),
+      seals: {},
+      updated: new Date().toISOString(),
+    };
+    forged.set("head", { key: "head", rev: "1", value: forge("head", head) });
+    await putBack(s, "retired", forged);
+
+    const outcome = await world.open({ backend, provider }).catch((err: unknown) => err);
+    let evidence = "";
+    if (!isSecretError(outcome)) {
+      const v = outcome as Vault;
+      const report = await v.verify();
+      evidence = `opened; verify ok=${report.ok} history=${report.history}; plugin1 reads app/key: ${await pluginReads(v, canary)}`;
+      v.close();
+    }
+    leaked.fill(0);
+    assert.ok(isSecretError(outcome, "VAULT_ROLLBACK"), `the forged copy was accepted: ${evidence}`);
+  } finally {
+    pass.dispose();
     await backend.close();
     world.cleanup();
   }

@@ -159,6 +159,7 @@ test("a damaged host memory refuses the store instead of trusting it as new", as
       ["wrong type", JSON.stringify({ generation: "7", head: null, host: null })],
       ["bad head", JSON.stringify({ generation: 1, head: "short", host: null })],
       ["negative", JSON.stringify({ generation: -1, head: null, host: null })],
+      ["bad retired master", JSON.stringify({ generation: 1, head: null, host: null, retired: ["short"] })],
     ]) {
       writeFileSync(seen, text as string);
       await assert.rejects(world.open(), (err: unknown) => {

@@ -87,11 +87,12 @@ async function judgeChainVector(v: Record<string, string>): Promise<void> {
   // "none": the host remembers the generation of a format 1 head only.
   const seenHead = v["seen-head"] === "none" ? null : (v["seen-head"] ?? null);
   const verdict = await judgeHistory(
-    { generation: Number(v["seen-generation"]), head: seenHead, host: null },
+    { generation: Number(v["seen-generation"]), head: seenHead, host: null, retired: [] },
     {
       generation: head.generation,
       head: v["head-3-mac"] ?? "",
       since: head.since,
+      master: "",
       linkAt: async (g) => linkIn(segments.get(chainKey(g)), g),
     },
   );
