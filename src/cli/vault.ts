@@ -84,7 +84,8 @@ const SUBCOMMANDS: Record<string, { synopsis: string; summary: string }> = {
   rotate: {
     synopsis:
       "vault rotate master|kek|dek [NS] [--rewrite] | --due | --all --reason TEXT | --status | --render-timer [--exec PATH] [--write-dir DIR]",
-    summary: "rotate keys (rewrap only for master and KEK), on schedule or on an event",
+    summary:
+      "rotate keys on schedule or on an event: kek rewraps; master (also in --all, and --due when due) replaces the integrity key and MACs every record again; dek --rewrite re-seals",
   },
   grant: {
     synopsis: "vault grant PLUGIN NS/NAME|NS/* --ops read,write,list,delete",
