@@ -1360,6 +1360,15 @@ export class Vault {
     if (sameMaster && sameWrap(meta.ik, this.#meta.ik)) return { master: this.#master, ik: this.#ik, meta };
     let master = this.#master;
     if (!sameMaster) {
+      // Never back to a master a rotation replaced (the passphrase provider would open it: it
+      // takes the master from the store, and an old copy brings the old one along).
+      const seen = readHostState(this.#seenPath());
+      const known = [...(seen?.retired ?? []), ...(this.#meta.retired ?? [])];
+      const retired = retiredMaster(
+        { generation: seen?.generation ?? 0, head: null, host: null, retired: known },
+        String(meta.master?.check),
+      );
+      if (retired !== undefined) throw historyError(retired, this.#seenPath());
       const candidates = await this.#provider.candidates(Vault.#context(this.#backend, this.#storeId));
       const expected = b64(String(meta.master?.check));
       const match = candidates.find((k) => sameBytes(masterCheck(k, this.#storeId), expected));

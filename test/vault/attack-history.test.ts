@@ -354,6 +354,8 @@ test("after a master rotation, a copy from before it, forged on with the leaked 
     await vault.revoke("plugin1", "app", "key", { passphrase: pass });
     await vault.put("app/other", "after the revoke");
     vault.close();
+    // A service keeps a handle open across what follows.
+    const service = await world.open({ backend, provider });
 
     // The administrator puts the old copy back and forges commits on it with the old integrity
     // key, the history holding every real head MAC up to the head the host remembers (all of
@@ -395,6 +397,15 @@ test("after a master rotation, a copy from before it, forged on with the leaked 
     };
     forged.set("head", { key: "head", rev: "1", value: forge("head", head) });
     await putBack(s, "retired", forged);
+
+    // The open handle's next read finds records its integrity key does not verify and looks at
+    // the store's meta again: it names the retired master, which the handle does not go back to.
+    const served = await service.policy().then(
+      (p) => `read the policy: plugin1 granted ${(p.grants.plugin1 ?? []).length > 0}`,
+      (err: unknown) => (isSecretError(err) ? err.code : String(err)),
+    );
+    service.close();
+    assert.equal(served, "VAULT_ROLLBACK");
 
     const outcome = await world.open({ backend, provider }).catch((err: unknown) => err);
     let evidence = "";
