@@ -1,4 +1,5 @@
 import { type AuditRecord, type AuditReport, openStateAuditLog } from "../audit/index.js";
+import { printable } from "../secret/printable.js";
 import { defineCommand, type OptionTable, type RunContext } from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
@@ -106,9 +107,4 @@ function printRecords(io: CliIo, records: AuditRecord[]): void {
       row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "),
     );
   }
-}
-
-/** A log field made safe for a terminal: control characters shown as \\xNN, never sent raw. */
-function printable(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }

@@ -8,6 +8,7 @@ import {
   runGroup,
   shownWord,
 } from "./command.js";
+import { printable } from "../secret/printable.js";
 import { commands } from "./commands.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_PIPE_CLOSED, EXIT_USAGE, type CliIo, writeLine } from "./io.js";
 
@@ -53,13 +54,17 @@ function fromSystemError(err: unknown): SecretError | undefined {
 /** How a command's failures map to exit codes: its own table, else 2 for usage and 1 for the rest. */
 type Exits = Pick<CommandDef<OptionTable>, "exitOnFailure" | "exitCodes">;
 
-/** Prints an error as one line `keyhold: <message> [<CODE>]`, plus a hint line when known. */
+/**
+ * Prints an error as one line `keyhold: <message> [<CODE>]`, plus a hint line when known. A
+ * message may carry text from outside (a record key, a server's reply): control characters in
+ * it are escaped, so it can neither rewrite what the terminal shows nor start a line of its own.
+ */
 export function reportError(io: CliIo, err: unknown, exits: Exits = {}): number {
   // Quietly, and only for keyhold's own output: a socket's EPIPE is a failure to report.
   if (isPipeClosed(err) && (closed.has(io.stdout) || closed.has(io.stderr))) return EXIT_PIPE_CLOSED;
   if (isSecretError(err)) {
-    writeLine(io.stderr, `keyhold: ${err.message} [${err.code}]`);
-    if (err.hint) writeLine(io.stderr, `keyhold: hint: ${err.hint}`);
+    writeLine(io.stderr, `keyhold: ${printable(err.message)} [${err.code}]`);
+    if (err.hint) writeLine(io.stderr, `keyhold: hint: ${printable(err.hint)}`);
     const own = exits.exitCodes?.[err.code];
     if (own !== undefined) return own;
     return err.code === "USAGE" ? EXIT_USAGE : (exits.exitOnFailure ?? EXIT_FAILED);
@@ -68,7 +73,7 @@ export function reportError(io: CliIo, err: unknown, exits: Exits = {}): number 
   if (system) return reportError(io, system, exits);
   // Unexpected errors: show the message only (never an object dump that could hold a value).
   const message = err instanceof Error ? err.message : "unexpected failure";
-  writeLine(io.stderr, `keyhold: ${message} [INTERNAL]`);
+  writeLine(io.stderr, `keyhold: ${printable(message)} [INTERNAL]`);
   return exits.exitOnFailure ?? EXIT_FAILED;
 }
 

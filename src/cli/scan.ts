@@ -1,6 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { readProtectedFile } from "../load/index.js";
+import { printable } from "../secret/printable.js";
 import {
   DEFAULT_MAX_SIZE,
   installHook,
@@ -8,7 +9,6 @@ import {
   loadPolicy,
   openFingerprintIndex,
   POLICY_FILE,
-  printable,
   renderJson,
   renderReplacements,
   renderSarif,

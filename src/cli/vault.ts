@@ -14,6 +14,7 @@ import {
 import { writeFileAtomic } from "../durable/index.js";
 import { readProtectedFile, secretFromText } from "../load/index.js";
 import { isSecretError, Secret, SecretError } from "../secret/index.js";
+import { printable } from "../secret/printable.js";
 import { CREDENTIAL_SIZE_MAX } from "../systemd/index.js";
 import {
   type AccessRule,
@@ -235,7 +236,7 @@ export const vault: CommandGroup = {
     row(
       "rotate",
       "vault rotate master|kek|dek [NS] [--rewrite] | --due | --all --reason TEXT | --status | --render-timer [--exec PATH] [--write-dir DIR]",
-      "rotate keys (rewrap only for master and KEK), on schedule or on an event",
+      "rotate keys on schedule or on an event: kek rewraps; master (also in --all, and --due when due) replaces the integrity key and MACs every record again; dek --rewrite re-seals",
       { completePositionals: ["master", "kek", "dek"] },
     ),
     row(
@@ -1003,7 +1004,9 @@ async function vaultSubcommand(
           for (const r of records)
             writeLine(
               io.stdout,
-              `${r.seq} ${r.time} uid=${r.uid} ${r.op} ${r.name ?? "-"} ${r.result}${r.code ? ` ${r.code}` : ""}`,
+              printable(
+                `${r.seq} ${r.time} uid=${r.uid} ${r.op} ${r.name ?? "-"} ${r.result}${r.code ? ` ${r.code}` : ""}`,
+              ),
             );
         return EXIT_OK;
       }
@@ -1012,10 +1015,11 @@ async function vaultSubcommand(
       let firstSight: number | undefined;
       try {
         problems = await withVault(l, values, io, async ({ vault }) => {
-          const store = await vault.verify();
+          // verifyAudit checks the whole store first, then the log against this host's seal in it.
+          const report = sub === "audit" ? await vault.verifyAudit() : await vault.verify();
+          const store = "store" in report ? report.store : report;
           if (store.firstSight) firstSight = store.generation;
-          const log = sub === "audit" ? await vault.verifyAudit() : { problems: [] };
-          return [...store.problems, ...log.problems];
+          return report.problems;
         });
       } catch (err) {
         if (
@@ -1037,7 +1041,7 @@ async function vaultSubcommand(
           io.stdout,
           `${sub === "audit" ? "vault and audit log verified" : "vault verified"}${sight}`,
         );
-      } else for (const p of problems) writeLine(io.stdout, `problem: ${p}`);
+      } else for (const p of problems) writeLine(io.stdout, `problem: ${printable(p)}`);
       return problems.length === 0 ? EXIT_OK : EXIT_FINDINGS;
     }
 

@@ -27,7 +27,7 @@ export {
   writeBaseline,
 } from "./policy.js";
 export { NO_PROGRESS, type ScanProgress, terminalProgress } from "./progress.js";
-export { printable, renderJson, renderReplacements, renderSarif, renderText } from "./report.js";
+export { renderJson, renderReplacements, renderSarif, renderText } from "./report.js";
 export { defineRule, entropyOf, type Rule } from "./rule.js";
 export { PATTERN_RULES } from "./rules/index.js";
 export {

@@ -1,3 +1,4 @@
+import { printable } from "../secret/printable.js";
 import { INCOMPLETE_RULE, KNOWN_VALUE_RULE } from "./detect.js";
 import { exposeFindingMatch, type Finding } from "./finding.js";
 import { findingPathBytes, pathUri } from "./path.js";
@@ -13,14 +14,6 @@ import { PATTERN_RULES } from "./rules/index.js";
 
 function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
-}
-
-/**
- * Text that reaches a terminal or a CI log: control characters (C0, DEL, C1) are written as \xNN,
- * so a file name cannot move the cursor, hide lines or start a line of its own.
- */
-export function printable(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** Where a finding is: `path:line:column`, or `commit <id> message:line:column` (likewise a tag). */

@@ -9,6 +9,7 @@ import { sodium } from "./sodium.js";
  *   master check = HKDF-SHA256(master, salt = store id, info = "keyhold-vault/v1/master-check"), 16 bytes
  *   seal         = XChaCha20-Poly1305-IETF, random 24-byte nonce, AD built from length-prefixed fields
  *   record MAC   = HMAC-SHA256(IK, "keyhold-vault/v1/record" ‖ 0x00 ‖ lp(key) ‖ body)
+ *   store digest = HMAC-SHA256(IK, "keyhold-vault/v1/digest" ‖ 0x00 ‖ lp(key) ‖ MAC ‖ …), records sorted by key
  *
  * Keys live in libsodium secure memory (sodium_malloc: guard pages, mlock, zeroed on free) and
  * are wiped with sodium_memzero when the vault is closed or the key is no longer needed. What
@@ -29,6 +30,9 @@ const LABEL_DEK = "keyhold-vault/v1/dek";
 const LABEL_IK = "keyhold-vault/v1/integrity-key";
 const LABEL_PASS = "keyhold-vault/v1/passphrase";
 const LABEL_RECORD = "keyhold-vault/v1/record";
+const LABEL_DIGEST = "keyhold-vault/v1/digest";
+/** lp() encodes a field's length in two bytes: a longer record key cannot be MACed. */
+export const RECORD_KEY_MAX_BYTES = 0xffff;
 
 /** A 32-byte key in libsodium secure memory. */
 export type KeyBytes = Buffer;
@@ -237,7 +241,43 @@ export async function passphraseKey(
   return out;
 }
 
-/** XOR `b` into `a` in place (the store digest, docs/vault-format.md section 4). */
+/**
+ * The digest of a whole store (format 3, docs/vault-format.md section 4): one HMAC under the
+ * integrity key over every record's key and MAC, in the byte order of the keys' UTF-8. Each MAC
+ * is 32 bytes and each key length-prefixed, so no two sets of records encode alike; without the
+ * IK nobody can compute it for any set, however they combine records they have seen.
+ */
+export function storeDigest(integrityKey: KeyBytes, macs: ReadonlyMap<string, Uint8Array>): Buffer {
+  // Sorting without a comparator orders by UTF-16 code units, which is the order of the UTF-8
+  // bytes unless a key holds a code unit from U+D800 up (keyhold's own keys never do): then the
+  // bytes are compared, which is slower.
+  const keys = [...macs.keys()];
+  if (keys.some((key) => /[\ud800-\uffff]/.test(key)))
+    keys.sort((a, b) => Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8")));
+  else keys.sort();
+  let length = 0;
+  for (const key of keys) length += 2 + Buffer.byteLength(key, "utf8") + 32;
+  // The whole list in one buffer, for one HMAC update.
+  const input = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (const key of keys) {
+    const mac = macs.get(key) as Uint8Array;
+    if (mac.length !== 32) throw new SecretError("INVALID_FORMAT", "a record MAC is 32 bytes");
+    const bytes = input.write(key, at + 2, "utf8");
+    if (bytes > RECORD_KEY_MAX_BYTES) throw new SecretError("INVALID_FORMAT", "a record key is too long");
+    input.writeUInt16BE(bytes, at);
+    at += 2 + bytes;
+    input.set(mac, at);
+    at += 32;
+  }
+  return createHmac("sha256", integrityKey).update(label(LABEL_DIGEST)).update(input).digest();
+}
+
+/**
+ * XOR `b` into `a` in place: the digest of format 1 and 2 stores, still checked when reading one.
+ * It is linear, so anyone who has seen enough record versions can pick old ones that keep it:
+ * a store is upgraded to storeDigest by its next commit (docs/vault-format.md section 8).
+ */
 export function xorInto(a: Buffer, b: Uint8Array): void {
   for (let i = 0; i < a.length; i++) a[i] = (a[i] ?? 0) ^ (b[i] ?? 0);
 }

@@ -16,6 +16,7 @@ import {
 import { join } from "node:path";
 import { fsyncDirectory, withLock, writeFileAtomic } from "../durable/index.js";
 import { SecretError } from "../secret/index.js";
+import { quoted } from "../secret/printable.js";
 import type { CommitOp, CommitResult, StoredRecord, VaultBackend } from "./backend.js";
 
 export const VAULT_FILE = "vault.json";
@@ -115,7 +116,7 @@ export class FileBackend implements VaultBackend {
       if (doc.format !== FILE_FORMAT) {
         throw new SecretError(
           "FORMAT_UNSUPPORTED",
-          `vault file format not supported: ${String(doc.format)}`,
+          `vault file format not supported: ${quoted(String(doc.format), 40)}`,
           {
             hint: "a newer keyhold wrote this file; upgrade keyhold",
           },

@@ -3,6 +3,7 @@ import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync } from "
 import { dirname } from "node:path";
 import { withLock, writeFileAtomic } from "../durable/index.js";
 import { SecretError } from "../secret/index.js";
+import { keyText } from "./refs.js";
 
 /*
  * The store's history and what this host remembers of it (docs/vault-format.md sections 4 and 7).
@@ -20,6 +21,10 @@ export const CHAIN_SEGMENT = 128;
 const HOST_STATE_MAX_BYTES = 4096;
 const MAC_B64 = /^[A-Za-z0-9+/]{43}=$/;
 const HOST_ID = /^[0-9a-f]{32}$/;
+/** A master check (16 bytes, base64), as `meta.master.check` holds it. */
+const CHECK_B64 = /^[A-Za-z0-9+/]{22}==$/;
+/** Retired masters a host remembers, newest last (one per master rotation it learnt of). */
+export const RETIRED_MAX = 64;
 
 export function chainKey(generation: number): string {
   return `chain/${Math.floor(generation / CHAIN_SEGMENT)}`;
@@ -47,6 +52,12 @@ export interface HostState {
   head: string | null;
   /** This host's identity in the store's audit seals; null until it needs one. */
   host: string | null;
+  /**
+   * The checks of the masters this host has learnt were replaced by a master rotation (from the
+   * `retired` list of a store it accepted): a store that names one of them is a copy from before
+   * a rotation, whoever kept the old master could have written it.
+   */
+  retired: string[];
 }
 
 function hostStateBroken(path: string, why: string, cause?: unknown): SecretError {
@@ -58,7 +69,8 @@ function hostStateBroken(path: string, why: string, cause?: unknown): SecretErro
 
 function parseHostState(text: string, path: string): HostState {
   // Before format 2 the file held the generation alone.
-  if (/^[0-9]{1,15}\n?$/.test(text)) return { generation: Number.parseInt(text, 10), head: null, host: null };
+  if (/^[0-9]{1,15}\n?$/.test(text))
+    return { generation: Number.parseInt(text, 10), head: null, host: null, retired: [] };
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -73,11 +85,22 @@ function parseHostState(text: string, path: string): HostState {
     !Number.isSafeInteger(d.generation) ||
     (d.generation as number) < 0 ||
     !(d.head === null || (typeof d.head === "string" && MAC_B64.test(d.head))) ||
-    !(d.host === null || (typeof d.host === "string" && HOST_ID.test(d.host)))
+    !(d.host === null || (typeof d.host === "string" && HOST_ID.test(d.host))) ||
+    !(
+      d.retired === undefined ||
+      (Array.isArray(d.retired) &&
+        d.retired.length <= RETIRED_MAX &&
+        d.retired.every((c) => typeof c === "string" && CHECK_B64.test(c)))
+    )
   ) {
     throw hostStateBroken(path, "is malformed");
   }
-  return { generation: d.generation as number, head: d.head as string | null, host: d.host as string | null };
+  return {
+    generation: d.generation as number,
+    head: d.head as string | null,
+    host: d.host as string | null,
+    retired: (d.retired as string[] | undefined) ?? [],
+  };
 }
 
 /**
@@ -120,22 +143,36 @@ async function updateHostState(
     const current = readHostState(path);
     const next = change(current);
     if (next === undefined) return current as HostState;
-    writeFileAtomic(path, `${JSON.stringify(next)}\n`, { mode: 0o600 });
+    // `retired` only when there is one: the file stays what it was before master rotations counted.
+    const { retired, ...rest } = next;
+    writeFileAtomic(path, `${JSON.stringify(retired.length > 0 ? next : rest)}\n`, { mode: 0o600 });
     return next;
   });
 }
 
 /**
  * Remembers that this host saw `head` at `generation` (null for a format 1 store: without a
- * history, only the number can be compared later). Never moves back: another process of this
- * host may have seen a later generation meanwhile.
+ * history, only the number can be compared later), and the masters that store lists as retired.
+ * Never moves back: another process of this host may have seen a later generation meanwhile.
  */
-export function rememberHead(path: string, generation: number, head: string | null): Promise<HostState> {
+export function rememberHead(
+  path: string,
+  generation: number,
+  head: string | null,
+  retired: readonly string[] = [],
+): Promise<HostState> {
   return updateHostState(path, (current) => {
-    if (current !== undefined && current.generation > generation) return undefined;
-    // Same generation and nothing new to learn (a different head is left for the next check to find).
-    if (current?.generation === generation && (current.head !== null || head === null)) return undefined;
-    return { generation, head, host: current?.host ?? newHostId() };
+    const known = current?.retired ?? [];
+    const learnt = retired.filter((check) => CHECK_B64.test(check) && !known.includes(check));
+    const merged = [...known, ...learnt].slice(-RETIRED_MAX);
+    // Same or older generation: nothing new to learn but retired masters (a different head at the
+    // same generation is left for the next check to find).
+    const newer =
+      current === undefined ||
+      generation > current.generation ||
+      (generation === current.generation && current.head === null && head !== null);
+    if (!newer) return learnt.length === 0 ? undefined : { ...current, retired: merged };
+    return { generation, head, host: current?.host ?? newHostId(), retired: merged };
   });
 }
 
@@ -144,7 +181,7 @@ export async function hostId(path: string): Promise<string> {
   const known = readHostState(path)?.host;
   if (known !== undefined && known !== null) return known;
   const state = await updateHostState(path, (current) =>
-    current?.host ? undefined : { generation: 0, head: null, ...current, host: newHostId() },
+    current?.host ? undefined : { generation: 0, head: null, retired: [], ...current, host: newHostId() },
   );
   return state.host as string;
 }
@@ -160,6 +197,8 @@ export interface StoreHistory {
   head: string;
   /** The generation where the store's chain starts; null for a format 1 store (no chain). */
   since: number | null;
+  /** The check of the master the store names (`meta.master.check`). */
+  master: string;
   /** The MAC of the head of an earlier generation, from the store's `chain/` records. */
   linkAt(generation: number): Promise<string | undefined>;
 }
@@ -176,6 +215,8 @@ export async function judgeHistory(
   seen: HostState | undefined,
   store: StoreHistory,
 ): Promise<HistoryVerdict> {
+  const retired = retiredMaster(seen, store.master);
+  if (retired !== undefined) return retired;
   if (seen === undefined || seen.generation === 0) return { kind: "first-sight" };
   const m = seen.generation;
   if (store.generation < m)
@@ -184,17 +225,22 @@ export async function judgeHistory(
       seen: m,
       problem: `store generation ${store.generation} is older than generation ${m} this host has seen`,
     };
-  // A memory of a format 1 store knows the number only. For a store still in format 1 that is all
-  // there is to compare; in a format 2 store this is the first head this host sees.
-  if (seen.head === null) {
-    if (store.since !== null) return { kind: "first-sight" };
-    return store.generation === m ? { kind: "unchanged" } : { kind: "extended" };
-  }
   const forked = (why: string): HistoryVerdict => ({
     kind: "forked",
     seen: m,
     problem: `the store's history does not hold the head this host saw at generation ${m} (${why}): an older copy of the store was put back and written to since`,
   });
+  // A memory of a format 1 store knows the number only. For a store still in format 1 that is all
+  // there is to compare. A chained store is the first head history this host sees — if it starts
+  // after m: the head this host saw at m was a format 1 head, so a history that claims generation m
+  // or one before it for itself was not written on top of what this host saw.
+  if (seen.head === null) {
+    if (store.since !== null)
+      return store.since > m
+        ? { kind: "first-sight" }
+        : forked(`its history starts at generation ${store.since}, where this host saw an unchained store`);
+    return store.generation === m ? { kind: "unchanged" } : { kind: "extended" };
+  }
   if (store.since === null) return forked("the store keeps no history of its heads");
   if (store.generation === m)
     return store.head === seen.head ? { kind: "unchanged" } : forked("it has another head there");
@@ -202,6 +248,21 @@ export async function judgeHistory(
   const link = await store.linkAt(m);
   if (link === undefined) return forked("its history has no head there");
   return link === seen.head ? { kind: "extended" } : forked("it had another head there");
+}
+
+/**
+ * A store that names a master this host has seen replaced by a rotation is a copy from before it
+ * (whoever kept the old master can write such a copy, history and all): refused before anything
+ * else, even before the master is looked for.
+ */
+export function retiredMaster(seen: HostState | undefined, master: string): HistoryVerdict | undefined {
+  if (seen === undefined || !seen.retired.includes(master)) return undefined;
+  return {
+    kind: "rolled-back",
+    seen: seen.generation,
+    problem:
+      "the store names a master key this host has seen replaced by a master rotation: it is a copy from before that rotation, which whoever kept the old master could have written",
+  };
 }
 
 export function historyError(verdict: HistoryVerdict, seenPath: string): SecretError | undefined {
@@ -246,7 +307,7 @@ export function chainProblems(
       chainKey(last) !== key ||
       links.some((_, i) => linkIn(segment, segment.first + i) === undefined)
     )
-      return [`the store's head history record ${key} is out of place`];
+      return [`the store's head history record ${keyText(key)} is out of place`];
     next = last + 1;
   }
   if (next !== generation) return ["the store's head history is incomplete"];

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient, PoolConfig } from "pg";
 import { SecretError } from "../secret/index.js";
+import { printable } from "../secret/printable.js";
 import type { CommitOp, CommitResult, StoredRecord, VaultBackend } from "./backend.js";
 
 export const POSTGRES_TABLE = "keyhold_vault_records";
@@ -23,7 +24,9 @@ export interface PostgresBackendOptions {
 const RETRYABLE = new Set(["40001", "40P01", "23505"]);
 
 function unreachable(err: unknown): SecretError {
-  const reason = err instanceof Error ? err.message.split("\n")[0] : "unknown error";
+  // The server's own words: whoever runs it chooses them, control characters included.
+  const reason =
+    err instanceof Error ? printable((err.message.split("\n")[0] ?? "").slice(0, 200)) : "unknown error";
   return new SecretError("IO_ERROR", `PostgreSQL vault store unreachable: ${reason}`, {
     hint: "check the connection settings (KEYHOLD_VAULT_PG or PG* variables) and that the server runs",
     cause: err,

@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isSecretError, Secret, SecretError } from "../secret/index.js";
-import type { CommitOp, VaultBackend } from "./backend.js";
+import { quoted } from "../secret/printable.js";
+import type { CommitOp, StoredRecord, VaultBackend } from "./backend.js";
 import {
   dekAd,
   deriveKek,
@@ -10,12 +11,14 @@ import {
   type KeyBytes,
   masterCheck,
   open,
+  RECORD_KEY_MAX_BYTES,
   randomBytesSodium,
   randomKey,
   recordMac,
   sameBytes,
   seal,
   STORE_ID_BYTES,
+  storeDigest,
   toSecureKey,
   VALUE_MAX_BYTES,
   valueAd,
@@ -34,6 +37,7 @@ import {
   linkIn,
   readHostState,
   rememberHead,
+  retiredMaster,
 } from "./history.js";
 import { AccessLimiter, lockoutFileName, type RateLimits } from "./limiter.js";
 import {
@@ -48,10 +52,13 @@ import {
   type VaultOp,
 } from "./policy.js";
 import type { MasterKeyProvider, ProviderContext, ProviderKind } from "./providers.js";
-import { checkPart, dekKey, parseRef, refText, type SecretRef, secretKey } from "./refs.js";
+import { checkPart, dekKey, keyText, parseRef, refText, type SecretRef, secretKey } from "./refs.js";
 
-/** Format 2 chains the heads (docs/vault-format.md section 4); a format 1 store is upgraded by its next commit. */
-export const VAULT_FORMAT = 2;
+/**
+ * Format 2 chains the heads, format 3 digests the store with one HMAC over every record's MAC
+ * (docs/vault-format.md section 4); an older store is upgraded by its next commit.
+ */
+export const VAULT_FORMAT = 3;
 const KEPT_VERSIONS = 10;
 const COMMIT_ATTEMPTS = 50;
 
@@ -89,6 +96,8 @@ interface MetaBody {
   ik: Wrapped & { kek: number };
   schedule: RotationSchedule;
   rotated: { kek?: string; dek?: string };
+  /** Format 3: the checks of every master this store used before the current one, oldest first. */
+  retired?: string[];
 }
 
 interface DekRing {
@@ -117,6 +126,8 @@ interface AuditSeal {
 }
 
 interface HeadBody {
+  /** Format 3 on: how `digest` is made (storeDigest). A head without it is format 1 or 2 (XOR). */
+  format?: number;
   generation: number;
   count: number;
   digest: string;
@@ -168,7 +179,10 @@ export interface VerifyReport {
 
 export interface AuditVerifyReport {
   ok: boolean;
+  /** The store's problems (its full check, as `verify`), then the audit log's. */
   problems: string[];
+  /** The store's full check, which this ran first. */
+  store: VerifyReport;
 }
 
 export interface VaultOptions {
@@ -208,10 +222,35 @@ export interface RotationResult {
 
 type Body = object;
 
-interface TxRead {
-  rev: number | null;
-  mac: Buffer | null;
-  body: Body | undefined;
+/** A record value as stored: `b` the body text, `mac` its MAC. */
+interface Envelope {
+  b: string;
+  mac: Buffer;
+}
+
+/** The keys a meta record names: its master (one of the provider's) and the integrity key it wraps. */
+interface Keys {
+  master: KeyBytes;
+  ik: KeyBytes;
+  meta: MetaBody;
+}
+
+/** One read of the whole store, and what checking it against its head found (section 4). */
+interface Snapshot {
+  records: Map<string, StoredRecord>;
+  /** Every record but head, parsed; a full check has checked every MAC, a commit's meta's only. */
+  envelopes: Map<string, Envelope>;
+  /** Their MACs, by record key: what the digest is made of. */
+  macs: Map<string, Buffer>;
+  head: HeadBody | undefined;
+  /** The head's MAC (base64); "" without a head. */
+  headMac: string;
+  /** 1 and 2: the XOR digest (and, from 2, the history); 3: storeDigest. 0: no head read. */
+  format: number;
+  /** The `chain/` bodies, read by a full check only. */
+  segments: Map<string, ChainSegment>;
+  problems: string[];
+  keys: Keys;
 }
 
 function vaultTampered(message: string): SecretError {
@@ -269,6 +308,9 @@ export class Vault {
   #lastAudit: AuditSeal | null = null;
   #firstSight = false;
   #closed = false;
+  /** Set while `init` writes the first commit: the only one made without a head to build on. */
+  #creating = false;
+  #parsed: EnvelopeCache = new Map();
 
   private constructor(
     options: VaultOptions,
@@ -330,11 +372,16 @@ export class Vault {
     };
     const vault = new Vault(options, storeId, master, ik, meta);
     vault.#keks.set(1, kek);
-    await vault.#transact("vault.init", undefined, async (tx) => {
-      tx.put("meta", meta);
-      tx.put("policy", emptyPolicy());
-      for (const [key, body] of Object.entries(providerRecords)) tx.put(key, body as Body);
-    });
+    vault.#creating = true;
+    try {
+      await vault.#transact("vault.init", undefined, async (tx) => {
+        tx.put("meta", meta);
+        tx.put("policy", emptyPolicy());
+        for (const [key, body] of Object.entries(providerRecords)) tx.put(key, body as Body);
+      });
+    } finally {
+      vault.#creating = false;
+    }
     return vault;
   }
 
@@ -348,17 +395,13 @@ export class Vault {
     }
     const envelope = parseEnvelope("meta", metaRecord.value);
     const meta = parseJson(envelope.b, "meta") as MetaBody;
-    if (typeof meta.format !== "number" || meta.format > VAULT_FORMAT || meta.format < 1) {
-      throw new SecretError(
-        "FORMAT_UNSUPPORTED",
-        `vault format ${String(meta.format)} is not supported by this keyhold`,
-        {
-          hint: "upgrade keyhold",
-        },
-      );
-    }
+    checkFormat(meta);
     const storeId = Buffer.from(String(meta.storeId), "base64");
     if (storeId.length !== STORE_ID_BYTES) throw vaultTampered("vault meta record is malformed");
+    // A copy from before a master rotation this host knows of: refused before any master is looked for.
+    const seenPath = hostStatePath(options.stateDir, storeId);
+    const retired = retiredMaster(readHostState(seenPath), String(meta.master?.check));
+    if (retired !== undefined) throw historyError(retired, seenPath);
     const ctx = Vault.#context(options.backend, storeId);
     const candidates = await options.provider.candidates(ctx);
     const expected = Buffer.from(String(meta.master?.check), "base64");
@@ -385,26 +428,10 @@ export class Vault {
       if (usedIndex === candidates.length - 1) await options.provider.promote(ctx);
       else await options.provider.discard(ctx);
     }
-    // The meta record is not authenticated yet (its MAC needs the integrity key): any field may
-    // be missing or of the wrong type, and that is tampering, not a TypeError.
-    let kek: KeyBytes;
-    let ik: KeyBytes;
-    try {
-      kek = deriveKek(master, storeId, meta.ik.kek);
-      ik = open(
-        kek,
-        b64(meta.ik.n),
-        b64(meta.ik.c),
-        integrityKeyAd(storeId, meta.ik.kek),
-        "the integrity key",
-      );
-    } catch {
-      throw vaultTampered("the vault's integrity key does not open with its master key");
-    }
-    if (!sameBytes(recordMac(ik, "meta", envelope.b), b64(envelope.m)))
+    const ik = unwrapIk(master, storeId, meta);
+    if (!sameBytes(recordMac(ik, "meta", envelope.b), envelope.mac))
       throw vaultTampered("vault record meta failed its integrity check");
     const vault = new Vault(options, storeId, master, ik, meta);
-    vault.#keks.set(meta.ik.kek, kek);
     const { report, verdict } = await vault.#verify();
     if (!report.ok) {
       vault.close();
@@ -676,8 +703,7 @@ export class Vault {
       "vault.rotate.dek",
       undefined,
       async (tx) => {
-        const namespaces =
-          ns === undefined ? (await this.#backend.list("dek/")).map((k) => k.slice(4)) : [ns];
+        const namespaces = ns === undefined ? tx.list("dek/").map((k) => k.slice(4)) : [ns];
         let last = 0;
         for (const space of namespaces) {
           const ring = await tx.get<DekRing>(dekKey(space));
@@ -700,7 +726,7 @@ export class Vault {
           ring.current = v;
           last = v;
           if (options.rewrite) {
-            for (const key of await this.#backend.list(`secret/${space}/`)) {
+            for (const key of tx.list(`secret/${space}/`)) {
               const body = await tx.get<SecretBody>(key);
               if (body === undefined) continue;
               const ref = { ns: body.ns, name: body.name };
@@ -750,12 +776,19 @@ export class Vault {
    * A new master key: staged with the provider, the store rewrapped under a KEK derived from it in
    * one commit, then promoted. A crash anywhere leaves a store that opens with the old or the new
    * master, and the next open finishes or discards the staged one.
+   *
+   * The same commit makes a new integrity key and MACs every record, the digest and the head with
+   * it: whoever held the old master (a leak) could unwrap the old integrity key, and with it forge
+   * records, heads and history; after this they cannot (docs/vault.md, "A leaked master key").
+   * The new head still names the old one (`prev`) and the history keeps the old heads' MACs, so
+   * hosts that remember a head from before the rotation find it in the history as before.
    */
   async rotateMaster(options: Reauth & { reason?: string } = {}): Promise<RotationResult> {
     this.#live();
     const ctx = Vault.#context(this.#backend, this.#storeId);
     await this.#reauth("vault.rotate.master", options);
     const newMaster = randomKey();
+    const newIk = randomKey();
     const version = this.#meta.master.version + 1;
     let providerRecords: Record<string, unknown>;
     try {
@@ -775,12 +808,20 @@ export class Vault {
             throw new SecretError("VAULT_CONFLICT", "another process rotated the master key meanwhile");
           const nextKek = Math.max(...meta.keks.map((k) => k.v)) + 1;
           for (const [key, body] of Object.entries(providerRecords)) tx.put(key, body as Body);
-          await this.#rewrapAll(tx, meta, newMaster, nextKek, {
-            version,
-            check: masterCheck(newMaster, this.#storeId).toString("base64"),
-            provider: meta.master.provider,
-            rotated: nowIso(this.#now),
-          });
+          tx.rekey(newIk);
+          await this.#rewrapAll(
+            tx,
+            meta,
+            newMaster,
+            nextKek,
+            {
+              version,
+              check: masterCheck(newMaster, this.#storeId).toString("base64"),
+              provider: meta.master.provider,
+              rotated: nowIso(this.#now),
+            },
+            newIk,
+          );
           return { level: "master" as const, version };
         },
         (res) => ({
@@ -791,6 +832,7 @@ export class Vault {
     } catch (err) {
       await this.#provider.discard(ctx);
       wipe(newMaster);
+      if (this.#ik !== newIk) wipe(newIk);
       throw err;
     }
     await this.#provider.promote(ctx);
@@ -966,93 +1008,63 @@ export class Vault {
     return (await this.#verify()).report;
   }
 
-  async #verify(): Promise<{ report: VerifyReport; verdict: HistoryVerdict | undefined }> {
-    const problems: string[] = [];
+  async #verify(): Promise<{
+    report: VerifyReport;
+    verdict: HistoryVerdict | undefined;
+    head: HeadBody | undefined;
+  }> {
     // This host's memory first: whatever another process of this host saw since is then in the store read next.
     const seen = readHostState(this.#seenPath());
-    const all = await this.#backend.readAll();
-    const digest = Buffer.alloc(32);
-    const bodies = new Map<string, unknown>();
-    let count = 0;
-    for (const [key, rec] of all) {
-      if (key === "head") continue;
-      count++;
-      try {
-        const env = parseEnvelope(key, rec.value);
-        const mac = recordMac(this.#ik, key, env.b);
-        if (!sameBytes(mac, b64(env.m))) problems.push(`record ${key} failed its integrity check`);
-        else if (key === "meta" || key.startsWith("chain/")) bodies.set(key, parseJson(env.b, key));
-        xorInto(digest, mac);
-      } catch (err) {
-        problems.push(isSecretError(err) ? err.message : `record ${key} is malformed`);
-      }
-    }
-    let generation = 0;
+    const snap = await this.#snapshot(true);
+    const { head, problems } = snap;
     let verdict: HistoryVerdict | undefined;
     let seenNow: string | null = null;
-    const headRec = all.get("head");
-    if (headRec === undefined) problems.push("the integrity root (head) is missing");
-    else {
-      try {
-        const head = this.#openEnvelope<HeadBody>("head", headRec.value);
-        const headMac = parseEnvelope("head", headRec.value).m;
-        generation = head.generation;
-        if (head.count !== count)
-          problems.push(`the store holds ${count} records, its integrity root says ${head.count}`);
-        if (!sameBytes(b64(head.digest), digest))
-          problems.push(
-            "the store's records do not match its integrity root (a record was added, removed or replayed)",
-          );
-        const chained = ((bodies.get("meta") as MetaBody | undefined)?.format ?? 1) >= 2;
-        const segments = new Map([...bodies].filter(([k]) => k.startsWith("chain/"))) as Map<
-          string,
-          ChainSegment
-        >;
-        problems.push(...chainProblems(head, chained, segments));
-        if (problems.length === 0) {
-          verdict = await judgeHistory(seen, {
-            generation,
-            head: headMac,
-            since: chained ? (head.since as number) : null,
-            linkAt: async (g) => linkIn(segments.get(chainKey(g)), g),
-          });
-          if (verdict.kind === "rolled-back" || verdict.kind === "forked") problems.push(verdict.problem);
-          else seenNow = chained ? headMac : null;
-        }
-      } catch (err) {
-        problems.push(isSecretError(err) ? err.message : "the integrity root is malformed");
-      }
+    if (problems.length === 0 && head !== undefined) {
+      verdict = await judgeHistory(seen, {
+        generation: head.generation,
+        head: snap.headMac,
+        since: snap.format >= 2 ? (head.since as number) : null,
+        master: snap.keys.meta.master.check,
+        linkAt: async (g) => linkIn(snap.segments.get(chainKey(g)), g),
+      });
+      if (verdict.kind === "rolled-back" || verdict.kind === "forked") problems.push(verdict.problem);
+      else seenNow = snap.format >= 2 ? snap.headMac : null;
     }
+    const generation = head?.generation ?? 0;
     if (problems.length === 0) {
-      await rememberHead(this.#seenPath(), generation, seenNow);
+      this.#adopt(snap.keys);
+      await rememberHead(this.#seenPath(), generation, seenNow, snap.keys.meta.retired);
       if (verdict?.kind === "first-sight") {
         this.#firstSight = true;
         await this.#record({ op: "vault.first-sight", result: "ok", detail: { generation } });
       }
-    }
+    } else this.#discard(snap.keys);
     const report: VerifyReport = {
       ok: problems.length === 0,
       generation,
-      records: count,
+      records: snap.records.size - (snap.records.has("head") ? 1 : 0),
       problems,
       history: verdict?.kind ?? "unchecked",
       firstSight: this.#firstSight,
     };
-    return { report, verdict };
+    return { report, verdict, head: report.ok ? head : undefined };
   }
 
   /**
-   * Checks the shared audit log's own chain and that it still holds the record the store sealed
-   * for this host at its last commit (so cutting the log's tail shows). Each host keeps its own
-   * log, so each checks its own seal; a format 1 store has one seal, the last writer's.
+   * The full check of the store (as `verify`), then the shared audit log's own chain, and that the
+   * log still holds the record the store sealed for this host at its last commit (so cutting the
+   * log's tail shows). The seal is read from the head that check accepted, never from a head put
+   * back or forked. Each host keeps its own log, so each checks its own seal; a format 1 store has
+   * one seal, the last writer's.
    */
   async verifyAudit(): Promise<AuditVerifyReport> {
-    if (this.#audit === undefined) return { ok: false, problems: ["no audit log is attached to this vault"] };
-    const problems: string[] = [];
-    const report = await this.#audit.verify();
-    for (const p of report.problems) problems.push(p.message);
-    const headRec = await this.#backend.read("head");
-    const head = headRec === undefined ? undefined : this.#openEnvelope<HeadBody>("head", headRec.value);
+    const { report: store, head } = await this.#verify();
+    const problems = [...store.problems];
+    if (this.#audit === undefined) {
+      problems.push("no audit log is attached to this vault");
+      return { ok: false, problems, store };
+    }
+    for (const p of (await this.#audit.verify()).problems) problems.push(p.message);
     let seal: AuditSeal | null | undefined;
     let sealer = "the vault sealed";
     if (head?.seals !== undefined) {
@@ -1067,7 +1079,7 @@ export class Vault {
         problems.push(`the audit log ends before record ${seq}, which ${sealer}: it was truncated`);
       else if (sealed.mac !== mac) problems.push(`audit record ${seq} differs from the one ${sealer}`);
     }
-    return { ok: problems.length === 0, problems };
+    return { ok: problems.length === 0, problems, store };
   }
 
   /** Wipes every key this handle holds. The handle is unusable afterwards. */
@@ -1186,28 +1198,33 @@ export class Vault {
   async #list(ns: string | undefined, plugin: string | undefined): Promise<SecretInfo[]> {
     this.#live();
     const policy = plugin === undefined ? undefined : await this.#readPolicy();
-    const run = async () => {
-      const records = await this.#backend.readAll(ns === undefined ? "secret/" : `secret/${ns}/`);
-      const out: SecretInfo[] = [];
-      for (const [key, rec] of records) {
-        const body = this.#openEnvelope<SecretBody>(key, rec.value);
-        if (policy !== undefined && plugin !== undefined && !allows(policy, plugin, { ns: body.ns }, "list"))
-          continue;
-        const current = body.versions.find((v) => v.v === body.current);
-        const oldest = body.versions.reduce((a, b) => (a.v < b.v ? a : b));
-        const newest = body.versions.reduce((a, b) => (a.v > b.v ? a : b));
-        out.push({
-          ns: body.ns,
-          name: body.name,
-          version: body.current,
-          versions: body.versions.length,
-          created: oldest.created,
-          updated: newest.created,
-          ...(current?.expires === undefined ? {} : { expires: current.expires }),
-        });
-      }
-      return out.sort((a, b) => (a.ns === b.ns ? a.name.localeCompare(b.name) : a.ns.localeCompare(b.ns)));
-    };
+    const run = () =>
+      this.#withCurrentKeys(async () => {
+        const records = await this.#backend.readAll(ns === undefined ? "secret/" : `secret/${ns}/`);
+        const out: SecretInfo[] = [];
+        for (const [key, rec] of records) {
+          const body = this.#openEnvelope<SecretBody>(key, rec.value);
+          if (
+            policy !== undefined &&
+            plugin !== undefined &&
+            !allows(policy, plugin, { ns: body.ns }, "list")
+          )
+            continue;
+          const current = body.versions.find((v) => v.v === body.current);
+          const oldest = body.versions.reduce((a, b) => (a.v < b.v ? a : b));
+          const newest = body.versions.reduce((a, b) => (a.v > b.v ? a : b));
+          out.push({
+            ns: body.ns,
+            name: body.name,
+            version: body.current,
+            versions: body.versions.length,
+            created: oldest.created,
+            updated: newest.created,
+            ...(current?.expires === undefined ? {} : { expires: current.expires }),
+          });
+        }
+        return out.sort((a, b) => (a.ns === b.ns ? a.name.localeCompare(b.name) : a.ns.localeCompare(b.ns)));
+      });
     if (plugin === undefined || ns === undefined) {
       if (plugin !== undefined) this.#limiter.attempt(plugin);
       return this.#audited("vault.ls", undefined, plugin, run, (res) => ({
@@ -1284,18 +1301,35 @@ export class Vault {
   }
 
   async #readPolicy(): Promise<PolicyDocument> {
-    const rec = await this.#backend.read("policy");
-    if (rec === undefined) return emptyPolicy();
-    return this.#openEnvelope<PolicyDocument>("policy", rec.value);
+    return this.#withCurrentKeys(async () => {
+      const rec = await this.#backend.read("policy");
+      if (rec === undefined) return emptyPolicy();
+      return this.#openEnvelope<PolicyDocument>("policy", rec.value);
+    });
   }
 
   async #readSecret(r: SecretRef): Promise<SecretBody> {
     const key = secretKey(r);
-    const rec = await this.#backend.read(key);
-    if (rec === undefined) throw notFound(r);
-    const body = this.#openEnvelope<SecretBody>(key, rec.value);
+    const body = await this.#withCurrentKeys(async () => {
+      const rec = await this.#backend.read(key);
+      if (rec === undefined) throw notFound(r);
+      return this.#openEnvelope<SecretBody>(key, rec.value);
+    });
     if (body.ns !== r.ns || body.name !== r.name) throw vaultTampered(`record ${key} names another secret`);
     return body;
+  }
+
+  /**
+   * Runs a read that checks record MACs; when one fails because another process gave the store a
+   * new integrity key meanwhile (a master rotation), once more with the keys the store now names.
+   */
+  async #withCurrentKeys<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      if (!isSecretError(err, "VAULT_TAMPERED") || !(await this.#reloadMeta())) throw err;
+      return read();
+    }
   }
 
   async #openValue(r: SecretRef, entry: ValueVersion): Promise<Buffer> {
@@ -1339,9 +1373,11 @@ export class Vault {
   async #dek(ns: string, version: number): Promise<KeyBytes> {
     const cached = this.#deks.get(`${ns}#${version}`);
     if (cached !== undefined) return cached;
-    const rec = await this.#backend.read(dekKey(ns));
-    if (rec === undefined) throw vaultTampered(`namespace ${ns} has no data keys`);
-    const ring = this.#openEnvelope<DekRing>(dekKey(ns), rec.value);
+    const ring = await this.#withCurrentKeys(async () => {
+      const rec = await this.#backend.read(dekKey(ns));
+      if (rec === undefined) throw vaultTampered(`namespace ${ns} has no data keys`);
+      return this.#openEnvelope<DekRing>(dekKey(ns), rec.value);
+    });
     try {
       return this.#dekFromRing(ring, version);
     } catch (err) {
@@ -1352,26 +1388,115 @@ export class Vault {
     }
   }
 
-  async #reloadMeta(): Promise<void> {
+  /**
+   * Takes the store's meta record and the keys it names (another process may have rotated the
+   * master, and with it the integrity key); true when the integrity key changed. Only meta's own
+   * MAC is checked here: what a handle then reads is checked record by record, what it commits
+   * against the whole store (#snapshot).
+   */
+  async #reloadMeta(): Promise<boolean> {
     const rec = await this.#backend.read("meta");
     if (rec === undefined) throw vaultTampered("vault meta record missing");
-    const meta = this.#openEnvelope<MetaBody>("meta", rec.value);
-    if (meta.master.check !== this.#meta.master.check) {
+    const keys = await this.#keysFor(rec.value);
+    const env = parseEnvelope("meta", rec.value);
+    if (!sameBytes(recordMac(keys.ik, "meta", env.b), env.mac)) {
+      this.#discard(keys);
+      throw vaultTampered("vault record meta failed its integrity check");
+    }
+    const changed = keys.ik !== this.#ik;
+    this.#adopt(keys);
+    return changed;
+  }
+
+  /**
+   * The keys a meta record names: this handle's own while its master and wrapped integrity key
+   * are the same, otherwise the provider's master that matches its check and the integrity key
+   * unwrapped with it. Meta's own MAC is for the caller to check with the integrity key returned.
+   */
+  async #keysFor(metaText: string): Promise<Keys> {
+    const env = parseEnvelope("meta", metaText);
+    const meta = parseJson(env.b, "meta") as MetaBody;
+    checkFormat(meta);
+    if (meta.storeId !== this.#meta.storeId)
+      throw vaultTampered("the vault's meta record names another store");
+    const sameMaster = meta.master?.check === this.#meta.master.check;
+    if (sameMaster && sameWrap(meta.ik, this.#meta.ik)) return { master: this.#master, ik: this.#ik, meta };
+    let master = this.#master;
+    if (!sameMaster) {
+      // Never back to a master a rotation replaced (the passphrase provider would open it: it
+      // takes the master from the store, and an old copy brings the old one along).
+      const seen = readHostState(this.#seenPath());
+      const known = [...(seen?.retired ?? []), ...(this.#meta.retired ?? [])];
+      const retired = retiredMaster(
+        { generation: seen?.generation ?? 0, head: null, host: null, retired: known },
+        String(meta.master?.check),
+      );
+      if (retired !== undefined) throw historyError(retired, this.#seenPath());
       const candidates = await this.#provider.candidates(Vault.#context(this.#backend, this.#storeId));
-      const expected = b64(meta.master.check);
+      const expected = b64(String(meta.master?.check));
       const match = candidates.find((k) => sameBytes(masterCheck(k, this.#storeId), expected));
       for (const k of candidates) if (k !== match) wipe(k);
       if (match === undefined)
         throw new SecretError(
           "MASTER_KEY_MISSING",
           "the vault's master key was rotated and this host has no copy of the new one",
+          {
+            hint: "import it on this host: keyhold vault export-master on a host that has it, then keyhold vault init --join here",
+          },
         );
+      master = match;
+    }
+    try {
+      return { master, ik: unwrapIk(master, this.#storeId, meta), meta };
+    } catch (err) {
+      if (master !== this.#master) wipe(master);
+      throw err;
+    }
+  }
+
+  /** Makes `keys` this handle's own, wiping the ones they replace. */
+  #adopt(keys: Keys): void {
+    if (keys.master !== this.#master) {
       wipe(this.#master);
-      this.#master = match;
+      this.#master = keys.master;
       for (const k of this.#keks.values()) wipe(k);
       this.#keks.clear();
     }
-    this.#meta = meta;
+    if (keys.ik !== this.#ik) {
+      wipe(this.#ik);
+      this.#ik = keys.ik;
+    }
+    this.#meta = keys.meta;
+  }
+
+  /** Wipes the keys of `keys` this handle does not hold (a store that failed its check named them). */
+  #discard(keys: Keys): void {
+    if (keys.master !== this.#master) wipe(keys.master);
+    if (keys.ik !== this.#ik) wipe(keys.ik);
+  }
+
+  /**
+   * One read of the whole store and the keys its meta names, checked against its head: the
+   * record count and the digest over every record's MAC, the head's own MAC and format, and with
+   * `full` every record's MAC and the shape of the head history (docs/vault-format.md section 4).
+   * The caller adopts `keys` when it accepts the snapshot, and discards them otherwise.
+   */
+  async #snapshot(full: boolean): Promise<Snapshot> {
+    const records = await this.#backend.readAll();
+    const metaRec = records.get("meta");
+    let keys: Keys = { master: this.#master, ik: this.#ik, meta: this.#meta };
+    const problems: string[] = [];
+    if (metaRec !== undefined && !this.#creating) {
+      try {
+        keys = await this.#keysFor(metaRec.value);
+      } catch (err) {
+        if (!isSecretError(err, "VAULT_TAMPERED")) throw err;
+        problems.push(err.message);
+      }
+    }
+    const snap = inspect(records, keys.ik, full, this.#parsed);
+    snap.problems.unshift(...problems);
+    return { ...snap, keys };
   }
 
   async #ensureRing(tx: Transaction, ns: string): Promise<DekRing> {
@@ -1398,16 +1523,20 @@ export class Vault {
     return fresh;
   }
 
-  /** Rewraps every DEK and the integrity key under KEK `nextKek` of `master` (KEK and master rotation). */
+  /**
+   * Rewraps every DEK and the integrity key `ik` (the current one, or the new one of a master
+   * rotation) under KEK `nextKek` of `master` (KEK and master rotation).
+   */
   async #rewrapAll(
     tx: Transaction,
     meta: MetaBody,
     master: KeyBytes,
     nextKek: number,
     newMaster?: MetaBody["master"],
+    ik: KeyBytes = this.#ik,
   ): Promise<number> {
     const kek = deriveKek(master, this.#storeId, nextKek);
-    const rings = await this.#backend.list("dek/");
+    const rings = tx.list("dek/");
     for (const key of rings) {
       const ring = await tx.get<DekRing>(key);
       if (ring === undefined) continue;
@@ -1420,7 +1549,7 @@ export class Vault {
       }
       tx.put(key, ring);
     }
-    const wIk = seal(kek, this.#ik, integrityKeyAd(this.#storeId, nextKek));
+    const wIk = seal(kek, ik, integrityKeyAd(this.#storeId, nextKek));
     const created = nowIso(this.#now);
     const next: MetaBody = {
       ...meta,
@@ -1428,7 +1557,10 @@ export class Vault {
       keks: [{ v: nextKek, created }],
       ik: { kek: nextKek, n: wIk.nonce.toString("base64"), c: wIk.ciphertext.toString("base64") },
       rotated: { ...meta.rotated, kek: created },
-      ...(newMaster === undefined ? {} : { master: newMaster }),
+      // The master replaced is retired: hosts that see this meta refuse a store that names it again.
+      ...(newMaster === undefined
+        ? {}
+        : { master: newMaster, retired: [...(meta.retired ?? []), meta.master.check] }),
     };
     tx.put("meta", next);
     tx.onCommit(() => {
@@ -1438,22 +1570,23 @@ export class Vault {
     return rings.length;
   }
 
-  #openEnvelope<T>(key: string, text: string): T {
+  #openEnvelope<T>(key: string, text: string, ik: KeyBytes = this.#ik): T {
     const env = parseEnvelope(key, text);
-    if (!sameBytes(recordMac(this.#ik, key, env.b), b64(env.m)))
-      throw vaultTampered(`vault record ${key} failed its integrity check`);
+    if (!sameBytes(recordMac(ik, key, env.b), env.mac))
+      throw vaultTampered(`vault record ${keyText(key)} failed its integrity check`);
     return parseJson(env.b, key) as T;
-  }
-
-  #sealEnvelope(key: string, body: Body): { text: string; mac: Buffer } {
-    const b = JSON.stringify(body);
-    const mac = recordMac(this.#ik, key, b);
-    return { text: JSON.stringify({ k: key, b, m: mac.toString("base64") }), mac };
   }
 
   /**
    * Runs `work` against a fresh transaction and commits its writes together with the new head,
    * retrying from scratch when another writer committed first (optimistic concurrency).
+   *
+   * Each attempt starts from one read of the whole store, checked against its head (#snapshot:
+   * the digest over every record's MAC, the count, the head's MAC) and against this host's
+   * memory of the store's history; everything the work reads comes from that read, and the new
+   * head's digest is made from it. So a record swapped in after the check (a history record from
+   * another branch, say) is not built on: the commit either names exactly what was checked or
+   * fails its compare-and-swap.
    */
   async #transact<T>(
     op: string,
@@ -1472,33 +1605,37 @@ export class Vault {
         if (this.#audit !== undefined && this.#lastAudit === null)
           await this.#record({ op: "vault.open", result: "ok" });
         for (let attempt = 0; attempt < COMMIT_ATTEMPTS; attempt++) {
-          const tx = new Transaction(this.#backend, (key, text) => this.#openEnvelope(key, text));
-          // This host's memory before the head: whatever another process of this host saw since
-          // is then in the head read next. Never write on top of a store that does not extend it.
+          // This host's memory before the store: whatever another process of this host saw since
+          // is then in the store read next. Never write on top of a store that does not extend it.
           const seen = readHostState(this.#seenPath());
-          const headRec = await this.#backend.read("head");
-          const head: HeadBody =
-            headRec === undefined
-              ? { generation: 0, count: 0, digest: Buffer.alloc(32).toString("base64"), updated: "" }
-              : this.#openEnvelope<HeadBody>("head", headRec.value);
-          const headMac = headRec === undefined ? null : parseEnvelope("head", headRec.value).m;
-          if (headMac !== null) {
+          const snap = await this.#snapshot(false);
+          const head = snap.head;
+          if (this.#creating) {
+            if (snap.records.size > 0)
+              throw new SecretError("VAULT_EXISTS", `a vault already exists at ${this.#backend.location}`);
+          } else if (snap.problems.length > 0) {
+            this.#discard(snap.keys);
+            throw vaultTampered(`vault failed its integrity check: ${snap.problems[0]}`);
+          }
+          const tx = new Transaction(snap.records, (key, text) =>
+            this.#openEnvelope(key, text, snap.keys.ik),
+          );
+          if (head !== undefined) {
             const verdict = await judgeHistory(seen, {
               generation: head.generation,
-              head: headMac,
-              since: head.since ?? null,
+              head: snap.headMac,
+              since: snap.format >= 2 ? (head.since as number) : null,
+              master: snap.keys.meta.master.check,
               linkAt: async (g) => linkIn(await tx.get<ChainSegment>(chainKey(g)), g),
             });
             const refused = historyError(verdict, this.#seenPath());
-            if (refused !== undefined) throw refused;
+            if (refused !== undefined) {
+              this.#discard(snap.keys);
+              throw refused;
+            }
           }
-          // Keys derived from a stale master would seal data nobody else can open: follow the
-          // store's current master (another process may have rotated it) before doing anything.
-          const current = await tx.get<MetaBody>("meta");
-          if (current !== undefined) {
-            if (current.master.check !== this.#meta.master.check) await this.#reloadMeta();
-            else this.#meta = current;
-          }
+          // The store checked out: the keys it names (another process may have rotated them) are this handle's now.
+          this.#adopt(snap.keys);
           let result: T;
           try {
             result = await work(tx);
@@ -1510,62 +1647,56 @@ export class Vault {
             }
             throw err;
           }
-          // A format 1 store is upgraded by this commit: format 2 in meta, the chain starts here.
+          // An older store is upgraded by this commit: format 3 in meta and head; a format 1
+          // store's history starts here, a format 2 store's goes on.
           const meta = await tx.get<MetaBody>("meta");
           if (meta !== undefined && meta.format < VAULT_FORMAT)
             tx.put("meta", { ...meta, format: VAULT_FORMAT });
-          const chained = headMac !== null && head.since !== undefined;
-          if (chained && !(await this.#appendToChain(tx, head, headMac))) {
-            // The history already moved past this head: another writer committed since it was read.
-            if ((await this.#backend.read("head"))?.rev === headRec?.rev)
-              throw vaultTampered(
-                `the vault's head history (${chainKey(head.generation)}) is out of step with its head`,
-              );
-            await sleep(Math.floor(Math.random() * Math.min(50, 2 ** attempt)));
-            continue;
-          }
-          const ops: CommitOp[] = [];
-          const digest = b64(head.digest);
-          let count = head.count;
-          for (const [key, write] of tx.writes) {
-            const before = await tx.read(key);
-            if (before.mac !== null) {
-              xorInto(digest, before.mac);
-              count--;
-            }
-            if (write === null) {
-              if (before.rev !== null) ops.push({ key, expect: before.rev, value: null });
-              continue;
-            }
-            const sealed = this.#sealEnvelope(key, write);
-            xorInto(digest, sealed.mac);
-            count++;
-            ops.push({ key, expect: before.rev, value: sealed.text });
-          }
+          const chained = head !== undefined && snap.format >= 2;
+          if (chained && !(await this.#appendToChain(tx, head, snap.headMac)))
+            throw vaultTampered(
+              `the vault's head history (${chainKey(head.generation)}) is out of step with its head`,
+            );
+          const { ops, macs, ik } = this.#commitOps(tx, snap);
           // Each host seals its own audit position: the hosts sharing a store keep separate logs.
+          // A long-lived handle's last record may be older than what another process of this
+          // host sealed since: a seal never moves back, or cutting the log there would not show.
           const seals = { ...(chained ? head.seals : {}) };
-          if (this.#lastAudit !== null)
-            seals[seen?.host ?? (await hostId(this.#seenPath()))] = this.#lastAudit;
+          if (this.#lastAudit !== null) {
+            const host = seen?.host ?? (await hostId(this.#seenPath()));
+            const sealed = Object.hasOwn(seals, host) ? seals[host] : undefined;
+            if (sealed === undefined || sealed.seq < this.#lastAudit.seq) seals[host] = this.#lastAudit;
+          }
+          const generation = (head?.generation ?? 0) + 1;
           const nextHead: HeadBody = {
-            generation: head.generation + 1,
-            prev: chained ? headMac : null,
-            since: chained ? (head.since as number) : head.generation + 1,
-            count,
-            digest: digest.toString("base64"),
+            format: VAULT_FORMAT,
+            generation,
+            prev: chained ? snap.headMac : null,
+            since: chained ? (head.since as number) : generation,
+            count: macs.size,
+            digest: storeDigest(ik, macs).toString("base64"),
             seals,
             updated: nowIso(this.#now),
           };
-          const sealedHead = this.#sealEnvelope("head", nextHead);
-          ops.push({ key: "head", expect: headRec?.rev ?? null, value: sealedHead.text });
+          const sealedHead = sealEnvelope(ik, "head", nextHead);
+          ops.push({ key: "head", expect: snap.records.get("head")?.rev ?? null, value: sealedHead.text });
           if ((await this.#backend.commit(ops)) === "ok") {
             const written = tx.written<MetaBody>("meta");
             if (written !== undefined) this.#meta = written;
+            if (ik !== this.#ik) {
+              wipe(this.#ik);
+              this.#ik = ik;
+            }
             for (const hook of tx.hooks) hook();
-            await rememberHead(this.#seenPath(), nextHead.generation, sealedHead.mac.toString("base64"));
+            await rememberHead(
+              this.#seenPath(),
+              nextHead.generation,
+              sealedHead.mac.toString("base64"),
+              this.#meta.retired,
+            );
             return result;
           }
           await sleep(Math.floor(Math.random() * Math.min(50, 2 ** attempt)));
-          if (attempt % 5 === 4) await this.#reloadMeta();
         }
         throw new SecretError("VAULT_CONFLICT", "too many concurrent writers; the change was not made", {
           hint: "try again",
@@ -1573,6 +1704,39 @@ export class Vault {
       },
       detail,
     );
+  }
+
+  /**
+   * The record writes of a commit and the MAC of every record after it (for the digest). With a
+   * new integrity key (master rotation) every record is MACed again, its body unchanged: each is
+   * checked under the old key first, so nothing altered behind the vault's back is sealed anew.
+   */
+  #commitOps(tx: Transaction, snap: Snapshot): { ops: CommitOp[]; macs: Map<string, Buffer>; ik: KeyBytes } {
+    const ik = tx.integrityKey ?? this.#ik;
+    const macs = new Map(snap.macs);
+    const ops: CommitOp[] = [];
+    const rev = (key: string) => snap.records.get(key)?.rev ?? null;
+    for (const [key, write] of tx.writes) {
+      macs.delete(key);
+      if (write === null) {
+        if (rev(key) !== null) ops.push({ key, expect: rev(key), value: null });
+        continue;
+      }
+      const sealed = sealEnvelope(ik, key, write);
+      macs.set(key, sealed.mac);
+      ops.push({ key, expect: rev(key), value: sealed.text });
+    }
+    if (ik !== this.#ik) {
+      for (const [key, env] of snap.envelopes) {
+        if (tx.writes.has(key)) continue;
+        if (!sameBytes(recordMac(this.#ik, key, env.b), env.mac))
+          throw vaultTampered(`vault record ${keyText(key)} failed its integrity check`);
+        const sealed = sealEnvelope(ik, key, env.b);
+        macs.set(key, sealed.mac);
+        ops.push({ key, expect: rev(key), value: sealed.text });
+      }
+    }
+    return { ops, macs, ik };
   }
 
   /** Runs `work` and appends one audit event with its outcome (never a value). */
@@ -1617,7 +1781,7 @@ export class Vault {
   }
 
   #seenPath(): string {
-    return join(this.#stateDir, `vault-${this.#storeId.toString("hex")}.seen`);
+    return hostStatePath(this.#stateDir, this.#storeId);
   }
 
   /**
@@ -1636,41 +1800,38 @@ export class Vault {
   }
 }
 
-/** Reads made and writes staged by one attempt of a commit. */
+/** Reads made and writes staged by one attempt of a commit, over one checked read of the store. */
 class Transaction {
-  readonly #backend: VaultBackend;
+  readonly #records: ReadonlyMap<string, StoredRecord>;
   readonly #open: (key: string, text: string) => unknown;
-  readonly #reads = new Map<string, TxRead>();
+  readonly #bodies = new Map<string, Body>();
   readonly writes = new Map<string, Body | null>();
   readonly hooks: Array<() => void> = [];
+  /** A new integrity key every record of this commit is MACed with (master rotation). */
+  integrityKey: KeyBytes | undefined;
 
-  constructor(backend: VaultBackend, openEnvelope: (key: string, text: string) => unknown) {
-    this.#backend = backend;
+  constructor(
+    records: ReadonlyMap<string, StoredRecord>,
+    openEnvelope: (key: string, text: string) => unknown,
+  ) {
+    this.#records = records;
     this.#open = openEnvelope;
   }
 
-  async read(key: string): Promise<TxRead> {
-    let r = this.#reads.get(key);
-    if (r === undefined) {
-      const rec = await this.#backend.read(key);
-      if (rec === undefined) r = { rev: null, mac: null, body: undefined };
-      else {
-        const body = this.#open(key, rec.value) as Body;
-        r = { rev: rec.rev, mac: b64(parseEnvelope(key, rec.value).m), body };
-      }
-      this.#reads.set(key, r);
-    }
-    return r;
-  }
-
-  /** The record as this transaction sees it (its own writes first), as a private copy. */
+  /** The record as this transaction sees it (its own writes first), as a private copy; its MAC is checked. */
   async get<T extends Body>(key: string): Promise<T | undefined> {
     if (this.writes.has(key)) {
       const w = this.writes.get(key);
       return w === null || w === undefined ? undefined : (structuredClone(w) as T);
     }
-    const r = await this.read(key);
-    return r.body === undefined ? undefined : (structuredClone(r.body) as T);
+    let body = this.#bodies.get(key);
+    if (body === undefined) {
+      const rec = this.#records.get(key);
+      if (rec === undefined) return undefined;
+      body = this.#open(key, rec.value) as Body;
+      this.#bodies.set(key, body);
+    }
+    return structuredClone(body) as T;
   }
 
   async require<T extends Body>(key: string, missing: () => SecretError): Promise<T> {
@@ -1679,12 +1840,28 @@ class Transaction {
     return body;
   }
 
+  /** The keys under `prefix` as this transaction sees them, sorted. */
+  list(prefix: string): string[] {
+    const keys = new Set([...this.#records.keys()].filter((k) => k.startsWith(prefix)));
+    for (const [key, write] of this.writes)
+      if (key.startsWith(prefix)) {
+        if (write === null) keys.delete(key);
+        else keys.add(key);
+      }
+    return [...keys].sort();
+  }
+
   put(key: string, body: Body): void {
     this.writes.set(key, body);
   }
 
   delete(key: string): void {
     this.writes.set(key, null);
+  }
+
+  /** MACs every record of this commit, its head and digest with `ik` instead of the current key. */
+  rekey(ik: KeyBytes): void {
+    this.integrityKey = ik;
   }
 
   written<T>(key: string): T | undefined {
@@ -1742,6 +1919,11 @@ function notFound(r: SecretRef): SecretError {
   });
 }
 
+/** This host's memory of the store (docs/vault-format.md section 7). */
+function hostStatePath(stateDir: string, storeId: Buffer): string {
+  return join(stateDir, `vault-${storeId.toString("hex")}.seen`);
+}
+
 function b64(text: string): Buffer {
   return Buffer.from(String(text), "base64");
 }
@@ -1752,17 +1934,153 @@ function parseJson(text: string, key: string): unknown {
     if (typeof v !== "object" || v === null) throw new Error("not an object");
     return v;
   } catch {
-    throw vaultTampered(`vault record ${key} is malformed`);
+    throw vaultTampered(`vault record ${keyText(key)} is malformed`);
   }
 }
 
-function parseEnvelope(key: string, text: string): { k: string; b: string; m: string } {
+/** Half of a UTF-16 pair alone: UTF-8 has no bytes for it, so two keys would encode alike. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function parseEnvelope(key: string, text: string): Envelope {
+  if (Buffer.byteLength(key, "utf8") > RECORD_KEY_MAX_BYTES || LONE_SURROGATE.test(key))
+    throw vaultTampered(`vault record ${keyText(key)} has a key that cannot be MACed`);
   const env = parseJson(text, key) as { k?: unknown; b?: unknown; m?: unknown };
   if (typeof env.k !== "string" || typeof env.b !== "string" || typeof env.m !== "string")
-    throw vaultTampered(`vault record ${key} is malformed`);
-  if (env.k !== key) throw vaultTampered(`vault record ${key} holds the record of ${env.k.slice(0, 80)}`);
-  if (b64(env.m).length !== 32) throw vaultTampered(`vault record ${key} is malformed`);
-  return { k: env.k, b: env.b, m: env.m };
+    throw vaultTampered(`vault record ${keyText(key)} is malformed`);
+  if (env.k !== key)
+    throw vaultTampered(`vault record ${keyText(key)} holds the record of ${keyText(env.k)}`);
+  const mac = b64(env.m);
+  if (mac.length !== 32) throw vaultTampered(`vault record ${keyText(key)} is malformed`);
+  return { b: env.b, mac };
+}
+
+/** An envelope (section 3) for `body` (an object, or body text kept as it is) under `ik`. */
+function sealEnvelope(ik: KeyBytes, key: string, body: Body | string): { text: string; mac: Buffer } {
+  const b = typeof body === "string" ? body : JSON.stringify(body);
+  const mac = recordMac(ik, key, b);
+  return { text: JSON.stringify({ k: key, b, m: mac.toString("base64") }), mac };
+}
+
+function checkFormat(meta: MetaBody): void {
+  const { format } = meta;
+  if (typeof format !== "number" || !Number.isInteger(format) || format > VAULT_FORMAT || format < 1) {
+    const shown = typeof format === "number" ? String(format) : quoted(String(format), 20);
+    throw new SecretError("FORMAT_UNSUPPORTED", `vault format ${shown} is not supported by this keyhold`, {
+      hint: "upgrade keyhold",
+    });
+  }
+}
+
+/** The integrity key `meta` wraps, under the KEK of `master` it names (a VAULT_TAMPERED error if it does not open). */
+function unwrapIk(master: KeyBytes, storeId: Buffer, meta: MetaBody): KeyBytes {
+  let kek: KeyBytes | undefined;
+  try {
+    const { ik } = meta;
+    if (!Number.isSafeInteger(ik?.kek) || ik.kek < 1) throw new Error("no KEK version");
+    kek = deriveKek(master, storeId, ik.kek);
+    return open(kek, b64(ik.n), b64(ik.c), integrityKeyAd(storeId, ik.kek), "the integrity key");
+  } catch {
+    throw vaultTampered("the vault's integrity key does not open with its master key");
+  } finally {
+    wipe(kek);
+  }
+}
+
+function sameWrap(a: MetaBody["ik"] | undefined, b: MetaBody["ik"]): boolean {
+  return a?.kek === b.kek && a.n === b.n && a.c === b.c;
+}
+
+/**
+ * Checks one read of the whole store against its head with integrity key `ik` (section 4): the
+ * head's MAC, its format against meta's, the record count and the digest over every record's MAC;
+ * with `full`, every record's MAC and the shape of the head history too. Without `full` only
+ * meta's MAC is recomputed: the digest vouches for every record's MAC, and each record a commit
+ * reads is checked as it is read.
+ */
+function inspect(
+  records: Map<string, StoredRecord>,
+  ik: KeyBytes,
+  full: boolean,
+  parsed: EnvelopeCache,
+): Omit<Snapshot, "keys"> {
+  const problems: string[] = [];
+  const envelopes = new Map<string, Envelope>();
+  const macs = new Map<string, Buffer>();
+  const segments = new Map<string, ChainSegment>();
+  let metaFormat: unknown;
+  for (const [key, rec] of records) {
+    if (key === "head") continue;
+    try {
+      let known = parsed.get(key);
+      if (known === undefined || known.text !== rec.value) {
+        known = { text: rec.value, env: parseEnvelope(key, rec.value) };
+        parsed.set(key, known);
+      }
+      const { env } = known;
+      envelopes.set(key, env);
+      macs.set(key, env.mac);
+      if ((full || key === "meta") && !sameBytes(recordMac(ik, key, env.b), env.mac))
+        problems.push(`record ${keyText(key)} failed its integrity check`);
+      else if (key === "meta") metaFormat = (parseJson(env.b, key) as MetaBody).format;
+      else if (full && key.startsWith("chain/")) segments.set(key, parseJson(env.b, key) as ChainSegment);
+    } catch (err) {
+      problems.push(isSecretError(err) ? err.message : `record ${keyText(key)} is malformed`);
+    }
+  }
+  if (parsed.size > envelopes.size)
+    for (const key of parsed.keys()) if (!envelopes.has(key)) parsed.delete(key);
+  const snap: Omit<Snapshot, "keys"> = {
+    records,
+    envelopes,
+    macs,
+    head: undefined,
+    headMac: "",
+    format: 0,
+    segments,
+    problems,
+  };
+  const headRec = records.get("head");
+  if (headRec === undefined) {
+    problems.push("the integrity root (head) is missing");
+    return snap;
+  }
+  try {
+    const env = parseEnvelope("head", headRec.value);
+    if (!sameBytes(recordMac(ik, "head", env.b), env.mac))
+      throw vaultTampered("vault record head failed its integrity check");
+    const head = parseJson(env.b, "head") as HeadBody;
+    // From format 3 the head names its format; a head without one is format 1 or 2, as meta says.
+    const format = head.format ?? (metaFormat === 1 ? 1 : 2);
+    if (format !== metaFormat || (head.format !== undefined && head.format < 3))
+      problems.push("the integrity root and the meta record name different formats");
+    const count = records.size - 1;
+    if (head.count !== count)
+      problems.push(`the store holds ${count} records, its integrity root says ${head.count}`);
+    const digest = format >= 3 ? storeDigest(ik, macs) : xorDigest(macs.values());
+    if (!sameBytes(b64(head.digest), digest))
+      problems.push(
+        "the store's records do not match its integrity root (a record was added, removed or replayed)",
+      );
+    if (full) problems.push(...chainProblems(head, format >= 2, segments));
+    Object.assign(snap, { head, headMac: env.mac.toString("base64"), format });
+  } catch (err) {
+    problems.push(isSecretError(err) ? err.message : "the integrity root is malformed");
+  }
+  return snap;
+}
+
+/**
+ * Envelopes parsed from earlier reads of the store, by record key with the text they came from:
+ * a commit reads every record, and most are the same text as last time (parsing is a pure
+ * function of the text, so reusing it changes nothing the checks see).
+ */
+type EnvelopeCache = Map<string, { text: string; env: Envelope }>;
+
+/** The digest of format 1 and 2 stores: the XOR of every record's MAC (section 8). */
+function xorDigest(macs: Iterable<Buffer>): Buffer {
+  const digest = Buffer.alloc(32);
+  for (const mac of macs) xorInto(digest, mac);
+  return digest;
 }
 
 export { KEY_BYTES };

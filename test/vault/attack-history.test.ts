@@ -13,7 +13,7 @@ import {
   VAULT_FILE,
   type Vault,
 } from "../../src/vault/index.js";
-import { deriveKek, integrityKeyAd, open, recordMac } from "../../src/vault/crypto.js";
+import { deriveKek, integrityKeyAd, open, recordMac, storeDigest } from "../../src/vault/crypto.js";
 import { makeCanary, makeScratch } from "../support/scratch.js";
 import { STORE_ARGON2, type StoreExpectations } from "../vectors/generate-vault-store.js";
 import { startPostgres, type TestPostgres } from "./postgres-server.js";
@@ -23,7 +23,7 @@ import { makeVaultWorld } from "./support.js";
  * Attacks on the vault's history protection (docs/vault-format.md sections 4 and 7) by the
  * database administrator: plain SQL on a real PostgreSQL records table, never a key of any host
  * (test 3 adds a master key that was leaked and then rotated away). Each test states the claim
- * it attacks and asserts the behaviour the docs promise; a `todo` test is a hole still open.
+ * it attacks and asserts the behaviour the docs promise.
  */
 
 let server: TestPostgres | string;
@@ -131,9 +131,7 @@ async function pluginReads(vault: Vault, canary: string): Promise<boolean> {
   }
 }
 
-test("records swapped for older versions of themselves, chosen so the XOR digest still matches, are caught", {
-  todo: "HIGH: the XOR set digest is linear; an admin holding ~260 record pairs solves for a swap set that keeps the digest (revoke undone, values rolled back, head unchanged)",
-}, async (t) => {
+test("records swapped for older versions of themselves, chosen so the XOR digest still matches, are caught", async (t) => {
   if (typeof server === "string") return t.skip(server);
   const s = server;
   const world = await makeVaultWorld("keyhold-attack-xor-");
@@ -190,9 +188,7 @@ test("records swapped for older versions of themselves, chosen so the XOR digest
   }
 });
 
-test("a commit does not write on top of a fork dressed up with a history record from another branch", {
-  todo: "MEDIUM: the commit-time history check reads chain/<n> with its MAC only, not against the digest; a replayed chain record from the real branch lets a host commit on a fork and remember it",
-}, async (t) => {
+test("a commit does not write on top of a fork dressed up with a history record from another branch", async (t) => {
   if (typeof server === "string") return t.skip(server);
   const s = server;
   const a = await makeVaultWorld("keyhold-attack-splice-a-");
@@ -234,11 +230,13 @@ test("a commit does not write on top of a fork dressed up with a history record 
 
     // Just before A's service commits, chain/0 of the real branch is swapped in; just after, back.
     await setValue(s, "splice", "chain/0", realChain0.value);
+    const headBefore = ((await rows(s, "splice")).get("head") as Row).value;
     const committed = await service.put("app/other", "a").then(
       () => "committed",
       (err: unknown) => (isSecretError(err) ? err.code : String(err)),
     );
     service.close();
+    const headAfter = ((await rows(s, "splice")).get("head") as Row).value;
     await setValue(s, "splice", "chain/0", forkChain0.value);
 
     const reopened = await a.open({ backend: ba }).catch((err: unknown) => err);
@@ -250,16 +248,18 @@ test("a commit does not write on top of a fork dressed up with a history record 
       evidence += `; A reopens: ok=${report.ok} history=${report.history}; revoked grant back: ${grants.length > 0}`;
       v.close();
     }
-    assert.equal(committed, "VAULT_FORKED", evidence);
+    // The commit checks the whole store against its head first: the swapped-in history record is
+    // not the one the fork's head names, so nothing is written and A's memory stays where it was.
+    assert.equal(committed, "VAULT_TAMPERED", evidence);
+    assert.equal(headAfter, headBefore, "nothing was committed on the fork");
+    assert.ok(isSecretError(reopened, "VAULT_FORKED"), evidence);
   } finally {
     for (const x of backends) await x.close();
     for (const w of [a, b, c]) w.cleanup();
   }
 });
 
-test("after rotate --all, a master key that leaked before it no longer lets anyone forge the store", {
-  todo: "MEDIUM: the integrity key survives master/KEK rotation and rotate --all; an old master plus an old meta row yields the current IK, so the admin forges heads, history and policy",
-}, async (t) => {
+test("after rotate --all, a master key that leaked before it no longer lets anyone forge the store", async (t) => {
   if (typeof server === "string") return t.skip(server);
   const s = server;
   const world = await makeVaultWorld("keyhold-attack-ik-");
@@ -333,9 +333,98 @@ test("after rotate --all, a master key that leaked before it no longer lets anyo
   }
 });
 
-test("a host that saw a format 1 store at generation m refuses a store whose chain claims format 2 at or before m", {
-  todo: "LOW: memory from format 1 (a bare generation) turns any chained store into first sight, even one whose history starts at or before the generation the host saw in format 1 (provably a fork)",
-}, async () => {
+test("after a master rotation, a copy from before it, forged on with the leaked old master, is refused (passphrase)", async (t) => {
+  if (typeof server === "string") return t.skip(server);
+  const s = server;
+  // The passphrase provider keeps the master in the store: whoever restores an old copy restores
+  // the old master with it, and the host's passphrase opens it. Only the host's memory can tell.
+  const world = await makeVaultWorld("keyhold-attack-retired-");
+  const backend = await PostgresBackend.connect(connectionFor(s, "retired"));
+  const canary = makeCanary("retired");
+  const pass = Secret.fromString("passphrase of the retired test");
+  const provider = passphraseProvider({ passphrase: pass, argon2: STORE_ARGON2 });
+  try {
+    const vault = await world.init({ backend, provider });
+    await vault.put("app/key", canary);
+    await vault.registerManifest(plugin1);
+    await vault.grant("plugin1", grant1, { passphrase: pass });
+    const leaked = Buffer.from((await vault.exportMaster({ passphrase: pass })).exposeBytes());
+    const older = await rows(s, "retired");
+    await vault.rotateMaster({ passphrase: pass, reason: "suspected compromise" });
+    await vault.revoke("plugin1", "app", "key", { passphrase: pass });
+    await vault.put("app/other", "after the revoke");
+    vault.close();
+    // A service keeps a handle open across what follows.
+    const service = await world.open({ backend, provider });
+
+    // The administrator puts the old copy back and forges commits on it with the old integrity
+    // key, the history holding every real head MAC up to the head the host remembers (all of
+    // them are in the table for anyone to copy).
+    const now = await rows(s, "retired");
+    const headNow = envelope((now.get("head") as Row).value);
+    const generation = JSON.parse(headNow.b).generation as number;
+    const realLinks = JSON.parse(envelope((now.get("chain/0") as Row).value).b).links as string[];
+    const meta = JSON.parse(envelope((older.get("meta") as Row).value).b);
+    const storeId = Buffer.from(meta.storeId, "base64");
+    const ik = open(
+      deriveKek(leaked, storeId, meta.ik.kek),
+      Buffer.from(meta.ik.n, "base64"),
+      Buffer.from(meta.ik.c, "base64"),
+      integrityKeyAd(storeId, meta.ik.kek),
+      "ik",
+    );
+    const forge = (key: string, body: unknown) => {
+      const b = JSON.stringify(body);
+      return JSON.stringify({ k: key, b, m: recordMac(ik, key, b).toString("base64") });
+    };
+    const forged = new Map(older);
+    const chain0 = { first: 1, links: [...realLinks, headNow.m] };
+    forged.set("chain/0", { key: "chain/0", rev: "1", value: forge("chain/0", chain0) });
+    const macs = new Map(
+      [...forged.values()]
+        .filter((r) => r.key !== "head")
+        .map((r) => [r.key, Buffer.from(envelope(r.value).m, "base64")]),
+    );
+    const head = {
+      format: 3,
+      generation: generation + 1,
+      prev: headNow.m,
+      since: 1,
+      count: macs.size,
+      digest: storeDigest(ik, macs).toString("base64"),
+      seals: {},
+      updated: new Date().toISOString(),
+    };
+    forged.set("head", { key: "head", rev: "1", value: forge("head", head) });
+    await putBack(s, "retired", forged);
+
+    // The open handle's next read finds records its integrity key does not verify and looks at
+    // the store's meta again: it names the retired master, which the handle does not go back to.
+    const served = await service.policy().then(
+      (p) => `read the policy: plugin1 granted ${(p.grants.plugin1 ?? []).length > 0}`,
+      (err: unknown) => (isSecretError(err) ? err.code : String(err)),
+    );
+    service.close();
+    assert.equal(served, "VAULT_ROLLBACK");
+
+    const outcome = await world.open({ backend, provider }).catch((err: unknown) => err);
+    let evidence = "";
+    if (!isSecretError(outcome)) {
+      const v = outcome as Vault;
+      const report = await v.verify();
+      evidence = `opened; verify ok=${report.ok} history=${report.history}; plugin1 reads app/key: ${await pluginReads(v, canary)}`;
+      v.close();
+    }
+    leaked.fill(0);
+    assert.ok(isSecretError(outcome, "VAULT_ROLLBACK"), `the forged copy was accepted: ${evidence}`);
+  } finally {
+    pass.dispose();
+    await backend.close();
+    world.cleanup();
+  }
+});
+
+test("a host that saw a format 1 store at generation m refuses a store whose chain claims format 2 at or before m", async () => {
   const scratch = makeScratch("keyhold-attack-legacy-");
   try {
     const source = join(import.meta.dirname, "..", "..", "..", "test", "vectors", "vault-stores", "format-1");
@@ -374,9 +463,7 @@ test("a host that saw a format 1 store at generation m refuses a store whose cha
   }
 });
 
-test("text the database administrator writes never reaches an error message raw (terminal control characters)", {
-  todo: "LOW: a record's `k` (and any row key) is copied raw into VAULT_TAMPERED messages and `vault verify` problem lines; escape sequences can overwrite what the operator sees",
-}, async (t) => {
+test("text the database administrator writes never reaches an error message raw (terminal control characters)", async (t) => {
   if (typeof server === "string") return t.skip(server);
   const s = server;
   const world = await makeVaultWorld("keyhold-attack-escape-");

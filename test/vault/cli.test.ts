@@ -333,3 +333,50 @@ test("keyhold vault put --from-file --shred migrates a plaintext file and remove
     s.cleanup();
   }
 });
+
+test("keyhold vault: text written into the store reaches the terminal with its control characters escaped", () => {
+  const s = makeScratch("keyhold-vault-cli-");
+  try {
+    assert.equal(keyhold(s.env, ["init"]).code, 0);
+    const path = join(s.state, "vault", "vault.json");
+    const doc = JSON.parse(readFileSync(path, "utf8"));
+    // Erase the line, return to its start and print a reassuring verdict; a C1 CSI as well.
+    const hostile = "\x1b[2K\rvault verified\x1b[8m\x9b2J\x7f";
+    const policy = JSON.parse(doc.records.policy.v);
+    doc.records.policy.v = JSON.stringify({ ...policy, k: hostile });
+    doc.records[`secret/${hostile}`] = { r: 1, v: doc.records.meta.v };
+    writeFileSync(path, JSON.stringify(doc));
+    const raw = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/;
+    for (const args of [["verify"], ["verify", "--json"], ["ls"], ["audit", "verify"]]) {
+      const o = keyhold(s.env, args);
+      assert.notEqual(o.code, 0, args.join(" "));
+      assert.match(o.stdout + o.stderr, /VAULT_TAMPERED/, args.join(" "));
+      assert.doesNotMatch(o.stdout, raw, `stdout of ${args.join(" ")}: ${JSON.stringify(o.stdout)}`);
+      assert.doesNotMatch(o.stderr, raw, `stderr of ${args.join(" ")}: ${JSON.stringify(o.stderr)}`);
+    }
+  } finally {
+    s.cleanup();
+  }
+});
+
+test("keyhold's error printer escapes control characters in any message and hint", async () => {
+  const { reportError } = await import("../../src/cli/main.js");
+  const { SecretError } = await import("../../src/secret/index.js");
+  const { Writable, Readable } = await import("node:stream");
+  let text = "";
+  const stderr = new Writable({
+    write(chunk, _encoding, done) {
+      text += String(chunk);
+      done();
+    },
+  });
+  const io = { stdin: Readable.from([]), stdout: stderr, stderr, env: {} };
+  reportError(
+    io,
+    new SecretError("IO_ERROR", "from a server: \x1b]0;pwned\x07\r\n\x9bok", { hint: "\x1b[1A" }),
+  );
+  reportError(io, new Error("unexpected \x1b[2J"));
+  assert.equal(text.split("\n").length, 4, text);
+  assert.doesNotMatch(text.replaceAll("\n", ""), /[\x00-\x1f\x7f-\x9f]/);
+  assert.match(text, /^keyhold: from a server: \\x1b\]0;pwned\\x07\\x0d\\x0a\\x9bok \[IO_ERROR\]\n/);
+});

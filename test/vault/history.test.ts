@@ -1,10 +1,20 @@
 import assert from "node:assert/strict";
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { isSecretError } from "../../src/secret/index.js";
-import { FileBackend, joinVault, openVault, VAULT_FILE } from "../../src/vault/index.js";
+import { isSecretError, Secret } from "../../src/secret/index.js";
 import { CHAIN_SEGMENT } from "../../src/vault/history.js";
+import { MASTER_CREDENTIAL } from "../../src/vault/providers.js";
+import { FileBackend, joinVault, openVault, passphraseProvider, VAULT_FILE } from "../../src/vault/index.js";
+import { STORE_ARGON2, type StoreExpectations } from "../vectors/generate-vault-store.js";
 import { makeVaultWorld, type VaultWorld } from "./support.js";
 
 /**
@@ -94,26 +104,45 @@ test("a host that saw an early generation accepts a store that grew past several
 test("host memory from before format 2 (a bare generation) still catches a rollback, then learns the head", async () => {
   const world = await makeVaultWorld();
   try {
-    const vault = await world.init();
-    await vault.put("app/key", "one");
-    vault.close();
-    const seen = seenFile(world);
-    const generation = JSON.parse(readFileSync(seen, "utf8")).generation as number;
+    // The format 1 store kept in the vectors, as the keyhold of that format wrote it: a host with
+    // memory from then remembers a bare generation.
+    const source = join(import.meta.dirname, "..", "..", "..", "test", "vectors", "vault-stores", "format-1");
+    const expect = JSON.parse(readFileSync(join(source, "expect.json"), "utf8")) as StoreExpectations;
+    mkdirSync(world.vaultDir, { mode: 0o700 });
+    copyFileSync(join(source, VAULT_FILE), join(world.vaultDir, VAULT_FILE));
+    const meta = body(world, "meta") as { storeId: string };
+    const generation = body(world, "head").generation as number;
+    const seen = join(
+      world.scratch.state,
+      `vault-${Buffer.from(meta.storeId, "base64").toString("hex")}.seen`,
+    );
+    const pass = Secret.fromString(expect.passphrase);
+    const provider = passphraseProvider({ passphrase: pass, argon2: STORE_ARGON2 });
+    const backend = new FileBackend({ dir: world.vaultDir, shred: false });
 
     writeFileSync(seen, `${generation + 5}\n`, { mode: 0o600 });
-    await assert.rejects(world.open(), code("VAULT_ROLLBACK"));
+    await assert.rejects(world.open({ backend, provider }), code("VAULT_ROLLBACK"));
 
+    // Another host writes: its first commit upgrades the store, whose history starts there.
     writeFileSync(seen, `${generation}\n`, { mode: 0o600 });
-    const v = await world.open();
+    const other = join(world.scratch.root, "other-state");
+    mkdirSync(other, { mode: 0o700 });
+    const writer = await openVault({ backend, provider, stateDir: other });
+    await writer.put("app/key", "one");
+    writer.close();
+    assert.equal(body(world, "head").since, generation + 1);
+
+    const v = await world.open({ backend, provider });
     const report = await v.verify();
     assert.deepEqual([report.ok, report.history, report.firstSight], [true, "unchanged", true]);
     v.close();
     const learnt = JSON.parse(readFileSync(seen, "utf8"));
-    assert.equal(learnt.generation, generation);
-    assert.match(learnt.head, /^[A-Za-z0-9+/]{43}=$/);
+    assert.equal(learnt.generation, generation + 1);
+    assert.equal(learnt.head, JSON.parse(records(world).head?.v ?? "{}").m, "it remembers the head's MAC");
     assert.match(learnt.host, /^[0-9a-f]{32}$/);
     const audit = await world.audit.read();
-    assert.ok(audit.some((r) => r.op === "vault.first-sight" && r.detail?.generation === generation));
+    assert.ok(audit.some((r) => r.op === "vault.first-sight" && r.detail?.generation === generation + 1));
+    pass.dispose();
   } finally {
     world.cleanup();
   }
@@ -130,6 +159,7 @@ test("a damaged host memory refuses the store instead of trusting it as new", as
       ["wrong type", JSON.stringify({ generation: "7", head: null, host: null })],
       ["bad head", JSON.stringify({ generation: 1, head: "short", host: null })],
       ["negative", JSON.stringify({ generation: -1, head: null, host: null })],
+      ["bad retired master", JSON.stringify({ generation: 1, head: null, host: null, retired: ["short"] })],
     ]) {
       writeFileSync(seen, text as string);
       await assert.rejects(world.open(), (err: unknown) => {
@@ -143,6 +173,72 @@ test("a damaged host memory refuses the store instead of trusting it as new", as
     await assert.rejects(world.open(), code("INVALID_FORMAT"));
     chmodSync(seen, 0o600);
     (await world.open()).close();
+  } finally {
+    world.cleanup();
+  }
+});
+
+test("a master rotation gives the store a new integrity key; a host that remembers a head from before still finds it", async () => {
+  const a = await makeVaultWorld("keyhold-history-a-");
+  const b = await makeVaultWorld("keyhold-history-b-");
+  try {
+    const vaultA = await a.init();
+    await vaultA.put("app/key", "one");
+    const master = await vaultA.exportMaster();
+    (await joinVault({ ...b.options, backend: a.backend, master })).close();
+    master.dispose();
+    const seenByB = JSON.parse(readFileSync(seenFile(b), "utf8"));
+    const before = records(a);
+
+    await vaultA.rotateMaster({ reason: "test" });
+    await vaultA.put("app/key", "two");
+    const after = records(a);
+    // Every record was MACed again, with a key the old master does not open.
+    for (const key of Object.keys(before))
+      assert.notEqual(JSON.parse(after[key]?.v ?? "{}").m, JSON.parse(before[key]?.v ?? "{}").m, key);
+    assert.notDeepEqual(body(a, "meta").ik, JSON.parse(JSON.parse(before.meta?.v ?? "{}").b).ik);
+
+    // B still has the old master only: the store names one it does not hold.
+    await assert.rejects(openVault({ ...b.options, backend: a.backend }), code("MASTER_KEY_MISSING"));
+    // Given the new one, B finds the head it saw (under the old key) in the store's history.
+    const next = await vaultA.exportMaster();
+    vaultA.close();
+    rmSync(join(b.scratch.store, MASTER_CREDENTIAL));
+    const joined = await joinVault({ ...b.options, backend: a.backend, master: next });
+    next.dispose();
+    const report = await joined.verify();
+    assert.deepEqual([report.ok, report.firstSight], [true, false], report.problems.join("; "));
+    assert.equal((await joined.get("app/key")).expose(), "two");
+    joined.close();
+    const links = (body(a, "chain/0") as { links: string[] }).links;
+    assert.equal(links[seenByB.generation - 1], seenByB.head, "the history keeps the old head's MAC");
+  } finally {
+    a.cleanup();
+    b.cleanup();
+  }
+});
+
+test("a long-lived handle follows a master rotation made by another process of the host", async () => {
+  const world = await makeVaultWorld();
+  try {
+    const service = await world.init();
+    await service.put("app/key", "one");
+    const rotator = await world.open();
+    await rotator.rotateMaster({ reason: "test" });
+    rotator.close();
+    // The service still holds the old master and integrity key: it takes the new ones the store
+    // names (the provider holds the new master now) instead of calling the store tampered.
+    assert.equal((await service.get("app/key")).expose(), "one");
+    await service.put("app/key", "two");
+    assert.deepEqual(
+      (await service.list()).map((i) => `${i.ns}/${i.name}@${i.version}`),
+      ["app/key@2"],
+    );
+    assert.equal((await service.verify()).ok, true);
+    service.close();
+    const again = await world.open();
+    assert.equal((await again.get("app/key")).expose(), "two");
+    again.close();
   } finally {
     world.cleanup();
   }

@@ -21,7 +21,7 @@ const code = (c: string) => (err: unknown) => isSecretError(err, c as never);
 
 const formats = readdirSync(STORES).filter((d) => d.startsWith("format-"));
 
-/** The meta and head bodies, the head's MAC and the history's links, as a copy of a store holds them. */
+/** The meta and head bodies, the head's MAC, the history's links and the MACs' XOR, as a copy of a store holds them. */
 function stored(dir: string) {
   const records = JSON.parse(readFileSync(join(dir, VAULT_FILE), "utf8")).records as Record<
     string,
@@ -32,11 +32,18 @@ function stored(dir: string) {
     .filter((k) => k.startsWith("chain/"))
     .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
     .flatMap((k) => (JSON.parse(envelope(k).b) as { links: string[] }).links);
+  const xor = Buffer.alloc(32);
+  for (const key of Object.keys(records).filter((k) => k !== "head")) {
+    const mac = Buffer.from(envelope(key).m, "base64");
+    for (let i = 0; i < 32; i++) xor[i] = (xor[i] as number) ^ (mac[i] as number);
+  }
   return {
     meta: JSON.parse(envelope("meta").b),
     head: JSON.parse(envelope("head").b),
     headMac: envelope("head").m,
     links,
+    /** The XOR of every record's MAC but head's: the digest of format 1 and 2. */
+    xor: xor.toString("base64"),
   };
 }
 
@@ -103,7 +110,22 @@ describe("stores written by every format version", () => {
         if (expect.format < 2) {
           assert.equal(before.head.since, undefined, "a format 1 head has no history");
           assert.deepEqual([upgraded.head.since, upgraded.head.prev], [upgraded.head.generation, null]);
+        } else {
+          // A format 2 store's history goes on through the upgrade: the first format 3 head names
+          // the last format 2 one, which the history now holds.
+          assert.deepEqual([upgraded.head.since, upgraded.head.prev], [before.head.since, before.headMac]);
+          assert.equal(upgraded.links.at(-1), before.headMac);
         }
+        // Format 3 heads name their format (the digest is then the HMAC over every record's MAC);
+        // the heads of older formats do not (their digest is the XOR of the MACs).
+        assert.equal(before.head.format, expect.format >= 3 ? expect.format : undefined);
+        assert.equal(upgraded.head.format, VAULT_FORMAT);
+        assert.equal(
+          before.xor === before.head.digest,
+          expect.format < 3,
+          "an older store's digest is the XOR",
+        );
+        assert.notEqual(upgraded.xor, upgraded.head.digest, "a format 3 digest is not the XOR");
         // From then on every head names the one before it, which the history keeps.
         assert.equal(next.head.prev, upgraded.headMac);
         assert.equal(next.links.at(-1), upgraded.headMac);

@@ -363,6 +363,72 @@ test("every vault operation is audited; truncating the audit log below the seale
   }
 });
 
+test("a long-lived handle never moves this host's audit seal back past what another process sealed", async () => {
+  const world = await makeVaultWorld();
+  try {
+    const service = await world.init();
+    await service.put("a/b", "one");
+    // Another process of this host reads and writes since: its commit seals a later record.
+    const other = await world.open();
+    for (let i = 0; i < 5; i++) (await other.get("a/b")).dispose();
+    await other.put("a/c", "two");
+    other.close();
+    const sealOf = () => {
+      const head = JSON.parse(
+        JSON.parse(readFileSync(join(world.vaultDir, VAULT_FILE), "utf8")).records.head.v,
+      );
+      return Object.values(JSON.parse(head.b).seals as Record<string, { seq: number }>);
+    };
+    const [sealed] = sealOf();
+    assert.ok(sealed);
+    // The service's last audit record is older than that seal; its commit must not lower it.
+    await service.put("a/b", "three");
+    service.close();
+    const [now] = sealOf();
+    assert.ok(now && now.seq >= sealed.seq, `the seal moved back from ${sealed.seq} to ${now?.seq}`);
+    // So cutting the log back to the service's own last record still shows.
+    const logPath = join(world.scratch.state, "audit.log");
+    const lines = readFileSync(logPath, "utf8").split("\n").filter(Boolean);
+    writeFileSync(logPath, `${lines.slice(0, sealed.seq - 1).join("\n")}\n`);
+    const checker = await world.open();
+    const report = await checker.verifyAudit();
+    checker.close();
+    assert.ok(
+      report.problems.some((p) =>
+        p.includes(`before record ${now.seq}, which the vault sealed for this host`),
+      ),
+      report.problems.join("; "),
+    );
+  } finally {
+    world.cleanup();
+  }
+});
+
+test("audit verify reads this host's seal only from a head that passes the store's check", async () => {
+  const world = await makeVaultWorld();
+  try {
+    const vault = await world.init();
+    await vault.put("a/b", "one");
+    const path = join(world.vaultDir, VAULT_FILE);
+    const older = readFileSync(path);
+    for (let i = 0; i < 3; i++) await vault.put("a/b", `later ${i}`);
+    // A long-lived handle; meanwhile an older copy of the store is put back: its head holds an
+    // older seal for this host, which the (intact) log still has. The seal of a head that fails
+    // the store's check proves nothing; the report says what is wrong with the store instead.
+    writeFileSync(path, older);
+    const report = await vault.verifyAudit();
+    vault.close();
+    assert.equal(report.ok, false);
+    assert.equal(report.store.history, "rolled-back");
+    assert.ok(
+      report.problems.some((p) => p.includes("older than generation")),
+      report.problems.join("; "),
+    );
+  } finally {
+    world.cleanup();
+  }
+});
+
 test("a store written by a newer format is refused with a clear code; many keys do not exhaust secure memory", async () => {
   const world = await makeVaultWorld();
   try {

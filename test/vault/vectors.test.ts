@@ -11,6 +11,7 @@ import {
   masterCheck,
   open,
   recordMac,
+  storeDigest,
   toSecureKey,
   valueAd,
 } from "../../src/vault/crypto.js";
@@ -83,12 +84,15 @@ async function judgeChainVector(v: Record<string, string>): Promise<void> {
   const head = JSON.parse(v["head-3"] ?? "{}");
   const segments = new Map([["chain/0", JSON.parse(v["chain-0"] ?? "{}")]]);
   if (chainProblems(head, true, segments).length > 0) throw tampered();
+  // "none": the host remembers the generation of a format 1 head only.
+  const seenHead = v["seen-head"] === "none" ? null : (v["seen-head"] ?? null);
   const verdict = await judgeHistory(
-    { generation: Number(v["seen-generation"]), head: v["seen-head"] ?? null, host: null },
+    { generation: Number(v["seen-generation"]), head: seenHead, host: null, retired: [] },
     {
       generation: head.generation,
       head: v["head-3-mac"] ?? "",
       since: head.since,
+      master: "",
       linkAt: async (g) => linkIn(segments.get(chainKey(g)), g),
     },
   );
@@ -142,6 +146,16 @@ for (const file of files) {
             ),
             "value",
           );
+        case "store-digest": {
+          const records = JSON.parse(v.records ?? "[]") as Array<[string, string]>;
+          const digest = storeDigest(
+            toSecureKey(hex(v.ik)),
+            new Map(records.map(([k, m]) => [k, Buffer.from(m, "base64")])),
+          );
+          if (digest.toString("base64") !== v.digest)
+            throw Object.assign(new Error("store digest mismatch"), { code: "VAULT_TAMPERED" });
+          return digest;
+        }
         case "record": {
           const mac = recordMac(toSecureKey(hex(v.ik)), v.key ?? "", v.body ?? "");
           if (mac.toString("base64") !== v.mac)
@@ -184,6 +198,23 @@ test("a second implementation (@noble/ciphers, HKDF by hand) agrees with every v
       );
       assert.equal(check.toString("hex"), v["master-check"], file);
       successes++;
+    }
+    if (v.kind === "store-digest") {
+      // By hand: the records sorted by the bytes of their keys, each key length-prefixed, then its MAC.
+      const records = (JSON.parse(v.records ?? "[]") as Array<[string, string]>)
+        .map(([k, m]) => [Buffer.from(k, "utf8"), Buffer.from(m, "base64")] as const)
+        .sort(([a], [b]) => Buffer.compare(a, b));
+      const digest = createHmac("sha256", hex(v.ik))
+        .update(
+          Buffer.concat([
+            Buffer.from("keyhold-vault/v1/digest\0", "ascii"),
+            ...records.flatMap(([k, m]) => [lp(k), m]),
+          ]),
+        )
+        .digest("base64");
+      assert.equal(digest === v.digest, v.expect === "success", file);
+      if (v.expect === "success") successes++;
+      continue;
     }
     if (v.kind === "head-chain") {
       // By hand: the record MAC's input bytes, each head naming the one before it, the history

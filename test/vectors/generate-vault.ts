@@ -13,6 +13,7 @@ import {
   masterCheck,
   recordMac,
   seal,
+  storeDigest,
   toSecureKey,
   valueAd,
 } from "../../src/vault/crypto.js";
@@ -137,11 +138,70 @@ export function generateVaultVectors(): Record<string, Vector> {
   };
   out["record-moved-key"] = { ...recordBase, expect: "VAULT_TAMPERED", key: "secret/weather/other_key" };
 
-  // Format 2's head chain (docs/vault-format.md section 4): three heads, each naming the MAC of the
-  // one before it, the history record holding the first two, and what a host remembered.
+  // The store digest (format 3, docs/vault-format.md section 4): one HMAC over every record's key
+  // and MAC, sorted by key. Records are listed here out of order; the digest does not depend on it.
   const ikKey = () => toSecureKey(Buffer.from(ik));
+  const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
+  const records: Array<[string, string]> = [
+    ["secret/weather/api_key", b64(fixed("mac of secret/weather/api_key", 32))],
+    ["meta", b64(fixed("mac of meta", 32))],
+    ["dek/weather", b64(fixed("mac of dek/weather", 32))],
+    ["policy", b64(fixed("mac of policy", 32))],
+    ["chain/0", b64(fixed("mac of chain/0", 32))],
+    ["secret/billing/stripe", b64(fixed("mac of secret/billing/stripe", 32))],
+  ];
+  const digestOf = (set: Array<[string, string]>) =>
+    b64(storeDigest(ikKey(), new Map(set.map(([k, m]) => [k, Buffer.from(m, "base64")]))));
+  const digestBase = { kind: "store-digest", ik: hex(ik), digest: digestOf(records) };
+  out["store-digest-ok"] = { ...digestBase, expect: "success", records: JSON.stringify(records) };
+  const [first, second, ...rest] = records as [
+    [string, string],
+    [string, string],
+    ...Array<[string, string]>,
+  ];
+  out["store-digest-reordered"] = {
+    ...digestBase,
+    expect: "success",
+    records: JSON.stringify([...rest, second, first]),
+  };
+  // An older version of one record put back (another MAC under the same key).
+  out["store-digest-replayed-record"] = {
+    ...digestBase,
+    expect: "VAULT_TAMPERED",
+    records: JSON.stringify([[first[0], b64(fixed("mac of an older version", 32))], second, ...rest]),
+  };
+  out["store-digest-missing-record"] = {
+    ...digestBase,
+    expect: "VAULT_TAMPERED",
+    records: JSON.stringify([second, ...rest]),
+  };
+  out["store-digest-added-record"] = {
+    ...digestBase,
+    expect: "VAULT_TAMPERED",
+    records: JSON.stringify([...records, ["secret/extra/key", b64(fixed("mac of an extra record", 32))]]),
+  };
+  // Two records changed so that the XOR of all MACs (the format 1 and 2 digest) stays the same.
+  const difference = fixed("the same difference", 32);
+  const xored = (m: string) =>
+    b64(Buffer.from(m, "base64").map((byte, i) => byte ^ (difference[i] as number)));
+  out["store-digest-same-xor"] = {
+    ...digestBase,
+    expect: "VAULT_TAMPERED",
+    records: JSON.stringify([[first[0], xored(first[1])], [second[0], xored(second[1])], ...rest]),
+  };
+  // The same records under another key: only a holder of the IK makes the digest.
+  out["store-digest-other-key"] = {
+    ...digestBase,
+    expect: "VAULT_TAMPERED",
+    ik: hex(fixed("another integrity key", 32)),
+    records: JSON.stringify(records),
+  };
+
+  // The head chain (format 2 on, section 4): three heads, each naming the MAC of the one before
+  // it, the history record holding the first two, and what a host remembered.
   const headBody = (generation: number, prev: string | null, digestLabel: string) =>
     JSON.stringify({
+      format: 3,
       generation,
       prev,
       since: 1,
@@ -214,6 +274,14 @@ export function generateVaultVectors(): Record<string, Vector> {
     "head-3-mac": headMac(stray),
     "seen-generation": 1,
     "seen-head": headMac(h1),
+  };
+  // A host that only remembers the number of a format 1 head (no MAC): a history that starts at
+  // or before that generation was not written on top of it.
+  out["head-chain-format1-memory"] = {
+    ...chainBase,
+    expect: "VAULT_FORKED",
+    "seen-generation": 2,
+    "seen-head": "none",
   };
   return out;
 }
