@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { withLock, writeFileAtomic } from "../durable/index.js";
 import { SecretError } from "../secret/index.js";
+import { readHostFile } from "./host-file.js";
 import { keyText } from "./refs.js";
 
 /*
@@ -108,29 +109,8 @@ function parseHostState(text: string, path: string): HostState {
  * parsed is an error, never "no memory": that would silently turn rollback detection off.
  */
 export function readHostState(path: string): HostState | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw hostStateBroken(path, "cannot be opened", err);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw hostStateBroken(path, "is not a regular file");
-    if ((st.mode & 0o022) !== 0) throw hostStateBroken(path, "is writable by other users");
-    if (st.size > HOST_STATE_MAX_BYTES) throw hostStateBroken(path, "is too large");
-    const bytes = Buffer.alloc(st.size);
-    let length = 0;
-    while (length < bytes.length) {
-      const n = readSync(fd, bytes, length, bytes.length - length, length);
-      if (n === 0) break;
-      length += n;
-    }
-    return parseHostState(bytes.subarray(0, length).toString("utf8"), path);
-  } finally {
-    closeSync(fd);
-  }
+  const text = readHostFile(path, HOST_STATE_MAX_BYTES, (what, cause) => hostStateBroken(path, what, cause));
+  return text === undefined ? undefined : parseHostState(text, path);
 }
 
 /** Read-modify-write of the host state under its lock, so processes of one host never undo each other. */

@@ -1,7 +1,8 @@
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { withLock, writeFileAtomic } from "../durable/index.js";
 import { isSecretError, SecretError } from "../secret/index.js";
+import { readHostFile } from "./host-file.js";
 import { isPluginName } from "./policy.js";
 
 export interface RateLimits {
@@ -94,37 +95,12 @@ function parseLockouts(text: string, path: string): Lockouts {
   return lockouts;
 }
 
-/** One small read; a missing file is no state. Never follows a symbolic link. */
+/** One small read; a missing file is no state (host-file.ts). */
 function readLockouts(path: string): Lockouts {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Map();
-    throw lockoutRecordBroken(path, "cannot be opened", err);
-  }
-  let text: string;
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw lockoutRecordBroken(path, "is not a regular file");
-    // Anyone who can write it can undo a lockout.
-    if ((st.mode & 0o022) !== 0) throw lockoutRecordBroken(path, "is writable by other users");
-    if (st.size > LOCKOUT_RECORD_MAX_BYTES) throw lockoutRecordBroken(path, "is larger than 1 MiB");
-    const bytes = Buffer.alloc(st.size);
-    let length = 0;
-    while (length < bytes.length) {
-      const n = readSync(fd, bytes, length, bytes.length - length, length);
-      if (n === 0) break;
-      length += n;
-    }
-    text = bytes.subarray(0, length).toString("utf8");
-  } catch (err) {
-    if (isSecretError(err)) throw err;
-    throw lockoutRecordBroken(path, "cannot be read", err);
-  } finally {
-    closeSync(fd);
-  }
-  return parseLockouts(text, path);
+  const text = readHostFile(path, LOCKOUT_RECORD_MAX_BYTES, (what, cause) =>
+    lockoutRecordBroken(path, what, cause),
+  );
+  return text === undefined ? new Map() : parseLockouts(text, path);
 }
 
 function serialiseLockouts(lockouts: Lockouts): string {
