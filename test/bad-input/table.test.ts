@@ -83,7 +83,10 @@ interface LibraryRow extends Common {
 type Row = CliRow | LibraryRow;
 
 const AUDIT_FILES = new Set(["state/audit.log", "state/audit.log.head", "state/keyhold.audit-anchor"]);
-const EXPIRY_WAIT_MS = 2000;
+// The expiring credential's not-after, counted from when keyhold starts: long enough that a loaded
+// machine still encrypts it before it passes (systemd-creds refuses a not-after already past).
+const EXPIRY_SECONDS = 5;
+const EXPIRY_WAIT_MS = (EXPIRY_SECONDS + 1) * 1000;
 
 let template: Scratch;
 let templateValue: string;
@@ -772,7 +775,10 @@ describe("bad input: a coded one-line error, and nothing changes", () => {
     );
     assert.equal(r.status, 0, r.stderr.toString());
     chmodSync(join(store, "expired_raw"), 0o600);
-    await runCliOk(["set", "expired_set", "--not-after=+1s"], { env, input: makeCanary("expired") });
+    await runCliOk(["set", "expired_set", `--not-after=+${EXPIRY_SECONDS}s`], {
+      env,
+      input: makeCanary("expired"),
+    });
     expiresAt = Date.now();
   });
   after(() => template.cleanup());
