@@ -327,7 +327,7 @@ const rows: Row[] = [
     audit: { op: "get", name: "expired_raw" },
   },
   {
-    title: "run: expired (keyhold set --not-after=+1s, 2 s later)",
+    title: "run: expired (keyhold set --not-after=+5s, 6 s later)",
     setup: async () => {
       await sleep(Math.max(0, expiresAt + EXPIRY_WAIT_MS - Date.now()));
     },
