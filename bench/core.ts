@@ -15,6 +15,7 @@ import {
   pairedMedianMs,
   printComparison,
   printHeader,
+  realInterpreter,
   runProcess,
 } from "./measure.js";
 
@@ -135,9 +136,11 @@ async function main(): Promise<void> {
       met: hit < 0.001,
     });
 
+    // Debian's interpreter itself, never PATH's python3 (which may be a version manager's shim).
+    const python = realInterpreter(["/usr/bin/python3"]);
     const [runMs, pyMs] = await pairedMedianMs(
       () => runProcess([process.execPath, keyhold, "run", "bench_key", "--", "true"], env),
-      () => runProcess(["python3", pyFile], env),
+      () => runProcess([python, pyFile], env),
       25,
     );
     results.push({

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { closeSync, openSync, readSync, realpathSync } from "node:fs";
 
 /** Median of a list of numbers. */
 export function median(xs: number[]): number {
@@ -50,6 +51,32 @@ export async function pairedMedianMs(
     }
   }
   return [median(ta), median(tb)];
+}
+
+/**
+ * The real program behind an interpreter's name, for a fair peer: the first of `candidates` that
+ * exists, resolved through its links, and refused unless it is an ELF binary. A version manager's
+ * shell shim on PATH (pyenv's `python3`) adds its own start-up to every run, so PATH is never used.
+ */
+export function realInterpreter(candidates: readonly string[]): string {
+  for (const candidate of candidates) {
+    let path: string;
+    try {
+      path = realpathSync(candidate);
+    } catch {
+      continue;
+    }
+    const head = Buffer.alloc(4);
+    const fd = openSync(path, "r");
+    try {
+      readSync(fd, head, 0, 4, 0);
+    } finally {
+      closeSync(fd);
+    }
+    if (head.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return path;
+    throw new Error(`${candidate} resolves to ${path}, which is not an ELF binary (a shell shim?)`);
+  }
+  throw new Error(`none of ${candidates.join(", ")} exists`);
 }
 
 /** Runs a whole process to completion; throws if it fails. */
