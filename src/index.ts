@@ -10,7 +10,10 @@ export {
 } from "./load/index.js";
 export {
   excludeMemoryFromCoreDumps,
+  isKeyholdError,
   isSecretError,
+  KeyholdError,
+  type KeyholdErrorCode,
   Secret,
   SecretError,
   type SecretErrorCode,

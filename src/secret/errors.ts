@@ -1,9 +1,10 @@
 /**
- * The one error class keyhold throws. `code` is stable and documented; `message` is a lower-case
+ * The one error class keyhold throws (named `SecretError` before it covered the whole product; that
+ * name stays exported as an alias so no caller breaks). `code` is stable and documented; `message` is a lower-case
  * fragment without a final period and never holds a secret value; `hint` says what to do when
  * the fix is known.
  */
-export type SecretErrorCode =
+export type KeyholdErrorCode =
   // reading files and names
   | "FILE_NOT_FOUND"
   | "PERMISSIONS_TOO_OPEN"
@@ -70,18 +71,24 @@ export type SecretErrorCode =
   | "USAGE"
   | "IO_ERROR";
 
-export class SecretError extends Error {
-  override readonly name = "SecretError";
-  readonly code: SecretErrorCode;
+export class KeyholdError extends Error {
+  override readonly name: string = "KeyholdError";
+  readonly code: KeyholdErrorCode;
   readonly hint: string | undefined;
 
-  constructor(code: SecretErrorCode, message: string, options: { cause?: unknown; hint?: string } = {}) {
+  constructor(code: KeyholdErrorCode, message: string, options: { cause?: unknown; hint?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.hint = options.hint;
   }
 }
 
-export function isSecretError(err: unknown, code?: SecretErrorCode): err is SecretError {
-  return err instanceof SecretError && (code === undefined || err.code === code);
+export function isKeyholdError(err: unknown, code?: KeyholdErrorCode): err is KeyholdError {
+  return err instanceof KeyholdError && (code === undefined || err.code === code);
 }
+
+/** The earlier names, kept so library users' code and `instanceof` checks keep working. */
+export const SecretError = KeyholdError;
+export type SecretError = KeyholdError;
+export type SecretErrorCode = KeyholdErrorCode;
+export const isSecretError = isKeyholdError;

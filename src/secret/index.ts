@@ -1,4 +1,12 @@
-export { isSecretError, SecretError, type SecretErrorCode } from "./errors.js";
+export {
+  isKeyholdError,
+  isSecretError,
+  KeyholdError,
+  type KeyholdErrorCode,
+  SecretError,
+  type SecretErrorCode,
+} from "./errors.js";
+export { asKeyBytes, type KeyBytes, wipe, wipeAll } from "./wipe.js";
 export { SECRET_KEY_BYTES, SecretKey } from "./secret-key.js";
 export { Secret } from "./secret.js";
 export { excludeMemoryFromCoreDumps } from "./core-dumps.js";
