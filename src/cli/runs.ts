@@ -1,5 +1,5 @@
 // The client half of src/jobs only, as in trigger.ts.
-import { listRuns } from "../jobs/client.js";
+import { deleteRunLog, listRuns } from "../jobs/client.js";
 import { DEFAULT_SOCKET } from "../jobs/protocol.js";
 import { defineCommand, type OptionTable, type RunContext } from "./command.js";
 import { EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
@@ -14,13 +14,22 @@ export const SOCKET_OPTION = {
 const OPTIONS = {
   limit: { type: "string", arg: "N", description: "how many runs to list, 1 to 1000 (default 20)" },
   json: { type: "boolean", description: "print JSON instead of text" },
+  "delete-log": {
+    type: "string",
+    multiple: true,
+    arg: "ID",
+    description: "ask the server to remove the log of finished run ID (repeatable); the record stays",
+  },
   socket: SOCKET_OPTION,
 } as const satisfies OptionTable;
 
 export const runs = defineCommand({
   name: "runs",
-  synopsis: "runs [--limit N] [--json] [--socket PATH]",
-  help: "Lists the job server's recent runs, newest first.",
+  synopsis: "runs [--limit N] [--json] [--delete-log ID]... [--socket PATH]",
+  help:
+    "Lists the job server's recent runs, newest first. With --delete-log, removes finished runs' logs " +
+    "instead: logs/ belongs to the server (so nobody can plant a name in it), and the server removes a " +
+    "log when asked, or when its run record is pruned beyond keepRuns.",
   store: false,
   options: OPTIONS,
   positionals: 0,
@@ -29,13 +38,23 @@ export const runs = defineCommand({
 
 /** `keyhold runs`: the job server's recent runs, newest first. */
 async function runsCommand({ values, io }: RunContext<typeof OPTIONS>): Promise<number> {
+  const socket = values.socket ?? io.env.KEYHOLD_JOBS_SOCKET ?? DEFAULT_SOCKET;
+  const deletions = values["delete-log"] ?? [];
+  if (deletions.length > 0) {
+    if (values.limit !== undefined) throw usageError("--delete-log lists nothing; drop --limit");
+    const removed = [];
+    for (const id of deletions) {
+      const run = await deleteRunLog({ socket }, id);
+      removed.push(run);
+      if (!values.json) writeLine(io.stdout, `removed the log of run ${run.id} (${run.job})`);
+    }
+    if (values.json) writeJson(io, removed);
+    return EXIT_OK;
+  }
   const limit = values.limit === undefined ? 20 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
     throw usageError("--limit must be an integer from 1 to 1000");
-  const runs = await listRuns(
-    { socket: values.socket ?? io.env.KEYHOLD_JOBS_SOCKET ?? DEFAULT_SOCKET },
-    limit,
-  );
+  const runs = await listRuns({ socket }, limit);
   if (values.json) {
     writeJson(io, runs);
     return EXIT_OK;

@@ -243,6 +243,13 @@ export function followRun(
   });
 }
 
+/** Asks the server to remove a finished run's log (the developers cannot; logs/ is the server's). */
+export async function deleteRunLog(options: ClientOptions, id: string): Promise<RunRecord> {
+  const reply = await callJobServer(options, "DELETE", `/v1/runs/${encodeURIComponent(id)}/log`);
+  if (reply.status !== 200) throw serverError(reply.status, reply.body);
+  return (reply.body as { run: RunRecord }).run;
+}
+
 export async function listRuns(options: ClientOptions, limit = 20): Promise<RunRecord[]> {
   const reply = await callJobServer(options, "GET", `/v1/runs?limit=${limit}`);
   if (reply.status !== 200) throw serverError(reply.status, reply.body);

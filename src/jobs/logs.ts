@@ -1,4 +1,4 @@
-import { chmod, close, constants, fchmod, fstat, mkdir, open, type Stats } from "node:fs";
+import { chmod, close, constants, fchmod, fstat, mkdir, open, type Stats, unlink } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { promisify } from "node:util";
 
@@ -26,6 +26,7 @@ const closeAsync = promisify(close);
 const fstatAsync = promisify(fstat);
 const mkdirAsync = promisify(mkdir);
 const chmodAsync = promisify(chmod);
+const unlinkAsync = promisify(unlink);
 const fchmodAsync = promisify(fchmod);
 
 /** O_PATH (Linux, the same on every architecture keyhold runs on; not exported by node:fs). */
@@ -179,6 +180,29 @@ export async function openRunLog(
     return { fd, path };
   } catch (err) {
     return { problem: describe(err, path).message };
+  } finally {
+    await closeQuietly(logs);
+  }
+}
+
+/**
+ * Removes the log at `path` (a run record's `log`) if it is still the server's own, reached the
+ * same way as for reading. The developers cannot delete logs themselves (`logs/` is the server's,
+ * so that nobody else can put a name in it); they ask the server, and the server forgets a log
+ * with its run record. No one else can add or rename a name in `logs/`, so the file checked is the
+ * file unlinked. Returns whether a log was removed.
+ */
+export async function removeRunLog(path: string): Promise<boolean> {
+  const log = await openRunLogForReading(path);
+  if (log === undefined) return false;
+  await closeQuietly(log.fd);
+  const logs = await openLogsDirectory(dirname(dirname(path)), false);
+  try {
+    await unlinkAsync(at(logs, basename(path)));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw describe(err, path);
   } finally {
     await closeQuietly(logs);
   }

@@ -120,9 +120,9 @@ export class RunRecordStore {
     writeFileAtomic(join(this.dir, `${record.id}.json`), `${JSON.stringify(record)}\n`, { mode: 0o644 });
   }
 
-  /** Removes the oldest finished records beyond `keep` (files and memory); returns how many. */
-  prune(keep: number): number {
-    let removed = 0;
+  /** Removes the oldest finished records beyond `keep` (files and memory); returns them. */
+  prune(keep: number): RunRecord[] {
+    const removed: RunRecord[] = [];
     for (const [id, record] of this.#records) {
       if (this.#records.size <= keep) break;
       if (!FINAL_STATES.has(record.state)) continue;
@@ -132,7 +132,7 @@ export class RunRecordStore {
         // already gone
       }
       this.#records.delete(id);
-      removed++;
+      removed.push(record);
     }
     return removed;
   }

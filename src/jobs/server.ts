@@ -6,7 +6,7 @@ import type { Secret } from "../secret/index.js";
 import { SecretError } from "../secret/index.js";
 import { type JobServerConfig, type JobSpec, resolveParams } from "./config.js";
 import { ConnectionSlots } from "./connections.js";
-import { openRunLogForReading, runLogPath } from "./logs.js";
+import { openRunLogForReading, removeRunLog, runLogPath } from "./logs.js";
 import {
   API_PREFIX,
   ApiError,
@@ -234,7 +234,7 @@ export class JobServer {
   async start(target: ListenTarget): Promise<void> {
     const { loaded, interrupted } = this.#records.open();
     clearSnapshots(this.#options.stateDir);
-    this.#records.prune(this.#config.keepRuns);
+    this.#prune();
     if (interrupted > 0) this.#log(`marked ${interrupted} run(s) interrupted by the previous stop`);
     await this.#loadCredentials(this.#config);
     this.#prepareSpool();
@@ -381,9 +381,10 @@ export class JobServer {
       return;
     }
     if (resource === "runs" && key !== undefined && sub === "log" && extra === undefined) {
-      if (!allow(["GET"])) return;
+      if (!allow(["GET", "DELETE"])) return;
       const record = this.#findRun(decodeSegment(key));
-      await this.#sendLog(res, record);
+      if (method === "GET") await this.#sendLog(res, record);
+      else await this.#deleteLog(req, res, record);
       return;
     }
     throw new ApiError("NOT_FOUND", "no such endpoint");
@@ -415,6 +416,32 @@ export class JobServer {
     if (log === undefined) throw new ApiError("LOG_NOT_FOUND", "the run has no log");
     res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": log.size });
     await sendFile(res, log.fd, log.size, this.#config.http.requestTimeoutMs);
+  }
+
+  /**
+   * `DELETE /v1/runs/ID/log`: the developers who read the logs cannot delete them (`logs/` is the
+   * server's alone, logs.ts), so they ask; the record stays and says the log is gone.
+   */
+  async #deleteLog(req: IncomingMessage, res: ServerResponse, record: RunRecord): Promise<void> {
+    if (!FINAL_STATES.has(record.state))
+      throw new ApiError("RUN_ACTIVE", `the run is still ${record.state}; cancel it or wait for it to end`);
+    const path = record.log;
+    if (path === null || !(await removeRunLog(path))) throw new ApiError("LOG_NOT_FOUND", "the run has no log");
+    record.log = null;
+    this.#records.save(record);
+    const who = requesterOf(req);
+    this.#log(`run ${record.id} log removed at the request of ${who.user ?? "-"} (uid ${who.uid ?? "-"}, unverified)`);
+    send(res, 200, { run: record });
+  }
+
+  /** The logs of records pruned beyond `keepRuns` go with them, off the event loop. */
+  #prune(): void {
+    for (const record of this.#records.prune(this.#config.keepRuns)) {
+      if (record.log === null) continue;
+      removeRunLog(record.log).catch((err: unknown) =>
+        this.#log(`run ${record.id}: its log could not be removed: ${(err as Error).message}`),
+      );
+    }
   }
 
   #cancel(res: ServerResponse, record: RunRecord): void {
@@ -592,7 +619,7 @@ export class JobServer {
     record.endedAt = new Date().toISOString();
     if (extra.error !== undefined) record.error = extra.error;
     this.#records.save(record);
-    this.#records.prune(this.#config.keepRuns);
+    this.#prune();
     const exit = record.signal ? `signal=${record.signal}` : `exit=${record.exitCode ?? "-"}`;
     this.#log(
       `run ${record.id} job=${record.job} ${state} ${exit}${record.error ? ` [${record.error.code}]` : ""}`,

@@ -24,6 +24,7 @@ import {
   finalRun,
   follow,
   OTHER_UID,
+  runCli,
   type Reply,
   startServer,
   type TestServer,
@@ -258,5 +259,90 @@ describe("run logs under a hostile outputs directory", () => {
     const runs = await call(s.socket, "GET", "/v1/runs");
     assertNoLeak(runs.text, canary, "the run list");
     assert.ok(existsSync(join(logs, `${runId}.log`)));
+  });
+});
+
+describe("removing logs: the developers ask, the server removes only its own", () => {
+  let s: TestServer;
+
+  before(async () => {
+    s = await startServer({
+      config: ({ root, outputs }) => ({
+        jobs: {
+          say: { argv: ["/bin/sh", "-c", "echo said"], cwd: root, outputDir: outputs },
+          wait: { argv: ["/bin/sleep", "30"], cwd: root, outputDir: outputs },
+        },
+      }),
+    });
+  });
+  after(async () => {
+    await s.cleanup();
+  });
+
+  test("keyhold runs --delete-log removes a finished run's log; the record stays and says so", async () => {
+    const id = finalRun((await follow(s.socket, "say")).events).id as string;
+    const path = join(s.outputs, "logs", `${id}.log`);
+    assert.ok(existsSync(path));
+    const r = await runCli(["runs", "--delete-log", id, "--socket", s.socket], process.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`removed the log of run ${id} \\(say\\)`));
+    assert.ok(!existsSync(path), "the log is gone");
+    const record = (await call(s.socket, "GET", `/v1/runs/${id}`)).json as { run: { log: string | null } };
+    assert.equal(record.run.log, null);
+    const again = await runCli(["runs", "--delete-log", id, "--socket", s.socket], process.env);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /LOG_NOT_FOUND/);
+  });
+
+  test("the log of a run still running is refused with RUN_ACTIVE and left in place", async () => {
+    const started = await call(s.socket, "POST", "/v1/jobs/wait/runs", "{}");
+    const id = (started.json as { run: { id: string } }).run.id;
+    try {
+      const r = await call(s.socket, "DELETE", `/v1/runs/${id}/log`);
+      assert.equal(r.status, 409);
+      assert.equal((r.json as { error: { code: string } }).error.code, "RUN_ACTIVE");
+    } finally {
+      await call(s.socket, "DELETE", `/v1/runs/${id}`);
+    }
+  });
+
+  test("a logs/ swapped for a link to a directory the server owns: nothing there is removed", async () => {
+    const id = finalRun((await follow(s.socket, "say")).events).id as string;
+    const logs = join(s.outputs, "logs");
+    // A directory of the server's own (as its state is) holding a file of the same name.
+    const elsewhere = mkdtempSync(join(s.root, "server-own-"));
+    const bait = join(elsewhere, `${id}.log`);
+    writeFileSync(bait, "the server's own file\n");
+    renameSync(logs, `${logs}.real`);
+    try {
+      symlinkSync(elsewhere, logs);
+      const r = await call(s.socket, "DELETE", `/v1/runs/${id}/log`);
+      assert.equal(r.status, 404);
+      assert.equal((r.json as { error: { code: string } }).error.code, "LOG_NOT_FOUND");
+      assert.equal(readFileSync(bait, "utf8"), "the server's own file\n", "the file behind the link survives");
+    } finally {
+      rmSync(logs, { force: true });
+      renameSync(`${logs}.real`, logs);
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+    assert.ok(existsSync(join(logs, `${id}.log`)), "the real log was not touched either");
+  });
+
+  test("a log another user put in a logs/ of their own is not removed", async () => {
+    const id = finalRun((await follow(s.socket, "say")).events).id as string;
+    const logs = join(s.outputs, "logs");
+    renameSync(logs, `${logs}.real`);
+    chmodSync(s.outputs, 0o777);
+    try {
+      const planted = await asOtherUser(`mkdir ${logs} && echo theirs > ${logs}/${id}.log`);
+      assert.equal(planted.code, 0, planted.stderr);
+      const r = await call(s.socket, "DELETE", `/v1/runs/${id}/log`);
+      assert.equal(r.status, 404);
+      assert.equal(readFileSync(join(logs, `${id}.log`), "utf8"), "theirs\n");
+    } finally {
+      rmSync(logs, { recursive: true, force: true });
+      renameSync(`${logs}.real`, logs);
+      chmodSync(s.outputs, 0o755);
+    }
   });
 });

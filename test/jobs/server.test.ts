@@ -614,7 +614,7 @@ describe("audit", () => {
 });
 
 describe("retention", () => {
-  test("only the newest keepRuns finished records are kept, on disk and in the API", async () => {
+  test("only the newest keepRuns finished records are kept, on disk and in the API, and their logs with them", async () => {
     const s = await startServer({
       config: ({ root, outputs }) => ({
         keepRuns: 3,
@@ -634,7 +634,12 @@ describe("retention", () => {
         ids.slice(3).map((id) => `${id}.json`),
       );
       assert.equal((await call(s.socket, "GET", `/v1/runs/${ids[0]}`)).status, 404);
-      assert.equal(readdirSync(join(s.outputs, "logs")).length, 6, "logs stay in the outputs");
+      // The pruned runs' logs go with their records (removed off the server's event loop).
+      const kept = ids.slice(3).map((id) => `${id}.log`);
+      const deadline = Date.now() + 10_000;
+      while (readdirSync(join(s.outputs, "logs")).length > 3 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(readdirSync(join(s.outputs, "logs")).sort(), kept);
     } finally {
       await s.cleanup();
     }
