@@ -265,6 +265,7 @@ async function unitCommand({ values, positionals, io }: RunContext<typeof OPTION
     service,
     mode: values.mode as UnitMode,
     exec: values.exec,
+    pathExists: existsSync,
     credentials: values.cred,
     bindPaths: values.bind,
     bindReadOnlyPaths: values["bind-ro"],

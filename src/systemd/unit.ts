@@ -68,6 +68,13 @@ export interface UnitOptions {
    * `node <keyholdRoot>/bin/keyhold.js serve --config <config>`.
    */
   exec?: string;
+  /**
+   * Whether a path exists on this host (the CLI passes `existsSync`): an absolute argument of
+   * `exec` that exists here but would be hidden by the sandbox (a script under /tmp given to
+   * node) is refused like the program itself. Without it only the program is checked, since an
+   * argument under /tmp may name a file the service creates in its own private /tmp.
+   */
+  pathExists?: (path: string) => boolean;
   /** `NAME` (file `<store>/NAME`) or `ID:FILE` (FILE absolute or relative to the store). */
   credentials?: readonly string[];
   /** Writable paths made visible to the service (`BindPaths=`). */
@@ -542,11 +549,13 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
   const needs: { path: string; what: string; hint: string }[] = [];
   if ((mode === "isolated" || mode === "jobserver") && !options.dropIn) {
     if (options.exec !== undefined) {
-      needs.push({
-        path: splitCommandLine(options.exec)[0] as string,
-        what: "the program of --exec",
-        hint: "move it to a directory the sandbox shows (e.g. /opt or /usr/local)",
-      });
+      const [program, ...args] = splitCommandLine(options.exec);
+      const hint = "move it to a directory the sandbox shows (e.g. /opt or /usr/local)";
+      needs.push({ path: program as string, what: "the program of --exec", hint });
+      for (const arg of args) {
+        if (arg.startsWith("/") && options.pathExists?.(arg) === true)
+          needs.push({ path: posix.normalize(arg), what: "an argument of --exec", hint });
+      }
     } else {
       needs.push(nodeNeed, keyholdNeed, {
         path: config,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { bootForSuite, type ContainerSuite, needContainer } from "../harness/index.js";
@@ -92,6 +93,84 @@ test("apt install ./keyhold_<version>_<arch>.deb installs keyhold_<version>_<arc
     },
   );
   assert.equal(read.stdout, value);
+});
+
+/**
+ * The README's "Quick start" and "Migrating from plaintext" blocks, read from README.md as they
+ * are today and run line by line (without `sudo`: this is root) against the installed package,
+ * with its default store and state directory: what a new user types must work as written.
+ */
+function readmeBlock(heading: string): string[] {
+  const readme = readFileSync(join(CHECKOUT, "README.md"), "utf8");
+  const start = readme.indexOf(`\n${heading}\n`);
+  assert.ok(start !== -1, `README.md has ${heading}`);
+  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(start));
+  assert.ok(block, `a sh block follows ${heading}`);
+  return (block[1] as string)
+    .split("\n")
+    .map((line) => line.replace(/\s+#.*$/, "").trim())
+    .filter((line) => line !== "");
+}
+
+test("the README's quick start and migration, as written, work on the installed package", async (t) => {
+  const c = needContainer(t, suite);
+  if (c === undefined) return;
+  if ((await c.run(["test", "-x", "/usr/bin/keyhold"])).code !== 0) {
+    t.skip("the package did not install (see the test above)");
+    return;
+  }
+  const first = makeCanary("quick-first");
+  const second = makeCanary("quick-second");
+  const imported = makeCanary("quick-imported");
+  const fromEnv = makeCanary("quick-env");
+  const sha = (v: string) => createHash("sha256").update(v).digest("hex");
+  await c.check(["mkdir", "-p", "/root/app", "/home/me"]);
+  // job.py from the quick start: it reads the key from $CREDENTIALS_DIRECTORY and prints its hash.
+  await c.check(["sh", "-c", `cat > /root/app/job.py <<'EOF'
+import hashlib, os
+path = os.path.join(os.environ["CREDENTIALS_DIRECTORY"], "openai_api_key")
+print(hashlib.sha256(open(path, "rb").read()).hexdigest())
+EOF`]);
+  // What a user answers at each step that reads a value: set, then rotate, from stdin.
+  const answers: Record<string, string> = { set: `${first}\n`, rotate: `${second}\n` };
+  const steps = readmeBlock("## Quick start");
+  assert.ok(steps.length >= 8, steps.join("\n"));
+  for (const step of steps) {
+    const argv = step.replace(/^sudo /, "").split(/\s+/);
+    assert.equal(argv[0], "keyhold", step);
+    const r = await c.run(argv, { cwd: "/root/app", input: answers[argv[1] as string] ?? "" });
+    assert.equal(r.code, 0, `${step}\n${r.stdout}${r.stderr}`);
+    for (const v of [first, second]) {
+      assert.ok(!r.stdout.includes(v) && !r.stderr.includes(v), `${step} printed a value`);
+    }
+    if (argv[1] === "run") assert.equal(r.stdout.trim(), sha(first), "job.py read the key set above");
+    if (argv[1] === "ls") assert.match(r.stdout, /openai_api_key/);
+  }
+  // After rotate then rollback, the first value is current again.
+  const now = await c.check(["keyhold", "get", "openai_api_key"]);
+  assert.equal(sha(now.stdout), sha(first));
+
+  // Migrating from plaintext: a key file written with echo, and a .env in the working directory.
+  await c.check(["sh", "-c", `umask 077 && printf '%s\\n' '${imported}' > /home/me/insecurekey`]);
+  await c.check(["sh", "-c", `umask 077 && printf 'WEATHER_API_KEY=%s\\n' '${fromEnv}' > /root/app/.env`]);
+  for (const step of readmeBlock("Migrating from plaintext:")) {
+    const argv = step.replace(/^sudo /, "").split(/\s+/);
+    const r = await c.run(argv, { cwd: "/root/app" });
+    assert.equal(r.code, 0, `${step}\n${r.stdout}${r.stderr}`);
+    assert.ok(!r.stdout.includes(imported) && !r.stdout.includes(fromEnv), `${step} printed a value`);
+  }
+  assert.equal((await c.run(["test", "-e", "/home/me/insecurekey"])).code, 1, "--shred removed the plaintext");
+  const back = await c.check(["keyhold", "get", "stripe_api_key"]);
+  assert.equal(back.stdout, imported, "imported as the value typed (the echo's newline dropped)");
+  assert.equal((await c.check(["keyhold", "get", "weather_api_key"])).stdout, fromEnv);
+  const doctor = await c.run(["keyhold", "doctor"]);
+  assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr);
+  await c.check(["keyhold", "audit", "--verify"]);
+});
+
+test("apt remove leaves no files", async (t) => {
+  const c = needContainer(t, suite);
+  if (c === undefined) return;
   const removed = await c.run(["apt", "remove", "-y", "keyhold"]);
   assert.equal(removed.code, 0, removed.stderr);
   assert.equal((await c.run(["test", "-e", "/usr/lib/keyhold"])).code, 1, "apt remove leaves no files");

@@ -63,6 +63,38 @@ describe("unit: ExecStart's paths are visible inside the sandbox", () => {
     assert.match(files[0]?.content ?? "", /^BindReadOnlyPaths=\/home\/ann\/app$/m);
   });
 
+  it("refuses a script under /tmp handed to the program, when it exists here; a path the service makes in its own /tmp is fine", () => {
+    const here = new Set(["/tmp/app/main.py"]);
+    refused(
+      () =>
+        renderUnit({
+          service: "web",
+          mode: "isolated",
+          exec: "/usr/bin/python3 /tmp/app/main.py --port 80",
+          pathExists: (p) => here.has(p),
+        }),
+      /an argument of --exec is \/tmp\/app\/main\.py, under \/tmp, which the unit's PrivateTmp=yes hides/,
+    );
+    assert.doesNotThrow(() =>
+      renderUnit({
+        service: "web",
+        mode: "isolated",
+        exec: "/usr/bin/python3 /opt/app/main.py --pidfile /tmp/web.pid",
+        pathExists: (p) => here.has(p),
+      }),
+    );
+    refused(
+      () =>
+        renderUnit({
+          service: "web",
+          mode: "isolated",
+          exec: "/usr/bin/node /home/ann/app.mjs",
+          pathExists: () => true,
+        }),
+      /an argument of --exec is \/home\/ann\/app\.mjs, under a home directory/,
+    );
+  });
+
   it("a standard service sees the whole file system: /tmp is not refused there", () => {
     assert.doesNotThrow(() => renderUnit({ service: "web", mode: "standard", exec: "/tmp/app/run" }));
   });

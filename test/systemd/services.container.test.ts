@@ -259,3 +259,41 @@ test("canary: the key is in no journal line and no unit file", async (t) => {
   const units = await c.check(["sh", "-c", "cat /etc/systemd/system/*.service"]);
   assert.ok(!units.stdout.includes(canary));
 });
+
+test("an isolated service whose script is under /tmp: keyhold unit refuses it, and systemd shows the refusal is right", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  c.writeFile("/tmp/hidden-app/app.mjs", APP_SOURCE, { mode: 0o644 });
+  const refused = await keyholdUnit(c, [
+    "kh-under-tmp",
+    "--mode",
+    "isolated",
+    "--exec",
+    `/usr/bin/node /tmp/hidden-app/app.mjs my_api_key`,
+    "--cred",
+    "my_api_key",
+    "--install",
+  ]);
+  assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, /an argument of --exec is \/tmp\/hidden-app\/app\.mjs, under \/tmp, which the unit's PrivateTmp=yes hides/);
+  assert.equal((await c.run(["test", "-e", "/etc/systemd/system/kh-under-tmp.service"])).code, 1, "nothing installed");
+  // What the check prevents: the same unit, rendered for /srv and pointed at /tmp by hand,
+  // starts a service that cannot see its own program.
+  const rendered = renderUnit({
+    service: "kh-under-tmp",
+    mode: "isolated",
+    exec: `/usr/bin/node ${APP} my_api_key`,
+    credentials: ["my_api_key"],
+  }).files[0]?.content as string;
+  assert.match(rendered, /^PrivateTmp=yes$/m);
+  c.writeFile("/etc/systemd/system/kh-under-tmp.service", rendered.replace(APP, "/tmp/hidden-app/app.mjs"), {
+    mode: 0o644,
+  });
+  await c.check(["systemctl", "daemon-reload"]);
+  await c.run(["systemctl", "start", "kh-under-tmp.service"]);
+  await c.waitForUnit("kh-under-tmp.service", ["inactive", "failed"]);
+  assert.notEqual(await c.unitProperty("kh-under-tmp.service", "Result"), "success");
+  const journal = await c.journal(["-u", "kh-under-tmp.service", "-o", "cat"]);
+  assert.match(journal, /Cannot find module '\/tmp\/hidden-app\/app\.mjs'|ERR_MODULE_NOT_FOUND/);
+  assert.ok(!journal.includes(canary), "the journal holds no value");
+});
