@@ -17,6 +17,7 @@ import {
   type ScanOptions,
   type ScanResult,
   scanCommitMessage,
+  scanInput,
   scanHistory,
   scanStaged,
   scanTree,
@@ -24,7 +25,7 @@ import {
   workTreeTop,
   writeBaseline,
 } from "../scan/index.js";
-import { isSecretError, SecretError } from "../secret/index.js";
+import { isSecretError, KeyholdError, SecretError } from "../secret/index.js";
 import { defineCommand, type OptionTable, type RunContext } from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, usageError, writeLine } from "./io.js";
 
@@ -32,12 +33,13 @@ const VERSION = "0.1.0";
 const DEFAULT_STATE = "/var/lib/keyhold";
 
 const SCAN_SYNOPSIS =
-  "scan [PATH] [--staged | --history | --commit-message FILE] [--all-files] [--json | --sarif] [--baseline FILE] [--update-baseline] [--no-known-values] [--state DIR] [--max-size BYTES] [--replacements]";
+  "scan [PATH | -] [--staged | --history | --commit-message FILE] [--all-files] [--json | --sarif] [--baseline FILE] [--update-baseline] [--no-known-values] [--state DIR] [--max-size BYTES] [--replacements]";
 
 const SCAN_HELP = `Finds credentials in a working tree (what git would commit; --all-files adds ignored
 files), in the staged changes (--staged, for pre-commit), in every blob and every commit and
-tag message of every ref (--history), or in a commit message (--commit-message FILE, for the
-commit-msg hook). Besides 40+ well-known key formats and high-entropy assignments, it finds the exact
+tag message of every ref (--history), in a commit message (--commit-message FILE, for the
+commit-msg hook), or in standard input (PATH '-': \`git diff | keyhold scan -\`, lines counted
+in the input, up to --max-size bytes). Besides 40+ well-known key formats and high-entropy assignments, it finds the exact
 values keyhold stores (credstore and vault), raw or base64/hex/URL-encoded, through keyed
 fingerprints: nothing is decrypted but the scan key.
 
@@ -156,7 +158,13 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
       },
     );
   }
-  const dir = positionals[0] ?? ".";
+  const fromStdin = positionals[0] === "-";
+  if (fromStdin && modes.length > 0)
+    throw usageError("- (standard input) cannot be combined with --staged, --history or --commit-message");
+  if (fromStdin && values["all-files"]) throw usageError("--all-files applies to a tree scan only");
+  if (fromStdin && values["update-baseline"])
+    throw usageError("--update-baseline needs a tree or history scan, not standard input");
+  const dir = fromStdin ? "." : (positionals[0] ?? ".");
   if (!existsSync(dir)) throw new SecretError("FILE_NOT_FOUND", `no such file or directory: ${dir}`);
   if ((values.staged || values.history) && statSync(dir).isFile()) {
     throw usageError("--staged and --history take a directory in a repository, not a file");
@@ -166,13 +174,21 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   const { known } = values["no-known-values"] ? { known: undefined } : await knownValues(io, state, false);
 
   const messageFile = values["commit-message"];
-  const mode = values.history ? "history" : values.staged ? "staged" : messageFile ? "message" : "tree";
+  const mode = fromStdin
+    ? "stdin"
+    : values.history
+      ? "history"
+      : values.staged
+        ? "staged"
+        : messageFile
+          ? "message"
+          : "tree";
   const progress = values["no-progress"]
     ? undefined
     : terminalProgress(
         io.stderr as CliIo["stderr"] & { isTTY?: boolean },
         io.env,
-        mode === "tree" ? "files" : mode === "message" ? "messages" : "blobs",
+        mode === "tree" ? "files" : mode === "message" || mode === "stdin" ? "messages" : "blobs",
       );
 
   // The policy file sits at the repository top (or in the scanned directory outside git).
@@ -189,8 +205,9 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   };
   let result: ScanResult;
   try {
-    result =
-      messageFile !== undefined
+    result = fromStdin
+      ? scanInput(await readInput(io, maxSize), root, options)
+      : messageFile !== undefined
         ? scanCommitMessage(readMessage(messageFile, maxSize), root, options)
         : mode === "history"
           ? await scanHistory(dir, options)
@@ -219,6 +236,27 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   else io.stdout.write(renderText(result));
   if (failed) return EXIT_USAGE;
   return result.findings.length > 0 ? EXIT_FINDINGS : EXIT_OK;
+}
+
+/**
+ * Standard input, whole, up to --max-size bytes: more is refused before anything is scanned (a
+ * scan of the first part would pass the rest as clean).
+ */
+async function readInput(io: CliIo, maxSize: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of io.stdin as AsyncIterable<Buffer | string>) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    size += bytes.length;
+    if (size > maxSize) {
+      (io.stdin as { destroy?: () => void }).destroy?.();
+      throw new KeyholdError("TOO_LARGE", `standard input is over ${maxSize} bytes`, {
+        hint: "pass a larger --max-size, or scan the file or repository itself",
+      });
+    }
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** The commit-msg hook's message file: a regular file, not a link, of at most --max-size bytes. */

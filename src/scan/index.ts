@@ -38,6 +38,8 @@ export {
   MAX_FAILURES_LISTED,
   Scanner,
   scanCommitMessage,
+  scanInput,
+  STDIN_NAME,
   scanHistory,
   scanStaged,
   scanTree,

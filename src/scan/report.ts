@@ -43,6 +43,8 @@ function summary(result: ScanResult): string {
   const what =
     result.mode === "message"
       ? `${messages} message${messages === 1 ? "" : "s"}`
+      : result.mode === "stdin"
+        ? "standard input"
       : `${scanned} ${unit}${result.mode === "history" ? ` and ${messages} messages` : ""}`;
   return `keyhold scan (${result.mode}): ${head} in ${what} (${mib(bytes)}, ${seconds.toFixed(2)} s)${extras.length ? `; ${extras.join("; ")}` : ""}`;
 }

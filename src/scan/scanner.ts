@@ -32,7 +32,7 @@ import type { Rule } from "./rule.js";
 import { PATTERN_RULES } from "./rules/index.js";
 import { DEFAULT_MAX_SIZE, type SkipReason, skipByContent, skipByName } from "./skip.js";
 
-export type ScanMode = "tree" | "staged" | "history" | "message";
+export type ScanMode = "tree" | "staged" | "history" | "message" | "stdin";
 
 export interface ScanOptions {
   /** Pattern rules to run (default: all). */
@@ -429,6 +429,21 @@ export function scanCommitMessage(message: Buffer, root: string, options: ScanOp
   const scanner = new Scanner(options);
   scanner.scanMessage(beforeCutLine(message), { message: "commit" });
   return scanner.finish("message", root, started);
+}
+
+/** How a finding in standard input is named: no file can be called this in a report's `path:line`. */
+export const STDIN_NAME = "<stdin>";
+
+/**
+ * Scans text handed on standard input (`git diff | keyhold scan -`, an editor's buffer, a log
+ * pipeline): one input, lines and columns counted in it. Binary input is skipped and counted like
+ * a binary file; the path rules (allowlisted paths, lock files) do not apply to it.
+ */
+export function scanInput(input: Buffer, root: string, options: ScanOptions = {}): ScanResult {
+  const started = performance.now();
+  const scanner = new Scanner(options);
+  scanner.scan(STDIN_NAME, input);
+  return scanner.finish("stdin", root, started);
 }
 
 function beforeCutLine(message: Buffer): Buffer {

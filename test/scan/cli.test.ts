@@ -389,3 +389,72 @@ describe("keyhold's own repository", () => {
     assert.equal(r.code, 0, r.stdout);
   });
 });
+
+describe("keyhold scan - (standard input)", () => {
+  let scratch: Scratch;
+  let env: NodeJS.ProcessEnv;
+  let canary: string;
+
+  before(async () => {
+    scratch = makeScratch("keyhold-scan-stdin-");
+    env = scratch.env;
+    canary = makeCanary("scan-stdin");
+    const index = await openFingerprintIndex(scratch.state, { env });
+    await index.record("payments_api_key", Secret.fromString(canary), "credstore");
+  });
+  after(() => scratch?.cleanup());
+
+  it("a patch piped in: findings by line and column of the input, masked, exit 3", () => {
+    const patch = [
+      "diff --git a/app.conf b/app.conf",
+      "--- a/app.conf",
+      "+++ b/app.conf",
+      "@@ -1 +1,3 @@",
+      " name = app",
+      `+token = "${githubToken}"`,
+      `+payments = ${canary}`,
+      "",
+    ].join("\n");
+    const r = keyhold(["scan", "-"], { cwd: scratch.root, env, input: patch });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stdout, /^<stdin>:6:11: github-token: GitHub token: ghp_…\(40\)$/m);
+    assert.match(r.stdout, /^<stdin>:7:13: keyhold-known-value: /m);
+    assert.match(r.stdout, /keyhold scan \(stdin\): 2 findings in standard input/);
+    for (const out of [r.stdout, r.stderr]) {
+      assert.ok(!out.includes(githubToken) && !out.includes(canary), "no value in the output");
+    }
+    const json = keyhold(["scan", "-", "--json"], { cwd: scratch.root, env, input: patch });
+    assert.equal(json.code, 3);
+    const report = JSON.parse(json.stdout) as { mode: string; findings: { path: string; line: number }[] };
+    assert.equal(report.mode, "stdin");
+    assert.deepEqual(
+      report.findings.map((f) => `${f.path}:${f.line}`),
+      ["<stdin>:6", "<stdin>:7"],
+    );
+    assert.ok(!json.stdout.includes(githubToken) && !json.stdout.includes(canary));
+  });
+
+  it("clean input exits 0; empty input too", () => {
+    for (const input of ["just words\n", ""]) {
+      const r = keyhold(["scan", "-"], { cwd: scratch.root, env, input });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /keyhold scan \(stdin\): no findings in standard input/);
+    }
+  });
+
+  it("input over --max-size is refused whole with TOO_LARGE, not scanned in part", () => {
+    const input = `${"x".repeat(200)}\ntoken = "${githubToken}"\n`;
+    const r = keyhold(["scan", "-", "--max-size", "100"], { cwd: scratch.root, env, input });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /standard input is over 100 bytes \[TOO_LARGE\]/);
+    assert.equal(r.stdout, "", "no report that could pass for clean");
+  });
+
+  it("- with another mode, --all-files or --update-baseline is a usage error", () => {
+    for (const extra of [["--history"], ["--staged"], ["--all-files"], ["--update-baseline"]]) {
+      const r = keyhold(["scan", "-", ...extra], { cwd: scratch.root, env, input: "" });
+      assert.equal(r.code, 2, extra.join(" "));
+      assert.match(r.stderr, /\[USAGE\]/);
+    }
+  });
+});
