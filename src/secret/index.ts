@@ -9,4 +9,5 @@ export {
 export { asKeyBytes, type KeyBytes, wipe, wipeAll } from "./wipe.js";
 export { SECRET_KEY_BYTES, SecretKey } from "./secret-key.js";
 export { Secret } from "./secret.js";
+export { entropyOf, KEY_PREFIXED_WORD, KEY_PREFIXES, type KeyPrefix } from "./secret-words.js";
 export { excludeMemoryFromCoreDumps } from "./core-dumps.js";
