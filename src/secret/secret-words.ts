@@ -47,11 +47,11 @@ export const KEY_PREFIXES = {
   },
 } as const satisfies Record<string, KeyPrefix>;
 
-const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const literal = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Whether the whole of `word` is a prefix of KEY_PREFIXES followed by its body. */
 export const KEY_PREFIXED_WORD = new RegExp(
   `^(?:${Object.values(KEY_PREFIXES as Record<string, KeyPrefix>)
-    .map((k) => `(?:${k.prefixes.map(escape).join("|")})${k.body}`)
+    .map((k) => `(?:${k.prefixes.map(literal).join("|")})${k.body}`)
     .join("|")})$`,
 );

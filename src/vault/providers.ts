@@ -2,7 +2,7 @@ import { existsSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { fsyncDirectory } from "../durable/index.js";
 import { type SealedKeyFile, sealKey, unsealKey } from "../load/index.js";
-import { type Secret, SecretError, SecretKey } from "../secret/index.js";
+import { type Secret, SecretError } from "../secret/index.js";
 import type { WithKey } from "../systemd/index.js";
 import {
   type Argon2Params,
