@@ -11,7 +11,6 @@ export { assertCleanAbsolutePath, type ProtectedFileRules, readProtectedFile } f
 export { type SealedKeyEncoding, type SealedKeyFile, sealKey, unsealKey } from "./sealed-key.js";
 export {
   clearSecretCache,
-  DEFAULT_STORE,
   fileVariableFor,
   type LoadOptions,
   loadSecret,

@@ -1,16 +1,15 @@
 import { join } from "node:path";
+import { storeDirectory } from "../defaults.js";
 import { Secret, SecretError, SecretKey } from "../secret/index.js";
 import { assertCredentialName, type CredsOptions } from "../systemd/index.js";
 import { applyNewlineRule, secretFromText } from "./newline.js";
 import { assertCleanAbsolutePath, readProtectedFile } from "./protected-file.js";
 import { type CredentialPlaces, credentialPlaces, loadCredential, loadCredentialSync } from "./sources.js";
 
-export const DEFAULT_STORE = "/etc/credstore.encrypted";
-
 export interface LoadOptions {
   /** Environment to resolve from (CREDENTIALS_DIRECTORY, NAME_FILE, KEYHOLD_STORE). Default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** The encrypted credstore. Default: env KEYHOLD_STORE, else /etc/credstore.encrypted. */
+  /** The encrypted credstore. Default: env KEYHOLD_STORE (an empty one is unset), else /etc/credstore.encrypted. */
   store?: string;
   /** Options for systemd-creds (binary, environment). */
   creds?: CredsOptions;
@@ -48,7 +47,7 @@ interface Plan {
 function plan(name: string, options: LoadOptions): Plan {
   assertCredentialName(name);
   const env = options.env ?? process.env;
-  const store = options.store ?? env.KEYHOLD_STORE ?? DEFAULT_STORE;
+  const store = storeDirectory(env, options.store);
   assertCleanAbsolutePath(store, "credential store");
   const pointed = env[fileVariableFor(name)];
   const places = credentialPlaces(name, env, {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { isAbsolute, posix } from "node:path";
+import { DEFAULT_STATE, DEFAULT_STORE } from "../defaults.js";
 import { entropyOf, KEY_PREFIXED_WORD, SecretError } from "../secret/index.js";
 import { assertCredentialName } from "./names.js";
 
@@ -21,8 +22,6 @@ import { assertCredentialName } from "./names.js";
 export type UnitMode = "standard" | "isolated" | "jobserver";
 export const UNIT_MODES: readonly UnitMode[] = ["standard", "isolated", "jobserver"];
 
-export const DEFAULT_STORE_DIR = "/etc/credstore.encrypted";
-export const DEFAULT_STATE_DIR = "/var/lib/keyhold";
 export const JOBSERVER_SERVICE = "keyhold-jobs";
 export const JOBSERVER_SOCKET_PATH = "/run/keyhold/jobs.sock";
 export const JOBSERVER_DEFAULT_GROUP = "keyhold";
@@ -465,9 +464,9 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
   }
   const mode = options.mode;
   const service = normaliseServiceName(options.service);
-  const store = options.store ?? DEFAULT_STORE_DIR;
+  const store = options.store ?? DEFAULT_STORE;
   assertUnitPath(store, "the store directory");
-  const state = options.state ?? DEFAULT_STATE_DIR;
+  const state = options.state ?? DEFAULT_STATE;
   assertUnitPath(state, "the state directory");
 
   const credentials = (options.credentials ?? []).map((spec) => resolveCredential(spec, store));
@@ -554,8 +553,7 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
   // The vault's answering units run keyhold with PrivateTmp=yes and read the store and the state
   // directory (renderVaultAnswerer binds what is under a home itself).
   if ((options.vault ?? []).length > 0) {
-    const outsideTmp =
-      "keep it outside /tmp and /var/tmp (the defaults are /etc/credstore.encrypted and /var/lib/keyhold)";
+    const outsideTmp = `keep it outside /tmp and /var/tmp (the defaults are ${DEFAULT_STORE} and ${DEFAULT_STATE})`;
     for (const need of [
       nodeNeed,
       keyholdNeed,
