@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { storeDirectory } from "../defaults.js";
-import { Secret, SecretError, SecretKey } from "../secret/index.js";
+import { Secret, SecretError, SecretKey, wipe } from "../secret/index.js";
 import { assertCredentialName, type CredsOptions } from "../systemd/index.js";
 import { applyNewlineRule, secretFromText } from "./newline.js";
 import { assertCleanAbsolutePath, readProtectedFile } from "./protected-file.js";
@@ -161,6 +161,6 @@ export function loadSecretKeyFile(path: string): SecretKey {
   try {
     return SecretKey.fromHex(bytes.toString("latin1"));
   } finally {
-    bytes.fill(0);
+    wipe(bytes);
   }
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { withLock, writeFileAtomic } from "../durable/index.js";
 import { type SealedKeyFile, sealKey, unsealKey } from "../load/index.js";
-import { type Secret, SecretError, SecretKey } from "../secret/index.js";
+import { type Secret, SecretError, SecretKey, wipe } from "../secret/index.js";
 import type { CredsOptions } from "../systemd/index.js";
 import { hexToWords, PrecomputedHmacSha256 } from "./hmac-sha256.js";
 
@@ -263,7 +263,7 @@ export function knownValueSet(key: SecretKey, entries: readonly FingerprintEntry
     lookupRange,
     dispose: () => {
       hmac.dispose();
-      out.fill(0);
+      wipe(out);
       key.dispose();
     },
   };

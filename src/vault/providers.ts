@@ -2,7 +2,7 @@ import { existsSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { fsyncDirectory } from "../durable/index.js";
 import { type SealedKeyFile, sealKey, unsealKey } from "../load/index.js";
-import { type Secret, SecretError } from "../secret/index.js";
+import { type Secret, SecretError, wipeAll } from "../secret/index.js";
 import type { WithKey } from "../systemd/index.js";
 import {
   type Argon2Params,
@@ -181,7 +181,7 @@ export function keyringProvider(options: KeyringProviderOptions = {}): MasterKey
     }
     if (raw === null) return undefined;
     const bytes = Uint8Array.from(raw);
-    raw.fill(0);
+    wipeAll([raw]); // the binding's plain array; `wipe` here is sodium's, for guarded memory
     if (bytes.length !== KEY_BYTES) {
       wipe(bytes);
       return undefined;
