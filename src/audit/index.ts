@@ -8,5 +8,5 @@ export {
   loadAuditKey,
   openStateAuditLog,
 } from "./key.js";
-export { AuditLog, type AuditLogOptions } from "./log.js";
+export { AuditLog, type AuditLogOptions, type AuditSink } from "./log.js";
 export type { AuditProblem, AuditProblemKind, AuditReport } from "./verify.js";

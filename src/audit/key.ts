@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { withLock, writeFileAtomic } from "../durable/index.js";
-import { readProtectedFile } from "../load/index.js";
-import { isSecretError, SecretError, SecretKey } from "../secret/index.js";
-import { type CredsOptions, decryptCredential, encryptCredential } from "../systemd/index.js";
+import { type SealedKeyFile, sealKey, unsealKey } from "../load/index.js";
+import { SecretError, SecretKey } from "../secret/index.js";
+import type { CredsOptions } from "../systemd/index.js";
 import { HEAD_ZERO, sealHead } from "./format.js";
 import { AuditLog } from "./log.js";
 
@@ -17,11 +16,8 @@ export const AUDIT_LOG_FILE = "audit.log";
  */
 export const AUDIT_ANCHOR_FILE = "keyhold.audit-anchor";
 
-// The key file is a systemd credential holding 64 hex characters: far below this.
-const KEY_FILE_MAX_BYTES = 16 * 1024;
-
 /**
- * Creates the audit key once: 32 random bytes as hex, sealed with systemd-creds as credential
+ * Creates the audit key once: 32 random bytes as 64 hex characters, sealed with systemd-creds as credential
  * AUDIT_KEY_NAME, written atomically with mode 0600 to `<stateDir>/keyhold.audit-key`. Returns
  * false and changes nothing if the key exists: replacing it would orphan every record already
  * written. A lock makes concurrent callers agree on one key. The anchor (seq 0, no records yet)
@@ -29,6 +25,11 @@ const KEY_FILE_MAX_BYTES = 16 * 1024;
  */
 export async function createAuditKey(stateDir: string, creds: CredsOptions = {}): Promise<boolean> {
   return createAuditKeyFile(join(stateDir, AUDIT_KEY_NAME), creds, join(stateDir, AUDIT_ANCHOR_FILE));
+}
+
+/** The audit key sealed at `path` (docs/audit-format.md; src/load/sealed-key.ts lists every sealed key). */
+function auditKeyFile(path: string): SealedKeyFile {
+  return { name: AUDIT_KEY_NAME, path, encoding: "hex" };
 }
 
 /**
@@ -43,20 +44,14 @@ export async function createAuditKeyFile(
 ): Promise<boolean> {
   return withLock(`${path}.lock`, async () => {
     if (existsSync(path)) return false;
-    const hex = Buffer.from(randomBytes(32).toString("hex"), "utf8");
+    const key = SecretKey.random();
     try {
-      const sealed = await encryptCredential(AUDIT_KEY_NAME, hex, creds);
-      if (anchorPath !== undefined) {
-        const key = keyFromHex(Buffer.from(hex)); // wipes its copy
-        try {
+      await sealKey(auditKeyFile(path), key.exposeBytes(), creds, () => {
+        if (anchorPath !== undefined)
           writeFileAtomic(anchorPath, sealHead(HEAD_ZERO, key, "anchor"), { mode: 0o600 });
-        } finally {
-          key.dispose();
-        }
-      }
-      writeFileAtomic(path, sealed, { mode: 0o600 });
+      });
     } finally {
-      hex.fill(0);
+      key.dispose();
     }
     return true;
   });
@@ -73,27 +68,14 @@ export async function loadAuditKey(
   creds: CredsOptions = {},
   keyFile?: string,
 ): Promise<SecretKey> {
-  const credentialsDirectory = (creds.env ?? process.env).CREDENTIALS_DIRECTORY;
-  if (credentialsDirectory && keyFile === undefined) {
-    const fromService = readIfPresent(join(credentialsDirectory, AUDIT_KEY_NAME), {
-      permissions: "no-others",
-      owners: "any",
-    });
-    if (fromService !== null) return keyFromHex(fromService);
-  }
   const path = keyFile ?? join(stateDir, AUDIT_KEY_NAME);
-  const sealed = readIfPresent(path, {});
-  if (sealed === null) {
+  const key = await unsealKey(auditKeyFile(path), creds, { handed: keyFile === undefined });
+  if (key === undefined) {
     throw new SecretError("AUDIT_KEY_MISSING", `audit key not found: ${path}`, {
       hint: "create it with: keyhold init",
     });
   }
-  const secret = await decryptCredential(AUDIT_KEY_NAME, sealed, creds);
-  try {
-    return keyFromHex(secret.exposeBytes());
-  } finally {
-    secret.dispose();
-  }
+  return key;
 }
 
 /**
@@ -116,24 +98,4 @@ export async function openStateAuditLog(
     anchor: { path: join(stateDir, AUDIT_ANCHOR_FILE), expected: true },
     ...(creds.env ? { env: creds.env } : {}),
   });
-}
-
-function readIfPresent(path: string, rules: Parameters<typeof readProtectedFile>[1]): Buffer | null {
-  try {
-    return readProtectedFile(path, { maxBytes: KEY_FILE_MAX_BYTES, ...rules });
-  } catch (err) {
-    if (isSecretError(err, "FILE_NOT_FOUND")) return null;
-    throw err;
-  }
-}
-
-function keyFromHex(bytes: Buffer): SecretKey {
-  // JavaScript strings cannot be wiped; the hex string below lives until it is collected.
-  try {
-    return SecretKey.fromHex(bytes.toString("utf8"));
-  } catch (err) {
-    throw new SecretError("INVALID_FORMAT", `the audit key is not 64 hex characters`, { cause: err });
-  } finally {
-    bytes.fill(0);
-  }
 }

@@ -32,6 +32,14 @@ import {
 } from "./format.js";
 import { type AnchorInput, type AuditReport, parseRawLine, splitLines, verifyLog } from "./verify.js";
 
+/**
+ * What a part that records events needs of the audit log (the job server, the vault, the CLI):
+ * appending one. AuditLog is the real one; a part is given it, never opens its own.
+ */
+export interface AuditSink {
+  append(event: AuditEvent): Promise<unknown>;
+}
+
 export interface AuditLogOptions {
   path: string;
   key: SecretKey;
@@ -169,7 +177,7 @@ function checkedEvent(event: AuditEvent): AuditEvent {
  * open between calls: every append takes the lock, repairs what an interrupted append left
  * (see "Appending"), writes one line, fsyncs it and seals the head.
  */
-export class AuditLog {
+export class AuditLog implements AuditSink {
   readonly path: string;
   readonly #key: SecretKey;
   readonly #env: NodeJS.ProcessEnv;

@@ -1,10 +1,10 @@
 import { type AuditRecord, type AuditReport, openStateAuditLog } from "../audit/index.js";
+import { stateDirectory } from "../defaults.js";
 import { printable } from "../secret/printable.js";
 import { defineCommand, type OptionTable, type RunContext } from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 const SYNOPSIS = "audit [--verify] [--json] [--state DIR] [--key FILE] | audit --restart [--state DIR]";
-const DEFAULT_STATE = "/var/lib/keyhold";
 
 const OPTIONS = {
   verify: { type: "boolean", description: "check the chain and the sealed head; exit 3 on any problem" },
@@ -46,7 +46,7 @@ export const audit = defineCommand({
 async function auditCommand({ values, io }: RunContext<typeof OPTIONS>): Promise<number> {
   if (values.restart && (values.verify || values.json))
     throw usageError("--restart takes no --verify or --json", `usage: keyhold ${SYNOPSIS}`);
-  const state = values.state ?? (io.env.KEYHOLD_STATE || DEFAULT_STATE);
+  const state = stateDirectory(io.env, values.state);
   const log = await openStateAuditLog(state, { env: io.env }, values.key);
   if (values.restart) {
     const { previous, moved } = await log.restart();

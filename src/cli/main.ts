@@ -1,3 +1,4 @@
+import { VERSION } from "../defaults.js";
 import { excludeMemoryFromCoreDumps, isSecretError, SecretError } from "../secret/index.js";
 import {
   type CommandDef,
@@ -11,8 +12,6 @@ import {
 import { printable } from "../secret/printable.js";
 import { commands } from "./commands.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_PIPE_CLOSED, EXIT_USAGE, type CliIo, writeLine } from "./io.js";
-
-const VERSION = "0.1.0";
 
 function usage(io: CliIo): void {
   writeLine(io.stdout, "usage: keyhold COMMAND [ARGS…]\n\ncommands:");

@@ -71,10 +71,10 @@ const EXIT_STATUS: ReadonlyArray<[string, string]> = [
 ];
 
 const ENVIRONMENT: ReadonlyArray<[string, string]> = [
-  ["KEYHOLD_STORE", "the credential store (default /etc/credstore.encrypted)"],
+  ["KEYHOLD_STORE", "the credential store (default /etc/credstore.encrypted; empty counts as unset)"],
   [
     "KEYHOLD_STATE",
-    "keyhold's state directory: history, audit log and keys, vault (default /var/lib/keyhold)",
+    "keyhold's state directory: history, audit log and keys, vault (default /var/lib/keyhold; empty counts as unset)",
   ],
   ["KEYHOLD_JOBS_SOCKET", "the job server's socket (default /run/keyhold/jobs.sock)"],
   ["KEYHOLD_JOBS_CONFIG", "the job server's configuration (default /etc/keyhold/jobs.json)"],

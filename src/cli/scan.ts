@@ -1,5 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { stateDirectory, VERSION } from "../defaults.js";
 import { readProtectedFile } from "../load/index.js";
 import { printable } from "../secret/printable.js";
 import {
@@ -28,9 +29,6 @@ import {
 import { isSecretError, KeyholdError, SecretError } from "../secret/index.js";
 import { defineCommand, type OptionTable, type RunContext } from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, usageError, writeLine } from "./io.js";
-
-const VERSION = "0.1.0";
-const DEFAULT_STATE = "/var/lib/keyhold";
 
 const SCAN_SYNOPSIS =
   "scan [PATH | -] [--staged | --history | --commit-message FILE] [--all-files] [--json | --sarif] [--baseline FILE] [--update-baseline] [--no-known-values] [--state DIR] [--max-size BYTES] [--replacements]";
@@ -170,7 +168,7 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
     throw usageError("--staged and --history take a directory in a repository, not a file");
   }
 
-  const state = values.state ?? io.env.KEYHOLD_STATE ?? DEFAULT_STATE;
+  const state = stateDirectory(io.env, values.state);
   const { known } = values["no-known-values"] ? { known: undefined } : await knownValues(io, state, false);
 
   const messageFile = values["commit-message"];

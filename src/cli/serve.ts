@@ -1,10 +1,16 @@
 import { dirname, join, normalize, resolve } from "node:path";
-import { AUDIT_ANCHOR_FILE, AUDIT_KEY_NAME, AUDIT_LOG_FILE, AuditLog, loadAuditKey } from "../audit/index.js";
+import {
+  AUDIT_ANCHOR_FILE,
+  AUDIT_KEY_NAME,
+  AUDIT_LOG_FILE,
+  AuditLog,
+  type AuditSink,
+  loadAuditKey,
+} from "../audit/index.js";
 import {
   type CredentialSet,
   DEFAULT_CONFIG,
   DEFAULT_SOCKET,
-  type JobAuditSink,
   JobServer,
   type ListenTarget,
   loadJobServerConfig,
@@ -56,7 +62,7 @@ async function openAudit(
   path: string | undefined,
   io: CliIo,
   log: (l: string) => void,
-): Promise<{ sink: JobAuditSink; key: Buffer } | undefined> {
+): Promise<{ sink: AuditSink; key: Buffer } | undefined> {
   try {
     const key = await loadAuditKey(stateDir, { env: io.env });
     const logPath = path ?? join(stateDir, AUDIT_LOG_FILE);

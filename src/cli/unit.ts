@@ -1,10 +1,9 @@
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stateDirectory, storeDirectory } from "../defaults.js";
 import {
   checkCredentialNames,
-  DEFAULT_STATE_DIR,
-  DEFAULT_STORE_DIR,
   installUnits,
   JOBSERVER_DEFAULT_GROUP,
   jobServerAuditKeyPath,
@@ -257,8 +256,8 @@ async function unitCommand({ values, positionals, io }: RunContext<typeof OPTION
   if (values.root !== undefined && !values.install) throw usageError("--root goes with --install");
   if (values.force && !values.install) throw usageError("--force goes with --install");
 
-  const store = values.store ?? io.env.KEYHOLD_STORE ?? DEFAULT_STORE_DIR;
-  const state = values.state ?? io.env.KEYHOLD_STATE ?? DEFAULT_STATE_DIR;
+  const store = storeDirectory(io.env, values.store);
+  const state = stateDirectory(io.env, values.state);
   const vault =
     values.vault.length > 0 ? await vaultSecrets(service, values.vault, { store, state }, io) : undefined;
   const rendered = renderUnit({

@@ -1,7 +1,6 @@
 export { type DoctorOptions, type Finding, type FindingKind, runDoctor } from "./doctor.js";
 export { type DotenvEntry, parseDotenv } from "./dotenv.js";
 export {
-  DEFAULT_STATE,
   resolveLayout,
   type StoreLayout,
   storeFile,

@@ -1,8 +1,7 @@
 import { join } from "node:path";
-import { assertCleanAbsolutePath, DEFAULT_STORE } from "../load/index.js";
+import { stateDirectory, storeDirectory } from "../defaults.js";
+import { assertCleanAbsolutePath } from "../load/index.js";
 import type { CredsOptions, WithKey } from "../systemd/index.js";
-
-export const DEFAULT_STATE = "/var/lib/keyhold";
 
 /**
  * Where one credstore lives. The store directory holds exactly what systemd loads: one
@@ -29,8 +28,8 @@ export function resolveLayout(options: {
   withKey?: WithKey;
 }): StoreLayout {
   const env = options.env ?? process.env;
-  const store = options.store ?? env.KEYHOLD_STORE ?? DEFAULT_STORE;
-  const state = options.state ?? env.KEYHOLD_STATE ?? DEFAULT_STATE;
+  const store = storeDirectory(env, options.store);
+  const state = stateDirectory(env, options.state);
   assertCleanAbsolutePath(store, "store directory");
   assertCleanAbsolutePath(state, "state directory");
   const layout: StoreLayout = { store, state, creds: { env } };

@@ -1,6 +1,6 @@
 import { lstatSync, readdirSync } from "node:fs";
 import { readProtectedFile } from "../load/index.js";
-import { isSecretError, SecretError } from "../secret/index.js";
+import { isSecretError, SecretError, wipe } from "../secret/index.js";
 import {
   CREDENTIAL_SIZE_MAX,
   type CredentialKeyType,
@@ -134,7 +134,7 @@ export async function listCredentials(
       isCredential = false;
       info.status = looksLikeText(bytes) ? "plaintext" : "not-a-credential";
     }
-    bytes.fill(0);
+    wipe(bytes);
     if (!isCredential) continue;
     if (info.keyType === "unknown") {
       info.status = "unknown-key-type";

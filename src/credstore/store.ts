@@ -17,7 +17,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { readProtectedFile } from "../load/index.js";
-import { type Secret, SecretError } from "../secret/index.js";
+import { type Secret, SecretError, wipe } from "../secret/index.js";
 import {
   assertCredentialName,
   assertCredentialValueSize,
@@ -413,7 +413,7 @@ export function readOpened(file: OpenedFile, maxBytes: number): Buffer {
   }
   // A file cut short while it was read would be stored (and then shredded) as a shorter value.
   if (offset !== file.size || fstatSync(file.fd).size !== file.size) {
-    buf.fill(0);
+    wipe(buf);
     throw new SecretError("IO_ERROR", `${file.path} changed while keyhold read it; nothing was stored`);
   }
   return buf;

@@ -1,19 +1,19 @@
 import type { Readable, Writable } from "node:stream";
 import { withoutFinalNewline } from "../load/index.js";
-import { Secret, SecretError } from "../secret/index.js";
+import { Secret, SecretError, wipe, wipeAll } from "../secret/index.js";
 import { assertCredentialValueSize, CREDENTIAL_VALUE_MAX } from "../systemd/index.js";
 
 type Input = Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
 
 function finish(name: string, chunks: Buffer[], total: number, keepNewline: boolean): Secret {
   const all = Buffer.concat(chunks, total);
-  for (const c of chunks) c.fill(0);
+  wipeAll(chunks);
   const value = keepNewline ? all : withoutFinalNewline(all);
   try {
     assertCredentialValueSize(name, value.length);
     return Secret.fromBytes(value);
   } finally {
-    all.fill(0);
+    wipe(all);
   }
 }
 
@@ -27,7 +27,7 @@ async function readPipe(name: string, input: Input, keepNewline: boolean): Promi
     chunks.push(b);
     // Room for a final "\r\n" that is not part of the value; finish() checks the exact length.
     if (total > CREDENTIAL_VALUE_MAX + 2) {
-      for (const c of chunks) c.fill(0);
+      wipeAll(chunks);
       input.destroy();
       throw new SecretError(
         "TOO_LARGE",
@@ -57,12 +57,12 @@ function readHidden(
     input.setRawMode?.(true);
     input.resume();
     prompt.write(labels[0] ?? "");
-    const wipe = () => line.fill(0);
+    const wipeLine = () => wipe(line);
     const done = (err?: SecretError) => {
       input.off("data", onData);
       input.setRawMode?.(false);
       input.pause();
-      wipe();
+      wipeLine();
       if (err) {
         prompt.write("\n");
         for (const l of lines) l.dispose();
@@ -78,7 +78,7 @@ function readHidden(
         return false;
       }
       lines.push(Secret.fromBytes(line.subarray(0, length)));
-      wipe();
+      wipeLine();
       length = 0;
       if (lines.length === labels.length) {
         done();
@@ -102,13 +102,13 @@ function readHidden(
           if (length === line.length) {
             const bigger = Buffer.alloc(line.length * 2);
             line.copy(bigger);
-            wipe();
+            wipeLine();
             line = bigger;
           }
           line[length++] = b;
         }
       } finally {
-        data.fill(0);
+        wipe(data);
       }
     };
     input.on("data", onData);

@@ -25,7 +25,6 @@ export {
 } from "./scrubber.js";
 export {
   type CredentialSet,
-  type JobAuditSink,
   JobServer,
   type JobServerOptions,
   type ListenTarget,

@@ -2,6 +2,8 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from "node:
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
+import type { AuditSink } from "../audit/index.js";
+import { VERSION } from "../defaults.js";
 import type { Secret } from "../secret/index.js";
 import { SecretError } from "../secret/index.js";
 import { type JobServerConfig, type JobSpec, resolveParams } from "./config.js";
@@ -29,19 +31,6 @@ import { FollowStream, sendFile } from "./streams.js";
  * queue in front of a concurrency limit, run records on disk, follow streams to clients.
  */
 
-export const VERSION = "0.1.0";
-
-/** What the server appends to the shared audit log; the CLI passes the real AuditLog. */
-export interface JobAuditSink {
-  append(entry: {
-    op: string;
-    name?: string;
-    result: "ok" | "denied" | "error";
-    code?: string;
-    detail?: Record<string, string | number | boolean>;
-  }): Promise<unknown>;
-}
-
 export interface CredentialSet {
   /** Loaded values by name. */
   values: Map<string, Secret>;
@@ -64,7 +53,8 @@ export interface JobServerOptions {
   hide?: readonly string[];
   /** Values the server holds besides the jobs' credentials (its audit key): scrubbed from all output too. */
   serverSecrets?: ReadonlyMap<string, Buffer>;
-  audit?: JobAuditSink;
+  /** Where the server records runs and refusals; the CLI passes the real AuditLog. */
+  audit?: AuditSink;
   /** One-line log messages (stderr / the journal). Never receives a value. */
   log?(line: string): void;
 }

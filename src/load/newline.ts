@@ -1,4 +1,4 @@
-import { Secret } from "../secret/index.js";
+import { Secret, wipe } from "../secret/index.js";
 
 /*
  * The one rule for text credentials, wherever a value enters or leaves keyhold (loadSecret,
@@ -19,7 +19,7 @@ export function secretFromText(bytes: Buffer, keepNewline = false): Secret {
   try {
     return Secret.fromBytes(keepNewline ? bytes : withoutFinalNewline(bytes));
   } finally {
-    bytes.fill(0);
+    wipe(bytes);
   }
 }
 

@@ -1,20 +1,15 @@
 import { join } from "node:path";
-import { Secret, SecretError, SecretKey } from "../secret/index.js";
-import {
-  assertCredentialName,
-  type CredsOptions,
-  decryptCredential,
-  decryptCredentialSync,
-} from "../systemd/index.js";
+import { storeDirectory } from "../defaults.js";
+import { Secret, SecretError, SecretKey, wipe } from "../secret/index.js";
+import { assertCredentialName, type CredsOptions } from "../systemd/index.js";
 import { applyNewlineRule, secretFromText } from "./newline.js";
 import { assertCleanAbsolutePath, readProtectedFile } from "./protected-file.js";
-
-export const DEFAULT_STORE = "/etc/credstore.encrypted";
+import { type CredentialPlaces, credentialPlaces, loadCredential, loadCredentialSync } from "./sources.js";
 
 export interface LoadOptions {
   /** Environment to resolve from (CREDENTIALS_DIRECTORY, NAME_FILE, KEYHOLD_STORE). Default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** The encrypted credstore. Default: env KEYHOLD_STORE, else /etc/credstore.encrypted. */
+  /** The encrypted credstore. Default: env KEYHOLD_STORE (an empty one is unset), else /etc/credstore.encrypted. */
   store?: string;
   /** Options for systemd-creds (binary, environment). */
   creds?: CredsOptions;
@@ -38,13 +33,11 @@ export function fileVariableFor(name: string): string {
 
 interface Plan {
   cacheKey: string;
-  credentialsFile?: string;
-  pointedFile?: string;
-  storeFile: string;
+  places: CredentialPlaces;
 }
 
 /**
- * The one resolution order, decided before anything is read:
+ * The one resolution order (src/load/sources.ts), decided before anything is read:
  *   1. $CREDENTIALS_DIRECTORY/NAME   (a service started by systemd, or `keyhold run`)
  *   2. the file named by NAME_FILE   (strict: owner and 0600/0400 checked)
  *   3. the encrypted credstore       (STORE/NAME through systemd-creds decrypt, root only)
@@ -54,53 +47,22 @@ interface Plan {
 function plan(name: string, options: LoadOptions): Plan {
   assertCredentialName(name);
   const env = options.env ?? process.env;
-  const credentialsDirectory = env.CREDENTIALS_DIRECTORY;
-  const pointed = env[fileVariableFor(name)];
-  const store = options.store ?? env.KEYHOLD_STORE ?? DEFAULT_STORE;
+  const store = storeDirectory(env, options.store);
   assertCleanAbsolutePath(store, "credential store");
-  const result: Plan = { cacheKey: "", storeFile: join(store, name) };
-  if (credentialsDirectory) {
-    assertCleanAbsolutePath(credentialsDirectory, "CREDENTIALS_DIRECTORY");
-    result.credentialsFile = join(credentialsDirectory, name);
-  }
-  if (pointed) {
-    assertCleanAbsolutePath(pointed, fileVariableFor(name));
-    result.pointedFile = pointed;
-  }
-  result.cacheKey = cacheKeyOf(name, options);
-  return result;
-}
-
-function readIfPresent(path: string | undefined, strict: boolean): Buffer | undefined {
-  if (path === undefined) return undefined;
-  try {
-    // Inside $CREDENTIALS_DIRECTORY systemd owns the files and, on 254+ with ACLs, group bits can
-    // show; only access for others is refused there. Files a user points at get the strict check.
-    return readProtectedFile(
-      path,
-      strict ? { permissions: "owner-only" } : { permissions: "no-others", owners: "any" },
-    );
-  } catch (err) {
-    if (err instanceof SecretError && err.code === "FILE_NOT_FOUND") return undefined;
-    throw err;
-  }
+  const pointed = env[fileVariableFor(name)];
+  const places = credentialPlaces(name, env, {
+    sealed: join(store, name),
+    ...(pointed ? { pointed, pointedWhat: fileVariableFor(name) } : {}),
+  });
+  return { cacheKey: cacheKeyOf(name, options), places };
 }
 
 function notFound(name: string, p: Plan): SecretError {
-  const places = [p.credentialsFile, p.pointedFile, p.storeFile].filter((x) => x !== undefined);
+  const { handed, pointed, sealed } = p.places;
+  const places = [handed, pointed, sealed].filter((x) => x !== undefined);
   return new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`, {
     hint: `looked in ${places.join(", ")}; create it with: sudo keyhold set ${name}`,
   });
-}
-
-function fromPlainSources(p: Plan): Secret | undefined {
-  const direct = readIfPresent(p.credentialsFile, false) ?? readIfPresent(p.pointedFile, true);
-  return direct === undefined ? undefined : Secret.fromBytes(direct, { wipeSource: true });
-}
-
-function readStoreFile(p: Plan): Buffer | undefined {
-  // The credstore holds ciphertext: its mode is doctor's business, but a symlink is still refused.
-  return readIfPresent(p.storeFile, false);
 }
 
 const cache = new Map<string, Promise<Secret> | Secret>();
@@ -132,14 +94,9 @@ export function clearSecretCache(): void {
 }
 
 async function loadUncached(name: string, p: Plan, options: LoadOptions): Promise<Secret> {
-  const direct = fromPlainSources(p);
-  if (direct) return applyNewlineRule(direct, options.keepNewline);
-  const ciphertext = readStoreFile(p);
-  if (ciphertext === undefined) throw notFound(name, p);
-  return applyNewlineRule(
-    await decryptCredential(name, ciphertext, options.creds ?? { env: options.env }),
-    options.keepNewline,
-  );
+  const secret = await loadCredential(p.places, options.creds ?? { env: options.env });
+  if (secret === undefined) throw notFound(name, p);
+  return applyNewlineRule(secret, options.keepNewline);
 }
 
 /**
@@ -176,13 +133,8 @@ export function loadSecretSync(name: string, options: LoadOptions = {}): Secret 
   const hit = useCache ? cachedSecret(cacheKeyOf(name, options)) : undefined;
   if (hit instanceof Secret) return hit;
   const p = plan(name, options);
-  const direct = fromPlainSources(p);
-  let secret = direct;
-  if (secret === undefined) {
-    const ciphertext = readStoreFile(p);
-    if (ciphertext === undefined) throw notFound(name, p);
-    secret = decryptCredentialSync(name, ciphertext, options.creds ?? { env: options.env });
-  }
+  let secret = loadCredentialSync(p.places, options.creds ?? { env: options.env });
+  if (secret === undefined) throw notFound(name, p);
   secret = applyNewlineRule(secret, options.keepNewline);
   if (useCache) cache.set(p.cacheKey, secret);
   return secret;
@@ -209,6 +161,6 @@ export function loadSecretKeyFile(path: string): SecretKey {
   try {
     return SecretKey.fromHex(bytes.toString("latin1"));
   } finally {
-    bytes.fill(0);
+    wipe(bytes);
   }
 }

@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { withLock, writeFileAtomic } from "../durable/index.js";
-import { type Secret, SecretError, SecretKey } from "../secret/index.js";
-import { type CredsOptions, decryptCredential, encryptCredential } from "../systemd/index.js";
+import { type SealedKeyFile, sealKey, unsealKey } from "../load/index.js";
+import { type Secret, SecretError, SecretKey, wipe } from "../secret/index.js";
+import type { CredsOptions } from "../systemd/index.js";
 import { hexToWords, PrecomputedHmacSha256 } from "./hmac-sha256.js";
 
 /** The systemd credential that holds the scan key (docs/scan.md 1.1). */
@@ -135,14 +136,15 @@ class StateFingerprintIndex implements FingerprintIndex {
   readonly stateDir: string;
   readonly #creds: CredsOptions;
   readonly #indexPath: string;
-  readonly #keyPath: string;
+  /** The scan key: 32 bytes sealed as they are (src/load/sealed-key.ts). */
+  readonly #keyFile: SealedKeyFile;
   readonly #lockPath: string;
 
   constructor(stateDir: string, creds: CredsOptions) {
     this.stateDir = stateDir;
     this.#creds = creds;
     this.#indexPath = join(stateDir, SCAN_INDEX_FILE);
-    this.#keyPath = join(stateDir, SCAN_KEY_NAME);
+    this.#keyFile = { name: SCAN_KEY_NAME, path: join(stateDir, SCAN_KEY_NAME), encoding: "raw" };
     this.#lockPath = join(stateDir, SCAN_INDEX_LOCK);
   }
 
@@ -183,27 +185,29 @@ class StateFingerprintIndex implements FingerprintIndex {
 
   async loadKnownValues(): Promise<KnownValueSet | undefined> {
     const entries = readIndex(this.#indexPath);
-    if (entries.length === 0 || !existsSync(this.#keyPath)) return undefined;
+    if (entries.length === 0 || !existsSync(this.#keyFile.path)) return undefined;
     const key = await this.#loadKey();
     return knownValueSet(key, entries);
   }
 
   async #loadKey(): Promise<SecretKey> {
-    const ciphertext = readFileSync(this.#keyPath);
-    const secret = await decryptCredential(SCAN_KEY_NAME, ciphertext, this.#creds);
-    try {
-      return SecretKey.fromBytes(secret.exposeBytes());
-    } finally {
-      secret.dispose();
+    const key = await unsealKey(this.#keyFile, this.#creds);
+    if (key === undefined) {
+      throw new SecretError("FILE_NOT_FOUND", `scan key not found: ${this.#keyFile.path}`);
     }
+    return key;
   }
 
   // Called under the lock, so two first uses cannot create two different keys.
   async #loadOrCreateKey(): Promise<SecretKey> {
-    if (existsSync(this.#keyPath)) return this.#loadKey();
+    if (existsSync(this.#keyFile.path)) return this.#loadKey();
     const key = SecretKey.random();
-    const ciphertext = await encryptCredential(SCAN_KEY_NAME, key.exposeBytes(), this.#creds);
-    writeFileAtomic(this.#keyPath, ciphertext, { mode: 0o600 });
+    try {
+      await sealKey(this.#keyFile, key.exposeBytes(), this.#creds);
+    } catch (err) {
+      key.dispose();
+      throw err;
+    }
     return key;
   }
 }
@@ -259,7 +263,7 @@ export function knownValueSet(key: SecretKey, entries: readonly FingerprintEntry
     lookupRange,
     dispose: () => {
       hmac.dispose();
-      out.fill(0);
+      wipe(out);
       key.dispose();
     },
   };

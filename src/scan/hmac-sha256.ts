@@ -11,6 +11,10 @@
  * The midstates are key material: `dispose()` zeroes them.
  */
 
+import { wipe } from "../secret/index.js";
+
+const ZERO_BLOCK = new Uint8Array(64);
+
 // prettier-ignore
 const K = Int32Array.from([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
@@ -92,7 +96,7 @@ export class PrecomputedHmacSha256 {
       mid.set(IV);
       compress(mid, this.#w, this.#block, 0);
     }
-    this.#block.fill(0);
+    wipe(this.#block);
   }
 
   /** HMAC of `data[start..end)` into `out` (eight big-endian words, as signed 32-bit integers). */
@@ -106,13 +110,13 @@ export class PrecomputedHmacSha256 {
       compress(state, w, data, off);
       off += 64;
     }
-    block.fill(0);
+    block.set(ZERO_BLOCK); // SHA-256 padding starts from a zero block
     const rem = end - off;
     for (let i = 0; i < rem; i++) block[i] = data[off + i]!;
     block[rem] = 0x80;
     if (rem >= 56) {
       compress(state, w, block, 0);
-      block.fill(0);
+      block.set(ZERO_BLOCK);
     }
     // Message length in bits, counting the 64-byte pad block before the data.
     const bits = (64 + end - start) * 8;
@@ -128,7 +132,7 @@ export class PrecomputedHmacSha256 {
     block[63] = low;
     compress(state, w, block, 0);
     // Outer hash: the pad block (midstate) then the 32-byte inner digest, 96 bytes in all.
-    block.fill(0);
+    block.set(ZERO_BLOCK);
     for (let i = 0; i < 8; i++) {
       const v = state[i]!;
       block[i * 4] = v >>> 24;
@@ -140,8 +144,8 @@ export class PrecomputedHmacSha256 {
     block[62] = 0x03; // 768 bits
     out.set(this.#outer);
     compress(out, w, block, 0);
-    state.fill(0);
-    block.fill(0);
+    // What the candidate left in the state and the block goes with it.
+    wipe(state, block);
   }
 
   /** The HMAC as lower-case hex (for tests and for building the lookup table). */
@@ -152,8 +156,7 @@ export class PrecomputedHmacSha256 {
   }
 
   dispose(): void {
-    this.#inner.fill(0);
-    this.#outer.fill(0);
+    wipe(this.#inner, this.#outer);
   }
 }
 

@@ -1,3 +1,6 @@
+// The one measure of randomness, shared with the unit renderer's SECRET_IN_COMMAND check.
+export { entropyOf } from "../secret/index.js";
+
 /**
  * A pattern rule: one well-known key format. Each lives in its own small file under rules/,
  * with ok/ng snapshot folders under test/scan/rules/<id>/.
@@ -35,18 +38,6 @@ export interface Rule {
 export function defineRule(rule: Rule): Rule {
   if (!rule.pattern.global) throw new Error(`rule ${rule.id}: pattern must be global`);
   return rule;
-}
-
-/** Shannon entropy in bits per character. */
-export function entropyOf(text: string): number {
-  const counts = new Map<string, number>();
-  for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
-  let bits = 0;
-  for (const n of counts.values()) {
-    const p = n / text.length;
-    bits -= p * Math.log2(p);
-  }
-  return bits;
 }
 
 const PLACEHOLDER =

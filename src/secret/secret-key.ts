@@ -2,6 +2,7 @@ import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto"
 import { inspect } from "node:util";
 import { SecretError } from "./errors.js";
 import { Secret } from "./secret.js";
+import { wipe } from "./wipe.js";
 
 export const SECRET_KEY_BYTES = 32;
 const REDACTED = "[REDACTED]";
@@ -28,7 +29,7 @@ export class SecretKey {
     }
     const own = Buffer.alloc(SECRET_KEY_BYTES);
     own.set(bytes);
-    if (options.wipeSource) bytes.fill(0);
+    if (options.wipeSource) wipe(bytes);
     return new SecretKey(own);
   }
 
@@ -82,7 +83,7 @@ export class SecretKey {
   }
 
   dispose(): void {
-    this.#bytes.fill(0);
+    wipe(this.#bytes);
     this.#disposed = true;
   }
 

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { inspect } from "node:util";
 import { SecretError } from "./errors.js";
+import { wipe } from "./wipe.js";
 
 const REDACTED = "[REDACTED]";
 
@@ -36,7 +37,7 @@ export class Secret {
   static fromBytes(bytes: Uint8Array, options: { wipeSource?: boolean } = {}): Secret {
     const own = Buffer.alloc(bytes.length);
     own.set(bytes);
-    if (options.wipeSource) bytes.fill(0);
+    if (options.wipeSource) wipe(bytes);
     return new Secret(own);
   }
 
@@ -79,7 +80,7 @@ export class Secret {
 
   /** Overwrites the value with zeros. Idempotent. */
   dispose(): void {
-    this.#bytes.fill(0);
+    wipe(this.#bytes);
     this.#disposed = true;
   }
 

@@ -6,12 +6,18 @@
  * is all JavaScript can promise; keys that live in sodium's guarded memory are wiped by sodium's own
  * `sodium_memzero` in vault/crypto.ts, which calls this for ordinary buffers.
  */
-export function wipe(...buffers: ReadonlyArray<Uint8Array | undefined | null>): void {
+export function wipe(...buffers: ReadonlyArray<Wipeable | undefined | null>): void {
   for (const buffer of buffers) if (buffer != null && buffer.length > 0) buffer.fill(0);
 }
 
+/**
+ * What can hold secret bytes: a buffer, the 32-bit words of a hash state (the scanner's HMAC
+ * midstates), or the plain array of numbers a native binding hands a key back in (the keyring).
+ */
+export type Wipeable = Uint8Array | Int32Array | Uint32Array | number[];
+
 /** Wipes every buffer of a list (chunks gathered from a stream). */
-export function wipeAll(buffers: Iterable<Uint8Array>): void {
+export function wipeAll(buffers: Iterable<Wipeable>): void {
   for (const buffer of buffers) wipe(buffer);
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../durable/index.js";
-import { isSecretError, SecretError } from "../secret/index.js";
+import { isSecretError, SecretError, wipe } from "../secret/index.js";
 import { type AnalyzeOptions, assertUnitsVerify } from "./analyze.js";
 import { decryptCredential } from "./creds.js";
 import type { RenderedUnits, UnitCredential } from "./unit.js";
@@ -72,7 +72,7 @@ export async function checkCredentialNames(
       }
       throw err;
     } finally {
-      ciphertext.fill(0);
+      wipe(ciphertext);
     }
   }
   return checks;

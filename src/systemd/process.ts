@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
+import { wipeAll } from "../secret/index.js";
 
 const TRUSTED_DIRECTORIES = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"];
 const resolved = new Map<string, string>();
@@ -60,7 +61,7 @@ export function runTool(
     });
     child.on("close", (code, signal) => {
       const stdout = Buffer.concat(out);
-      for (const chunk of out) chunk.fill(0);
+      wipeAll(out);
       resolve({ code, signal, stdout, stderr: Buffer.concat(err).toString("utf8") });
     });
     child.stdin.end(options.input);

@@ -1,5 +1,5 @@
 import { createDecipheriv, createHmac, timingSafeEqual } from "node:crypto";
-import { Secret, SecretError } from "../secret/index.js";
+import { Secret, SecretError, wipe } from "../secret/index.js";
 import { checkPart, type SecretRef } from "./refs.js";
 
 /*
@@ -88,7 +88,7 @@ export function decryptFernet(key: Secret, token: string, options: FernetOptions
     }
     return Secret.fromBytes(plain, { wipeSource: true });
   } finally {
-    k.fill(0);
+    wipe(k);
   }
 }
 

@@ -1,8 +1,9 @@
-import { closeSync, constants, existsSync, openSync, readFileSync, renameSync, unlinkSync } from "node:fs";
+import { existsSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { fsyncDirectory, writeFileAtomic } from "../durable/index.js";
-import { type Secret, SecretError } from "../secret/index.js";
-import { decryptCredential, encryptCredential, type WithKey } from "../systemd/index.js";
+import { fsyncDirectory } from "../durable/index.js";
+import { type SealedKeyFile, sealKey, unsealKey } from "../load/index.js";
+import { type Secret, SecretError, wipeAll } from "../secret/index.js";
+import type { WithKey } from "../systemd/index.js";
 import {
   type Argon2Params,
   defaultArgon2Params,
@@ -54,15 +55,6 @@ function requireRoot(what: string): void {
   }
 }
 
-function readNoFollow(path: string): Buffer {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    return readFileSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 export const MASTER_CREDENTIAL = "keyhold-vault-master";
 
 export interface SystemdCredentialProviderOptions {
@@ -85,25 +77,25 @@ export function systemdCredentialProvider(options: SystemdCredentialProviderOpti
   const staged = `${current}.next`;
   const creds = { env: options.env ?? process.env };
 
+  // The master: 32 bytes sealed as they are (src/load/sealed-key.ts), the staged one beside it.
+  const sealed = (path: string): SealedKeyFile => ({ name, path, encoding: "raw" });
+
   async function write(path: string, master: KeyBytes): Promise<void> {
     const encOptions = options.withKey === undefined ? creds : { ...creds, withKey: options.withKey };
-    const ciphertext = await encryptCredential(name, master, encOptions);
-    writeFileAtomic(path, ciphertext, { mode: 0o600 });
+    await sealKey(sealed(path), master, encOptions);
   }
 
-  async function decrypt(path: string): Promise<KeyBytes | undefined> {
-    let ciphertext: Buffer;
+  /**
+   * The master at `path` in sodium's guarded memory, or undefined when there is none. With
+   * `handed`, a service's $CREDENTIALS_DIRECTORY copy (LoadCredentialEncrypted=NAME) comes first.
+   */
+  async function unseal(path: string, handed: boolean): Promise<KeyBytes | undefined> {
+    const key = await unsealKey(sealed(path), creds, { handed });
+    if (key === undefined) return undefined;
     try {
-      ciphertext = readNoFollow(path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
-    }
-    const secret = await decryptCredential(name, ciphertext, creds);
-    try {
-      return toSecureKey(secret.exposeBytes());
+      return toSecureKey(key.exposeBytes());
     } finally {
-      secret.dispose();
+      key.dispose();
     }
   }
 
@@ -120,18 +112,11 @@ export function systemdCredentialProvider(options: SystemdCredentialProviderOpti
     },
     async candidates() {
       const found: KeyBytes[] = [];
-      // Under systemd (LoadCredentialEncrypted=) the decrypted master waits in $CREDENTIALS_DIRECTORY.
-      const credDir = creds.env.CREDENTIALS_DIRECTORY;
-      if (credDir !== undefined && credDir !== "") {
-        try {
-          const bytes = readNoFollow(join(credDir, name));
-          if (bytes.length === KEY_BYTES) found.push(toSecureKey(bytes));
-        } catch {
-          // not loaded for this service: fall back to the credstore
-        }
-      }
-      for (const path of [current, staged]) {
-        const key = await decrypt(path);
+      for (const [path, handed] of [
+        [current, true],
+        [staged, false],
+      ] as const) {
+        const key = await unseal(path, handed);
         if (key !== undefined) found.push(key);
       }
       return found;
@@ -196,7 +181,7 @@ export function keyringProvider(options: KeyringProviderOptions = {}): MasterKey
     }
     if (raw === null) return undefined;
     const bytes = Uint8Array.from(raw);
-    raw.fill(0);
+    wipeAll([raw]); // the binding's plain array; `wipe` here is sodium's, for guarded memory
     if (bytes.length !== KEY_BYTES) {
       wipe(bytes);
       return undefined;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { knownValueSet } from "../../src/scan/fingerprint-index.js";
@@ -127,6 +127,23 @@ describe("fingerprint index", () => {
         (e: unknown) => e instanceof SecretError && e.code === "INVALID_FORMAT",
       );
       assert.equal(readFileSync(path, "utf8"), '{"format":"something-else","version":1,"entries":[]}');
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it("refuses a scan key that is a symbolic link (SYMLINK_REFUSED): it is read like every sealed key", async () => {
+    const other = makeScratch("keyhold-scan-index-link-");
+    try {
+      const index = await openFingerprintIndex(other.state, { env: other.env });
+      await index.record("k", Secret.fromString(makeCanary()), "credstore");
+      const key = join(other.state, SCAN_KEY_NAME);
+      renameSync(key, join(other.root, "elsewhere"));
+      symlinkSync(join(other.root, "elsewhere"), key);
+      await assert.rejects(
+        index.loadKnownValues(),
+        (e: unknown) => e instanceof SecretError && e.code === "SYMLINK_REFUSED",
+      );
     } finally {
       other.cleanup();
     }

@@ -1,10 +1,11 @@
+import { KEY_PREFIXES } from "../../secret/index.js";
 import { defineRule } from "../rule.js";
 
 export default defineRule({
   id: "github-token",
   title: "GitHub token",
   provider: "GitHub",
-  keywords: ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
+  keywords: KEY_PREFIXES.github.prefixes,
   pattern: /(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{36,251}(?![A-Za-z0-9_])/g,
   revoke: "revoke it at github.com/settings/tokens (or in the app settings) and create a new one",
 });

@@ -1,10 +1,11 @@
+import { KEY_PREFIXES } from "../../secret/index.js";
 import { defineRule } from "../rule.js";
 
 export default defineRule({
   id: "stripe-secret-key",
   title: "Stripe secret or restricted key",
   provider: "Stripe",
-  keywords: ["sk_live_", "sk_test_", "rk_live_", "rk_test_"],
+  keywords: KEY_PREFIXES.stripe.prefixes,
   pattern: /(?<![\w-])[sr]k_(?:live|test)_[A-Za-z0-9]{20,247}(?![\w-])/g,
   revoke: "roll the key in the Stripe dashboard (Developers, API keys)",
 });
