@@ -50,5 +50,17 @@ export {
   scanStaged,
   scanTree,
 } from "./scan/index.js";
+// The credential store with the CLI's guarantees: every change audited and fingerprinted.
+export {
+  CredentialStore,
+  type CredentialStoreOptions,
+  type ImportedEntry,
+  type ImportOptions,
+  lookupUser,
+  type RunAsUser,
+  type RunRequest,
+  type SystemdRunRequest,
+  type ValueSource,
+} from "./app/index.js";
 // The vault writes to the shared audit log; applications open it with this.
 export { openStateAuditLog } from "./audit/index.js";

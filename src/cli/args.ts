@@ -1,3 +1,4 @@
+import { CredentialStore } from "../app/index.js";
 import { resolveLayout, type StoreLayout } from "../credstore/index.js";
 import type { WithKey } from "../systemd/index.js";
 import { type CliIo, usageError } from "./io.js";
@@ -18,4 +19,12 @@ export function layoutFrom(
     ...(values.state === undefined ? {} : { state: values.state }),
     ...(withKey === undefined ? {} : { withKey: withKey as WithKey }),
   });
+}
+
+/** The credential store the options name (--store, --state, --with-key, else the environment's). */
+export function storeFrom(
+  values: { store?: string; state?: string; "with-key"?: string },
+  io: CliIo,
+): CredentialStore {
+  return new CredentialStore(layoutFrom(values, io));
 }

@@ -33,7 +33,7 @@ export const commands: Record<string, CommandEntry> = {
   },
   run: {
     summary: "run a command with credentials in a private $CREDENTIALS_DIRECTORY",
-    load: async () => (await import("./credstore.js")).run,
+    load: async () => (await import("./run.js")).run,
   },
   ls: {
     summary: "list credentials and their status, never their values",

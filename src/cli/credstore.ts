@@ -1,113 +1,37 @@
-import { existsSync, readFileSync, statfsSync } from "node:fs";
-import { constants as osConstants } from "node:os";
-import { openStateAuditLog, type AuditLog, createAuditKey } from "../audit/index.js";
-import {
-  assertStoreUsable,
-  assertUserCredential,
-  closeOpened,
-  decryptStored,
-  exists,
-  type Finding,
-  initStore,
-  listCredentials,
-  parseDotenv,
-  readMeta,
-  readValue,
-  removeCredential,
-  resolveNotAfter,
-  openForShred,
-  readOpened,
-  restoreVersion,
-  runDoctor,
-  runWithCredentials,
-  shredOpened,
-  type StoreLayout,
-  writeVersion,
-} from "../credstore/index.js";
-import { readProtectedFile, secretFromText } from "../load/index.js";
-import { isSecretError, type Secret, SecretError } from "../secret/index.js";
-import {
-  assertCredentialName,
-  assertCredentialValueSize,
-  CREDENTIAL_SIZE_MAX,
-  CREDENTIAL_VALUE_MAX,
-  systemTool,
-} from "../systemd/index.js";
-import { layoutFrom, WITH_KEYS } from "./args.js";
-import { defineCommand, expectPositionals, type NoOptions, type OptionTable, type RunContext } from "./command.js";
+import { readValue, resolveNotAfter } from "../credstore/index.js";
+import { KeyholdError } from "../secret/index.js";
+import { assertCredentialName, CREDENTIAL_VALUE_MAX } from "../systemd/index.js";
+import { storeFrom, WITH_KEYS } from "./args.js";
+import { defineCommand, type NoOptions, type OptionTable, type RunContext } from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
-/**
- * Runs `work` as one audited operation: the audit log is opened first (so an operation that
- * cannot be recorded does not happen), then one record with the result is appended. Records
- * carry names and codes, never values.
+/*
+ * The credstore commands (`run` is in run.ts): each parses its arguments, calls one
+ * CredentialStore method (src/app/credentials.ts: the checks, the audit record, the fingerprints)
+ * and prints. A NAME is checked before the store is resolved from the options, so a bad name is
+ * the error reported first, also when --with-key or --not-after is wrong too.
  */
-async function audited<T>(
-  l: StoreLayout,
-  op: string,
-  name: string | undefined,
-  work: (logged: Promise<AuditLog>) => Promise<T>,
-  detail?: (result: T) => Record<string, string | number | boolean>,
-  options: { overlap?: boolean } = {},
-): Promise<T> {
-  const logged = openStateAuditLog(l.state, l.creds).then(async (log) => {
-    await log.ensureWritable();
-    assertRoomToRecord(l);
-    return log;
-  });
-  // With `overlap`, work may start (decrypting, say) while the log opens, but must await
-  // `logged` before its first irreversible step; without it, nothing starts before the log is open.
-  if (!options.overlap) await logged;
-  else logged.catch(() => undefined);
-  try {
-    const result = await work(logged);
-    await (await logged).append({
-      op,
-      ...(name === undefined ? {} : { name }),
-      result: "ok",
-      ...(detail ? { detail: detail(result) } : {}),
-    });
-    return result;
-  } catch (err) {
-    const code = isSecretError(err) ? err.code : "INTERNAL";
-    const log = await logged.catch(() => undefined);
-    await log
-      ?.append({ op, ...(name === undefined ? {} : { name }), result: "error", code })
-      .catch(() => undefined);
-    throw err;
-  }
+
+/** The NAME positional, checked before anything else (the service checks it again). */
+function nameArg(positionals: string[]): string {
+  const name = positionals[0] as string;
+  assertCredentialName(name);
+  return name;
 }
 
-/** Free space an operation needs before it starts: its files and its audit record must fit. */
-const ROOM_BYTES = 128 * 1024;
-const ROOM_INODES = 32;
+/** "2025-01-02T03:04:05.678Z" as "2025-01-02 03:04:05". */
+const stamp = (iso: string): string => iso.slice(0, 19).replace("T", " ");
 
-function assertRoomToRecord(l: StoreLayout): void {
-  for (const dir of new Set([l.state, l.store])) {
-    let free: number;
-    try {
-      const st = statfsSync(dir);
-      free = Math.min(st.bavail * st.bsize, st.ffree >= ROOM_INODES ? Number.MAX_SAFE_INTEGER : 0);
-    } catch {
-      continue; // a missing directory is reported by the operation itself
-    }
-    if (free < ROOM_BYTES) {
-      throw new SecretError(
-        "IO_ERROR",
-        `not enough free space or inodes on the file system of ${dir}; nothing was changed`,
-        {
-          hint: "free some space: keyhold refuses to start an operation it might not be able to finish and record",
-        },
-      );
-    }
-  }
-}
-
-/** Records keyed fingerprints of stored values so `keyhold scan` can find them leaked. */
-async function fingerprint(l: StoreLayout, name: string, value: Secret): Promise<void> {
-  const { openFingerprintIndex } = await import("../scan/index.js");
-  const index = await openFingerprintIndex(l.state, l.creds);
-  await index.record(name, value, "credstore");
+function printTable(io: CliIo, head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  for (const row of [head, ...rows])
+    writeLine(
+      io.stdout,
+      row
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    );
 }
 
 const WITH_KEY = {
@@ -146,54 +70,19 @@ export const init = defineCommand({
   help: "Creates the credential store (0700), the state directory and the audit key.",
   options: {},
   positionals: 0,
-  run: initCommand,
-});
-
-async function initCommand({ values, io }: RunContext<NoOptions>): Promise<number> {
-  const l = layoutFrom(values, io);
-  const changed = initStore(l);
-  if (await createAuditKey(l.state, l.creds)) changed.push(`created the audit key in ${l.state}`);
-  const log = await openStateAuditLog(l.state, l.creds);
-  await log.append({ op: "init", result: "ok", detail: { changed: changed.length } });
-  for (const line of changed) writeLine(io.stdout, line);
-  writeLine(
-    io.stdout,
-    changed.length === 0 ? `store ${l.store} already initialised` : `store ready: ${l.store}`,
-  );
-  return EXIT_OK;
-}
-
-async function storeNew(
-  io: CliIo,
-  l: StoreLayout,
-  op: "set" | "rotate",
-  name: string,
-  value: Secret,
-  notAfter: string | undefined,
-): Promise<number> {
-  try {
-    const version = await audited(
-      l,
-      op,
-      name,
-      () =>
-        writeVersion(l, name, value, {
-          mustExist: op === "rotate",
-          origin: op,
-          ...(notAfter === undefined ? {} : { notAfter }),
-        }),
-      (v) => ({ version: v.version, size: v.size }),
-    );
-    await fingerprint(l, name, value);
+  run: async ({ values, io }: RunContext<NoOptions>) => {
+    const store = storeFrom(values, io);
+    const changed = await store.init();
+    for (const line of changed) writeLine(io.stdout, line);
     writeLine(
       io.stdout,
-      `${op === "set" ? "stored" : "rotated"} ${name} (version ${version.version}, ${version.size} bytes)`,
+      changed.length === 0
+        ? `store ${store.layout.store} already initialised`
+        : `store ready: ${store.layout.store}`,
     );
     return EXIT_OK;
-  } finally {
-    value.dispose();
-  }
-}
+  },
+});
 
 const setOrRotateCommand = (op: "set" | "rotate") =>
   defineCommand({
@@ -205,40 +94,24 @@ const setOrRotateCommand = (op: "set" | "rotate") =>
         : `Replaces NAME's value, keeping the earlier versions encrypted (see history, rollback).${VALUE_LIMIT}${dashName(op)}`,
     options: SET_OPTIONS,
     positionals: 1,
-    run: (ctx) => setOrRotate(ctx, op),
+    run: async ({ values, positionals, io }: RunContext<typeof SET_OPTIONS>) => {
+      const name = nameArg(positionals);
+      const notAfter = values["not-after"];
+      if (notAfter !== undefined) resolveNotAfter(notAfter);
+      const store = storeFrom(values, io);
+      // The value is read (prompted for) only once every check has passed.
+      const read = () => readValue(name, io, { keepNewline: values["keep-newline"] ?? false });
+      const v = await store[op](name, read, { notAfter });
+      writeLine(
+        io.stdout,
+        `${op === "set" ? "stored" : "rotated"} ${name} (version ${v.version}, ${v.size} bytes)`,
+      );
+      return EXIT_OK;
+    },
   });
-
-async function setOrRotate(
-  { values, positionals, io }: RunContext<typeof SET_OPTIONS>,
-  op: "set" | "rotate",
-): Promise<number> {
-  const name = positionals[0] as string;
-  assertCredentialName(name);
-  if (values["not-after"] !== undefined) resolveNotAfter(values["not-after"]);
-  const l = layoutFrom(values, io);
-  assertStoreUsable(l);
-  assertUserCredential(l, name, op);
-  if (op === "set" && exists(l, name)) {
-    throw new SecretError("CREDENTIAL_EXISTS", `credential already exists: ${name}`, {
-      hint: `replace its value with: sudo keyhold rotate ${name}`,
-    });
-  }
-  if (op === "rotate" && !exists(l, name)) {
-    throw new SecretError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`, {
-      hint: `create it with: sudo keyhold set ${name}`,
-    });
-  }
-  const value = await readValue(name, io, { keepNewline: values["keep-newline"] ?? false });
-  return storeNew(io, l, op, name, value, values["not-after"]);
-}
 
 export const set = setOrRotateCommand("set");
 export const rotate = setOrRotateCommand("rotate");
-
-/** Reads a plaintext file being migrated: any owner or mode (that is why it is migrated), but no symlinks or devices. */
-function readPlaintextFile(path: string): Buffer {
-  return readProtectedFile(path, { permissions: "any", owners: "any" });
-}
 
 const IMPORT_OPTIONS = { ...SET_OPTIONS, shred: SHRED } as const satisfies OptionTable;
 
@@ -249,76 +122,35 @@ export const importFile = defineCommand({
   options: IMPORT_OPTIONS,
   positionals: 2,
   completePositionals: "file",
-  run: importCommand,
-});
-
-async function importCommand({ values, positionals, io }: RunContext<typeof IMPORT_OPTIONS>): Promise<number> {
-  const [name, file] = positionals as [string, string];
-  assertCredentialName(name);
-  if (values["not-after"] !== undefined) resolveNotAfter(values["not-after"]);
-  const l = layoutFrom(values, io);
-  assertStoreUsable(l);
-  assertUserCredential(l, name, "import");
-  if (exists(l, name)) {
-    throw new SecretError("CREDENTIAL_EXISTS", `credential already exists: ${name}`, {
-      hint: `use: sudo keyhold rotate ${name}`,
+  run: async ({ values, positionals, io }: RunContext<typeof IMPORT_OPTIONS>) => {
+    const name = nameArg(positionals);
+    const file = positionals[1] as string;
+    const notAfter = values["not-after"];
+    if (notAfter !== undefined) resolveNotAfter(notAfter);
+    const shred = values.shred ?? false;
+    await storeFrom(values, io).importFile(name, file, {
+      shred,
+      notAfter,
+      keepNewline: values["keep-newline"],
     });
-  }
-  // With --shred the file is opened once and overwritten through that same descriptor, so the
-  // bytes wiped are the bytes imported even if the path is swapped in between.
-  const opened = values.shred ? openForShred(file) : undefined;
-  let raw: Buffer;
-  try {
-    raw = opened ? readOpened(opened, CREDENTIAL_SIZE_MAX) : readPlaintextFile(file);
-  } catch (err) {
-    if (opened) closeOpened(opened);
-    throw err;
-  }
-  const value = secretFromText(raw, values["keep-newline"]);
-  try {
-    if (value.byteLength === 0) throw new SecretError("EMPTY_VALUE", `${file} is empty; nothing to import`);
-    assertCredentialValueSize(name, value.byteLength);
-    await audited(
-      l,
-      "import",
-      name,
-      async () => {
-        const v = await writeVersion(l, name, value, {
-          mustExist: false,
-          origin: "import",
-          ...(values["not-after"] === undefined ? {} : { notAfter: values["not-after"] }),
-        });
-        const back = await decryptStored(l, name);
-        const same = back.verify(value);
-        back.dispose();
-        if (!same)
-          throw new SecretError(
-            "DECRYPT_FAILED",
-            `credential ${name} did not decrypt to the imported bytes; ${file} was kept`,
-          );
-        if (opened) shredOpened(opened);
-        return v;
-      },
-      (v) => ({ version: v.version, shredded: values.shred ?? false }),
-    );
-    await fingerprint(l, name, value);
     writeLine(
       io.stdout,
-      `imported ${name} from ${file}${values.shred ? " (original overwritten and removed)" : ""}`,
+      `imported ${name} from ${file}${shred ? " (original overwritten and removed)" : ""}`,
     );
-    if (!values.shred)
+    if (!shred)
       writeLine(
         io.stderr,
         `keyhold: note: ${file} still holds the value in plaintext; remove it or rerun with --shred`,
       );
     return EXIT_OK;
-  } finally {
-    value.dispose();
-    if (opened) closeOpened(opened);
-  }
-}
+  },
+});
 
-const IMPORT_ENV_OPTIONS = { shred: SHRED, "with-key": WITH_KEY, json: JSON_OUTPUT } as const satisfies OptionTable;
+const IMPORT_ENV_OPTIONS = {
+  shred: SHRED,
+  "with-key": WITH_KEY,
+  json: JSON_OUTPUT,
+} as const satisfies OptionTable;
 
 export const importEnv = defineCommand({
   name: "import-env",
@@ -327,111 +159,34 @@ export const importEnv = defineCommand({
   options: IMPORT_ENV_OPTIONS,
   positionals: 1,
   completePositionals: "file",
-  run: importEnvCommand,
-});
-
-async function importEnvCommand({ values, positionals, io }: RunContext<typeof IMPORT_ENV_OPTIONS>): Promise<number> {
-  const file = positionals[0] as string;
-  const l = layoutFrom(values, io);
-  assertStoreUsable(l);
-  const opened = values.shred ? openForShred(file) : undefined;
-  let entries: ReturnType<typeof parseDotenv>;
-  try {
-    const raw = opened ? readOpened(opened, CREDENTIAL_SIZE_MAX) : readPlaintextFile(file);
-    try {
-      entries = parseDotenv(file, raw.toString("utf8"));
-    } finally {
-      raw.fill(0);
+  run: async ({ values, positionals, io }: RunContext<typeof IMPORT_ENV_OPTIONS>) => {
+    const file = positionals[0] as string;
+    const entries = await storeFrom(values, io).importEnv(file, { shred: values.shred });
+    if (values.json) {
+      writeJson(io, entries);
+      return EXIT_OK;
     }
-  } catch (err) {
-    if (opened) closeOpened(opened);
-    throw err;
-  }
-  try {
-    // Every value is checked before the first is written: the import is all or nothing.
-    for (const e of entries) {
-      assertUserCredential(l, e.name, "import-env");
-      assertCredentialValueSize(e.name, e.value.byteLength);
-    }
-  } catch (err) {
-    if (opened) closeOpened(opened);
-    for (const e of entries) e.value.dispose();
-    throw err;
-  }
-  const written: string[] = [];
-  // Entries already stored with the same value count as imported, so running the same import
-  // again — after it was interrupted, or in a provisioning script — finishes it instead of failing.
-  const present = new Set<string>();
-  try {
-    const taken: string[] = [];
-    for (const e of entries) {
-      if (!exists(l, e.name)) continue;
-      const current = await decryptStored(l, e.name);
-      try {
-        if (current.verify(e.value)) present.add(e.name);
-        else taken.push(e.name);
-      } finally {
-        current.dispose();
-      }
-    }
-    if (taken.length > 0) {
-      throw new SecretError(
-        "CREDENTIAL_EXISTS",
-        `credentials already exist with other values: ${taken.join(", ")}; nothing was imported`,
-        {
-          hint: "rotate them one by one with keyhold rotate, or remove those lines",
-        },
-      );
-    }
-    const todo = entries.filter((e) => !present.has(e.name));
-    await audited(
-      l,
-      "import-env",
-      undefined,
-      async () => {
-        for (const e of todo) {
-          await writeVersion(l, e.name, e.value, { mustExist: false, origin: "import-env" });
-          written.push(e.name);
-        }
-      },
-      () => ({ count: todo.length, alreadyStored: present.size }),
-    );
-    for (const e of todo) await fingerprint(l, e.name, e.value);
-    if (opened) shredOpened(opened);
-  } catch (err) {
-    if (opened) closeOpened(opened);
-    // All or nothing: remove what this run wrote before the failure.
-    for (const name of written) await removeCredential(l, name).catch(() => undefined);
-    throw err;
-  } finally {
-    for (const e of entries) e.value.dispose();
-  }
-  if (values.json) {
-    writeJson(
-      io,
-      entries.map((e) => ({ variable: e.variable, name: e.name, alreadyStored: present.has(e.name) })),
-    );
-    return EXIT_OK;
-  }
-  const imported = entries.length - present.size;
-  const already =
-    present.size === 0
-      ? ""
-      : ` (${present.size} already stored with these values: ${[...present].join(", ")})`;
-  writeLine(
-    io.stdout,
-    `imported ${imported} credential${imported === 1 ? "" : "s"} from ${file}${already}. In the unit's [Service] section:`,
-  );
-  for (const e of entries) writeLine(io.stdout, `LoadCredentialEncrypted=${e.name}`);
-  writeLine(io.stdout, "For programs that read NAME_FILE variables, add:");
-  for (const e of entries) writeLine(io.stdout, `Environment=${e.variable}_FILE=%d/${e.name}`);
-  if (!values.shred)
+    const present = entries.filter((e) => e.alreadyStored).map((e) => e.name);
+    const imported = entries.length - present.length;
+    const already =
+      present.length === 0
+        ? ""
+        : ` (${present.length} already stored with these values: ${present.join(", ")})`;
     writeLine(
-      io.stderr,
-      `keyhold: note: ${file} still holds the values in plaintext; remove it or rerun with --shred`,
+      io.stdout,
+      `imported ${imported} credential${imported === 1 ? "" : "s"} from ${file}${already}. In the unit's [Service] section:`,
     );
-  return EXIT_OK;
-}
+    for (const e of entries) writeLine(io.stdout, `LoadCredentialEncrypted=${e.name}`);
+    writeLine(io.stdout, "For programs that read NAME_FILE variables, add:");
+    for (const e of entries) writeLine(io.stdout, `Environment=${e.variable}_FILE=%d/${e.name}`);
+    if (!values.shred)
+      writeLine(
+        io.stderr,
+        `keyhold: note: ${file} still holds the values in plaintext; remove it or rerun with --shred`,
+      );
+    return EXIT_OK;
+  },
+});
 
 const GET_OPTIONS = {
   reveal: { type: "boolean", description: "print the value even to a terminal" },
@@ -443,173 +198,31 @@ export const get = defineCommand({
   help: `Writes NAME's value to stdout for a pipe. Refuses a terminal unless --reveal.${dashName("get")}`,
   options: GET_OPTIONS,
   positionals: 1,
-  run: getCommand,
-});
-
-async function getCommand({ values, positionals, io }: RunContext<typeof GET_OPTIONS>): Promise<number> {
-  const name = positionals[0] as string;
-  assertCredentialName(name);
-  if (io.stdout.isTTY && !values.reveal) {
-    throw new SecretError("TERMINAL_REFUSED", "refusing to print a credential to a terminal", {
-      hint: `pipe it (keyhold get ${name} | …) or add --reveal`,
-    });
-  }
-  const l = layoutFrom(values, io);
-  const value = await audited(
-    l,
-    "get",
-    name,
-    () => decryptStored(l, name),
-    () => ({ reveal: values.reveal ?? false }),
-  );
-  try {
-    await new Promise<void>((resolve, reject) =>
-      io.stdout.write(value.exposeBytes(), (e) => (e ? reject(e) : resolve())),
-    );
-  } finally {
-    value.dispose();
-  }
-  return EXIT_OK;
-}
-
-interface UserEntry {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-  shell: string;
-}
-
-function lookupUser(user: string): UserEntry {
-  const passwd = readFileSync("/etc/passwd", "utf8");
-  for (const line of passwd.split("\n")) {
-    const [name, , uid, gid, , home, shell] = line.split(":");
-    if (name === undefined || uid === undefined || gid === undefined) continue;
-    if (name === user || (uid === user && /^\d+$/.test(user))) {
-      return { name, uid: Number(uid), gid: Number(gid), home: home || "/", shell: shell || "/bin/sh" };
+  run: async ({ values, positionals, io }: RunContext<typeof GET_OPTIONS>) => {
+    const name = nameArg(positionals);
+    if (io.stdout.isTTY && !values.reveal) {
+      throw new KeyholdError("TERMINAL_REFUSED", "refusing to print a credential to a terminal", {
+        hint: `pipe it (keyhold get ${name} | …) or add --reveal`,
+      });
     }
-  }
-  throw usageError(`unknown user: ${user}`);
-}
-
-/** The environment a command gets when it runs as another user: that user's, not root's. */
-function userEnvironment(user: UserEntry, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return {
-    PATH: env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-    LANG: env.LANG ?? "C.UTF-8",
-    ...(env.TERM === undefined ? {} : { TERM: env.TERM }),
-    HOME: user.home,
-    USER: user.name,
-    LOGNAME: user.name,
-    SHELL: user.shell,
-  };
-}
-
-const RUN_SYNOPSIS =
-  "run [NAME[,NAME…]] [--vault NS/NAME]… [--user USER] [--file-vars] [--systemd] -- COMMAND [ARGS…]";
-
-const RUN_OPTIONS = {
-  user: { type: "string", arg: "USER", description: "run COMMAND as USER (a name or a uid), with that user's environment" },
-  "file-vars": { type: "boolean", description: "also set NAME_FILE=<path> for each credential, for programs that read such variables" },
-  systemd: { type: "boolean", description: "let systemd decrypt, as for a service (systemd-run with LoadCredentialEncrypted=)" },
-  vault: { type: "string", arg: "NS/NAME", multiple: true, description: "also give vault secret NS/NAME, as the file NAME (repeatable)" },
-  "passphrase-file": {
-    type: "string",
-    arg: "FILE",
-    complete: "file",
-    description: "with --vault: the vault's passphrase, from an owner-only file",
+    const value = await storeFrom(values, io).get(name, { reveal: values.reveal ?? false });
+    try {
+      await new Promise<void>((resolve, reject) =>
+        io.stdout.write(value.exposeBytes(), (e) => (e ? reject(e) : resolve())),
+      );
+    } finally {
+      value.dispose();
+    }
+    return EXIT_OK;
   },
-} as const satisfies OptionTable;
-
-export const run = defineCommand({
-  name: "run",
-  synopsis: RUN_SYNOPSIS,
-  help: "Runs COMMAND with the credentials as files in a private $CREDENTIALS_DIRECTORY on a\nmemory file system; never in argv or the environment. Exits with COMMAND's code.\nA NAME that starts with '-' follows a comma: keyhold run ,-NAME -- COMMAND",
-  options: RUN_OPTIONS,
-  passthrough: true,
-  run: runCommand,
 });
-
-async function runCommand({ values, positionals, command, io }: RunContext<typeof RUN_OPTIONS>): Promise<number> {
-  const synopsis = RUN_SYNOPSIS;
-  const vaultRefs = values.vault ?? [];
-  expectPositionals(positionals, vaultRefs.length > 0 && positionals.length === 0 ? 0 : 1, synopsis);
-  if (command.length === 0) throw usageError("no command given", `usage: keyhold ${synopsis}`);
-  const names = (positionals[0] ?? "").split(",").filter((n) => n !== "");
-  for (const n of names) assertCredentialName(n);
-  const l = layoutFrom(values, io);
-  const user = values.user === undefined ? undefined : lookupUser(values.user);
-  if (values.systemd) {
-    if (values["file-vars"]) throw usageError("--file-vars cannot be combined with --systemd");
-    if (vaultRefs.length > 0) throw usageError("--vault cannot be combined with --systemd");
-    return runUnderSystemd(l, names, command, io, user);
-  }
-  // Vault secrets are read (and their reads audited by the vault) before anything else starts.
-  let vaultValues: { name: string; value: Secret }[] = [];
-  if (vaultRefs.length > 0) {
-    const { parseRef } = await import("../vault/index.js");
-    const { loadVaultSecrets } = await import("./vault.js");
-    const refs = vaultRefs.map((r) => parseRef(r));
-    vaultValues = await loadVaultSecrets(l, values, io, refs);
-  }
-  const result = await audited(
-    l,
-    "run",
-    [...names, ...vaultRefs.map((r) => `vault:${r}`)].join(",").slice(0, 255),
-    (logged) =>
-      runWithCredentials(l, {
-        names,
-        values: vaultValues,
-        command,
-        // As another user the command gets that user's environment, and a session of its own (no
-        // controlling terminal it could push keystrokes into after keyhold exits).
-        env: user ? userEnvironment(user, io.env) : io.env,
-        ...(user ? { uid: user.uid, gid: user.gid, detached: true } : {}),
-        fileVariables: values["file-vars"] ?? false,
-        ready: logged,
-      }),
-    (r) => ({ exit: r.exitCode, command: command[0] as string, filesystem: r.filesystem }),
-    { overlap: true },
-  );
-  return result.exitCode;
-}
-
-/** --systemd: let PID 1 decrypt, as for a service (systemd-run --pipe --wait with LoadCredentialEncrypted=). */
-async function runUnderSystemd(
-  l: StoreLayout,
-  names: string[],
-  command: string[],
-  io: CliIo,
-  user: UserEntry | undefined,
-): Promise<number> {
-  if (!existsSync("/run/systemd/system")) {
-    throw new SecretError("USAGE", "--systemd needs systemd running as PID 1 on this host", {
-      hint: "run without --systemd",
-    });
-  }
-  const { spawn } = await import("node:child_process");
-  const args = ["--pipe", "--wait", "--collect", "--quiet", "--service-type=exec"];
-  if (user) args.push(`--uid=${user.uid}`, `--gid=${user.gid}`);
-  for (const n of names) args.push("-p", `LoadCredentialEncrypted=${n}:${l.store}/${n}`);
-  args.push("--", ...command);
-  return audited(
-    l,
-    "run",
-    names.join(","),
-    () =>
-      new Promise<number>((resolve, reject) => {
-        const child = spawn(systemTool("systemd-run"), args, { stdio: "inherit", env: io.env });
-        child.on("error", reject);
-        child.on("exit", (code, signal) =>
-          resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)),
-        );
-      }),
-  );
-}
 
 const LS_OPTIONS = {
   json: JSON_OUTPUT,
-  check: { type: "boolean", description: "also decrypt credentials keyhold did not write, to catch embedded-name mismatches" },
+  check: {
+    type: "boolean",
+    description: "also decrypt credentials keyhold did not write, to catch embedded-name mismatches",
+  },
 } as const satisfies OptionTable;
 
 export const ls = defineCommand({
@@ -622,14 +235,14 @@ export const ls = defineCommand({
 });
 
 async function lsCommand({ values, io }: RunContext<typeof LS_OPTIONS>): Promise<number> {
-  const l = layoutFrom(values, io);
-  const entries = await listCredentials(l, { decryptCheck: values.check ?? false });
+  const store = storeFrom(values, io);
+  const entries = await store.list({ check: values.check ?? false });
   if (values.json) {
     writeJson(io, entries);
     return EXIT_OK;
   }
   if (entries.length === 0) {
-    writeLine(io.stdout, `no credentials in ${l.store}`);
+    writeLine(io.stdout, `no credentials in ${store.layout.store}`);
     return EXIT_OK;
   }
   const rows = entries.map((e) => [
@@ -638,8 +251,8 @@ async function lsCommand({ values, io }: RunContext<typeof LS_OPTIONS>): Promise
     e.size === null ? "-" : String(e.size),
     e.keyType ?? "-",
     e.version === null ? "-" : String(e.version),
-    e.created?.slice(0, 19).replace("T", " ") ?? "-",
-    e.notAfter?.slice(0, 19).replace("T", " ") ?? "-",
+    e.created == null ? "-" : stamp(e.created),
+    e.notAfter == null ? "-" : stamp(e.notAfter),
     `${e.uid}:${e.gid} ${e.mode}`,
   ]);
   printTable(io, ["NAME", "STATUS", "SIZE", "KEY", "VERSION", "CREATED", "NOT-AFTER", "OWNER MODE"], rows);
@@ -651,18 +264,6 @@ async function lsCommand({ values, io }: RunContext<typeof LS_OPTIONS>): Promise
   return EXIT_OK;
 }
 
-function printTable(io: CliIo, head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  for (const row of [head, ...rows])
-    writeLine(
-      io.stdout,
-      row
-        .map((c, i) => c.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    );
-}
-
 const HISTORY_OPTIONS = { json: JSON_OUTPUT } as const satisfies OptionTable;
 
 export const history = defineCommand({
@@ -671,36 +272,31 @@ export const history = defineCommand({
   help: `Lists NAME's versions (kept encrypted in the state directory).${dashName("history")}`,
   options: HISTORY_OPTIONS,
   positionals: 1,
-  run: historyCommand,
+  run: async ({ values, positionals, io }: RunContext<typeof HISTORY_OPTIONS>) => {
+    const name = nameArg(positionals);
+    const meta = storeFrom(values, io).history(name);
+    if (values.json) {
+      writeJson(io, { name, current: meta.current, versions: meta.versions });
+      return EXIT_OK;
+    }
+    const rows = meta.versions.map((v) => [
+      `${v.version === meta.current ? "*" : " "} ${v.version}`,
+      stamp(v.created),
+      v.origin,
+      String(v.size),
+      v.notAfter == null ? "-" : stamp(v.notAfter),
+    ]);
+    printTable(io, ["  VERSION", "CREATED", "ORIGIN", "SIZE", "NOT-AFTER"], rows);
+    return EXIT_OK;
+  },
 });
 
-async function historyCommand({ values, positionals, io }: RunContext<typeof HISTORY_OPTIONS>): Promise<number> {
-  const name = positionals[0] as string;
-  assertCredentialName(name);
-  const l = layoutFrom(values, io);
-  const meta = readMeta(l, name);
-  if (meta === undefined) {
-    throw new SecretError("CREDENTIAL_NOT_FOUND", `no history for ${name}`, {
-      hint: "keyhold keeps history for credentials it stored",
-    });
-  }
-  if (values.json) {
-    writeJson(io, { name, current: meta.current, versions: meta.versions });
-    return EXIT_OK;
-  }
-  const rows = meta.versions.map((v) => [
-    `${v.version === meta.current ? "*" : " "} ${v.version}`,
-    v.created.slice(0, 19).replace("T", " "),
-    v.origin,
-    String(v.size),
-    v.notAfter?.slice(0, 19).replace("T", " ") ?? "-",
-  ]);
-  printTable(io, ["  VERSION", "CREATED", "ORIGIN", "SIZE", "NOT-AFTER"], rows);
-  return EXIT_OK;
-}
-
 const ROLLBACK_OPTIONS = {
-  to: { type: "string", arg: "VERSION", description: "the version to make current (default: the one before)" },
+  to: {
+    type: "string",
+    arg: "VERSION",
+    description: "the version to make current (default: the one before)",
+  },
 } as const satisfies OptionTable;
 
 export const rollback = defineCommand({
@@ -709,32 +305,16 @@ export const rollback = defineCommand({
   help: `Makes an earlier version current again (default: the one before the current).${dashName("rollback")}`,
   options: ROLLBACK_OPTIONS,
   positionals: 1,
-  run: rollbackCommand,
-});
-
-async function rollbackCommand({ values, positionals, io }: RunContext<typeof ROLLBACK_OPTIONS>): Promise<number> {
-  const name = positionals[0] as string;
-  assertCredentialName(name);
-  let to: number | undefined;
-  if (values.to !== undefined) {
-    if (!/^[1-9][0-9]{0,8}$/.test(values.to))
+  run: async ({ values, positionals, io }: RunContext<typeof ROLLBACK_OPTIONS>) => {
+    const name = nameArg(positionals);
+    if (values.to !== undefined && !/^[1-9][0-9]{0,8}$/.test(values.to))
       throw usageError(`--to must be a version number, got ${JSON.stringify(values.to)}`);
-    to = Number(values.to);
-  }
-  const l = layoutFrom(values, io);
-  const v = await audited(
-    l,
-    "rollback",
-    name,
-    () => restoreVersion(l, name, to),
-    (r) => ({ version: r.version }),
-  );
-  writeLine(
-    io.stdout,
-    `${name} is now version ${v.version} (from ${v.created.slice(0, 19).replace("T", " ")})`,
-  );
-  return EXIT_OK;
-}
+    const to = values.to === undefined ? undefined : Number(values.to);
+    const v = await storeFrom(values, io).rollback(name, to);
+    writeLine(io.stdout, `${name} is now version ${v.version} (from ${stamp(v.created)})`);
+    return EXIT_OK;
+  },
+});
 
 export const rm = defineCommand({
   name: "rm",
@@ -742,23 +322,13 @@ export const rm = defineCommand({
   help: `Removes NAME and its kept versions, overwriting each file before unlinking it.${dashName("rm")}`,
   options: {},
   positionals: 1,
-  run: rmCommand,
+  run: async ({ values, positionals, io }: RunContext<NoOptions>) => {
+    const name = nameArg(positionals);
+    const versions = await storeFrom(values, io).remove(name);
+    writeLine(io.stdout, `removed ${name} and ${versions} kept version${versions === 1 ? "" : "s"}`);
+    return EXIT_OK;
+  },
 });
-
-async function rmCommand({ values, positionals, io }: RunContext<NoOptions>): Promise<number> {
-  const name = positionals[0] as string;
-  assertCredentialName(name);
-  const l = layoutFrom(values, io);
-  const versions = await audited(
-    l,
-    "rm",
-    name,
-    () => removeCredential(l, name),
-    (n) => ({ versions: n }),
-  );
-  writeLine(io.stdout, `removed ${name} and ${versions} kept version${versions === 1 ? "" : "s"}`);
-  return EXIT_OK;
-}
 
 const DOCTOR_OPTIONS = {
   fix: { type: "boolean", description: "repair modes, owners, embedded names and leftovers (audited)" },
@@ -782,27 +352,7 @@ export const doctor = defineCommand({
 });
 
 async function doctorCommand({ values, io }: RunContext<typeof DOCTOR_OPTIONS>): Promise<number> {
-  const l = layoutFrom(values, io);
-  const fix = values.fix ?? false;
-  // Repairs are audited: with --fix, the log must be writable before anything is changed.
-  let log: AuditLog | undefined;
-  if (fix) {
-    log = await openStateAuditLog(l.state, l.creds);
-    await log.ensureWritable();
-  }
-  const findings: Finding[] = await runDoctor(l, {
-    fix,
-    ...(values.units ? { unitDirs: values.units } : {}),
-    onFix: async (f) => {
-      log ??= await openStateAuditLog(l.state, l.creds);
-      await log.append({
-        op: "doctor-fix",
-        name: f.subject.slice(0, 255),
-        result: "ok",
-        detail: { kind: f.kind },
-      });
-    },
-  });
+  const findings = await storeFrom(values, io).doctor({ fix: values.fix ?? false, unitDirs: values.units });
   const open = findings.filter((f) => f.fixed === undefined);
   if (values.json) writeJson(io, { findings, open: open.length });
   else {
