@@ -68,6 +68,7 @@ import scalingoApiToken from "./scalingo-api-token.js";
 import sendbirdApiToken from "./sendbird-api-token.js";
 import sendgridApiKey from "./sendgrid-api-key.js";
 import sendinblueApiKey from "./sendinblue-api-key.js";
+import sentryLegacyToken from "./sentry-legacy-token.js";
 import sentryToken from "./sentry-token.js";
 import settlemintToken from "./settlemint-token.js";
 import shippoApiToken from "./shippo-api-token.js";
@@ -169,6 +170,7 @@ export const PATTERN_RULES: readonly Rule[] = [
   sendbirdApiToken,
   sendgridApiKey,
   sendinblueApiKey,
+  sentryLegacyToken,
   sentryToken,
   settlemintToken,
   shippoApiToken,

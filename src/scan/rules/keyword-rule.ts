@@ -41,7 +41,7 @@ function anyCase(word: string): string {
 // The last word of a name that holds an identifier, an address or a public value, not a secret:
 // `SNYK_ORG_ID`, `twitterUserName`, `zendesk_url`.
 const NOT_SECRET_WORD =
-  /^(?:id|ids|uid|uuid|url|uri|host|hostname|domain|endpoint|user|username|email|name|org|organization|project|region|version|hash|public|pub|path|file|dir)$/;
+  /^(?:id|ids|uid|uuid|url|uri|host|hostname|domain|endpoint|user|username|email|name|org|organization|project|region|version|release|revision|commit|sha|digest|checksum|hash|public|pub|path|file|dir)$/;
 
 /** The words of an identifier, lowercase: `twitterUserId` and `TWITTER_USER_ID` both give twitter, user, id. */
 function nameWords(name: string): string[] {

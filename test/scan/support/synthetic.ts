@@ -175,6 +175,7 @@ export const CONTEXT_TEMPLATES: Record<string, string> = {
   "privateai-api-key": 'PRIVATE_AI_API_KEY = "{{alnum:32}}"',
   "rapidapi-key": '"X-RapidAPI-Key": "{{hex:10}}msh{{hex:15}}p{{hex:6}}jsn{{hex:12}}",',
   "sendbird-api-token": 'SENDBIRD_API_TOKEN = "{{hex:40}}"',
+  "sentry-legacy-token": 'SENTRY_AUTH_TOKEN = "{{hex:64}}"',
   "sidekiq-credentials": "BUNDLE_GEMS__CONTRIB{{}}SYS__COM={{hex:8}}:{{hex:8}}",
   "snyk-api-token": 'SNYK_TOKEN = "{{hex:8}}-{{hex:4}}-{{hex:4}}-{{hex:4}}-{{hex:12}}"',
   "sonarqube-legacy-token": "sonar.login={{hex:40}}",
