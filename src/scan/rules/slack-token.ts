@@ -1,4 +1,4 @@
-import { defineRule } from "../rule.js";
+import { defineRule, plausibleKeyBody } from "../rule.js";
 
 /**
  * Bot, user, app-level and legacy Slack tokens: `xox?-` and numeric ids (legacy workspace
@@ -11,5 +11,6 @@ export default defineRule({
   keywords: ["xox", "xapp-"],
   pattern:
     /(?<![\w-])(?:xox[abposre]-\d{6,}-[A-Za-z0-9-]{10,}|xox[ar]-\d-\d{6,}-[A-Za-z0-9-]{10,}|xapp-\d-[A-Z0-9]{9,}-\d{6,}-[a-z0-9]{32,})(?![\w-])/g,
+  confirm: (secret) => plausibleKeyBody(secret.slice(5)),
   revoke: "revoke it in the Slack app settings (api.slack.com/apps) and reinstall to get a new one",
 });

@@ -1,4 +1,4 @@
-import { defineRule } from "../rule.js";
+import { defineRule, plausibleKeyBody } from "../rule.js";
 
 /**
  * Square access tokens (`EAAA` and 60 characters, or the older `sq0atp-`) and application
@@ -11,6 +11,9 @@ export default defineRule({
   keywords: ["sq0atp-", "sq0csp-", "EAAA"],
   pattern:
     /(?<![\w-])(?:EAAA[A-Za-z0-9_-]{60}|sq0atp-[A-Za-z0-9_-]{22,60}|sq0csp-[A-Za-z0-9_-]{43})(?![\w-])/g,
-  confirm: (secret) => !secret.startsWith("EAAA") || (/[a-z]/.test(secret) && /[0-9]/.test(secret)),
+  confirm: (secret) =>
+    secret.startsWith("EAAA")
+      ? plausibleKeyBody(secret.slice(4)) && /[a-z]/.test(secret) && /[0-9]/.test(secret)
+      : plausibleKeyBody(secret.slice(7)),
   revoke: "replace the credential in the Square Developer dashboard",
 });
