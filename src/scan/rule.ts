@@ -61,3 +61,17 @@ export function hasSequentialRun(value: string): boolean {
 export function looksLikePlaceholder(value: string): boolean {
   return PLACEHOLDER.test(value) || /EXAMPLE/.test(value) || /^(.)\1+$/.test(value);
 }
+
+// Stand-ins inside a key's random part: only whole words and marks count, since two-letter words
+// such as "my" turn up by chance in about one random key in a hundred.
+const STAND_IN =
+  /x{4,}|example|sample|dummy|placeholder|changeme|change[_-]me|redacted|your[_-]|insert|replace|secret[_-]?here|\*{3,}|\.{3,}|<[^>]*>|\$\{|\{\{|%\(/i;
+
+/**
+ * Whether the random part of a key (its body, after any fixed prefix) can be a real key: no
+ * stand-in word or mark in it, and at least `minBits` of entropy per character, so a body of
+ * one repeated character (`xxxx…`, `0000…`) or two alternating ones does not count.
+ */
+export function plausibleKeyBody(body: string, minBits = 3): boolean {
+  return !STAND_IN.test(body) && entropyOf(body) >= minBits;
+}

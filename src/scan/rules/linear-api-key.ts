@@ -1,4 +1,4 @@
-import { defineRule } from "../rule.js";
+import { defineRule, plausibleKeyBody } from "../rule.js";
 
 export default defineRule({
   id: "linear-api-key",
@@ -6,5 +6,6 @@ export default defineRule({
   provider: "Linear",
   keywords: ["lin_api_"],
   pattern: /(?<![\w-])lin_api_[A-Za-z0-9]{40}(?![\w-])/g,
+  confirm: (secret) => plausibleKeyBody(secret.slice(8)),
   revoke: "revoke it in Linear (Settings, API) and create a new one",
 });

@@ -1,4 +1,4 @@
-import { defineRule } from "../rule.js";
+import { defineRule, plausibleKeyBody } from "../rule.js";
 
 export default defineRule({
   id: "npm-token",
@@ -6,5 +6,6 @@ export default defineRule({
   provider: "npm",
   keywords: ["npm_"],
   pattern: /(?<![\w-])npm_[A-Za-z0-9]{36}(?![\w-])/g,
+  confirm: (secret) => plausibleKeyBody(secret.slice(4)),
   revoke: "revoke it with npm token revoke (or on npmjs.com, Access Tokens) and create a new one",
 });

@@ -1,4 +1,4 @@
-import { defineRule } from "../rule.js";
+import { defineRule, plausibleKeyBody } from "../rule.js";
 
 export default defineRule({
   id: "perplexity-api-key",
@@ -6,5 +6,6 @@ export default defineRule({
   provider: "Perplexity",
   keywords: ["pplx-"],
   pattern: /(?<![\w-])pplx-[A-Za-z0-9]{48}(?![\w-])/g,
+  confirm: (secret) => plausibleKeyBody(secret.slice(5)),
   revoke: "delete it in Perplexity (Settings, API) and create a new one",
 });

@@ -1,4 +1,4 @@
-import { defineRule } from "../rule.js";
+import { defineRule, plausibleKeyBody } from "../rule.js";
 
 export default defineRule({
   id: "postman-api-key",
@@ -6,5 +6,6 @@ export default defineRule({
   provider: "Postman",
   keywords: ["PMAK-"],
   pattern: /(?<![\w-])PMAK-[a-f0-9]{24}-[a-f0-9]{34}(?![\w-])/g,
+  confirm: (secret) => plausibleKeyBody(secret.slice(5)),
   revoke: "regenerate or delete the key in Postman (Settings, API keys)",
 });

@@ -1,4 +1,4 @@
-import { defineRule } from "../rule.js";
+import { defineRule, plausibleKeyBody } from "../rule.js";
 
 export default defineRule({
   id: "pypi-token",
@@ -6,5 +6,6 @@ export default defineRule({
   provider: "PyPI",
   keywords: ["pypi-AgEIcHlwaS5vcmc"],
   pattern: /(?<![\w-])pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}(?![\w-])/g,
+  confirm: (secret) => plausibleKeyBody(secret.slice(20)),
   revoke: "remove the token in your PyPI account settings (API tokens) and create a new one",
 });

@@ -1,4 +1,4 @@
-import { defineRule } from "../rule.js";
+import { defineRule, plausibleKeyBody } from "../rule.js";
 
 export default defineRule({
   id: "replicate-api-token",
@@ -6,5 +6,6 @@ export default defineRule({
   provider: "Replicate",
   keywords: ["r8_"],
   pattern: /(?<![\w-])r8_[A-Za-z0-9]{37}(?![\w-])/g,
+  confirm: (secret) => plausibleKeyBody(secret.slice(3)),
   revoke: "disable it at replicate.com/account/api-tokens and create a new one",
 });

@@ -1,4 +1,4 @@
-import { defineRule } from "../rule.js";
+import { defineRule, plausibleKeyBody } from "../rule.js";
 
 export default defineRule({
   id: "sendgrid-api-key",
@@ -6,5 +6,6 @@ export default defineRule({
   provider: "SendGrid",
   keywords: ["SG."],
   pattern: /(?<![\w-])SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![\w-])/g,
+  confirm: (secret) => plausibleKeyBody(secret.slice(3)),
   revoke: "delete the key in SendGrid (Settings, API Keys) and create a new one",
 });

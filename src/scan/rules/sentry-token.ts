@@ -1,4 +1,4 @@
-import { defineRule } from "../rule.js";
+import { defineRule, plausibleKeyBody } from "../rule.js";
 
 export default defineRule({
   id: "sentry-token",
@@ -10,5 +10,6 @@ export default defineRule({
   // ends before the next "sntrys_", so each start reads at most up to the next one.
   pattern:
     /(?<![\w+/-])(?:sntryu_[a-f0-9]{64}|sntrys_eyJ(?:(?!sntrys_)[A-Za-z0-9_=+/-]){60,500}?_[A-Za-z0-9+/]{43})(?![\w+/-])/g,
+  confirm: (secret) => plausibleKeyBody(secret.startsWith("sntryu_") ? secret.slice(7) : secret.slice(-43)),
   revoke: "revoke it in Sentry (User or Organization auth tokens) and create a new one",
 });

@@ -1,4 +1,4 @@
-import { defineRule } from "../rule.js";
+import { defineRule, plausibleKeyBody } from "../rule.js";
 
 export default defineRule({
   id: "twilio-api-key",
@@ -6,5 +6,6 @@ export default defineRule({
   provider: "Twilio",
   keywords: ["SK"],
   pattern: /(?<![A-Za-z0-9])SK[0-9a-f]{32}(?![A-Za-z0-9])/g,
+  confirm: (secret) => plausibleKeyBody(secret.slice(2)),
   revoke: "delete the API key in the Twilio console and create a new one",
 });

@@ -1,4 +1,4 @@
-import { defineRule } from "../rule.js";
+import { defineRule, plausibleKeyBody } from "../rule.js";
 
 export default defineRule({
   id: "xai-api-key",
@@ -6,5 +6,6 @@ export default defineRule({
   provider: "xAI",
   keywords: ["xai-"],
   pattern: /(?<![\w-])xai-[A-Za-z0-9]{80}(?![\w-])/g,
+  confirm: (secret) => plausibleKeyBody(secret.slice(4)),
   revoke: "delete it in the xAI console (API keys) and create a new one",
 });

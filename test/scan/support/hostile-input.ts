@@ -49,8 +49,23 @@ function printable(s: string): string {
   return JSON.stringify(s.length > 24 ? `${s.slice(0, 24)}…` : s);
 }
 
+/**
+ * The words of a prefilter written as a RegExp of literal alternatives (keywordRule's
+ * `/twitter|x-twitter/i`); none for any other RegExp.
+ */
+function literalWords(keywords: RegExp): string[] {
+  const words = keywords.source.split("|").map((w) => w.replace(/\\(.)/g, "$1"));
+  return words.every((w) => /^[\w.-]+$/.test(w)) ? words : [];
+}
+
 export function hostilePrefixes(rule: Rule): string[] {
-  const own = Array.isArray(rule.keywords) ? rule.keywords.slice(0, 4) : [];
+  const keywords = rule.keywords;
+  const own =
+    keywords instanceof RegExp
+      ? EXTRA_PREFIXES[rule.id]
+        ? []
+        : literalWords(keywords).slice(0, 2)
+      : keywords.slice(0, 4);
   return [...new Set([...own, ...(EXTRA_PREFIXES[rule.id] ?? [])])];
 }
 

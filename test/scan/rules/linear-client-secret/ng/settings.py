@@ -1,0 +1,1 @@
+LINEAR_CLIENT_SECRET = "{{hex:32}}"

@@ -1,0 +1,1 @@
+LINKEDIN_CLIENT_SECRET = "{{alnum:16}}"

@@ -1,0 +1,1 @@
+LOB_API_KEY = "liv{{}}e_{{hex:35}}"

@@ -1,0 +1,1 @@
+MAILGUN_API_KEY = "ke{{}}y-{{hex:32}}"

@@ -1,0 +1,1 @@
+MATTERMOST_TOKEN = "{{lower:13}}{{digit:3}}{{lower:10}}"

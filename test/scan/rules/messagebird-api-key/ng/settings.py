@@ -1,0 +1,1 @@
+MESSAGEBIRD_ACCESS_KEY = "{{alnum:25}}"

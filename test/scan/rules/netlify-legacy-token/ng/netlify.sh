@@ -1,0 +1,2 @@
+#!/bin/sh
+export NETLIFY_TOKEN={{hex:64}}

@@ -1,0 +1,1 @@
+NETLIFY_AUTH_TOKEN = "{{b64u:43}}"

@@ -1,0 +1,1 @@
+NYTIMES_API_KEY = "{{alnum:32}}"

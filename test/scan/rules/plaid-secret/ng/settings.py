@@ -1,0 +1,1 @@
+PLAID_SECRET = "{{hex:30}}"

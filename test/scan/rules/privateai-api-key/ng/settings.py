@@ -1,0 +1,1 @@
+PRIVATE_AI_API_KEY = "{{alnum:32}}"

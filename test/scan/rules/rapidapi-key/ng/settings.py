@@ -1,0 +1,1 @@
+RAPIDAPI_KEY = "{{b64u:50}}"

@@ -1,0 +1,1 @@
+SENDBIRD_API_TOKEN = "{{hex:40}}"

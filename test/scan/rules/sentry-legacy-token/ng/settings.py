@@ -1,0 +1,1 @@
+SENTRY_AUTH_TOKEN = "{{hex:64}}"

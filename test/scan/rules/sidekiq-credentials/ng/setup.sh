@@ -1,0 +1,2 @@
+#!/bin/sh
+bundle config --local gems.contrib{{}}sys.com {{hex:8}}:{{hex:8}}

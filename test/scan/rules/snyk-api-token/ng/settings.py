@@ -1,0 +1,1 @@
+SNYK_TOKEN = "{{hex:8}}-{{hex:4}}-{{hex:4}}-{{hex:4}}-{{hex:12}}"

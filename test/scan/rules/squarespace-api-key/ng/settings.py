@@ -1,0 +1,1 @@
+SQUARESPACE_API_KEY = "{{hex:8}}-{{hex:4}}-{{hex:4}}-{{hex:4}}-{{hex:12}}"

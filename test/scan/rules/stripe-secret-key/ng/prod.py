@@ -1,0 +1,1 @@
+STRIPE_KEY = "sk_{{}}prod_{{alnum:32}}"

@@ -1,0 +1,1 @@
+SUMO_ACCESS_KEY = "{{alnum:64}}"

@@ -1,0 +1,1 @@
+TRAVIS_API_TOKEN = "{{alnum:22}}"

@@ -1,0 +1,1 @@
+TRELLO_TOKEN = "{{hex:64}}"

@@ -1,0 +1,1 @@
+YANDEX_API_KEY = "AQ{{}}VN{{b64u:36}}"

@@ -1,0 +1,1 @@
+ZENDESK_API_TOKEN = "{{alnum:40}}"
