@@ -1,5 +1,7 @@
+import { entropyOf } from "../secret/index.js";
+
 // The one measure of randomness, shared with the unit renderer's SECRET_IN_COMMAND check.
-export { entropyOf } from "../secret/index.js";
+export { entropyOf };
 
 /**
  * A pattern rule: one well-known key format. Each lives in its own small file under rules/,
