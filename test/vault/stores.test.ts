@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { isSecretError, Secret } from "../../src/secret/index.js";
 import { FileBackend, openVault, passphraseProvider, VAULT_FILE } from "../../src/vault/index.js";
-import { VAULT_FORMAT } from "../../src/vault/vault.js";
+import { VAULT_FORMAT } from "../../src/vault/records.js";
 import { makeScratch } from "../support/scratch.js";
 import { STORE_ARGON2, type StoreExpectations } from "../vectors/generate-vault-store.js";
 

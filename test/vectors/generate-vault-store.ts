@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Secret } from "../../src/secret/index.js";
 import { FileBackend, initVault, passphraseProvider, VAULT_FILE } from "../../src/vault/index.js";
-import { VAULT_FORMAT } from "../../src/vault/vault.js";
+import { VAULT_FORMAT } from "../../src/vault/records.js";
 
 export const STORE_PASSPHRASE = "keyhold format fixture: not a secret";
 export const STORE_ARGON2 = { ops: 2, mem: 8 * 1024 * 1024 };
