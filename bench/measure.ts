@@ -34,23 +34,26 @@ export async function pairedMedianMs(
   runs: number,
   warmup = 3,
 ): Promise<[number, number]> {
-  for (let i = 0; i < warmup; i++) {
-    await a();
-    await b();
-  }
-  const ta: number[] = [];
-  const tb: number[] = [];
+  const [ma, mb] = await alternatingMedianMs([a, b], runs, warmup);
+  return [ma as number, mb as number];
+}
+
+/** pairedMedianMs for any number of contenders: a, b, c, a, b, c, … */
+export async function alternatingMedianMs(
+  contenders: readonly (() => unknown | Promise<unknown>)[],
+  runs: number,
+  warmup = 3,
+): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) for (const fn of contenders) await fn();
+  const times = contenders.map(() => [] as number[]);
   for (let i = 0; i < runs; i++) {
-    for (const [fn, out] of [
-      [a, ta],
-      [b, tb],
-    ] as const) {
+    for (const [j, fn] of contenders.entries()) {
       const t = process.hrtime.bigint();
       await fn();
-      out.push(Number(process.hrtime.bigint() - t) / 1e6);
+      times[j]?.push(Number(process.hrtime.bigint() - t) / 1e6);
     }
   }
-  return [median(ta), median(tb)];
+  return times.map(median);
 }
 
 /**

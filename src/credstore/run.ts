@@ -11,6 +11,7 @@ import {
 } from "../load/index.js";
 import { type Secret, SecretError } from "../secret/index.js";
 import { assertCredentialName } from "../systemd/index.js";
+import { phase } from "../timing.js";
 import { parseProcessTag, processAlive, processTag } from "../durable/index.js";
 import type { StoreLayout } from "./layout.js";
 import { decryptStored } from "./store.js";
@@ -162,13 +163,17 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
   let dir: CredentialsDirectory | undefined;
   try {
     const unique = [...new Set(options.names)];
-    const decrypted = await Promise.allSettled(unique.map((name) => decryptStored(l, name)));
+    const decrypting = unique.map((name) => decryptStored(l, name));
+    phase("decrypt-started");
+    const decrypted = await Promise.allSettled(decrypting);
+    phase("decrypted");
     decrypted.forEach((d, i) => {
       if (d.status === "fulfilled") values.push({ name: unique[i] as string, value: d.value });
     });
     const failed = decrypted.find((d) => d.status === "rejected");
     if (failed) throw failed.reason;
     await options.ready;
+    phase("audit-ready");
     if (caught) return diedOf(caught, "ramfs");
     dir = createCredentialsDirectory(values, {
       parent: place.parent,
@@ -176,6 +181,7 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
+    phase("directory");
   } catch (err) {
     release();
     throw err;
@@ -194,8 +200,10 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
 
   return new Promise<RunResult>((resolve, reject) => {
     const finish = () => {
+      phase("child");
       release();
       held.remove();
+      phase("cleanup");
     };
     if (caught) {
       finish();
@@ -210,6 +218,7 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
+    phase("spawned");
     child.on("error", (err: NodeJS.ErrnoException) => {
       finish();
       reject(
