@@ -15,7 +15,7 @@ import {
   jobServerUnitArgs,
   PROJECT_INSIDE,
 } from "../test/harness/index.js";
-import { type Comparison, printComparison, printHeader } from "./measure.js";
+import { type Comparison, loadNow, printComparison, printEnvironment, printHeader } from "./measure.js";
 
 const PROJECT = "/home/dev/project";
 const CONFIG = {
@@ -154,8 +154,10 @@ async function main(): Promise<void> {
       "--follow",
     ]);
     const peerRun = await time(20, systemdRun);
+    const nodeAlone = await time(20, ["/usr/bin/node", "-e", "0"]);
     results.push({
       what: "run a no-op that receives a key, start to exit",
+      how: "whole processes",
       ours: "`keyhold trigger noopkey --follow`",
       oursMs: trigger,
       peer: "`systemd-run --wait --pipe -p LoadCredentialEncrypted=… true`",
@@ -163,15 +165,15 @@ async function main(): Promise<void> {
       goal: "≤ 1.0×",
       met: trigger / peerRun <= 1.0,
     });
-    const nodeAlone = await time(20, ["/usr/bin/node", "-e", "0"]);
     results.push({
-      what: "for scale: Node.js start-up alone, the floor of any Node.js client",
-      ours: "`node -e 0`",
-      oursMs: nodeAlone,
-      peer: "`systemd-run --wait --pipe -p LoadCredentialEncrypted=… true`",
-      peerMs: peerRun,
-      goal: "(reference)",
-      met: true,
+      what: "the same, against the floor of any Node.js client",
+      how: "whole processes",
+      ours: "`keyhold trigger noopkey --follow`",
+      oursMs: trigger,
+      peer: "`node -e 0` (Node.js start-up alone)",
+      peerMs: nodeAlone,
+      goal: "≤ 1.5×",
+      met: trigger / nodeAlone <= 1.5,
     });
     const roundTrip = await time(50, [
       "curl",
@@ -185,6 +187,7 @@ async function main(): Promise<void> {
     const health = await time(50, ["curl", "-sf", "--unix-socket", SOCKET, "http://localhost/v1/health"]);
     results.push({
       what: "API round trip of a no-op job with curl",
+      how: "whole processes",
       ours: "`curl -X POST …/v1/jobs/noop/runs?follow=1`",
       oursMs: roundTrip,
       peer: "`curl …/v1/health` (transport alone)",
@@ -196,6 +199,7 @@ async function main(): Promise<void> {
     const peer = await rate("command", 200, 20, systemdRun);
     // Printed as "ms per run" so the ratio column keeps its meaning (below 1 = keyhold faster).
     results.push({
+      how: "whole processes",
       what: `runs per second of a no-op job, 20 clients (keyhold ${ours.toFixed(0)}/s, systemd-run ${peer.toFixed(0)}/s)`,
       ours: "1000 follow triggers over the socket (time per run)",
       oursMs: 1000 / ours,
@@ -205,10 +209,12 @@ async function main(): Promise<void> {
       met: ours >= 100,
     });
 
+    printEnvironment("PATH, HOME and LANG only (the harness runs every command inside with env -i)");
     printHeader(
       `jobs (${new Date().toISOString().slice(0, 10)}, ${process.version}, inside a systemd container, ${cpus().length} cores)`,
     );
     for (const r of results) printComparison(r);
+    console.log(`\nLoad average after the table: ${loadNow()} (host; the container shares its CPUs).`);
   } finally {
     await suite.stop();
   }

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { closeSync, openSync, readSync, realpathSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, realpathSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 
 /** Median of a list of numbers. */
 export function median(xs: number[]): number {
@@ -34,23 +35,26 @@ export async function pairedMedianMs(
   runs: number,
   warmup = 3,
 ): Promise<[number, number]> {
-  for (let i = 0; i < warmup; i++) {
-    await a();
-    await b();
-  }
-  const ta: number[] = [];
-  const tb: number[] = [];
+  const [ma, mb] = await alternatingMedianMs([a, b], runs, warmup);
+  return [ma as number, mb as number];
+}
+
+/** pairedMedianMs for any number of contenders: a, b, c, a, b, c, … */
+export async function alternatingMedianMs(
+  contenders: readonly (() => unknown | Promise<unknown>)[],
+  runs: number,
+  warmup = 3,
+): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) for (const fn of contenders) await fn();
+  const times = contenders.map(() => [] as number[]);
   for (let i = 0; i < runs; i++) {
-    for (const [fn, out] of [
-      [a, ta],
-      [b, tb],
-    ] as const) {
+    for (const [j, fn] of contenders.entries()) {
       const t = process.hrtime.bigint();
       await fn();
-      out.push(Number(process.hrtime.bigint() - t) / 1e6);
+      times[j]?.push(Number(process.hrtime.bigint() - t) / 1e6);
     }
   }
-  return [median(ta), median(tb)];
+  return times.map(median);
 }
 
 /**
@@ -79,6 +83,76 @@ export function realInterpreter(candidates: readonly string[]): string {
   throw new Error(`none of ${candidates.join(", ")} exists`);
 }
 
+/**
+ * How to start a package's command as a fair peer: Node.js on the script itself, never the
+ * package manager's bin link through `/usr/bin/env node` nor a shell-script shim (npm's .cmd/.sh
+ * wrappers): [process.execPath, the resolved script]. Refuses anything that is not a Node.js script.
+ */
+export function nodeScript(bin: string): string[] {
+  const path = realpathSync(bin);
+  const head = readFileSync(path, "utf8").slice(0, 200);
+  const shebang = head.startsWith("#!") ? (head.split("\n")[0] as string) : "";
+  if (shebang !== "" && !/\bnode\b/.test(shebang))
+    throw new Error(`${bin} resolves to ${path}, which is not a Node.js script (${shebang})`);
+  if (!/\.(c|m)?js$/.test(path)) throw new Error(`${bin} resolves to ${path}, not a JavaScript file`);
+  return [process.execPath, path];
+}
+
+/** Names of variables that change every Node.js start (each adds work before any script runs). */
+const START_UP_VARIABLES = [
+  "NODE_EXTRA_CA_CERTS",
+  "NODE_OPTIONS",
+  "NODE_COMPILE_CACHE",
+  "UV_THREADPOOL_SIZE",
+];
+
+/**
+ * Prints what changes start-up times, for the table that follows: Node.js version, CPUs, load
+ * average now, and which start-up variables are set in the bench's environment and in the one
+ * the contenders get (`contenders`, or a sentence saying where it comes from).
+ */
+export function printEnvironment(contenders: NodeJS.ProcessEnv | string): void {
+  const set = (env: NodeJS.ProcessEnv) =>
+    START_UP_VARIABLES.filter((v) => env[v] !== undefined).join(", ") || "none";
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+  console.log(
+    `\nEnvironment: Node.js ${process.version}, ${availableParallelism()} CPUs (${cpuModel()}), load average ${load} (1, 5, 15 min); start-up variables set in the bench's environment: ${set(process.env)}; in the contenders': ${typeof contenders === "string" ? contenders : set(contenders)}.`,
+  );
+}
+
+/** Load average now, for a line after a table: the machine may have changed during it. */
+export function loadNow(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+}
+
+function cpuModel(): string {
+  try {
+    return /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? "unknown cpu";
+  } catch {
+    return "unknown cpu";
+  }
+}
+
+/** Peak resident memory (KiB) of a whole process, as GNU time reports it (the largest of several runs). */
+export function peakRssKiB(argv: string[], env: NodeJS.ProcessEnv, runs = 5): number | undefined {
+  let peak: number | undefined;
+  for (let i = 0; i < runs; i++) {
+    const r = spawnSync("/usr/bin/time", ["-f", "%M", ...argv], {
+      env,
+      stdio: ["ignore", "ignore", "pipe"],
+      encoding: "utf8",
+    });
+    const kib = Number(r.stderr.trim().split("\n").pop());
+    if (r.status !== 0 || !Number.isFinite(kib)) return undefined;
+    peak = Math.max(peak ?? 0, kib);
+  }
+  return peak;
+}
+
 /** Runs a whole process to completion; throws if it fails. */
 export function runProcess(argv: string[], env: NodeJS.ProcessEnv = process.env): void {
   const r = spawnSync(argv[0] as string, argv.slice(1), { env, stdio: ["ignore", "ignore", "pipe"] });
@@ -100,6 +174,8 @@ export interface Comparison {
   oursMs: number;
   peer: string;
   peerMs: number;
+  /** How both sides were measured: the same way each, said in the table. */
+  how: "whole processes" | "in-process" | "in-process vs a process it starts";
   goal: string;
   met: boolean;
 }
@@ -116,12 +192,12 @@ export function formatMs(ms: number): string {
 export function printComparison(c: Comparison): void {
   const ratio = c.oursMs / c.peerMs;
   console.log(
-    `| ${c.what} | ${c.ours}: ${formatMs(c.oursMs)} | ${c.peer}: ${formatMs(c.peerMs)} | ${ratio.toFixed(2)}× | ${c.goal} | ${c.met ? "met" : "not met"} |`,
+    `| ${c.what} | ${c.how} | ${c.ours}: ${formatMs(c.oursMs)} | ${c.peer}: ${formatMs(c.peerMs)} | ${ratio.toFixed(2)}× | ${c.goal} | ${c.met ? "met" : "not met"} |`,
   );
 }
 
 export function printHeader(title: string): void {
   console.log(`\n### ${title}\n`);
-  console.log("| measurement | keyhold (median) | peer (median) | ratio | goal | result |");
-  console.log("| --- | --- | --- | --- | --- | --- |");
+  console.log("| measurement | measured as | keyhold (median) | peer (median) | ratio | goal | result |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
 }

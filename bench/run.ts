@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);
-const skip = new Set(["run.js", "measure.js"]);
+const skip = new Set(["run.js", "measure.js", "alternate.js"]);
 const scripts = readdirSync(here)
   .filter((f) => f.endsWith(".js") && !skip.has(f))
   .filter((f) => wanted.length === 0 || wanted.includes(f.replace(/\.js$/, "")))

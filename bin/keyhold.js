@@ -7,6 +7,10 @@
 import { existsSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
+// KEYHOLD_TRACE_TIMING=1 (src/timing.ts): phase times on stderr once the command is done.
+const tracing = process.env.KEYHOLD_TRACE_TIMING === "1";
+if (tracing) performance.mark("keyhold:node");
+
 // On SIGUSR1 Node opens its inspector, a debugger on 127.0.0.1:9229 that any local user can
 // connect to and run code in. keyhold often runs as root under sudo, which relays the invoking
 // user's signals to it: a listener of keyhold's own means the inspector never starts.
@@ -49,9 +53,22 @@ try {
   process.stderr.write(`${lines.join("\n")}\n`);
   process.exit(1);
 }
+if (tracing) performance.mark("keyhold:bundle");
 process.exitCode = await cli.main(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
 });
+if (tracing) {
+  performance.mark("keyhold:done");
+  let previous = 0;
+  for (const { name, startTime } of performance.getEntriesByType("mark")) {
+    if (!name.startsWith("keyhold:")) continue;
+    const phase = name.slice("keyhold:".length);
+    process.stderr.write(
+      `keyhold: timing: ${phase} ${(startTime - previous).toFixed(1)} ms (at ${startTime.toFixed(1)} ms)\n`,
+    );
+    previous = startTime;
+  }
+}

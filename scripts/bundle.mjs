@@ -17,7 +17,8 @@ await build({
   target: "node20",
   packages: "external",
   sourcemap: "linked",
-  minifySyntax: true,
+  minify: true,
+  keepNames: true,
   chunkNames: "chunks/[name]-[hash]",
   logLevel: "warning",
 });

@@ -256,15 +256,22 @@ export class AuditLog implements AuditSink {
     return anchor.seq < head.seq;
   }
 
-  /** Seals `head`: the head file first, then the anchor, so the anchor never runs ahead of it. */
-  #seal(head: AuditHead): void {
+  /**
+   * Seals `head`: the head file first (durable, directory fsynced), then the anchor, so the
+   * anchor never runs ahead of it. With `anchorMayLag` (a plain append) the anchor's directory
+   * is not fsynced: a crash can then only leave the anchor one record behind the head, which
+   * every reader accepts and the next append catches up; the next head's directory fsync (the
+   * same directory for keyhold's logs) makes it durable anyway. A restart's first record moves
+   * the anchor to a new chain, where an old anchor is no lag but a refusal: there (and after a
+   * repair) it is fsynced like the head.
+   */
+  #seal(head: AuditHead, anchorMayLag = false): void {
     writeFileAtomic(this.headPath, sealHead(head, this.#key), { mode: 0o600 });
-    this.#writeAnchor(head);
-  }
-
-  #writeAnchor(head: AuditHead): void {
     if (this.#anchor !== undefined)
-      writeFileAtomic(this.#anchor.path, sealHead(head, this.#key, "anchor"), { mode: 0o600 });
+      writeFileAtomic(this.#anchor.path, sealHead(head, this.#key, "anchor"), {
+        mode: 0o600,
+        syncDirectory: !anchorMayLag,
+      });
   }
 
   async append(event: AuditEvent): Promise<AuditRecord> {
@@ -298,7 +305,7 @@ export class AuditLog implements AuditSink {
     // O_CREAT: a log without a head may start afresh when #readHead allowed it.
     const fd = openLog(this.path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT);
     try {
-      return this.#write(fd, this.#repair(fd, head), event).record;
+      return this.#write(fd, this.#repair(fd, head), event, true).record;
     } finally {
       closeSync(fd);
     }
@@ -373,8 +380,13 @@ export class AuditLog implements AuditSink {
     }
   }
 
-  /** Writes one record after `head`, fsyncs the log, then seals the new head. */
-  #write(fd: number, head: AuditHead, event: AuditEvent): { record: AuditRecord; head: AuditHead } {
+  /** Writes one record after `head`, fsyncs the log, then seals the new head (see #seal). */
+  #write(
+    fd: number,
+    head: AuditHead,
+    event: AuditEvent,
+    anchorMayLag = false,
+  ): { record: AuditRecord; head: AuditHead } {
     const sudoUser = this.#env.SUDO_USER;
     const { line, record } = sealRecord(
       {
@@ -399,7 +411,7 @@ export class AuditLog implements AuditSink {
     writeAll(fd, bytes);
     fsyncSync(fd);
     const next: AuditHead = { seq: record.seq, size: head.size + bytes.length, hash: sha256Hex(line) };
-    this.#seal(next);
+    this.#seal(next, anchorMayLag);
     return { record, head: next };
   }
 

@@ -10,6 +10,7 @@ import {
   shownWord,
 } from "./command.js";
 import { printable } from "../secret/printable.js";
+import { phase } from "../timing.js";
 import { commands } from "./commands.js";
 import { EXIT_FAILED, EXIT_OK, EXIT_PIPE_CLOSED, EXIT_USAGE, type CliIo, writeLine } from "./io.js";
 
@@ -136,6 +137,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   let exits: Exits = {};
   try {
     const command = await entry.load();
+    phase("command");
     if (!isGroup(command)) {
       exits = command;
       return await runCommand(command, rest, io);

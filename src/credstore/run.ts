@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
+import { memoryFilesystemOf, mountRamfs } from "../load/credentials-directory.js";
 import {
   createCredentialsDirectory,
   type CredentialsDirectory,
@@ -11,7 +12,8 @@ import {
 } from "../load/index.js";
 import { type Secret, SecretError } from "../secret/index.js";
 import { assertCredentialName } from "../systemd/index.js";
-import { parseProcessTag, processAlive, processTag } from "../durable/index.js";
+import { phase } from "../timing.js";
+import { parseProcessTag, processAlive, processTag, withLock } from "../durable/index.js";
 import type { StoreLayout } from "./layout.js";
 import { decryptStored } from "./store.js";
 
@@ -95,6 +97,52 @@ function sweepOrphans(place: { parent: string; prefix: string }): void {
 /** Where `run` makes its directories: see privateRunLocation. */
 export const defaultRunLocation = privateRunLocation;
 
+/** root's shared memory file system for run directories, inside root's /run/keyhold. */
+const SHARED_RAMFS = "ramfs";
+
+/** Whether `path` is the shared ramfs as keyhold mounts it: root's, 0711, a ramfs. */
+function sharedRamfsReady(path: string): boolean {
+  try {
+    const st = lstatSync(path);
+    return (
+      st.isDirectory() && st.uid === 0 && (st.mode & 0o7777) === 0o711 && memoryFilesystemOf(path) === "ramfs"
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where this run makes its directory. For root: inside one ramfs kept mounted at
+ * /run/keyhold/ramfs (root's, 0711: traversable, not listable), each run's directory private
+ * within it as before (0500, or 0550 for a --user's group), so a run starts no mount or umount
+ * process; the first run after boot mounts it, under a lock so two first runs never stack two
+ * mounts there. Where it cannot be mounted (no CAP_SYS_ADMIN), /run/keyhold itself, each
+ * directory with a ramfs of its own when that can be mounted, else on tmpfs. Others: see
+ * privateRunLocation. `sweep` lists every place an earlier run may have left a directory.
+ */
+async function runLocation(): Promise<{ parent: string; prefix: string; ramfs: boolean; sweep: string[] }> {
+  const place = privateRunLocation();
+  if (process.geteuid?.() !== 0) return { ...place, ramfs: true, sweep: [place.parent] };
+  const shared = join(place.parent, SHARED_RAMFS);
+  if (!sharedRamfsReady(shared)) {
+    await withLock(`${shared}.lock`, () => {
+      if (sharedRamfsReady(shared)) return;
+      try {
+        mkdirSync(shared, { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+      const st = lstatSync(shared);
+      if (st.isDirectory() && st.uid === 0 && memoryFilesystemOf(shared) !== "ramfs")
+        mountRamfs(shared, 0o711);
+    });
+  }
+  return sharedRamfsReady(shared)
+    ? { parent: shared, prefix: "", ramfs: false, sweep: [place.parent, shared] }
+    : { ...place, ramfs: true, sweep: [place.parent] };
+}
+
 /**
  * `keyhold run`: decrypt the named credentials, place them in a private directory on a memory
  * file system, run the command with CREDENTIALS_DIRECTORY pointing at it, remove the directory
@@ -121,10 +169,17 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
     disposeProvided();
     throw err;
   }
-  // Root's /run/keyhold is traversable (0711) but not listable: a --user child must reach its
-  // own directory inside (root's, 0550, the child's group); nobody else can list or enter another's.
-  const place = privateRunLocation();
-  sweepOrphans(place);
+  // The decrypts start first (the audit key's already started with the caller's audit log), so
+  // systemd-creds works on the other core while the directory's place is made ready.
+  const unique = [...new Set(options.names)];
+  const values: { name: string; value: Secret }[] = [...provided];
+  const decrypted = Promise.allSettled(unique.map((name) => decryptStored(l, name))).then((settled) => {
+    settled.forEach((d, i) => {
+      if (d.status === "fulfilled") values.push({ name: unique[i] as string, value: d.value });
+    });
+    return settled;
+  });
+  phase("decrypt-started");
 
   // Signals are caught from here on, before anything exists that would need removing: the child
   // can start and print before spawn() even returns, so a handler installed after spawn() could
@@ -158,28 +213,32 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
     filesystem,
   });
 
-  const values: { name: string; value: Secret }[] = [...provided];
   let dir: CredentialsDirectory | undefined;
   try {
-    const unique = [...new Set(options.names)];
-    const decrypted = await Promise.allSettled(unique.map((name) => decryptStored(l, name)));
-    decrypted.forEach((d, i) => {
-      if (d.status === "fulfilled") values.push({ name: unique[i] as string, value: d.value });
-    });
-    const failed = decrypted.find((d) => d.status === "rejected");
+    // Root's /run/keyhold is traversable (0711) but not listable: a --user child must reach its
+    // own directory inside (root's, 0550, the child's group); nobody else can list or enter another's.
+    const place = await runLocation();
+    for (const parent of place.sweep) sweepOrphans({ parent, prefix: place.prefix });
+    const failed = (await decrypted).find((d) => d.status === "rejected");
+    phase("decrypted");
     if (failed) throw failed.reason;
     await options.ready;
+    phase("audit-ready");
     if (caught) return diedOf(caught, "ramfs");
     dir = createCredentialsDirectory(values, {
       parent: place.parent,
       prefix: `${place.prefix}credentials-${processTag()}-`,
+      ramfs: place.ramfs,
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
+    phase("directory");
   } catch (err) {
     release();
     throw err;
   } finally {
+    // Every value is disposed, also those of decrypts still running when something failed.
+    await decrypted;
     for (const v of values) v.value.dispose();
     if (caught && dir === undefined) release();
   }
@@ -194,8 +253,10 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
 
   return new Promise<RunResult>((resolve, reject) => {
     const finish = () => {
+      phase("child");
       release();
       held.remove();
+      phase("cleanup");
     };
     if (caught) {
       finish();
@@ -210,6 +271,7 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     });
+    phase("spawned");
     child.on("error", (err: NodeJS.ErrnoException) => {
       finish();
       reject(

@@ -19,6 +19,13 @@ export interface AtomicWriteOptions {
   /** Owner to set with fchown before the rename (root only). */
   uid?: number;
   gid?: number;
+  /**
+   * fsync the directory after the rename (default true), so the new file survives a crash.
+   * false only where finding the old file after a power loss is a state the reader accepts
+   * (the audit log's anchor may lag its head); a later fsync of the same directory, or the
+   * kernel's own writeback, makes the rename durable.
+   */
+  syncDirectory?: boolean;
 }
 
 /** fsync a directory so a rename or unlink in it survives a crash. */
@@ -50,7 +57,7 @@ export function temporaryNameFor(path: string): string {
 /**
  * Replaces `path` with `data` so that a crash at any moment leaves either the old file or the
  * new one, whole: write a temporary file in the same directory (O_EXCL, O_NOFOLLOW, exact mode),
- * fsync it, rename it over the target, fsync the directory.
+ * fsync it, rename it over the target, fsync the directory (see syncDirectory).
  */
 export function writeFileAtomic(
   path: string,
@@ -78,7 +85,7 @@ export function writeFileAtomic(
     closeSync(fd);
     renameSync(tmp, path);
     renamed = true;
-    fsyncDirectory(dirname(path));
+    if (options.syncDirectory ?? true) fsyncDirectory(dirname(path));
   } catch (err) {
     if (!renamed) {
       try {

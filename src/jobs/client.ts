@@ -1,6 +1,7 @@
 import { request } from "node:http";
 import { userInfo } from "node:os";
 import { SecretError } from "../secret/index.js";
+import { phase } from "../timing.js";
 import type { FollowEvent } from "./protocol.js";
 import { UID_HEADER, USER_HEADER } from "./protocol.js";
 import type { RunRecord } from "./records.js";
@@ -189,6 +190,7 @@ export function followRun(
         },
       },
       (res) => {
+        phase("response");
         if (res.statusCode !== 200) {
           const parts: Buffer[] = [];
           res.on("data", (c: Buffer) => parts.push(c));
@@ -233,6 +235,7 @@ export function followRun(
         // "close" comes however the stream ended: whole, cut by the server, or broken.
         res.on("error", () => undefined);
         res.on("close", () => {
+          phase("finished");
           if (final) resolve(final);
           else reject(streamCut(run, cut ?? "the connection closed", options.socket));
         });
@@ -240,6 +243,7 @@ export function followRun(
     );
     req.on("error", (err: NodeJS.ErrnoException) => reject(unreachable(options.socket, err)));
     req.end(payload);
+    phase("request");
   });
 }
 

@@ -47,12 +47,12 @@ export interface CredentialsDirectoryOptions {
   prefix?: string;
 }
 
-function mountRamfs(dir: string): boolean {
+export function mountRamfs(dir: string, mode = 0o700): boolean {
   // ramfs, as systemd 252 uses for $CREDENTIALS_DIRECTORY: its pages are never swapped out,
   // unlike tmpfs. Mounting needs CAP_SYS_ADMIN; without it keyhold falls back to tmpfs.
   const r = spawnSync(
     systemTool("mount"),
-    ["-t", "ramfs", "-o", "mode=0700,nosuid,nodev,noexec", "ramfs", dir],
+    ["-t", "ramfs", "-o", `mode=0${mode.toString(8)},nosuid,nodev,noexec`, "ramfs", dir],
     {
       stdio: "ignore",
     },
@@ -64,7 +64,7 @@ const RAMFS_MAGIC = 0x858458f6;
 const TMPFS_MAGIC = 0x01021994;
 
 /** Which memory file system holds `path`, or undefined when it is on a disk. */
-function memoryFilesystemOf(path: string): "ramfs" | "tmpfs" | undefined {
+export function memoryFilesystemOf(path: string): "ramfs" | "tmpfs" | undefined {
   const type = statfsSync(path).type;
   if (type === RAMFS_MAGIC) return "ramfs";
   if (type === TMPFS_MAGIC) return "tmpfs";

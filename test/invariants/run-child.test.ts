@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { constants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,6 +18,10 @@ import { makeCanary, type Scratch } from "../support/scratch.js";
 import { encodingsOf } from "../support/tree.js";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** Where root's runs make their directories: one ramfs kept mounted there (src/credstore/run.ts). */
+const RUN_RAMFS = "/run/keyhold/ramfs";
+const RAMFS_MAGIC = 0x858458f6;
 
 /** Whether `dir` is a mount point right now (a ramfs left mounted would hold the value). */
 function mounted(dir: string): boolean {
@@ -82,7 +86,7 @@ describe("keyhold run: what the child sees", () => {
     const r = await runCliOk(["run", "api_key", "--", "sh", "-c", INSPECT, "inspect", "api_key"], { env });
     const seen = report(r.stdout);
     const dir = seen.get("dir") as string;
-    assert.match(dir, /^\/run\/keyhold\/credentials-\d+\.\d+-/);
+    assert.match(dir, /^\/run\/keyhold\/ramfs\/credentials-\d+\.\d+-/);
     assert.equal(seen.get("uid"), "0");
     assert.equal(seen.get("dirmode"), "500 0 0");
     assert.equal(seen.get("filemode"), "400 0 0");
@@ -101,7 +105,27 @@ describe("keyhold run: what the child sees", () => {
       assert.ok(!r.stdout.includes(form) && !r.stderr.includes(form), "keyhold printed the value");
     }
     assert.equal(existsSync(dir), false, "the directory is gone afterwards");
-    assert.equal(mounted(dir), false, "the ramfs is unmounted");
+    assert.equal(mounted(dir), false, "no mount of its own: it lives in the shared ramfs");
+  });
+
+  it("root's runs share one ramfs, mounted once: root's, 0711, never stacked by concurrent runs", async () => {
+    const runs = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        runCliOk(["run", "api_key", "--", "sh", "-c", 'stat -f -c "%T" "$CREDENTIALS_DIRECTORY"'], {
+          env: s.env,
+        }),
+      ),
+    );
+    for (const r of runs) assert.equal(r.stdout.trim(), "ramfs");
+    const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .filter((line) => line.split(" ")[4] === RUN_RAMFS);
+    assert.equal(mounts.length, 1, `one mount at ${RUN_RAMFS}: ${mounts.join(" | ")}`);
+    assert.match(mounts[0] ?? "", / - ramfs ramfs rw,mode=711$/);
+    assert.deepEqual(
+      readdirSync(RUN_RAMFS).filter((e) => e.startsWith("credentials-") && e.includes(`-${process.pid}.`)),
+      [],
+    );
   });
 
   it("NAME_FILE variables with --file-vars point into the directory, still without the value", async () => {
@@ -118,7 +142,7 @@ describe("keyhold run: what the child sees", () => {
       { env: s.env },
     );
     const seen = report(r.stdout);
-    assert.match(seen.get("file") ?? "", /^\/run\/keyhold\/credentials-\d+\.\d+-[^/]+\/api_key$/);
+    assert.match(seen.get("file") ?? "", /^\/run\/keyhold\/ramfs\/credentials-\d+\.\d+-[^/]+\/api_key$/);
     const environ = environOf(seen.get("environ"));
     for (const form of encodingsOf(value)) assert.ok(!environ.some((e) => e.includes(form)));
   });
@@ -162,9 +186,9 @@ describe("keyhold run: what the child sees", () => {
       const pid = started.child.pid as number;
       const r = await started.result;
       assert.equal(r.code, c.exit, `${c.args.join(" ")}: ${r.stderr}`);
-      const left = (existsSync("/run/keyhold") ? readdirSync("/run/keyhold") : []).filter(
-        (d) => /^credentials-([0-9]+)[.-]/.exec(d)?.[1] === String(pid),
-      );
+      const left = ["/run/keyhold", RUN_RAMFS]
+        .flatMap((parent) => (existsSync(parent) ? readdirSync(parent) : []))
+        .filter((d) => /^credentials-([0-9]+)[.-]/.exec(d)?.[1] === String(pid));
       assert.deepEqual(left, [], `keyhold ${c.args.join(" ")} left its credential directory`);
       for (const form of encodingsOf(value)) assert.ok(!r.stdout.includes(form) && !r.stderr.includes(form));
     }
@@ -210,7 +234,7 @@ describe("keyhold run: what the child sees", () => {
       const { started, childPid, dir } = await startHolding();
       await sleep(300); // the steady state: keyhold waiting for its child
       assert.ok(existsSync(`${dir}/api_key`), "the credential is in place while the child runs");
-      assert.equal(mounted(dir), true, "on its own ramfs mount");
+      assert.equal(statfsSync(dir).type, RAMFS_MAGIC, "on ramfs");
       started.child.kill(signal);
       const exit = await started.exit;
       killQuietly(childPid); // only matters if keyhold failed to pass the signal on
@@ -221,7 +245,7 @@ describe("keyhold run: what the child sees", () => {
         `keyhold exits with the child's status: ${r.stderr}`,
       );
       assert.equal(existsSync(dir), false, "the directory is gone");
-      assert.equal(mounted(dir), false, "the ramfs is unmounted");
+      assert.equal(mounted(dir), false, "nothing is left mounted there");
       for (const form of encodingsOf(value)) assert.ok(!r.stdout.includes(form) && !r.stderr.includes(form));
     });
   }
@@ -258,26 +282,27 @@ describe("keyhold run: what the child sees", () => {
     assert.equal(mounted(dir), false, "and unmounted it");
   });
 
-  it("a leftover whose pid now belongs to another process is swept; a live owner's is kept", async () => {
-    // Names carry pid.starttime: this test runner's pid with another start time is what a dead
-    // keyhold's directory looks like once its pid has been reused.
-    const parent = "/run/keyhold";
-    const own = processStartTime(process.pid);
-    assert.ok(own, "/proc/self/stat gives a start time");
-    const reused = join(parent, `credentials-${process.pid}.${BigInt(own) + 1n}-Ab12Cd`);
-    const live = join(parent, `credentials-${process.pid}.${own}-Ef34Gh`);
-    const legacy = join(parent, `credentials-${process.pid}-Ij56Kl`);
-    for (const d of [reused, live, legacy]) {
-      mkdirSync(d, { recursive: true, mode: 0o700 });
-      writeFileSync(join(d, "api_key"), "not a real key");
-    }
-    try {
-      await runCliOk(["run", "api_key", "--", "true"], { env: s.env });
-      assert.equal(existsSync(reused), false, "the reused pid's leftover is gone");
-      assert.equal(existsSync(live), true, "a live keyhold's directory stays");
-      assert.equal(existsSync(legacy), true, "a pid-only name of a live pid stays");
-    } finally {
-      for (const d of [reused, live, legacy]) rmSync(d, { recursive: true, force: true });
-    }
-  });
+  for (const parent of ["/run/keyhold", RUN_RAMFS])
+    it(`a leftover in ${parent} whose pid now belongs to another process is swept; a live owner's is kept`, async () => {
+      // Names carry pid.starttime: this test runner's pid with another start time is what a dead
+      // keyhold's directory looks like once its pid has been reused. /run/keyhold itself holds the
+      // directories of keyholds from before the shared ramfs (each its own mount).
+      const own = processStartTime(process.pid);
+      assert.ok(own, "/proc/self/stat gives a start time");
+      const reused = join(parent, `credentials-${process.pid}.${BigInt(own) + 1n}-Ab12Cd`);
+      const live = join(parent, `credentials-${process.pid}.${own}-Ef34Gh`);
+      const legacy = join(parent, `credentials-${process.pid}-Ij56Kl`);
+      for (const d of [reused, live, legacy]) {
+        mkdirSync(d, { recursive: true, mode: 0o700 });
+        writeFileSync(join(d, "api_key"), "not a real key");
+      }
+      try {
+        await runCliOk(["run", "api_key", "--", "true"], { env: s.env });
+        assert.equal(existsSync(reused), false, "the reused pid's leftover is gone");
+        assert.equal(existsSync(live), true, "a live keyhold's directory stays");
+        assert.equal(existsSync(legacy), true, "a pid-only name of a live pid stays");
+      } finally {
+        for (const d of [reused, live, legacy]) rmSync(d, { recursive: true, force: true });
+      }
+    });
 });
