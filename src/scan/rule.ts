@@ -70,3 +70,13 @@ export function hasSequentialRun(value: string): boolean {
 export function looksLikePlaceholder(value: string): boolean {
   return PLACEHOLDER.test(value) || /EXAMPLE/.test(value) || /^(.)\1+$/.test(value);
 }
+
+/**
+ * Whether the random part of a key (what follows its fixed prefix) is a stand-in: one character
+ * repeated (`xxxx…`, `XXXX…`, `0000…`) or too few distinct characters to be random. A random
+ * body of 12 or more characters falls under 2 bits per character about once in 10^4 draws at
+ * worst (16 decimal digits); hand-typed fillers sit near 0.
+ */
+export function lowEntropy(body: string, minBits = 2): boolean {
+  return /^(.)\1*$/s.test(body) || entropyOf(body) < minBits;
+}

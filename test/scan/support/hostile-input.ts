@@ -50,7 +50,12 @@ function printable(s: string): string {
 }
 
 export function hostilePrefixes(rule: Rule): string[] {
-  const own = Array.isArray(rule.keywords) ? rule.keywords.slice(0, 4) : [];
+  // A RegExp of plain words (`datadog|dd_api_key`, src/scan/assigned-key.ts) gives its words.
+  const words =
+    rule.keywords instanceof RegExp && /^[\w-]+(?:\|[\w-]+)*$/.test(rule.keywords.source)
+      ? rule.keywords.source.split("|")
+      : rule.keywords;
+  const own = Array.isArray(words) ? words.slice(0, 4) : [];
   return [...new Set([...own, ...(EXTRA_PREFIXES[rule.id] ?? [])])];
 }
 
