@@ -34,6 +34,12 @@ const EXTRA_PREFIXES: Record<string, string[]> = {
   "slack-webhook": ["https://hooks.slack.com/services/T"],
   "discord-webhook": ["https://discord.com/api/webhooks/"],
   "mailchimp-api-key": ["0123abcd-us"],
+  "discord-bot-token": [
+    "discord",
+    "discord MTE3NjQ4MjA5NTUxNjU4NTk4Mg.",
+    "discord MTE3NjQ4MjA5NTUxNjU4NTk4Mg.Gabcde.",
+  ],
+  "freemius-secret-key": ["'secret_key' => '", "'secret_key' => 'sk_"],
 };
 
 export interface HostileInput {
