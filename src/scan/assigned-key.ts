@@ -1,4 +1,4 @@
-import { defineRule, lowEntropy, type Rule } from "./rule.js";
+import { defineRule, entropyOf, lowEntropy, type Rule } from "./rule.js";
 
 /**
  * Rules for keys whose format is too plain to stand alone (32 hex digits, a UUID, 40 letters and
@@ -21,10 +21,12 @@ export interface AssignedKeySpec {
   /** The value's own format, without anchors or flags (`[a-f0-9]{32}`). */
   value: RegExp;
   /**
-   * Whether the value must hold both a letter and a digit (default true): a random value of
-   * mixed letters and digits practically always does, a word or an identifier does not.
+   * Entropy a value with no digit needs, in bits per character (default 4.1). A random mix of
+   * 30 or more letters and digits holds a digit or reaches 4.1 bits all but about once in 10^5;
+   * names and words of that length (`MyDroneServerProductionInstance`) stay near 3.9. Shorter
+   * formats set it lower.
    */
-  mixed?: boolean;
+  wordBits?: number;
   /** Least entropy of the value in bits per character (default 3). */
   minBits?: number;
   /** Values of this shape belong to another rule (a prefixed format of the same provider). */
@@ -57,7 +59,7 @@ export function assignedKeyRule(spec: AssignedKeySpec): Rule {
     if (!/^[a-z0-9_-]+$/.test(name)) throw new Error(`rule ${spec.id}: name ${name} is not [a-z0-9_-]`);
   }
   const names = spec.names.map(anyCase).join("|");
-  const mixed = spec.mixed ?? true;
+  const wordBits = spec.wordBits ?? 4.1;
   const minBits = spec.minBits ?? 3;
   return defineRule({
     id: spec.id,
@@ -74,7 +76,8 @@ export function assignedKeyRule(spec: AssignedKeySpec): Rule {
       !lowEntropy(secret, minBits) &&
       !/example/i.test(secret) &&
       !spec.except?.test(secret) &&
-      (!mixed || (/[A-Za-z]/.test(secret) && /[0-9]/.test(secret))),
+      /[A-Za-z]/.test(secret) &&
+      (/[0-9]/.test(secret) || entropyOf(secret) >= wordBits),
     revoke: spec.revoke,
   });
 }

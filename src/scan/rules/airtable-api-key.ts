@@ -6,6 +6,6 @@ export default assignedKeyRule({
   provider: "Airtable",
   names: ["airtable"],
   value: /key[A-Za-z0-9]{14}/,
-  minBits: 2.5,
+  wordBits: 3.3,
   revoke: "API keys are retired: delete it at airtable.com/account and use a personal access token",
 });

@@ -7,6 +7,6 @@ export default defineRule({
   provider: "Alibaba Cloud",
   keywords: ["LTAI"],
   pattern: /(?<![\w-])LTAI[A-Za-z0-9]{12,20}(?![\w-])/g,
-  confirm: (secret) => !lowEntropy(secret.slice(4), 2.5) && /[0-9]/.test(secret.slice(4)),
+  confirm: (secret) => !lowEntropy(secret.slice(4), 2.5) && !/example/i.test(secret),
   revoke: "disable and delete the AccessKey pair in the Alibaba Cloud RAM console, then create a new one",
 });

@@ -6,5 +6,6 @@ export default assignedKeyRule({
   provider: "Alibaba Cloud",
   names: ["alibaba", "aliyun", "accesskeysecret", "access_key_secret"],
   value: /[A-Za-z0-9]{30}/,
+  wordBits: 4,
   revoke: "disable and delete the AccessKey pair in the Alibaba Cloud RAM console, then create a new one",
 });

@@ -7,6 +7,6 @@ export default assignedKeyRule({
   provider: "Atlassian",
   names: ["atlassian", "confluence", "jira"],
   value: /[A-Za-z0-9]{24}/,
-  minBits: 3.5,
+  wordBits: 3.7,
   revoke: "revoke it at id.atlassian.com (Security, API tokens) and create a new one",
 });

@@ -6,5 +6,6 @@ export default assignedKeyRule({
   provider: "Etsy",
   names: ["etsy"],
   value: /[a-z0-9]{24}/,
+  minBits: 2.5,
   revoke: "reset the keystring in Etsy (Your apps) and update the app",
 });

@@ -8,6 +8,6 @@ export default defineRule({
   provider: "Flutterwave",
   keywords: ["FLWSECK"],
   pattern: /(?<![\w-])FLWSECK(?:_TEST)?-?(?:[a-h0-9]{32}-X|[a-h0-9]{12})(?![\w-])/g,
-  confirm: (secret) => !lowEntropy(secret.replace(/^FLWSECK(?:_TEST)?-?/, "").replace(/-X$/, ""), 2.5),
+  confirm: (secret) => !lowEntropy(secret.replace(/^FLWSECK(?:_TEST)?-?/, "").replace(/-X$/, "")),
   revoke: "regenerate the API keys in the Flutterwave dashboard (Settings, API keys)",
 });
