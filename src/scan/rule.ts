@@ -64,16 +64,25 @@ export function looksLikePlaceholder(value: string): boolean {
   return PLACEHOLDER.test(value) || /EXAMPLE/.test(value) || /^(.)\1+$/.test(value);
 }
 
+/**
+ * Whether the random part of a key (what follows its fixed prefix) is too poor to be random: one
+ * character repeated (`xxxx…`, `XXXX…`, `0000…`) has 0 bits, and a random body of 12 or more
+ * characters falls under 2 bits per character about once in 10^4 draws at worst (16 decimal
+ * digits); hand-typed fillers sit near 0.
+ */
+export function lowEntropy(body: string, minBits = 2): boolean {
+  return entropyOf(body) < minBits;
+}
+
 // Stand-ins inside a key's random part: only whole words and marks count, since two-letter words
 // such as "my" turn up by chance in about one random key in a hundred.
 const STAND_IN =
   /x{4,}|example|sample|dummy|placeholder|changeme|change[_-]me|redacted|your[_-]|insert|replace|secret[_-]?here|\*{3,}|\.{3,}|<[^>]*>|\$\{|\{\{|%\(/i;
 
 /**
- * Whether the random part of a key (its body, after any fixed prefix) can be a real key: no
- * stand-in word or mark in it, and at least `minBits` of entropy per character, so a body of
- * one repeated character (`xxxx…`, `0000…`) or two alternating ones does not count.
+ * Whether the random part of a key can be a real key: no stand-in word or mark in it, and not
+ * `lowEntropy` at `minBits` per character (3 by default: two alternating characters fail too).
  */
 export function plausibleKeyBody(body: string, minBits = 3): boolean {
-  return !STAND_IN.test(body) && entropyOf(body) >= minBits;
+  return !STAND_IN.test(body) && !lowEntropy(body, minBits);
 }

@@ -42,7 +42,22 @@ export const KEY_PREFIXES = {
   aws: { prefixes: ["AKIA", "ASIA", "ABIA", "ACCA", "A3T"], body: "[0-9A-Z]{16}" },
   google: { prefixes: ["AIza"], body: "[0-9A-Za-z_-]{30,}" },
   gitlab: {
-    prefixes: ["glpat-", "gldt-", "glptt-", "glrt-", "glsoat-", "glcbt-", "glimt-", "glagent-", "glffct-"],
+    prefixes: [
+      "glpat-",
+      "gldt-",
+      "glptt-",
+      "glrt-",
+      "glrtr-",
+      "glsoat-",
+      "glcbt-",
+      "glimt-",
+      "glagent-",
+      "glffct-",
+      "glft-",
+      "gloas-",
+      "glwt-",
+      "GR1348941",
+    ],
     body: "[A-Za-z0-9_-]{20,}",
   },
 } as const satisfies Record<string, KeyPrefix>;

@@ -34,6 +34,12 @@ const EXTRA_PREFIXES: Record<string, string[]> = {
   "slack-webhook": ["https://hooks.slack.com/services/T"],
   "discord-webhook": ["https://discord.com/api/webhooks/"],
   "mailchimp-api-key": ["0123abcd-us"],
+  "discord-bot-token": [
+    "discord",
+    "discord MTE3NjQ4MjA5NTUxNjU4NTk4Mg.",
+    "discord MTE3NjQ4MjA5NTUxNjU4NTk4Mg.Gabcde.",
+  ],
+  "freemius-secret-key": ["'secret_key' => '", "'secret_key' => 'sk_"],
 };
 
 export interface HostileInput {
@@ -59,12 +65,14 @@ function literalWords(keywords: RegExp): string[] {
 }
 
 export function hostilePrefixes(rule: Rule): string[] {
+  // A RegExp of literal words (`datadog|dd_api_key` from assignedKeyRule, `/twitter|x-twitter/i`
+  // from keywordRule) gives its words, unless the rule names its start strings above.
   const keywords = rule.keywords;
   const own =
     keywords instanceof RegExp
       ? EXTRA_PREFIXES[rule.id]
         ? []
-        : literalWords(keywords).slice(0, 2)
+        : literalWords(keywords).slice(0, 4)
       : keywords.slice(0, 4);
   return [...new Set([...own, ...(EXTRA_PREFIXES[rule.id] ?? [])])];
 }

@@ -1,0 +1,11 @@
+import { assignedKeyRule } from "../assigned-key.js";
+
+export default assignedKeyRule({
+  id: "etsy-api-key",
+  title: "Etsy API keystring",
+  provider: "Etsy",
+  names: ["etsy"],
+  value: /[a-z0-9]{24}/,
+  minBits: 2.5,
+  revoke: "reset the keystring in Etsy (Your apps) and update the app",
+});

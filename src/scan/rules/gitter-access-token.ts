@@ -1,0 +1,11 @@
+import { assignedKeyRule } from "../assigned-key.js";
+
+export default assignedKeyRule({
+  id: "gitter-access-token",
+  title: "Gitter access token",
+  provider: "Gitter",
+  names: ["gitter"],
+  value: /[a-f0-9]{40}/,
+  revoke:
+    "revoke the token at developer.gitter.im (Gitter now runs on Matrix; revoke the Matrix access token too)",
+});

@@ -1,0 +1,11 @@
+import { assignedKeyRule } from "../assigned-key.js";
+
+export default assignedKeyRule({
+  id: "gocardless-access-token",
+  title: "GoCardless access token",
+  provider: "GoCardless",
+  names: ["gocardless"],
+  value: /(?:live|sandbox)_[A-Za-z0-9_=-]{40}/,
+  revoke:
+    "revoke the access token in the GoCardless dashboard (Developers, Access tokens) and create a new one",
+});

@@ -1,0 +1,3 @@
+#!/bin/sh
+export ADAFRUIT_IO_KEY=a{{}}io_{{alnum:28}}
+./run --deploy

@@ -1,0 +1,3 @@
+#!/bin/sh
+export ALGOLIA_ADMIN_KEY={{hex:32}}
+./run --deploy

@@ -1,0 +1,3 @@
+#!/bin/sh
+export BITBUCKET_CLIENT_SECRET={{alnum:32}}
+./run --deploy

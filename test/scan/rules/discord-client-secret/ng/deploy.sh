@@ -1,0 +1,3 @@
+#!/bin/sh
+export DISCORD_CLIENT_SECRET={{b64u:32}}
+./run --deploy

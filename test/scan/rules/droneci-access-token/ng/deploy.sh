@@ -1,0 +1,3 @@
+#!/bin/sh
+export DRONE_TOKEN={{alnum:32}}
+./run --deploy

@@ -1,0 +1,3 @@
+#!/bin/sh
+export DROPBOX_ACCESS_TOKEN=sl.{{b64u:140}}
+./run --deploy

@@ -1,0 +1,3 @@
+#!/bin/sh
+export FINNHUB_API_KEY={{hex:20}}
+./run --deploy

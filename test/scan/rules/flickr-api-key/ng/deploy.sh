@@ -1,0 +1,3 @@
+#!/bin/sh
+export FLICKR_API_KEY={{hex:32}}
+./run --deploy

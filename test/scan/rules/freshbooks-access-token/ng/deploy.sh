@@ -1,0 +1,3 @@
+#!/bin/sh
+export FRESHBOOKS_ACCESS_TOKEN={{hex:64}}
+./run --deploy

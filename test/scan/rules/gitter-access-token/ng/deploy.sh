@@ -1,0 +1,3 @@
+#!/bin/sh
+export GITTER_TOKEN={{hex:40}}
+./run --deploy

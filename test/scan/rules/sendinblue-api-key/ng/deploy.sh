@@ -1,3 +1,0 @@
-#!/bin/sh
-export BREVO_SMTP_KEY='xsmtp{{}}sib-{{hex:64}}-{{alnum:16}}'
-curl -H "Authorization: Bearer $TOKEN" https://example.invalid/
