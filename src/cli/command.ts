@@ -56,6 +56,14 @@ export const STORE_OPTIONS = {
   },
 } as const satisfies OptionTable;
 
+/** The job server's socket, for every command that talks to it (trigger, runs, serve). */
+export const SOCKET_OPTION = {
+  type: "string",
+  arg: "PATH",
+  complete: "file",
+  description: "the job server's socket (default $KEYHOLD_JOBS_SOCKET or /run/keyhold/jobs.sock)",
+} as const;
+
 export const HELP_OPTION = {
   help: { type: "boolean", short: "h", description: "show this help and exit" },
 } as const satisfies OptionTable;

@@ -1,15 +1,8 @@
 // The client half of src/jobs only, as in trigger.ts.
 import { deleteRunLog, listRuns } from "../jobs/client.js";
 import { DEFAULT_SOCKET } from "../jobs/protocol.js";
-import { defineCommand, type OptionTable, type RunContext } from "./command.js";
+import { defineCommand, type OptionTable, type RunContext, SOCKET_OPTION } from "./command.js";
 import { EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
-
-export const SOCKET_OPTION = {
-  type: "string",
-  arg: "PATH",
-  complete: "file",
-  description: "the job server's socket (default $KEYHOLD_JOBS_SOCKET or /run/keyhold/jobs.sock)",
-} as const;
 
 const OPTIONS = {
   limit: { type: "string", arg: "N", description: "how many runs to list, 1 to 1000 (default 20)" },

@@ -17,9 +17,8 @@ import {
 } from "../jobs/index.js";
 import { clearSecretCache, loadSecret } from "../load/index.js";
 import { isSecretError, type Secret } from "../secret/index.js";
-import { defineCommand, type OptionTable, type RunContext } from "./command.js";
+import { defineCommand, type OptionTable, type RunContext, SOCKET_OPTION } from "./command.js";
 import { type CliIo, EXIT_OK, writeLine } from "./io.js";
-import { SOCKET_OPTION } from "./runs.js";
 const DEFAULT_JOBS_STATE = "/var/lib/keyhold-jobs";
 
 /** systemd socket activation: fd 3 when LISTEN_PID is this process and LISTEN_FDS ≥ 1. */

@@ -4,9 +4,8 @@ import { constants } from "node:os";
 import { followRun, triggerRun } from "../jobs/client.js";
 import { DEFAULT_SOCKET } from "../jobs/protocol.js";
 import type { RunRecord } from "../jobs/records.js";
-import { defineCommand, type OptionTable, type RunContext } from "./command.js";
+import { defineCommand, type OptionTable, type RunContext, SOCKET_OPTION } from "./command.js";
 import { EXIT_FAILED, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
-import { SOCKET_OPTION } from "./runs.js";
 /**
  * `keyhold trigger --follow` when the stream ended before the run did (STREAM_CUT): the run goes
  * on, and how it ends is not known here. A job may exit 4 itself; stderr says which it was.
