@@ -1,3 +1,5 @@
+import { documentedExample } from "./documented-examples.js";
+
 /**
  * A pattern rule: one well-known key format. Each lives in its own small file under rules/,
  * with ok/ng snapshot folders under test/scan/rules/<id>/.
@@ -17,10 +19,22 @@ export interface Rule {
   /** Global regex. The secret is the named group `secret` when present, else the whole match. */
   pattern: RegExp;
   /**
-   * Extra check on the secret (placeholders, entropy, a checksum); false drops the match.
-   * `before` is up to 64 characters of the line before the match.
+   * More ways the same secret is written (a value on the line after its name, a name in one XML
+   * attribute and the value in the next, …): each runs like `pattern`, and its matches go
+   * through the same `confirm`, which is told the form's `context`.
    */
-  confirm?: (secret: string, groups: Readonly<Record<string, string | undefined>>, before: string) => boolean;
+  forms?: readonly RuleForm[];
+  /**
+   * Extra check on the secret (placeholders, entropy, a checksum); false drops the match.
+   * `before` is up to 64 characters of the line before the match; `context` names the form
+   * that matched (undefined for `pattern`).
+   */
+  confirm?: (
+    secret: string,
+    groups: Readonly<Record<string, string | undefined>>,
+    before: string,
+    context: string | undefined,
+  ) => boolean;
   /** Only files whose path matches (e.g. `.env` files); every file when absent. */
   paths?: RegExp;
   /** Where and how to revoke the key, in a few words. */
@@ -32,8 +46,22 @@ export interface Rule {
   rewrite?: string;
 }
 
+/** One more pattern of a rule (see `Rule.forms`). */
+export interface RuleForm {
+  /** Passed to the rule's `confirm`, and named in tests. */
+  context: string;
+  /** Global regex, as `Rule.pattern`. */
+  pattern: RegExp;
+  /** Only files whose path matches. */
+  paths?: RegExp;
+  /** Only texts this matches (tested once per file, e.g. `kind: Secret` for a Kubernetes manifest). */
+  when?: RegExp;
+}
+
 export function defineRule(rule: Rule): Rule {
-  if (!rule.pattern.global) throw new Error(`rule ${rule.id}: pattern must be global`);
+  for (const p of [rule.pattern, ...(rule.forms ?? []).map((f) => f.pattern)]) {
+    if (!p.global) throw new Error(`rule ${rule.id}: pattern must be global`);
+  }
   return rule;
 }
 
@@ -66,7 +94,43 @@ export function hasSequentialRun(value: string): boolean {
   return false;
 }
 
+// Where a key's parts meet: a filler is judged on its longest part (`ghp_` and `xxxx…` apart).
+const PART_SEPARATORS = /[-_.:/+=~@;,?&#\s]+/;
+
+/**
+ * Whether a value is a filler written in place of a key: all one character (`aaaa`, `0000`,
+ * `****`), or a longest part (between separators) of 12 or more characters at least three
+ * quarters of which are one character, case ignored (`ghp_xxxx…`, `glpat-XXXX…`,
+ * `AKIAXXXXXXXXXXXXXXXX`, `hvs.xxxx…`, `sk-…****…abcd`). A random part of 12 characters from
+ * 16 digits (hex, the smallest alphabet keys use for long parts) holds 9 equal ones with a
+ * probability under 10^-7, and a 40-character part 30 equal ones under 10^-25.
+ */
+export function isFiller(value: string): boolean {
+  if (/^(.)\1{3,}$/s.test(value)) return true;
+  let longest = "";
+  for (const part of value.split(PART_SEPARATORS)) if (part.length > longest.length) longest = part;
+  if (longest.length < 12) return false;
+  const counts = new Map<string, number>();
+  let top = 0;
+  for (const ch of longest.toLowerCase()) {
+    const n = (counts.get(ch) ?? 0) + 1;
+    counts.set(ch, n);
+    if (n > top) top = n;
+  }
+  return top * 4 >= longest.length * 3;
+}
+
 /** Whether a value reads like a stand-in rather than a real credential. */
 export function looksLikePlaceholder(value: string): boolean {
   return PLACEHOLDER.test(value) || /EXAMPLE/.test(value) || /^(.)\1+$/.test(value);
+}
+
+/**
+ * The check every rule's matches go through after the rule's own `confirm`: hand-typed
+ * sequences (`ghp_0123456789abcdef…`), fillers (`ghp_xxxx…`, `AKIAXXXXXXXXXXXXXXXX`) and the
+ * example keys providers print in their documentation are stand-ins, not leaks. None of the
+ * three can drop a random key (see `hasSequentialRun` and `isFiller` for the odds).
+ */
+export function isStandIn(value: string): boolean {
+  return hasSequentialRun(value) || isFiller(value) || documentedExample(value) !== undefined;
 }
