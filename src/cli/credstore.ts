@@ -34,7 +34,13 @@ import {
   systemTool,
 } from "../systemd/index.js";
 import { layoutFrom, WITH_KEYS } from "./args.js";
-import { defineCommand, expectPositionals, type NoOptions, type OptionTable, type RunContext } from "./command.js";
+import {
+  defineCommand,
+  expectPositionals,
+  type NoOptions,
+  type OptionTable,
+  type RunContext,
+} from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 /**
@@ -252,7 +258,11 @@ export const importFile = defineCommand({
   run: importCommand,
 });
 
-async function importCommand({ values, positionals, io }: RunContext<typeof IMPORT_OPTIONS>): Promise<number> {
+async function importCommand({
+  values,
+  positionals,
+  io,
+}: RunContext<typeof IMPORT_OPTIONS>): Promise<number> {
   const [name, file] = positionals as [string, string];
   assertCredentialName(name);
   if (values["not-after"] !== undefined) resolveNotAfter(values["not-after"]);
@@ -318,7 +328,11 @@ async function importCommand({ values, positionals, io }: RunContext<typeof IMPO
   }
 }
 
-const IMPORT_ENV_OPTIONS = { shred: SHRED, "with-key": WITH_KEY, json: JSON_OUTPUT } as const satisfies OptionTable;
+const IMPORT_ENV_OPTIONS = {
+  shred: SHRED,
+  "with-key": WITH_KEY,
+  json: JSON_OUTPUT,
+} as const satisfies OptionTable;
 
 export const importEnv = defineCommand({
   name: "import-env",
@@ -330,7 +344,11 @@ export const importEnv = defineCommand({
   run: importEnvCommand,
 });
 
-async function importEnvCommand({ values, positionals, io }: RunContext<typeof IMPORT_ENV_OPTIONS>): Promise<number> {
+async function importEnvCommand({
+  values,
+  positionals,
+  io,
+}: RunContext<typeof IMPORT_ENV_OPTIONS>): Promise<number> {
   const file = positionals[0] as string;
   const l = layoutFrom(values, io);
   assertStoreUsable(l);
@@ -509,10 +527,25 @@ const RUN_SYNOPSIS =
   "run [NAME[,NAME…]] [--vault NS/NAME]… [--user USER] [--file-vars] [--systemd] -- COMMAND [ARGS…]";
 
 const RUN_OPTIONS = {
-  user: { type: "string", arg: "USER", description: "run COMMAND as USER (a name or a uid), with that user's environment" },
-  "file-vars": { type: "boolean", description: "also set NAME_FILE=<path> for each credential, for programs that read such variables" },
-  systemd: { type: "boolean", description: "let systemd decrypt, as for a service (systemd-run with LoadCredentialEncrypted=)" },
-  vault: { type: "string", arg: "NS/NAME", multiple: true, description: "also give vault secret NS/NAME, as the file NAME (repeatable)" },
+  user: {
+    type: "string",
+    arg: "USER",
+    description: "run COMMAND as USER (a name or a uid), with that user's environment",
+  },
+  "file-vars": {
+    type: "boolean",
+    description: "also set NAME_FILE=<path> for each credential, for programs that read such variables",
+  },
+  systemd: {
+    type: "boolean",
+    description: "let systemd decrypt, as for a service (systemd-run with LoadCredentialEncrypted=)",
+  },
+  vault: {
+    type: "string",
+    arg: "NS/NAME",
+    multiple: true,
+    description: "also give vault secret NS/NAME, as the file NAME (repeatable)",
+  },
   "passphrase-file": {
     type: "string",
     arg: "FILE",
@@ -530,7 +563,12 @@ export const run = defineCommand({
   run: runCommand,
 });
 
-async function runCommand({ values, positionals, command, io }: RunContext<typeof RUN_OPTIONS>): Promise<number> {
+async function runCommand({
+  values,
+  positionals,
+  command,
+  io,
+}: RunContext<typeof RUN_OPTIONS>): Promise<number> {
   const synopsis = RUN_SYNOPSIS;
   const vaultRefs = values.vault ?? [];
   expectPositionals(positionals, vaultRefs.length > 0 && positionals.length === 0 ? 0 : 1, synopsis);
@@ -609,7 +647,10 @@ async function runUnderSystemd(
 
 const LS_OPTIONS = {
   json: JSON_OUTPUT,
-  check: { type: "boolean", description: "also decrypt credentials keyhold did not write, to catch embedded-name mismatches" },
+  check: {
+    type: "boolean",
+    description: "also decrypt credentials keyhold did not write, to catch embedded-name mismatches",
+  },
 } as const satisfies OptionTable;
 
 export const ls = defineCommand({
@@ -674,7 +715,11 @@ export const history = defineCommand({
   run: historyCommand,
 });
 
-async function historyCommand({ values, positionals, io }: RunContext<typeof HISTORY_OPTIONS>): Promise<number> {
+async function historyCommand({
+  values,
+  positionals,
+  io,
+}: RunContext<typeof HISTORY_OPTIONS>): Promise<number> {
   const name = positionals[0] as string;
   assertCredentialName(name);
   const l = layoutFrom(values, io);
@@ -700,7 +745,11 @@ async function historyCommand({ values, positionals, io }: RunContext<typeof HIS
 }
 
 const ROLLBACK_OPTIONS = {
-  to: { type: "string", arg: "VERSION", description: "the version to make current (default: the one before)" },
+  to: {
+    type: "string",
+    arg: "VERSION",
+    description: "the version to make current (default: the one before)",
+  },
 } as const satisfies OptionTable;
 
 export const rollback = defineCommand({
@@ -712,7 +761,11 @@ export const rollback = defineCommand({
   run: rollbackCommand,
 });
 
-async function rollbackCommand({ values, positionals, io }: RunContext<typeof ROLLBACK_OPTIONS>): Promise<number> {
+async function rollbackCommand({
+  values,
+  positionals,
+  io,
+}: RunContext<typeof ROLLBACK_OPTIONS>): Promise<number> {
   const name = positionals[0] as string;
   assertCredentialName(name);
   let to: number | undefined;

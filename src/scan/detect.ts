@@ -87,10 +87,11 @@ export function detect(
     }
     if (rule.paths && !rule.paths.test(path)) continue;
     if (!keywordHit(rule, text)) continue;
-    const passes = [
-      { context: undefined, pattern: rule.pattern },
-      ...(rule.forms ?? []).filter((f) => (!f.paths || f.paths.test(path)) && (!f.when || f.when.test(text))),
-    ];
+    const forms = (rule.forms ?? []).filter(
+      (f) => (!f.paths || f.paths.test(path)) && (!f.when || f.when.test(text)),
+    );
+    const alone = forms.find((f) => f.alone);
+    const passes = alone ? [alone] : [{ context: undefined, pattern: rule.pattern }, ...forms];
     for (const { context, pattern } of passes) {
       pattern.lastIndex = 0;
       for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {

@@ -56,6 +56,11 @@ export interface RuleForm {
   paths?: RegExp;
   /** Only texts this matches (tested once per file, e.g. `kind: Secret` for a Kubernetes manifest). */
   when?: RegExp;
+  /**
+   * A text this form runs on is read by this form alone: the rule's pattern and other forms
+   * would judge the same values without what the form knows (a Kubernetes Secret's base64).
+   */
+  alone?: boolean;
 }
 
 export function defineRule(rule: Rule): Rule {
@@ -77,8 +82,13 @@ export function entropyOf(text: string): number {
   return bits;
 }
 
+// Words of stand-ins. `your`/`my` only before a separator or at the start (`your-api-key`,
+// `MY_TOKEN`, `yourkey`): after any other character, as in `…2My…`, they are two random letters
+// and took about one random 32-character key in 150.
 const PLACEHOLDER =
-  /(?:^|[^a-z])(?:x{4,}|(?:your|my)[_-]?|example|sample|dummy|placeholder|changeme|change[_-]me|redacted|fake|test[_-]?key|insert|replace|todo|secret[_-]?here|\*{3,}|\.{3,}|<[^>]*>|\$\{|\{\{|%\()/i;
+  /(?:^|[^a-z])(?:(?:your|my)[_-]|example|sample|dummy|placeholder|changeme|change[_-]me|redacted|fake|test[_-]?key|insert|replace|todo|secret[_-]?here)|^your|\*{3,}|\.{3,}|<[^>]*>|\$\{|\{\{|%\(/i;
+// A run of x in one case (`xxxx`, `XXXX`): the stand-in of a key's random part.
+const XS = /x{4,}|X{4,}/;
 
 /**
  * Whether a value holds a run of 8 or more consecutive characters (`01234567`, `abcdefgh`):
@@ -122,7 +132,7 @@ export function isFiller(value: string): boolean {
 
 /** Whether a value reads like a stand-in rather than a real credential. */
 export function looksLikePlaceholder(value: string): boolean {
-  return PLACEHOLDER.test(value) || /EXAMPLE/.test(value) || /^(.)\1+$/.test(value);
+  return PLACEHOLDER.test(value) || XS.test(value) || /EXAMPLE/.test(value) || /^(.)\1+$/.test(value);
 }
 
 /**

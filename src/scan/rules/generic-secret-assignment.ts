@@ -186,7 +186,9 @@ function secretDataIsSecret(value: string, name: string): boolean {
   if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) return true;
   if (/\s/.test(text)) return false;
   if (KEY_WORD.test(name) || /pass|pwd/i.test(name))
-    return text.length >= 8 && !looksLikePlaceholder(text) && !REFERENCE.test(text) && !NAMES_ITSELF.test(text);
+    return (
+      text.length >= 8 && !looksLikePlaceholder(text) && !REFERENCE.test(text) && !NAMES_ITSELF.test(text)
+    );
   return text.length >= 16 && looksLikeKey(text);
 }
 
@@ -207,7 +209,12 @@ export default defineRule({
     { context: "dockerfile-env", pattern: DOCKERFILE_ENV, when: /^[ \t]*(?:ENV|ARG)[ \t]/im },
     { context: "netrc", pattern: NETRC_LINE, when: /\bmachine[ \t]/ },
     { context: "netrc", pattern: NETRC_FILE, paths: /(?:^|\/)[._]netrc$/ },
-    { context: "kubernetes-secret", pattern: KUBERNETES_SECRET, when: /^kind:[ \t]*["']?Secret["']?[ \t]*$/m },
+    {
+      context: "kubernetes-secret",
+      pattern: KUBERNETES_SECRET,
+      when: /^kind:[ \t]*["']?Secret["']?[ \t]*$/m,
+      alone: true,
+    },
   ],
   confirm: (secret, groups, before, context) => {
     const name = `${/[A-Za-z0-9_.$-]*$/.exec(before)?.[0] ?? ""}${groups.name ?? ""}`.replace(/^\$/, "");
