@@ -19,6 +19,19 @@ const DOCUMENTED_EXAMPLES: ReadonlyMap<string, string> = new Map([
   ["797c0ce414586cc8eb6929afe947c720e3e4d351dd070a6fe39f630beaab3054", "GitHub docs (ghs_)"],
   ["0cecafe4ec4766065c64799e2d0fc466059f86526e0a45b883de0fb856435236", "GitHub docs (ghr_)"],
   ["86007eb367696d3202a93e1ef98e8e9e04d0cda1229fa053f126b08dcfcfc200", "GitHub OAuth guide"],
+  // The Fernet specification's test vectors (github.com/fernet/spec): the key, and its signing
+  // and encryption halves in hex, as every Fernet implementation's tests carry them.
+  ["d88a2cb53b61ef4d6fe8923a89129d437a293f6cd1a951ff09b94f971a88d585", "Fernet specification test key"],
+  [
+    "52ae00d18069f9c00cdfdb7046adc4be8b7d1fbae7c898b6f2a2b3df003b756a",
+    "Fernet specification test key (signing half)",
+  ],
+  [
+    "a2cc9d83eba97c7ba3f47352868da75a4b2cdac9d2b1e01e187baa1f045a3446",
+    "Fernet specification test key (encryption half)",
+  ],
+  // dotenvx's documentation: the example private key of its README and API reference.
+  ["f6556a4297425e6146a44378b09d7e90f254753ffdf276d6085480ffd98edc6f", "dotenvx documentation private key"],
   // AWS IAM documentation (the AWS rules also drop any key ending in EXAMPLE).
   ["1a5d44a2dca19669d72edf4c4f1c27c4c1ca4b4408fbb17f6ce4ad452d78ddb3", "AWS access key ID"],
   ["78314b11be2e581549ac1c4f616563fad3fdf0c3b71678f6e2299182080e0598", "AWS secret access key"],

@@ -82,11 +82,12 @@ export function entropyOf(text: string): number {
   return bits;
 }
 
-// Words of stand-ins. `your`/`my` only before a separator or at the start (`your-api-key`,
-// `MY_TOKEN`, `yourkey`): after any other character, as in `…2My…`, they are two random letters
-// and took about one random 32-character key in 150.
+// Words of stand-ins. `your`/`my` only at the start or after a separator, and before another
+// separator or a key word (`your-api-key`, `MY_TOKEN`, `yourapikey`, `key-for-my-app`):
+// elsewhere, as in `…0MY-…` or `Mypf…`, they are random letters (a looser check took about one
+// random 32-character key in 150).
 const PLACEHOLDER =
-  /(?:^|[^a-z])(?:(?:your|my)[_-]|example|sample|dummy|placeholder|changeme|change[_-]me|redacted|fake|test[_-]?key|insert|replace|todo|secret[_-]?here)|^your|\*{3,}|\.{3,}|<[^>]*>|\$\{|\{\{|%\(/i;
+  /(?:^|[_-])(?:your|my)(?:[_-]|(?:api|key|secret|token|pass|app|access|auth|own))|(?:^|[^a-z])(?:example|sample|dummy|placeholder|changeme|change[_-]me|redacted|fake|test[_-]?key|insert|replace|todo|secret[_-]?here)|\*{3,}|\.{3,}|<[^>]*>|\$\{|\{\{|%\(/i;
 // A run of x in one case (`xxxx`, `XXXX`): the stand-in of a key's random part.
 const XS = /x{4,}|X{4,}/;
 
