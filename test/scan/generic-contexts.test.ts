@@ -58,6 +58,7 @@ describe("generic-secret-assignment in each language and format", () => {
       )
         .map(([k, v]) => `  ${k}: ${Buffer.from(v).toString("base64")}`)
         .join("\n")}\n`;
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell reference, not a template
     const standIns = { password: "changeme", username: "admin", "db-pass": "password", token: "${TOKEN_V2}" };
     assert.deepEqual(scan("secret.yaml", manifest(standIns)), []);
     const pem = `-----BEGIN EC PRIVATE ${""}KEY-----\n${random.chars("b64", 64)}\n-----END EC PRIVATE ${""}KEY-----\n`;
