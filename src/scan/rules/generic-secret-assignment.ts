@@ -27,8 +27,9 @@ const wordAfter = (prefix: string) => `${WORD}(?<=${prefix}${WORD})`;
 // A value: 16 to 128 characters of what keys, passwords and their encodings are made of.
 const CHARS = "A-Za-z0-9+/=_.~!@#$%^&*-";
 const VALUE = atomic("secret", `[${CHARS}]{16,128}`);
-// Where a value ends: not inside a longer run, not a call (`getenv(`), not a YAML key (`x: `).
-const END = `(?![(${CHARS}]|:[ \\t\\r\\n]|:$)`;
+// Where a value ends: not inside a longer run, not a call (`getenv(`), not the start of a
+// template (`…{{`), not a YAML key (`x: `).
+const END = `(?![({${CHARS}]|:[ \\t\\r\\n]|:$)`;
 const SP = "[ \\t]{0,20}";
 const NL = "[ \\t\\r\\n]{0,200}";
 // Assignment operators: Makefile (`:::=`, `::=`, `?=`, `+=`; `!=` runs a command, left out), Go
@@ -118,10 +119,18 @@ const KUBERNETES_SECRET =
 // A value that names what it is (`AuthenticationMD5Password`, `test-secret`) is an identifier.
 const NAMES_ITSELF = /passw|secret|token|api_?key/i;
 
-/** Words and numbers joined by separators (`X-Hub-Signature-256`, `projects/1/secrets/db`): names, not keys. */
+/**
+ * Words and numbers joined by separators: names, not keys. Either every part is letters or
+ * digits (`X-Hub-Signature-256`, `projects/1/secrets/db`), or three parts or more are words in
+ * one case but one short tag (`keyhold-vault/v1/passphrase`, `fuzz-value-weather-7Q2Z`): random
+ * base64url parts are of mixed case and rarely without a digit.
+ */
 function identifierLike(value: string): boolean {
   const parts = value.split(/[-_./:]+/).filter((p) => p.length > 0);
-  return parts.length > 1 && parts.every((p) => /^[0-9]+$/.test(p) || /^[A-Za-z]+$/.test(p));
+  if (parts.length < 2) return false;
+  if (parts.every((p) => /^[0-9]+$/.test(p) || /^[A-Za-z]+$/.test(p))) return true;
+  const tags = parts.filter((p) => !/^(?:[a-z]+|[A-Z]+)$/.test(p));
+  return parts.length >= 3 && tags.length === 1 && tags[0]!.length <= 4;
 }
 
 // Names of values that look random but are public: hashes, checksums, ids, versions.
@@ -239,8 +248,10 @@ export default defineRule({
     const name = `${/[A-Za-z0-9_.$-]*$/.exec(before)?.[0] ?? ""}${groups.name ?? ""}`.replace(/^\$/, "");
     if (NOT_SECRET_NAME.test(name) || ABOUT_A_SECRET.has(lastWord(name))) return false;
     if (context === "kubernetes-secret") return secretDataIsSecret(secret, name);
-    // `("X_TOKEN", value)` is a call with a variable unless the value is a string.
-    if (groups.comma !== undefined && !groups.quote) return false;
+    // `("X_TOKEN", "…")` and `{ "ApiKey", "…" }`: a quoted value right after a quoted name that
+    // opens a call or an initializer; a variable there, or a list of strings, is no assignment.
+    if (groups.comma !== undefined && (!groups.quote || !/[({][ \t]*\\?["'`][A-Za-z0-9_.$/-]*$/.test(before)))
+      return false;
     return looksLikeKey(secret);
   },
   revoke: "revoke the value at the service that issued it and issue a new one",
