@@ -91,6 +91,12 @@ add("dotenv", "forms", 'export OPENAI_API_KEY=placeholder-value\n# comment\nA="q
 add("dotenv", "crlf", "X=1\r\nY=2\r\n");
 add("dotenv", "duplicate", "X=1\nx=2\n");
 
+// scan-ignore: a .gitleaksignore (first byte even) and a .secretlintignore (odd).
+add("scan-ignore", "gitleaks", even(`# reviewed\napp.conf:github-pat:2\n${"0123456789abcdef".repeat(2)}01234567:src/a.py:generic-api-key:14\r\ndocs/x.md:zz-custom:7\n`));
+add("scan-ignore", "gitleaks-garbage", even("not a fingerprint\n"));
+add("scan-ignore", "secretlint", odd("# fixtures\n*.snap\n/vendor\nfixtures/\n!fixtures/keep.txt\n\\#hash.txt\n"));
+add("scan-ignore", "secretlint-negated", odd("!a\n!b/\n"));
+
 // scan-policy: policy files (first byte even) and glob/path pairs (odd).
 add("scan-policy", "policy", even(JSON.stringify({ version: 1, allow: { paths: ["test/fixtures/**", "*.md", "/docs/*.txt"], rules: ["generic-high-entropy"] }, accepted: [{ id: "abc", rule: "aws-access-key", path: "a.txt", note: "fixture" }] })));
 add("scan-policy", "null-allow", even('{"version":1,"allow":null}'));

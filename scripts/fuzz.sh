@@ -28,6 +28,7 @@ targets=(
   "jobs-config sync 2048 1"
   "dotenv sync 1024 1"
   "scan-policy sync 1024 1"
+  "scan-ignore sync 1024 1"
   "git-history async 512 1"
   "unit sync 512 1"
 )

@@ -23,6 +23,7 @@ import {
   scanStaged,
   scanTree,
   terminalProgress,
+  withIgnoreFiles,
   workTreeTop,
   writeBaseline,
 } from "../scan/index.js";
@@ -192,7 +193,11 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   // The policy file sits at the repository top (or in the scanned directory outside git).
   const root = await policyRoot(dir, io.env);
   const policyPath = values.baseline ?? join(root, POLICY_FILE);
-  const policy = loadPolicy(policyPath, values.baseline !== undefined);
+  // A .gitleaksignore and .secretlintignore at the top count unless --baseline says the repository's own policy is not the one to use.
+  const policy =
+    values.baseline === undefined
+      ? withIgnoreFiles(loadPolicy(policyPath, false), root)
+      : loadPolicy(policyPath, true);
 
   const options: ScanOptions = {
     maxSize,

@@ -98,7 +98,11 @@ const OPTIONS = {
     "pg-port": { type: "string", arg: "PORT", description: "postgres: the server's port" },
     "pg-database": { type: "string", arg: "DB", description: "postgres: the database" },
     "pg-user": { type: "string", arg: "USER", description: "postgres: the role to connect as" },
-    "pg-store": { type: "string", arg: "NAME", description: "postgres: the store's name, when a database holds several" },
+    "pg-store": {
+      type: "string",
+      arg: "NAME",
+      description: "postgres: the store's name, when a database holds several",
+    },
     "credential-name": {
       type: "string",
       arg: "NAME",
@@ -108,9 +112,21 @@ const OPTIONS = {
       type: "boolean",
       description: "join a shared vault with this host's copy of its master key, read from stdin",
     },
-    "schedule-master": { type: "string", arg: "SPAN", description: "rotate the master key this often (e.g. 365d)" },
-    "schedule-kek": { type: "string", arg: "SPAN", description: "rotate the key-encryption key this often (e.g. 90d)" },
-    "schedule-dek": { type: "string", arg: "SPAN", description: "rotate the data keys this often (e.g. 30d)" },
+    "schedule-master": {
+      type: "string",
+      arg: "SPAN",
+      description: "rotate the master key this often (e.g. 365d)",
+    },
+    "schedule-kek": {
+      type: "string",
+      arg: "SPAN",
+      description: "rotate the key-encryption key this often (e.g. 90d)",
+    },
+    "schedule-dek": {
+      type: "string",
+      arg: "SPAN",
+      description: "rotate the data keys this often (e.g. 30d)",
+    },
     "with-key": {
       type: "string",
       arg: "KEY",
@@ -133,7 +149,9 @@ const OPTIONS = {
   },
   ls: {},
   versions: {},
-  rollback: { to: { type: "string", arg: "N", description: "the version to make current (default: the one before)" } },
+  rollback: {
+    to: { type: "string", arg: "N", description: "the version to make current (default: the one before)" },
+  },
   rm: {},
   rotate: {
     rewrite: { type: "boolean", description: "dek: also re-encrypt every value under the new key" },
@@ -141,7 +159,10 @@ const OPTIONS = {
     all: { type: "boolean", description: "rotate every key now, after an incident (needs --reason)" },
     reason: { type: "string", arg: "TEXT", description: "why, recorded in the audit log" },
     status: { type: "boolean", description: "show the key versions and the schedule" },
-    "render-timer": { type: "boolean", description: "print (or write) a systemd service and timer for --due" },
+    "render-timer": {
+      type: "boolean",
+      description: "print (or write) a systemd service and timer for --due",
+    },
     exec: {
       type: "string",
       arg: "PATH",
@@ -169,7 +190,11 @@ const OPTIONS = {
   verify: {},
   "migrate-fernet": {
     "key-file": { ...FILE_ARG, description: "the Fernet key (required)" },
-    ttl: { type: "string", arg: "SECONDS", description: "the store's time-to-live; an older token is refused" },
+    ttl: {
+      type: "string",
+      arg: "SECONDS",
+      description: "the store's time-to-live; an older token is refused",
+    },
     overwrite: {
       type: "boolean",
       description: "replace secrets that hold another value (adds a version) instead of refusing the import",
@@ -186,7 +211,11 @@ const OPTIONS = {
   "serve-credential": {
     for: { type: "string", arg: "SERVICE", description: "the service whose request this answers (required)" },
     ref: { type: "string", arg: "NS/NAME", description: "the secret it asks for (required)" },
-    peer: { type: "string", arg: "INSTANCE", description: "systemd's instance name for the connection (required)" },
+    peer: {
+      type: "string",
+      arg: "INSTANCE",
+      description: "systemd's instance name for the connection (required)",
+    },
   },
   "export-master": { reveal: REVEAL },
 } as const satisfies Record<string, OptionTable>;

@@ -181,7 +181,9 @@ export function startRun(ctx: RunContext): RunHandle {
     // The run's private directory: its credentials (a job that may receive none gets no
     // directory and no CREDENTIALS_DIRECTORY) and the empty stage its namespace is laid out from.
     const place =
-      ctx.credentialsParent === undefined ? privateRunLocation() : { parent: ctx.credentialsParent, prefix: "" };
+      ctx.credentialsParent === undefined
+        ? privateRunLocation()
+        : { parent: ctx.credentialsParent, prefix: "" };
     let runDir: string | undefined;
     let credentials: CredentialsDirectory | undefined;
     try {

@@ -1,6 +1,6 @@
 import type { KnownOwner, KnownValueSet } from "./fingerprint-index.js";
 import { type KnownForm, searchKnownValues } from "./known-values.js";
-import { hasSequentialRun, type Rule } from "./rule.js";
+import { isStandIn, type Rule } from "./rule.js";
 
 /** The rule id of a stored value found by its keyed fingerprint. */
 export const KNOWN_VALUE_RULE = "keyhold-known-value";
@@ -87,28 +87,35 @@ export function detect(
     }
     if (rule.paths && !rule.paths.test(path)) continue;
     if (!keywordHit(rule, text)) continue;
-    const pattern = rule.pattern;
-    pattern.lastIndex = 0;
-    for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
-      if (performance.now() > deadline) {
-        incomplete = `the ${budgetMs / 1000} s budget per file ran out in rule ${rule.id} at byte ${m.index}; the rules after it did not run`;
-        break scan;
+    const forms = (rule.forms ?? []).filter(
+      (f) => (!f.paths || f.paths.test(path)) && (!f.when || f.when.test(text)),
+    );
+    const alone = forms.find((f) => f.alone);
+    const passes = alone ? [alone] : [{ context: undefined, pattern: rule.pattern }, ...forms];
+    for (const { context, pattern } of passes) {
+      pattern.lastIndex = 0;
+      for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
+        if (performance.now() > deadline) {
+          incomplete = `the ${budgetMs / 1000} s budget per file ran out in rule ${rule.id} at byte ${m.index}; the rules after it did not run`;
+          break scan;
+        }
+        if (m[0].length === 0) {
+          pattern.lastIndex++;
+          continue;
+        }
+        const secret = m.groups?.secret ?? m[0];
+        if (rule.confirm) {
+          // Up to 64 characters of the line before the match (not a search back to the line's
+          // start, which is quadratic for many matches on one long line).
+          const before = text.slice(Math.max(0, m.index - 64), m.index);
+          if (!rule.confirm(secret, m.groups ?? {}, before.slice(before.lastIndexOf("\n") + 1), context))
+            continue;
+        }
+        // Hand-typed fakes, fillers and documentation's example keys are not leaks.
+        if (isStandIn(secret)) continue;
+        const start = m.groups?.secret === undefined ? m.index : m.index + m[0].lastIndexOf(secret);
+        raw.push({ rule: rule.id, start, end: start + secret.length, secret });
       }
-      if (m[0].length === 0) {
-        pattern.lastIndex++;
-        continue;
-      }
-      const secret = m.groups?.secret ?? m[0];
-      if (rule.confirm) {
-        // Up to 64 characters of the line before the match (not a search back to the line's
-        // start, which is quadratic for many matches on one long line).
-        const before = text.slice(Math.max(0, m.index - 64), m.index);
-        if (!rule.confirm(secret, m.groups ?? {}, before.slice(before.lastIndexOf("\n") + 1))) continue;
-      }
-      // Hand-typed fakes (ghp_0123456789abcdef…) in tests and docs are not leaks.
-      if (hasSequentialRun(secret)) continue;
-      const start = m.groups?.secret === undefined ? m.index : m.index + m[0].lastIndexOf(secret);
-      raw.push({ rule: rule.id, start, end: start + secret.length, secret });
     }
   }
   if (known && incomplete === undefined) {

@@ -16,6 +16,15 @@ export { exposeFindingMatch, type Finding, maskMatch, type Remediation } from ".
 export { workTreeTop } from "./git.js";
 export { displayPath, findingPathBytes, pathText } from "./path.js";
 export { HOOK_MARKER, type HookInstallOptions, installHook, renderHook } from "./hook.js";
+export {
+  GITLEAKS_IGNORE,
+  type GitleaksEntry,
+  gitleaksMatcher,
+  parseGitleaksIgnore,
+  parseSecretlintIgnore,
+  SECRETLINT_IGNORE,
+  withIgnoreFiles,
+} from "./ignore-files.js";
 export { findKnownValues, type KnownForm, type KnownHit } from "./known-values.js";
 export {
   type AcceptedFinding,

@@ -171,7 +171,8 @@ export function loadPolicy(path: string, required: boolean): ScanPolicy {
   } catch {
     throw invalid(path, "not JSON");
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw invalid(path, "not an object");
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw invalid(path, "not an object");
   if (parsed.version !== POLICY_VERSION) throw invalid(path, `unsupported version ${String(parsed.version)}`);
   if (parsed.allow !== undefined) {
     if (typeof parsed.allow !== "object" || parsed.allow === null || Array.isArray(parsed.allow))

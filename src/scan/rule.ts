@@ -1,4 +1,5 @@
 import { entropyOf } from "../secret/index.js";
+import { documentedExample } from "./documented-examples.js";
 
 // The one measure of randomness, shared with the unit renderer's SECRET_IN_COMMAND check.
 export { entropyOf };
@@ -22,10 +23,22 @@ export interface Rule {
   /** Global regex. The secret is the named group `secret` when present, else the whole match. */
   pattern: RegExp;
   /**
-   * Extra check on the secret (placeholders, entropy, a checksum); false drops the match.
-   * `before` is up to 64 characters of the line before the match.
+   * More ways the same secret is written (a value on the line after its name, a name in one XML
+   * attribute and the value in the next, …): each runs like `pattern`, and its matches go
+   * through the same `confirm`, which is told the form's `context`.
    */
-  confirm?: (secret: string, groups: Readonly<Record<string, string | undefined>>, before: string) => boolean;
+  forms?: readonly RuleForm[];
+  /**
+   * Extra check on the secret (placeholders, entropy, a checksum); false drops the match.
+   * `before` is up to 64 characters of the line before the match; `context` names the form
+   * that matched (undefined for `pattern`).
+   */
+  confirm?: (
+    secret: string,
+    groups: Readonly<Record<string, string | undefined>>,
+    before: string,
+    context: string | undefined,
+  ) => boolean;
   /** Only files whose path matches (e.g. `.env` files); every file when absent. */
   paths?: RegExp;
   /** Where and how to revoke the key, in a few words. */
@@ -37,13 +50,38 @@ export interface Rule {
   rewrite?: string;
 }
 
+/** One more pattern of a rule (see `Rule.forms`). */
+export interface RuleForm {
+  /** Passed to the rule's `confirm`, and named in tests. */
+  context: string;
+  /** Global regex, as `Rule.pattern`. */
+  pattern: RegExp;
+  /** Only files whose path matches. */
+  paths?: RegExp;
+  /** Only texts this matches (tested once per file, e.g. `kind: Secret` for a Kubernetes manifest). */
+  when?: RegExp;
+  /**
+   * A text this form runs on is read by this form alone: the rule's pattern and other forms
+   * would judge the same values without what the form knows (a Kubernetes Secret's base64).
+   */
+  alone?: boolean;
+}
+
 export function defineRule(rule: Rule): Rule {
-  if (!rule.pattern.global) throw new Error(`rule ${rule.id}: pattern must be global`);
+  for (const p of [rule.pattern, ...(rule.forms ?? []).map((f) => f.pattern)]) {
+    if (!p.global) throw new Error(`rule ${rule.id}: pattern must be global`);
+  }
   return rule;
 }
 
+// Words of stand-ins. `your`/`my` only at the start or after a separator, and before another
+// separator or a key word (`your-api-key`, `MY_TOKEN`, `yourapikey`, `key-for-my-app`):
+// elsewhere, as in `…0MY-…` or `Mypf…`, they are random letters (a looser check took about one
+// random 32-character key in 150).
 const PLACEHOLDER =
-  /(?:^|[^a-z])(?:x{4,}|(?:your|my)[_-]?|example|sample|dummy|placeholder|changeme|change[_-]me|redacted|fake|test[_-]?key|insert|replace|todo|secret[_-]?here|\*{3,}|\.{3,}|<[^>]*>|\$\{|\{\{|%\()/i;
+  /(?:^|[_-])(?:your|my)(?:[_-]|(?:api|key|secret|token|pass|app|access|auth|own))|(?:^|[^a-z])(?:example|sample|dummy|placeholder|changeme|change[_-]me|redacted|fake|test[_-]?key|insert|replace|todo|secret[_-]?here)|\*{3,}|\.{3,}|<[^>]*>|\$\{|\{\{|%\(/i;
+// A run of x in one case (`xxxx`, `XXXX`): the stand-in of a key's random part.
+const XS = /x{4,}|X{4,}/;
 
 /**
  * Whether a value holds a run of 8 or more consecutive characters (`01234567`, `abcdefgh`):
@@ -59,9 +97,45 @@ export function hasSequentialRun(value: string): boolean {
   return false;
 }
 
+// Where a key's parts meet: a filler is judged on its longest part (`ghp_` and `xxxx…` apart).
+const PART_SEPARATORS = /[-_.:/+=~@;,?&#\s]+/;
+
+/**
+ * Whether a value is a filler written in place of a key: all one character (`aaaa`, `0000`,
+ * `****`), or a longest part (between separators) of 12 or more characters at least three
+ * quarters of which are one character, case ignored (`ghp_xxxx…`, `glpat-XXXX…`,
+ * `AKIAXXXXXXXXXXXXXXXX`, `hvs.xxxx…`, `sk-…****…abcd`). A random part of 12 characters from
+ * 16 digits (hex, the smallest alphabet keys use for long parts) holds 9 equal ones with a
+ * probability under 10^-7, and a 40-character part 30 equal ones under 10^-25.
+ */
+export function isFiller(value: string): boolean {
+  if (/^(.)\1{3,}$/s.test(value)) return true;
+  let longest = "";
+  for (const part of value.split(PART_SEPARATORS)) if (part.length > longest.length) longest = part;
+  if (longest.length < 12) return false;
+  const counts = new Map<string, number>();
+  let top = 0;
+  for (const ch of longest.toLowerCase()) {
+    const n = (counts.get(ch) ?? 0) + 1;
+    counts.set(ch, n);
+    if (n > top) top = n;
+  }
+  return top * 4 >= longest.length * 3;
+}
+
 /** Whether a value reads like a stand-in rather than a real credential. */
 export function looksLikePlaceholder(value: string): boolean {
-  return PLACEHOLDER.test(value) || /EXAMPLE/.test(value) || /^(.)\1+$/.test(value);
+  return PLACEHOLDER.test(value) || XS.test(value) || /EXAMPLE/.test(value) || /^(.)\1+$/.test(value);
+}
+
+/**
+ * The check every rule's matches go through after the rule's own `confirm`: hand-typed
+ * sequences (`ghp_0123456789abcdef…`), fillers (`ghp_xxxx…`, `AKIAXXXXXXXXXXXXXXXX`) and the
+ * example keys providers print in their documentation are stand-ins, not leaks. None of the
+ * three can drop a random key (see `hasSequentialRun` and `isFiller` for the odds).
+ */
+export function isStandIn(value: string): boolean {
+  return hasSequentialRun(value) || isFiller(value) || documentedExample(value) !== undefined;
 }
 
 /**
@@ -74,15 +148,11 @@ export function lowEntropy(body: string, minBits = 2): boolean {
   return entropyOf(body) < minBits;
 }
 
-// Stand-ins inside a key's random part: only whole words and marks count, since two-letter words
-// such as "my" turn up by chance in about one random key in a hundred.
-const STAND_IN =
-  /x{4,}|example|sample|dummy|placeholder|changeme|change[_-]me|redacted|your[_-]|insert|replace|secret[_-]?here|\*{3,}|\.{3,}|<[^>]*>|\$\{|\{\{|%\(/i;
-
 /**
- * Whether the random part of a key can be a real key: no stand-in word or mark in it, and not
- * `lowEntropy` at `minBits` per character (3 by default: two alternating characters fail too).
+ * Whether the random part of a key can be a real key: not a stand-in (`looksLikePlaceholder`: the
+ * one list of stand-in words and marks), and not `lowEntropy` at `minBits` per character (3 by
+ * default: two alternating characters fail too).
  */
 export function plausibleKeyBody(body: string, minBits = 3): boolean {
-  return !STAND_IN.test(body) && !lowEntropy(body, minBits);
+  return !looksLikePlaceholder(body) && !lowEntropy(body, minBits);
 }

@@ -13,7 +13,16 @@ import { SecretKey } from "../../src/secret/index.js";
 describe("audit head findings of the fuzzer", () => {
   const key = SecretKey.fromBytes(Buffer.alloc(32, 7));
   const { line } = sealRecord(
-    { v: 1, seq: 1, time: "2026-01-01T00:00:00.000Z", uid: 0, pid: 1, op: "set", result: "ok", prev: "0".repeat(64) },
+    {
+      v: 1,
+      seq: 1,
+      time: "2026-01-01T00:00:00.000Z",
+      uid: 0,
+      pid: 1,
+      op: "set",
+      result: "ok",
+      prev: "0".repeat(64),
+    },
     key,
   );
   const log = Buffer.from(`${line}\n`);

@@ -69,7 +69,10 @@ describe("job server findings of the fuzzer", () => {
       const reply = await exchange(socket, head + "x".repeat(sent));
       // The request's error and close events have run once the connection is closed; the health
       // check that follows goes through the same event loop after them.
-      const health = await exchange(socket, "GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      const health = await exchange(
+        socket,
+        "GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      );
       assert.match(health, /^HTTP\/1\.1 200 /);
       assert.deepEqual(
         logged.filter((l) => /internal/i.test(l)),

@@ -26,7 +26,10 @@ describe("scan policy findings of the fuzzer", () => {
     it(`${name}: INVALID_FORMAT`, () => {
       const file = join(scratch.root, ".keyhold-scan.json");
       writeFileSync(file, text as string);
-      assert.throws(() => loadPolicy(file, true), (err) => isSecretError(err, "INVALID_FORMAT"));
+      assert.throws(
+        () => loadPolicy(file, true),
+        (err) => isSecretError(err, "INVALID_FORMAT"),
+      );
     });
   }
 });

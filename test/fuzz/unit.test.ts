@@ -15,7 +15,10 @@ import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
  */
 
 const refusedUsage = (options: Parameters<typeof renderUnit>[0]) =>
-  assert.throws(() => renderUnit(options), (err) => isSecretError(err, "USAGE"));
+  assert.throws(
+    () => renderUnit(options),
+    (err) => isSecretError(err, "USAGE"),
+  );
 
 describe("renderUnit findings of the fuzzer", () => {
   let scratch: Scratch;
@@ -40,8 +43,15 @@ describe("renderUnit findings of the fuzzer", () => {
   });
 
   it("writes a '%' of a credential name as '%%' in LoadCredentialEncrypted= (a specifier otherwise)", () => {
-    const rendered = renderUnit({ mode: "standard", service: "web", exec: "/bin/true", credentials: [".%.", "a%h"] });
-    const loads = rendered.files[0]!.content.split("\n").filter((l) => l.startsWith("LoadCredentialEncrypted="));
+    const rendered = renderUnit({
+      mode: "standard",
+      service: "web",
+      exec: "/bin/true",
+      credentials: [".%.", "a%h"],
+    });
+    const loads = rendered.files[0]!.content.split("\n").filter((l) =>
+      l.startsWith("LoadCredentialEncrypted="),
+    );
     assert.deepEqual(loads, [
       "LoadCredentialEncrypted=.%%.:/etc/credstore.encrypted/.%%.",
       "LoadCredentialEncrypted=a%%h:/etc/credstore.encrypted/a%%h",
@@ -56,7 +66,9 @@ describe("renderUnit findings of the fuzzer", () => {
   it("refuses a tab inside an --exec word (it reached ExecStart= as a raw control character)", () => {
     refusedUsage({ mode: "jobserver", service: "web", exec: "/usr/bin/app\t\\\t\t" });
     refusedUsage({ mode: "standard", service: "web", exec: "/usr/bin/app 'a\tb'" });
-    assert.doesNotThrow(() => renderUnit({ mode: "standard", service: "web", exec: "/usr/bin/app\t--flag\tx" }));
+    assert.doesNotThrow(() =>
+      renderUnit({ mode: "standard", service: "web", exec: "/usr/bin/app\t--flag\tx" }),
+    );
   });
 
   it("refuses a key joined to a blank in one --exec word (escaped or quoted)", () => {
@@ -69,7 +81,8 @@ describe("renderUnit findings of the fuzzer", () => {
     ]) {
       assert.throws(
         () => renderUnit({ mode: "standard", service: "app", exec }),
-        (err) => isSecretError(err, "SECRET_IN_COMMAND") && !`${err.message}\n${err.hint ?? ""}`.includes(key),
+        (err) =>
+          isSecretError(err, "SECRET_IN_COMMAND") && !`${err.message}\n${err.hint ?? ""}`.includes(key),
         exec,
       );
     }

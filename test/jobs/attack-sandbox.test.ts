@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, watch, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  watch,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { openDirectory } from "../../src/jobs/logs.js";
@@ -178,10 +187,15 @@ describe("attack: a kept directory swapped after the server opened it", () => {
         scratch: [],
         cwd: repo,
       };
-      const cmd = sandboxCommand(plan, ["/bin/sh", "-c", script], { PATH: "/usr/bin:/bin" }, {
-        uid: process.getuid?.() ?? 0,
-        gid: process.getgid?.() ?? 0,
-      });
+      const cmd = sandboxCommand(
+        plan,
+        ["/bin/sh", "-c", script],
+        { PATH: "/usr/bin:/bin" },
+        {
+          uid: process.getuid?.() ?? 0,
+          gid: process.getgid?.() ?? 0,
+        },
+      );
       const r = spawnSync(cmd.command, cmd.args, {
         env: cmd.env,
         cwd: "/",

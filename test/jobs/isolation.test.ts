@@ -192,7 +192,10 @@ describe("job isolation (namespaces of each run)", () => {
     const { events } = await follow(s.socket, "fds");
     assert.equal(finalRun(events).state, "succeeded");
     const out = outputOf(events);
-    assert.ok(!out.includes([...strayKey].reverse().join("")), `the job read the server's inherited file: ${out}`);
+    assert.ok(
+      !out.includes([...strayKey].reverse().join("")),
+      `the job read the server's inherited file: ${out}`,
+    );
     assert.equal(out, "fds 0 1 2\n", "the job has stdin, stdout and stderr, nothing else");
   });
 

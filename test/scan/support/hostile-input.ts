@@ -20,7 +20,22 @@ const BREAK = "'";
 // that earlier reviews showed to be hostile.
 const EXTRA_PREFIXES: Record<string, string[]> = {
   "aws-secret-access-key": ["secret_access_key=", 'SECRET_ACCESS_KEY: "', "secret.access.key"],
-  "generic-secret-assignment": ["api_key=", 'token: "', "password=", "secret", "auth_key:"],
+  "generic-secret-assignment": [
+    "api_key=",
+    'token: "',
+    "password=",
+    "secret",
+    "auth_key:",
+    "<secret",
+    "</a><token>",
+    'key="token" value="',
+    "token: |\n ",
+    'variable "token" {',
+    "ENV TOKEN ",
+    "machine h password ",
+    "kind: Secret\n a: ",
+    "Authorization: Bearer ",
+  ],
   "private-key": ["-----BEGIN PRIVATE KEY-----", "\na: -----BEGIN PRIVATE KEY-----", "-----BEGIN "],
   "sentry-token": ["/sntrys_eyJ", "=sntrys_eyJ", " sntrys_eyJ"],
   "dotenv-tracked": ["A=x", "\nA=x", "export A=", 'A="x', "\nA"],

@@ -1,0 +1,1 @@
+private const string ApiKey = @"{{alnum:12}}{{digit:4}}{{alnum:16}}";
