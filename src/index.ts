@@ -64,3 +64,18 @@ export {
 } from "./app/index.js";
 // The vault writes to the shared audit log; applications open it with this.
 export { openStateAuditLog } from "./audit/index.js";
+// This host's vault as `keyhold vault` opens it: its configuration, provider, backend and audit log.
+export {
+  createHostVault,
+  type CreateHostVaultOptions,
+  type HostVault,
+  type HostVaultOptions,
+  loadVaultSecrets,
+  openHostVault,
+  readVaultConfig,
+  type VaultConfig,
+  vaultKind,
+  withHostVault,
+} from "./app/vault-host.js";
+export { declareUnitNeeds, mergeUnitNeeds, type UnitNeeds } from "./app/manifests.js";
+export { resolveLayout, type StoreLayout } from "./credstore/index.js";

@@ -85,7 +85,7 @@ export const commands: Record<string, CommandEntry> = {
   },
   vault: {
     summary: "the vault: many secrets with a key hierarchy, per-plugin access, rotation and audit",
-    load: async () => (await import("./vault.js")).vault,
+    load: async () => (await import("./vault/index.js")).vault,
   },
   hook: {
     summary: "install pre-commit and commit-msg hooks that block commits holding credentials",

@@ -74,8 +74,8 @@ async function runCommand({
   let vaultValues: { name: string; value: Secret; source: string }[] = [];
   if (vaultRefs.length > 0) {
     const { parseRef } = await import("../vault/index.js");
-    // TODO(app-vault): repoint at the vault host in src/app once it has moved out of cli/vault.ts.
-    const { loadVaultSecrets } = await import("./vault.js");
+    // The vault's passphrase options are read as `keyhold vault` reads them.
+    const { loadVaultSecrets } = await import("./vault/shared.js");
     const loaded = await loadVaultSecrets(
       store.layout,
       values,

@@ -157,7 +157,7 @@ async function vaultSecrets(
   io: CliIo,
 ): Promise<{ refs: SecretRef[]; network: boolean; usable: boolean }> {
   const { checkPlugin, parseRef } = await import("../vault/index.js");
-  const { vaultKind } = await import("./vault.js");
+  const { vaultKind } = await import("../app/vault-host.js");
   const parsedRefs = refs.map((r) => parseRef(r));
   const plugin = normaliseServiceName(service);
   try {
@@ -229,8 +229,8 @@ async function declareVaultNeeds(
   const plugin = normaliseServiceName(service);
   let ungranted = vault.refs;
   if (vault.usable) {
-    const { declareUnitNeeds } = await import("./vault.js");
-    const result = await declareUnitNeeds(layoutFrom(dirs, io), plugin, vault.refs, io);
+    const { declareUnitNeeds } = await import("../app/manifests.js");
+    const result = await declareUnitNeeds(layoutFrom(dirs, io), plugin, vault.refs);
     for (const r of result.added)
       writeLine(io.stdout, `declared: plugin ${plugin} needs ${r.ns}/${r.name} (read)`);
     for (const g of result.unused)

@@ -172,6 +172,15 @@ export function assertUnitPath(path: string, what: string): void {
   }
 }
 
+function isUnitPath(path: string): boolean {
+  try {
+    assertUnitPath(path, "path");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** LoadCredentialEncrypted= expands specifiers: a '%' in a name (valid for systemd) is written as "%%". */
 function loadCredentialLine(c: { id: string; path: string }): string {
   return `LoadCredentialEncrypted=${c.id.replaceAll("%", "%%")}:${c.path.replaceAll("%", "%%")}`;
@@ -459,8 +468,8 @@ function section(name: string, lines: readonly string[]): string {
   return [`[${name}]`, ...lines].join("\n");
 }
 
-function unitText(sections: string[]): string {
-  return `# Rendered by keyhold unit. docs/units.md explains every directive.\n${sections.join("\n\n")}\n`;
+function unitText(sections: string[], renderedBy = "keyhold unit"): string {
+  return `# Rendered by ${renderedBy}. docs/units.md explains every directive.\n${sections.join("\n\n")}\n`;
 }
 
 /** Validates the options and renders the unit files; no file system access. */
@@ -797,20 +806,6 @@ function renderVaultAnswerer(options: {
     ]),
     section("Install", ["WantedBy=sockets.target"]),
   ]);
-  // ProtectHome=yes would hide anything under /home, /root or /run/user, even from
-  // ReadWritePaths=. A PostgreSQL vault needs root's ~/.pgpass and client certificates: the homes
-  // stay readable. Otherwise they are an empty tmpfs, with what the answer needs bound in.
-  const homeReads = options.readOnly.filter(underHome);
-  const homeWrites = underHome(options.state) ? [options.state] : [];
-  const protectHome = options.network
-    ? ["ProtectHome=read-only"]
-    : homeReads.length + homeWrites.length > 0
-      ? [
-          "ProtectHome=tmpfs",
-          ...homeReads.map((p) => `BindReadOnlyPaths=${p}`),
-          ...homeWrites.map((p) => `BindPaths=-${p}`),
-        ]
-      : ["ProtectHome=yes"];
   const answerer = unitText([
     section("Unit", [
       `Description=keyhold vault: answer one request of ${what}`,
@@ -824,32 +819,118 @@ function renderVaultAnswerer(options: {
       "StandardOutput=journal",
       "StandardError=journal",
       "RuntimeMaxSec=60",
-      "LimitCORE=0",
-      "UMask=0077",
-      "# Root for its uid (it owns the vault, the host key and the audit log), with no capabilities",
-      "CapabilityBoundingSet=",
-      "NoNewPrivileges=yes",
-      "PrivateTmp=yes",
-      "PrivateMounts=yes",
-      "ProtectSystem=strict",
-      `ReadWritePaths=-${options.state}`,
-      ...protectHome,
-      ...KERNEL_PROTECTIONS,
-      ...RESTRICTIONS,
-      "# systemd-creds may need the TPM to read the vault's master credential",
-      "DevicePolicy=closed",
-      "DeviceAllow=/dev/tpmrm0 rw",
-      "SystemCallArchitectures=native",
-      "SystemCallFilter=@system-service",
-      "SystemCallFilter=~@privileged @resources",
-      "SystemCallErrorNumber=EPERM",
-      ...(options.network
-        ? ["# The vault is on PostgreSQL", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]
-        : ["RestrictAddressFamilies=AF_UNIX", "IPAddressDeny=any"]),
+      ...vaultRootSandbox({
+        writable: [options.state],
+        readOnly: options.readOnly,
+        network: options.network,
+      }),
     ]),
   ]);
   return [
     { path: `${prefix}.socket`, content: socket },
     { path: `${prefix}@.service`, content: answerer },
+  ];
+}
+
+/**
+ * The sandbox of a root process that opens the vault (the answering units, the rotation): root for
+ * its uid, since it owns the vault, the master credential and the audit log, with no capabilities;
+ * it can write only `writable`. ProtectHome=yes would hide anything under /home, /root or
+ * /run/user, even from ReadWritePaths=. A PostgreSQL vault (`network`) needs root's ~/.pgpass and
+ * client certificates: the homes stay readable. Otherwise they are an empty tmpfs, with what the
+ * process needs bound in.
+ */
+function vaultRootSandbox(options: {
+  writable: readonly string[];
+  readOnly: readonly string[];
+  network: boolean;
+}): string[] {
+  const homeReads = options.readOnly.filter(underHome);
+  const homeWrites = options.writable.filter(underHome);
+  const protectHome = options.network
+    ? ["ProtectHome=read-only"]
+    : homeReads.length + homeWrites.length > 0
+      ? [
+          "ProtectHome=tmpfs",
+          ...homeReads.map((p) => `BindReadOnlyPaths=${p}`),
+          ...homeWrites.map((p) => `BindPaths=-${p}`),
+        ]
+      : ["ProtectHome=yes"];
+  return [
+    "LimitCORE=0",
+    "UMask=0077",
+    "# Root for its uid (it owns the vault, the host key and the audit log), with no capabilities",
+    "CapabilityBoundingSet=",
+    "NoNewPrivileges=yes",
+    "PrivateTmp=yes",
+    "PrivateMounts=yes",
+    "ProtectSystem=strict",
+    `ReadWritePaths=${options.writable.map((p) => `-${p}`).join(" ")}`,
+    ...protectHome,
+    ...KERNEL_PROTECTIONS,
+    ...RESTRICTIONS,
+    "# systemd-creds may need the TPM to read the vault's master credential",
+    "DevicePolicy=closed",
+    "DeviceAllow=/dev/tpmrm0 rw",
+    "SystemCallArchitectures=native",
+    "SystemCallFilter=@system-service",
+    "SystemCallFilter=~@privileged @resources",
+    "SystemCallErrorNumber=EPERM",
+    ...(options.network
+      ? ["# The vault is on PostgreSQL", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]
+      : ["RestrictAddressFamilies=AF_UNIX", "IPAddressDeny=any"]),
+  ];
+}
+
+/** The service and timer of `keyhold vault rotate --render-timer`. */
+export const ROTATION_UNIT = "keyhold-vault-rotate";
+
+export interface RotationTimerOptions {
+  /** The keyhold command: its path, or a command line whose first word is an absolute path. */
+  exec: string;
+  store: string;
+  state: string;
+  /** The vault is (or may be) on PostgreSQL: the rotation needs the network. */
+  network: boolean;
+}
+
+/**
+ * A daily timer that runs `keyhold vault rotate --due`, in the sandbox of the vault's answering
+ * units: a master rotation seals the new master into the store, so the store is writable too.
+ */
+export function renderRotationTimer(options: RotationTimerOptions): UnitFile[] {
+  assertUnitPath(options.store, "the store directory");
+  assertUnitPath(options.state, "the state directory");
+  const exec = renderExecLine(
+    `${options.exec} vault rotate --due --store ${options.store} --state ${options.state}`,
+  );
+  const renderedBy = "keyhold vault rotate --render-timer";
+  const service = unitText(
+    [
+      section("Unit", ["Description=keyhold vault: rotate the keys whose schedule is due"]),
+      section("Service", [
+        "Type=oneshot",
+        `ExecStart=${exec}`,
+        ...vaultRootSandbox({
+          writable: [options.store, options.state],
+          // What it runs: ProtectHome=yes would hide it under a home directory.
+          readOnly: splitCommandLine(options.exec).filter(isUnitPath),
+          network: options.network,
+        }),
+      ]),
+    ],
+    renderedBy,
+  );
+  const timer = unitText(
+    [
+      section("Unit", ["Description=keyhold vault: daily check for keys due for rotation"]),
+      section("Timer", ["OnCalendar=daily", "RandomizedDelaySec=1h", "Persistent=true"]),
+      section("Install", ["WantedBy=timers.target"]),
+    ],
+    renderedBy,
+  );
+  return [
+    { path: `${ROTATION_UNIT}.service`, content: service },
+    { path: `${ROTATION_UNIT}.timer`, content: timer },
   ];
 }

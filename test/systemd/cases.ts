@@ -1,4 +1,29 @@
-import type { UnitOptions } from "../../src/systemd/index.js";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { UnitFile, UnitOptions } from "../../src/systemd/index.js";
+
+const SNAPSHOTS = fileURLToPath(new URL("../../../test/systemd/snapshots/", import.meta.url));
+
+/**
+ * Compares rendered files with the reviewed snapshots in test/systemd/snapshots/NAME/, regenerated
+ * with UPDATE_SNAPSHOTS=1.
+ */
+export function assertMatchesSnapshot(name: string, files: readonly UnitFile[]): void {
+  for (const file of files) {
+    const snapshot = join(SNAPSHOTS, name, file.path.replaceAll("/", "__"));
+    if (process.env.UPDATE_SNAPSHOTS === "1") {
+      mkdirSync(join(SNAPSHOTS, name), { recursive: true });
+      writeFileSync(snapshot, file.content);
+    }
+    assert.ok(
+      existsSync(snapshot),
+      `no snapshot ${snapshot}: review the output and run with UPDATE_SNAPSHOTS=1`,
+    );
+    assert.equal(file.content, readFileSync(snapshot, "utf8"), `${file.path} differs from ${snapshot}`);
+  }
+}
 
 /** The cases whose full text is kept as a snapshot. */
 export const SNAPSHOT_CASES: Record<string, UnitOptions> = {

@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { isSecretError } from "../../src/secret/index.js";
 import {
   looksLikeSecret,
@@ -12,7 +9,7 @@ import {
   type UnitOptions,
   vaultUnitPrefix,
 } from "../../src/systemd/index.js";
-import { SNAPSHOT_CASES } from "./cases.js";
+import { assertMatchesSnapshot, SNAPSHOT_CASES } from "./cases.js";
 import { makeCanary } from "../support/scratch.js";
 
 /**
@@ -21,8 +18,6 @@ import { makeCanary } from "../support/scratch.js";
  * carry, and the input it refuses.
  */
 
-const SNAPSHOTS = fileURLToPath(new URL("../../../test/systemd/snapshots/", import.meta.url));
-
 function directives(content: string): string[] {
   return content.split("\n").filter((l) => /^[A-Za-z]+=/.test(l));
 }
@@ -30,19 +25,7 @@ function directives(content: string): string[] {
 describe("renderUnit", () => {
   for (const [name, options] of Object.entries(SNAPSHOT_CASES)) {
     it(`${name}: matches its reviewed snapshot`, () => {
-      const rendered = renderUnit(options);
-      for (const file of rendered.files) {
-        const snapshot = join(SNAPSHOTS, name, file.path.replaceAll("/", "__"));
-        if (process.env.UPDATE_SNAPSHOTS === "1") {
-          mkdirSync(join(SNAPSHOTS, name), { recursive: true });
-          writeFileSync(snapshot, file.content);
-        }
-        assert.ok(
-          existsSync(snapshot),
-          `no snapshot ${snapshot}: review the output and run with UPDATE_SNAPSHOTS=1`,
-        );
-        assert.equal(file.content, readFileSync(snapshot, "utf8"), `${file.path} differs from ${snapshot}`);
-      }
+      assertMatchesSnapshot(name, renderUnit(options).files);
     });
   }
 

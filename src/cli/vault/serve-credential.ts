@@ -1,7 +1,7 @@
 import { existsSync, fstatSync } from "node:fs";
 import { Socket } from "node:net";
-import type { AuditLog } from "../audit/index.js";
-import { isSecretError, type Secret } from "../secret/index.js";
+import { type AuditLog, openStateAuditLog } from "../../audit/index.js";
+import { isKeyholdError, type Secret } from "../../secret/index.js";
 import {
   checkPeerIsStarting,
   encryptCredential,
@@ -10,9 +10,12 @@ import {
   processFacts,
   unitProcesses,
   type WithKey,
-} from "../systemd/index.js";
-import type { SecretRef } from "../vault/index.js";
-import { type CliIo, EXIT_OK, writeLine } from "./io.js";
+} from "../../systemd/index.js";
+import { checkPlugin, parseRef, type SecretRef } from "../../vault/index.js";
+import { layoutFrom } from "../args.js";
+import { defineCommand } from "../command.js";
+import { type CliIo, EXIT_OK, usageError, writeLine } from "../io.js";
+import { COMMON, usageHint, withVault } from "./shared.js";
 
 /*
  * `keyhold vault serve-credential`: answers one `LoadCredentialEncrypted=NAME:/run/keyhold-vault/
@@ -96,7 +99,7 @@ export async function serveCredential(options: ServeCredentialOptions): Promise<
       op: "vault.serve-credential",
       name: `${ref.ns}/${ref.name}`,
       result: "denied",
-      code: isSecretError(err) ? err.code : "INTERNAL",
+      code: isKeyholdError(err) ? err.code : "INTERNAL",
       detail: { unit: `${options.service}.service`, peer: options.peer.slice(0, 40), ...found },
     });
     throw err;
@@ -115,3 +118,37 @@ export async function serveCredential(options: ServeCredentialOptions): Promise<
   writeLine(options.io.stdout, `gave ${ref.ns}/${ref.name} to ${options.service}.service as ${ref.name}`);
   return EXIT_OK;
 }
+
+const SYNOPSIS = "vault serve-credential --for SERVICE --ref NS/NAME --peer INSTANCE";
+
+export const serveCredentialCommand = defineCommand({
+  name: "vault serve-credential",
+  synopsis: SYNOPSIS,
+  summary:
+    "answer one vault credential request of SERVICE (run by SERVICE-vault@.service, which keyhold unit --vault renders)",
+  options: {
+    ...COMMON,
+    for: { type: "string", arg: "SERVICE", description: "the service whose request this answers (required)" },
+    ref: { type: "string", arg: "NS/NAME", description: "the secret it asks for (required)" },
+    peer: {
+      type: "string",
+      arg: "INSTANCE",
+      description: "systemd's instance name for the connection (required)",
+    },
+  },
+  async run({ values, positionals, io }) {
+    if (positionals.length > 0) throw usageError(`unexpected argument: ${positionals[0]}`);
+    if (values.for === undefined || values.ref === undefined || values.peer === undefined)
+      throw usageError("--for SERVICE, --ref NS/NAME and --peer INSTANCE are required", usageHint(SYNOPSIS));
+    const service = checkPlugin(values.for);
+    const l = layoutFrom(values, io);
+    return serveCredential({
+      service,
+      ref: parseRef(values.ref),
+      peer: values.peer,
+      io,
+      read: (ref) => withVault(l, values, io, ({ vault }) => vault.scope(service).get(ref)),
+      openAudit: () => openStateAuditLog(l.state, l.creds),
+    });
+  },
+});

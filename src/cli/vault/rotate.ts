@@ -1,0 +1,128 @@
+import { join } from "node:path";
+import { vaultKind } from "../../app/vault-host.js";
+import type { StoreLayout } from "../../credstore/index.js";
+import { writeFileAtomic } from "../../durable/index.js";
+import { renderRotationTimer } from "../../systemd/index.js";
+import type { RotationResult, Vault } from "../../vault/index.js";
+import { layoutFrom } from "../args.js";
+import { defineCommand } from "../command.js";
+import { type CliIo, EXIT_OK, usageError, writeJson, writeLine } from "../io.js";
+import { COMMON, reauth, usageHint, withVault } from "./shared.js";
+
+const SYNOPSIS =
+  "vault rotate master|kek|dek [NS] [--rewrite] | --due | --all --reason TEXT | --status | --render-timer [--exec PATH] [--write-dir DIR]";
+const LEVELS = ["master", "kek", "dek"] as const;
+
+function printRotations(io: CliIo, json: boolean | undefined, results: RotationResult[]): void {
+  if (json) {
+    writeJson(io, results);
+    return;
+  }
+  if (results.length === 0) writeLine(io.stdout, "nothing is due");
+  for (const r of results) {
+    writeLine(
+      io.stdout,
+      `rotated ${r.level}: now version ${r.version}${r.namespaces === undefined ? "" : ` (${r.namespaces} namespaces rewrapped)`}`,
+    );
+  }
+}
+
+function printStatus(io: CliIo, json: boolean | undefined, vault: Vault): void {
+  const status = { keys: vault.keyVersions(), schedule: vault.schedule() };
+  if (json) {
+    writeJson(io, status);
+    return;
+  }
+  const { keys, schedule } = status;
+  writeLine(
+    io.stdout,
+    `master v${keys.master} (rotated ${schedule.lastMaster}, every ${schedule.master ?? "-"})`,
+  );
+  writeLine(
+    io.stdout,
+    `kek    v${keys.kek} (rotated ${schedule.lastKek ?? "-"}, every ${schedule.kek ?? "-"})`,
+  );
+  writeLine(io.stdout, `dek    rotated ${schedule.lastDek ?? "-"}, every ${schedule.dek ?? "-"}`);
+}
+
+/**
+ * --render-timer: the units that run `rotate --due` daily. A vault not known to be on files (on
+ * PostgreSQL, or not made yet) keeps the network.
+ */
+function renderTimer(l: StoreLayout, exec: string | undefined, dir: string | undefined, io: CliIo): number {
+  const files = renderRotationTimer({
+    exec: exec ?? "/usr/local/bin/keyhold",
+    store: l.store,
+    state: l.state,
+    network: vaultKind(l)?.backend !== "file",
+  });
+  if (dir === undefined) {
+    io.stdout.write(files.map((f) => f.content).join("\n"));
+    return EXIT_OK;
+  }
+  for (const f of files) writeFileAtomic(join(dir, f.path), f.content, { mode: 0o644 });
+  writeLine(io.stdout, `wrote ${files.map((f) => f.path).join(" and ")} to ${dir}`);
+  return EXIT_OK;
+}
+
+export const rotate = defineCommand({
+  name: "vault rotate",
+  synopsis: SYNOPSIS,
+  summary:
+    "rotate keys on schedule or on an event: kek rewraps; master (also in --all, and --due when due) replaces the integrity key and MACs every record again; dek --rewrite re-seals",
+  completePositionals: LEVELS,
+  options: {
+    ...COMMON,
+    rewrite: { type: "boolean", description: "dek: also re-encrypt every value under the new key" },
+    due: { type: "boolean", description: "rotate what the schedule says is due (the timer's job)" },
+    all: { type: "boolean", description: "rotate every key now, after an incident (needs --reason)" },
+    reason: { type: "string", arg: "TEXT", description: "why, recorded in the audit log" },
+    status: { type: "boolean", description: "show the key versions and the schedule" },
+    "render-timer": {
+      type: "boolean",
+      description: "print (or write) a systemd service and timer for --due",
+    },
+    exec: {
+      type: "string",
+      arg: "PATH",
+      complete: "file",
+      description: "with --render-timer: the keyhold executable (default /usr/local/bin/keyhold)",
+    },
+    "write-dir": {
+      type: "string",
+      arg: "DIR",
+      complete: "directory",
+      description: "with --render-timer: write the units to DIR",
+    },
+  },
+  async run({ values, positionals, io }) {
+    const l = layoutFrom(values, io);
+    if (values["render-timer"]) return renderTimer(l, values.exec, values["write-dir"], io);
+    const [level, ns, extra] = positionals;
+    if (extra !== undefined) throw usageError(`unexpected argument: ${extra}`, usageHint(SYNOPSIS));
+    const modes = [values.due, values.all, values.status, level !== undefined].filter(Boolean).length;
+    if (modes !== 1)
+      throw usageError("give one of: master, kek, dek [NS], --due, --all, --status", usageHint(SYNOPSIS));
+    if (values.all && (values.reason === undefined || values.reason.trim() === ""))
+      throw usageError("--all needs --reason TEXT (it is audited)");
+    if (level !== undefined && !(LEVELS as readonly string[]).includes(level))
+      throw usageError(`unknown key level: ${level}`, usageHint(SYNOPSIS));
+    if (ns !== undefined && level !== "dek") throw usageError("only dek rotation takes a namespace");
+    return withVault(l, values, io, async ({ vault, pass }) => {
+      if (values.status) {
+        printStatus(io, values.json, vault);
+        return EXIT_OK;
+      }
+      const auth = reauth(pass);
+      const reason = values.reason === undefined ? {} : { reason: values.reason };
+      let results: RotationResult[];
+      if (values.due) results = await vault.rotateDue();
+      else if (values.all) results = await vault.rotateAll({ ...auth, reason: values.reason as string });
+      else if (level === "master") results = [await vault.rotateMaster({ ...auth, ...reason })];
+      else if (level === "kek") results = [await vault.rotateKek(reason)];
+      else results = [await vault.rotateDek(ns, { rewrite: values.rewrite ?? false, ...reason })];
+      printRotations(io, values.json, results);
+      return EXIT_OK;
+    });
+  },
+});

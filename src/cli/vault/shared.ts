@@ -1,0 +1,174 @@
+import {
+  type HostVault,
+  loadVaultSecrets as loadHostVaultSecrets,
+  withHostVault,
+} from "../../app/vault-host.js";
+import { readValue, type StoreLayout } from "../../credstore/index.js";
+import { readProtectedFile } from "../../load/index.js";
+import { isKeyholdError, KeyholdError, Secret, wipe } from "../../secret/index.js";
+import { printable } from "../../secret/printable.js";
+import { parseRef, type Reauth, type SecretRef } from "../../vault/index.js";
+import type { OptionTable } from "../command.js";
+import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "../io.js";
+
+/*
+ * What the `keyhold vault …` subcommands share: the options every one takes, the passphrase from
+ * the command line, and the checks of their arguments. Opening the vault is src/app/vault-host.ts.
+ */
+
+/** Options of every vault subcommand (besides --store and --state). */
+export const COMMON = {
+  json: { type: "boolean", description: "print JSON instead of text" },
+  "passphrase-file": {
+    type: "string",
+    arg: "FILE",
+    complete: "file",
+    description: "the vault's passphrase (passphrase provider), from an owner-only file",
+  },
+} as const satisfies OptionTable;
+
+export const REVEAL = { type: "boolean", description: "print even to a terminal" } as const;
+export const FILE_ARG = { type: "string", arg: "FILE", complete: "file" } as const;
+
+export const usageHint = (synopsis: string): string => `usage: keyhold ${synopsis}`;
+
+/** Legacy stores and .env files to import: large, but not without end. */
+export const LEGACY_STORE_MAX = 64 * 1024 * 1024;
+
+/**
+ * A file named on the command line: a regular file (a FIFO or device would block or never end;
+ * a symbolic link is refused as everywhere in keyhold) of at most `maxBytes`, any owner and mode.
+ */
+export function readInputFile(path: string, maxBytes: number): Buffer {
+  return readProtectedFile(path, { permissions: "any", owners: "any", maxBytes });
+}
+
+type PassphraseValues = { "passphrase-file"?: string };
+
+/** The passphrase from --passphrase-file (owner-only file) or a no-echo prompt. */
+async function readPassphrase(values: PassphraseValues, io: CliIo): Promise<Secret> {
+  const file = values["passphrase-file"];
+  if (file !== undefined) {
+    const bytes = readProtectedFile(file, { maxBytes: 4096 });
+    const text = bytes.toString("utf8").replace(/\r?\n$/, "");
+    wipe(bytes);
+    if (text.length === 0) throw new KeyholdError("EMPTY_VALUE", "the passphrase file is empty");
+    return Secret.fromString(text);
+  }
+  if (!io.stdin.isTTY) {
+    throw usageError(
+      "this vault needs its passphrase",
+      "pass --passphrase-file FILE (mode 0600) or run on a terminal",
+    );
+  }
+  return readValue("vault passphrase", io);
+}
+
+/** How this command line gives the passphrase, should the vault need one. */
+export const passphraseFrom = (values: PassphraseValues, io: CliIo) => ({
+  passphrase: () => readPassphrase(values, io),
+});
+
+/** Opens this host's vault for `work`, with the passphrase from the command line when it needs one. */
+export function withVault<T>(
+  l: StoreLayout,
+  values: PassphraseValues,
+  io: CliIo,
+  work: (opened: HostVault) => Promise<T>,
+): Promise<T> {
+  return withHostVault(l, passphraseFrom(values, io), work);
+}
+
+/** Re-authentication for the operations that ask for it: the passphrase the vault was opened with. */
+export const reauth = (pass: Secret | undefined): Reauth => (pass === undefined ? {} : { passphrase: pass });
+
+/** Reads vault secrets for `run` (and `keyhold run --vault`): each becomes the file NAME. */
+export function loadVaultSecrets(
+  l: StoreLayout,
+  values: PassphraseValues,
+  io: CliIo,
+  refs: readonly SecretRef[],
+): Promise<Array<{ name: string; value: Secret }>> {
+  return loadHostVaultSecrets(l, passphraseFrom(values, io), refs);
+}
+
+/** The one NS/NAME a subcommand takes. */
+export function needRef(positionals: string[], synopsis: string): SecretRef {
+  if (positionals.length !== 1)
+    throw usageError(
+      positionals.length === 0 ? "missing NS/NAME" : `unexpected argument: ${positionals[1]}`,
+      usageHint(synopsis),
+    );
+  return parseRef(positionals[0] as string);
+}
+
+export function positiveInt(text: string | undefined, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,8}$/.test(text)) throw usageError(`${what} must be a positive whole number`);
+  return Number(text);
+}
+
+export function refuseTerminal(io: CliIo, reveal: boolean | undefined, what: string): void {
+  if (io.stdout.isTTY && !reveal) {
+    throw new KeyholdError("TERMINAL_REFUSED", `refusing to print ${what} to a terminal`, {
+      hint: "pipe it, or add --reveal",
+    });
+  }
+}
+
+/** What an import did, or that it changed nothing because every value was stored already. */
+export function importSummary(
+  { count, unchanged }: { count: number; unchanged: string[] },
+  where: string,
+): string {
+  if (count === 0)
+    return `nothing changed: the ${unchanged.length} secrets ${where} are already stored with these values`;
+  const same = unchanged.length === 0 ? "" : ` (${unchanged.length} already stored with these values)`;
+  return `imported ${count} secrets ${where}${same}`;
+}
+
+/** A grant's target: NS/NAME or NS/* (checked by the vault). */
+export function targetFrom(target: string): { ns: string; name: string } {
+  const slash = target.indexOf("/");
+  if (slash < 0) throw usageError("the target is NS/NAME or NS/*");
+  return { ns: target.slice(0, slash), name: target.slice(slash + 1) };
+}
+
+/** Opening refuses these: a store that cannot be opened at all is a finding too, not just an error. */
+const TAMPERING = ["VAULT_TAMPERED", "VAULT_ROLLBACK", "VAULT_FORKED", "AUDIT_TAMPERED"];
+
+/**
+ * `vault verify` (the store) and `vault audit verify` (the store, then the log against this host's
+ * seal in it): the problems found are printed and exit 3.
+ */
+export async function verifyVault(
+  l: StoreLayout,
+  values: { json?: boolean; "passphrase-file"?: string },
+  io: CliIo,
+  withAudit: boolean,
+): Promise<number> {
+  let problems: string[];
+  let firstSight: number | undefined;
+  try {
+    problems = await withVault(l, values, io, async ({ vault }) => {
+      const report = withAudit ? await vault.verifyAudit() : await vault.verify();
+      const store = "store" in report ? report.store : report;
+      if (store.firstSight) firstSight = store.generation;
+      return report.problems;
+    });
+  } catch (err) {
+    if (!isKeyholdError(err) || !TAMPERING.includes(err.code)) throw err;
+    problems = [`${err.message} [${err.code}]`];
+  }
+  if (values.json)
+    writeJson(io, { ok: problems.length === 0, problems, firstSight: firstSight !== undefined });
+  else if (problems.length === 0) {
+    // Nothing to compare with: say so rather than let a first look pass for a checked history.
+    const sight =
+      firstSight === undefined
+        ? ""
+        : ` (first sight: this host had not seen this store; it now remembers generation ${firstSight})`;
+    writeLine(io.stdout, `${withAudit ? "vault and audit log verified" : "vault verified"}${sight}`);
+  } else for (const p of problems) writeLine(io.stdout, `problem: ${printable(p)}`);
+  return problems.length === 0 ? EXIT_OK : EXIT_FINDINGS;
+}
