@@ -68,12 +68,14 @@ export interface UnitOptions {
    */
   exec?: string;
   /**
-   * Whether a path exists on this host (the CLI passes `existsSync`): an absolute argument of
-   * `exec` that exists here but would be hidden by the sandbox (a script under /tmp given to
-   * node) is refused like the program itself. Without it only the program is checked, since an
-   * argument under /tmp may name a file the service creates in its own private /tmp.
+   * Where a path leads on this host, links resolved, or undefined when it does not exist (the CLI
+   * passes realpath): an absolute argument of `exec` that exists here but would be hidden by the
+   * sandbox (a script under /tmp given to node, or under /opt/app when /opt/app is a link into
+   * /tmp) is refused like the program itself, and so is a program reached through such a link.
+   * Without it only the program as written is checked, since an argument under /tmp may name a
+   * file the service creates in its own private /tmp.
    */
-  pathExists?: (path: string) => boolean;
+  resolvePath?: (path: string) => string | undefined;
   /** `NAME` (file `<store>/NAME`) or `ID:FILE` (FILE absolute or relative to the store). */
   credentials?: readonly string[];
   /** Writable paths made visible to the service (`BindPaths=`). */
@@ -183,7 +185,9 @@ function resolveCredential(spec: string, store: string): UnitCredential {
   assertCredentialName(id);
   // systemd strips a value's outer blanks, so " key" would load a different name and file.
   if (id !== id.trim())
-    throw usage(`credential name ${JSON.stringify(id)} begins or ends with a blank, which a unit file cannot say`);
+    throw usage(
+      `credential name ${JSON.stringify(id)} begins or ends with a blank, which a unit file cannot say`,
+    );
   if (colon < 0) return { id, path: `${store}/${id}` };
   const file = spec.slice(colon + 1);
   if (file.length === 0) throw usage(`credential ${id}: empty file after ':'`);
@@ -540,12 +544,25 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
   const needs: { path: string; what: string; hint: string }[] = [];
   if ((mode === "isolated" || mode === "jobserver") && !options.dropIn) {
     if (options.exec !== undefined) {
-      const [program, ...args] = splitCommandLine(options.exec);
+      const [program, ...args] = splitCommandLine(options.exec) as [string, ...string[]];
       const hint = "move it to a directory the sandbox shows (e.g. /opt or /usr/local)";
-      needs.push({ path: program as string, what: "the program of --exec", hint });
+      // The sandbox follows a link the same way the host does, into a directory it may hide.
+      const resolved = (path: string) => (path.startsWith("/") ? options.resolvePath?.(path) : undefined);
+      needs.push({ path: program, what: "the program of --exec", hint });
+      const target = resolved(program);
+      if (target !== undefined && target !== program)
+        needs.push({ path: target, what: `the program of --exec (${program} leads there)`, hint });
       for (const arg of args) {
-        if (arg.startsWith("/") && options.pathExists?.(arg) === true)
-          needs.push({ path: posix.normalize(arg), what: "an argument of --exec", hint });
+        const found = resolved(arg);
+        if (found !== undefined)
+          needs.push(
+            { path: posix.normalize(arg), what: "an argument of --exec", hint },
+            {
+              path: found,
+              what: `an argument of --exec (${arg} leads there)`,
+              hint,
+            },
+          );
       }
     } else {
       needs.push(nodeNeed, keyholdNeed, {

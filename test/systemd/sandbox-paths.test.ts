@@ -80,7 +80,7 @@ describe("unit: ExecStart's paths are visible inside the sandbox", () => {
           service: "web",
           mode: "isolated",
           exec: "/usr/bin/python3 /tmp/app/main.py --port 80",
-          pathExists: (p) => here.has(p),
+          resolvePath: (p) => (here.has(p) ? p : undefined),
         }),
       /an argument of --exec is \/tmp\/app\/main\.py, under \/tmp, which the unit's PrivateTmp=yes hides/,
     );
@@ -89,7 +89,7 @@ describe("unit: ExecStart's paths are visible inside the sandbox", () => {
         service: "web",
         mode: "isolated",
         exec: "/usr/bin/python3 /opt/app/main.py --pidfile /tmp/web.pid",
-        pathExists: (p) => here.has(p),
+        resolvePath: (p) => (here.has(p) ? p : undefined),
       }),
     );
     refused(
@@ -98,7 +98,7 @@ describe("unit: ExecStart's paths are visible inside the sandbox", () => {
           service: "web",
           mode: "isolated",
           exec: "/usr/bin/node /home/ann/app.mjs",
-          pathExists: () => true,
+          resolvePath: (p) => p,
         }),
       /an argument of --exec is \/home\/ann\/app\.mjs, under a home directory/,
     );
@@ -147,22 +147,39 @@ describe("unit: ExecStart's paths are visible inside the sandbox", () => {
   });
 });
 
-describe("unit: an argument of --exec reached through a symbolic link", () => {
-  it("refuses a script whose path outside /tmp is a link into /tmp (the service would meet its empty /tmp)", {
-    todo: "the check is on the path as written (normalised), not where it leads on this host",
-  }, () => {
+describe("unit: --exec reached through a symbolic link", () => {
+  // /run/…/app is a link to a directory under /tmp: the sandbox follows it into its own empty /tmp.
+  function withLinkedApp(body: (linked: string) => void): void {
     const app = mkdtempSync(join(tmpdir(), "keyhold-unit-app-"));
     const link = mkdtempSync("/run/keyhold-unit-link-");
     try {
-      writeFileSync(join(app, "main.py"), "print('hello')\n");
+      writeFileSync(join(app, "main.py"), "print('hello')\n", { mode: 0o755 });
       symlinkSync(app, join(link, "app"));
-      const exec = `/usr/bin/python3 ${join(link, "app", "main.py")}`;
-      const r = runCli(["unit", "web", "--mode", "isolated", "--exec", exec]);
-      assert.equal(r.status, 2, `rendered a unit whose script the sandbox hides:\n${r.stdout}`);
-      assert.match(r.stderr, /under \/tmp, which the unit's PrivateTmp=yes hides/);
+      body(join(link, "app"));
     } finally {
       rmSync(app, { recursive: true, force: true });
       rmSync(link, { recursive: true, force: true });
     }
+  }
+
+  it("refuses a script whose path outside /tmp is a link into /tmp (the service would meet its empty /tmp)", () => {
+    withLinkedApp((linked) => {
+      const r = runCli(["unit", "web", "--mode", "isolated", "--exec", `/usr/bin/python3 ${linked}/main.py`]);
+      assert.equal(r.status, 2, `rendered a unit whose script the sandbox hides:\n${r.stdout}`);
+      assert.match(
+        r.stderr,
+        /main\.py leads there\) is \/tmp\/.*, under \/tmp, which the unit's PrivateTmp=yes hides/,
+      );
+    });
+  });
+
+  it("refuses a program reached through such a link, and renders one whose link stays outside", () => {
+    withLinkedApp((linked) => {
+      const r = runCli(["unit", "web", "--mode", "isolated", "--exec", `${linked}/main.py --port 80`]);
+      assert.equal(r.status, 2, `rendered a unit whose program the sandbox hides:\n${r.stdout}`);
+      assert.match(r.stderr, /the program of --exec \(.*main\.py leads there\) is \/tmp\//);
+    });
+    const ok = runCli(["unit", "web", "--mode", "isolated", "--exec", "/usr/bin/python3 /usr/bin/python3"]);
+    assert.equal(ok.status, 0, ok.stderr);
   });
 });
