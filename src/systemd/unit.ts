@@ -548,21 +548,16 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
       const hint = "move it to a directory the sandbox shows (e.g. /opt or /usr/local)";
       // The sandbox follows a link the same way the host does, into a directory it may hide.
       const resolved = (path: string) => (path.startsWith("/") ? options.resolvePath?.(path) : undefined);
-      needs.push({ path: program, what: "the program of --exec", hint });
-      const target = resolved(program);
-      if (target !== undefined && target !== program)
-        needs.push({ path: target, what: `the program of --exec (${program} leads there)`, hint });
+      // As written, then where it leads when that is elsewhere.
+      const add = (path: string, what: string, target: string | undefined) => {
+        needs.push({ path: posix.normalize(path), what, hint });
+        if (target !== undefined && target !== posix.normalize(path))
+          needs.push({ path: target, what: `${what} (${path} leads there)`, hint });
+      };
+      add(program, "the program of --exec", resolved(program));
       for (const arg of args) {
-        const found = resolved(arg);
-        if (found !== undefined)
-          needs.push(
-            { path: posix.normalize(arg), what: "an argument of --exec", hint },
-            {
-              path: found,
-              what: `an argument of --exec (${arg} leads there)`,
-              hint,
-            },
-          );
+        const target = resolved(arg);
+        if (target !== undefined) add(arg, "an argument of --exec", target);
       }
     } else {
       needs.push(nodeNeed, keyholdNeed, {
