@@ -16,13 +16,8 @@ export {
   MAX_BODY_BYTES,
 } from "./protocol.js";
 export type { RunErrorCode, RunRecord, RunState } from "./records.js";
-export {
-  patternsFor,
-  patternsForSecrets,
-  type ScrubPattern,
-  scrubBuffer,
-  StreamScrubber,
-} from "./scrubber.js";
+export { patternsFor, patternsForSecrets, type ScrubPattern } from "./scrub-forms.js";
+export { scrubBuffer, StreamScrubber } from "./scrubber.js";
 export {
   type CredentialSet,
   JobServer,

@@ -23,7 +23,7 @@ import {
 } from "./protocol.js";
 import { FINAL_STATES, newRunId, RUN_ID, type Requester, type RunRecord, RunRecordStore } from "./records.js";
 import { clearSnapshots, type RunHandle, startRun } from "./runner.js";
-import { patternsFor, patternsForSecrets, type ScrubPattern } from "./scrubber.js";
+import { patternsFor, patternsForSecrets, type ScrubPattern } from "./scrub-forms.js";
 import { FollowStream, sendFile } from "./streams.js";
 
 /**
