@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isSecretError } from "../../src/secret/index.js";
-import { renderUnit } from "../../src/systemd/index.js";
+import { renderUnit } from "../../src/units/index.js";
 
 /**
  * What a sandboxed unit's ExecStart= needs (node, keyhold's bin/keyhold.js and dist/, the job

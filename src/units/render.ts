@@ -3,7 +3,7 @@ import { isIP } from "node:net";
 import { isAbsolute, posix } from "node:path";
 import { DEFAULT_STATE, DEFAULT_STORE } from "../defaults.js";
 import { entropyOf, KEY_PREFIXED_WORD, SecretError } from "../secret/index.js";
-import { assertCredentialName } from "./names.js";
+import { assertCredentialName, type UnitCredential, type UnitFile } from "../systemd/index.js";
 
 /**
  * Rendering of systemd units that load keyhold credentials (docs/units.md explains every
@@ -48,14 +48,6 @@ export const DROP_IN_NAME = "50-keyhold-credentials.conf";
 export const VAULT_SOCKET_DIR = "/run/keyhold-vault";
 /** sun_path holds 108 bytes including the final NUL. */
 const SOCKET_PATH_MAX = 107;
-
-/** One credential a unit loads: `LoadCredentialEncrypted=id:path`. */
-export interface UnitCredential {
-  /** The name the service sees in $CREDENTIALS_DIRECTORY; must equal the embedded name. */
-  id: string;
-  /** Absolute path of the encrypted file. */
-  path: string;
-}
 
 export interface UnitOptions {
   /** Unit name without ".service" (a trailing ".service" is accepted and removed). */
@@ -106,12 +98,6 @@ export interface UnitOptions {
   vault?: readonly { ns: string; name: string }[];
   /** The vault is on PostgreSQL: the answering service needs the network. */
   vaultNetwork?: boolean;
-}
-
-export interface UnitFile {
-  /** Path relative to the unit directory (/etc/systemd/system). */
-  path: string;
-  content: string;
 }
 
 export interface RenderedUnits {
