@@ -1,4 +1,4 @@
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stateDirectory, storeDirectory } from "../defaults.js";
@@ -261,7 +261,7 @@ async function unitCommand({ values, positionals, io }: RunContext<typeof OPTION
     service,
     mode: values.mode as UnitMode,
     exec: values.exec,
-    pathExists: existsSync,
+    resolvePath: resolveOnHost,
     credentials: values.cred,
     bindPaths: values.bind,
     bindReadOnlyPaths: values["bind-ro"],
@@ -341,4 +341,13 @@ async function unitCommand({ values, positionals, io }: RunContext<typeof OPTION
     io.stdout.write(f.content);
   });
   return EXIT_OK;
+}
+
+/** Where `path` leads on this host, links resolved; undefined when it does not exist (renderUnit's resolvePath). */
+function resolveOnHost(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
 }

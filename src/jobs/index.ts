@@ -15,17 +15,8 @@ export {
   type FollowEvent,
   MAX_BODY_BYTES,
 } from "./protocol.js";
+export type { ListenTarget } from "./listen.js";
 export type { RunErrorCode, RunRecord, RunState } from "./records.js";
-export {
-  patternsFor,
-  patternsForSecrets,
-  type ScrubPattern,
-  scrubBuffer,
-  StreamScrubber,
-} from "./scrubber.js";
-export {
-  type CredentialSet,
-  JobServer,
-  type JobServerOptions,
-  type ListenTarget,
-} from "./server.js";
+export { patternsFor, patternsForSecrets, type ScrubPattern } from "./scrub-forms.js";
+export { scrubBuffer, StreamScrubber } from "./scrubber.js";
+export { type CredentialSet, JobServer, type JobServerOptions } from "./server.js";

@@ -17,7 +17,8 @@ import {
   type SandboxPlan,
   sandboxCommand,
 } from "./sandbox.js";
-import { type ScrubPattern, StreamScrubber } from "./scrubber.js";
+import type { ScrubPattern } from "./scrub-forms.js";
+import { StreamScrubber } from "./scrubber.js";
 import { makeMountPoint, type Snapshot, SnapshotError, takeSnapshot } from "./snapshot.js";
 
 /**

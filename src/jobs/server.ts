@@ -1,18 +1,16 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
+import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { connect } from "node:net";
 import { join } from "node:path";
 import type { AuditSink } from "../audit/index.js";
 import { VERSION } from "../defaults.js";
 import type { Secret } from "../secret/index.js";
-import { SecretError } from "../secret/index.js";
 import { type JobServerConfig, type JobSpec, resolveParams } from "./config.js";
 import { ConnectionSlots } from "./connections.js";
-import { openRunLogForReading, removeRunLog, runLogPath } from "./logs.js";
+import { type ListenTarget, listenOn } from "./listen.js";
+import { openRunLogForReading, removeRunLog } from "./logs.js";
 import {
   API_PREFIX,
   ApiError,
-  type FollowEvent,
   HEALTH_RESERVE,
   KEEP_ALIVE_TIMEOUT_MS,
   MAX_BODY_BYTES,
@@ -22,13 +20,16 @@ import {
   USER_HEADER,
 } from "./protocol.js";
 import { FINAL_STATES, newRunId, RUN_ID, type Requester, type RunRecord, RunRecordStore } from "./records.js";
-import { clearSnapshots, type RunHandle, startRun } from "./runner.js";
-import { patternsFor, patternsForSecrets, type ScrubPattern } from "./scrubber.js";
+import { clearSnapshots } from "./runner.js";
+import { RunScheduler } from "./scheduler.js";
+import { patternsFor, patternsForSecrets, type ScrubPattern } from "./scrub-forms.js";
 import { FollowStream, sendFile } from "./streams.js";
 
 /**
  * The job server (docs/jobserver.md, docs/jobserver-protocol.md): HTTP/1.1 on a Unix socket, a FIFO
- * queue in front of a concurrency limit, run records on disk, follow streams to clients.
+ * queue in front of a concurrency limit, run records on disk, follow streams to clients. This file
+ * answers the requests and loads the credentials; the queue and the life of each run are
+ * scheduler.ts's, binding the socket is listen.ts's.
  */
 
 export interface CredentialSet {
@@ -57,18 +58,6 @@ export interface JobServerOptions {
   audit?: AuditSink;
   /** One-line log messages (stderr / the journal). Never receives a value. */
   log?(line: string): void;
-}
-
-export type ListenTarget = { fd: number } | { path: string };
-
-interface Pending {
-  record: RunRecord;
-  job: JobSpec;
-  params: Map<string, string>;
-}
-
-interface Active extends Pending {
-  handle: RunHandle;
 }
 
 function send(
@@ -167,21 +156,27 @@ export class JobServer {
   #credentials: CredentialSet = { values: new Map(), missing: new Map() };
   #patterns: ScrubPattern[] = [];
   readonly #retired: { name: string; secret: Secret }[] = [];
-  readonly #queue: Pending[] = [];
-  readonly #active = new Map<string, Active>();
-  /** The follow stream of each run triggered with ?follow=1 (only its trigger request follows it). */
-  readonly #followers = new Map<string, FollowStream>();
+  readonly #runs: RunScheduler;
   readonly #spoolDir: string;
   #server: Server | undefined;
   #slots: ConnectionSlots | undefined;
-  #stopping = false;
-  #idle: (() => void) | undefined;
 
   constructor(options: JobServerOptions) {
     this.#options = options;
     this.#config = options.config;
     this.#records = new RunRecordStore(options.stateDir);
     this.#spoolDir = join(options.stateDir, "spool");
+    this.#runs = new RunScheduler({
+      records: this.#records,
+      stateDir: options.stateDir,
+      credentialsParent: options.credentialsParent,
+      hide: options.hide ?? [],
+      audit: options.audit,
+      config: () => this.#config,
+      credentials: () => this.#credentials.values,
+      patterns: () => this.#patterns,
+      log: (line) => this.#log(line),
+    });
   }
 
   get config(): JobServerConfig {
@@ -224,7 +219,7 @@ export class JobServer {
   async start(target: ListenTarget): Promise<void> {
     const { loaded, interrupted } = this.#records.open();
     clearSnapshots(this.#options.stateDir);
-    this.#prune();
+    this.#runs.prune();
     if (interrupted > 0) this.#log(`marked ${interrupted} run(s) interrupted by the previous stop`);
     await this.#loadCredentials(this.#config);
     this.#prepareSpool();
@@ -291,30 +286,14 @@ export class JobServer {
     await this.#loadCredentials(config);
     this.#config = config;
     this.#log(`reloaded: ${config.jobs.size} job(s), ${this.#credentials.values.size} credential(s)`);
-    this.#pump();
+    this.#runs.pump();
   }
 
   /** Stops taking runs, cancels the queue, lets running jobs finish up to stopGraceSeconds, then kills them. */
   async stop(): Promise<void> {
-    if (this.#stopping) return;
-    this.#stopping = true;
+    if (this.#runs.stopping) return;
     this.#server?.close();
-    for (const pending of this.#queue.splice(0)) {
-      this.#finish(pending.record, "cancelled", {
-        error: { code: "SHUTTING_DOWN", message: "the server stopped before the run started" },
-      });
-    }
-    if (this.#active.size > 0) {
-      this.#log(`stopping: waiting up to ${this.#config.stopGraceSeconds}s for ${this.#active.size} run(s)`);
-      const idle = new Promise<void>((resolve) => {
-        this.#idle = resolve;
-      });
-      const grace = setTimeout(() => {
-        for (const a of this.#active.values()) a.handle.stop("shutdown");
-      }, this.#config.stopGraceSeconds * 1000);
-      await idle;
-      clearTimeout(grace);
-    }
+    await this.#runs.stop();
     this.#server?.closeAllConnections();
     this.#log("stopped");
   }
@@ -341,10 +320,10 @@ export class JobServer {
     if (resource === "health" && key === undefined) {
       if (allow(["GET"])) {
         send(res, 200, {
-          status: this.#stopping ? "stopping" : "ok",
+          status: this.#runs.stopping ? "stopping" : "ok",
           version: VERSION,
-          running: this.#active.size,
-          queued: this.#queue.length,
+          running: this.#runs.running,
+          queued: this.#runs.queued,
           concurrency: this.#config.concurrency,
           jobs: this.#config.jobs.size,
         });
@@ -367,7 +346,10 @@ export class JobServer {
       if (!allow(["GET", "DELETE"])) return;
       const record = this.#findRun(decodeSegment(key));
       if (method === "GET") send(res, 200, { run: record });
-      else this.#cancel(res, record);
+      else {
+        this.#runs.cancel(record);
+        send(res, 202, { run: record });
+      }
       return;
     }
     if (resource === "runs" && key !== undefined && sub === "log" && extra === undefined) {
@@ -424,32 +406,6 @@ export class JobServer {
     send(res, 200, { run: record });
   }
 
-  /** The logs of records pruned beyond `keepRuns` go with them, off the event loop. */
-  #prune(): void {
-    for (const record of this.#records.prune(this.#config.keepRuns)) {
-      if (record.log === null) continue;
-      removeRunLog(record.log).catch((err: unknown) =>
-        this.#log(`run ${record.id}: its log could not be removed: ${(err as Error).message}`),
-      );
-    }
-  }
-
-  #cancel(res: ServerResponse, record: RunRecord): void {
-    if (FINAL_STATES.has(record.state))
-      throw new ApiError("RUN_FINISHED", `the run already ended (${record.state})`);
-    const queuedAt = this.#queue.findIndex((p) => p.record.id === record.id);
-    if (queuedAt !== -1) {
-      this.#queue.splice(queuedAt, 1);
-      this.#finish(record, "cancelled", {
-        error: { code: "CANCELLED", message: "cancelled before it started" },
-      });
-    } else {
-      this.#active.get(record.id)?.handle.stop("cancel");
-    }
-    this.#log(`run ${record.id} cancel requested`);
-    send(res, 202, { run: record });
-  }
-
   async #trigger(
     req: IncomingMessage,
     res: ServerResponse,
@@ -464,13 +420,13 @@ export class JobServer {
     } finally {
       received?.();
     }
-    if (this.#stopping) throw new ApiError("SHUTTING_DOWN", "the server is stopping");
+    if (this.#runs.stopping) throw new ApiError("SHUTTING_DOWN", "the server is stopping");
     const job = this.#config.jobs.get(name);
     if (!job) throw new ApiError("JOB_NOT_FOUND", `no job named ${JSON.stringify(name.slice(0, 64))}`);
     const params = resolveParams(job, parseRunRequest(body));
     if (!(params instanceof Map)) throw new ApiError(params.code, params.message);
-    if (this.#queue.length >= this.#config.queueLimit && this.#active.size >= this.#config.concurrency) {
-      throw new ApiError("QUEUE_FULL", `${this.#queue.length} runs are already waiting`);
+    if (this.#runs.queued >= this.#config.queueLimit && this.#runs.running >= this.#config.concurrency) {
+      throw new ApiError("QUEUE_FULL", `${this.#runs.queued} runs are already waiting`);
     }
     const record: RunRecord = {
       id: newRunId(),
@@ -500,19 +456,12 @@ export class JobServer {
           return { event: "cut", reason, run: record };
         },
       });
-      this.#followers.set(record.id, stream);
-      res.on("close", () => {
-        if (this.#followers.get(record.id) === stream) this.#followers.delete(record.id);
-      });
-      this.#emit(record.id, { event: "accepted", run: record });
+      this.#runs.follow(record.id, stream);
+      res.on("close", () => this.#runs.unfollow(record.id, stream));
+      stream.send({ event: "accepted", run: record });
     }
-    this.#queue.push({ record, job, params });
-    this.#pump();
+    this.#runs.enqueue({ record, job, params });
     if (!following) send(res, 202, { run: record }, { Location: `${API_PREFIX}/runs/${record.id}` });
-  }
-
-  #emit(id: string, event: FollowEvent): void {
-    this.#followers.get(id)?.send(event);
   }
 
   /** Spool files are unlinked as soon as they are made: only a crash in between leaves one. */
@@ -526,115 +475,6 @@ export class JobServer {
         // gone already
       }
     }
-  }
-
-  #pump(): void {
-    while (!this.#stopping && this.#active.size < this.#config.concurrency && this.#queue.length > 0) {
-      const next = this.#queue.shift() as Pending;
-      this.#begin(next);
-    }
-  }
-
-  #begin(pending: Pending): void {
-    const { record, job, params } = pending;
-    const missing = job.credentials.filter((c) => !this.#credentials.values.has(c));
-    if (missing.length > 0) {
-      this.#finish(record, "error", {
-        error: { code: "CREDENTIAL_UNAVAILABLE", message: `credential not loaded: ${missing.join(", ")}` },
-      });
-      return;
-    }
-    const credentials = new Map(job.credentials.map((c) => [c, this.#credentials.values.get(c) as Secret]));
-    // Not persisted here: if the server dies now, the saved "queued" record becomes
-    // "interrupted" at the next start all the same, and runs per second matter.
-    record.state = "running";
-    record.startedAt = new Date().toISOString();
-    const handle = startRun({
-      job,
-      record,
-      params,
-      credentials,
-      patterns: this.#patterns,
-      environment: this.#config.environment,
-      killGraceSeconds: this.#config.killGraceSeconds,
-      credentialsParent: this.#options.credentialsParent,
-      stateDir: this.#options.stateDir,
-      hide: this.#options.hide ?? [],
-      onStart: () => {
-        // Where the log is, from the start: a follower cut short can still point to it.
-        record.log = runLogPath(job.outputDir, record.id);
-        this.#emit(record.id, { event: "started", run: record });
-      },
-      onOutput: (stream, data) => this.#emit(record.id, { event: "output", stream, data }),
-    });
-    this.#active.set(record.id, { ...pending, handle });
-    handle.done
-      .then((outcome) => {
-        record.revision = outcome.revision;
-        record.log = outcome.log;
-        record.exitCode = outcome.exitCode;
-        record.signal = outcome.signal;
-        if (outcome.error) this.#finish(record, "error", { error: outcome.error });
-        else if (outcome.stoppedBy === "timeout") {
-          this.#finish(record, "timed_out", {
-            error: { code: "TIMEOUT", message: `ran longer than ${job.timeoutSeconds}s` },
-          });
-        } else if (outcome.stoppedBy === "cancel") {
-          this.#finish(record, "cancelled", {
-            error: { code: "CANCELLED", message: "cancelled while running" },
-          });
-        } else if (outcome.stoppedBy === "shutdown") {
-          this.#finish(record, "cancelled", {
-            error: { code: "SHUTTING_DOWN", message: "killed when the server stopped" },
-          });
-        } else this.#finish(record, outcome.exitCode === 0 ? "succeeded" : "failed", {});
-      })
-      .catch((err: unknown) => {
-        this.#log(
-          `run ${record.id} failed inside the server: ${err instanceof Error ? err.message : "unknown"}`,
-        );
-        this.#finish(record, "error", {
-          error: { code: "SPAWN_FAILED", message: "the run could not be carried out" },
-        });
-      })
-      .finally(() => {
-        this.#active.delete(record.id);
-        if (this.#stopping && this.#active.size === 0) this.#idle?.();
-        this.#pump();
-      });
-  }
-
-  #finish(record: RunRecord, state: RunRecord["state"], extra: Pick<Partial<RunRecord>, "error">): void {
-    record.state = state;
-    record.endedAt = new Date().toISOString();
-    if (extra.error !== undefined) record.error = extra.error;
-    this.#records.save(record);
-    this.#prune();
-    const exit = record.signal ? `signal=${record.signal}` : `exit=${record.exitCode ?? "-"}`;
-    this.#log(
-      `run ${record.id} job=${record.job} ${state} ${exit}${record.error ? ` [${record.error.code}]` : ""}`,
-    );
-    const detail: Record<string, string | number | boolean> = {
-      run: record.id,
-      state,
-      claimedUser: record.requester.user ?? "",
-    };
-    if (record.exitCode !== null) detail.exitCode = record.exitCode;
-    if (record.signal !== null) detail.signal = record.signal;
-    if (record.revision !== null) detail.revision = record.revision;
-    this.#options.audit
-      ?.append({
-        op: "job.run",
-        name: record.job,
-        result: state === "succeeded" ? "ok" : "error",
-        ...(record.error ? { code: record.error.code } : {}),
-        detail,
-      })
-      .catch((err: unknown) =>
-        this.#log(`audit append failed: ${err instanceof Error ? err.message : "unknown"}`),
-      );
-    this.#followers.get(record.id)?.finish({ event: "finished", run: record });
-    this.#followers.delete(record.id);
   }
 }
 
@@ -656,58 +496,4 @@ function decodeSegment(segment: string): string {
   } catch {
     throw new ApiError("BAD_REQUEST", "malformed path segment");
   }
-}
-
-function probe(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
-async function listenOn(server: Server, target: ListenTarget): Promise<void> {
-  if ("fd" in target) {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ fd: target.fd }, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    return;
-  }
-  const path = target.path;
-  if (existsSync(path)) {
-    if (!lstatSync(path).isSocket()) {
-      throw new SecretError("SOCKET_IN_USE", `${path} exists and is not a socket`, {
-        hint: "choose another --socket path",
-      });
-    }
-    if (await probe(path)) {
-      throw new SecretError("SOCKET_IN_USE", `another server answers on ${path}`, {
-        hint: "stop it first, or choose another --socket path",
-      });
-    }
-    unlinkSync(path); // a stale socket left by a crash
-  }
-  // The umask makes bind() create the socket 0660 directly: no moment where it is wider.
-  // listen() binds synchronously, so the umask is restored before anything else runs.
-  const previous = process.umask(0o117);
-  let listening: Promise<void>;
-  try {
-    listening = new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(path, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-  } finally {
-    process.umask(previous);
-  }
-  await listening;
 }

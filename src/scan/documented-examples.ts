@@ -32,6 +32,25 @@ const DOCUMENTED_EXAMPLES: ReadonlyMap<string, string> = new Map([
   ],
   // dotenvx's documentation: the example private key of its README and API reference.
   ["f6556a4297425e6146a44378b09d7e90f254753ffdf276d6085480ffd98edc6f", "dotenvx documentation private key"],
+  // Shopify's changelog on the longer app secret keys and access tokens: one example of each kind.
+  ["465ad9db7ec327cead73d0776993e1d29e2b5cb5fe7686d26b288c00fdffa092", "Shopify changelog (app secret key)"],
+  [
+    "96494af0ff15d729c97b5a558ad218ceded3c7285a4ed63670adf6693c1354f4",
+    "Shopify changelog (public app access token)",
+  ],
+  [
+    "5aca5b5c3515155c00aeda60aabfc5066d7d79f278a73f7d21328f1b2b556496",
+    "Shopify changelog (custom app access token)",
+  ],
+  [
+    "1548bbe8e262d795bceac88cfba1e16f7579f72becd581506b2908441c790dcc",
+    "Shopify changelog (legacy private app)",
+  ],
+  // 1Password's service-account security page: the Secret Key inside its example token.
+  [
+    "4861b7d682dcbc5a83cc31d7559004e645ff52ad8eb7b7a94e27192280dd25d3",
+    "1Password service-account documentation (Secret Key)",
+  ],
   // AWS IAM documentation (the AWS rules also drop any key ending in EXAMPLE).
   ["1a5d44a2dca19669d72edf4c4f1c27c4c1ca4b4408fbb17f6ce4ad452d78ddb3", "AWS access key ID"],
   ["78314b11be2e581549ac1c4f616563fad3fdf0c3b71678f6e2299182080e0598", "AWS secret access key"],

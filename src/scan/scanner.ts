@@ -139,8 +139,16 @@ export class Scanner {
     return true;
   }
 
-  /** Scans one file's content; findings go to `findings` unless the baseline accepts them. */
-  scan(path: PathInput, raw: Buffer, where: { commit?: string; blob?: string } = {}): void {
+  /**
+   * Scans one file's content; findings go to `findings` unless the baseline accepts them. A file
+   * that looks binary (a NUL early on) is skipped unless `content` is "any".
+   */
+  scan(
+    path: PathInput,
+    raw: Buffer,
+    where: { commit?: string; blob?: string } = {},
+    content: "files" | "any" = "files",
+  ): void {
     if (raw.length > this.#maxSize) {
       this.skip("too-large");
       return;
@@ -148,7 +156,7 @@ export class Scanner {
     const bytes = fromUtf16(raw);
     const name = pathBytes(path);
     const text = pathText(name);
-    const reason = skipByContent(text, bytes);
+    const reason = content === "any" ? undefined : skipByContent(text, bytes);
     if (reason) {
       this.skip(reason);
       return;
@@ -442,7 +450,9 @@ export const STDIN_NAME = "<stdin>";
 export function scanInput(input: Buffer, root: string, options: ScanOptions = {}): ScanResult {
   const started = performance.now();
   const scanner = new Scanner(options);
-  scanner.scan(STDIN_NAME, input);
+  // Whatever bytes it holds: the binary rule is for files in a tree; input piped in on purpose
+  // with a NUL in it (a log, a dump, a patch of a binary file) would otherwise pass as clean.
+  scanner.scan(STDIN_NAME, input, {}, "any");
   return scanner.finish("stdin", root, started);
 }
 

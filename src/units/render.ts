@@ -55,12 +55,14 @@ export interface UnitOptions {
    */
   exec?: string;
   /**
-   * Whether a path exists on this host (the CLI passes `existsSync`): an absolute argument of
-   * `exec` that exists here but would be hidden by the sandbox (a script under /tmp given to
-   * node) is refused like the program itself. Without it only the program is checked, since an
-   * argument under /tmp may name a file the service creates in its own private /tmp.
+   * Where a path leads on this host, links resolved, or undefined when it does not exist (the CLI
+   * passes realpath): an absolute argument of `exec` that exists here but would be hidden by the
+   * sandbox (a script under /tmp given to node, or under /opt/app when /opt/app is a link into
+   * /tmp) is refused like the program itself, and so is a program reached through such a link.
+   * Without it only the program as written is checked, since an argument under /tmp may name a
+   * file the service creates in its own private /tmp.
    */
-  pathExists?: (path: string) => boolean;
+  resolvePath?: (path: string) => string | undefined;
   /** `NAME` (file `<store>/NAME`) or `ID:FILE` (FILE absolute or relative to the store). */
   credentials?: readonly string[];
   /** Writable paths made visible to the service (`BindPaths=`). */
@@ -286,12 +288,20 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
   const needs: { path: string; what: string; hint: string }[] = [];
   if ((mode === "isolated" || mode === "jobserver") && !options.dropIn) {
     if (options.exec !== undefined) {
-      const [program, ...args] = splitCommandLine(options.exec);
+      const [program, ...args] = splitCommandLine(options.exec) as [string, ...string[]];
       const hint = "move it to a directory the sandbox shows (e.g. /opt or /usr/local)";
-      needs.push({ path: program as string, what: "the program of --exec", hint });
+      // The sandbox follows a link the same way the host does, into a directory it may hide.
+      const resolved = (path: string) => (path.startsWith("/") ? options.resolvePath?.(path) : undefined);
+      // As written, then where it leads when that is elsewhere.
+      const add = (path: string, what: string, target: string | undefined) => {
+        needs.push({ path: posix.normalize(path), what, hint });
+        if (target !== undefined && target !== posix.normalize(path))
+          needs.push({ path: target, what: `${what} (${path} leads there)`, hint });
+      };
+      add(program, "the program of --exec", resolved(program));
       for (const arg of args) {
-        if (arg.startsWith("/") && options.pathExists?.(arg) === true)
-          needs.push({ path: posix.normalize(arg), what: "an argument of --exec", hint });
+        const target = resolved(arg);
+        if (target !== undefined) add(arg, "an argument of --exec", target);
       }
     } else {
       needs.push(nodeNeed, keyholdNeed, {

@@ -442,6 +442,14 @@ describe("keyhold scan - (standard input)", () => {
     }
   });
 
+  it("input with a NUL byte is still scanned: binary-looking input never passes a key as clean", () => {
+    const input = `token = "${githubToken}"\n\u0000\n`;
+    const r = keyhold(["scan", "-", "--no-known-values"], { cwd: scratch.root, env, input });
+    assert.equal(r.code, 3, r.stdout);
+    assert.match(r.stdout, /^<stdin>:1:10: github-token: /m);
+    assert.ok(!r.stdout.includes(githubToken) && !r.stderr.includes(githubToken));
+  });
+
   it("input over --max-size is refused whole with TOO_LARGE, not scanned in part", () => {
     const input = `${"x".repeat(200)}\ntoken = "${githubToken}"\n`;
     const r = keyhold(["scan", "-", "--max-size", "100"], { cwd: scratch.root, env, input });

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { isSecretError } from "../../src/secret/index.js";
 import { renderUnit } from "../../src/units/index.js";
+import { KEYHOLD_BIN } from "../support/cli.js";
+
+function runCli(args: readonly string[]) {
+  return spawnSync(process.execPath, [KEYHOLD_BIN, ...args], { encoding: "utf8", timeout: 60_000 });
+}
 
 /**
  * What a sandboxed unit's ExecStart= needs (node, keyhold's bin/keyhold.js and dist/, the job
@@ -71,7 +80,7 @@ describe("unit: ExecStart's paths are visible inside the sandbox", () => {
           service: "web",
           mode: "isolated",
           exec: "/usr/bin/python3 /tmp/app/main.py --port 80",
-          pathExists: (p) => here.has(p),
+          resolvePath: (p) => (here.has(p) ? p : undefined),
         }),
       /an argument of --exec is \/tmp\/app\/main\.py, under \/tmp, which the unit's PrivateTmp=yes hides/,
     );
@@ -80,7 +89,7 @@ describe("unit: ExecStart's paths are visible inside the sandbox", () => {
         service: "web",
         mode: "isolated",
         exec: "/usr/bin/python3 /opt/app/main.py --pidfile /tmp/web.pid",
-        pathExists: (p) => here.has(p),
+        resolvePath: (p) => (here.has(p) ? p : undefined),
       }),
     );
     refused(
@@ -89,7 +98,7 @@ describe("unit: ExecStart's paths are visible inside the sandbox", () => {
           service: "web",
           mode: "isolated",
           exec: "/usr/bin/node /home/ann/app.mjs",
-          pathExists: () => true,
+          resolvePath: (p) => p,
         }),
       /an argument of --exec is \/home\/ann\/app\.mjs, under a home directory/,
     );
@@ -135,5 +144,42 @@ describe("unit: ExecStart's paths are visible inside the sandbox", () => {
         }),
       /the store directory \(read by the vault's answering units\) is \/var\/tmp\/credstore/,
     );
+  });
+});
+
+describe("unit: --exec reached through a symbolic link", () => {
+  // /run/…/app is a link to a directory under /tmp: the sandbox follows it into its own empty /tmp.
+  function withLinkedApp(body: (linked: string) => void): void {
+    const app = mkdtempSync(join(tmpdir(), "keyhold-unit-app-"));
+    const link = mkdtempSync("/run/keyhold-unit-link-");
+    try {
+      writeFileSync(join(app, "main.py"), "print('hello')\n", { mode: 0o755 });
+      symlinkSync(app, join(link, "app"));
+      body(join(link, "app"));
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+      rmSync(link, { recursive: true, force: true });
+    }
+  }
+
+  it("refuses a script whose path outside /tmp is a link into /tmp (the service would meet its empty /tmp)", () => {
+    withLinkedApp((linked) => {
+      const r = runCli(["unit", "web", "--mode", "isolated", "--exec", `/usr/bin/python3 ${linked}/main.py`]);
+      assert.equal(r.status, 2, `rendered a unit whose script the sandbox hides:\n${r.stdout}`);
+      assert.match(
+        r.stderr,
+        /main\.py leads there\) is \/tmp\/.*, under \/tmp, which the unit's PrivateTmp=yes hides/,
+      );
+    });
+  });
+
+  it("refuses a program reached through such a link, and renders one whose link stays outside", () => {
+    withLinkedApp((linked) => {
+      const r = runCli(["unit", "web", "--mode", "isolated", "--exec", `${linked}/main.py --port 80`]);
+      assert.equal(r.status, 2, `rendered a unit whose program the sandbox hides:\n${r.stdout}`);
+      assert.match(r.stderr, /the program of --exec \(.*main\.py leads there\) is \/tmp\//);
+    });
+    const ok = runCli(["unit", "web", "--mode", "isolated", "--exec", "/usr/bin/python3 /usr/bin/python3"]);
+    assert.equal(ok.status, 0, ok.stderr);
   });
 });

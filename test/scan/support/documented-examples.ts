@@ -15,6 +15,11 @@ export const DOCUMENTED_EXAMPLE_PARTS: readonly (readonly [string, string])[] = 
   ["730ff4c7af3d4692", "3e8ed451ee813c87"],
   ["f790b0a226bc96a9", "2de49b5e9c05e1ee"],
   ["a4547dcd9d3429615a3649bb79e87edb", "62ee6a74b007075e9141ae44f5fb412c"],
+  ["shp", "ss_QlRSJy5AXX1cILNjVatTsEIhFxuPF5ex"],
+  ["shp", "at_r8TRc9ZXAvcVvcrmtr7qoVw69WeeY1ex"],
+  ["shp", "ca_7jqbg9cupMkZRxJKXWz3v8BvS8QBa7hMdJfAex"],
+  ["shp", "pa_7jqbg9cupMkZRxJKXWz3v8BvS8QBa7hMdJfAex"],
+  ["A3-C4ZJMN", "-PQTZTL-HGL84-G64M7-KVZRN-4ZVP6"],
   ["AK", "IAIOSFODNN7EXAMPLE"],
   ["wJalrXUtnFEMI/K7MDENG/bPxRfiCY", "EXAMPLEKEY"],
 ];
