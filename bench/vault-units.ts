@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { renderUnit } from "../src/systemd/index.js";
+import { renderUnit } from "../src/units/index.js";
 import { bootForSuite, KEYHOLD_INSIDE, PROJECT_INSIDE } from "../test/harness/index.js";
 import { type Comparison, loadNow, printComparison, printEnvironment, printHeader } from "./measure.js";
 

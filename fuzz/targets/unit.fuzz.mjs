@@ -1,4 +1,4 @@
-// Unit rendering (src/systemd/unit.ts renderUnit) from options a user types on the command line.
+// Unit rendering (src/units/render.ts renderUnit) from options a user types on the command line.
 // Invariants: a coded error (USAGE, SECRET_IN_COMMAND, INVALID_NAME) or unit files that systemd
 // reads exactly as keyhold wrote them: the directives a systemd-style reader sees (with its
 // line continuation and comments) are the lines keyhold emitted, no value holds a control
@@ -6,7 +6,7 @@
 // LoadCredentialEncrypted= per credential; a secret-looking --exec word is refused and never
 // repeated in the error or a file.
 import { FuzzedDataProvider } from "@jazzer.js/core";
-import { renderUnit } from "../../dist/src/systemd/index.js";
+import { renderUnit } from "../../dist/src/units/index.js";
 import { assertNoCanary, check, expectCoded, makeCanary } from "../support.mjs";
 
 const CANARY = makeCanary("unit");

@@ -2,17 +2,14 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSy
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stateDirectory, storeDirectory } from "../defaults.js";
+import { checkCredentialNames, installUnits, type NameCheck, type UnitFile } from "../systemd/index.js";
 import {
-  checkCredentialNames,
-  installUnits,
   JOBSERVER_DEFAULT_GROUP,
   jobServerAuditKeyPath,
-  type NameCheck,
   normaliseServiceName,
   renderUnit,
-  type UnitFile,
   type UnitMode,
-} from "../systemd/index.js";
+} from "../units/index.js";
 import type { SecretRef } from "../vault/index.js";
 import { layoutFrom } from "./args.js";
 import { defineCommand, type OptionTable, type RunContext } from "./command.js";

@@ -4,7 +4,21 @@ import { writeFileAtomic } from "../durable/index.js";
 import { isSecretError, SecretError, wipe } from "../secret/index.js";
 import { type AnalyzeOptions, assertUnitsVerify } from "./analyze.js";
 import { decryptCredential } from "./creds.js";
-import type { RenderedUnits, UnitCredential } from "./unit.js";
+
+/** One file of a unit, as installUnits writes it. */
+export interface UnitFile {
+  /** Path relative to the unit directory (/etc/systemd/system). */
+  path: string;
+  content: string;
+}
+
+/** One credential a unit loads: `LoadCredentialEncrypted=id:path`. */
+export interface UnitCredential {
+  /** The name the service sees in $CREDENTIALS_DIRECTORY; must equal the embedded name. */
+  id: string;
+  /** Absolute path of the encrypted file. */
+  path: string;
+}
 
 export interface NameCheck {
   id: string;
@@ -112,7 +126,7 @@ export interface InstalledUnits {
  * (UNIT_EXISTS, unless force), and when verify fails every file is put back as it was.
  */
 export async function installUnits(
-  rendered: RenderedUnits,
+  rendered: { files: readonly UnitFile[]; primary: string },
   options: InstallOptions = {},
 ): Promise<InstalledUnits> {
   const directory = join(options.root ?? "/", "etc/systemd/system");

@@ -16,6 +16,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["secret", "defaults.ts", "timing.ts"],
   ["durable"],
   ["systemd"],
+  ["units"],
   ["load"],
   ["audit"],
   ["scan"],

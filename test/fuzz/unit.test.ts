@@ -3,7 +3,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { isSecretError } from "../../src/secret/index.js";
-import { renderUnit, verifyUnits } from "../../src/systemd/index.js";
+import { verifyUnits } from "../../src/systemd/index.js";
+import { renderUnit } from "../../src/units/index.js";
 import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
 
 /**

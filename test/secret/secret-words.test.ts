@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { PATTERN_RULES } from "../../src/scan/index.js";
 import { KEY_PREFIXES, type KeyPrefix } from "../../src/secret/index.js";
-import { looksLikeSecret } from "../../src/systemd/index.js";
+import { looksLikeSecret } from "../../src/units/index.js";
 
 /** `length` characters of the body's first character class, drawn at random (no run of 8 in a row). */
 function bodyLike(body: string, length: number): string {

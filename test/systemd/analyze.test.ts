@@ -13,14 +13,8 @@ import {
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import {
-  encryptCredential,
-  renderUnit,
-  securityExposure,
-  type UnitOptions,
-  vaultUnitPrefix,
-  verifyUnits,
-} from "../../src/systemd/index.js";
+import { encryptCredential, securityExposure, verifyUnits } from "../../src/systemd/index.js";
+import { renderUnit, type UnitOptions, vaultUnitPrefix } from "../../src/units/index.js";
 import { AS_NOBODY, checkoutUnreadableBy } from "../support/checkout.js";
 import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
 import { SNAPSHOT_CASES } from "./cases.js";

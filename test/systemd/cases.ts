@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { UnitFile, UnitOptions } from "../../src/systemd/index.js";
+import type { UnitFile } from "../../src/systemd/index.js";
+import type { UnitOptions } from "../../src/units/index.js";
 
 const SNAPSHOTS = fileURLToPath(new URL("../../../test/systemd/snapshots/", import.meta.url));
 

@@ -3,13 +3,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { isKeyholdError } from "../../src/secret/index.js";
-import {
-  type RotationTimerOptions,
-  renderRotationTimer,
-  renderUnit,
-  securityExposure,
-  verifyUnits,
-} from "../../src/systemd/index.js";
+import { securityExposure, verifyUnits } from "../../src/systemd/index.js";
+import { type RotationTimerOptions, renderRotationTimer, renderUnit } from "../../src/units/index.js";
 import { makeScratch, type Scratch } from "../support/scratch.js";
 import { assertMatchesSnapshot } from "./cases.js";
 

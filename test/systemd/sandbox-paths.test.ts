@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { isSecretError } from "../../src/secret/index.js";
-import { renderUnit } from "../../src/systemd/index.js";
+import { renderUnit } from "../../src/units/index.js";
 import { KEYHOLD_BIN } from "../support/cli.js";
 
 function runCli(args: readonly string[]) {

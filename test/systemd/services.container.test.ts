@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, test } from "node:test";
-import { renderUnit } from "../../src/systemd/index.js";
+import { renderUnit } from "../../src/units/index.js";
 import {
   bootForSuite,
   type Container,

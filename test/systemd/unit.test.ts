@@ -8,7 +8,7 @@ import {
   splitCommandLine,
   type UnitOptions,
   vaultUnitPrefix,
-} from "../../src/systemd/index.js";
+} from "../../src/units/index.js";
 import { assertMatchesSnapshot, SNAPSHOT_CASES } from "./cases.js";
 import { makeCanary } from "../support/scratch.js";
 

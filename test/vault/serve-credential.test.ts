@@ -10,8 +10,8 @@ import {
   parseSocketInstance,
   processFacts,
   type UnitProcesses,
-  VAULT_SOCKET_DIR,
 } from "../../src/systemd/index.js";
+import { VAULT_SOCKET_DIR } from "../../src/units/index.js";
 import { firstErrorLine, initWorld, KEYHOLD_BIN, runCliOk } from "../support/cli.js";
 import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
 

@@ -10,7 +10,7 @@ import {
   KEYHOLD_INSIDE,
   needContainer,
 } from "../harness/index.js";
-import { vaultUnitPrefix } from "../../src/systemd/index.js";
+import { vaultUnitPrefix } from "../../src/units/index.js";
 import { makeCanary } from "../support/scratch.js";
 
 /**

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { vaultKind } from "../../app/vault-host.js";
 import type { StoreLayout } from "../../credstore/index.js";
 import { writeFileAtomic } from "../../durable/index.js";
-import { renderRotationTimer } from "../../systemd/index.js";
+import { renderRotationTimer } from "../../units/index.js";
 import type { RotationResult, Vault } from "../../vault/index.js";
 import { layoutFrom } from "../args.js";
 import { defineCommand } from "../command.js";

@@ -1,9 +1,18 @@
-import { createHash } from "node:crypto";
 import { isIP } from "node:net";
-import { isAbsolute, posix } from "node:path";
+import { posix } from "node:path";
 import { DEFAULT_STATE, DEFAULT_STORE } from "../defaults.js";
-import { entropyOf, KEY_PREFIXED_WORD, SecretError } from "../secret/index.js";
-import { assertCredentialName } from "./names.js";
+import { assertCredentialName, type UnitCredential, type UnitFile } from "../systemd/index.js";
+import { renderExecLine, splitCommandLine } from "./exec.js";
+import {
+  AUDIT_KEY_CREDENTIAL,
+  JOBSERVER_DEFAULT_CONFIG,
+  JOBSERVER_DEFAULT_GROUP,
+  JOBSERVER_SOCKET_PATH,
+  jobServerAuditKeyPath,
+} from "./jobserver.js";
+import { sandboxDirectives, underHome } from "./sandbox.js";
+import { assertUnitPath, section, unitText, usage } from "./text.js";
+import { renderVaultAnswerer, type VaultUnitCredential, vaultUnitPrefix } from "./vault.js";
 
 /**
  * Rendering of systemd units that load keyhold credentials (docs/units.md explains every
@@ -16,27 +25,13 @@ import { assertCredentialName } from "./names.js";
  *   scripts that developers ran by hand with the keys in their own environment.
  *
  * renderUnit is a pure function: it validates its input and returns file contents; writing,
- * verifying and checking credentials against the store are separate steps (install.ts, cli).
+ * verifying and checking credentials against the store are separate steps (src/systemd/install.ts,
+ * src/cli/unit.ts).
  */
 
 export type UnitMode = "standard" | "isolated" | "jobserver";
 export const UNIT_MODES: readonly UnitMode[] = ["standard", "isolated", "jobserver"];
 
-export const JOBSERVER_SERVICE = "keyhold-jobs";
-export const JOBSERVER_SOCKET_PATH = "/run/keyhold/jobs.sock";
-export const JOBSERVER_DEFAULT_GROUP = "keyhold";
-export const JOBSERVER_DEFAULT_CONFIG = "/etc/keyhold/jobs.json";
-/** The credential the job server signs its audit records with (docs/audit-format.md). */
-export const AUDIT_KEY_CREDENTIAL = "keyhold.audit-key";
-
-/**
- * The job server's own audit key, sealed under the credential name AUDIT_KEY_CREDENTIAL in
- * keyhold's state directory and loaded by its unit. Never the host's key: that one seals root's own
- * log, and a job server's key is only as safe as the server.
- */
-export function jobServerAuditKeyPath(state: string, service: string): string {
-  return `${state}/${service}.audit-key`;
-}
 /** The file name of a keyhold drop-in inside SERVICE.service.d/. */
 export const DROP_IN_NAME = "50-keyhold-credentials.conf";
 /**
@@ -48,14 +43,6 @@ export const DROP_IN_NAME = "50-keyhold-credentials.conf";
 export const VAULT_SOCKET_DIR = "/run/keyhold-vault";
 /** sun_path holds 108 bytes including the final NUL. */
 const SOCKET_PATH_MAX = 107;
-
-/** One credential a unit loads: `LoadCredentialEncrypted=id:path`. */
-export interface UnitCredential {
-  /** The name the service sees in $CREDENTIALS_DIRECTORY; must equal the embedded name. */
-  id: string;
-  /** Absolute path of the encrypted file. */
-  path: string;
-}
 
 export interface UnitOptions {
   /** Unit name without ".service" (a trailing ".service" is accepted and removed). */
@@ -110,12 +97,6 @@ export interface UnitOptions {
   vaultNetwork?: boolean;
 }
 
-export interface UnitFile {
-  /** Path relative to the unit directory (/etc/systemd/system). */
-  path: string;
-  content: string;
-}
-
 export interface RenderedUnits {
   files: UnitFile[];
   /** The unit to enable/start: the socket for the job server, else the service. */
@@ -126,14 +107,6 @@ export interface RenderedUnits {
   vaultCredentials: VaultUnitCredential[];
   /** The socket units that answer them, to enable with the service. */
   vaultSockets: string[];
-}
-
-export interface VaultUnitCredential extends UnitCredential {
-  ref: { ns: string; name: string };
-}
-
-function usage(message: string, hint?: string): SecretError {
-  return new SecretError("USAGE", message, hint === undefined ? {} : { hint });
 }
 
 /** Unit names: the characters systemd allows in a unit name prefix, without templates. */
@@ -150,37 +123,6 @@ export function normaliseServiceName(service: string): string {
     );
   }
   return name;
-}
-
-/**
- * A path for BindPaths=, LoadCredentialEncrypted= or ExecStart=: absolute and already normal
- * (no "." or ".." parts, no repeated or trailing "/"), so what the unit names is what the user
- * meant; no blanks, quotes, ':', '%' or control characters, which systemd would read as syntax.
- */
-export function assertUnitPath(path: string, what: string): void {
-  const shown = JSON.stringify(path.slice(0, 120));
-  if (!isAbsolute(path)) throw usage(`${what} must be an absolute path: ${shown}`);
-  if (path.split("/").some((part) => part === "." || part === "..")) {
-    throw usage(`${what} may not contain "." or ".." parts: ${shown}`);
-  }
-  if (posix.normalize(path) !== path || (path.length > 1 && path.endsWith("/"))) {
-    throw usage(
-      `${what} is not a normalised path: ${shown}`,
-      `write it as ${posix.normalize(path).replace(/(.)\/$/, "$1")}`,
-    );
-  }
-  if (/[\s"'\\:%;$\x00-\x1f\x7f]/.test(path)) {
-    throw usage(`${what} contains a character systemd would read as syntax: ${shown}`);
-  }
-}
-
-function isUnitPath(path: string): boolean {
-  try {
-    assertUnitPath(path, "path");
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** LoadCredentialEncrypted= expands specifiers: a '%' in a name (valid for systemd) is written as "%%". */
@@ -211,121 +153,6 @@ function resolveCredential(spec: string, store: string): UnitCredential {
   return { id, path };
 }
 
-/**
- * Splits a command line into words the way a shell would for plain words and '…' / "…" quotes
- * (no expansions), refusing what a unit file cannot say unambiguously.
- */
-export function splitCommandLine(line: string): string[] {
-  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(line))
-    throw usage("--exec may not contain newlines or control characters");
-  const words: string[] = [];
-  let word = "";
-  let inWord = false;
-  let quote: "'" | '"' | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line.charAt(i);
-    if (quote === "'") {
-      if (ch === "'") quote = undefined;
-      else word += ch;
-    } else if (quote === '"') {
-      if (ch === '"') quote = undefined;
-      else if (ch === "\\" && (line.charAt(i + 1) === '"' || line.charAt(i + 1) === "\\"))
-        word += line.charAt(++i);
-      else word += ch;
-    } else if (ch === " " || ch === "\t") {
-      if (inWord) words.push(word);
-      word = "";
-      inWord = false;
-    } else {
-      inWord = true;
-      if (ch === "'" || ch === '"') quote = ch;
-      else if (ch === "\\") {
-        const next = line.charAt(i + 1);
-        if (next === "") throw usage("--exec ends with a lone backslash");
-        word += next;
-        i++;
-      } else word += ch;
-    }
-  }
-  if (quote !== undefined) throw usage(`--exec has an unterminated ${quote} quote`);
-  if (inWord) words.push(word);
-  // A quoted or escaped tab would put a raw control character in the unit file.
-  if (words.some((w) => w.includes("\t"))) throw usage("--exec may hold a tab only between words");
-  return words;
-}
-
-// A canary of the test suite (kh-…) counts as a key too, whatever its letters happen to be.
-const TEST_CANARY = /^kh-[a-z]+-[A-Za-z0-9_-]{16,}$/;
-
-/**
- * Whether a command word looks like a key rather than a path, flag or plain word, or holds one: an
- * escaped blank (`a\ KEY`) or a quote (`"Bearer KEY"`) makes one word of several pieces, and the
- * key is in the unit file and the process's argv all the same, so each piece is judged too.
- */
-export function looksLikeSecret(word: string): boolean {
-  return [word, ...word.split(/[\s"'`,;:]+/)].some(looksLikeSecretPiece);
-}
-
-function looksLikeSecretPiece(word: string): boolean {
-  const value = word.includes("=") ? word.slice(word.indexOf("=") + 1) : word;
-  // Well-known key formats (the scanner's prefixes, src/secret/secret-words.ts), then randomness.
-  if (KEY_PREFIXED_WORD.test(value) || TEST_CANARY.test(value)) return true;
-  if (value.length < 24 || value.includes("/") || value.includes(".")) return false;
-  if (!/^[A-Za-z0-9+_=-]+$/.test(value)) return false;
-  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/].filter((re) => re.test(value)).length;
-  return classes >= 2 && /[0-9]/.test(value) && entropyOf(value) >= 3.8;
-}
-
-/**
- * Validates a command line and returns it as ExecStart= syntax. A unit file is world-readable and
- * /proc/PID/cmdline is readable by every user: a word that looks like a key is refused, and its
- * value is never repeated in the error.
- */
-export function renderExecLine(line: string): string {
-  const words = splitCommandLine(line);
-  const first = words[0];
-  if (first === undefined) throw usage("--exec is empty");
-  assertUnitPath(first, "the first word of --exec");
-  words.forEach((w, i) => {
-    if (looksLikeSecret(w) || secretOptionValue(words[i - 1], w)) {
-      throw new SecretError("SECRET_IN_COMMAND", `word ${i + 1} of --exec looks like a secret value`, {
-        hint: "pass keys with --cred and read them from $CREDENTIALS_DIRECTORY: unit files and /proc/PID/cmdline are readable by every user",
-      });
-    }
-    if (w === ";")
-      throw usage(`word ${i + 1} of --exec is a lone ';', which systemd reads as a command separator`);
-  });
-  return words.map(quoteExecWord).join(" ");
-}
-
-// Options whose value is a secret by name: `--token VALUE`, `--api-key=VALUE`, `--password=VALUE`.
-const SECRET_OPTION =
-  /^--?([a-z]+[-_])*(api[-_]?key|token|secret|password|passwd|pass|auth|access[-_]?key|client[-_]?secret)$/i;
-
-/** Whether `word` (or its `=value` part) is the value of an option named like a secret. */
-function secretOptionValue(previous: string | undefined, word: string): boolean {
-  const isValue = (v: string) => v.length > 0 && !v.startsWith("/") && !v.includes("%d");
-  const eq = word.indexOf("=");
-  if (word.startsWith("-") && eq > 0)
-    return SECRET_OPTION.test(word.slice(0, eq)) && isValue(word.slice(eq + 1));
-  return previous !== undefined && SECRET_OPTION.test(previous) && !word.startsWith("-") && isValue(word);
-}
-
-/**
- * One word of ExecStart=: '$' is escaped and so is every '%' except `%d`, systemd's specifier for
- * the credentials directory (`--key-file=%d/my_api_key`), so systemd neither expands variables nor
- * other specifiers.
- */
-function quoteExecWord(word: string): string {
-  const escaped = word
-    .split("%d")
-    .map((part) => part.replaceAll("%", "%%"))
-    .join("%d")
-    .replaceAll("$", "$$$$");
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word) && word.length > 0) return escaped;
-  return `"${escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
-}
-
 const IP_KEYWORDS = new Set(["any", "localhost", "link-local", "multicast"]);
 
 export function assertIpAllow(entry: string): void {
@@ -346,90 +173,6 @@ export function assertIpAllow(entry: string): void {
 }
 
 const GROUP_NAME = /^[a-z_][a-z0-9_-]{0,30}\$?$/;
-
-/** What a sandboxed service may not change about the host: kernel settings, cgroups, clock, name. */
-const KERNEL_PROTECTIONS = [
-  "ProtectKernelTunables=yes",
-  "ProtectKernelModules=yes",
-  "ProtectKernelLogs=yes",
-  "ProtectControlGroups=yes",
-  "ProtectClock=yes",
-  "ProtectHostname=yes",
-] as const;
-
-/** Kernel features a sandboxed service has no use for. */
-const RESTRICTIONS = [
-  "RestrictNamespaces=yes",
-  "RestrictRealtime=yes",
-  "RestrictSUIDSGID=yes",
-  "LockPersonality=yes",
-] as const;
-
-/**
- * What the job server needs beyond the shared sandbox to give each run namespaces of its own
- * (src/jobs/sandbox.ts): creating user, mount, PID and IPC namespaces, and mount(2) inside them.
- * Neither gives the server anything outside: it holds no capability in the unit's own namespaces.
- */
-const JOB_NAMESPACES = {
-  restrict: "RestrictNamespaces=user mnt pid ipc",
-  syscalls: "SystemCallFilter=@mount",
-} as const;
-
-/**
- * The sandbox shared by isolated services and the job server. ProcSubset=pid is left out: it hides
- * /proc/cpuinfo and /proc/meminfo, and then Node's os.cpus() returns [] and `free` fails (measured
- * in the container), which breaks worker pools sized by the CPU count.
- */
-function sandboxDirectives(
-  protectHome: "yes" | "tmpfs",
-  umask: string,
-  network: boolean,
-  jobNamespaces: boolean,
-): string[] {
-  return [
-    "# The sandbox (docs/units.md says why each line is here and what it costs)",
-    "NoNewPrivileges=yes",
-    "CapabilityBoundingSet=",
-    "AmbientCapabilities=",
-    "PrivateTmp=yes",
-    "PrivateDevices=yes",
-    "PrivateUsers=yes",
-    "PrivateIPC=yes",
-    "ProtectSystem=strict",
-    `ProtectHome=${protectHome}`,
-    ...KERNEL_PROTECTIONS,
-    "ProtectProc=invisible",
-    ...(jobNamespaces
-      ? [
-          "# Each job runs in user, mount, PID and IPC namespaces of its own (docs/jobserver.md)",
-          JOB_NAMESPACES.restrict,
-          ...RESTRICTIONS.filter((r) => !r.startsWith("RestrictNamespaces=")),
-        ]
-      : RESTRICTIONS),
-    "RemoveIPC=yes",
-    "KeyringMode=private",
-    "DevicePolicy=closed",
-    "SystemCallArchitectures=native",
-    "SystemCallFilter=@system-service",
-    ...(jobNamespaces ? [JOB_NAMESPACES.syscalls] : []),
-    "SystemCallFilter=~@privileged @resources",
-    "SystemCallErrorNumber=EPERM",
-    ...(network
-      ? ["RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]
-      : [
-          "# No host to reach was given (--ip-allow): no network at all, Unix sockets only",
-          "PrivateNetwork=yes",
-          "RestrictAddressFamilies=AF_UNIX",
-        ]),
-    "# MemoryDenyWriteExecute=yes is left out on purpose: V8's JIT needs writable+executable memory",
-    `UMask=${umask}`,
-  ];
-}
-
-/** Paths that ProtectHome= hides; a bind below one of them needs ProtectHome=tmpfs. */
-function underHome(path: string): boolean {
-  return ["/home", "/root", "/run/user"].some((dir) => path === dir || path.startsWith(`${dir}/`));
-}
 
 function under(path: string, dir: string): boolean {
   return path === dir || path.startsWith(`${dir}/`);
@@ -464,14 +207,6 @@ function assertVisibleInSandbox(
     `${what} is ${path}, under ${hit.dir}, which the unit's ${hit.by} hides from the service: it could not start`,
     hint,
   );
-}
-
-function section(name: string, lines: readonly string[]): string {
-  return [`[${name}]`, ...lines].join("\n");
-}
-
-function unitText(sections: string[], renderedBy = "keyhold unit"): string {
-  return `# Rendered by ${renderedBy}. docs/units.md explains every directive.\n${sections.join("\n\n")}\n`;
 }
 
 /** Validates the options and renders the unit files; no file system access. */
@@ -774,173 +509,4 @@ function vaultCredential(service: string, ref: { ns: string; name: string }): Va
     );
   }
   return { id: ref.name, path, ref: { ns: ref.ns, name: ref.name } };
-}
-
-/**
- * SERVICE-vault-<10 hex digits of SHA-256("NS/NAME")>: one socket unit (and its template) per
- * secret, so the unit file itself says which secret an instance serves (--ref), and the name stays
- * the same when other secrets are added or removed.
- */
-export function vaultUnitPrefix(service: string, ref: { ns: string; name: string }): string {
-  return `${service}-vault-${createHash("sha256").update(`${ref.ns}/${ref.name}`).digest("hex").slice(0, 10)}`;
-}
-
-/**
- * The socket and template service that answer one vault secret's requests for a unit. One instance
- * per request (Accept=yes): no process keeps the vault's keys between service starts. It runs as
- * root (it must read the vault and the master credential) with no capabilities, in a sandbox that
- * can write only the state directory (audit log, replay and lockout records); the credential store
- * is read-only to it. Its stdout is the journal, never the connection.
- */
-function renderVaultAnswerer(options: {
-  service: string;
-  credential: VaultUnitCredential;
-  exec: string;
-  state: string;
-  readOnly: readonly string[];
-  network: boolean;
-}): UnitFile[] {
-  const { service, credential } = options;
-  const prefix = vaultUnitPrefix(service, credential.ref);
-  const what = `${credential.ref.ns}/${credential.ref.name} for ${service}.service`;
-  const socket = unitText([
-    section("Unit", [`Description=keyhold vault: requests of ${what}`]),
-    section("Socket", [
-      `ListenStream=${credential.path}`,
-      "SocketUser=root",
-      "SocketMode=0600",
-      "DirectoryMode=0700",
-      "Accept=yes",
-      "MaxConnections=16",
-      "RemoveOnStop=yes",
-    ]),
-    section("Install", ["WantedBy=sockets.target"]),
-  ]);
-  const answerer = unitText([
-    section("Unit", [
-      `Description=keyhold vault: answer one request of ${what}`,
-      "CollectMode=inactive-or-failed",
-    ]),
-    section("Service", [
-      "Type=simple",
-      // %i is <counter>-<pid>-<uid> of the connecting process: it must be the service's own start.
-      `ExecStart=${renderExecLine(options.exec)} --peer %i`,
-      "StandardInput=null",
-      "StandardOutput=journal",
-      "StandardError=journal",
-      "RuntimeMaxSec=60",
-      ...vaultRootSandbox({
-        writable: [options.state],
-        readOnly: options.readOnly,
-        network: options.network,
-      }),
-    ]),
-  ]);
-  return [
-    { path: `${prefix}.socket`, content: socket },
-    { path: `${prefix}@.service`, content: answerer },
-  ];
-}
-
-/**
- * The sandbox of a root process that opens the vault (the answering units, the rotation): root for
- * its uid, since it owns the vault, the master credential and the audit log, with no capabilities;
- * it can write only `writable`. ProtectHome=yes would hide anything under /home, /root or
- * /run/user, even from ReadWritePaths=. A PostgreSQL vault (`network`) needs root's ~/.pgpass and
- * client certificates: the homes stay readable. Otherwise they are an empty tmpfs, with what the
- * process needs bound in.
- */
-function vaultRootSandbox(options: {
-  writable: readonly string[];
-  readOnly: readonly string[];
-  network: boolean;
-}): string[] {
-  const homeReads = options.readOnly.filter(underHome);
-  const homeWrites = options.writable.filter(underHome);
-  const protectHome = options.network
-    ? ["ProtectHome=read-only"]
-    : homeReads.length + homeWrites.length > 0
-      ? [
-          "ProtectHome=tmpfs",
-          ...homeReads.map((p) => `BindReadOnlyPaths=${p}`),
-          ...homeWrites.map((p) => `BindPaths=-${p}`),
-        ]
-      : ["ProtectHome=yes"];
-  return [
-    "LimitCORE=0",
-    "UMask=0077",
-    "# Root for its uid (it owns the vault, the host key and the audit log), with no capabilities",
-    "CapabilityBoundingSet=",
-    "NoNewPrivileges=yes",
-    "PrivateTmp=yes",
-    "PrivateMounts=yes",
-    "ProtectSystem=strict",
-    `ReadWritePaths=${options.writable.map((p) => `-${p}`).join(" ")}`,
-    ...protectHome,
-    ...KERNEL_PROTECTIONS,
-    ...RESTRICTIONS,
-    "# systemd-creds may need the TPM to read the vault's master credential",
-    "DevicePolicy=closed",
-    "DeviceAllow=/dev/tpmrm0 rw",
-    "SystemCallArchitectures=native",
-    "SystemCallFilter=@system-service",
-    "SystemCallFilter=~@privileged @resources",
-    "SystemCallErrorNumber=EPERM",
-    ...(options.network
-      ? ["# The vault is on PostgreSQL", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]
-      : ["RestrictAddressFamilies=AF_UNIX", "IPAddressDeny=any"]),
-  ];
-}
-
-/** The service and timer of `keyhold vault rotate --render-timer`. */
-export const ROTATION_UNIT = "keyhold-vault-rotate";
-
-export interface RotationTimerOptions {
-  /** The keyhold command: its path, or a command line whose first word is an absolute path. */
-  exec: string;
-  store: string;
-  state: string;
-  /** The vault is (or may be) on PostgreSQL: the rotation needs the network. */
-  network: boolean;
-}
-
-/**
- * A daily timer that runs `keyhold vault rotate --due`, in the sandbox of the vault's answering
- * units: a master rotation seals the new master into the store, so the store is writable too.
- */
-export function renderRotationTimer(options: RotationTimerOptions): UnitFile[] {
-  assertUnitPath(options.store, "the store directory");
-  assertUnitPath(options.state, "the state directory");
-  const exec = renderExecLine(
-    `${options.exec} vault rotate --due --store ${options.store} --state ${options.state}`,
-  );
-  const renderedBy = "keyhold vault rotate --render-timer";
-  const service = unitText(
-    [
-      section("Unit", ["Description=keyhold vault: rotate the keys whose schedule is due"]),
-      section("Service", [
-        "Type=oneshot",
-        `ExecStart=${exec}`,
-        ...vaultRootSandbox({
-          writable: [options.store, options.state],
-          // What it runs: ProtectHome=yes would hide it under a home directory.
-          readOnly: splitCommandLine(options.exec).filter(isUnitPath),
-          network: options.network,
-        }),
-      ]),
-    ],
-    renderedBy,
-  );
-  const timer = unitText(
-    [
-      section("Unit", ["Description=keyhold vault: daily check for keys due for rotation"]),
-      section("Timer", ["OnCalendar=daily", "RandomizedDelaySec=1h", "Persistent=true"]),
-      section("Install", ["WantedBy=timers.target"]),
-    ],
-    renderedBy,
-  );
-  return [
-    { path: `${ROTATION_UNIT}.service`, content: service },
-    { path: `${ROTATION_UNIT}.timer`, content: timer },
-  ];
 }
