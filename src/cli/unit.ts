@@ -31,6 +31,12 @@ const OPTIONS = {
     arg: "CMD",
     description: "the command line; first word an absolute path; never put a key in it",
   },
+  health: {
+    type: "string",
+    arg: "CMD",
+    description:
+      "a health check run after each start (ExecStartPost=), inside the sandbox; a failure fails the start, and rotate --restart rolls back on it",
+  },
   cred: {
     type: "string",
     arg: "NAME[:FILE]",
@@ -264,6 +270,7 @@ async function unitCommand({ values, positionals, io }: RunContext<typeof OPTION
     service,
     mode: values.mode as UnitMode,
     exec: values.exec,
+    ...(values.health === undefined ? {} : { health: values.health }),
     pathExists: existsSync,
     credentials: values.cred,
     bindPaths: values.bind,

@@ -57,6 +57,8 @@ export type KeyholdErrorCode =
   | "UNIT_EXISTS"
   | "SECRET_IN_COMMAND"
   | "PEER_UNVERIFIED"
+  | "UNIT_UNHEALTHY"
+  | "ROLLOUT_IN_PROGRESS"
   // the job server
   | "CONFIG_INVALID"
   | "CONFIG_UNKNOWN_KEY"

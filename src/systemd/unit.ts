@@ -106,6 +106,12 @@ export interface UnitOptions {
   vault?: readonly { ns: string; name: string }[];
   /** The vault is on PostgreSQL: the answering service needs the network. */
   vaultNetwork?: boolean;
+  /**
+   * A health check, one command line like `exec`, rendered as ExecStartPost=: it runs in the
+   * unit's sandbox with its credentials, and a failing check fails the start (what
+   * `keyhold rotate --restart` waits for). It must wait for the service to be ready itself.
+   */
+  health?: string;
 }
 
 export interface UnitFile {
@@ -591,6 +597,13 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
 
   const serviceLines: string[] = [];
   if (!options.dropIn) serviceLines.push("Type=simple", `ExecStart=${execStart}`);
+  if (options.health !== undefined) {
+    if (mode === "jobserver") throw usage("--health applies to --mode standard and isolated");
+    serviceLines.push(
+      "# The health check: a failing one fails the start (keyhold rotate --restart rolls back on it)",
+      `ExecStartPost=${renderExecLine(options.health)}`,
+    );
+  }
   if (mode === "jobserver" && !options.dropIn) {
     serviceLines.push("ExecReload=/usr/bin/kill -s HUP $MAINPID");
   }
