@@ -83,7 +83,10 @@ export function judge(state: UnitState, since: number | undefined): { holds: Hol
   if (since === undefined || main === null)
     return { holds: "unsure", basis: "no start time or write time to compare" };
   if (main < since - CLOCK_MARGIN_MS)
-    return { holds: "stale", basis: "certain: its main process started before the current version was written" };
+    return {
+      holds: "stale",
+      basis: "certain: its main process started before the current version was written",
+    };
   const begin = state.inactiveExit ?? main;
   if (begin > since + CLOCK_MARGIN_MS)
     return { holds: "current", basis: "certain: it started after the current version was written" };
@@ -114,7 +117,8 @@ export async function findCredentialUsers(
   const scan = scanUnitFiles(options.unitDirs ?? UNIT_DIRS);
   const notes = [...scan.skipped];
   const askSystemd = options.askSystemd ?? systemdRunning();
-  if (!askSystemd) notes.push("systemd is not running here: units are read from their files only, not their state");
+  if (!askSystemd)
+    notes.push("systemd is not running here: units are read from their files only, not their state");
   const candidates = scan.units.filter((u) => !u.template).map((u) => u.unit);
   for (const t of scan.units.filter((u) => u.template))
     notes.push(`${t.unit} is a template: its running instances are not checked`);

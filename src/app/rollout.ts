@@ -191,8 +191,19 @@ class Rollout {
       if (problem !== undefined) {
         if (!i.rollback) {
           dropIntent(this.l, i.name);
-          await this.audit("rollout", "error", { version: to, failed: unit, rollback: "no" }, "UNIT_UNHEALTHY");
-          return { name: i.name, outcome: "left-failed", current: to, restarted: [...i.moved], failed: { unit, reason: problem } };
+          await this.audit(
+            "rollout",
+            "error",
+            { version: to, failed: unit, rollback: "no" },
+            "UNIT_UNHEALTHY",
+          );
+          return {
+            name: i.name,
+            outcome: "left-failed",
+            current: to,
+            restarted: [...i.moved],
+            failed: { unit, reason: problem },
+          };
         }
         i.moved.push(unit); // it was restarted onto the new version: it goes back too
         const back = await this.backward();
@@ -222,7 +233,12 @@ class Rollout {
       if (problem !== undefined) still.push(unit);
     }
     dropIntent(this.l, i.name);
-    await this.audit("rollout", "error", { version: i.from, rolledBack: "yes", unhealthy: still.length }, "UNIT_UNHEALTHY");
+    await this.audit(
+      "rollout",
+      "error",
+      { version: i.from, rolledBack: "yes", unhealthy: still.length },
+      "UNIT_UNHEALTHY",
+    );
     this.options.report(
       still.length === 0
         ? `rolled back: ${i.name} is version ${i.from} again and every unit that was moved is healthy on it`
@@ -256,15 +272,23 @@ async function lockRollout(l: StoreLayout, name: string) {
     return await acquireLock(lockPath(l, name), 2_000);
   } catch (err) {
     if (isKeyholdError(err, "LOCK_TIMEOUT"))
-      throw new KeyholdError("ROLLOUT_IN_PROGRESS", `another keyhold is rotating ${name} and restarting its units`, {
-        hint: "wait for it to finish",
-      });
+      throw new KeyholdError(
+        "ROLLOUT_IN_PROGRESS",
+        `another keyhold is rotating ${name} and restarting its units`,
+        {
+          hint: "wait for it to finish",
+        },
+      );
     throw err;
   }
 }
 
 /** Finishes a rollout a killed keyhold left; the lock is held. */
-async function finish(store: CredentialStore, intent: RolloutIntent, options: RolloutOptions): Promise<RolloutResult> {
+async function finish(
+  store: CredentialStore,
+  intent: RolloutIntent,
+  options: RolloutOptions,
+): Promise<RolloutResult> {
   options.report(`keyhold: ${describeIntent(intent)}; finishing it`);
   const l = store.layout;
   const current = readMeta(l, intent.name)?.current;
@@ -272,7 +296,9 @@ async function finish(store: CredentialStore, intent: RolloutIntent, options: Ro
   if (intent.phase === "writing") {
     if (current === undefined || current === intent.from) {
       dropIntent(l, intent.name);
-      options.report(`the new version never became current: ${intent.name} is still version ${intent.from}, no unit was restarted`);
+      options.report(
+        `the new version never became current: ${intent.name} is still version ${intent.from}, no unit was restarted`,
+      );
       return { name: intent.name, outcome: "forgotten", current: intent.from, restarted: [] };
     }
     intent.to = current;
@@ -323,7 +349,11 @@ export async function rotateAndRestart(
     run.save();
     let version: VersionMeta;
     try {
-      version = await store.rotate(name, value, options.notAfter === undefined ? {} : { notAfter: options.notAfter });
+      version = await store.rotate(
+        name,
+        value,
+        options.notAfter === undefined ? {} : { notAfter: options.notAfter },
+      );
     } catch (err) {
       dropIntent(l, name);
       throw err;
@@ -340,7 +370,10 @@ export async function rotateAndRestart(
 }
 
 /** `doctor --fix`: finishes every rollout a killed keyhold left. */
-export async function finishInterrupted(store: CredentialStore, options: RolloutOptions): Promise<RolloutResult[]> {
+export async function finishInterrupted(
+  store: CredentialStore,
+  options: RolloutOptions,
+): Promise<RolloutResult[]> {
   const out: RolloutResult[] = [];
   for (const intent of interruptedRollouts(store.layout)) {
     const lock = await lockRollout(store.layout, intent.name);

@@ -122,7 +122,8 @@ const ROTATE_OPTIONS = {
   ...SET_OPTIONS,
   restart: {
     type: "boolean",
-    description: "then restart every running unit that loads NAME, one at a time, each waited for until healthy",
+    description:
+      "then restart every running unit that loads NAME, one at a time, each waited for until healthy",
   },
   settle: {
     type: "string",
@@ -144,7 +145,9 @@ const ROTATE_OPTIONS = {
 function secondsArg(option: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback * 1000;
   if (!/^[0-9]{1,4}$/.test(text) || Number(text) > 3600)
-    throw usageError(`--${option} must be a whole number of seconds up to 3600, got ${JSON.stringify(text.slice(0, 20))}`);
+    throw usageError(
+      `--${option} must be a whole number of seconds up to 3600, got ${JSON.stringify(text.slice(0, 20))}`,
+    );
   return Number(text) * 1000;
 }
 
@@ -164,7 +167,11 @@ previous version is made current again and the units already restarted go back t
   run: rotateCommand,
 });
 
-async function rotateCommand({ values, positionals, io }: RunContext<typeof ROTATE_OPTIONS>): Promise<number> {
+async function rotateCommand({
+  values,
+  positionals,
+  io,
+}: RunContext<typeof ROTATE_OPTIONS>): Promise<number> {
   const name = nameArg(positionals);
   const notAfter = values["not-after"];
   if (notAfter !== undefined) resolveNotAfter(notAfter);
@@ -202,7 +209,9 @@ async function rotateCommand({ values, positionals, io }: RunContext<typeof ROTA
     result.outcome === "rolled-back"
       ? `${failed}; rolled back: ${name} is version ${result.current} again`
       : `${failed}; ${name} stays version ${result.current} (--no-rollback)`,
-    { hint: `look at it with: systemctl status ${result.failed?.unit ?? ""}; journalctl -u ${result.failed?.unit ?? ""}` },
+    {
+      hint: `look at it with: systemctl status ${result.failed?.unit ?? ""}; journalctl -u ${result.failed?.unit ?? ""}`,
+    },
   );
 }
 
@@ -215,7 +224,10 @@ async function noteStale(store: CredentialStore, name: string, io: CliIo): Promi
     io.stderr,
     `keyhold: note: running units still hold the previous value until they restart: ${users.map((u) => u.unit).join(", ")}`,
   );
-  writeLine(io.stderr, `keyhold: note: restart them with: sudo keyhold rotate ${name} --restart, or systemctl restart`);
+  writeLine(
+    io.stderr,
+    `keyhold: note: restart them with: sudo keyhold rotate ${name} --restart, or systemctl restart`,
+  );
 }
 
 const IMPORT_OPTIONS = { ...SET_OPTIONS, shred: SHRED } as const satisfies OptionTable;
@@ -364,9 +376,15 @@ async function lsCommand({ values, io }: RunContext<typeof LS_OPTIONS>): Promise
   printTable(io, ["NAME", "STATUS", "SIZE", "KEY", "VERSION", "CREATED", "NOT-AFTER", "OWNER MODE"], rows);
   const stale = entries.filter((e) => e.staleIn !== undefined);
   if (stale.length > 0)
-    writeLine(io.stdout, "\nrunning units that started before the current version was written (they hold an earlier one):");
+    writeLine(
+      io.stdout,
+      "\nrunning units that started before the current version was written (they hold an earlier one):",
+    );
   for (const e of stale)
-    writeLine(io.stdout, `  ${e.name}: ${e.staleIn?.join(", ")} (see: keyhold status ${e.name}; restart: keyhold rotate ${e.name} --restart)`);
+    writeLine(
+      io.stdout,
+      `  ${e.name}: ${e.staleIn?.join(", ")} (see: keyhold status ${e.name}; restart: keyhold rotate ${e.name} --restart)`,
+    );
   const own = entries.filter((e) => e.keyhold !== null);
   if (own.length > 0)
     writeLine(io.stdout, "\nkeyhold's own credentials (set, rotate, import, rollback and rm refuse them):");

@@ -215,9 +215,17 @@ export function scanUnitFiles(dirs: readonly string[] = UNIT_DIRS): UnitFileScan
   for (const unit of new Set([...fragments.keys(), ...dropIns.keys()])) {
     const files = [
       ...(fragments.has(unit) ? [fragments.get(unit) as string] : []),
-      ...[...(dropIns.get(unit) ?? new Map<string, string>())].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, p]) => p),
+      ...[...(dropIns.get(unit) ?? new Map<string, string>())]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([, p]) => p),
     ];
-    const usage: UnitFileUsage = { unit, files: [], loads: [], unreadable: [], template: unit.includes("@.") };
+    const usage: UnitFileUsage = {
+      unit,
+      files: [],
+      loads: [],
+      unreadable: [],
+      template: unit.includes("@."),
+    };
     let mentions = false;
     for (const file of files) {
       const text = readBoundedFile(file);
@@ -240,7 +248,12 @@ export function scanUnitFiles(dirs: readonly string[] = UNIT_DIRS): UnitFileScan
 }
 
 /** The environment systemctl and busctl run with: nothing inherited that changes their output. */
-const TOOL_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", SYSTEMD_PAGER: "", SYSTEMD_COLORS: "0" };
+const TOOL_ENV = {
+  PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+  LANG: "C.UTF-8",
+  SYSTEMD_PAGER: "",
+  SYSTEMD_COLORS: "0",
+};
 
 /** Whether systemd is the running init (what sd_booted() checks). */
 export function systemdRunning(): boolean {
@@ -319,7 +332,9 @@ export async function showUnits(units: readonly string[]): Promise<Map<string, U
       activeState: p("ActiveState"),
       subState: p("SubState"),
       fragmentPath: p("FragmentPath"),
-      dropInPaths: p("DropInPaths").split(" ").filter((s) => s !== ""),
+      dropInPaths: p("DropInPaths")
+        .split(" ")
+        .filter((s) => s !== ""),
       needDaemonReload: p("NeedDaemonReload") === "yes",
       invocationId: p("InvocationID"),
       mainPid: Number(p("MainPID")) || 0,
@@ -365,7 +380,8 @@ export async function loadedCredentials(unit: string): Promise<CredentialLoad[] 
       const parsed = JSON.parse(r.stdout.toString("utf8")) as { type: string; data: unknown };
       if (parsed.type !== "a(ss)" || !Array.isArray(parsed.data)) return undefined;
       for (const pair of parsed.data) {
-        if (!Array.isArray(pair) || typeof pair[0] !== "string" || typeof pair[1] !== "string") return undefined;
+        if (!Array.isArray(pair) || typeof pair[0] !== "string" || typeof pair[1] !== "string")
+          return undefined;
         loads.push({ directive, id: pair[0], path: pair[1] });
       }
     } catch {
@@ -376,7 +392,10 @@ export async function loadedCredentials(unit: string): Promise<CredentialLoad[] 
 }
 
 /** `systemctl restart UNIT`, waiting for the start job (ExecStartPost= included); resolves with what it said. */
-export async function restartUnit(unit: string, timeoutMs: number): Promise<{ ok: boolean; message: string }> {
+export async function restartUnit(
+  unit: string,
+  timeoutMs: number,
+): Promise<{ ok: boolean; message: string }> {
   const r = await runTool(systemTool("systemctl"), ["restart", "--no-ask-password", "--", unit], {
     env: TOOL_ENV,
     timeoutMs,

@@ -83,7 +83,9 @@ describe("parseUnitCredentials", () => {
 
   it("a huge value is cut in what it reports and the number of entries is bounded", () => {
     const many = Array.from({ length: 5000 }, (_, i) => `LoadCredentialEncrypted=k${i}`).join("\n");
-    const parsed = parseUnitCredentials(`[Service]\n${many}\nLoadCredentialEncrypted="${"x".repeat(100_000)}`);
+    const parsed = parseUnitCredentials(
+      `[Service]\n${many}\nLoadCredentialEncrypted="${"x".repeat(100_000)}`,
+    );
     assert.equal(parsed.loads.length, 1024);
     assert.ok((parsed.unreadable[0] ?? "").length < 200);
   });
@@ -97,18 +99,27 @@ describe("scanUnitFiles", () => {
   mkdirSync(join(lib, "app.service.d"), { recursive: true });
   mkdirSync(join(lib, "other.service.d"), { recursive: true });
   writeFileSync(join(lib, "app.service"), "[Service]\nLoadCredentialEncrypted=from_lib\n");
-  writeFileSync(join(etc, "app.service"), "[Service]\nExecStart=/bin/true\nLoadCredentialEncrypted=from_etc\n");
+  writeFileSync(
+    join(etc, "app.service"),
+    "[Service]\nExecStart=/bin/true\nLoadCredentialEncrypted=from_etc\n",
+  );
   writeFileSync(join(lib, "app.service.d", "10-a.conf"), "[Service]\nLoadCredentialEncrypted=lib_dropin\n");
   writeFileSync(join(etc, "app.service.d", "10-a.conf"), "[Service]\nLoadCredentialEncrypted=etc_dropin\n");
   writeFileSync(join(etc, "app.service.d", "20-reset.conf"), "[Service]\nLoadCredential=\n");
-  writeFileSync(join(lib, "other.service.d", "50-keyhold.conf"), "[Service]\nLoadCredentialEncrypted=k:/store/k\n");
+  writeFileSync(
+    join(lib, "other.service.d", "50-keyhold.conf"),
+    "[Service]\nLoadCredentialEncrypted=k:/store/k\n",
+  );
   writeFileSync(join(etc, "tmpl@.service"), "[Service]\nLoadCredentialEncrypted=tmpl_key\n");
   // Hostile entries: a FIFO (would block a plain read), links to /dev/zero and /dev/null (a masked
   // unit), a file one byte over the limit.
   execFileSync("mkfifo", [join(etc, "fifo.service")]);
   symlinkSync("/dev/zero", join(etc, "zero.service"));
   symlinkSync("/dev/null", join(etc, "masked.service"));
-  writeFileSync(join(etc, "huge.service"), `[Service]\nLoadCredentialEncrypted=huge\n${"#".repeat(UNIT_FILE_MAX)}`);
+  writeFileSync(
+    join(etc, "huge.service"),
+    `[Service]\nLoadCredentialEncrypted=huge\n${"#".repeat(UNIT_FILE_MAX)}`,
+  );
   // An enabled unit is a link into another directory: followed, as systemd does.
   writeFileSync(join(lib, "linked-target.service"), "[Service]\nLoadCredentialEncrypted=via_link\n");
   symlinkSync(join(lib, "linked-target.service"), join(etc, "linked.service"));
@@ -123,23 +134,46 @@ describe("scanUnitFiles", () => {
       ["from_etc", "etc_dropin"],
       "/etc hides /usr/lib's fragment and its drop-in of the same name",
     );
-    assert.deepEqual(app.files, [join(etc, "app.service"), join(etc, "app.service.d", "10-a.conf"), join(etc, "app.service.d", "20-reset.conf")]);
-    assert.deepEqual(byUnit.get("other.service")?.loads.map((l) => l.path), ["/store/k"], "a drop-in alone counts");
+    assert.deepEqual(app.files, [
+      join(etc, "app.service"),
+      join(etc, "app.service.d", "10-a.conf"),
+      join(etc, "app.service.d", "20-reset.conf"),
+    ]);
+    assert.deepEqual(
+      byUnit.get("other.service")?.loads.map((l) => l.path),
+      ["/store/k"],
+      "a drop-in alone counts",
+    );
     assert.equal(byUnit.get("tmpl@.service")?.template, true);
-    assert.deepEqual(byUnit.get("linked.service")?.loads.map((l) => l.id), ["via_link"]);
+    assert.deepEqual(
+      byUnit.get("linked.service")?.loads.map((l) => l.id),
+      ["via_link"],
+    );
     for (const hostile of ["fifo.service", "zero.service", "masked.service", "huge.service"]) {
       assert.equal(byUnit.has(hostile), false, hostile);
-      assert.ok(scan.skipped.some((s) => s.includes(hostile)), `${hostile} is named as skipped`);
+      assert.ok(
+        scan.skipped.some((s) => s.includes(hostile)),
+        `${hostile} is named as skipped`,
+      );
     }
   });
 
   it("an empty assignment in a later drop-in clears the directive's earlier entries", () => {
     const dir = join(root, "reset");
     mkdirSync(join(dir, "r.service.d"), { recursive: true });
-    writeFileSync(join(dir, "r.service"), "[Service]\nLoadCredentialEncrypted=gone\nLoadCredential=kept:/x\n");
-    writeFileSync(join(dir, "r.service.d", "90.conf"), "[Service]\nLoadCredentialEncrypted=\nLoadCredentialEncrypted=new\n");
+    writeFileSync(
+      join(dir, "r.service"),
+      "[Service]\nLoadCredentialEncrypted=gone\nLoadCredential=kept:/x\n",
+    );
+    writeFileSync(
+      join(dir, "r.service.d", "90.conf"),
+      "[Service]\nLoadCredentialEncrypted=\nLoadCredentialEncrypted=new\n",
+    );
     const r = scanUnitFiles([dir]).units.find((u) => u.unit === "r.service");
-    assert.deepEqual(r?.loads.map((l) => l.id), ["kept", "new"]);
+    assert.deepEqual(
+      r?.loads.map((l) => l.id),
+      ["kept", "new"],
+    );
   });
 
   it("what keyhold unit renders is read back as the credentials it was given", () => {
@@ -167,9 +201,22 @@ describe("scanUnitFiles", () => {
 describe("matching a load to the store", () => {
   const l = resolveLayout({ store: "/etc/credstore.encrypted", state: "/var/lib/keyhold", env: {} });
   it("an absolute path names the store's file; a bare name is searched; another directory is not the store", () => {
-    assert.equal(storeNameOf(l, { directive: "LoadCredentialEncrypted", id: "x", path: "/etc/credstore.encrypted/k" }), "k");
-    assert.equal(storeNameOf(l, { directive: "LoadCredentialEncrypted", id: "x", path: "/etc/credstore.encrypted/sub/k" }), undefined);
-    assert.equal(storeNameOf(l, { directive: "LoadCredentialEncrypted", id: "x", path: "/elsewhere/k" }), undefined);
+    assert.equal(
+      storeNameOf(l, { directive: "LoadCredentialEncrypted", id: "x", path: "/etc/credstore.encrypted/k" }),
+      "k",
+    );
+    assert.equal(
+      storeNameOf(l, {
+        directive: "LoadCredentialEncrypted",
+        id: "x",
+        path: "/etc/credstore.encrypted/sub/k",
+      }),
+      undefined,
+    );
+    assert.equal(
+      storeNameOf(l, { directive: "LoadCredentialEncrypted", id: "x", path: "/elsewhere/k" }),
+      undefined,
+    );
     assert.equal(storeNameOf(l, { directive: "LoadCredentialEncrypted", id: "x", path: "../k" }), undefined);
   });
 });
@@ -200,7 +247,10 @@ describe("judging a running unit", () => {
 
 describe("systemd's formats", () => {
   it("reads systemctl's us+utc timestamps to the microsecond and nothing else", () => {
-    assert.equal(parseUsTimestamp("Wed 2026-12-02 15:35:34.653582 UTC"), Date.UTC(2026, 11, 2, 15, 35, 34) + 653.582);
+    assert.equal(
+      parseUsTimestamp("Wed 2026-12-02 15:35:34.653582 UTC"),
+      Date.UTC(2026, 11, 2, 15, 35, 34) + 653.582,
+    );
     assert.equal(parseUsTimestamp(""), null);
     assert.equal(parseUsTimestamp("n/a"), null);
     assert.equal(parseUsTimestamp("Wed 2026-12-02 15:35:34 CET"), null);
