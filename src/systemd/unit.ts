@@ -189,9 +189,7 @@ function resolveCredential(spec: string, store: string): UnitCredential {
   assertCredentialName(id);
   // systemd strips a value's outer blanks, so " key" would load a different name and file.
   if (id !== id.trim())
-    throw usage(
-      `credential name ${JSON.stringify(id)} begins or ends with a blank, which a unit file cannot say`,
-    );
+    throw usage(`credential name ${JSON.stringify(id)} begins or ends with a blank, which a unit file cannot say`);
   if (colon < 0) return { id, path: `${store}/${id}` };
   const file = spec.slice(colon + 1);
   if (file.length === 0) throw usage(`credential ${id}: empty file after ':'`);
