@@ -1,6 +1,6 @@
 import { existsSync, lstatSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { type CredentialEntryInfo, type StoreLayout, storeFile } from "../credstore/index.js";
+import { type CredentialEntryInfo, readMeta, type StoreLayout, storeFile } from "../credstore/index.js";
 import {
   CREDSTORE_ENCRYPTED_DIRS,
   type CredentialLoad,
@@ -70,30 +70,74 @@ export function currentSince(l: StoreLayout, name: string): number | undefined {
 const RUNNING = new Set(["active", "reloading", "deactivating"]);
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
+/** What the credential's metadata says: the current version and when each version was written (ms). */
+export interface VersionTimes {
+  current: number;
+  written: { version: number; at: number }[];
+}
+
+export function versionTimes(l: StoreLayout, name: string): VersionTimes | undefined {
+  let meta: ReturnType<typeof readMeta>;
+  try {
+    meta = readMeta(l, name);
+  } catch {
+    return undefined; // unreadable metadata: doctor reports it
+  }
+  if (meta === undefined) return undefined;
+  return {
+    current: meta.current,
+    written: meta.versions.map((v) => ({ version: v.version, at: Date.parse(v.created) })),
+  };
+}
+
 /**
- * Whether a running unit loaded its credentials before or after `since` (ms). Credentials are set
- * up after activation begins (InactiveExitTimestamp) and before the main process starts
- * (ExecMainStartTimestamp): a main process older than the write certainly loaded the old bytes;
- * an activation that began after it certainly loaded the new ones; in between (an ExecStartPre=
- * or an automatic restart spanning the write) the time cannot tell. Both are wall-clock times: a
- * clock stepped between the write and the start would mislead this judgement.
+ * Whether a running unit holds the current version. Credentials are loaded after activation
+ * begins (InactiveExitTimestamp) and before the main process starts (ExecMainStartTimestamp);
+ * `since` is when the store file last changed.
+ *
+ * - activation began after that change: it loaded the current bytes (certain);
+ * - its main process started before the current version was even written: it cannot hold it
+ *   (certain);
+ * - it started before the last change but after the current version was written: the last change
+ *   was a rollback, and the unit holds whatever was current when it started. If no later version
+ *   had been written by then, that was this same version (current, "probably": an earlier rollback
+ *   could have intervened); otherwise it holds a later, rolled-back version (stale, "probably");
+ * - activation spanning the change: unsure.
+ *
+ * All of these are wall-clock times: a clock stepped between the write and the start misleads them.
  */
-export function judge(state: UnitState, since: number | undefined): { holds: Holds; basis: string } {
+export function judge(
+  state: UnitState,
+  since: number | undefined,
+  versions?: VersionTimes,
+): { holds: Holds; basis: string } {
   const main = state.mainStart ?? state.activeEnter;
   if (since === undefined || main === null)
     return { holds: "unsure", basis: "no start time or write time to compare" };
-  if (main < since - CLOCK_MARGIN_MS)
+  const begin = state.inactiveExit ?? main;
+  if (begin > since + CLOCK_MARGIN_MS)
+    return { holds: "current", basis: "certain: it started after the current version was written" };
+  if (main >= since - CLOCK_MARGIN_MS)
+    return {
+      holds: "unsure",
+      basis: "it was starting while the current version was written: restart it to be sure",
+    };
+  const current = versions?.written.find((v) => v.version === versions.current);
+  if (versions === undefined || current === undefined || Number.isNaN(current.at) || current.at >= main)
     return {
       holds: "stale",
       basis: "certain: its main process started before the current version was written",
     };
-  const begin = state.inactiveExit ?? main;
-  if (begin > since + CLOCK_MARGIN_MS)
-    return { holds: "current", basis: "certain: it started after the current version was written" };
-  return {
-    holds: "unsure",
-    basis: "it was starting while the current version was written: restart it to be sure",
-  };
+  const later = versions.written.some((v) => v.version > versions.current && v.at <= main);
+  return later
+    ? {
+        holds: "stale",
+        basis: `probably: it started after a version later than ${versions.current} was written, and a rollback has made ${versions.current} current since`,
+      }
+    : {
+        holds: "current",
+        basis: `probably: it started while version ${versions.current} was current, which a rollback made current again`,
+      };
 }
 
 /** The store credential a LoadCredential[Encrypted]= entry reads, if it is one of `l`'s. */
@@ -138,7 +182,8 @@ export async function findCredentialUsers(
     for (const load of loads) {
       const name = storeNameOf(l, load);
       if (name === undefined) continue;
-      const judged = running && state ? judge(state, currentSince(l, name)) : undefined;
+      const judged =
+        running && state ? judge(state, currentSince(l, name), versionTimes(l, name)) : undefined;
       const user: CredentialUser = {
         unit,
         id: load.id,

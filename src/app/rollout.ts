@@ -14,7 +14,7 @@ import {
 } from "../durable/index.js";
 import { isKeyholdError, KeyholdError } from "../secret/index.js";
 import { assertCredentialName } from "../systemd/index.js";
-import { boundedEntries, readBoundedFile, restartUnit, showUnits } from "../systemd/usage.js";
+import { boundedEntries, readBoundedFile, resetFailed, restartUnit, showUnits } from "../systemd/usage.js";
 import type { CredentialStore, ValueSource } from "./credentials.js";
 import { findCredentialUsers } from "./rollout-usage.js";
 
@@ -250,6 +250,9 @@ class Rollout {
 
 /** Restart, then the unit must be active and stay the same invocation for the settle time. */
 async function restartAndSettle(unit: string, o: RolloutOptions): Promise<string | undefined> {
+  // A unit that failed before (its automatic restarts with a refused value, say) may have hit its
+  // start limit: systemd would then refuse the restart that puts it right.
+  await resetFailed(unit);
   const r = await restartUnit(unit, o.timeoutMs);
   if (!r.ok) return `its start failed${r.message ? `: ${r.message}` : ""}`;
   const first = (await showUnits([unit])).get(unit);

@@ -404,3 +404,8 @@ export async function restartUnit(
   if (r.signal !== null) return { ok: false, message: `no answer within ${Math.round(timeoutMs / 1000)} s` };
   return { ok: r.code === 0, message: said };
 }
+
+/** `systemctl reset-failed UNIT`: clears a failed state and the start-limit count before a restart. */
+export async function resetFailed(unit: string): Promise<void> {
+  await runTool(systemTool("systemctl"), ["reset-failed", "--", unit], { env: TOOL_ENV, timeoutMs: 10_000 });
+}

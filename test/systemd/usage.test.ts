@@ -243,6 +243,19 @@ describe("judging a running unit", () => {
     assert.equal(judge(state(4000, 6000), 5000).holds, "unsure");
     assert.equal(judge(state(1000, 1001), undefined).holds, "unsure");
   });
+  it("after a rollback, a unit that started while the restored version was current holds it", () => {
+    // v1 written at 500, v2 at 2000, rolled back to v1 at 5000.
+    const versions = {
+      current: 1,
+      written: [
+        { version: 1, at: 500 },
+        { version: 2, at: 2000 },
+      ],
+    };
+    assert.equal(judge(state(1000, 1001), 5000, versions).holds, "current", "started under v1");
+    assert.equal(judge(state(3000, 3001), 5000, versions).holds, "stale", "started under v2");
+    assert.equal(judge(state(100, 101), 5000, versions).holds, "stale", "started before v1 existed");
+  });
 });
 
 describe("systemd's formats", () => {
