@@ -283,13 +283,11 @@ kill -9 $pid; wait $pid; echo "exit=$?"; cat /var/lib/keyhold/rollouts/*.json 2>
     // The next run: doctor reports it (unless it finished or never started), then --fix finishes it.
     const doctor = await c.run(keyhold("doctor"));
     assert.notEqual(phase, "none", `trial ${trial}: killed at ${at}, the record is there: ${killed.stdout}`);
-    {
-      assert.match(
-        doctor.stdout,
-        /FOUND {2}rollout-interrupted: a (rotation|rollback) of api_key/,
-        `trial ${trial}: ${doctor.stdout}`,
-      );
-    }
+    assert.match(
+      doctor.stdout,
+      /FOUND {2}rollout-interrupted: a (rotation|rollback) of api_key/,
+      `trial ${trial}: ${doctor.stdout}`,
+    );
     // The next run is doctor --fix, or (trial 2) the next rotate --restart, which finishes the
     // interrupted one before its own.
     const nextValue = trial === 2 ? fresh() : undefined;
