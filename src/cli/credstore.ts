@@ -5,6 +5,7 @@ import { storeFrom, WITH_KEYS } from "./args.js";
 import { defineCommand, type NoOptions, type OptionTable, type RunContext } from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 import type { CredentialStore } from "../app/index.js";
+import { valueCommandWords, valueFromCommand } from "../app/value-command.js";
 
 /** --restart's defaults: a restarted unit must stay active this long; one start may take this long. */
 const SETTLE_DEFAULT_S = 5;
@@ -135,6 +136,12 @@ const ROTATE_OPTIONS = {
     arg: "SECONDS",
     description: `with --restart: how long one unit's start, its health check included, may take (default ${TIMEOUT_DEFAULT_S})`,
   },
+  "from-command": {
+    type: "string",
+    arg: "CMD",
+    description:
+      "the new value is CMD's stdout (absolute program, words split like --exec, no shell; at most the value limit; a failing CMD changes nothing)",
+  },
   "no-rollback": {
     type: "boolean",
     description: "with --restart: leave the new version current when a unit fails (default: roll back)",
@@ -154,14 +161,15 @@ function secondsArg(option: string, text: string | undefined, fallback: number):
 export const rotate = defineCommand({
   name: "rotate",
   synopsis:
-    "rotate NAME [--restart [--settle SECONDS] [--timeout SECONDS] [--no-rollback]] [--not-after TIME] [--with-key auto|host|tpm2|host+tpm2] [--keep-newline]",
+    "rotate NAME [--from-command CMD] [--restart [--settle SECONDS] [--timeout SECONDS] [--no-rollback]] [--not-after TIME] [--with-key auto|host|tpm2|host+tpm2] [--keep-newline]",
   help: `Replaces NAME's value, keeping the earlier versions encrypted (see history, rollback).
 Running units keep the value they loaded until they restart: rotate names them.
 --restart restarts each of them, one at a time, and waits until it is healthy (its start and
 ExecStartPost= health check succeed and it stays active for --settle seconds). If one fails, the
 previous version is made current again and the units already restarted go back to it (exit 1);
 --no-rollback leaves the new version. A rotation a killed keyhold left is finished first
-(docs/units.md, "Rotation with restart").${VALUE_LIMIT}${dashName("rotate")}`,
+(docs/units.md, "Rotation with restart"). --from-command CMD takes the value from CMD's stdout
+instead of stdin: run without a shell, stdin /dev/null; a failing CMD changes nothing.${VALUE_LIMIT}${dashName("rotate")}`,
   options: ROTATE_OPTIONS,
   positionals: 1,
   run: rotateCommand,
@@ -180,8 +188,14 @@ async function rotateCommand({
     throw usageError("--settle, --timeout and --no-rollback go with --restart");
   const settleMs = secondsArg("settle", values.settle, SETTLE_DEFAULT_S);
   const timeoutMs = secondsArg("timeout", values.timeout, TIMEOUT_DEFAULT_S);
+  const fromCommand = values["from-command"];
+  if (fromCommand !== undefined) valueCommandWords(fromCommand);
   const store = storeFrom(values, io);
-  const read = () => readValue(name, io, { keepNewline: values["keep-newline"] ?? false });
+  const keepNewline = values["keep-newline"] ?? false;
+  const read = () =>
+    fromCommand === undefined
+      ? readValue(name, io, { keepNewline })
+      : valueFromCommand(name, fromCommand, { env: io.env, keepNewline });
   if (!restart) {
     const v = await store.rotate(name, read, { notAfter });
     writeLine(io.stdout, `rotated ${name} (version ${v.version}, ${v.size} bytes)`);
