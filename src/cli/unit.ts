@@ -37,6 +37,12 @@ const OPTIONS = {
     description:
       "a health check run after each start (ExecStartPost=), inside the sandbox; a failure fails the start, and rotate --restart rolls back on it",
   },
+  socket: {
+    type: "string",
+    arg: "ADDRESS",
+    description:
+      "socket activation: systemd holds ADDRESS (port, IP:port, [IPv6]:port or a Unix socket path) and hands it to the service as fd 3, so a restart refuses no connection",
+  },
   cred: {
     type: "string",
     arg: "NAME[:FILE]",
@@ -271,6 +277,7 @@ async function unitCommand({ values, positionals, io }: RunContext<typeof OPTION
     mode: values.mode as UnitMode,
     exec: values.exec,
     ...(values.health === undefined ? {} : { health: values.health }),
+    ...(values.socket === undefined ? {} : { socket: values.socket }),
     pathExists: existsSync,
     credentials: values.cred,
     bindPaths: values.bind,
