@@ -221,6 +221,14 @@ class Rollout {
   /** Makes `from` current again and restarts the units that were moved. */
   async backward(): Promise<RolloutResult> {
     const i = this.intent;
+    if (i.from === 0) {
+      // A credential keyhold kept no history of (made by hand): there is no version to go back to.
+      dropIntent(this.l, i.name);
+      const to = i.to ?? 0;
+      await this.audit("rollout", "error", { version: to, rolledBack: "no" }, "UNIT_UNHEALTHY");
+      this.options.report(`${i.name} had no earlier version keyhold kept: it stays version ${to}`);
+      return { name: i.name, outcome: "left-failed", current: to, restarted: [...i.moved] };
+    }
     i.phase = "rolling-back";
     this.save();
     if (readMeta(this.l, i.name)?.current !== i.from) {

@@ -158,6 +158,25 @@ describe("scanUnitFiles", () => {
     }
   });
 
+  it("a link loop, a drop-in directory that is a link to /proc and a directory named like a unit are skipped", () => {
+    const dir = join(root, "loops");
+    mkdirSync(join(dir, "dir.service"), { recursive: true });
+    symlinkSync(join(dir, "b.service"), join(dir, "a.service"));
+    symlinkSync(join(dir, "a.service"), join(dir, "b.service"));
+    symlinkSync("/proc", join(dir, "p.service.d"));
+    writeFileSync(join(dir, "ok.service"), "[Service]\nLoadCredentialEncrypted=fine\n");
+    const scan = scanUnitFiles([dir]);
+    assert.deepEqual(
+      scan.units.map((u) => u.unit),
+      ["ok.service"],
+    );
+    for (const name of ["a.service", "b.service", "dir.service"])
+      assert.ok(
+        scan.skipped.some((s) => s.endsWith(`${name}: not a regular file of at most ${UNIT_FILE_MAX} bytes`)),
+        name,
+      );
+  });
+
   it("an empty assignment in a later drop-in clears the directive's earlier entries", () => {
     const dir = join(root, "reset");
     mkdirSync(join(dir, "r.service.d"), { recursive: true });
