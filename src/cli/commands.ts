@@ -40,8 +40,12 @@ export const commands: Record<string, CommandEntry> = {
     load: async () => (await import("./credstore.js")).ls,
   },
   rotate: {
-    summary: "replace a credential's value, keeping earlier versions",
+    summary: "replace a credential's value, keeping earlier versions (--restart moves the units that load it)",
     load: async () => (await import("./credstore.js")).rotate,
+  },
+  status: {
+    summary: "which units load a credential, and whether each holds its current version",
+    load: async () => (await import("./credstore.js")).status,
   },
   history: {
     summary: "list a credential's versions",

@@ -4,6 +4,12 @@ import { assertCredentialName, CREDENTIAL_VALUE_MAX } from "../systemd/index.js"
 import { storeFrom, WITH_KEYS } from "./args.js";
 import { defineCommand, type NoOptions, type OptionTable, type RunContext } from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+import type { CredentialStore } from "../app/index.js";
+import { valueCommandWords, valueFromCommand } from "../app/value-command.js";
+
+/** --restart's defaults: a restarted unit must stay active this long; one start may take this long. */
+const SETTLE_DEFAULT_S = 5;
+const TIMEOUT_DEFAULT_S = 90;
 
 /*
  * The credstore commands (`run` is in run.ts): each parses its arguments, calls one
@@ -106,12 +112,137 @@ const setOrRotateCommand = (op: "set" | "rotate") =>
         io.stdout,
         `${op === "set" ? "stored" : "rotated"} ${name} (version ${v.version}, ${v.size} bytes)`,
       );
+      if (op === "rotate") await noteStale(store, name, io);
       return EXIT_OK;
     },
   });
 
 export const set = setOrRotateCommand("set");
-export const rotate = setOrRotateCommand("rotate");
+
+const ROTATE_OPTIONS = {
+  ...SET_OPTIONS,
+  restart: {
+    type: "boolean",
+    description:
+      "then restart every running unit that loads NAME, one at a time, each waited for until healthy",
+  },
+  settle: {
+    type: "string",
+    arg: "SECONDS",
+    description: `with --restart: how long a restarted unit must stay active (default ${SETTLE_DEFAULT_S})`,
+  },
+  timeout: {
+    type: "string",
+    arg: "SECONDS",
+    description: `with --restart: how long one unit's start, its health check included, may take (default ${TIMEOUT_DEFAULT_S})`,
+  },
+  "from-command": {
+    type: "string",
+    arg: "CMD",
+    description:
+      "the new value is CMD's stdout (absolute program, words split like --exec, no shell; at most the value limit; a failing CMD changes nothing)",
+  },
+  "no-rollback": {
+    type: "boolean",
+    description: "with --restart: leave the new version current when a unit fails (default: roll back)",
+  },
+} as const satisfies OptionTable;
+
+/** A whole number of seconds (0 to 3600) for --settle and --timeout. */
+function secondsArg(option: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback * 1000;
+  if (!/^[0-9]{1,4}$/.test(text) || Number(text) > 3600)
+    throw usageError(
+      `--${option} must be a whole number of seconds up to 3600, got ${JSON.stringify(text.slice(0, 20))}`,
+    );
+  return Number(text) * 1000;
+}
+
+export const rotate = defineCommand({
+  name: "rotate",
+  synopsis:
+    "rotate NAME [--from-command CMD] [--restart [--settle SECONDS] [--timeout SECONDS] [--no-rollback]] [--not-after TIME] [--with-key auto|host|tpm2|host+tpm2] [--keep-newline]",
+  help: `Replaces NAME's value, keeping the earlier versions encrypted (see history, rollback).
+Running units keep the value they loaded until they restart: rotate names them.
+--restart restarts each of them, one at a time, and waits until it is healthy (its start and
+ExecStartPost= health check succeed and it stays active for --settle seconds). If one fails, the
+previous version is made current again and the units already restarted go back to it (exit 1);
+--no-rollback leaves the new version. A rotation a killed keyhold left is finished first
+(docs/units.md, "Rotation with restart"). --from-command CMD takes the value from CMD's stdout
+instead of stdin: run without a shell, stdin /dev/null; a failing CMD changes nothing.${VALUE_LIMIT}${dashName("rotate")}`,
+  options: ROTATE_OPTIONS,
+  positionals: 1,
+  run: rotateCommand,
+});
+
+async function rotateCommand({
+  values,
+  positionals,
+  io,
+}: RunContext<typeof ROTATE_OPTIONS>): Promise<number> {
+  const name = nameArg(positionals);
+  const notAfter = values["not-after"];
+  if (notAfter !== undefined) resolveNotAfter(notAfter);
+  const restart = values.restart ?? false;
+  if (!restart && (values.settle !== undefined || values.timeout !== undefined || values["no-rollback"]))
+    throw usageError("--settle, --timeout and --no-rollback go with --restart");
+  const settleMs = secondsArg("settle", values.settle, SETTLE_DEFAULT_S);
+  const timeoutMs = secondsArg("timeout", values.timeout, TIMEOUT_DEFAULT_S);
+  const fromCommand = values["from-command"];
+  if (fromCommand !== undefined) valueCommandWords(fromCommand);
+  const store = storeFrom(values, io);
+  const keepNewline = values["keep-newline"] ?? false;
+  const read = () =>
+    fromCommand === undefined
+      ? readValue(name, io, { keepNewline })
+      : valueFromCommand(name, fromCommand, { env: io.env, keepNewline });
+  if (!restart) {
+    const v = await store.rotate(name, read, { notAfter });
+    writeLine(io.stdout, `rotated ${name} (version ${v.version}, ${v.size} bytes)`);
+    await noteStale(store, name, io);
+    return EXIT_OK;
+  }
+  const { rotateAndRestart } = await import("../app/rollout.js");
+  const { version, result } = await rotateAndRestart(store, name, read, {
+    settleMs,
+    timeoutMs,
+    rollback: !values["no-rollback"],
+    report: (line) => writeLine(io.stdout, line),
+    ...(notAfter === undefined ? {} : { notAfter }),
+  });
+  if (result.outcome === "done") {
+    writeLine(
+      io.stdout,
+      `rotated ${name} (version ${version?.version}, ${version?.size} bytes); ${result.restarted.length} unit${result.restarted.length === 1 ? "" : "s"} restarted and healthy`,
+    );
+    return EXIT_OK;
+  }
+  const failed = result.failed ? `${result.failed.unit} failed: ${result.failed.reason}` : "a unit failed";
+  throw new KeyholdError(
+    "UNIT_UNHEALTHY",
+    result.outcome === "rolled-back"
+      ? `${failed}; rolled back: ${name} is version ${result.current} again`
+      : `${failed}; ${name} stays version ${result.current} (--no-rollback)`,
+    {
+      hint: `look at it with: systemctl status ${result.failed?.unit ?? ""}; journalctl -u ${result.failed?.unit ?? ""}`,
+    },
+  );
+}
+
+/** After a plain rotate: the running units still holding the previous value. */
+async function noteStale(store: CredentialStore, name: string, io: CliIo): Promise<void> {
+  const { findCredentialUsers } = await import("../app/rollout-usage.js");
+  const users = ((await findCredentialUsers(store.layout)).users.get(name) ?? []).filter((u) => u.running);
+  if (users.length === 0) return;
+  writeLine(
+    io.stderr,
+    `keyhold: note: running units still hold the previous value until they restart: ${users.map((u) => u.unit).join(", ")}`,
+  );
+  writeLine(
+    io.stderr,
+    `keyhold: note: restart them with: sudo keyhold rotate ${name} --restart, or systemctl restart`,
+  );
+}
 
 const IMPORT_OPTIONS = { ...SET_OPTIONS, shred: SHRED } as const satisfies OptionTable;
 
@@ -236,7 +367,8 @@ export const ls = defineCommand({
 
 async function lsCommand({ values, io }: RunContext<typeof LS_OPTIONS>): Promise<number> {
   const store = storeFrom(values, io);
-  const entries = await store.list({ check: values.check ?? false });
+  const { markStale } = await import("../app/rollout-usage.js");
+  const { entries } = await markStale(store.layout, await store.list({ check: values.check ?? false }));
   if (values.json) {
     writeJson(io, entries);
     return EXIT_OK;
@@ -256,6 +388,17 @@ async function lsCommand({ values, io }: RunContext<typeof LS_OPTIONS>): Promise
     `${e.uid}:${e.gid} ${e.mode}`,
   ]);
   printTable(io, ["NAME", "STATUS", "SIZE", "KEY", "VERSION", "CREATED", "NOT-AFTER", "OWNER MODE"], rows);
+  const stale = entries.filter((e) => e.staleIn !== undefined);
+  if (stale.length > 0)
+    writeLine(
+      io.stdout,
+      "\nrunning units that started before the current version was written (they hold an earlier one):",
+    );
+  for (const e of stale)
+    writeLine(
+      io.stdout,
+      `  ${e.name}: ${e.staleIn?.join(", ")} (see: keyhold status ${e.name}; restart: keyhold rotate ${e.name} --restart)`,
+    );
   const own = entries.filter((e) => e.keyhold !== null);
   if (own.length > 0)
     writeLine(io.stdout, "\nkeyhold's own credentials (set, rotate, import, rollback and rm refuse them):");
@@ -263,6 +406,48 @@ async function lsCommand({ values, io }: RunContext<typeof LS_OPTIONS>): Promise
     writeLine(io.stdout, `  ${e.name}: ${e.keyhold?.role}; managed by ${e.keyhold?.managedBy}`);
   return EXIT_OK;
 }
+
+const STATUS_OPTIONS = { json: JSON_OUTPUT } as const satisfies OptionTable;
+
+export const status = defineCommand({
+  name: "status",
+  synopsis: "status NAME [--json]",
+  help: `Lists the units that load NAME (unit files under /etc, /run and /usr/lib, and systemd's
+loaded units), their state, and whether each running one holds the current version: "stale" when
+its main process started before the current version was written, "current" when it started after,
+"unsure" when it was starting at that moment. The judgement compares wall-clock times.${dashName("status")}`,
+  options: STATUS_OPTIONS,
+  positionals: 1,
+  run: async ({ values, positionals, io }: RunContext<typeof STATUS_OPTIONS>) => {
+    const name = nameArg(positionals);
+    const store = storeFrom(values, io);
+    const meta = store.history(name);
+    const { findCredentialUsers } = await import("../app/rollout-usage.js");
+    const report = await findCredentialUsers(store.layout);
+    const users = report.users.get(name) ?? [];
+    if (values.json) {
+      writeJson(io, { name, current: meta.current, units: users, notes: report.notes });
+      return EXIT_OK;
+    }
+    writeLine(io.stdout, `${name}: version ${meta.current} is current`);
+    if (users.length === 0) writeLine(io.stdout, "no unit loads it");
+    else
+      printTable(
+        io,
+        ["UNIT", "AS", "STATE", "STARTED", "HOLDS", "HOW SURE"],
+        users.map((u) => [
+          u.unit,
+          u.id,
+          `${u.activeState}/${u.subState}`,
+          u.started === null ? "-" : stamp(u.started),
+          u.holds ?? "-",
+          `${u.basis}${u.needsReload ? " (unit file changed: systemctl daemon-reload)" : ""}`,
+        ]),
+      );
+    for (const n of report.notes) writeLine(io.stderr, `keyhold: note: ${n}`);
+    return EXIT_OK;
+  },
+});
 
 const HISTORY_OPTIONS = { json: JSON_OUTPUT } as const satisfies OptionTable;
 
@@ -345,14 +530,24 @@ const DOCTOR_OPTIONS = {
 export const doctor = defineCommand({
   name: "doctor",
   synopsis: "doctor [--fix] [--json] [--units DIR]…",
-  help: "Audits the store and the host: modes and owners, embedded names, expiry, plaintext files,\nunits naming missing credentials. --fix repairs modes, owners, names and leftovers. Exit 3 on findings.",
+  help: "Audits the store and the host: modes and owners, embedded names, expiry, plaintext files,\nunits naming missing credentials, running units holding an earlier version (stale), rotations a\nkilled keyhold left unfinished. --fix repairs modes, owners, names and leftovers and finishes\nthose rotations (completed, or rolled back if a unit fails). Exit 3 on findings.",
   options: DOCTOR_OPTIONS,
   positionals: 0,
   run: doctorCommand,
 });
 
 async function doctorCommand({ values, io }: RunContext<typeof DOCTOR_OPTIONS>): Promise<number> {
-  const findings = await storeFrom(values, io).doctor({ fix: values.fix ?? false, unitDirs: values.units });
+  const store = storeFrom(values, io);
+  const findings = await store.doctor({ fix: values.fix ?? false, unitDirs: values.units });
+  const { rolloutFindings } = await import("../app/rollout-doctor.js");
+  findings.push(
+    ...(await rolloutFindings(store, {
+      fix: values.fix ?? false,
+      report: (line) => {
+        if (!values.json) writeLine(io.stdout, line);
+      },
+    })),
+  );
   const open = findings.filter((f) => f.fixed === undefined);
   if (values.json) writeJson(io, { findings, open: open.length });
   else {

@@ -28,6 +28,18 @@ const OPTIONS = {
     arg: "CMD",
     description: "the command line; first word an absolute path; never put a key in it",
   },
+  health: {
+    type: "string",
+    arg: "CMD",
+    description:
+      "a health check run after each start (ExecStartPost=), inside the sandbox; a failure fails the start, and rotate --restart rolls back on it",
+  },
+  socket: {
+    type: "string",
+    arg: "ADDRESS",
+    description:
+      "socket activation: systemd holds ADDRESS (port, IP:port, [IPv6]:port or a Unix socket path) and hands it to the service as fd 3, so a restart refuses no connection",
+  },
   cred: {
     type: "string",
     arg: "NAME[:FILE]",
@@ -261,6 +273,8 @@ async function unitCommand({ values, positionals, io }: RunContext<typeof OPTION
     service,
     mode: values.mode as UnitMode,
     exec: values.exec,
+    ...(values.health === undefined ? {} : { health: values.health }),
+    ...(values.socket === undefined ? {} : { socket: values.socket }),
     resolvePath: resolveOnHost,
     credentials: values.cred,
     bindPaths: values.bind,

@@ -31,7 +31,10 @@ export type FindingKind =
   | "unit-missing-credential"
   | "unit-name-mismatch"
   | "vault-master-missing"
-  | "audit-key-missing";
+  | "audit-key-missing"
+  // found by the application layer (src/app/rollout*.ts), which asks systemd
+  | "stale"
+  | "rollout-interrupted";
 
 export interface Finding {
   kind: FindingKind;

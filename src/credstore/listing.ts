@@ -28,7 +28,9 @@ export type CredentialStatus =
   | "not-a-file"
   | "too-large"
   | "unreadable"
-  | "decrypt-failed";
+  | "decrypt-failed"
+  /** A running unit holds an earlier version (set by the application layer, which asks systemd). */
+  | "stale";
 
 /** What `ls` shows about one entry of the store: never a value. */
 export interface CredentialEntryInfo {

@@ -57,6 +57,9 @@ export type KeyholdErrorCode =
   | "UNIT_EXISTS"
   | "SECRET_IN_COMMAND"
   | "PEER_UNVERIFIED"
+  | "UNIT_UNHEALTHY"
+  | "ROLLOUT_IN_PROGRESS"
+  | "COMMAND_FAILED"
   // the job server
   | "CONFIG_INVALID"
   | "CONFIG_UNKNOWN_KEY"

@@ -95,6 +95,19 @@ export interface UnitOptions {
   vault?: readonly { ns: string; name: string }[];
   /** The vault is on PostgreSQL: the answering service needs the network. */
   vaultNetwork?: boolean;
+  /**
+   * A health check, one command line like `exec`, rendered as ExecStartPost=: it runs in the
+   * unit's sandbox with its credentials, and a failing check fails the start (what
+   * `keyhold rotate --restart` waits for). It must wait for the service to be ready itself.
+   */
+  health?: string;
+  /**
+   * Socket activation for a standard or isolated service: systemd holds the listening socket
+   * (SERVICE.socket, ListenStream=ADDRESS) and hands it to the service as fd 3 ($LISTEN_FDS), so
+   * connections made while the service restarts wait in the socket's queue instead of being
+   * refused. ADDRESS: a port, IPv4:port, [IPv6]:port or an absolute Unix socket path.
+   */
+  socket?: string;
 }
 
 export interface RenderedUnits {
@@ -270,6 +283,11 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
     execStart = renderExecLine(`${node} ${keyholdRoot}/bin/keyhold.js serve --config ${config}`);
   else if (!options.dropIn)
     throw usage("--exec is required for a full unit", "or use --drop-in for an existing service");
+  if (options.dropIn && options.socket !== undefined)
+    throw usage(
+      "--socket does not go with --drop-in",
+      "render the service with keyhold unit to use socket activation",
+    );
   if (options.dropIn && options.exec !== undefined) {
     throw usage("--exec does not go with --drop-in", "a drop-in keeps the service's own ExecStart=");
   }
@@ -347,6 +365,13 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
 
   const serviceLines: string[] = [];
   if (!options.dropIn) serviceLines.push("Type=simple", `ExecStart=${execStart}`);
+  if (options.health !== undefined) {
+    if (mode === "jobserver") throw usage("--health applies to --mode standard and isolated");
+    serviceLines.push(
+      "# The health check: a failing one fails the start (keyhold rotate --restart rolls back on it)",
+      `ExecStartPost=${renderExecLine(options.health)}`,
+    );
+  }
   if (mode === "jobserver" && !options.dropIn) {
     serviceLines.push("ExecReload=/usr/bin/kill -s HUP $MAINPID");
   }
@@ -459,8 +484,17 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
   // Description= expands specifiers (%H, %d, …): a '%' the user typed is written as "%%".
   const descriptionValue = description.replaceAll("%", "%%");
   const unitLines = [`Description=${descriptionValue}`, ...vaultUnitLines];
-  if (mode === "jobserver") unitLines.push(`Requires=${service}.socket`, `After=${service}.socket`);
-  const install = mode === "jobserver" ? [`Also=${service}.socket`] : ["WantedBy=multi-user.target"];
+  const listen = options.socket === undefined ? undefined : socketAddress(options.socket);
+  if (listen !== undefined && mode === "jobserver")
+    throw usage("--socket applies to --mode standard and isolated", "the job server has its own socket");
+  if (mode === "jobserver" || listen !== undefined)
+    unitLines.push(`Requires=${service}.socket`, `After=${service}.socket`);
+  const install =
+    mode === "jobserver"
+      ? [`Also=${service}.socket`]
+      : listen !== undefined
+        ? ["WantedBy=multi-user.target", `Also=${service}.socket`]
+        : ["WantedBy=multi-user.target"];
   files.push({
     path: `${service}.service`,
     content: unitText([
@@ -487,14 +521,50 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
       ]),
     });
   }
+  if (listen !== undefined) {
+    files.push({
+      path: `${service}.socket`,
+      content: unitText([
+        section("Unit", [`Description=${descriptionValue} socket`]),
+        section("Socket", [
+          "# Held by systemd across restarts of the service: connections wait in its queue (docs/units.md)",
+          `ListenStream=${listen}`,
+          `Service=${service}.service`,
+        ]),
+        section("Install", ["WantedBy=sockets.target"]),
+      ]),
+    });
+  }
   files.push(...vaultFiles);
   return {
     files,
-    primary: mode === "jobserver" ? `${service}.socket` : `${service}.service`,
+    primary: mode === "jobserver" || listen !== undefined ? `${service}.socket` : `${service}.service`,
     credentials,
     vaultCredentials,
     vaultSockets,
   };
+}
+
+/** --socket's ADDRESS, checked so that ListenStream= reads it as given: a port, IPv4:port, [IPv6]:port or a path. */
+function socketAddress(address: string): string {
+  const port = (p: string) => /^[1-9][0-9]{0,4}$/.test(p) && Number(p) <= 65535;
+  if (address.startsWith("/")) {
+    assertUnitPath(address, "--socket");
+    if (Buffer.byteLength(address) > SOCKET_PATH_MAX)
+      throw usage(
+        `--socket ${address.slice(0, 80)} is longer than a Unix socket path may be (${SOCKET_PATH_MAX} bytes)`,
+      );
+    return address;
+  }
+  if (port(address)) return address;
+  const v6 = /^\[([0-9A-Fa-f:.]+)\]:([0-9]+)$/.exec(address);
+  if (v6 && isIP(v6[1] as string) === 6 && port(v6[2] as string)) return address;
+  const v4 = /^([0-9.]+):([0-9]+)$/.exec(address);
+  if (v4 && isIP(v4[1] as string) === 4 && port(v4[2] as string)) return address;
+  throw usage(
+    `invalid --socket ${JSON.stringify(address.slice(0, 80))}`,
+    "give a port (8080), an address and port (127.0.0.1:8080, [::1]:8080) or an absolute Unix socket path",
+  );
 }
 
 function vaultCredential(service: string, ref: { ns: string; name: string }): VaultUnitCredential {

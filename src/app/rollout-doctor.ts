@@ -1,0 +1,60 @@
+import type { Finding } from "../credstore/index.js";
+import type { CredentialStore } from "./credentials.js";
+import { describeIntent, finishInterrupted, interruptedRollouts } from "./rollout.js";
+import { findCredentialUsers } from "./rollout-usage.js";
+
+/** --fix finishing an interrupted rotation: the same waits as `rotate --restart`'s defaults. */
+const FIX_SETTLE_MS = 5_000;
+const FIX_TIMEOUT_MS = 90_000;
+
+/**
+ * doctor's findings about rotations: running units holding an earlier version of a credential
+ * (stale), and rotations a killed keyhold left unfinished, which --fix finishes.
+ */
+export async function rolloutFindings(
+  store: CredentialStore,
+  options: { fix: boolean; report: (line: string) => void },
+): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const interrupted = interruptedRollouts(store.layout);
+  if (options.fix && interrupted.length > 0) {
+    const results = await finishInterrupted(store, {
+      settleMs: FIX_SETTLE_MS,
+      timeoutMs: FIX_TIMEOUT_MS,
+      rollback: true,
+      report: options.report,
+    });
+    for (const [i, r] of results.entries()) {
+      const intent = interrupted[i];
+      findings.push({
+        kind: "rollout-interrupted",
+        subject: r.name,
+        message: intent ? describeIntent(intent) : `a rotation of ${r.name} was interrupted`,
+        fixed:
+          r.outcome === "done"
+            ? `completed: version ${r.current} is current and every running unit was restarted onto it`
+            : r.outcome === "forgotten"
+              ? `the new version never became current; ${r.name} is still version ${r.current}`
+              : `rolled back to version ${r.current}${r.failed ? ` (${r.failed.unit}: ${r.failed.reason})` : ""}`,
+      });
+    }
+  } else
+    for (const intent of interrupted)
+      findings.push({
+        kind: "rollout-interrupted",
+        subject: intent.name,
+        message: describeIntent(intent),
+        advice: `run: sudo keyhold doctor --fix, or sudo keyhold rotate ${intent.name} --restart (finishes it first)`,
+      });
+  const { users } = await findCredentialUsers(store.layout);
+  for (const [name, list] of users) {
+    for (const u of list.filter((x) => x.holds === "stale"))
+      findings.push({
+        kind: "stale",
+        subject: name,
+        message: `${u.unit} holds an earlier version of ${name} (${u.basis})`,
+        advice: `restart it: sudo systemctl restart ${u.unit}, or rotate with --restart next time`,
+      });
+  }
+  return findings;
+}

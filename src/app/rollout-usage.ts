@@ -1,0 +1,221 @@
+import { existsSync, lstatSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { type CredentialEntryInfo, readMeta, type StoreLayout, storeFile } from "../credstore/index.js";
+import {
+  CREDSTORE_ENCRYPTED_DIRS,
+  type CredentialLoad,
+  loadedCredentials,
+  scanUnitFiles,
+  showUnits,
+  systemdRunning,
+  UNIT_DIRS,
+  type UnitState,
+} from "../systemd/usage.js";
+
+/*
+ * Who uses which credential of the store, and whether each running user holds the current
+ * version. systemd loads a credential once, when a unit starts: a unit that started before the
+ * current version was written still holds the previous value ("stale").
+ */
+
+/** Whether a running unit holds the current version, judged by time (see judge()). */
+export type Holds = "current" | "stale" | "unsure";
+
+export interface CredentialUser {
+  unit: string;
+  /** The name the service sees in $CREDENTIALS_DIRECTORY. */
+  id: string;
+  directive: CredentialLoad["directive"];
+  /** Where that came from: systemd's loaded unit, or the unit files (systemd not asked or not knowing it). */
+  source: "systemd" | "unit-files";
+  activeState: string;
+  subState: string;
+  running: boolean;
+  /** When its main process started (ISO), null when it has not. */
+  started: string | null;
+  /** For a running unit: current, stale or unsure; null otherwise. */
+  holds: Holds | null;
+  /** How sure that is, in words. */
+  basis: string;
+  /** The unit file changed since systemd loaded it (daemon-reload pending). */
+  needsReload: boolean;
+}
+
+export interface UsageReport {
+  users: Map<string, CredentialUser[]>;
+  /** What limits the answer: systemd not running, files skipped, lines not read. */
+  notes: string[];
+}
+
+/**
+ * File times come from the kernel's coarse clock (up to one tick behind the moment of the
+ * change), systemd's timestamps from the precise one: within this margin the order is not known.
+ */
+const CLOCK_MARGIN_MS = 20;
+
+/**
+ * When the credential's current bytes took its name: the store file's ctime, which the rename
+ * that installed it sets (writeFileAtomic renames last; a rollback renames too). Not the version's
+ * "created" time: a rollback makes an old version current again at a new moment.
+ */
+export function currentSince(l: StoreLayout, name: string): number | undefined {
+  try {
+    const st = lstatSync(storeFile(l, name), { bigint: true });
+    return Number(st.ctimeNs / 1000n) / 1000;
+  } catch {
+    return undefined;
+  }
+}
+
+const RUNNING = new Set(["active", "reloading", "deactivating"]);
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** What the credential's metadata says: the current version and when each version was written (ms). */
+export interface VersionTimes {
+  current: number;
+  written: { version: number; at: number }[];
+}
+
+export function versionTimes(l: StoreLayout, name: string): VersionTimes | undefined {
+  let meta: ReturnType<typeof readMeta>;
+  try {
+    meta = readMeta(l, name);
+  } catch {
+    return undefined; // unreadable metadata: doctor reports it
+  }
+  if (meta === undefined) return undefined;
+  return {
+    current: meta.current,
+    written: meta.versions.map((v) => ({ version: v.version, at: Date.parse(v.created) })),
+  };
+}
+
+/**
+ * Whether a running unit holds the current version. Credentials are loaded after activation
+ * begins (InactiveExitTimestamp) and before the main process starts (ExecMainStartTimestamp);
+ * `since` is when the store file last changed.
+ *
+ * - activation began after that change: it loaded the current bytes (certain);
+ * - its main process started before the current version was even written: it cannot hold it
+ *   (certain);
+ * - it started before the last change but after the current version was written: the last change
+ *   was a rollback, and the unit holds whatever was current when it started. If no later version
+ *   had been written by then, that was this same version (current, "probably": an earlier rollback
+ *   could have intervened); otherwise it holds a later, rolled-back version (stale, "probably");
+ * - activation spanning the change: unsure.
+ *
+ * All of these are wall-clock times: a clock stepped between the write and the start misleads them.
+ */
+export function judge(
+  state: UnitState,
+  since: number | undefined,
+  versions?: VersionTimes,
+): { holds: Holds; basis: string } {
+  const main = state.mainStart ?? state.activeEnter;
+  if (since === undefined || main === null)
+    return { holds: "unsure", basis: "no start time or write time to compare" };
+  const begin = state.inactiveExit ?? main;
+  if (begin > since + CLOCK_MARGIN_MS)
+    return { holds: "current", basis: "certain: it started after the current version was written" };
+  if (main >= since - CLOCK_MARGIN_MS)
+    return {
+      holds: "unsure",
+      basis: "it was starting while the current version was written: restart it to be sure",
+    };
+  const current = versions?.written.find((v) => v.version === versions.current);
+  if (versions === undefined || current === undefined || Number.isNaN(current.at) || current.at >= main)
+    return {
+      holds: "stale",
+      basis: "certain: its main process started before the current version was written",
+    };
+  const later = versions.written.some((v) => v.version > versions.current && v.at <= main);
+  return later
+    ? {
+        holds: "stale",
+        basis: `probably: it started after a version later than ${versions.current} was written, and a rollback has made ${versions.current} current since`,
+      }
+    : {
+        holds: "current",
+        basis: `probably: it started while version ${versions.current} was current, which a rollback made current again`,
+      };
+}
+
+/** The store credential a LoadCredential[Encrypted]= entry reads, if it is one of `l`'s. */
+export function storeNameOf(l: StoreLayout, load: CredentialLoad): string | undefined {
+  if (load.path.startsWith("/")) return dirname(load.path) === l.store ? basename(load.path) : undefined;
+  if (load.path.includes("/")) return undefined;
+  // A bare name: systemd takes the first credstore directory that has it.
+  for (const dir of CREDSTORE_ENCRYPTED_DIRS)
+    if (existsSync(join(dir, load.path))) return dir === l.store ? load.path : undefined;
+  return undefined;
+}
+
+/**
+ * Every unit that loads a credential of the store. Candidates come from the unit files (UNIT_DIRS);
+ * where systemd runs, each is asked what it loads as loaded now and how it runs.
+ */
+export async function findCredentialUsers(
+  l: StoreLayout,
+  options: { unitDirs?: readonly string[]; askSystemd?: boolean } = {},
+): Promise<UsageReport> {
+  const scan = scanUnitFiles(options.unitDirs ?? UNIT_DIRS);
+  const notes = [...scan.skipped];
+  const askSystemd = options.askSystemd ?? systemdRunning();
+  if (!askSystemd)
+    notes.push("systemd is not running here: units are read from their files only, not their state");
+  const candidates = scan.units.filter((u) => !u.template).map((u) => u.unit);
+  for (const t of scan.units.filter((u) => u.template))
+    notes.push(`${t.unit} is a template: its running instances are not checked`);
+  const states = askSystemd ? await showUnits(candidates) : new Map<string, UnitState>();
+  const users = new Map<string, CredentialUser[]>();
+  const seen = new Set<string>();
+  for (const file of scan.units.filter((u) => !u.template)) {
+    const state = states.get(file.unit);
+    const unit = state?.id || file.unit; // an alias resolves to its unit: counted once
+    if (seen.has(unit)) continue;
+    seen.add(unit);
+    const fromSystemd = state && state.loadState === "loaded" ? await loadedCredentials(unit) : undefined;
+    const loads = fromSystemd ?? file.loads;
+    if (fromSystemd === undefined)
+      for (const u of file.unreadable) notes.push(`${u}: not read (quotes, escapes or specifiers)`);
+    const running = state !== undefined && RUNNING.has(state.activeState);
+    for (const load of loads) {
+      const name = storeNameOf(l, load);
+      if (name === undefined) continue;
+      const judged =
+        running && state ? judge(state, currentSince(l, name), versionTimes(l, name)) : undefined;
+      const user: CredentialUser = {
+        unit,
+        id: load.id,
+        directive: load.directive,
+        source: fromSystemd ? "systemd" : "unit-files",
+        activeState: state?.activeState ?? "unknown",
+        subState: state?.subState ?? "unknown",
+        running,
+        started: running && state ? iso(state.mainStart ?? state.activeEnter) : null,
+        holds: judged?.holds ?? null,
+        basis: judged?.basis ?? (running ? "" : "not running: it loads the current version when it starts"),
+        needsReload: state?.needDaemonReload ?? false,
+      };
+      const list = users.get(name) ?? [];
+      if (!list.some((u) => u.unit === user.unit && u.id === user.id)) list.push(user);
+      users.set(name, list);
+    }
+  }
+  return { users, notes };
+}
+
+/** `ls` with units: an otherwise fine credential a running unit holds an older version of is "stale". */
+export async function markStale(
+  l: StoreLayout,
+  entries: CredentialEntryInfo[],
+  options: { unitDirs?: readonly string[]; askSystemd?: boolean } = {},
+): Promise<{ entries: (CredentialEntryInfo & { staleIn?: string[] })[]; report: UsageReport }> {
+  const report = await findCredentialUsers(l, options);
+  const out = entries.map((e) => {
+    const stale = (report.users.get(e.name) ?? []).filter((u) => u.holds === "stale").map((u) => u.unit);
+    if (stale.length === 0) return e;
+    return { ...e, ...(e.status === "ok" ? { status: "stale" as const } : {}), staleIn: stale };
+  });
+  return { entries: out, report };
+}

@@ -1,0 +1,399 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type AuditLog, openStateAuditLog } from "../audit/index.js";
+import { readMeta, type StoreLayout, type VersionMeta } from "../credstore/index.js";
+import {
+  acquireLock,
+  fsyncDirectory,
+  parseProcessTag,
+  processAlive,
+  processTag,
+  writeFileAtomic,
+} from "../durable/index.js";
+import { isKeyholdError, KeyholdError } from "../secret/index.js";
+import { assertCredentialName } from "../systemd/index.js";
+import { boundedEntries, readBoundedFile, resetFailed, restartUnit, showUnits } from "../systemd/usage.js";
+import type { CredentialStore, ValueSource } from "./credentials.js";
+import { findCredentialUsers } from "./rollout-usage.js";
+
+/*
+ * `rotate --restart`: a new version, then every running unit that loads it restarted one at a
+ * time, each waited for until healthy (its start job, ExecStartPost= health check included,
+ * succeeded and it stayed active for the settle time); on a failure the previous version is made
+ * current again and the units already moved are restarted back onto it.
+ *
+ * A small intent record in STATE/rollouts/ says what is under way, rewritten atomically at every
+ * step, so a keyhold killed at any point leaves a state the next `rotate` or `doctor --fix`
+ * explains and finishes: a write that never became current is forgotten, a rollout is completed
+ * (or rolled back if a unit fails), a rollback is completed. Audit records name units and
+ * versions, never values.
+ */
+
+export interface RolloutOptions {
+  /** How long a restarted unit must stay active (ms). */
+  settleMs: number;
+  /** How long one restart may take, its health check included (ms). */
+  timeoutMs: number;
+  /** Make the previous version current again when a unit fails (default true). */
+  rollback: boolean;
+  /** Each step, as a line for a person. */
+  report: (line: string) => void;
+}
+
+export type RolloutOutcome = "done" | "rolled-back" | "left-failed" | "forgotten";
+
+export interface RolloutResult {
+  name: string;
+  outcome: RolloutOutcome;
+  /** The version current at the end. */
+  current: number;
+  restarted: string[];
+  failed?: { unit: string; reason: string };
+}
+
+type Phase = "writing" | "restarting" | "rolling-back";
+
+/** What is under way; never a value. */
+export interface RolloutIntent {
+  v: 1;
+  name: string;
+  /** The version current before the rotation. */
+  from: number;
+  /** The version written, once known. */
+  to: number | null;
+  phase: Phase;
+  /** The running units to move, in order. */
+  units: string[];
+  /** Those restarted onto the new version and found healthy. */
+  moved: string[];
+  /** The unit being restarted when the record was written. */
+  current: string | null;
+  rollback: boolean;
+  owner: string;
+  started: string;
+}
+
+const rolloutDir = (l: StoreLayout): string => join(l.state, "rollouts");
+const intentBase = (name: string): string => createHash("sha256").update(name).digest("hex").slice(0, 32);
+const intentFile = (l: StoreLayout, name: string): string => join(rolloutDir(l), `${intentBase(name)}.json`);
+const lockPath = (l: StoreLayout, name: string): string => join(rolloutDir(l), `${intentBase(name)}.lock`);
+const INTENT_MAX = 256 * 1024;
+
+function writeIntent(l: StoreLayout, intent: RolloutIntent): void {
+  mkdirSync(rolloutDir(l), { recursive: true, mode: 0o700 });
+  writeFileAtomic(intentFile(l, intent.name), `${JSON.stringify(intent)}\n`, { mode: 0o600 });
+}
+
+function dropIntent(l: StoreLayout, name: string): void {
+  rmSync(intentFile(l, name), { force: true });
+  fsyncDirectory(rolloutDir(l));
+}
+
+function parseIntent(text: string | undefined): RolloutIntent | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const i = JSON.parse(text) as RolloutIntent;
+    const strings = (a: unknown) => Array.isArray(a) && a.every((s) => typeof s === "string");
+    if (
+      i.v !== 1 ||
+      typeof i.name !== "string" ||
+      !Number.isSafeInteger(i.from) ||
+      !(i.to === null || Number.isSafeInteger(i.to)) ||
+      !["writing", "restarting", "rolling-back"].includes(i.phase) ||
+      !strings(i.units) ||
+      !strings(i.moved) ||
+      typeof i.owner !== "string"
+    )
+      return undefined;
+    return i;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Rollouts a keyhold that is gone left unfinished (for doctor). */
+export function interruptedRollouts(l: StoreLayout): RolloutIntent[] {
+  const out: RolloutIntent[] = [];
+  for (const f of boundedEntries(rolloutDir(l)).names) {
+    if (!/^[0-9a-f]{32}\.json$/.test(f)) continue;
+    const intent = parseIntent(readBoundedFile(join(rolloutDir(l), f), INTENT_MAX));
+    if (intent && !ownerAlive(intent)) out.push(intent);
+  }
+  return out;
+}
+
+function ownerAlive(intent: RolloutIntent): boolean {
+  const owner = parseProcessTag(intent.owner);
+  return owner !== undefined && owner.pid !== process.pid && processAlive(owner.pid, owner.started);
+}
+
+/** What an interrupted rollout was doing, in a sentence. */
+export function describeIntent(i: RolloutIntent): string {
+  const at = i.current ? ` (at ${i.current})` : "";
+  switch (i.phase) {
+    case "writing":
+      return `a rotation of ${i.name} from version ${i.from} was interrupted while writing the new version`;
+    case "restarting":
+      return `a rotation of ${i.name} to version ${i.to} was interrupted while restarting units${at}: ${i.moved.length} of ${i.units.length} moved`;
+    case "rolling-back":
+      return `a rollback of ${i.name} to version ${i.from} was interrupted${at}`;
+  }
+}
+
+class Rollout {
+  #log: AuditLog | undefined;
+  constructor(
+    readonly store: CredentialStore,
+    readonly intent: RolloutIntent,
+    readonly options: RolloutOptions,
+  ) {}
+
+  get l(): StoreLayout {
+    return this.store.layout;
+  }
+
+  save(): void {
+    this.intent.owner = processTag();
+    writeIntent(this.l, this.intent);
+  }
+
+  async audit(op: string, result: "ok" | "error", detail: Record<string, string | number>, code?: string) {
+    this.#log ??= await openStateAuditLog(this.l.state, this.l.creds);
+    await this.#log.append({ op, name: this.intent.name, result, ...(code ? { code } : {}), detail });
+  }
+
+  /** Restarts one unit and waits until it is healthy; audited either way. */
+  async restart(unit: string, version: number): Promise<string | undefined> {
+    this.intent.current = unit;
+    this.save();
+    this.options.report(`restarting ${unit} (version ${version})`);
+    const problem = await restartAndSettle(unit, this.options);
+    if (problem === undefined) {
+      await this.audit("restart", "ok", { unit, version });
+      this.options.report(`${unit} is healthy`);
+    } else {
+      await this.audit("restart", "error", { unit, version }, "UNIT_UNHEALTHY");
+      this.options.report(`${unit} is not healthy: ${problem}`);
+    }
+    return problem;
+  }
+
+  /** Moves every unit not yet moved; on a failure rolls back (or leaves it, as asked). */
+  async forward(): Promise<RolloutResult> {
+    const i = this.intent;
+    const to = i.to as number;
+    i.phase = "restarting";
+    for (const unit of i.units) {
+      if (i.moved.includes(unit)) continue;
+      const problem = await this.restart(unit, to);
+      if (problem !== undefined) {
+        if (!i.rollback) {
+          dropIntent(this.l, i.name);
+          await this.audit(
+            "rollout",
+            "error",
+            { version: to, failed: unit, rollback: "no" },
+            "UNIT_UNHEALTHY",
+          );
+          return {
+            name: i.name,
+            outcome: "left-failed",
+            current: to,
+            restarted: [...i.moved],
+            failed: { unit, reason: problem },
+          };
+        }
+        i.moved.push(unit); // it was restarted onto the new version: it goes back too
+        const back = await this.backward();
+        return { ...back, failed: { unit, reason: problem } };
+      }
+      i.moved.push(unit);
+      i.current = null;
+      this.save();
+    }
+    dropIntent(this.l, i.name);
+    await this.audit("rollout", "ok", { version: to, units: i.units.length });
+    return { name: i.name, outcome: "done", current: to, restarted: [...i.moved] };
+  }
+
+  /** Makes `from` current again and restarts the units that were moved. */
+  async backward(): Promise<RolloutResult> {
+    const i = this.intent;
+    if (i.from === 0) {
+      // A credential keyhold kept no history of (made by hand): there is no version to go back to.
+      dropIntent(this.l, i.name);
+      const to = i.to ?? 0;
+      await this.audit("rollout", "error", { version: to, rolledBack: "no" }, "UNIT_UNHEALTHY");
+      this.options.report(`${i.name} had no earlier version keyhold kept: it stays version ${to}`);
+      return { name: i.name, outcome: "left-failed", current: to, restarted: [...i.moved] };
+    }
+    i.phase = "rolling-back";
+    this.save();
+    if (readMeta(this.l, i.name)?.current !== i.from) {
+      this.options.report(`making version ${i.from} of ${i.name} current again`);
+      await this.store.rollback(i.name, i.from);
+    }
+    const still: string[] = [];
+    for (const unit of [...i.moved]) {
+      const problem = await this.restart(unit, i.from);
+      if (problem !== undefined) still.push(unit);
+    }
+    dropIntent(this.l, i.name);
+    await this.audit(
+      "rollout",
+      "error",
+      { version: i.from, rolledBack: "yes", unhealthy: still.length },
+      "UNIT_UNHEALTHY",
+    );
+    this.options.report(
+      still.length === 0
+        ? `rolled back: ${i.name} is version ${i.from} again and every unit that was moved is healthy on it`
+        : `rolled back to version ${i.from}, but still unhealthy: ${still.join(", ")}`,
+    );
+    return { name: i.name, outcome: "rolled-back", current: i.from, restarted: [...i.moved] };
+  }
+}
+
+/** Restart, then the unit must be active and stay the same invocation for the settle time. */
+async function restartAndSettle(unit: string, o: RolloutOptions): Promise<string | undefined> {
+  // A unit that failed before (its automatic restarts with a refused value, say) may have hit its
+  // start limit: systemd would then refuse the restart that puts it right.
+  await resetFailed(unit);
+  const r = await restartUnit(unit, o.timeoutMs);
+  if (!r.ok) return `its start failed${r.message ? `: ${r.message}` : ""}`;
+  const first = (await showUnits([unit])).get(unit);
+  if (first === undefined || first.activeState !== "active")
+    return `it is ${first?.activeState ?? "unknown"} (${first?.subState ?? "?"}) after its start`;
+  const until = Date.now() + o.settleMs;
+  while (Date.now() < until) {
+    await sleep(Math.min(250, Math.max(1, until - Date.now())));
+    const now = (await showUnits([unit])).get(unit);
+    if (now === undefined || now.activeState !== "active" || now.invocationId !== first.invocationId)
+      return `it did not stay active for ${o.settleMs / 1000} s (now ${now?.activeState ?? "unknown"}/${now?.subState ?? "?"})`;
+  }
+  return undefined;
+}
+
+/** Takes the per-credential rollout lock; another keyhold in the middle of one is an error. */
+async function lockRollout(l: StoreLayout, name: string) {
+  mkdirSync(rolloutDir(l), { recursive: true, mode: 0o700 });
+  try {
+    return await acquireLock(lockPath(l, name), 2_000);
+  } catch (err) {
+    if (isKeyholdError(err, "LOCK_TIMEOUT"))
+      throw new KeyholdError(
+        "ROLLOUT_IN_PROGRESS",
+        `another keyhold is rotating ${name} and restarting its units`,
+        {
+          hint: "wait for it to finish",
+        },
+      );
+    throw err;
+  }
+}
+
+/** Finishes a rollout a killed keyhold left; the lock is held. */
+async function finish(
+  store: CredentialStore,
+  intent: RolloutIntent,
+  options: RolloutOptions,
+): Promise<RolloutResult> {
+  options.report(`keyhold: ${describeIntent(intent)}; finishing it`);
+  const l = store.layout;
+  const current = readMeta(l, intent.name)?.current;
+  const run = new Rollout(store, intent, { ...options, rollback: intent.rollback });
+  if (intent.phase === "writing") {
+    if (current === undefined || current === intent.from) {
+      dropIntent(l, intent.name);
+      options.report(
+        `the new version never became current: ${intent.name} is still version ${intent.from}, no unit was restarted`,
+      );
+      return { name: intent.name, outcome: "forgotten", current: intent.from, restarted: [] };
+    }
+    intent.to = current;
+  }
+  if (intent.phase === "rolling-back") {
+    // The unit being restarted may be half-way: it goes back too.
+    if (intent.current && !intent.moved.includes(intent.current)) intent.moved.push(intent.current);
+    return run.backward();
+  }
+  // restarting: the unit being restarted is restarted again (a restart is idempotent).
+  return run.forward();
+}
+
+/**
+ * `rotate NAME --restart`: finishes what an earlier one left, writes the new version through
+ * CredentialStore.rotate, then moves the running units that load it one at a time.
+ */
+export async function rotateAndRestart(
+  store: CredentialStore,
+  name: string,
+  value: ValueSource,
+  options: RolloutOptions & { notAfter?: string },
+): Promise<{ version: VersionMeta | undefined; result: RolloutResult; resumed?: RolloutResult }> {
+  assertCredentialName(name);
+  const l = store.layout;
+  const lock = await lockRollout(l, name);
+  try {
+    let resumed: RolloutResult | undefined;
+    const left = parseIntent(readBoundedFile(intentFile(l, name), INTENT_MAX));
+    if (left !== undefined) resumed = await finish(store, left, options);
+    const from = readMeta(l, name)?.current ?? 0;
+    const { users } = await findCredentialUsers(l);
+    const units = [...new Set((users.get(name) ?? []).filter((u) => u.running).map((u) => u.unit))];
+    const intent: RolloutIntent = {
+      v: 1,
+      name,
+      from,
+      to: null,
+      phase: "writing",
+      units,
+      moved: [],
+      current: null,
+      rollback: options.rollback,
+      owner: processTag(),
+      started: new Date().toISOString(),
+    };
+    const run = new Rollout(store, intent, options);
+    run.save();
+    let version: VersionMeta;
+    try {
+      version = await store.rotate(
+        name,
+        value,
+        options.notAfter === undefined ? {} : { notAfter: options.notAfter },
+      );
+    } catch (err) {
+      dropIntent(l, name);
+      throw err;
+    }
+    intent.to = version.version;
+    intent.phase = "restarting";
+    run.save();
+    if (units.length === 0) options.report(`no running unit loads ${name}: nothing to restart`);
+    const result = await run.forward();
+    return { version, result, ...(resumed ? { resumed } : {}) };
+  } finally {
+    lock.release();
+  }
+}
+
+/** `doctor --fix`: finishes every rollout a killed keyhold left. */
+export async function finishInterrupted(
+  store: CredentialStore,
+  options: RolloutOptions,
+): Promise<RolloutResult[]> {
+  const out: RolloutResult[] = [];
+  for (const intent of interruptedRollouts(store.layout)) {
+    const lock = await lockRollout(store.layout, intent.name);
+    try {
+      const again = parseIntent(readBoundedFile(intentFile(store.layout, intent.name), INTENT_MAX));
+      if (again) out.push(await finish(store, again, options));
+    } finally {
+      lock.release();
+    }
+  }
+  return out;
+}
