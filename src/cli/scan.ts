@@ -1,12 +1,16 @@
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
+import { openStateAuditLog } from "../audit/index.js";
+import { decryptStored, resolveLayout } from "../credstore/index.js";
 import { stateDirectory, VERSION } from "../defaults.js";
 import { readProtectedFile } from "../load/index.js";
 import { printable } from "../secret/printable.js";
 import {
+  addRefs,
   DEFAULT_MAX_SIZE,
   EMPTY_POLICY,
+  knownValueOf,
   installHook,
   installPreReceiveHook,
   type KnownValueSet,
@@ -64,6 +68,8 @@ Noise control: ${POLICY_FILE} at the repository root (allow.paths, allow.rules, 
 findings; --update-baseline accepts all current findings), a 'keyhold:allow' comment on the
 line. Lock files and binary files are skipped; minified bundles are scanned like any text.
 
+  --value-of NAME  incident view: every commit, path and ref where credential NAME's exact value
+                   is (raw or encoded), without printing it: keyhold scan --history --value-of NAME
   --replacements   print git filter-repo --replace-text lines for the findings (to a pipe only):
                    git filter-repo --replace-text <(keyhold scan --history --replacements)`;
 
@@ -118,6 +124,11 @@ const SCAN_OPTIONS = {
   "pre-receive": {
     type: "boolean",
     description: "git's pre-receive hook: scan what the push on stdin adds (a bare repository)",
+  },
+  "value-of": {
+    type: "string",
+    arg: "NAME",
+    description: "with --history or --range: where credential NAME's exact value is (root; the value is never printed)",
   },
   "commit-message": {
     type: "string",
@@ -215,8 +226,18 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   if (values["pre-receive"] && values["update-baseline"])
     throw usageError("--update-baseline needs a tree or history scan, not a push");
 
+  const valueOf = values["value-of"];
+  if (valueOf !== undefined && !(values.history || range || since))
+    throw usageError("--value-of needs --history, --range or --since");
+  if (valueOf !== undefined && (values["update-baseline"] || values.replacements))
+    throw usageError("--value-of cannot be combined with --update-baseline or --replacements");
   const state = stateDirectory(io.env, values.state);
-  const { known } = values["no-known-values"] ? { known: undefined } : await knownValues(io, state, false);
+  const { known } =
+    valueOf !== undefined
+      ? { known: await credentialValue(io, valueOf, values.state) }
+      : values["no-known-values"]
+        ? { known: undefined }
+        : await knownValues(io, state, false);
 
   const messageFile = values["commit-message"];
   const mode = fromStdin
@@ -251,7 +272,8 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
 
   const options: ScanOptions = {
     maxSize,
-    policy,
+    // The incident view looks for the one value everywhere: no pattern rules, no allowlist or baseline.
+    ...(valueOf !== undefined ? { rules: [], policy: EMPTY_POLICY } : { policy }),
     env: io.env,
     ...(known ? { known } : {}),
     ...(progress ? { progress } : {}),
@@ -276,6 +298,7 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   } finally {
     known?.dispose();
   }
+  if (valueOf !== undefined && result.leaks) await addRefs(result.leaks, { cwd: result.root, env: io.env });
   warnAboutGaps(io, result);
   const failed = unreadableFiles(io, result);
 
@@ -296,6 +319,32 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   else io.stdout.write(renderText(result));
   if (failed) return EXIT_USAGE;
   return result.findings.length > 0 ? EXIT_FINDINGS : EXIT_OK;
+}
+
+/**
+ * The one credential `--value-of` looks for, as a known-value set under a key made for this scan
+ * (src/scan/value-of.ts). The value is decrypted from the credstore (root), held only while the
+ * set is built, and never printed; the read is audited like `keyhold get`.
+ */
+async function credentialValue(io: CliIo, name: string, stateOption: string | undefined): Promise<KnownValueSet> {
+  const l = resolveLayout({ env: io.env, ...(stateOption === undefined ? {} : { state: stateOption }) });
+  const log = await openStateAuditLog(l.state, l.creds);
+  await log.ensureWritable();
+  try {
+    const value = await decryptStored(l, name);
+    try {
+      const known = knownValueOf(name, value);
+      await log.append({ op: "scan.value-of", name, result: "ok" });
+      return known;
+    } finally {
+      value.dispose();
+    }
+  } catch (err) {
+    await log
+      .append({ op: "scan.value-of", name, result: "error", code: isSecretError(err) ? err.code : "INTERNAL" })
+      .catch(() => undefined);
+    throw err;
+  }
 }
 
 /**

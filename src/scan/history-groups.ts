@@ -52,6 +52,8 @@ export interface LeakPlace {
   versions: number;
   /** Indices into the result's `findings`. */
   occurrences: number[];
+  /** `--value-of` only: the refs whose history holds the introducing commit. */
+  refs?: string[];
 }
 
 export interface Leak {

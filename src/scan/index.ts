@@ -56,3 +56,4 @@ export {
   type TreeOptions,
 } from "./scanner.js";
 export { DEFAULT_MAX_SIZE, type SkipReason } from "./skip.js";
+export { addRefs, knownValueOf } from "./value-of.js";

@@ -82,6 +82,7 @@ function placeLine(p: LeakPlace, findings: readonly Finding[]): string {
     else parts.push("not in HEAD");
   }
   parts.push(`${p.versions} version${p.versions === 1 ? "" : "s"}`);
+  if (p.refs) parts.push(p.refs.length === 0 ? "in no ref" : `in ${p.refs.join(", ")}`);
   return `  - ${parts.join("; ")}`;
 }
 
