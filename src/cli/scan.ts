@@ -226,15 +226,15 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   if (values["pre-receive"] && values["update-baseline"])
     throw usageError("--update-baseline needs a tree or history scan, not a push");
 
-  const valueOf = values["value-of"];
-  if (valueOf !== undefined && !(values.history || range || since))
+  const valueOfName = values["value-of"];
+  if (valueOfName !== undefined && !(values.history || range || since))
     throw usageError("--value-of needs --history, --range or --since");
-  if (valueOf !== undefined && (values["update-baseline"] || values.replacements))
+  if (valueOfName !== undefined && (values["update-baseline"] || values.replacements))
     throw usageError("--value-of cannot be combined with --update-baseline or --replacements");
   const state = stateDirectory(io.env, values.state);
   const { known } =
-    valueOf !== undefined
-      ? { known: await credentialValue(io, valueOf, values.state) }
+    valueOfName !== undefined
+      ? { known: await credentialValue(io, valueOfName, values.state) }
       : values["no-known-values"]
         ? { known: undefined }
         : await knownValues(io, state, false);
@@ -273,7 +273,7 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   const options: ScanOptions = {
     maxSize,
     // The incident view looks for the one value everywhere: no pattern rules, no allowlist or baseline.
-    ...(valueOf !== undefined ? { rules: [], policy: EMPTY_POLICY } : { policy }),
+    ...(valueOfName !== undefined ? { rules: [], policy: EMPTY_POLICY } : { policy }),
     env: io.env,
     ...(known ? { known } : {}),
     ...(progress ? { progress } : {}),
@@ -298,7 +298,7 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   } finally {
     known?.dispose();
   }
-  if (valueOf !== undefined && result.leaks) await addRefs(result.leaks, { cwd: result.root, env: io.env });
+  if (valueOfName !== undefined && result.leaks) await addRefs(result.leaks, { cwd: result.root, env: io.env });
   warnAboutGaps(io, result);
   const failed = unreadableFiles(io, result);
 
