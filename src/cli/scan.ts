@@ -1,15 +1,27 @@
-import { existsSync, statSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
+import { openStateAuditLog } from "../audit/index.js";
+import { decryptStored, resolveLayout } from "../credstore/index.js";
 import { stateDirectory, VERSION } from "../defaults.js";
 import { readProtectedFile } from "../load/index.js";
 import { printable } from "../secret/printable.js";
 import {
+  addRefs,
   DEFAULT_MAX_SIZE,
+  EMPTY_POLICY,
+  knownValueOf,
   installHook,
+  installPreReceiveHook,
   type KnownValueSet,
   loadPolicy,
   openFingerprintIndex,
+  parseRange,
+  parseRefUpdates,
+  parseSince,
   POLICY_FILE,
+  readCommittedFile,
+  renderGitlab,
   renderJson,
   renderReplacements,
   renderSarif,
@@ -20,8 +32,12 @@ import {
   scanCommitMessage,
   scanInput,
   scanHistory,
+  scanPush,
+  scanRange,
+  scanSince,
   scanStaged,
   scanTree,
+  type ScanPolicy,
   terminalProgress,
   withIgnoreFiles,
   workTreeTop,
@@ -32,23 +48,29 @@ import { defineCommand, type OptionTable, type RunContext } from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, usageError, writeLine } from "./io.js";
 
 const SCAN_SYNOPSIS =
-  "scan [PATH | -] [--staged | --history | --commit-message FILE] [--all-files] [--json | --sarif] [--baseline FILE] [--update-baseline] [--no-known-values] [--state DIR] [--max-size BYTES] [--replacements]";
+  "scan [PATH | -] [--staged | --history | --range BASE..HEAD | --since DATE | --pre-receive | --commit-message FILE] [--all-files] [--json | --sarif | --gitlab] [--baseline FILE] [--update-baseline] [--no-known-values] [--state DIR] [--max-size BYTES] [--replacements]";
 
 const SCAN_HELP = `Finds credentials in a working tree (what git would commit; --all-files adds ignored
 files), in the staged changes (--staged, for pre-commit), in every blob and every commit and
-tag message of every ref (--history), in a commit message (--commit-message FILE, for the
+tag message of every ref (--history; findings grouped into one leak per value, with every
+place it was), in what a range of commits added (--range BASE..HEAD, or --since DATE: for
+merge-request pipelines and pre-push hooks), in what a push adds (--pre-receive, git's
+server-side hook), in a commit message (--commit-message FILE, for the
 commit-msg hook), or in standard input (PATH '-': \`git diff | keyhold scan -\`, lines counted
 in the input, up to --max-size bytes). Besides 40+ well-known key formats and high-entropy assignments, it finds the exact
 values keyhold stores (credstore and vault), raw or base64/hex/URL-encoded, through keyed
 fingerprints: nothing is decrypted but the scan key.
 
-Output: text (default), --json, or --sarif (SARIF 2.1.0). Matches are always masked.
+Output: text (default), --json, --sarif (SARIF 2.1.0) or --gitlab (GitLab's secret-detection
+report). Matches are always masked.
 Exit: 0 clean, 3 findings, 2 usage or fatal error or a file that could not be read.
 
 Noise control: ${POLICY_FILE} at the repository root (allow.paths, allow.rules, accepted
 findings; --update-baseline accepts all current findings), a 'keyhold:allow' comment on the
 line. Lock files and binary files are skipped; minified bundles are scanned like any text.
 
+  --value-of NAME  incident view: every commit, path and ref where credential NAME's exact value
+                   is (raw or encoded), without printing it: keyhold scan --history --value-of NAME
   --replacements   print git filter-repo --replace-text lines for the findings (to a pipe only):
                    git filter-repo --replace-text <(keyhold scan --history --replacements)`;
 
@@ -90,6 +112,25 @@ const SCAN_OPTIONS = {
     type: "boolean",
     description: "scan every blob and every commit and tag message of every ref",
   },
+  range: {
+    type: "string",
+    arg: "BASE..HEAD",
+    description: "scan only what the commits from BASE to HEAD added (blobs and messages)",
+  },
+  since: {
+    type: "string",
+    arg: "DATE",
+    description: "scan only what commits since DATE (ISO 8601) added, on every ref",
+  },
+  "pre-receive": {
+    type: "boolean",
+    description: "git's pre-receive hook: scan what the push on stdin adds (a bare repository)",
+  },
+  "value-of": {
+    type: "string",
+    arg: "NAME",
+    description: "with --history or --range: where credential NAME's exact value is (root; the value is never printed)",
+  },
   "commit-message": {
     type: "string",
     arg: "FILE",
@@ -99,6 +140,7 @@ const SCAN_OPTIONS = {
   "all-files": { type: "boolean", description: "tree scan: also the files git ignores" },
   json: { type: "boolean", description: "print JSON" },
   sarif: { type: "boolean", description: "print SARIF 2.1.0" },
+  gitlab: { type: "boolean", description: "print GitLab's secret-detection report (gl-secret-detection-report.json)" },
   baseline: {
     type: "string",
     arg: "FILE",
@@ -136,11 +178,25 @@ export const scan = defineCommand({
 async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_OPTIONS>): Promise<number> {
   if (positionals.length > 1)
     throw usageError(`unexpected argument: ${positionals[1]}`, `usage: keyhold ${SCAN_SYNOPSIS}`);
-  const modes = [values.staged, values.history, values["commit-message"] !== undefined].filter(Boolean);
-  if (modes.length > 1) throw usageError("--staged, --history and --commit-message cannot be combined");
+  const modes = [
+    values.staged,
+    values.history,
+    values["commit-message"] !== undefined,
+    values.range !== undefined,
+    values.since !== undefined,
+    values["pre-receive"],
+  ].filter(Boolean);
+  if (modes.length > 1)
+    throw usageError("--staged, --history, --range, --since, --pre-receive and --commit-message cannot be combined");
   if (values["commit-message"] !== undefined && positionals.length > 0)
     throw usageError("--commit-message takes the message file, not a PATH");
-  if (values.json && values.sarif) throw usageError("--json and --sarif cannot be combined");
+  if (values["pre-receive"] && positionals.length > 0)
+    throw usageError("--pre-receive scans the repository git runs the hook in, not a PATH");
+  if ([values.json, values.sarif, values.gitlab].filter(Boolean).length > 1)
+    throw usageError("--json, --sarif and --gitlab cannot be combined");
+  // Checked before anything reaches git: a range or date is handed to it.
+  const range = values.range === undefined ? undefined : parseRange(values.range);
+  const since = values.since === undefined ? undefined : parseSince(values.since);
   if (values["all-files"] && modes.length > 0) throw usageError("--all-files applies to a tree scan only");
   let maxSize = DEFAULT_MAX_SIZE;
   if (values["max-size"] !== undefined) {
@@ -159,23 +215,39 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   }
   const fromStdin = positionals[0] === "-";
   if (fromStdin && modes.length > 0)
-    throw usageError("- (standard input) cannot be combined with --staged, --history or --commit-message");
+    throw usageError("- (standard input) cannot be combined with --staged, --history, --range, --since, --pre-receive or --commit-message");
   if (fromStdin && values["all-files"]) throw usageError("--all-files applies to a tree scan only");
   if (fromStdin && values["update-baseline"])
     throw usageError("--update-baseline needs a tree or history scan, not standard input");
   const dir = fromStdin ? "." : (positionals[0] ?? ".");
   if (!existsSync(dir)) throw new SecretError("FILE_NOT_FOUND", `no such file or directory: ${dir}`);
-  if ((values.staged || values.history) && statSync(dir).isFile()) {
-    throw usageError("--staged and --history take a directory in a repository, not a file");
+  if ((values.staged || values.history || range || since) && statSync(dir).isFile()) {
+    throw usageError("--staged, --history, --range and --since take a directory in a repository, not a file");
   }
+  if (values["pre-receive"] && values["update-baseline"])
+    throw usageError("--update-baseline needs a tree or history scan, not a push");
 
+  const valueOfName = values["value-of"];
+  if (valueOfName !== undefined && !(values.history || range || since))
+    throw usageError("--value-of needs --history, --range or --since");
+  if (valueOfName !== undefined && (values["update-baseline"] || values.replacements))
+    throw usageError("--value-of cannot be combined with --update-baseline or --replacements");
   const state = stateDirectory(io.env, values.state);
-  const { known } = values["no-known-values"] ? { known: undefined } : await knownValues(io, state, false);
+  const { known } =
+    valueOfName !== undefined
+      ? { known: await credentialValue(io, valueOfName, values.state) }
+      : values["no-known-values"]
+        ? { known: undefined }
+        : await knownValues(io, state, false);
 
   const messageFile = values["commit-message"];
   const mode = fromStdin
     ? "stdin"
-    : values.history
+    : values["pre-receive"]
+      ? "push"
+      : range || since
+        ? "range"
+        : values.history
       ? "history"
       : values.staged
         ? "staged"
@@ -190,18 +262,24 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
         mode === "tree" ? "files" : mode === "message" || mode === "stdin" ? "messages" : "blobs",
       );
 
-  // The policy file sits at the repository top (or in the scanned directory outside git).
-  const root = await policyRoot(dir, io.env);
+  // The policy file sits at the repository top (or in the scanned directory outside git); a
+  // push is judged by the one the server's HEAD has (see pushPolicy).
+  const root = mode === "push" ? resolve(dir) : await policyRoot(dir, io.env);
   const policyPath = values.baseline ?? join(root, POLICY_FILE);
-  // A .gitleaksignore and .secretlintignore at the top count unless --baseline says the repository's own policy is not the one to use.
+  // The pre-receive hook judges a push by the policy of the server's HEAD before it (so a push cannot
+  // accept its own key); elsewhere a .gitleaksignore and .secretlintignore at the top count unless
+  // --baseline says the repository's own policy is not the one to use.
   const policy =
-    values.baseline === undefined
-      ? withIgnoreFiles(loadPolicy(policyPath, false), root)
-      : loadPolicy(policyPath, true);
+    mode === "push" && values.baseline === undefined
+      ? await pushPolicy(root, io.env)
+      : values.baseline === undefined
+        ? withIgnoreFiles(loadPolicy(policyPath, false), root)
+        : loadPolicy(policyPath, true);
 
   const options: ScanOptions = {
     maxSize,
-    policy,
+    // The incident view looks for the one value everywhere: no pattern rules, no allowlist or baseline.
+    ...(valueOfName !== undefined ? { rules: [], policy: EMPTY_POLICY } : { policy }),
     env: io.env,
     ...(known ? { known } : {}),
     ...(progress ? { progress } : {}),
@@ -212,7 +290,13 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
       ? scanInput(await readInput(io, maxSize), root, options)
       : messageFile !== undefined
         ? scanCommitMessage(readMessage(messageFile, maxSize), root, options)
-        : mode === "history"
+        : mode === "push"
+          ? await scanPush(root, parseRefUpdates(await readInput(io, maxSize)), options)
+          : range
+            ? await scanRange(dir, range, options)
+            : since
+              ? await scanSince(dir, since, options)
+              : mode === "history"
           ? await scanHistory(dir, options)
           : mode === "staged"
             ? await scanStaged(dir, options)
@@ -220,6 +304,7 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   } finally {
     known?.dispose();
   }
+  if (valueOfName !== undefined && result.leaks) await addRefs(result.leaks, { cwd: result.root, env: io.env });
   warnAboutGaps(io, result);
   const failed = unreadableFiles(io, result);
 
@@ -236,9 +321,55 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   else if (values.json)
     io.stdout.write(renderJson(result, { enabled: known !== undefined, values: known?.size ?? 0 }));
   else if (values.sarif) io.stdout.write(renderSarif(result, VERSION));
+  else if (values.gitlab) io.stdout.write(renderGitlab(result, VERSION));
   else io.stdout.write(renderText(result));
   if (failed) return EXIT_USAGE;
   return result.findings.length > 0 ? EXIT_FINDINGS : EXIT_OK;
+}
+
+/**
+ * The one credential `--value-of` looks for, as a known-value set under a key made for this scan
+ * (src/scan/value-of.ts). The value is decrypted from the credstore (root), held only while the
+ * set is built, and never printed; the read is audited like `keyhold get`.
+ */
+async function credentialValue(io: CliIo, name: string, stateOption: string | undefined): Promise<KnownValueSet> {
+  const l = resolveLayout({ env: io.env, ...(stateOption === undefined ? {} : { state: stateOption }) });
+  const log = await openStateAuditLog(l.state, l.creds);
+  await log.ensureWritable();
+  try {
+    const value = await decryptStored(l, name);
+    try {
+      const known = knownValueOf(name, value);
+      await log.append({ op: "scan.value-of", name, result: "ok" });
+      return known;
+    } finally {
+      value.dispose();
+    }
+  } catch (err) {
+    await log
+      .append({ op: "scan.value-of", name, result: "error", code: isSecretError(err) ? err.code : "INTERNAL" })
+      .catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * The policy a push is judged by: `.keyhold-scan.json` in the tree of the server's HEAD, as it
+ * was before the push (pre-receive runs before any ref moves), so a push cannot allowlist or
+ * accept its own key. Read through git (the bare repository has no work tree) into a private
+ * temporary file that loadPolicy checks like any other.
+ */
+async function pushPolicy(root: string, env: NodeJS.ProcessEnv): Promise<ScanPolicy> {
+  const text = await readCommittedFile({ cwd: root, env }, POLICY_FILE, 16 * 1024 * 1024);
+  if (text === undefined) return EMPTY_POLICY;
+  const dir = mkdtempSync(join(tmpdir(), "keyhold-policy-"));
+  try {
+    const path = join(dir, POLICY_FILE);
+    writeFileSync(path, text, { mode: 0o600 });
+    return loadPolicy(path, true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -306,7 +437,7 @@ async function policyRoot(dir: string, env: NodeJS.ProcessEnv): Promise<string> 
   return top ?? base;
 }
 
-const HOOK_SYNOPSIS = "hook install [PATH] [--force]";
+const HOOK_SYNOPSIS = "hook install [PATH] [--pre-receive] [--force]";
 
 /** The command line that runs this keyhold: node plus bin/keyhold.js, or `keyhold` from PATH. */
 function selfInvocation(): string[] {
@@ -317,12 +448,16 @@ function selfInvocation(): string[] {
 
 const HOOK_OPTIONS = {
   force: { type: "boolean", description: "replace hooks keyhold did not write" },
+  "pre-receive": {
+    type: "boolean",
+    description: "install the server-side pre-receive hook into the bare repository PATH",
+  },
 } as const satisfies OptionTable;
 
 export const hook = defineCommand({
   name: "hook",
   synopsis: HOOK_SYNOPSIS,
-  help: "Installs git's pre-commit hook ('keyhold scan --staged') and commit-msg hook ('keyhold scan\n--commit-message'): a commit whose staged changes or message hold a credential is blocked.\nFor the pre-commit framework, use the 'keyhold-scan' hook of .pre-commit-hooks.yaml.",
+  help: "Installs git's pre-commit hook ('keyhold scan --staged') and commit-msg hook ('keyhold scan\n--commit-message'): a commit whose staged changes or message hold a credential is blocked.\nFor the pre-commit framework, use the 'keyhold-scan' hook of .pre-commit-hooks.yaml.\nWith --pre-receive, installs the pre-receive hook into a bare repository on a git server\n('keyhold scan --pre-receive'): a push that adds a credential is refused.",
   store: false,
   options: HOOK_OPTIONS,
   completePositionals: ["install"],
@@ -338,6 +473,15 @@ async function hookCommand({ values, positionals, io }: RunContext<typeof HOOK_O
     );
   if (extra !== undefined)
     throw usageError(`unexpected argument: ${extra}`, `usage: keyhold ${HOOK_SYNOPSIS}`);
+  if (values["pre-receive"]) {
+    const path = await installPreReceiveHook(dir ?? ".", {
+      keyhold: selfInvocation(),
+      force: values.force === true,
+      env: io.env,
+    });
+    writeLine(io.stdout, `keyhold: installed ${path}: pushes are scanned with 'keyhold scan --pre-receive'`);
+    return EXIT_OK;
+  }
   const [preCommit, commitMsg] = await installHook(dir ?? ".", {
     keyhold: selfInvocation(),
     force: values.force === true,

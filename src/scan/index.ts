@@ -15,7 +15,7 @@ export { type Detection, detect, INLINE_IGNORE, KNOWN_VALUE_RULE } from "./detec
 export { exposeFindingMatch, type Finding, maskMatch, type Remediation } from "./finding.js";
 export { workTreeTop } from "./git.js";
 export { displayPath, findingPathBytes, pathText } from "./path.js";
-export { HOOK_MARKER, type HookInstallOptions, installHook, renderHook } from "./hook.js";
+export { HOOK_MARKER, type HookInstallOptions, installHook, installPreReceiveHook, renderHook } from "./hook.js";
 export {
   GITLEAKS_IGNORE,
   type GitleaksEntry,
@@ -36,7 +36,8 @@ export {
   writeBaseline,
 } from "./policy.js";
 export { NO_PROGRESS, type ScanProgress, terminalProgress } from "./progress.js";
-export { renderJson, renderReplacements, renderSarif, renderText } from "./report.js";
+export { renderGitlab, renderJson, renderReplacements, renderSarif, renderText } from "./report.js";
+export { groupLeaks, type Leak, type LeakCommit, type LeakPlace } from "./history-groups.js";
 export { defineRule, entropyOf, type Rule } from "./rule.js";
 export { PATTERN_RULES } from "./rules/index.js";
 export {
@@ -50,8 +51,18 @@ export {
   scanInput,
   STDIN_NAME,
   scanHistory,
+  parseRange,
+  parseRefUpdates,
+  parseSince,
+  type RangeSpec,
+  type RefUpdate,
+  readCommittedFile,
+  scanPush,
+  scanRange,
+  scanSince,
   scanStaged,
   scanTree,
   type TreeOptions,
 } from "./scanner.js";
 export { DEFAULT_MAX_SIZE, type SkipReason } from "./skip.js";
+export { addRefs, knownValueOf } from "./value-of.js";

@@ -176,7 +176,7 @@ describe("keyhold scan (CLI)", () => {
     assert.equal(both.code, 2);
     assert.match(
       both.stderr,
-      /^keyhold: --staged, --history and --commit-message cannot be combined \[USAGE\]$/m,
+      /^keyhold: --staged, --history, --range, --since, --pre-receive and --commit-message cannot be combined \[USAGE\]$/m,
     );
     const unknown = keyhold(["scan", "--frobnicate"], { cwd: repo, env });
     assert.equal(unknown.code, 2);

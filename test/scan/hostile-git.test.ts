@@ -134,6 +134,24 @@ describe("keyhold scan on a hostile repository", () => {
     assert.match(r.stdout, /^app\.py:1:\d+: github-token/m);
   });
 
+  it("a range scan runs none of the repository's programs and a replace ref does not hide the range's key", () => {
+    const repo = repository();
+    const [monitor, monitorRan] = trap("range-fsmonitor");
+    const [ssh, sshRan] = trap("range-ssh");
+    git(repo, ["config", "core.fsmonitor", monitor]);
+    git(repo, ["config", "core.sshCommand", ssh]);
+    writeFileSync(join(repo, "app.py"), `TOKEN = "${githubToken}"\n`);
+    git(repo, ["-c", "core.fsmonitor=false", "add", "app.py"]);
+    git(repo, ["-c", "core.fsmonitor=false", "commit", "-qm", "leak"]);
+    const leaked = git(repo, ["rev-parse", "HEAD:app.py"]).trim();
+    const clean = git(repo, ["hash-object", "-w", "--stdin"], "TOKEN = None\n").trim();
+    git(repo, ["replace", leaked, clean]);
+    const r = keyhold(["--range", "HEAD~1..HEAD"], { cwd: repo, env });
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, /^app\.py:1:\d+: github-token/m);
+    assert.ok(!existsSync(monitorRan) && !existsSync(sshRan), "a range scan ran the repository's programs");
+  });
+
   it("L5: a history scan of a shallow clone says that history is incomplete", () => {
     const origin = repository();
     writeFileSync(join(origin, "later.txt"), "later\n");

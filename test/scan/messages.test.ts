@@ -110,6 +110,21 @@ describe("commit and tag messages (--history)", () => {
     assert.equal(result.locations[0].physicalLocation.artifactLocation.uri, `.git/commit/${commit}/message`);
   });
 
+  it("finds a key in the message of a commit no ref points at (an older commit of a branch)", () => {
+    // rev-list --objects --filter=object:type=blob lists only the commits the refs name, so
+    // this message was never read before every commit came from git log.
+    const dir = initRepository(join(scratch.root, "older"));
+    git(dir, ["commit", "-q", "--allow-empty", "-F", "-"], `wip\n\ntoken ${githubToken}\n`);
+    const older = git(dir, ["rev-parse", "HEAD"]).trim();
+    git(dir, ["commit", "-q", "--allow-empty", "-m", "later"]);
+    const json = JSON.parse(keyhold(["--history", "--json"], dir, scratch.env).stdout);
+    assert.deepEqual(
+      (json.findings as JsonFinding[]).map((f) => [f.message, f.commit, f.rule]),
+      [["commit", older, "github-token"]],
+    );
+    assert.equal(json.stats.messages, 3);
+  });
+
   it("a message over --max-size is skipped as too-large, and said so", () => {
     const r = keyhold(["--history", "--max-size", "40", "--json"], repo, scratch.env);
     const out = JSON.parse(r.stdout);
