@@ -1,23 +1,19 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
-import { inspect } from "node:util";
 import { SecretError } from "./errors.js";
+import { RedactedBytes } from "./redacted-bytes.js";
 import { Secret } from "./secret.js";
 import { wipe } from "./wipe.js";
 
 export const SECRET_KEY_BYTES = 32;
-const REDACTED = "[REDACTED]";
 const HEX_KEY = /^[0-9a-fA-F]{64}$/;
 
 /**
  * A 32-byte symmetric key. Same discipline as `Secret`: redacted everywhere, one way out
  * (`exposeBytes()`), wiped by `dispose()`.
  */
-export class SecretKey {
-  readonly #bytes: Buffer;
-  #disposed = false;
-
+export class SecretKey extends RedactedBytes {
   private constructor(bytes: Buffer) {
-    this.#bytes = bytes;
+    super(bytes, "key");
   }
 
   static fromBytes(bytes: Uint8Array, options: { wipeSource?: boolean } = {}): SecretKey {
@@ -69,8 +65,7 @@ export class SecretKey {
   }
 
   exposeBytes(): Buffer {
-    if (this.#disposed) throw new SecretError("DISPOSED", "key was disposed and can no longer be used");
-    return this.#bytes;
+    return this.live();
   }
 
   /** HMAC-SHA256 of `data` under this key. */
@@ -80,30 +75,5 @@ export class SecretKey {
 
   equals(other: SecretKey): boolean {
     return timingSafeEqual(this.exposeBytes(), other.exposeBytes());
-  }
-
-  dispose(): void {
-    wipe(this.#bytes);
-    this.#disposed = true;
-  }
-
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  toString(): string {
-    return REDACTED;
-  }
-
-  toJSON(): string {
-    return REDACTED;
-  }
-
-  [Symbol.toPrimitive](): string {
-    return REDACTED;
-  }
-
-  [inspect.custom](): string {
-    return REDACTED;
   }
 }

@@ -1,9 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { inspect } from "node:util";
-import { SecretError } from "./errors.js";
+import { RedactedBytes } from "./redacted-bytes.js";
 import { wipe } from "./wipe.js";
-
-const REDACTED = "[REDACTED]";
 
 // verify() compares HMACs of both sides under a per-process random key, so the comparison takes
 // the same time whatever the lengths of the two inputs and wherever they first differ.
@@ -25,12 +22,9 @@ function macOf(bytes: Uint8Array): Buffer {
  * the garbage collector reclaims them), copies a caller made, and bytes the kernel or a child
  * process already received. Prefer `exposeBytes()` and short-lived use where it matters.
  */
-export class Secret {
-  readonly #bytes: Buffer;
-  #disposed = false;
-
+export class Secret extends RedactedBytes {
   private constructor(bytes: Buffer) {
-    this.#bytes = bytes;
+    super(bytes, "secret");
   }
 
   /** Copies `bytes` into a buffer owned by the Secret; with `wipeSource` the input is zeroed. */
@@ -50,21 +44,17 @@ export class Secret {
   }
 
   get byteLength(): number {
-    return this.#bytes.length;
-  }
-
-  get disposed(): boolean {
-    return this.#disposed;
+    return this.live().length;
   }
 
   /** The value as UTF-8 text. The returned string cannot be wiped: keep it short-lived. */
   expose(): string {
-    return this.#live().toString("utf8");
+    return this.live().toString("utf8");
   }
 
   /** A view of the live buffer (not a copy): do not keep it past the Secret's life. */
   exposeBytes(): Buffer {
-    return this.#live();
+    return this.live();
   }
 
   /** Constant-time comparison with a candidate; a different length is just "not equal". */
@@ -75,37 +65,6 @@ export class Secret {
         : typeof candidate === "string"
           ? Buffer.from(candidate, "utf8") // compared and dropped; never kept
           : candidate;
-    return timingSafeEqual(macOf(this.#live()), macOf(other));
-  }
-
-  /** Overwrites the value with zeros. Idempotent. */
-  dispose(): void {
-    wipe(this.#bytes);
-    this.#disposed = true;
-  }
-
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  toString(): string {
-    return REDACTED;
-  }
-
-  toJSON(): string {
-    return REDACTED;
-  }
-
-  [Symbol.toPrimitive](): string {
-    return REDACTED;
-  }
-
-  [inspect.custom](): string {
-    return REDACTED;
-  }
-
-  #live(): Buffer {
-    if (this.#disposed) throw new SecretError("DISPOSED", "secret was disposed and can no longer be read");
-    return this.#bytes;
+    return timingSafeEqual(macOf(this.live()), macOf(other));
   }
 }
