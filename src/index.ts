@@ -79,3 +79,5 @@ export {
 } from "./app/vault-host.js";
 export { declareUnitNeeds, mergeUnitNeeds, type UnitNeeds } from "./app/manifests.js";
 export { resolveLayout, type StoreLayout } from "./credstore/index.js";
+// The job server as `keyhold serve` starts it: configuration, credentials, its own audit key and log.
+export { type JobServerStartOptions, type RunningJobServer, startJobServer } from "./app/jobserver.js";
