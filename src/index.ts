@@ -81,3 +81,4 @@ export { declareUnitNeeds, mergeUnitNeeds, type UnitNeeds } from "./app/manifest
 export { resolveLayout, type StoreLayout } from "./credstore/index.js";
 // The job server as `keyhold serve` starts it: configuration, credentials, its own audit key and log.
 export { type JobServerStartOptions, type RunningJobServer, startJobServer } from "./app/jobserver.js";
+export { answerVaultCredential, type VaultAnswerRequest } from "./app/vault-answer.js";
