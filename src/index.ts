@@ -82,3 +82,15 @@ export { resolveLayout, type StoreLayout } from "./credstore/index.js";
 // The job server as `keyhold serve` starts it: configuration, credentials, its own audit key and log.
 export { type JobServerStartOptions, type RunningJobServer, startJobServer } from "./app/jobserver.js";
 export { answerVaultCredential, type VaultAnswerRequest } from "./app/vault-answer.js";
+// What `keyhold unit` does besides rendering: vault secrets, the job server's audit key, installing.
+export {
+  createJobServerAuditKey,
+  declareUnitVault,
+  type InstalledUnit,
+  installUnit,
+  thisInstallation,
+  type UnitVault,
+  type UnitVaultPlace,
+  unitVaultSecrets,
+  type VaultAnswerer,
+} from "./app/units.js";
