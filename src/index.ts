@@ -94,3 +94,12 @@ export {
   unitVaultSecrets,
   type VaultAnswerer,
 } from "./app/units.js";
+export {
+  KEY_LEVELS,
+  type KeyLevel,
+  type RotationRequest,
+  rotateVaultKeys,
+  rotationTimerUnits,
+  vaultKeyStatus,
+  writeRotationTimer,
+} from "./app/vault-rotation.js";
