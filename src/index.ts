@@ -103,3 +103,9 @@ export {
   vaultKeyStatus,
   writeRotationTimer,
 } from "./app/vault-rotation.js";
+export {
+  type HostVaultVerification,
+  masterFromExport,
+  readPassphraseFile,
+  verifyHostVault,
+} from "./app/vault-host.js";
