@@ -109,3 +109,14 @@ export {
   readPassphraseFile,
   verifyHostVault,
 } from "./app/vault-host.js";
+// Values coming into this host's vault: put, a plaintext file migrated, a .env file, a Fernet store.
+export {
+  importVaultValues,
+  LEGACY_STORE_MAX,
+  migrateVaultFile,
+  putVaultSecret,
+  readDotenvFile,
+  readFernetStore,
+  readInputFile,
+  type VaultPutOptions,
+} from "./app/vault-import.js";

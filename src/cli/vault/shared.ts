@@ -6,7 +6,6 @@ import {
   withHostVault,
 } from "../../app/vault-host.js";
 import { readValue, type StoreLayout } from "../../credstore/index.js";
-import { readProtectedFile } from "../../load/index.js";
 import { KeyholdError, type Secret } from "../../secret/index.js";
 import { printable } from "../../secret/printable.js";
 import { parseRef, type Reauth, type SecretRef } from "../../vault/index.js";
@@ -33,17 +32,6 @@ export const REVEAL = { type: "boolean", description: "print even to a terminal"
 export const FILE_ARG = { type: "string", arg: "FILE", complete: "file" } as const;
 
 export const usageHint = (synopsis: string): string => `usage: keyhold ${synopsis}`;
-
-/** Legacy stores and .env files to import: large, but not without end. */
-export const LEGACY_STORE_MAX = 64 * 1024 * 1024;
-
-/**
- * A file named on the command line: a regular file (a FIFO or device would block or never end;
- * a symbolic link is refused as everywhere in keyhold) of at most `maxBytes`, any owner and mode.
- */
-export function readInputFile(path: string, maxBytes: number): Buffer {
-  return readProtectedFile(path, { permissions: "any", owners: "any", maxBytes });
-}
 
 type PassphraseValues = { "passphrase-file"?: string };
 
