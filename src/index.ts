@@ -80,7 +80,12 @@ export {
 export { declareUnitNeeds, mergeUnitNeeds, type UnitNeeds } from "./app/manifests.js";
 export { resolveLayout, type StoreLayout } from "./credstore/index.js";
 // The job server as `keyhold serve` starts it: configuration, credentials, its own audit key and log.
-export { type JobServerStartOptions, type RunningJobServer, startJobServer } from "./app/jobserver.js";
+export {
+  type JobServerStartOptions,
+  type RunningJobServer,
+  serveJobsUntilStopped,
+  startJobServer,
+} from "./app/jobserver.js";
 export { answerVaultCredential, type VaultAnswerRequest } from "./app/vault-answer.js";
 // What `keyhold unit` does besides rendering: vault secrets, the job server's audit key, installing.
 export {

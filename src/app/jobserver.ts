@@ -176,3 +176,23 @@ export async function startJobServer(options: JobServerStartOptions): Promise<Ru
     stop: () => server.stop(),
   };
 }
+
+/**
+ * Starts the job server and serves until SIGTERM or SIGINT stops it (a failure to stop is not
+ * this caller's concern: the process is ending); SIGHUP reloads. The handlers are removed on stop.
+ */
+export async function serveJobsUntilStopped(options: JobServerStartOptions): Promise<void> {
+  const running = await startJobServer(options);
+  await new Promise<void>((resolve) => {
+    const onHangup = () => void running.reload();
+    const onStop = () => {
+      process.off("SIGHUP", onHangup);
+      process.off("SIGTERM", onStop);
+      process.off("SIGINT", onStop);
+      running.stop().then(resolve, () => resolve());
+    };
+    process.on("SIGHUP", onHangup);
+    process.on("SIGTERM", onStop);
+    process.on("SIGINT", onStop);
+  });
+}

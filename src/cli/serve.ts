@@ -1,4 +1,4 @@
-import { startJobServer } from "../app/jobserver.js";
+import { serveJobsUntilStopped } from "../app/jobserver.js";
 import { defineCommand, type OptionTable, type RunContext, SOCKET_OPTION } from "./command.js";
 import { EXIT_OK, writeLine } from "./io.js";
 
@@ -36,7 +36,7 @@ export const serve = defineCommand({
 
 /** `keyhold serve`: the job server, normally started by its socket unit. Returns when stopped. */
 async function serveCommand({ values, io }: RunContext<typeof OPTIONS>): Promise<number> {
-  const running = await startJobServer({
+  await serveJobsUntilStopped({
     config: values.config,
     socket: values.socket,
     state: values.state,
@@ -44,19 +44,5 @@ async function serveCommand({ values, io }: RunContext<typeof OPTIONS>): Promise
     env: io.env,
     log: (line) => writeLine(io.stderr, `keyhold serve: ${line}`),
   });
-  return await new Promise<number>((resolve) => {
-    const onHangup = () => void running.reload();
-    const onStop = () => {
-      process.off("SIGHUP", onHangup);
-      process.off("SIGTERM", onStop);
-      process.off("SIGINT", onStop);
-      running.stop().then(
-        () => resolve(EXIT_OK),
-        () => resolve(EXIT_OK),
-      );
-    };
-    process.on("SIGHUP", onHangup);
-    process.on("SIGTERM", onStop);
-    process.on("SIGINT", onStop);
-  });
+  return EXIT_OK;
 }
