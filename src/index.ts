@@ -79,3 +79,49 @@ export {
 } from "./app/vault-host.js";
 export { declareUnitNeeds, mergeUnitNeeds, type UnitNeeds } from "./app/manifests.js";
 export { resolveLayout, type StoreLayout } from "./credstore/index.js";
+// The job server as `keyhold serve` starts it: configuration, credentials, its own audit key and log.
+export {
+  type JobServerStartOptions,
+  type RunningJobServer,
+  serveJobsUntilStopped,
+  startJobServer,
+} from "./app/jobserver.js";
+export { answerVaultCredential, type VaultAnswerRequest } from "./app/vault-answer.js";
+// What `keyhold unit` does besides rendering: vault secrets, the job server's audit key, installing.
+export {
+  createJobServerAuditKey,
+  declareUnitVault,
+  type InstalledUnit,
+  installUnit,
+  thisInstallation,
+  type UnitVault,
+  type UnitVaultPlace,
+  unitVaultSecrets,
+  type VaultAnswerer,
+} from "./app/units.js";
+export {
+  KEY_LEVELS,
+  type KeyLevel,
+  type RotationRequest,
+  rotateVaultKeys,
+  rotationTimerUnits,
+  vaultKeyStatus,
+  writeRotationTimer,
+} from "./app/vault-rotation.js";
+export {
+  type HostVaultVerification,
+  masterFromExport,
+  readPassphraseFile,
+  verifyHostVault,
+} from "./app/vault-host.js";
+// Values coming into this host's vault: put, a plaintext file migrated, a .env file, a Fernet store.
+export {
+  importVaultValues,
+  LEGACY_STORE_MAX,
+  migrateVaultFile,
+  putVaultSecret,
+  readDotenvFile,
+  readFernetStore,
+  readInputFile,
+  type VaultPutOptions,
+} from "./app/vault-import.js";

@@ -2,7 +2,8 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { type AuditLog, createAuditKey, openStateAuditLog } from "../audit/index.js";
 import { type StoreLayout, vaultConfigFile, vaultDir } from "../credstore/index.js";
 import { writeFileAtomic } from "../durable/index.js";
-import { isKeyholdError, KeyholdError, type Secret } from "../secret/index.js";
+import { readProtectedFile } from "../load/index.js";
+import { isKeyholdError, KeyholdError, Secret, wipe } from "../secret/index.js";
 import {
   FileBackend,
   initVault,
@@ -25,7 +26,8 @@ import {
  * provider chosen when the vault was made are remembered (never a secret) in the file
  * vaultConfigFile(layout) of the state directory, so opening needs nothing but the layout; the
  * vault comes with the host's audit log attached and records keyed fingerprints of the values it
- * stores for `keyhold scan`.
+ * stores for `keyhold scan`. Also what opening and joining take in (a passphrase file, a master key
+ * as `keyhold vault export-master` writes it) and verifying the store as opened.
  */
 
 export interface VaultConfig {
@@ -259,4 +261,62 @@ export async function loadVaultSecrets(
     }
     return out;
   });
+}
+
+/** The vault's passphrase from an owner-only file (one trailing newline is not part of it). */
+export function readPassphraseFile(path: string): Secret {
+  const bytes = readProtectedFile(path, { maxBytes: 4096 });
+  const text = bytes.toString("utf8").replace(/\r?\n$/, "");
+  wipe(bytes);
+  if (text.length === 0) throw new KeyholdError("EMPTY_VALUE", "the passphrase file is empty");
+  return Secret.fromString(text);
+}
+
+/**
+ * A shared vault's master key as `keyhold vault export-master` writes it (64 hex characters and a
+ * newline), for `join`; `raw` is wiped.
+ */
+export function masterFromExport(raw: Buffer): Secret {
+  const hex = raw.toString("utf8").trim();
+  wipe(raw);
+  if (!/^[0-9a-f]{64}$/i.test(hex))
+    throw new KeyholdError("INVALID_FORMAT", "the master key on stdin must be 64 hex characters");
+  return Secret.fromBytes(Buffer.from(hex, "hex"), { wipeSource: true });
+}
+
+/** Opening refuses these: a store that cannot be opened at all is a finding too, not just an error. */
+const TAMPERING = ["VAULT_TAMPERED", "VAULT_ROLLBACK", "VAULT_FORKED", "AUDIT_TAMPERED"];
+
+export interface HostVaultVerification {
+  /** What is wrong, as text (none when the store, and with `withAudit` the log, verified). */
+  problems: string[];
+  /** The generation this host now remembers, when it had not seen this store before. */
+  firstSight?: number;
+}
+
+/**
+ * Verifies this host's vault (`vault verify`), and with `withAudit` the audit log against this
+ * host's seal in it (`vault audit verify`). Tampering found while opening is a problem, not an error.
+ */
+export async function verifyHostVault(
+  l: StoreLayout,
+  options: HostVaultOptions,
+  withAudit: boolean,
+): Promise<HostVaultVerification> {
+  let firstSight: number | undefined;
+  try {
+    const problems = await withHostVault(l, options, async ({ vault }) => {
+      const report = withAudit ? await vault.verifyAudit() : await vault.verify();
+      const store = "store" in report ? report.store : report;
+      if (store.firstSight) firstSight = store.generation;
+      return report.problems;
+    });
+    return { problems, ...(firstSight === undefined ? {} : { firstSight }) };
+  } catch (err) {
+    if (!isKeyholdError(err) || !TAMPERING.includes(err.code)) throw err;
+    return {
+      problems: [`${err.message} [${err.code}]`],
+      ...(firstSight === undefined ? {} : { firstSight }),
+    };
+  }
 }

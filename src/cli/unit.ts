@@ -1,17 +1,22 @@
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync, realpathSync } from "node:fs";
+import { join } from "node:path";
+import {
+  createJobServerAuditKey,
+  declareUnitVault,
+  installUnit,
+  thisInstallation,
+  type UnitVault,
+  type UnitVaultPlace,
+  unitVaultSecrets,
+} from "../app/units.js";
 import { stateDirectory, storeDirectory } from "../defaults.js";
 import { checkCredentialNames, installUnits, type NameCheck, type UnitFile } from "../systemd/index.js";
 import {
   JOBSERVER_DEFAULT_GROUP,
-  jobServerAuditKeyPath,
   normaliseServiceName,
   renderUnit,
   type UnitMode,
 } from "../units/index.js";
-import type { SecretRef } from "../vault/index.js";
-import { layoutFrom } from "./args.js";
 import { defineCommand, type OptionTable, type RunContext } from "./command.js";
 import { type CliIo, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
@@ -122,26 +127,6 @@ export const unit = defineCommand({
   run: unitCommand,
 });
 
-/**
- * The directory holding bin/keyhold.js: the nearest parent of this module that has one (this code
- * runs from dist/src/cli/ or from a bundle in dist/cli/).
- */
-function thisInstallation(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (dir !== "/" && !existsSync(join(dir, "bin/keyhold.js"))) dir = dirname(dir);
-  return dir === "/" ? resolve(fileURLToPath(new URL("../../..", import.meta.url))) : dir;
-}
-
-function groupExists(root: string, group: string): boolean {
-  try {
-    return readFileSync(join(root, "etc/group"), "utf8")
-      .split("\n")
-      .some((line) => line.split(":")[0] === group);
-  } catch {
-    return false;
-  }
-}
-
 function reportChecks(io: CliIo, checks: NameCheck[]): void {
   for (const c of checks) {
     if (c.status === "missing") {
@@ -156,100 +141,20 @@ function reportChecks(io: CliIo, checks: NameCheck[]): void {
 }
 
 /**
- * The vault secrets of --vault: each a valid reference, and the service a valid vault plugin name
- * (its grants are what the answering instance checks). A vault on PostgreSQL needs the network.
- */
-async function vaultSecrets(
-  service: string,
-  refs: readonly string[],
-  dirs: { store: string; state: string },
-  io: CliIo,
-): Promise<{ refs: SecretRef[]; network: boolean; usable: boolean }> {
-  const { checkPlugin, parseRef } = await import("../vault/index.js");
-  const { vaultKind } = await import("../app/vault-host.js");
-  const parsedRefs = refs.map((r) => parseRef(r));
-  const plugin = normaliseServiceName(service);
-  try {
-    checkPlugin(plugin);
-  } catch {
-    throw usageError(
-      `--vault needs a service name that is also a vault plugin name: ${JSON.stringify(plugin.slice(0, 80))}`,
-      "use 1-64 of A-Z a-z 0-9 _ . - (no ':' or '\\')",
-    );
-  }
-  const kind = vaultKind(layoutFrom(dirs, io));
-  if (kind === undefined) {
-    writeLine(
-      io.stderr,
-      `keyhold: warning: there is no vault in ${dirs.state} yet; the service fails with 243/CREDENTIALS until there is`,
-    );
-  } else if (kind.provider !== "systemd-credential") {
-    // Nobody is there to type a passphrase at service start, and root has no keyring session.
-    writeLine(
-      io.stderr,
-      `keyhold: warning: this vault's master key is held by the ${kind.provider} provider, which a service start cannot use; --vault needs a vault made with --provider systemd-credential (the default)`,
-    );
-  }
-  return {
-    refs: parsedRefs,
-    network: kind?.backend === "postgres",
-    usable: kind?.provider === "systemd-credential",
-  };
-}
-
-/**
- * Answering units of vault secrets this rendering no longer lists (a new --vault list with
- * --force): still enabled, they would keep serving the old secret while its grant lasts.
- */
-function reportLeftoverAnswerers(
-  io: CliIo,
-  directory: string,
-  service: string,
-  files: readonly UnitFile[],
-): void {
-  const pattern = new RegExp(`^${service.replaceAll(".", "\\.")}-vault-[0-9a-f]{10}\\.socket$`);
-  let entries: string[];
-  try {
-    entries = readdirSync(directory);
-  } catch {
-    return;
-  }
-  for (const entry of entries) {
-    if (!pattern.test(entry) || files.some((f) => f.path === entry)) continue;
-    const template = entry.replace(/\.socket$/, "@.service");
-    writeLine(
-      io.stderr,
-      `keyhold: warning: ${entry} answers a vault secret this unit no longer loads; remove it: systemctl disable --now ${entry} && rm ${join(directory, entry)} ${join(directory, template)}`,
-    );
-  }
-}
-
-/**
  * After --install: the vault learns what the unit needs; the grants still to give (before the
- * first start: each start refused for want of one counts towards the plugin's lockout) and the
- * ones the unit no longer uses are printed for the admin.
+ * first start) and the ones the unit no longer uses are printed for the admin.
  */
-async function declareVaultNeeds(
-  service: string,
-  vault: { refs: SecretRef[]; usable: boolean },
-  dirs: { store: string; state: string },
-  io: CliIo,
-): Promise<void> {
+async function declareVaultNeeds(service: string, vault: UnitVault, place: UnitVaultPlace, io: CliIo) {
   const plugin = normaliseServiceName(service);
-  let ungranted = vault.refs;
-  if (vault.usable) {
-    const { declareUnitNeeds } = await import("../app/manifests.js");
-    const result = await declareUnitNeeds(layoutFrom(dirs, io), plugin, vault.refs);
-    for (const r of result.added)
-      writeLine(io.stdout, `declared: plugin ${plugin} needs ${r.ns}/${r.name} (read)`);
-    for (const g of result.unused)
-      writeLine(
-        io.stdout,
-        `note: plugin ${plugin} may still ${g.ops.join(",")} ${g.ns}/${g.name}, which this unit does not load: keyhold vault revoke ${plugin} ${g.ns}/${g.name}`,
-      );
-    ungranted = result.ungranted;
-  }
-  for (const r of ungranted) {
+  const result = await declareUnitVault(service, vault, place);
+  for (const r of result.added)
+    writeLine(io.stdout, `declared: plugin ${plugin} needs ${r.ns}/${r.name} (read)`);
+  for (const g of result.unused)
+    writeLine(
+      io.stdout,
+      `note: plugin ${plugin} may still ${g.ops.join(",")} ${g.ns}/${g.name}, which this unit does not load: keyhold vault revoke ${plugin} ${g.ns}/${g.name}`,
+    );
+  for (const r of result.ungranted) {
     writeLine(
       io.stdout,
       `next: keyhold vault grant ${plugin} ${r.ns}/${r.name} --ops read   (first: until then the service fails with 243/CREDENTIALS)`,
@@ -267,8 +172,9 @@ async function unitCommand({ values, positionals, io }: RunContext<typeof OPTION
 
   const store = storeDirectory(io.env, values.store);
   const state = stateDirectory(io.env, values.state);
-  const vault =
-    values.vault.length > 0 ? await vaultSecrets(service, values.vault, { store, state }, io) : undefined;
+  const place = { store, state, env: io.env };
+  const vault = values.vault.length > 0 ? await unitVaultSecrets(service, values.vault, place) : undefined;
+  if (vault?.warning !== undefined) writeLine(io.stderr, `keyhold: warning: ${vault.warning}`);
   const rendered = renderUnit({
     service,
     mode: values.mode as UnitMode,
@@ -291,22 +197,11 @@ async function unitCommand({ values, positionals, io }: RunContext<typeof OPTION
     config: values.config,
   });
 
-  // The job server's own audit key, made once before its unit can first start (never the host's:
-  // docs/jobserver.md "Operating it" says how root verifies the server's log with it), with its
-  // log's anchor in the server's StateDirectory= (under /var/lib/private: DynamicUser=), which
-  // systemd hands to the server's user at its start; one that ran before owns it already.
+  // The job server's own audit key, made before its unit can first start.
   if (values.install && values.mode === "jobserver" && !values["drop-in"]) {
-    const path = join(values.root ?? "/", jobServerAuditKeyPath(state, normaliseServiceName(service)));
-    const serverState = join(values.root ?? "/", "var/lib/private", normaliseServiceName(service));
-    const { AUDIT_ANCHOR_FILE, createAuditKeyFile } = await import("../audit/index.js");
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    mkdirSync(serverState, { recursive: true, mode: 0o700 });
-    const anchor = join(serverState, AUDIT_ANCHOR_FILE);
-    if (await createAuditKeyFile(path, { env: io.env }, anchor)) {
-      const owner = statSync(serverState);
-      chownSync(anchor, owner.uid, owner.gid);
-      if (!values.json) writeLine(io.stdout, `created the job server's audit key ${path}`);
-    }
+    const path = await createJobServerAuditKey(service, { root: values.root ?? "/", state, env: io.env });
+    if (path !== undefined && !values.json)
+      writeLine(io.stdout, `created the job server's audit key ${path}`);
   }
 
   // Refuse a credential whose embedded name differs from its ID before anything is written.
@@ -315,18 +210,25 @@ async function unitCommand({ values, positionals, io }: RunContext<typeof OPTION
 
   let installed: string[] | undefined;
   if (values.install) {
-    const root = values.root ?? "/";
-    const result = await installUnits(rendered, { root, force: values.force, env: io.env });
+    const group = values.mode === "jobserver" ? (values.group ?? JOBSERVER_DEFAULT_GROUP) : undefined;
+    const result = await installUnit(rendered, service, {
+      root: values.root ?? "/",
+      force: values.force,
+      env: io.env,
+      group,
+    });
     installed = result.paths;
-    reportLeftoverAnswerers(io, result.directory, normaliseServiceName(service), rendered.files);
-    if (values.mode === "jobserver") {
-      const group = values.group ?? JOBSERVER_DEFAULT_GROUP;
-      if (!groupExists(root, group)) {
-        writeLine(
-          io.stderr,
-          `keyhold: warning: group ${group} does not exist; the socket fails with 216/GROUP until 'groupadd ${group}'`,
-        );
-      }
+    for (const { socket, template } of result.leftovers) {
+      writeLine(
+        io.stderr,
+        `keyhold: warning: ${socket} answers a vault secret this unit no longer loads; remove it: systemctl disable --now ${socket} && rm ${join(result.directory, socket)} ${join(result.directory, template)}`,
+      );
+    }
+    if (result.missingGroup !== undefined) {
+      writeLine(
+        io.stderr,
+        `keyhold: warning: group ${result.missingGroup} does not exist; the socket fails with 216/GROUP until 'groupadd ${result.missingGroup}'`,
+      );
     }
   }
 
@@ -342,7 +244,7 @@ async function unitCommand({ values, positionals, io }: RunContext<typeof OPTION
   }
   if (installed !== undefined) {
     for (const path of installed) writeLine(io.stdout, `installed ${path}`);
-    if (vault !== undefined) await declareVaultNeeds(service, vault, { store, state }, io);
+    if (vault !== undefined) await declareVaultNeeds(service, vault, place, io);
     const sockets = rendered.vaultSockets.join(" ");
     const next = values["drop-in"]
       ? `${sockets === "" ? "" : `enable --now ${sockets} && systemctl `}restart ${rendered.primary}`

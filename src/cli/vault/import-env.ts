@@ -1,9 +1,8 @@
-import { parseDotenv } from "../../credstore/index.js";
-import { wipe } from "../../secret/index.js";
+import { importVaultValues, readDotenvFile } from "../../app/vault-import.js";
 import { layoutFrom } from "../args.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK, usageError, writeLine } from "../io.js";
-import { COMMON, importSummary, LEGACY_STORE_MAX, readInputFile, usageHint, withVault } from "./shared.js";
+import { COMMON, importSummary, passphraseFrom, usageHint } from "./shared.js";
 
 const SYNOPSIS = "vault import-env FILE.env --ns NS [--overwrite]";
 
@@ -26,18 +25,11 @@ export const importEnv = defineCommand({
     if (values.ns === undefined) throw usageError("--ns NS is required", usageHint(SYNOPSIS));
     const file = positionals[0] as string;
     const ns = values.ns;
-    const bytes = readInputFile(file, LEGACY_STORE_MAX);
-    const entries = parseDotenv(file, bytes.toString("utf8"));
-    wipe(bytes);
+    const entries = readDotenvFile(file, ns);
     const l = layoutFrom(values, io);
     try {
-      const done = await withVault(l, values, io, ({ vault }) =>
-        vault.importValues(
-          entries.map((e) => ({ ref: { ns, name: e.name }, value: e.value })),
-          "dotenv",
-          { overwrite: values.overwrite ?? false },
-        ),
-      );
+      const overwrite = values.overwrite ?? false;
+      const done = await importVaultValues(l, entries, "dotenv", overwrite, passphraseFrom(values, io));
       writeLine(io.stdout, importSummary(done, `into ${ns}`));
       for (const e of entries) writeLine(io.stdout, `  ${e.variable} -> ${ns}/${e.name}`);
     } finally {

@@ -1,11 +1,12 @@
 import {
   createHostVault,
+  masterFromExport,
   VAULT_BACKENDS,
   VAULT_PROVIDERS,
   type VaultBackendKind,
   type VaultConfig,
 } from "../../app/vault-host.js";
-import { KeyholdError, Secret, wipe } from "../../secret/index.js";
+import type { Secret } from "../../secret/index.js";
 import type { ProviderKind } from "../../vault/index.js";
 import { layoutFrom, WITH_KEYS } from "../args.js";
 import { defineCommand } from "../command.js";
@@ -21,12 +22,7 @@ async function masterFromStdin(io: CliIo): Promise<Secret> {
     throw usageError("--join reads the master key from stdin", "pipe it from: keyhold vault export-master");
   const chunks: Buffer[] = [];
   for await (const c of io.stdin) chunks.push(c as Buffer);
-  const raw = Buffer.concat(chunks);
-  const hex = raw.toString("utf8").trim();
-  wipe(raw);
-  if (!/^[0-9a-f]{64}$/i.test(hex))
-    throw new KeyholdError("INVALID_FORMAT", "the master key on stdin must be 64 hex characters");
-  return Secret.fromBytes(Buffer.from(hex, "hex"), { wipeSource: true });
+  return masterFromExport(Buffer.concat(chunks));
 }
 
 export const init = defineCommand({

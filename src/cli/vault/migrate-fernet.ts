@@ -1,18 +1,8 @@
-import { readProtectedFile } from "../../load/index.js";
-import { Secret } from "../../secret/index.js";
-import { decryptFernet, legacyEntries } from "../../vault/index.js";
+import { importVaultValues, readFernetStore } from "../../app/vault-import.js";
 import { layoutFrom } from "../args.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK, usageError, writeLine } from "../io.js";
-import {
-  COMMON,
-  FILE_ARG,
-  importSummary,
-  LEGACY_STORE_MAX,
-  readInputFile,
-  usageHint,
-  withVault,
-} from "./shared.js";
+import { COMMON, FILE_ARG, importSummary, passphraseFrom, usageHint } from "./shared.js";
 
 const SYNOPSIS = "vault migrate-fernet TOKEN-FILE --key-file KEY-FILE [--ttl SECONDS] [--overwrite]";
 
@@ -46,22 +36,12 @@ export const migrateFernet = defineCommand({
       throw usageError("--key-file KEY-FILE is required", usageHint(SYNOPSIS));
     if (values.ttl !== undefined && !/^[1-9][0-9]{0,11}$/.test(values.ttl))
       throw usageError("--ttl takes a whole number of seconds, 1 or more", usageHint(SYNOPSIS));
-    const token = readInputFile(positionals[0] as string, LEGACY_STORE_MAX).toString("utf8");
-    const keyBytes = readProtectedFile(values["key-file"], { maxBytes: 1024 });
-    const key = Secret.fromBytes(keyBytes, { wipeSource: true });
-    let plain: Secret;
-    try {
-      plain = decryptFernet(key, token, values.ttl === undefined ? {} : { ttlSeconds: Number(values.ttl) });
-    } finally {
-      key.dispose();
-    }
-    const entries = legacyEntries(plain);
-    plain.dispose();
+    const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
+    const entries = readFernetStore(positionals[0] as string, values["key-file"], ttl);
     const l = layoutFrom(values, io);
     try {
-      const done = await withVault(l, values, io, ({ vault }) =>
-        vault.importValues(entries, "fernet", { overwrite: values.overwrite ?? false }),
-      );
+      const overwrite = values.overwrite ?? false;
+      const done = await importVaultValues(l, entries, "fernet", overwrite, passphraseFrom(values, io));
       writeLine(io.stdout, importSummary(done, "from the legacy store"));
       for (const e of entries) writeLine(io.stdout, `  ${e.ref.ns}/${e.ref.name}`);
     } finally {

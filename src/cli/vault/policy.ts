@@ -1,8 +1,9 @@
+import { readInputFile } from "../../app/vault-import.js";
 import { parseManifest, type PolicyDocument } from "../../vault/index.js";
 import { layoutFrom } from "../args.js";
 import { defineCommand } from "../command.js";
 import { type CliIo, EXIT_OK, usageError, writeJson, writeLine } from "../io.js";
-import { COMMON, readInputFile, usageHint, withVault } from "./shared.js";
+import { COMMON, usageHint, withVault } from "./shared.js";
 
 const SYNOPSIS = "vault policy [show] [--json] | vault policy load MANIFEST.json";
 

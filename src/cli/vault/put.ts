@@ -1,12 +1,10 @@
+import { migrateVaultFile, putVaultSecret } from "../../app/vault-import.js";
 import { readVaultConfig } from "../../app/vault-host.js";
-import { closeOpened, openForShred, readOpened, readValue, shredOpened } from "../../credstore/index.js";
-import { readProtectedFile, secretFromText } from "../../load/index.js";
-import { KeyholdError, type Secret } from "../../secret/index.js";
-import { CREDENTIAL_SIZE_MAX } from "../../systemd/index.js";
+import { readValue } from "../../credstore/index.js";
 import { layoutFrom } from "../args.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK, usageError, writeLine } from "../io.js";
-import { COMMON, FILE_ARG, needRef, withVault } from "./shared.js";
+import { COMMON, FILE_ARG, needRef, passphraseFrom } from "./shared.js";
 
 const SYNOPSIS = "vault put NS/NAME [--expires ISO-TIME] [--from-file FILE [--shred]] [--keep-newline]";
 
@@ -43,46 +41,27 @@ export const put = defineCommand({
     ) {
       throw usageError("put reads the value from stdin: give the passphrase with --passphrase-file");
     }
-    // A plaintext file being migrated is read whatever its mode (it is what is being fixed).
-    // With --shred the file is read and later overwritten through one descriptor.
-    const opened = fromFile !== undefined && values.shred ? openForShred(fromFile) : undefined;
-    let value: Secret;
-    try {
-      const keepNewline = values["keep-newline"] ?? false;
-      value =
-        fromFile === undefined
-          ? await readValue(`${ref.ns}/${ref.name}`, io, { keepNewline })
-          : secretFromText(
-              opened
-                ? readOpened(opened, CREDENTIAL_SIZE_MAX)
-                : readProtectedFile(fromFile, { permissions: "any" }),
-              keepNewline,
-            );
-    } catch (err) {
-      if (opened) closeOpened(opened);
-      throw err;
+    const keepNewline = values["keep-newline"] ?? false;
+    const put = expires === undefined ? {} : { expires };
+    if (fromFile !== undefined) {
+      const shred = values.shred ?? false;
+      const version = await migrateVaultFile(
+        l,
+        ref,
+        fromFile,
+        { ...put, keepNewline, shred },
+        passphraseFrom(values, io),
+      );
+      const tail = shred ? `; ${fromFile} overwritten and removed` : "";
+      writeLine(io.stdout, `stored ${ref.ns}/${ref.name} version ${version}${tail}`);
+      return EXIT_OK;
     }
+    const value = await readValue(`${ref.ns}/${ref.name}`, io, { keepNewline });
     try {
-      await withVault(l, values, io, async ({ vault }) => {
-        const { version } = await vault.put(ref, value, expires === undefined ? {} : { expires });
-        if (fromFile !== undefined && values.shred) {
-          // Only once the vault gives back the same bytes is the original overwritten and removed.
-          const back = await vault.get(ref);
-          const same = back.verify(value);
-          back.dispose();
-          if (!same)
-            throw new KeyholdError(
-              "IO_ERROR",
-              "the stored value did not read back the same; the original was kept",
-            );
-          if (opened) shredOpened(opened);
-        }
-        const tail = fromFile !== undefined && values.shred ? `; ${fromFile} overwritten and removed` : "";
-        writeLine(io.stdout, `stored ${ref.ns}/${ref.name} version ${version}${tail}`);
-      });
+      const version = await putVaultSecret(l, ref, value, put, passphraseFrom(values, io));
+      writeLine(io.stdout, `stored ${ref.ns}/${ref.name} version ${version}`);
     } finally {
       value.dispose();
-      if (opened) closeOpened(opened);
     }
     return EXIT_OK;
   },

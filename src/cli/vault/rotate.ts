@@ -1,8 +1,12 @@
-import { join } from "node:path";
-import { vaultKind } from "../../app/vault-host.js";
+import {
+  KEY_LEVELS,
+  type KeyLevel,
+  rotateVaultKeys,
+  rotationTimerUnits,
+  vaultKeyStatus,
+  writeRotationTimer,
+} from "../../app/vault-rotation.js";
 import type { StoreLayout } from "../../credstore/index.js";
-import { writeFileAtomic } from "../../durable/index.js";
-import { renderRotationTimer } from "../../units/index.js";
 import type { RotationResult, Vault } from "../../vault/index.js";
 import { layoutFrom } from "../args.js";
 import { defineCommand } from "../command.js";
@@ -11,7 +15,6 @@ import { COMMON, reauth, usageHint, withVault } from "./shared.js";
 
 const SYNOPSIS =
   "vault rotate master|kek|dek [NS] [--rewrite] | --due | --all --reason TEXT | --status | --render-timer [--exec PATH] [--write-dir DIR]";
-const LEVELS = ["master", "kek", "dek"] as const;
 
 function printRotations(io: CliIo, json: boolean | undefined, results: RotationResult[]): void {
   if (json) {
@@ -28,7 +31,7 @@ function printRotations(io: CliIo, json: boolean | undefined, results: RotationR
 }
 
 function printStatus(io: CliIo, json: boolean | undefined, vault: Vault): void {
-  const status = { keys: vault.keyVersions(), schedule: vault.schedule() };
+  const status = vaultKeyStatus(vault);
   if (json) {
     writeJson(io, status);
     return;
@@ -45,22 +48,17 @@ function printStatus(io: CliIo, json: boolean | undefined, vault: Vault): void {
   writeLine(io.stdout, `dek    rotated ${schedule.lastDek ?? "-"}, every ${schedule.dek ?? "-"}`);
 }
 
-/**
- * --render-timer: the units that run `rotate --due` daily. A vault not known to be on files (on
- * PostgreSQL, or not made yet) keeps the network.
- */
+/** --render-timer: print the units that run `rotate --due` daily, or write them to `dir`. */
 function renderTimer(l: StoreLayout, exec: string | undefined, dir: string | undefined, io: CliIo): number {
-  const files = renderRotationTimer({
-    exec: exec ?? "/usr/local/bin/keyhold",
-    store: l.store,
-    state: l.state,
-    network: vaultKind(l)?.backend !== "file",
-  });
   if (dir === undefined) {
-    io.stdout.write(files.map((f) => f.content).join("\n"));
+    io.stdout.write(
+      rotationTimerUnits(l, exec)
+        .map((f) => f.content)
+        .join("\n"),
+    );
     return EXIT_OK;
   }
-  for (const f of files) writeFileAtomic(join(dir, f.path), f.content, { mode: 0o644 });
+  const files = writeRotationTimer(l, exec, dir);
   writeLine(io.stdout, `wrote ${files.map((f) => f.path).join(" and ")} to ${dir}`);
   return EXIT_OK;
 }
@@ -70,7 +68,7 @@ export const rotate = defineCommand({
   synopsis: SYNOPSIS,
   summary:
     "rotate keys on schedule or on an event: kek rewraps; master (also in --all, and --due when due) replaces the integrity key and MACs every record again; dek --rewrite re-seals",
-  completePositionals: LEVELS,
+  completePositionals: KEY_LEVELS,
   options: {
     ...COMMON,
     rewrite: { type: "boolean", description: "dek: also re-encrypt every value under the new key" },
@@ -105,7 +103,7 @@ export const rotate = defineCommand({
       throw usageError("give one of: master, kek, dek [NS], --due, --all, --status", usageHint(SYNOPSIS));
     if (values.all && (values.reason === undefined || values.reason.trim() === ""))
       throw usageError("--all needs --reason TEXT (it is audited)");
-    if (level !== undefined && !(LEVELS as readonly string[]).includes(level))
+    if (level !== undefined && !(KEY_LEVELS as readonly string[]).includes(level))
       throw usageError(`unknown key level: ${level}`, usageHint(SYNOPSIS));
     if (ns !== undefined && level !== "dek") throw usageError("only dek rotation takes a namespace");
     return withVault(l, values, io, async ({ vault, pass }) => {
@@ -113,14 +111,18 @@ export const rotate = defineCommand({
         printStatus(io, values.json, vault);
         return EXIT_OK;
       }
-      const auth = reauth(pass);
-      const reason = values.reason === undefined ? {} : { reason: values.reason };
-      let results: RotationResult[];
-      if (values.due) results = await vault.rotateDue();
-      else if (values.all) results = await vault.rotateAll({ ...auth, reason: values.reason as string });
-      else if (level === "master") results = [await vault.rotateMaster({ ...auth, ...reason })];
-      else if (level === "kek") results = [await vault.rotateKek(reason)];
-      else results = [await vault.rotateDek(ns, { rewrite: values.rewrite ?? false, ...reason })];
+      const results = await rotateVaultKeys(
+        vault,
+        {
+          due: values.due,
+          all: values.all,
+          level: level as KeyLevel,
+          ns,
+          rewrite: values.rewrite,
+          reason: values.reason,
+        },
+        reauth(pass),
+      );
       printRotations(io, values.json, results);
       return EXIT_OK;
     });

@@ -1,11 +1,12 @@
 import {
   type HostVault,
   loadVaultSecrets as loadHostVaultSecrets,
+  readPassphraseFile,
+  verifyHostVault,
   withHostVault,
 } from "../../app/vault-host.js";
 import { readValue, type StoreLayout } from "../../credstore/index.js";
-import { readProtectedFile } from "../../load/index.js";
-import { isKeyholdError, KeyholdError, Secret, wipe } from "../../secret/index.js";
+import { KeyholdError, type Secret } from "../../secret/index.js";
 import { printable } from "../../secret/printable.js";
 import { parseRef, type Reauth, type SecretRef } from "../../vault/index.js";
 import type { OptionTable } from "../command.js";
@@ -32,29 +33,12 @@ export const FILE_ARG = { type: "string", arg: "FILE", complete: "file" } as con
 
 export const usageHint = (synopsis: string): string => `usage: keyhold ${synopsis}`;
 
-/** Legacy stores and .env files to import: large, but not without end. */
-export const LEGACY_STORE_MAX = 64 * 1024 * 1024;
-
-/**
- * A file named on the command line: a regular file (a FIFO or device would block or never end;
- * a symbolic link is refused as everywhere in keyhold) of at most `maxBytes`, any owner and mode.
- */
-export function readInputFile(path: string, maxBytes: number): Buffer {
-  return readProtectedFile(path, { permissions: "any", owners: "any", maxBytes });
-}
-
 type PassphraseValues = { "passphrase-file"?: string };
 
 /** The passphrase from --passphrase-file (owner-only file) or a no-echo prompt. */
 async function readPassphrase(values: PassphraseValues, io: CliIo): Promise<Secret> {
   const file = values["passphrase-file"];
-  if (file !== undefined) {
-    const bytes = readProtectedFile(file, { maxBytes: 4096 });
-    const text = bytes.toString("utf8").replace(/\r?\n$/, "");
-    wipe(bytes);
-    if (text.length === 0) throw new KeyholdError("EMPTY_VALUE", "the passphrase file is empty");
-    return Secret.fromString(text);
-  }
+  if (file !== undefined) return readPassphraseFile(file);
   if (!io.stdin.isTTY) {
     throw usageError(
       "this vault needs its passphrase",
@@ -134,9 +118,6 @@ export function targetFrom(target: string): { ns: string; name: string } {
   return { ns: target.slice(0, slash), name: target.slice(slash + 1) };
 }
 
-/** Opening refuses these: a store that cannot be opened at all is a finding too, not just an error. */
-const TAMPERING = ["VAULT_TAMPERED", "VAULT_ROLLBACK", "VAULT_FORKED", "AUDIT_TAMPERED"];
-
 /**
  * `vault verify` (the store) and `vault audit verify` (the store, then the log against this host's
  * seal in it): the problems found are printed and exit 3.
@@ -147,19 +128,7 @@ export async function verifyVault(
   io: CliIo,
   withAudit: boolean,
 ): Promise<number> {
-  let problems: string[];
-  let firstSight: number | undefined;
-  try {
-    problems = await withVault(l, values, io, async ({ vault }) => {
-      const report = withAudit ? await vault.verifyAudit() : await vault.verify();
-      const store = "store" in report ? report.store : report;
-      if (store.firstSight) firstSight = store.generation;
-      return report.problems;
-    });
-  } catch (err) {
-    if (!isKeyholdError(err) || !TAMPERING.includes(err.code)) throw err;
-    problems = [`${err.message} [${err.code}]`];
-  }
+  const { problems, firstSight } = await verifyHostVault(l, passphraseFrom(values, io), withAudit);
   if (values.json)
     writeJson(io, { ok: problems.length === 0, problems, firstSight: firstSight !== undefined });
   else if (problems.length === 0) {
