@@ -58,3 +58,13 @@ export async function rolloutFindings(
   }
   return findings;
 }
+
+/** `keyhold doctor`: the store's own checks, then the rotations' (stale units, interrupted rollouts). */
+export async function doctorWithRollouts(
+  store: CredentialStore,
+  options: { fix: boolean; unitDirs?: string[]; report: (line: string) => void },
+): Promise<Finding[]> {
+  const findings = await store.doctor({ fix: options.fix, unitDirs: options.unitDirs });
+  findings.push(...(await rolloutFindings(store, { fix: options.fix, report: options.report })));
+  return findings;
+}

@@ -219,3 +219,8 @@ export async function markStale(
   });
   return { entries: out, report };
 }
+
+/** The running units that load credential `name` (after a plain rotate, they hold the previous value). */
+export async function runningUsers(l: StoreLayout, name: string): Promise<string[]> {
+  return ((await findCredentialUsers(l)).users.get(name) ?? []).filter((u) => u.running).map((u) => u.unit);
+}

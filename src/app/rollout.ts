@@ -397,3 +397,17 @@ export async function finishInterrupted(
   }
   return out;
 }
+
+/** What `rotate --restart` says when a unit failed: which, and where the credential stands now. */
+export function rolloutFailure(name: string, result: RolloutResult): KeyholdError {
+  const failed = result.failed ? `${result.failed.unit} failed: ${result.failed.reason}` : "a unit failed";
+  return new KeyholdError(
+    "UNIT_UNHEALTHY",
+    result.outcome === "rolled-back"
+      ? `${failed}; rolled back: ${name} is version ${result.current} again`
+      : `${failed}; ${name} stays version ${result.current} (--no-rollback)`,
+    {
+      hint: `look at it with: systemctl status ${result.failed?.unit ?? ""}; journalctl -u ${result.failed?.unit ?? ""}`,
+    },
+  );
+}

@@ -202,7 +202,7 @@ async function rotateCommand({
     await noteStale(store, name, io);
     return EXIT_OK;
   }
-  const { rotateAndRestart } = await import("../app/rollout.js");
+  const { rotateAndRestart, rolloutFailure } = await import("../app/rollout.js");
   const { version, result } = await rotateAndRestart(store, name, read, {
     settleMs,
     timeoutMs,
@@ -217,26 +217,17 @@ async function rotateCommand({
     );
     return EXIT_OK;
   }
-  const failed = result.failed ? `${result.failed.unit} failed: ${result.failed.reason}` : "a unit failed";
-  throw new KeyholdError(
-    "UNIT_UNHEALTHY",
-    result.outcome === "rolled-back"
-      ? `${failed}; rolled back: ${name} is version ${result.current} again`
-      : `${failed}; ${name} stays version ${result.current} (--no-rollback)`,
-    {
-      hint: `look at it with: systemctl status ${result.failed?.unit ?? ""}; journalctl -u ${result.failed?.unit ?? ""}`,
-    },
-  );
+  throw rolloutFailure(name, result);
 }
 
 /** After a plain rotate: the running units still holding the previous value. */
 async function noteStale(store: CredentialStore, name: string, io: CliIo): Promise<void> {
-  const { findCredentialUsers } = await import("../app/rollout-usage.js");
-  const users = ((await findCredentialUsers(store.layout)).users.get(name) ?? []).filter((u) => u.running);
+  const { runningUsers } = await import("../app/rollout-usage.js");
+  const users = await runningUsers(store.layout, name);
   if (users.length === 0) return;
   writeLine(
     io.stderr,
-    `keyhold: note: running units still hold the previous value until they restart: ${users.map((u) => u.unit).join(", ")}`,
+    `keyhold: note: running units still hold the previous value until they restart: ${users.join(", ")}`,
   );
   writeLine(
     io.stderr,
@@ -538,16 +529,12 @@ export const doctor = defineCommand({
 
 async function doctorCommand({ values, io }: RunContext<typeof DOCTOR_OPTIONS>): Promise<number> {
   const store = storeFrom(values, io);
-  const findings = await store.doctor({ fix: values.fix ?? false, unitDirs: values.units });
-  const { rolloutFindings } = await import("../app/rollout-doctor.js");
-  findings.push(
-    ...(await rolloutFindings(store, {
-      fix: values.fix ?? false,
-      report: (line) => {
-        if (!values.json) writeLine(io.stdout, line);
-      },
-    })),
-  );
+  const { doctorWithRollouts } = await import("../app/rollout-doctor.js");
+  const findings = await doctorWithRollouts(store, {
+    fix: values.fix ?? false,
+    unitDirs: values.units,
+    report: (line) => (values.json ? undefined : writeLine(io.stdout, line)),
+  });
   const open = findings.filter((f) => f.fixed === undefined);
   if (values.json) writeJson(io, { findings, open: open.length });
   else {

@@ -1,8 +1,5 @@
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
-import { openStateAuditLog } from "../audit/index.js";
-import { decryptStored, resolveLayout } from "../credstore/index.js";
+import { existsSync, statSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { stateDirectory, VERSION } from "../defaults.js";
 import { readProtectedFile } from "../load/index.js";
 import { printable } from "../secret/printable.js";
@@ -10,23 +7,18 @@ import {
   addRefs,
   DEFAULT_MAX_SIZE,
   EMPTY_POLICY,
-  knownValueOf,
   installHook,
   installPreReceiveHook,
-  type KnownValueSet,
   loadPolicy,
-  openFingerprintIndex,
   parseRange,
   parseRefUpdates,
   parseSince,
   POLICY_FILE,
-  readCommittedFile,
   renderGitlab,
   renderJson,
   renderReplacements,
   renderSarif,
   renderText,
-  SCAN_INDEX_FILE,
   type ScanOptions,
   type ScanResult,
   scanCommitMessage,
@@ -37,15 +29,14 @@ import {
   scanSince,
   scanStaged,
   scanTree,
-  type ScanPolicy,
   terminalProgress,
   withIgnoreFiles,
-  workTreeTop,
   writeBaseline,
 } from "../scan/index.js";
-import { isSecretError, KeyholdError, SecretError } from "../secret/index.js";
+import { KeyholdError, SecretError } from "../secret/index.js";
 import { defineCommand, type OptionTable, type RunContext } from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, usageError, writeLine } from "./io.js";
+import { credentialValue, knownValues, policyRoot, pushPolicy } from "../app/scan.js";
 
 const SCAN_SYNOPSIS =
   "scan [PATH | -] [--staged | --history | --range BASE..HEAD | --since DATE | --pre-receive | --commit-message FILE] [--all-files] [--json | --sarif | --gitlab] [--baseline FILE] [--update-baseline] [--no-known-values] [--state DIR] [--max-size BYTES] [--replacements]";
@@ -74,38 +65,6 @@ line. Lock files and binary files are skipped; minified bundles are scanned like
   --replacements   print git filter-repo --replace-text lines for the findings (to a pipe only):
                    git filter-repo --replace-text <(keyhold scan --history --replacements)`;
 
-/**
- * Loads the stored values to look for. The index lives in the state directory and the scan
- * key is a systemd credential: without root (or the index), known-value detection is off and
- * the scan says so on stderr rather than failing.
- */
-async function knownValues(
-  io: CliIo,
-  state: string,
-  quiet: boolean,
-): Promise<{ known: KnownValueSet | undefined; note?: string }> {
-  try {
-    // No index (or no state directory) is nothing stored to look for; an index this user cannot
-    // even see (root's 0700 state directory) is detection turned off, and said so.
-    if (statSync(join(state, SCAN_INDEX_FILE), { throwIfNoEntry: false }) === undefined)
-      return { known: undefined };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "error";
-    if (code === "ENOTDIR") return { known: undefined };
-    const why = `cannot read the index of stored values in ${state} (${code}); it is root's: run the scan as root, or pass --no-known-values`;
-    if (!quiet) writeLine(io.stderr, `keyhold: note: known-value detection is off: ${why}`);
-    return { known: undefined, note: why };
-  }
-  try {
-    const index = await openFingerprintIndex(state, { env: io.env });
-    return { known: await index.loadKnownValues() };
-  } catch (err) {
-    const why = isSecretError(err) ? `${err.message} [${err.code}]` : (err as Error).message;
-    if (!quiet) writeLine(io.stderr, `keyhold: note: known-value detection is off: ${why}`);
-    return { known: undefined, note: why };
-  }
-}
-
 const SCAN_OPTIONS = {
   staged: { type: "boolean", description: "scan the staged changes (for a pre-commit hook)" },
   history: {
@@ -129,7 +88,8 @@ const SCAN_OPTIONS = {
   "value-of": {
     type: "string",
     arg: "NAME",
-    description: "with --history or --range: where credential NAME's exact value is (root; the value is never printed)",
+    description:
+      "with --history or --range: where credential NAME's exact value is (root; the value is never printed)",
   },
   "commit-message": {
     type: "string",
@@ -140,7 +100,10 @@ const SCAN_OPTIONS = {
   "all-files": { type: "boolean", description: "tree scan: also the files git ignores" },
   json: { type: "boolean", description: "print JSON" },
   sarif: { type: "boolean", description: "print SARIF 2.1.0" },
-  gitlab: { type: "boolean", description: "print GitLab's secret-detection report (gl-secret-detection-report.json)" },
+  gitlab: {
+    type: "boolean",
+    description: "print GitLab's secret-detection report (gl-secret-detection-report.json)",
+  },
   baseline: {
     type: "string",
     arg: "FILE",
@@ -187,7 +150,9 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
     values["pre-receive"],
   ].filter(Boolean);
   if (modes.length > 1)
-    throw usageError("--staged, --history, --range, --since, --pre-receive and --commit-message cannot be combined");
+    throw usageError(
+      "--staged, --history, --range, --since, --pre-receive and --commit-message cannot be combined",
+    );
   if (values["commit-message"] !== undefined && positionals.length > 0)
     throw usageError("--commit-message takes the message file, not a PATH");
   if (values["pre-receive"] && positionals.length > 0)
@@ -215,7 +180,9 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   }
   const fromStdin = positionals[0] === "-";
   if (fromStdin && modes.length > 0)
-    throw usageError("- (standard input) cannot be combined with --staged, --history, --range, --since, --pre-receive or --commit-message");
+    throw usageError(
+      "- (standard input) cannot be combined with --staged, --history, --range, --since, --pre-receive or --commit-message",
+    );
   if (fromStdin && values["all-files"]) throw usageError("--all-files applies to a tree scan only");
   if (fromStdin && values["update-baseline"])
     throw usageError("--update-baseline needs a tree or history scan, not standard input");
@@ -233,12 +200,13 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   if (valueOfName !== undefined && (values["update-baseline"] || values.replacements))
     throw usageError("--value-of cannot be combined with --update-baseline or --replacements");
   const state = stateDirectory(io.env, values.state);
-  const { known } =
+  const { known, note } =
     valueOfName !== undefined
-      ? { known: await credentialValue(io, valueOfName, values.state) }
+      ? { known: await credentialValue(io.env, valueOfName, values.state), note: undefined }
       : values["no-known-values"]
-        ? { known: undefined }
-        : await knownValues(io, state, false);
+        ? { known: undefined, note: undefined }
+        : await knownValues(state, io.env);
+  if (note !== undefined) writeLine(io.stderr, `keyhold: note: known-value detection is off: ${note}`);
 
   const messageFile = values["commit-message"];
   const mode = fromStdin
@@ -248,12 +216,12 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
       : range || since
         ? "range"
         : values.history
-      ? "history"
-      : values.staged
-        ? "staged"
-        : messageFile
-          ? "message"
-          : "tree";
+          ? "history"
+          : values.staged
+            ? "staged"
+            : messageFile
+              ? "message"
+              : "tree";
   const progress = values["no-progress"]
     ? undefined
     : terminalProgress(
@@ -297,14 +265,15 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
             : since
               ? await scanSince(dir, since, options)
               : mode === "history"
-          ? await scanHistory(dir, options)
-          : mode === "staged"
-            ? await scanStaged(dir, options)
-            : await scanTree(dir, { allFiles: values["all-files"] === true }, options);
+                ? await scanHistory(dir, options)
+                : mode === "staged"
+                  ? await scanStaged(dir, options)
+                  : await scanTree(dir, { allFiles: values["all-files"] === true }, options);
   } finally {
     known?.dispose();
   }
-  if (valueOfName !== undefined && result.leaks) await addRefs(result.leaks, { cwd: result.root, env: io.env });
+  if (valueOfName !== undefined && result.leaks)
+    await addRefs(result.leaks, { cwd: result.root, env: io.env });
   warnAboutGaps(io, result);
   const failed = unreadableFiles(io, result);
 
@@ -325,51 +294,6 @@ async function scanCommand({ values, positionals, io }: RunContext<typeof SCAN_O
   else io.stdout.write(renderText(result));
   if (failed) return EXIT_USAGE;
   return result.findings.length > 0 ? EXIT_FINDINGS : EXIT_OK;
-}
-
-/**
- * The one credential `--value-of` looks for, as a known-value set under a key made for this scan
- * (src/scan/value-of.ts). The value is decrypted from the credstore (root), held only while the
- * set is built, and never printed; the read is audited like `keyhold get`.
- */
-async function credentialValue(io: CliIo, name: string, stateOption: string | undefined): Promise<KnownValueSet> {
-  const l = resolveLayout({ env: io.env, ...(stateOption === undefined ? {} : { state: stateOption }) });
-  const log = await openStateAuditLog(l.state, l.creds);
-  await log.ensureWritable();
-  try {
-    const value = await decryptStored(l, name);
-    try {
-      const known = knownValueOf(name, value);
-      await log.append({ op: "scan.value-of", name, result: "ok" });
-      return known;
-    } finally {
-      value.dispose();
-    }
-  } catch (err) {
-    await log
-      .append({ op: "scan.value-of", name, result: "error", code: isSecretError(err) ? err.code : "INTERNAL" })
-      .catch(() => undefined);
-    throw err;
-  }
-}
-
-/**
- * The policy a push is judged by: `.keyhold-scan.json` in the tree of the server's HEAD, as it
- * was before the push (pre-receive runs before any ref moves), so a push cannot allowlist or
- * accept its own key. Read through git (the bare repository has no work tree) into a private
- * temporary file that loadPolicy checks like any other.
- */
-async function pushPolicy(root: string, env: NodeJS.ProcessEnv): Promise<ScanPolicy> {
-  const text = await readCommittedFile({ cwd: root, env }, POLICY_FILE, 16 * 1024 * 1024);
-  if (text === undefined) return EMPTY_POLICY;
-  const dir = mkdtempSync(join(tmpdir(), "keyhold-policy-"));
-  try {
-    const path = join(dir, POLICY_FILE);
-    writeFileSync(path, text, { mode: 0o600 });
-    return loadPolicy(path, true);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /**
@@ -428,13 +352,6 @@ function warnAboutGaps(io: CliIo, result: ScanResult): void {
       `keyhold: warning: ${outside} file${outside === 1 ? "" : "s"} reached through a symlinked directory outside ${result.root} ${outside === 1 ? "was" : "were"} not read`,
     );
   for (const warning of result.stats.warnings) writeLine(io.stderr, `keyhold: warning: ${warning}`);
-}
-
-/** Where the policy file lives: the repository top, or the scanned directory outside git. */
-async function policyRoot(dir: string, env: NodeJS.ProcessEnv): Promise<string> {
-  const base = statSync(dir, { throwIfNoEntry: false })?.isFile() ? dirname(dir) : dir;
-  const top = await workTreeTop({ cwd: base, env }).catch(() => undefined);
-  return top ?? base;
 }
 
 const HOOK_SYNOPSIS = "hook install [PATH] [--pre-receive] [--force]";

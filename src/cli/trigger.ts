@@ -1,28 +1,16 @@
-import { constants } from "node:os";
 // The client half of src/jobs only (not its index): `keyhold trigger` then loads a few KiB
 // instead of the whole server, which is measurable in its start-up time.
-import { followRun, triggerRun } from "../jobs/client.js";
+import { exitCodeOf, followRun, triggerRun } from "../jobs/client.js";
 import { DEFAULT_SOCKET } from "../jobs/protocol.js";
 import type { RunRecord } from "../jobs/records.js";
 import { defineCommand, type OptionTable, type RunContext, SOCKET_OPTION } from "./command.js";
 import { EXIT_FAILED, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+
 /**
  * `keyhold trigger --follow` when the stream ended before the run did (STREAM_CUT): the run goes
  * on, and how it ends is not known here. A job may exit 4 itself; stderr says which it was.
  */
 export const EXIT_STREAM_CUT = 4;
-
-/** The exit code `keyhold trigger --follow` ends with: the job's own, 128+signal, else 1. */
-export function exitCodeOf(run: RunRecord): number {
-  if (run.state === "succeeded" || (run.state === "failed" && run.exitCode !== null && run.signal === null)) {
-    return run.exitCode ?? EXIT_FAILED;
-  }
-  if (run.signal !== null && run.state === "failed") {
-    const number = constants.signals[run.signal as keyof typeof constants.signals];
-    return number === undefined ? EXIT_FAILED : 128 + number;
-  }
-  return EXIT_FAILED;
-}
 
 const OPTIONS = {
   param: {

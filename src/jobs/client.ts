@@ -1,4 +1,5 @@
 import { request } from "node:http";
+import { constants } from "node:os";
 import { userInfo } from "node:os";
 import { SecretError } from "../secret/index.js";
 import { phase } from "../timing.js";
@@ -258,4 +259,16 @@ export async function listRuns(options: ClientOptions, limit = 20): Promise<RunR
   const reply = await callJobServer(options, "GET", `/v1/runs?limit=${limit}`);
   if (reply.status !== 200) throw serverError(reply.status, reply.body);
   return (reply.body as { runs: RunRecord[] }).runs;
+}
+
+/** The exit code `keyhold trigger --follow` ends with: the job's own, 128+signal, else 1. */
+export function exitCodeOf(run: RunRecord): number {
+  if (run.state === "succeeded" || (run.state === "failed" && run.exitCode !== null && run.signal === null)) {
+    return run.exitCode ?? 1;
+  }
+  if (run.signal !== null && run.state === "failed") {
+    const number = constants.signals[run.signal as keyof typeof constants.signals];
+    return number === undefined ? 1 : 128 + number;
+  }
+  return 1;
 }
