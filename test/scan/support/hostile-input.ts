@@ -57,7 +57,7 @@ function printable(s: string): string {
 
 /**
  * The words of a prefilter written as a RegExp of literal alternatives (keywordRule's
- * `/twitter|x-twitter/i`); none for any other RegExp.
+ * `/datadog|dd_api_key/i`); none for any other RegExp.
  */
 function literalWords(keywords: RegExp): string[] {
   const words = keywords.source.split("|").map((w) => w.replace(/\\(.)/g, "$1"));
@@ -65,8 +65,8 @@ function literalWords(keywords: RegExp): string[] {
 }
 
 export function hostilePrefixes(rule: Rule): string[] {
-  // A RegExp of literal words (`datadog|dd_api_key` from assignedKeyRule, `/twitter|x-twitter/i`
-  // from keywordRule) gives its words, unless the rule names its start strings above.
+  // A RegExp of literal words (`/datadog|dd_api_key/i` from keywordRule) gives its words, unless
+  // the rule names its start strings above.
   const keywords = rule.keywords;
   const own =
     keywords instanceof RegExp
