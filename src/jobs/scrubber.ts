@@ -1,5 +1,4 @@
-import type { Secret } from "../secret/index.js";
-import { PatternAutomaton } from "./multi-match.js";
+import { PatternAutomaton, type Secret } from "../secret/index.js";
 
 /**
  * Removes credential values from job output before anyone sees it.
@@ -27,7 +26,7 @@ import { PatternAutomaton } from "./multi-match.js";
  * `[REDACTED:name]`; overlapping spans become one `[REDACTED:a,b]`, so no fragment of either
  * value survives.
  *
- * Cost: each view runs an Aho–Corasick automaton (multi-match.ts), linear in the output whatever
+ * Cost: each view runs an Aho–Corasick automaton (src/secret/multi-match.ts), linear in the output whatever
  * it holds; spans are kept in a heap by start. So a push costs O(bytes + spans · log spans), with
  * no input that makes it quadratic.
  *

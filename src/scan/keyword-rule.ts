@@ -93,8 +93,8 @@ export function keywordRule(spec: KeywordRuleSpec): Rule {
     id: spec.id,
     title: spec.title,
     provider: spec.provider,
-    // A plain alternation of the words: test/scan/support/hostile-input.ts builds its inputs
-    // from them.
+    // A plain alternation of the words: the prefilter (prefilter.ts) finds them with every other
+    // rule's in one pass, and test/scan/support/hostile-input.ts builds its inputs from them.
     keywords: new RegExp(spec.words.join("|"), "i"),
     pattern: new RegExp(
       `${spec.wordStart ? "(?<![A-Za-z])" : ""}(?<name>${words})${NAME_TAIL}${OPERATOR}${BEFORE_VALUE}` +
