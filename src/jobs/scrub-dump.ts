@@ -1,4 +1,4 @@
-import type { PatternAutomaton } from "./multi-match.js";
+import type { PatternAutomaton } from "../secret/index.js";
 import { hexValue, isSpace, Lane, type Report, type View } from "./scrub-views.js";
 
 /**

@@ -1,4 +1,4 @@
-import { PatternAutomaton } from "./multi-match.js";
+import { PatternAutomaton } from "../secret/index.js";
 import { MIN_FRAGMENT, type ScrubPattern } from "./scrub-forms.js";
 
 /**

@@ -1,4 +1,4 @@
-import type { PatternAutomaton } from "./multi-match.js";
+import type { PatternAutomaton } from "../secret/index.js";
 import { DumpView } from "./scrub-dump.js";
 import type { ScrubPattern } from "./scrub-forms.js";
 import { compile, DecodedView, RawView, type Report, type View } from "./scrub-views.js";
@@ -17,7 +17,7 @@ import { compile, DecodedView, RawView, type Report, type View } from "./scrub-v
  * `[REDACTED:name]`; overlapping spans become one `[REDACTED:a,b]`, so no fragment of either
  * value survives.
  *
- * Cost: each view runs an Aho–Corasick automaton (multi-match.ts), linear in the output whatever
+ * Cost: each view runs an Aho–Corasick automaton (src/secret/multi-match.ts), linear in the output whatever
  * it holds; spans are kept in a heap by start. So a push costs O(bytes + spans · log spans), with
  * no input that makes it quadratic.
  *

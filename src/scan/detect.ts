@@ -1,5 +1,6 @@
 import type { KnownOwner, KnownValueSet } from "./fingerprint-index.js";
 import { type KnownForm, searchKnownValues } from "./known-values.js";
+import { prefilterFor } from "./prefilter.js";
 import { isStandIn, type Rule } from "./rule.js";
 
 /** The rule id of a stored value found by its keyed fingerprint. */
@@ -56,12 +57,6 @@ function rank(rule: string): number {
   return 1;
 }
 
-function keywordHit(rule: Rule, text: string): boolean {
-  if (rule.keywords instanceof RegExp) return rule.keywords.test(text);
-  for (const k of rule.keywords) if (text.includes(k)) return true;
-  return false;
-}
-
 /**
  * Runs the pattern rules and the known-value search over one file's bytes. The text is
  * handled as latin1 so that string offsets are byte offsets and any byte sequence (UTF-8 or
@@ -80,13 +75,15 @@ export function detect(
   const text = bytes.toString("latin1");
   const raw: Omit<Detection, "line" | "column">[] = [];
   let incomplete: string | undefined;
+  // Every rule's keywords in one pass over the text (prefilter.ts).
+  const keywordHits = prefilterFor(rules).hits(bytes, text);
   scan: for (const rule of rules) {
     if (performance.now() > deadline) {
       incomplete = `the ${budgetMs / 1000} s budget per file ran out before rule ${rule.id}; it and the rules after it did not run`;
       break;
     }
     if (rule.paths && !rule.paths.test(path)) continue;
-    if (!keywordHit(rule, text)) continue;
+    if (!keywordHits.has(rule)) continue;
     const forms = (rule.forms ?? []).filter(
       (f) => (!f.paths || f.paths.test(path)) && (!f.when || f.when.test(text)),
     );

@@ -11,3 +11,4 @@ export { SECRET_KEY_BYTES, SecretKey } from "./secret-key.js";
 export { Secret } from "./secret.js";
 export { entropyOf, KEY_PREFIXED_WORD, KEY_PREFIXES, type KeyPrefix } from "./secret-words.js";
 export { excludeMemoryFromCoreDumps } from "./core-dumps.js";
+export { type MatchOutput, PatternAutomaton } from "./multi-match.js";

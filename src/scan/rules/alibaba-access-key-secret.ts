@@ -1,10 +1,10 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
-export default assignedKeyRule({
+export default keywordRule({
   id: "alibaba-access-key-secret",
   title: "Alibaba Cloud AccessKey secret",
   provider: "Alibaba Cloud",
-  names: ["alibaba", "aliyun", "accesskeysecret", "access_key_secret"],
+  words: ["alibaba", "aliyun", "accesskeysecret", "access_key_secret"],
   value: /[A-Za-z0-9]{30}/,
   wordBits: 4,
   revoke: "disable and delete the AccessKey pair in the Alibaba Cloud RAM console, then create a new one",

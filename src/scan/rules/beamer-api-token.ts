@@ -1,10 +1,10 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
-export default assignedKeyRule({
+export default keywordRule({
   id: "beamer-api-token",
   title: "Beamer API key",
   provider: "Beamer",
-  names: ["beamer"],
+  words: ["beamer"],
   value: /b_[A-Za-z0-9=_-]{44}/,
   revoke: "delete the API key in Beamer (Settings, API) and create a new one",
 });

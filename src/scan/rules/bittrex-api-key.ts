@@ -1,10 +1,10 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
-export default assignedKeyRule({
+export default keywordRule({
   id: "bittrex-api-key",
   title: "Bittrex API key or secret",
   provider: "Bittrex",
-  names: ["bittrex"],
+  words: ["bittrex"],
   value: /[a-f0-9]{32}/,
   revoke: "delete the API key in Bittrex (Account, API keys)",
 });

@@ -1,10 +1,10 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
-export default assignedKeyRule({
+export default keywordRule({
   id: "cisco-meraki-api-key",
   title: "Cisco Meraki Dashboard API key",
   provider: "Cisco Meraki",
-  names: ["meraki"],
+  words: ["meraki"],
   value: /[a-f0-9]{40}/,
   revoke: "revoke the key in the Meraki dashboard (My profile, API access) and generate a new one",
 });

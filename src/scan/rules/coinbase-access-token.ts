@@ -1,10 +1,10 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
-export default assignedKeyRule({
+export default keywordRule({
   id: "coinbase-access-token",
   title: "Coinbase API key",
   provider: "Coinbase",
-  names: ["coinbase"],
+  words: ["coinbase"],
   value: /[A-Za-z0-9_-]{64}/,
   revoke: "delete the API key in Coinbase (Settings, API) and create a new one",
 });

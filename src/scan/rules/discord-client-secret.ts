@@ -1,10 +1,10 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
-export default assignedKeyRule({
+export default keywordRule({
   id: "discord-client-secret",
   title: "Discord OAuth client secret",
   provider: "Discord",
-  names: ["discord"],
+  words: ["discord"],
   value: /[A-Za-z0-9_-]{32}/,
   revoke: "reset the client secret in the Discord Developer Portal (your application, OAuth2)",
 });

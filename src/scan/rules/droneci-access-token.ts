@@ -1,10 +1,10 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
-export default assignedKeyRule({
+export default keywordRule({
   id: "droneci-access-token",
   title: "Drone CI access token",
   provider: "Drone CI",
-  names: ["droneci", "drone_token"],
+  words: ["droneci", "drone_token"],
   value: /[A-Za-z0-9]{32}/,
   revoke: "rotate the token in Drone (Account settings) and update every client that uses it",
 });

@@ -1,10 +1,10 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
-export default assignedKeyRule({
+export default keywordRule({
   id: "etsy-api-key",
   title: "Etsy API keystring",
   provider: "Etsy",
-  names: ["etsy"],
+  words: ["etsy"],
   value: /[a-z0-9]{24}/,
   minBits: 2.5,
   revoke: "reset the keystring in Etsy (Your apps) and update the app",

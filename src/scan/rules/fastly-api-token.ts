@@ -1,10 +1,10 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
-export default assignedKeyRule({
+export default keywordRule({
   id: "fastly-api-token",
   title: "Fastly API token",
   provider: "Fastly",
-  names: ["fastly"],
+  words: ["fastly"],
   value: /[A-Za-z0-9_-]{32}/,
   revoke: "delete the token in Fastly (Account, Personal API tokens) and create a new one",
 });

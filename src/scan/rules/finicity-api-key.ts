@@ -1,10 +1,10 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
-export default assignedKeyRule({
+export default keywordRule({
   id: "finicity-api-key",
   title: "Finicity app key or partner secret",
   provider: "Finicity",
-  names: ["finicity"],
+  words: ["finicity"],
   value: /[a-f0-9]{32}|[A-Za-z0-9]{20}/,
   wordBits: 3.4,
   revoke:

@@ -1,10 +1,10 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
-export default assignedKeyRule({
+export default keywordRule({
   id: "finnhub-api-key",
   title: "Finnhub API key",
   provider: "Finnhub",
-  names: ["finnhub"],
+  words: ["finnhub"],
   value: /[a-z0-9]{20}/,
   minBits: 2.5,
   revoke: "regenerate the key in the Finnhub dashboard",

@@ -1,10 +1,10 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
-export default assignedKeyRule({
+export default keywordRule({
   id: "freshbooks-access-token",
   title: "FreshBooks access token",
   provider: "FreshBooks",
-  names: ["freshbooks"],
+  words: ["freshbooks"],
   value: /[a-z0-9]{64}/,
   revoke: "revoke the app's access in FreshBooks (Settings, Apps) and create a new token",
 });

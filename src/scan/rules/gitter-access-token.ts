@@ -1,10 +1,10 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
-export default assignedKeyRule({
+export default keywordRule({
   id: "gitter-access-token",
   title: "Gitter access token",
   provider: "Gitter",
-  names: ["gitter"],
+  words: ["gitter"],
   value: /[a-f0-9]{40}/,
   revoke:
     "revoke the token at developer.gitter.im (Gitter now runs on Matrix; revoke the Matrix access token too)",

@@ -1,11 +1,11 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
 // Tokens are base64 of `tok:…` (`dG9rOj…`), 60 characters.
-export default assignedKeyRule({
+export default keywordRule({
   id: "intercom-access-token",
   title: "Intercom access token",
   provider: "Intercom",
-  names: ["intercom"],
+  words: ["intercom"],
   value: /[A-Za-z0-9=_-]{60}/,
   revoke: "regenerate the access token in the Intercom Developer Hub (your app, Authentication)",
 });

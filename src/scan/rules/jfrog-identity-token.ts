@@ -1,11 +1,11 @@
-import { assignedKeyRule } from "../assigned-key.js";
+import { keywordRule } from "../keyword-rule.js";
 
 // Reference tokens (`cmVmd…`, also 64 characters) and API keys (`AKCp…`) have their own rule.
-export default assignedKeyRule({
+export default keywordRule({
   id: "jfrog-identity-token",
   title: "JFrog identity token",
   provider: "JFrog",
-  names: ["jfrog", "artifactory"],
+  words: ["jfrog", "artifactory"],
   value: /[A-Za-z0-9]{64}/,
   minBits: 3.5,
   except: /^cmVmd/,

@@ -1,4 +1,4 @@
-import { keywordRule } from "./keyword-rule.js";
+import { keywordRule } from "../keyword-rule.js";
 
 export default keywordRule({
   id: "linear-client-secret",
@@ -7,6 +7,6 @@ export default keywordRule({
   words: ["linear"],
   wordStart: true,
   nameHas: /secret/i,
-  value: "[a-f0-9]{32}",
+  value: /[a-f0-9]{32}/,
   revoke: "rotate the client secret of the OAuth application in Linear (Settings, API)",
 });

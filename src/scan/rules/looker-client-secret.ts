@@ -1,4 +1,4 @@
-import { keywordRule } from "./keyword-rule.js";
+import { keywordRule } from "../keyword-rule.js";
 
 export default keywordRule({
   id: "looker-client-secret",
@@ -6,6 +6,7 @@ export default keywordRule({
   provider: "Looker",
   words: ["looker"],
   nameHas: /secret/i,
-  value: "[A-Za-z0-9]{24}",
+  value: /[A-Za-z0-9]{24}/,
+  wordBits: 3.6,
   revoke: "delete the API key of the user in Looker (Admin, Users, Edit Keys) and create a new one",
 });

@@ -1,4 +1,4 @@
-import { keywordRule } from "./keyword-rule.js";
+import { keywordRule } from "../keyword-rule.js";
 
 /** A Plaid API secret (30 characters); the 24-character client id beside it is not secret. */
 export default keywordRule({
@@ -6,6 +6,6 @@ export default keywordRule({
   title: "Plaid API secret",
   provider: "Plaid",
   words: ["plaid"],
-  value: "[a-z0-9]{30}",
+  value: /[a-z0-9]{30}/,
   revoke: "rotate the secret in the Plaid dashboard (Developers, Keys)",
 });

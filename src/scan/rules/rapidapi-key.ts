@@ -1,4 +1,4 @@
-import { keywordRule } from "./keyword-rule.js";
+import { keywordRule } from "../keyword-rule.js";
 
 /** A RapidAPI application key (sent as X-RapidAPI-Key): 50 characters. */
 export default keywordRule({
@@ -6,7 +6,7 @@ export default keywordRule({
   title: "RapidAPI application key",
   provider: "RapidAPI",
   words: ["rapidapi", "rapid_api", "rapid-api"],
-  value: "[A-Za-z0-9_-]{50}",
+  value: /[A-Za-z0-9_-]{50}/,
   minBits: 3.5,
   revoke: "rotate the application key in RapidAPI (Apps, Authorization) and use the new one",
 });

@@ -1,4 +1,4 @@
-import { keywordRule } from "./keyword-rule.js";
+import { keywordRule } from "../keyword-rule.js";
 
 /** A Sentry auth token from before the `sntryu_`/`sntrys_` prefixes: 64 hex assigned to a Sentry name. */
 export default keywordRule({
@@ -6,6 +6,6 @@ export default keywordRule({
   title: "Sentry auth token (unprefixed)",
   provider: "Sentry",
   words: ["sentry"],
-  value: "[a-f0-9]{64}",
+  value: /[a-f0-9]{64}/,
   revoke: "revoke it in Sentry (User or Organization auth tokens) and create a new one",
 });

@@ -1,4 +1,4 @@
-import { keywordRule } from "./keyword-rule.js";
+import { keywordRule } from "../keyword-rule.js";
 
 /** A Snyk API token (a UUID), where the name says key or token: Snyk org and project ids are UUIDs too. */
 export default keywordRule({
@@ -7,6 +7,6 @@ export default keywordRule({
   provider: "Snyk",
   words: ["snyk"],
   nameHas: /key|token/i,
-  value: "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+  value: /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/,
   revoke: "revoke the token in Snyk (Account settings, or the service account) and create a new one",
 });

@@ -1,4 +1,4 @@
-import { keywordRule } from "./keyword-rule.js";
+import { keywordRule } from "../keyword-rule.js";
 
 /** A SonarQube token from before the `squ_`/`sqp_`/`sqa_` prefixes, in `sonar.login` or `SONAR_TOKEN`. */
 export default keywordRule({
@@ -7,6 +7,6 @@ export default keywordRule({
   provider: "SonarQube",
   words: ["sonar"],
   nameHas: /login|token/i,
-  value: "[a-f0-9]{40}",
+  value: /[a-f0-9]{40}/,
   revoke: "revoke the token in SonarQube (My Account, Security) and generate a new one",
 });

@@ -1,4 +1,4 @@
-import { keywordRule } from "./keyword-rule.js";
+import { keywordRule } from "../keyword-rule.js";
 
 /** A Sumo Logic access key (64 characters); the `su…` access id beside it only names it. */
 export default keywordRule({
@@ -7,7 +7,7 @@ export default keywordRule({
   provider: "Sumo Logic",
   words: ["sumologic", "sumo_logic", "sumo-logic", "sumo"],
   wordStart: true,
-  value: "[A-Za-z0-9]{64}",
+  value: /[A-Za-z0-9]{64}/,
   minBits: 3.5,
   revoke: "delete the access key in Sumo Logic (Preferences, Access Keys) and create a new one",
 });

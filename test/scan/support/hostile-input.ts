@@ -1,4 +1,5 @@
 import type { Rule } from "../../../src/scan/index.js";
+import { literalKeywords } from "../../../src/scan/prefilter.js";
 
 /*
  * Adversarial inputs for one pattern rule, built from its own prefixes and alphabets: the shapes
@@ -70,24 +71,15 @@ function printable(s: string): string {
   return JSON.stringify(s.length > 24 ? `${s.slice(0, 24)}…` : s);
 }
 
-/**
- * The words of a prefilter written as a RegExp of literal alternatives (keywordRule's
- * `/twitter|x-twitter/i`); none for any other RegExp.
- */
-function literalWords(keywords: RegExp): string[] {
-  const words = keywords.source.split("|").map((w) => w.replace(/\\(.)/g, "$1"));
-  return words.every((w) => /^[\w.-]+$/.test(w)) ? words : [];
-}
-
 export function hostilePrefixes(rule: Rule): string[] {
-  // A RegExp of literal words (`datadog|dd_api_key` from assignedKeyRule, `/twitter|x-twitter/i`
-  // from keywordRule) gives its words, unless the rule names its start strings above.
+  // A RegExp of literal words (`/datadog|dd_api_key/i` from keywordRule) gives its words, unless
+  // the rule names its start strings above.
   const keywords = rule.keywords;
   const own =
     keywords instanceof RegExp
       ? EXTRA_PREFIXES[rule.id]
         ? []
-        : literalWords(keywords).slice(0, 4)
+        : (literalKeywords(rule)?.words ?? []).slice(0, 4)
       : keywords.slice(0, 4);
   return [...new Set([...own, ...(EXTRA_PREFIXES[rule.id] ?? [])])];
 }

@@ -4,6 +4,8 @@
  * follows failure links, and the failure links give back no more depth than the steps took, so
  * a stream of n bytes costs O(n) steps in all (amortised), with no backtracking input can
  * provoke. The state carries across calls, so a pattern split across writes is found the same.
+ * Used by the job output scrubber (src/jobs/scrubber.ts) and the scanner's rule prefilter
+ * (src/scan/prefilter.ts).
  */
 
 /** What ends at a state: the longest pattern that is a suffix of it, and the names of all of them. */
