@@ -40,7 +40,8 @@ export const commands: Record<string, CommandEntry> = {
     load: async () => (await import("./credstore.js")).ls,
   },
   rotate: {
-    summary: "replace a credential's value, keeping earlier versions (--restart moves the units that load it)",
+    summary:
+      "replace a credential's value, keeping earlier versions (--restart moves the units that load it)",
     load: async () => (await import("./credstore.js")).rotate,
   },
   status: {

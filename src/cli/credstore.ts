@@ -1,9 +1,17 @@
 import { readValue, resolveNotAfter } from "../credstore/index.js";
-import { KeyholdError } from "../secret/index.js";
 import { assertCredentialName, CREDENTIAL_VALUE_MAX } from "../systemd/index.js";
 import { storeFrom, WITH_KEYS } from "./args.js";
 import { defineCommand, type NoOptions, type OptionTable, type RunContext } from "./command.js";
-import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+import {
+  type CliIo,
+  EXIT_FINDINGS,
+  EXIT_OK,
+  usageError,
+  writeJson,
+  writeLine,
+  refuseTerminal,
+  writeSecret,
+} from "./io.js";
 import type { CredentialStore } from "../app/index.js";
 import { valueCommandWords, valueFromCommand } from "../app/value-command.js";
 
@@ -322,19 +330,8 @@ export const get = defineCommand({
   positionals: 1,
   run: async ({ values, positionals, io }: RunContext<typeof GET_OPTIONS>) => {
     const name = nameArg(positionals);
-    if (io.stdout.isTTY && !values.reveal) {
-      throw new KeyholdError("TERMINAL_REFUSED", "refusing to print a credential to a terminal", {
-        hint: `pipe it (keyhold get ${name} | …) or add --reveal`,
-      });
-    }
-    const value = await storeFrom(values, io).get(name, { reveal: values.reveal ?? false });
-    try {
-      await new Promise<void>((resolve, reject) =>
-        io.stdout.write(value.exposeBytes(), (e) => (e ? reject(e) : resolve())),
-      );
-    } finally {
-      value.dispose();
-    }
+    refuseTerminal(io, values.reveal, "a credential", `pipe it (keyhold get ${name} | …) or add --reveal`);
+    await writeSecret(io, await storeFrom(values, io).get(name, { reveal: values.reveal ?? false }));
     return EXIT_OK;
   },
 });

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from "node:stream";
-import { SecretError } from "../secret/index.js";
+import { KeyholdError, type Secret, SecretError } from "../secret/index.js";
 
 /** What a command may touch of the outside world; tests pass their own. */
 export interface CliIo {
@@ -26,4 +26,27 @@ export function writeLine(stream: Writable, line = ""): void {
 
 export function writeJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Refuses to print a value to a terminal (scrollback, screen sharing) unless `--reveal` said so. */
+export function refuseTerminal(
+  io: CliIo,
+  reveal: boolean | undefined,
+  what: string,
+  hint = "pipe it, or add --reveal",
+): void {
+  if ((io.stdout as { isTTY?: boolean }).isTTY && !reveal) {
+    throw new KeyholdError("TERMINAL_REFUSED", `refusing to print ${what} to a terminal`, { hint });
+  }
+}
+
+/** Writes a value's bytes to stdout, then disposes of it (whatever the write did). */
+export async function writeSecret(io: CliIo, value: Secret): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) =>
+      io.stdout.write(value.exposeBytes(), (e) => (e ? reject(e) : resolve())),
+    );
+  } finally {
+    value.dispose();
+  }
 }

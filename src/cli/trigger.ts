@@ -2,9 +2,8 @@
 // instead of the whole server, which is measurable in its start-up time.
 import { exitCodeOf, followRun, triggerRun } from "../jobs/client.js";
 import { DEFAULT_SOCKET } from "../jobs/protocol.js";
-import type { RunRecord } from "../jobs/records.js";
 import { defineCommand, type OptionTable, type RunContext, SOCKET_OPTION } from "./command.js";
-import { EXIT_FAILED, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
+import { EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 /**
  * `keyhold trigger --follow` when the stream ended before the run did (STREAM_CUT): the run goes

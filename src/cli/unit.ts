@@ -1,4 +1,4 @@
-import { existsSync, realpathSync } from "node:fs";
+import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import {
   createJobServerAuditKey,
@@ -10,13 +10,8 @@ import {
   unitVaultSecrets,
 } from "../app/units.js";
 import { stateDirectory, storeDirectory } from "../defaults.js";
-import { checkCredentialNames, installUnits, type NameCheck, type UnitFile } from "../systemd/index.js";
-import {
-  JOBSERVER_DEFAULT_GROUP,
-  normaliseServiceName,
-  renderUnit,
-  type UnitMode,
-} from "../units/index.js";
+import { checkCredentialNames, type NameCheck } from "../systemd/index.js";
+import { JOBSERVER_DEFAULT_GROUP, normaliseServiceName, renderUnit, type UnitMode } from "../units/index.js";
 import { defineCommand, type OptionTable, type RunContext } from "./command.js";
 import { type CliIo, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 

@@ -6,34 +6,20 @@ import { isSecretError } from "../secret/index.js";
 import { CREDENTIAL_SIZE_MAX, decryptCredential, encryptCredential } from "../systemd/index.js";
 import { parseProcessTag, processAlive, withLock, writeFileAtomic } from "../durable/index.js";
 import { lockFile, type StoreLayout, storeFile, vaultDir } from "./layout.js";
-import { listCredentials } from "./listing.js";
+import { type FileProblem, listCredentials } from "./listing.js";
 import { vaultMasterName } from "./reserved.js";
 import { readCiphertext, shredFile } from "./store.js";
 
 export type FindingKind =
+  | FileProblem
   | "store-missing"
   | "store-mode"
   | "state-mode"
   | "file-mode"
-  | "name-mismatch"
-  | "expired"
-  | "expiring"
-  | "plaintext"
-  | "not-a-credential"
-  | "invalid-name"
-  | "unknown-key-type"
-  | "leftover-temp"
-  | "symlink"
-  | "not-a-file"
-  | "too-large"
-  | "unreadable"
-  | "decrypt-failed"
   | "unit-missing-credential"
   | "unit-name-mismatch"
   | "vault-master-missing"
   | "audit-key-missing"
-  // found by the application layer (src/app/rollout*.ts), which asks systemd
-  | "stale"
   | "rollout-interrupted";
 
 export interface Finding {

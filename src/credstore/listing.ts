@@ -13,12 +13,11 @@ import { readMeta } from "./meta.js";
 import { ownCredential } from "./reserved.js";
 import { TEMPORARY_NAME } from "./store.js";
 
-export type CredentialStatus =
-  | "ok"
+/** What can be wrong with one file of the store: `ls` shows it as a status, `doctor` as a finding. */
+export type FileProblem =
   | "expired"
   | "expiring"
   | "name-mismatch"
-  | "perms-too-open"
   | "not-a-credential"
   | "plaintext"
   | "invalid-name"
@@ -31,6 +30,8 @@ export type CredentialStatus =
   | "decrypt-failed"
   /** A running unit holds an earlier version (set by the application layer, which asks systemd). */
   | "stale";
+
+export type CredentialStatus = "ok" | "perms-too-open" | FileProblem;
 
 /** What `ls` shows about one entry of the store: never a value. */
 export interface CredentialEntryInfo {

@@ -44,6 +44,20 @@ const HARDENING: readonly string[] = [
   "--no-optional-locks",
 ];
 
+// How keyhold reads what each commit changed: oldest first, every blob id whole, no rename or
+// copy guessing, no external diff or text conversion (the repository could name programs for
+// either), and a merge against its first parent only.
+const RAW_LOG: readonly string[] = [
+  "--reverse",
+  "--raw",
+  "-z",
+  "--no-abbrev",
+  "--no-renames",
+  "--no-ext-diff",
+  "--no-textconv",
+  "--diff-merges=first-parent",
+];
+
 // Variables from the caller that name programs for git to run, or re-allow transports. The
 // repository-location variables (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, …) are kept: git sets
 // them for a pre-commit hook on purpose (`git commit -a` scans a temporary index).
@@ -467,14 +481,7 @@ export async function listHistoryObjects(
       [
         "log",
         ...revs.args,
-        "--reverse",
-        "--raw",
-        "-z",
-        "--no-abbrev",
-        "--no-renames",
-        "--no-ext-diff",
-        "--no-textconv",
-        "--diff-merges=first-parent",
+        ...RAW_LOG,
         "--diff-filter=ACMT",
         "--format=%x01%H",
       ],
@@ -638,14 +645,7 @@ export async function listPathChanges(
     [
       "log",
       ...revs.args,
-      "--reverse",
-      "--raw",
-      "-z",
-      "--no-abbrev",
-      "--no-renames",
-      "--no-ext-diff",
-      "--no-textconv",
-      "--diff-merges=first-parent",
+      ...RAW_LOG,
       "--format=%x01%H%x00%P%x00%an <%ae>%x00%aI",
     ],
     { ...options, input: revs.input },

@@ -1,7 +1,7 @@
 import { layoutFrom } from "../args.js";
 import { defineCommand } from "../command.js";
-import { EXIT_OK, usageError } from "../io.js";
-import { COMMON, REVEAL, reauth, refuseTerminal, withVault } from "./shared.js";
+import { EXIT_OK, refuseTerminal, usageError } from "../io.js";
+import { COMMON, REVEAL, reauth, withVault } from "./shared.js";
 
 export const exportMaster = defineCommand({
   name: "vault export-master",

@@ -1,7 +1,7 @@
 import { layoutFrom } from "../args.js";
 import { defineCommand } from "../command.js";
-import { EXIT_OK } from "../io.js";
-import { COMMON, needRef, positiveInt, REVEAL, refuseTerminal, withVault } from "./shared.js";
+import { EXIT_OK, refuseTerminal, writeSecret } from "../io.js";
+import { COMMON, needRef, positiveInt, REVEAL, withVault } from "./shared.js";
 
 const SYNOPSIS = "vault get NS/NAME [--version N] [--reveal]";
 
@@ -22,13 +22,7 @@ export const get = defineCommand({
     const value = await withVault(l, values, io, ({ vault }) =>
       vault.get(ref, version === undefined ? {} : { version }),
     );
-    try {
-      await new Promise<void>((resolve, reject) =>
-        io.stdout.write(value.exposeBytes(), (e) => (e ? reject(e) : resolve())),
-      );
-    } finally {
-      value.dispose();
-    }
+    await writeSecret(io, value);
     return EXIT_OK;
   },
 });

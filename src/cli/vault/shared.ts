@@ -6,7 +6,7 @@ import {
   withHostVault,
 } from "../../app/vault-host.js";
 import { readValue, type StoreLayout } from "../../credstore/index.js";
-import { KeyholdError, type Secret } from "../../secret/index.js";
+import type { Secret } from "../../secret/index.js";
 import { printable } from "../../secret/printable.js";
 import { parseRef, type Reauth, type SecretRef } from "../../vault/index.js";
 import type { OptionTable } from "../command.js";
@@ -90,14 +90,6 @@ export function positiveInt(text: string | undefined, what: string): number | un
   if (text === undefined) return undefined;
   if (!/^[1-9][0-9]{0,8}$/.test(text)) throw usageError(`${what} must be a positive whole number`);
   return Number(text);
-}
-
-export function refuseTerminal(io: CliIo, reveal: boolean | undefined, what: string): void {
-  if (io.stdout.isTTY && !reveal) {
-    throw new KeyholdError("TERMINAL_REFUSED", `refusing to print ${what} to a terminal`, {
-      hint: "pipe it, or add --reveal",
-    });
-  }
 }
 
 /** What an import did, or that it changed nothing because every value was stored already. */
