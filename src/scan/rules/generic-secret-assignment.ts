@@ -177,10 +177,12 @@ function pathLike(value: string): boolean {
 }
 
 /**
- * A Fernet token (version byte 0x80 and a timestamp, base64url: `gAAAAA…`) is ciphertext, not a
- * key: without the key it holds nothing. (The key is a finding wherever it is assigned.)
+ * Ciphertext, not a key: without its key it holds nothing (the key is a finding wherever it is
+ * assigned). A Fernet token (version byte 0x80 and a timestamp, base64url: `gAAAAA…`), and a
+ * Windows DPAPI blob (its fixed header, base64: `AQAAANCMnd8BFdERjHoAwE/Cl+sBAAAA…`), which
+ * NuGet.Config writes for an encrypted `Password` and only that user on that machine can open.
  */
-const CIPHERTEXT = /^gAAAAA[A-Za-z0-9_-]{50,}={0,2}$/;
+const CIPHERTEXT = /^(?:gAAAAA[A-Za-z0-9_-]{50,}={0,2}|AQAAANCMnd8BFdERjHoAwE\/Cl\+sBAAAA[A-Za-z0-9+/]{16,}={0,2})$/;
 
 /** Whether a value read from a key-like name looks like a key rather than a word, name or reference. */
 function looksLikeKey(value: string): boolean {
