@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { isSecretError, SecretError } from "../secret/index.js";
 import type { CommitOp, StoredRecord, VaultBackend } from "./backend.js";
-import { type KeyBytes, recordMac, sameBytes, storeDigest, xorInto } from "./crypto.js";
+import { type GuardedKey, recordMac, sameBytes, storeDigest, xorInto } from "./crypto.js";
 import {
   CHAIN_SEGMENT,
   type ChainSegment,
@@ -101,7 +101,7 @@ export class Barrier {
     backend: VaultBackend,
     host: HostMemory,
     keys: Keyring,
-    candidates: () => Promise<KeyBytes[]>,
+    candidates: () => Promise<GuardedKey[]>,
     now: () => Date,
   ) {
     this.#backend = backend;
@@ -158,7 +158,7 @@ export class Barrier {
   }
 
   /** A DEK by namespace and version; DEKs never change once made, only their wrapping, so they are cached. */
-  async dek(ns: string, version: number): Promise<KeyBytes> {
+  async dek(ns: string, version: number): Promise<GuardedKey> {
     const cached = this.#keys.cachedDek(ns, version);
     if (cached !== undefined) return cached;
     const ring = await this.require<DekRing>(dekKey(ns), () =>
@@ -419,7 +419,7 @@ export class Barrier {
 function commitOps(
   tx: Transaction,
   snap: Snapshot,
-): { ops: CommitOp[]; macs: Map<string, Buffer>; ik: KeyBytes } {
+): { ops: CommitOp[]; macs: Map<string, Buffer>; ik: GuardedKey } {
   const ik = tx.keys.ik;
   const macs = new Map(snap.macs);
   const ops: CommitOp[] = [];
@@ -471,7 +471,7 @@ async function appendToChain(tx: Transaction, head: HeadBody, headMac: string): 
  */
 function inspect(
   records: Map<string, StoredRecord>,
-  ik: KeyBytes,
+  ik: GuardedKey,
   full: boolean,
   parsed: EnvelopeCache,
 ): Omit<Snapshot, "keys"> {

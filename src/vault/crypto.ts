@@ -34,8 +34,11 @@ const LABEL_DIGEST = "keyhold-vault/v1/digest";
 /** lp() encodes a field's length in two bytes: a longer record key cannot be MACed. */
 export const RECORD_KEY_MAX_BYTES = 0xffff;
 
-/** A 32-byte key in libsodium secure memory. */
-export type KeyBytes = Buffer;
+/**
+ * A 32-byte key in libsodium's guarded memory (locked, never swapped), wiped with `wipeKey`.
+ * Ordinary buffers that held a value are wiped with `wipe()` from src/secret/wipe.ts.
+ */
+export type GuardedKey = Buffer;
 
 // Secure memory is a scarce resource: every sodium_malloc costs guard pages and an mlock, and
 // RLIMIT_MEMLOCK is often 8 MiB, past which libsodium returns nothing and Node aborts. So keys
@@ -59,7 +62,7 @@ export function secureBuffer(size: number): Buffer {
 }
 
 /** A fresh random key in secure memory. */
-export function randomKey(): KeyBytes {
+export function randomKey(): GuardedKey {
   const key = secureBuffer(KEY_BYTES);
   sodium().randombytes_buf(key);
   return key;
@@ -72,16 +75,17 @@ export function randomBytesSodium(size: number): Buffer {
 }
 
 /** Copies `bytes` into secure memory and wipes the source. */
-export function toSecureKey(bytes: Uint8Array): KeyBytes {
+export function toSecureKey(bytes: Uint8Array): GuardedKey {
   if (bytes.length !== KEY_BYTES)
     throw new SecretError("INVALID_FORMAT", `a vault key must be ${KEY_BYTES} bytes`);
   const key = secureBuffer(KEY_BYTES);
   key.set(bytes);
-  wipe(bytes);
+  wipeKey(bytes);
   return key;
 }
 
-export function wipe(bytes: Uint8Array | undefined): void {
+/** sodium_memzero, for keys in guarded memory (and any buffer the vault's crypto made). */
+export function wipeKey(bytes: Uint8Array | undefined): void {
   if (bytes !== undefined && bytes.length > 0) sodium().sodium_memzero(bytes);
 }
 
@@ -137,11 +141,11 @@ function hkdfInto(ikm: Uint8Array, salt: Uint8Array, info: Buffer, length: numbe
   const raw = new Uint8Array(hkdfSync("sha256", ikm, salt, info, length));
   const out = secureBuffer(length);
   out.set(raw);
-  wipe(raw);
+  wipeKey(raw);
   return out;
 }
 
-export function deriveKek(master: KeyBytes, storeId: Uint8Array, version: number): KeyBytes {
+export function deriveKek(master: GuardedKey, storeId: Uint8Array, version: number): GuardedKey {
   return hkdfInto(
     master,
     storeId,
@@ -150,7 +154,7 @@ export function deriveKek(master: KeyBytes, storeId: Uint8Array, version: number
   );
 }
 
-export function masterCheck(master: KeyBytes, storeId: Uint8Array): Buffer {
+export function masterCheck(master: GuardedKey, storeId: Uint8Array): Buffer {
   const check = hkdfInto(master, storeId, Buffer.from(LABEL_MASTER_CHECK, "ascii"), MASTER_CHECK_BYTES);
   return Buffer.from(check);
 }
@@ -165,7 +169,7 @@ export interface Sealed {
 }
 
 /** Seals `plaintext`; `nonce` is only given by the vector generator, everything else draws a random one. */
-export function seal(key: KeyBytes, plaintext: Uint8Array, ad: Uint8Array, nonce?: Uint8Array): Sealed {
+export function seal(key: GuardedKey, plaintext: Uint8Array, ad: Uint8Array, nonce?: Uint8Array): Sealed {
   const n = nonce === undefined ? randomBytesSodium(NONCE_BYTES) : Buffer.from(nonce);
   const ciphertext = Buffer.alloc(plaintext.length + TAG_BYTES);
   sodium().crypto_aead_xchacha20poly1305_ietf_encrypt(ciphertext, plaintext, ad, null, n, key);
@@ -177,7 +181,7 @@ export function seal(key: KeyBytes, plaintext: Uint8Array, ad: Uint8Array, nonce
  * wrong associated data, a flipped bit, a truncation — is the same DECRYPT_FAILED, naming only `what`.
  */
 export function open(
-  key: KeyBytes,
+  key: GuardedKey,
   nonce: Uint8Array,
   ciphertext: Uint8Array,
   ad: Uint8Array,
@@ -199,7 +203,7 @@ export function open(
   return out;
 }
 
-export function recordMac(integrityKey: KeyBytes, key: string, body: string): Buffer {
+export function recordMac(integrityKey: GuardedKey, key: string, body: string): Buffer {
   return createHmac("sha256", integrityKey)
     .update(label(LABEL_RECORD))
     .update(lp(key))
@@ -221,7 +225,7 @@ export async function passphraseKey(
   passphrase: Uint8Array,
   salt: Uint8Array,
   params: Argon2Params,
-): Promise<KeyBytes> {
+): Promise<GuardedKey> {
   const s = sodium();
   if (
     !Number.isInteger(params.ops) ||
@@ -247,7 +251,7 @@ export async function passphraseKey(
  * is 32 bytes and each key length-prefixed, so no two sets of records encode alike; without the
  * IK nobody can compute it for any set, however they combine records they have seen.
  */
-export function storeDigest(integrityKey: KeyBytes, macs: ReadonlyMap<string, Uint8Array>): Buffer {
+export function storeDigest(integrityKey: GuardedKey, macs: ReadonlyMap<string, Uint8Array>): Buffer {
   // Sorting without a comparator orders by UTF-16 code units, which is the order of the UTF-8
   // bytes unless a key holds a code unit from U+D800 up (keyhold's own keys never do): then the
   // bytes are compared, which is slower.

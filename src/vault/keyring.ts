@@ -3,13 +3,13 @@ import {
   dekAd,
   deriveKek,
   integrityKeyAd,
-  type KeyBytes,
+  type GuardedKey,
   masterCheck,
   open,
   randomKey,
   sameBytes,
   seal,
-  wipe,
+  wipeKey,
 } from "./crypto.js";
 import {
   b64,
@@ -39,25 +39,25 @@ const dekId = (ns: string, version: number) => `${ns}#${version}`;
 
 interface Parts {
   storeId: Buffer;
-  master: KeyBytes;
-  ik: KeyBytes;
+  master: GuardedKey;
+  ik: GuardedKey;
   meta: MetaBody;
   /** KEKs of `master` by version: derived on first use, shared by every keyring with this master. */
-  keks: Map<number, KeyBytes>;
+  keks: Map<number, GuardedKey>;
   /** DEKs unwrapped from committed rings: shared by every keyring of the handle (a DEK never changes). */
-  deks: Map<string, KeyBytes>;
+  deks: Map<string, GuardedKey>;
   /** DEKs this handle made in its own commits; each keyring that adds one has its own copy. */
-  made: ReadonlyMap<string, KeyBytes>;
+  made: ReadonlyMap<string, GuardedKey>;
 }
 
 export class Keyring {
   readonly storeId: Buffer;
-  readonly master: KeyBytes;
-  readonly ik: KeyBytes;
+  readonly master: GuardedKey;
+  readonly ik: GuardedKey;
   readonly meta: MetaBody;
-  readonly #keks: Map<number, KeyBytes>;
-  readonly #deks: Map<string, KeyBytes>;
-  readonly #made: ReadonlyMap<string, KeyBytes>;
+  readonly #keks: Map<number, GuardedKey>;
+  readonly #deks: Map<string, GuardedKey>;
+  readonly #made: ReadonlyMap<string, GuardedKey>;
 
   private constructor(parts: Parts) {
     this.storeId = parts.storeId;
@@ -72,10 +72,10 @@ export class Keyring {
   /** The keyring of a store opened or created with `master`; `keks` those already derived. */
   static of(
     storeId: Buffer,
-    master: KeyBytes,
-    ik: KeyBytes,
+    master: GuardedKey,
+    ik: GuardedKey,
     meta: MetaBody,
-    keks: Map<number, KeyBytes> = new Map(),
+    keks: Map<number, GuardedKey> = new Map(),
   ): Keyring {
     return new Keyring({ storeId, master, ik, meta, keks, deks: new Map(), made: new Map() });
   }
@@ -100,17 +100,17 @@ export class Keyring {
   }
 
   /** These keys plus DEK `version` of `ns`, which this commit made. */
-  withDek(ns: string, version: number, dek: KeyBytes): Keyring {
+  withDek(ns: string, version: number, dek: GuardedKey): Keyring {
     return this.#with({ made: new Map([...this.#made, [dekId(ns, version), dek]]) });
   }
 
   /** Another master and integrity key (a master rotation, or another process's one), named by `meta`. */
-  rekeyed(master: KeyBytes, ik: KeyBytes, meta: MetaBody): Keyring {
+  rekeyed(master: GuardedKey, ik: GuardedKey, meta: MetaBody): Keyring {
     return this.#with({ master, ik, meta });
   }
 
   /** KEK `version` of this master. */
-  kek(version: number): KeyBytes {
+  kek(version: number): GuardedKey {
     let kek = this.#keks.get(version);
     if (kek === undefined) {
       kek = deriveKek(this.master, this.storeId, version);
@@ -120,13 +120,13 @@ export class Keyring {
   }
 
   /** DEK `version` of `ns` if this keyring already holds it. */
-  cachedDek(ns: string, version: number): KeyBytes | undefined {
+  cachedDek(ns: string, version: number): GuardedKey | undefined {
     const id = dekId(ns, version);
     return this.#made.get(id) ?? this.#deks.get(id);
   }
 
   /** DEK `version` of `ring`, unwrapped under its KEK the first time (DECRYPT_FAILED if it does not open). */
-  dek(ring: DekRing, version: number): KeyBytes {
+  dek(ring: DekRing, version: number): GuardedKey {
     const cached = this.cachedDek(ring.ns, version);
     if (cached !== undefined) return cached;
     const entry = ring.deks.find((d) => d.v === version);
@@ -148,14 +148,14 @@ export class Keyring {
     version: number,
     kekVersion: number,
     created: string,
-  ): { dek: KeyBytes; entry: DekRing["deks"][number] } {
+  ): { dek: GuardedKey; entry: DekRing["deks"][number] } {
     const dek = randomKey();
     const w = seal(this.kek(kekVersion), dek, dekAd(this.storeId, ns, version, kekVersion));
     return { dek, entry: { v: version, kek: kekVersion, ...wrapped(w), created } };
   }
 
   /** Rewraps every DEK of `ring` (a private copy) under `kek`, KEK version `kekVersion`. */
-  rewrapRing(ring: DekRing, kek: KeyBytes, kekVersion: number): void {
+  rewrapRing(ring: DekRing, kek: GuardedKey, kekVersion: number): void {
     for (const entry of ring.deks) {
       const dek = this.dek(ring, entry.v);
       const w = seal(kek, dek, dekAd(this.storeId, ring.ns, entry.v, kekVersion));
@@ -165,7 +165,7 @@ export class Keyring {
   }
 
   /** The integrity key `ik` wrapped under `kek`, KEK version `kekVersion`, as meta holds it. */
-  wrapIk(ik: KeyBytes, kek: KeyBytes, kekVersion: number): MetaBody["ik"] {
+  wrapIk(ik: GuardedKey, kek: GuardedKey, kekVersion: number): MetaBody["ik"] {
     return { kek: kekVersion, ...wrapped(seal(kek, ik, integrityKeyAd(this.storeId, kekVersion))) };
   }
 
@@ -174,10 +174,10 @@ export class Keyring {
    * the one kept instead of it (a store that failed its check named these keys).
    */
   wipeUnshared(kept: Keyring): void {
-    if (this.master !== kept.master) wipe(this.master);
-    if (this.ik !== kept.ik) wipe(this.ik);
+    if (this.master !== kept.master) wipeKey(this.master);
+    if (this.ik !== kept.ik) wipeKey(this.ik);
     if (this.#keks !== kept.#keks) {
-      for (const k of this.#keks.values()) wipe(k);
+      for (const k of this.#keks.values()) wipeKey(k);
       // A handle still holding this keyring derives them again rather than use wiped bytes.
       this.#keks.clear();
     }
@@ -186,16 +186,16 @@ export class Keyring {
 
   /** Wipes the DEKs a commit made that `kept` does not hold (the commit did not land). */
   wipeMadeUnshared(kept: Keyring): void {
-    for (const [id, k] of this.#made) if (kept.#made.get(id) !== k) wipe(k);
+    for (const [id, k] of this.#made) if (kept.#made.get(id) !== k) wipeKey(k);
   }
 
   /** Wipes every key (the handle is closing). */
   wipeAll(): void {
-    wipe(this.master);
-    wipe(this.ik);
-    for (const k of this.#keks.values()) wipe(k);
-    for (const k of this.#deks.values()) wipe(k);
-    for (const k of this.#made.values()) wipe(k);
+    wipeKey(this.master);
+    wipeKey(this.ik);
+    for (const k of this.#keks.values()) wipeKey(k);
+    for (const k of this.#deks.values()) wipeKey(k);
+    for (const k of this.#made.values()) wipeKey(k);
     this.#keks.clear();
     this.#deks.clear();
   }
@@ -206,21 +206,21 @@ export class Keyring {
  * every other candidate is wiped.
  */
 export function pickMaster(
-  candidates: KeyBytes[],
+  candidates: GuardedKey[],
   storeId: Buffer,
   expected: Buffer,
-): { master: KeyBytes; index: number } | undefined {
-  let found: { master: KeyBytes; index: number } | undefined;
+): { master: GuardedKey; index: number } | undefined {
+  let found: { master: GuardedKey; index: number } | undefined;
   for (const [index, key] of candidates.entries()) {
     if (found === undefined && sameBytes(masterCheck(key, storeId), expected)) found = { master: key, index };
-    else wipe(key);
+    else wipeKey(key);
   }
   return found;
 }
 
 /** The integrity key `meta` wraps, under the KEK of `master` it names (a VAULT_TAMPERED error if it does not open). */
-export function unwrapIk(master: KeyBytes, storeId: Buffer, meta: MetaBody): KeyBytes {
-  let kek: KeyBytes | undefined;
+export function unwrapIk(master: GuardedKey, storeId: Buffer, meta: MetaBody): GuardedKey {
+  let kek: GuardedKey | undefined;
   try {
     const { ik } = meta;
     if (!Number.isSafeInteger(ik?.kek) || ik.kek < 1) throw new Error("no KEK version");
@@ -229,7 +229,7 @@ export function unwrapIk(master: KeyBytes, storeId: Buffer, meta: MetaBody): Key
   } catch {
     throw vaultTampered("the vault's integrity key does not open with its master key");
   } finally {
-    wipe(kek);
+    wipeKey(kek);
   }
 }
 
@@ -242,7 +242,7 @@ export interface MasterSource {
   /** Throws when `check` names a master this host or `retired` knows was replaced by a rotation. */
   refuseRetired(check: string, retired: readonly string[]): void;
   /** The provider's masters (a current and a staged one during a rotation). */
-  candidates(): Promise<KeyBytes[]>;
+  candidates(): Promise<GuardedKey[]>;
 }
 
 /**
@@ -277,7 +277,7 @@ export async function keyringFor(metaText: string, current: Keyring, source: Mas
   try {
     return current.rekeyed(master, unwrapIk(master, current.storeId, meta), meta);
   } catch (err) {
-    if (master !== current.master) wipe(master);
+    if (master !== current.master) wipeKey(master);
     throw err;
   }
 }

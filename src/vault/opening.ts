@@ -3,7 +3,7 @@ import {
   deriveKek,
   integrityKeyAd,
   KEY_BYTES,
-  type KeyBytes,
+  type GuardedKey,
   masterCheck,
   randomBytesSodium,
   randomKey,
@@ -12,7 +12,7 @@ import {
   sameBytes,
   seal,
   toSecureKey,
-  wipe,
+  wipeKey,
 } from "./crypto.js";
 import { providerContext, VaultCore, type VaultOptions } from "./core.js";
 import { historyError } from "./history.js";
@@ -157,7 +157,7 @@ export async function joinStore(options: VaultOptions & { master: Secret }): Pro
   }
   const bytes = options.master.exposeBytes();
   if (bytes.length !== KEY_BYTES) throw new SecretError("INVALID_FORMAT", "a vault master key is 32 bytes");
-  const master: KeyBytes = toSecureKey(Buffer.from(bytes));
+  const master: GuardedKey = toSecureKey(Buffer.from(bytes));
   try {
     if (!sameBytes(masterCheck(master, storeId), b64(meta.master.check))) {
       throw new SecretError("MASTER_KEY_MISSING", "this master key does not belong to the vault", {
@@ -166,6 +166,6 @@ export async function joinStore(options: VaultOptions & { master: Secret }): Pro
     }
     await options.provider.create(providerContext(options.backend, storeId), master, meta.master.version);
   } finally {
-    wipe(master);
+    wipeKey(master);
   }
 }

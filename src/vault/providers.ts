@@ -8,7 +8,7 @@ import {
   type Argon2Params,
   defaultArgon2Params,
   KEY_BYTES,
-  type KeyBytes,
+  type GuardedKey,
   open,
   passphraseAd,
   passphraseKey,
@@ -16,7 +16,7 @@ import {
   sameBytes,
   seal,
   toSecureKey,
-  wipe,
+  wipeKey,
 } from "./crypto.js";
 
 export type ProviderKind = "systemd-credential" | "keyring" | "passphrase";
@@ -38,9 +38,9 @@ export type ProviderRecords = Record<string, unknown>;
  */
 export interface MasterKeyProvider {
   readonly kind: ProviderKind;
-  create(ctx: ProviderContext, master: KeyBytes, masterVersion: number): Promise<ProviderRecords>;
-  candidates(ctx: ProviderContext): Promise<KeyBytes[]>;
-  stage(ctx: ProviderContext, master: KeyBytes, masterVersion: number): Promise<ProviderRecords>;
+  create(ctx: ProviderContext, master: GuardedKey, masterVersion: number): Promise<ProviderRecords>;
+  candidates(ctx: ProviderContext): Promise<GuardedKey[]>;
+  stage(ctx: ProviderContext, master: GuardedKey, masterVersion: number): Promise<ProviderRecords>;
   promote(ctx: ProviderContext): Promise<void>;
   discard(ctx: ProviderContext): Promise<void>;
   /** Re-authentication for sensitive operations; providers without a secret of their own ask for root. */
@@ -80,7 +80,7 @@ export function systemdCredentialProvider(options: SystemdCredentialProviderOpti
   // The master: 32 bytes sealed as they are (src/load/sealed-key.ts), the staged one beside it.
   const sealed = (path: string): SealedKeyFile => ({ name, path, encoding: "raw" });
 
-  async function write(path: string, master: KeyBytes): Promise<void> {
+  async function write(path: string, master: GuardedKey): Promise<void> {
     const encOptions = options.withKey === undefined ? creds : { ...creds, withKey: options.withKey };
     await sealKey(sealed(path), master, encOptions);
   }
@@ -89,7 +89,7 @@ export function systemdCredentialProvider(options: SystemdCredentialProviderOpti
    * The master at `path` in sodium's guarded memory, or undefined when there is none. With
    * `handed`, a service's $CREDENTIALS_DIRECTORY copy (LoadCredentialEncrypted=NAME) comes first.
    */
-  async function unseal(path: string, handed: boolean): Promise<KeyBytes | undefined> {
+  async function unseal(path: string, handed: boolean): Promise<GuardedKey | undefined> {
     const key = await unsealKey(sealed(path), creds, { handed });
     if (key === undefined) return undefined;
     try {
@@ -111,7 +111,7 @@ export function systemdCredentialProvider(options: SystemdCredentialProviderOpti
       return {};
     },
     async candidates() {
-      const found: KeyBytes[] = [];
+      const found: GuardedKey[] = [];
       for (const [path, handed] of [
         [current, true],
         [staged, false],
@@ -172,7 +172,7 @@ export function keyringProvider(options: KeyringProviderOptions = {}): MasterKey
   const service = options.service ?? "keyhold-vault";
   const account = (ctx: ProviderContext) => ctx.storeId.toString("hex");
 
-  async function load(acct: string): Promise<KeyBytes | undefined> {
+  async function load(acct: string): Promise<GuardedKey | undefined> {
     let raw: number[] | null;
     try {
       raw = await (await keyringEntry(service, acct)).getSecret();
@@ -183,13 +183,13 @@ export function keyringProvider(options: KeyringProviderOptions = {}): MasterKey
     const bytes = Uint8Array.from(raw);
     wipeAll([raw]); // the binding's plain array; `wipe` here is sodium's, for guarded memory
     if (bytes.length !== KEY_BYTES) {
-      wipe(bytes);
+      wipeKey(bytes);
       return undefined;
     }
     return toSecureKey(bytes);
   }
 
-  async function save(acct: string, master: KeyBytes): Promise<void> {
+  async function save(acct: string, master: GuardedKey): Promise<void> {
     try {
       await (await keyringEntry(service, acct)).setSecret(master);
     } catch (err) {
@@ -212,7 +212,7 @@ export function keyringProvider(options: KeyringProviderOptions = {}): MasterKey
       return {};
     },
     async candidates(ctx) {
-      const found: KeyBytes[] = [];
+      const found: GuardedKey[] = [];
       for (const acct of [account(ctx), `${account(ctx)}.next`]) {
         const key = await load(acct);
         if (key !== undefined) found.push(key);
@@ -227,7 +227,7 @@ export function keyringProvider(options: KeyringProviderOptions = {}): MasterKey
       const next = await load(`${account(ctx)}.next`);
       if (next === undefined) return;
       await save(account(ctx), next);
-      wipe(next);
+      wipeKey(next);
       await remove(`${account(ctx)}.next`);
     },
     async discard(ctx) {
@@ -264,7 +264,7 @@ export interface PassphraseProviderOptions {
 export function passphraseProvider(options: PassphraseProviderOptions): MasterKeyProvider {
   const params = options.argon2 ?? defaultArgon2Params();
 
-  async function wrap(ctx: ProviderContext, master: KeyBytes, version: number): Promise<PassphraseBody> {
+  async function wrap(ctx: ProviderContext, master: GuardedKey, version: number): Promise<PassphraseBody> {
     const salt = randomBytesSodium(16);
     const key = await passphraseKey(options.passphrase.exposeBytes(), salt, params);
     try {
@@ -279,11 +279,11 @@ export function passphraseProvider(options: PassphraseProviderOptions): MasterKe
         c: sealed.ciphertext.toString("base64"),
       };
     } finally {
-      wipe(key);
+      wipeKey(key);
     }
   }
 
-  async function unwrap(ctx: ProviderContext): Promise<KeyBytes> {
+  async function unwrap(ctx: ProviderContext): Promise<GuardedKey> {
     const body = (await ctx.readBody(PASSPHRASE_RECORD)) as PassphraseBody | undefined;
     if (body === undefined || body.alg !== "argon2id13") {
       throw new SecretError("MASTER_KEY_MISSING", "this vault has no passphrase-wrapped master key", {
@@ -309,7 +309,7 @@ export function passphraseProvider(options: PassphraseProviderOptions): MasterKe
     } catch {
       throw new SecretError("WRONG_PASSPHRASE", "the passphrase does not unlock this vault");
     } finally {
-      wipe(key);
+      wipeKey(key);
     }
   }
 
@@ -334,8 +334,8 @@ export function passphraseProvider(options: PassphraseProviderOptions): MasterKe
       const [mine] = await this.candidates(ctx);
       const [theirs] = await again.candidates(ctx);
       const same = mine !== undefined && theirs !== undefined && sameBytes(mine, theirs);
-      wipe(mine);
-      wipe(theirs);
+      wipeKey(mine);
+      wipeKey(theirs);
       if (!same) throw new SecretError("WRONG_PASSPHRASE", "the passphrase does not unlock this vault");
     },
   };

@@ -1,6 +1,6 @@
 import { SecretError } from "../secret/index.js";
 import { quoted } from "../secret/printable.js";
-import { type KeyBytes, RECORD_KEY_MAX_BYTES, recordMac, type Sealed, sameBytes } from "./crypto.js";
+import { type GuardedKey, RECORD_KEY_MAX_BYTES, recordMac, type Sealed, sameBytes } from "./crypto.js";
 import type { ProviderKind } from "./providers.js";
 import { keyText, refText, type SecretRef } from "./refs.js";
 
@@ -153,7 +153,7 @@ export function parseEnvelope(key: string, text: string): Envelope {
 }
 
 /** The body of the envelope `text` stored under `key`, once its MAC under `ik` checks out. */
-export function openEnvelope<T>(ik: KeyBytes, key: string, text: string): T {
+export function openEnvelope<T>(ik: GuardedKey, key: string, text: string): T {
   const env = parseEnvelope(key, text);
   if (!sameBytes(recordMac(ik, key, env.b), env.mac))
     throw vaultTampered(`vault record ${keyText(key)} failed its integrity check`);
@@ -161,7 +161,7 @@ export function openEnvelope<T>(ik: KeyBytes, key: string, text: string): T {
 }
 
 /** An envelope (section 3) for `body` (an object, or body text kept as it is) under `ik`. */
-export function sealEnvelope(ik: KeyBytes, key: string, body: Body | string): { text: string; mac: Buffer } {
+export function sealEnvelope(ik: GuardedKey, key: string, body: Body | string): { text: string; mac: Buffer } {
   const b = typeof body === "string" ? body : JSON.stringify(body);
   const mac = recordMac(ik, key, b);
   return { text: JSON.stringify({ k: key, b, m: mac.toString("base64") }), mac };

@@ -1,6 +1,6 @@
 import { SecretError } from "../secret/index.js";
-import { wipe as wipeValue } from "../secret/wipe.js";
-import { deriveKek, type KeyBytes, masterCheck, randomKey, seal, valueAd, wipe } from "./crypto.js";
+import { wipe } from "../secret/wipe.js";
+import { deriveKek, type GuardedKey, masterCheck, randomKey, seal, valueAd, wipeKey } from "./crypto.js";
 import type { Reauth, VaultCore } from "./core.js";
 import {
   type Body,
@@ -99,7 +99,7 @@ async function resealValues(
   core: VaultCore,
   tx: Transaction,
   ns: string,
-  dek: KeyBytes,
+  dek: GuardedKey,
   v: number,
 ): Promise<void> {
   for (const key of tx.list(`secret/${ns}/`)) {
@@ -110,7 +110,7 @@ async function resealValues(
       if (version.dek === v) continue;
       const plain = await openValue(core, ref, version);
       const sealed = seal(dek, plain, valueAd(tx.keys.storeId, ref.ns, ref.name, version.v, v));
-      wipeValue(plain);
+      wipe(plain);
       version.dek = v;
       Object.assign(version, wrapped(sealed));
     }
@@ -162,7 +162,7 @@ export async function rotateMaster(
   try {
     providerRecords = await core.provider.stage(ctx, newMaster, version);
   } catch (err) {
-    wipe(newMaster);
+    wipeKey(newMaster);
     throw err;
   }
   let result: RotationResult;
@@ -189,7 +189,7 @@ export async function rotateMaster(
           const written = await rewrapAll(core, tx, meta, kek, nextKek, newIk, master);
           tx.rekey(tx.keys.rekeyed(newMaster, newIk, written.meta));
         } finally {
-          wipe(kek);
+          wipeKey(kek);
         }
         return { level: "master" as const, version };
       },
@@ -201,8 +201,8 @@ export async function rotateMaster(
   } catch (err) {
     await core.provider.discard(ctx);
     const held = core.barrier.keys;
-    if (held.master !== newMaster) wipe(newMaster);
-    if (held.ik !== newIk) wipe(newIk);
+    if (held.master !== newMaster) wipeKey(newMaster);
+    if (held.ik !== newIk) wipeKey(newIk);
     throw err;
   }
   await core.provider.promote(ctx);
@@ -218,9 +218,9 @@ async function rewrapAll(
   core: VaultCore,
   tx: Transaction,
   meta: MetaBody,
-  kek: KeyBytes,
+  kek: GuardedKey,
   nextKek: number,
-  ik: KeyBytes,
+  ik: GuardedKey,
   newMaster?: MetaBody["master"],
 ): Promise<{ meta: MetaBody; namespaces: number }> {
   const rings = tx.list("dek/");
