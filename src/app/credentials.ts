@@ -6,7 +6,7 @@ import {
   type CredentialMeta,
   decryptStored,
   exists,
-  type Finding,
+  type DoctorFinding,
   initStore,
   listCredentials,
   type RunResult,
@@ -211,7 +211,7 @@ export class CredentialStore {
   }
 
   /** Audits the store and the host; with `fix`, repairs what it can, each repair audited. */
-  async doctor(options: { fix?: boolean; unitDirs?: string[] } = {}): Promise<Finding[]> {
+  async doctor(options: { fix?: boolean; unitDirs?: string[] } = {}): Promise<DoctorFinding[]> {
     const l = this.layout;
     const fix = options.fix ?? false;
     // Repairs are audited: with fix, the log must be writable before anything is changed.

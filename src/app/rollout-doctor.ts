@@ -1,4 +1,4 @@
-import type { Finding } from "../credstore/index.js";
+import type { DoctorFinding } from "../credstore/index.js";
 import type { CredentialStore } from "./credentials.js";
 import { describeIntent, finishInterrupted, interruptedRollouts } from "./rollout.js";
 import { findCredentialUsers } from "./rollout-usage.js";
@@ -14,8 +14,8 @@ const FIX_TIMEOUT_MS = 90_000;
 export async function rolloutFindings(
   store: CredentialStore,
   options: { fix: boolean; report: (line: string) => void },
-): Promise<Finding[]> {
-  const findings: Finding[] = [];
+): Promise<DoctorFinding[]> {
+  const findings: DoctorFinding[] = [];
   const interrupted = interruptedRollouts(store.layout);
   if (options.fix && interrupted.length > 0) {
     const results = await finishInterrupted(store, {
@@ -63,7 +63,7 @@ export async function rolloutFindings(
 export async function doctorWithRollouts(
   store: CredentialStore,
   options: { fix: boolean; unitDirs?: string[]; report: (line: string) => void },
-): Promise<Finding[]> {
+): Promise<DoctorFinding[]> {
   const findings = await store.doctor({ fix: options.fix, unitDirs: options.unitDirs });
   findings.push(...(await rolloutFindings(store, { fix: options.fix, report: options.report })));
   return findings;

@@ -170,7 +170,7 @@ export const rotate = defineCommand({
   name: "rotate",
   synopsis:
     "rotate NAME [--from-command CMD] [--restart [--settle SECONDS] [--timeout SECONDS] [--no-rollback]] [--not-after TIME] [--with-key auto|host|tpm2|host+tpm2] [--keep-newline]",
-  help: `Replaces NAME's value, keeping the earlier versions encrypted (see history, rollback).
+  help: `Replaces NAME's value (a new value; the key that encrypts it is the host's), keeping the earlier versions encrypted (see history, rollback).
 Running units keep the value they loaded until they restart: rotate names them.
 --restart restarts each of them, one at a time, and waits until it is healthy (its start and
 ExecStartPost= health check succeed and it stays active for --settle seconds). If one fails, the

@@ -22,7 +22,7 @@ export type FindingKind =
   | "audit-key-missing"
   | "rollout-interrupted";
 
-export interface Finding {
+export interface DoctorFinding {
   kind: FindingKind;
   subject: string;
   message: string;
@@ -36,7 +36,7 @@ export interface DoctorOptions {
   /** Unit directories to check for LoadCredentialEncrypted= lines. Default /etc/systemd/system. */
   unitDirs?: string[];
   /** Called for every repair, for the audit log. */
-  onFix?: (finding: Finding) => Promise<void> | void;
+  onFix?: (finding: DoctorFinding) => Promise<void> | void;
 }
 
 const isRoot = (): boolean => process.geteuid?.() === 0;
@@ -56,7 +56,7 @@ function modeOf(path: string): { mode: number; uid: number; gid: number } | unde
   }
 }
 
-function checkDirectory(path: string, kind: FindingKind, fix: boolean, findings: Finding[]): void {
+function checkDirectory(path: string, kind: FindingKind, fix: boolean, findings: DoctorFinding[]): void {
   const st = modeOf(path);
   if (st === undefined) {
     findings.push({
@@ -69,7 +69,7 @@ function checkDirectory(path: string, kind: FindingKind, fix: boolean, findings:
   }
   const wrongOwner = isRoot() && (st.uid !== 0 || st.gid !== 0);
   if ((st.mode & 0o077) === 0 && !wrongOwner) return;
-  const finding: Finding = {
+  const finding: DoctorFinding = {
     kind,
     subject: path,
     message: `${path} is mode 0${st.mode.toString(8)} owned by ${st.uid}:${st.gid}; expected 0700 root:root`,
@@ -119,7 +119,7 @@ function unitCredentialLines(dir: string): { unit: string; id: string; path?: st
   return out;
 }
 
-async function checkUnits(l: StoreLayout, dirs: string[], findings: Finding[]): Promise<void> {
+async function checkUnits(l: StoreLayout, dirs: string[], findings: DoctorFinding[]): Promise<void> {
   for (const dir of dirs) {
     for (const ref of unitCredentialLines(dir)) {
       const path = ref.path ?? storeFile(l, ref.id);
@@ -186,7 +186,7 @@ function fileSize(path: string): number | undefined {
  * master credential is gone cannot be opened, and an audit log whose key is gone can be neither
  * verified nor extended. Neither can be repaired here: only a backup brings a key back.
  */
-function checkOwnKeys(l: StoreLayout, findings: Finding[]): void {
+function checkOwnKeys(l: StoreLayout, findings: DoctorFinding[]): void {
   const master = vaultMasterName(l);
   if (master !== undefined && !existsSync(storeFile(l, master))) {
     findings.push({
@@ -214,9 +214,9 @@ function checkOwnKeys(l: StoreLayout, findings: Finding[]): void {
  * repair without a human: modes and owners, leftover temporary files, and embedded names (the
  * value is re-encrypted under the file name, never shown).
  */
-export async function runDoctor(l: StoreLayout, options: DoctorOptions = {}): Promise<Finding[]> {
+export async function runDoctor(l: StoreLayout, options: DoctorOptions = {}): Promise<DoctorFinding[]> {
   const fix = options.fix ?? false;
-  const findings: Finding[] = [];
+  const findings: DoctorFinding[] = [];
   checkDirectory(l.store, "store-mode", fix, findings);
   if (findings.some((f) => f.kind === "store-missing")) return findings;
   checkDirectory(l.state, "state-mode", fix, findings);
@@ -228,7 +228,7 @@ export async function runDoctor(l: StoreLayout, options: DoctorOptions = {}): Pr
       case "ok":
         break;
       case "perms-too-open": {
-        const f: Finding = {
+        const f: DoctorFinding = {
           kind: "file-mode",
           subject,
           message: `${path} is mode ${entry.mode} owned by ${entry.uid}:${entry.gid}; expected 0600 root:root`,
@@ -242,7 +242,7 @@ export async function runDoctor(l: StoreLayout, options: DoctorOptions = {}): Pr
         break;
       }
       case "name-mismatch": {
-        const f: Finding = {
+        const f: DoctorFinding = {
           kind: "name-mismatch",
           subject,
           message: `${path} holds a credential named '${entry.embeddedName ?? "?"}'; systemd will refuse to load it as ${entry.name}`,
@@ -332,7 +332,7 @@ export async function runDoctor(l: StoreLayout, options: DoctorOptions = {}): Pr
       case "leftover-temp": {
         // A temporary file of a keyhold process that is still running is work in progress.
         if (writerAlive(entry.name)) break;
-        const f: Finding = {
+        const f: DoctorFinding = {
           kind: "leftover-temp",
           subject,
           message: `${path} is a temporary file left by an interrupted write`,

@@ -1,4 +1,4 @@
-export { type DoctorOptions, type Finding, type FindingKind, runDoctor } from "./doctor.js";
+export { type DoctorOptions, type DoctorFinding, type FindingKind, runDoctor } from "./doctor.js";
 export { type DotenvEntry, parseDotenv } from "./dotenv.js";
 export {
   resolveLayout,

@@ -67,7 +67,7 @@ export const rotate = defineCommand({
   name: "vault rotate",
   synopsis: SYNOPSIS,
   summary:
-    "rotate keys on schedule or on an event: kek rewraps; master (also in --all, and --due when due) replaces the integrity key and MACs every record again; dek --rewrite re-seals",
+    "makes new keys (not new values: vault put stores a new value of a secret), on schedule or on an event: kek rewraps; master (also in --all, and --due when due) replaces the integrity key and MACs every record again; dek --rewrite re-seals",
   completePositionals: KEY_LEVELS,
   options: {
     ...COMMON,
