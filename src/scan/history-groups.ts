@@ -2,15 +2,15 @@ import { createHash, createHmac, randomBytes } from "node:crypto";
 import { wipe } from "../secret/wipe.js";
 import { INCOMPLETE_RULE } from "./detect.js";
 import { exposeFindingMatch, type Finding, type Remediation } from "./finding.js";
+import type { GitOptions } from "./git.js";
 import {
   type CommitInfo,
-  type GitOptions,
   headCommit,
   listPathChanges,
   type PathChange,
   type Revisions,
   treeBlobs,
-} from "./git.js";
+} from "./git-history.js";
 import { findingPathBytes, findingPathFields } from "./path.js";
 
 /*

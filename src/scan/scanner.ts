@@ -16,22 +16,24 @@ import { detect } from "./detect.js";
 import { type Finding, type FindingPlace, toFinding } from "./finding.js";
 import type { KnownValueSet } from "./fingerprint-index.js";
 import {
-  ALL_REFS,
   catFileBatch,
   type GitOptions,
   gitOutput,
-  isShallowRepository,
-  listHistoryObjects,
   listStagedBlobs,
   listWorkTreeFiles,
-  objectMessage,
   objectSizes,
+  workTreeTop,
+} from "./git.js";
+import {
+  ALL_REFS,
+  isShallowRepository,
+  listHistoryObjects,
+  objectMessage,
   refTips,
   resolveCommit,
   type Revisions,
   revisionsSince,
-  workTreeTop,
-} from "./git.js";
+} from "./git-history.js";
 import { groupLeaks, type Leak } from "./history-groups.js";
 import { displayPath, joinPath, type PathInput, parentOf, pathBytes, pathText } from "./path.js";
 import { EMPTY_POLICY, type ScanPolicy } from "./policy.js";
@@ -506,9 +508,13 @@ export function parseRange(text: string): RangeSpec {
     !REV_END.test(head) ||
     [base, head].some((end) => /\/\/|\/\.|\.\/|[./]$/.test(end))
   ) {
-    throw new SecretError("USAGE", `--range must be BASE..HEAD (two revisions), not ${JSON.stringify(text.slice(0, 200))}`, {
-      hint: "e.g. --range origin/main..HEAD, or --range <commit id>..<commit id>",
-    });
+    throw new SecretError(
+      "USAGE",
+      `--range must be BASE..HEAD (two revisions), not ${JSON.stringify(text.slice(0, 200))}`,
+      {
+        hint: "e.g. --range origin/main..HEAD, or --range <commit id>..<commit id>",
+      },
+    );
   }
   return { base, head };
 }
@@ -517,9 +523,13 @@ export function parseRange(text: string): RangeSpec {
 export function parseSince(text: string): string {
   const iso = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
   if (!iso.test(text) || Number.isNaN(Date.parse(text.replace(" ", "T")))) {
-    throw new SecretError("USAGE", `--since must be an ISO 8601 date, not ${JSON.stringify(text.slice(0, 200))}`, {
-      hint: "e.g. --since 2024-05-01 or --since 2024-05-01T12:00:00Z",
-    });
+    throw new SecretError(
+      "USAGE",
+      `--since must be an ISO 8601 date, not ${JSON.stringify(text.slice(0, 200))}`,
+      {
+        hint: "e.g. --since 2024-05-01 or --since 2024-05-01T12:00:00Z",
+      },
+    );
   }
   return text.replace(" ", "T");
 }
@@ -529,7 +539,11 @@ export function parseSince(text: string): string {
  * (`git rev-list --objects HEAD ^BASE`: for a merge-request pipeline, a pre-push hook) and those
  * commits' messages. Both ends are resolved to commit ids first.
  */
-export async function scanRange(dir: string, range: RangeSpec, options: ScanOptions = {}): Promise<ScanResult> {
+export async function scanRange(
+  dir: string,
+  range: RangeSpec,
+  options: ScanOptions = {},
+): Promise<ScanResult> {
   const started = performance.now();
   const top = await requireTop(dir, options.env);
   const git = { cwd: top, env: options.env };
@@ -587,11 +601,17 @@ export async function scanPush(
 }
 
 /** The content of a file in a commit's tree (`HEAD:.keyhold-scan.json`), or undefined when it has none. */
-export async function readCommittedFile(git: GitOptions, path: string, maxBytes: number): Promise<Buffer | undefined> {
+export async function readCommittedFile(
+  git: GitOptions,
+  path: string,
+  maxBytes: number,
+): Promise<Buffer | undefined> {
   const spec = `HEAD:${path}`;
   let size: number;
   try {
-    size = Number((await gitOutput(["cat-file", "-s", "--end-of-options", spec], git)).toString("latin1").trim());
+    size = Number(
+      (await gitOutput(["cat-file", "-s", "--end-of-options", spec], git)).toString("latin1").trim(),
+    );
   } catch {
     return undefined;
   }

@@ -5,7 +5,8 @@ import {
   knownValueSet,
   MIN_KNOWN_LENGTH,
 } from "./fingerprint-index.js";
-import { type GitOptions, refsContaining } from "./git.js";
+import type { GitOptions } from "./git.js";
+import { refsContaining } from "./git-history.js";
 import type { Leak } from "./history-groups.js";
 import { pathText } from "./path.js";
 
