@@ -11,11 +11,11 @@ export default defineRule({
   // re-reads a header line), so a file of header lines that each hold another BEGIN line costs
   // a bounded amount per BEGIN.
   //
-  // An OpenSSH key's first body line is the same for every unencrypted key of a type (the
-  // format's magic, cipher "none", the key count), so docs print it alone between the BEGIN and
-  // END lines as a stand-in: an OpenSSH block counts only with a second body line.
+  // Every unencrypted OpenSSH key begins with the same bytes (the format's magic, cipher "none",
+  // one key), so its first body line is the same in every such key, and docs print that line
+  // alone between the BEGIN and END lines as a stand-in: that block is not a key.
   pattern:
-    /-----BEGIN OPENSSH PRIVATE KEY-----\s*[A-Za-z0-9+/=]{40,}[ \t]*\r?\n[ \t]*[A-Za-z0-9+/=]{16,}|-----BEGIN(?! OPENSSH PRIVATE)[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:\r?\n[A-Za-z-]{1,64}:(?=([^\r\n]*))\1){0,16}\s*[A-Za-z0-9+/=]{40,}/g,
+    /-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----(?!\s*b3BlbnNzaC1rZXktdjEAAAAA[A-Za-z0-9+/=]*[ \t]*\r?\n[ \t]*-----END)(?:\r?\n[A-Za-z-]{1,64}:(?=([^\r\n]*))\1){0,16}\s*[A-Za-z0-9+/=]{40,}/g,
   revoke: "replace the key pair (new key, new certificate or authorized_keys entry) and revoke the old one",
   rewrite: "-----BEGIN[ A-Z0-9]*PRIVATE KEY[\\s\\S]*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
 });
