@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { deflateRawSync, gzipSync } from "node:zlib";
 import { MAX_ARCHIVE_DEPTH, MAX_ARCHIVE_MEMBERS } from "../../src/scan/archives.js";
-import { renderText, Scanner, scanHistory, scanTree } from "../../src/scan/index.js";
+import { renderText, Scanner, scanHistory, scanStaged, scanTree } from "../../src/scan/index.js";
 import { makeScratch, type Scratch } from "../support/scratch.js";
 import { git, initRepository, runKeyhold } from "./support/repo.js";
 import { expandTemplate, KEY_TEMPLATES, SeededRandom } from "./support/synthetic.js";
@@ -174,10 +174,12 @@ describe("archives are opened and their members scanned", () => {
     assert.deepEqual(result.stats.skipped, {});
   });
 
-  it("finds a key in an archive committed and deleted in history, named by member", async () => {
+  it("finds a key in a staged archive, and in one committed and deleted in history, named by member", async () => {
     const d = initRepository(dir());
     writeFileSync(join(d, "dist.zip"), zip([{ name: "config/prod.env", data: envFile(key()) }]));
     git(d, ["add", "dist.zip"]);
+    const staged = await scanStaged(d);
+    assert.deepEqual(staged.findings.map((f) => f.path), ["dist.zip!config/prod.env"]);
     git(d, ["commit", "-qm", "add the bundle"]);
     git(d, ["rm", "-q", "dist.zip"]);
     git(d, ["commit", "-qm", "remove the bundle"]);
