@@ -167,11 +167,12 @@ export class Scanner {
     }
     const name = pathBytes(path);
     const kind = content === "files" ? archiveKind(pathText(name)) : undefined;
-    if (kind !== undefined) this.#scanArchive(name, kind, raw, where, 1, archiveBudget(this.#maxSize));
+    if (kind !== undefined)
+      this.#scanArchive(name, kind, raw, { ...where, archive: name }, 1, archiveBudget(this.#maxSize));
     else this.#scanContent(name, raw, where, content);
   }
 
-  #scanContent(name: Buffer, raw: Buffer, where: { commit?: string; blob?: string }, content: "files" | "any"): void {
+  #scanContent(name: Buffer, raw: Buffer, where: ArchivePlace, content: "files" | "any"): void {
     const bytes = fromUtf16(raw);
     const text = pathText(name);
     const reason = content === "any" ? undefined : skipByContent(text, bytes);
@@ -192,7 +193,7 @@ export class Scanner {
     label: Buffer,
     kind: ArchiveKind,
     raw: Buffer,
-    where: { commit?: string; blob?: string },
+    where: ArchivePlace,
     depth: number,
     budget: ReturnType<typeof archiveBudget>,
   ): void {
@@ -254,6 +255,9 @@ export class Scanner {
  * Text saved as UTF-16 with a byte-order mark (Windows PowerShell's `>` and Out-File write .env
  * files that way) is scanned as the text it is, not skipped as binary for its NUL bytes.
  */
+/** Where content was found: a blob of a commit, and the archive (in the tree) holding it. */
+type ArchivePlace = { commit?: string; blob?: string; archive?: Buffer };
+
 /** Between an archive's path and a member's name in a finding: `bundle.zip!inner/app.env`. */
 const ARCHIVE_SEPARATOR = Buffer.from("!");
 

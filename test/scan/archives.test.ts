@@ -192,6 +192,11 @@ describe("archives are opened and their members scanned", () => {
     const cli = runKeyhold(["scan", "--history"], { cwd: d, env: {} });
     assert.equal(cli.code, 3, cli.stderr);
     assert.match(cli.stdout, /dist\.zip!config\/prod\.env:2:14/);
+    // The value cannot be rewritten inside a compressed archive: the advice is to remove it.
+    assert.match(
+      result.findings[0]!.remediation.rewrite,
+      /^remove the archive from all of history: git filter-repo --invert-paths --path dist\.zip /,
+    );
   });
 
   it(`opens archives nested ${MAX_ARCHIVE_DEPTH} deep and reports the one deeper`, async () => {
