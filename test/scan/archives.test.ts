@@ -278,7 +278,7 @@ describe("archives are opened and their members scanned", () => {
     assert.equal(result.stats.warnings.length, 5);
   });
 
-  it("takes `../` and absolute member names as labels only: nothing is written", async () => {
+  it("takes `../`, absolute and control-character member names as labels only: nothing is written, nothing unescaped", async () => {
     const d = dir();
     const inside = join(d, "tree");
     mkdirSync(inside);
@@ -287,15 +287,21 @@ describe("archives are opened and their members scanned", () => {
       tar([
         { name: "../../escaped/app.env", data: envFile(key()) },
         { name: "/etc/keyhold-archive-test.env", data: envFile(key()) },
+        { name: "\x1b[31mred\nfake.env", data: envFile(key()) },
       ]),
     );
     writeFileSync(join(inside, "evil.zip"), zip([{ name: "../../../zip-escaped.env", data: envFile(key()) }]));
     const result = await scanTree(inside, { allFiles: true });
     assert.deepEqual(result.findings.map((f) => f.path).sort(), [
+      "evil.tar!\x1b[31mred\nfake.env",
       "evil.tar!../../escaped/app.env",
       "evil.tar!/etc/keyhold-archive-test.env",
       "evil.zip!../../../zip-escaped.env",
     ]);
+    // A name with a terminal escape and a newline is written escaped: it cannot fake a line.
+    const text = renderText(result);
+    assert.ok(!text.includes("\x1b"));
+    assert.match(text, /^evil\.tar!\\x1b\[31mred\\x0afake\.env:2:14: /m);
     assert.deepEqual(readdirSync(d), ["tree"]);
     assert.deepEqual(readdirSync(inside).sort(), ["evil.tar", "evil.zip"]);
     assert.equal(existsSync("/etc/keyhold-archive-test.env"), false);
