@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sealHead, sealRecord, sha256Hex } from "../dist/src/audit/format.js";
+import { archiveSeeds } from "./archive-seeds.mjs";
 import { KEY } from "./targets/audit-log.fuzz.mjs";
 import { encrypt } from "./targets/fernet.fuzz.mjs";
 import { createSeedVault } from "./vault-fixture.mjs";
@@ -111,6 +112,9 @@ add("git-history", "newline-name", Buffer.from("\x02\x02a\nb\x00\x01:x y\x00seco
 
 add("unit", "jobserver", Buffer.from("\x00\x02\x01app\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"));
 add("unit", "standard-exec", Buffer.from("\x01\x00\x00\x00\x01/usr/bin/app --port 80\x00\x01api_key\x00\x00\x00\x00\x00\x00"));
+
+// scan-archive: zip, tar and tar.gz (the first byte picks which), nested, with `../` names.
+for (const [name, bytes] of Object.entries(archiveSeeds())) add("scan-archive", name, bytes);
 
 for (const [target, files] of Object.entries(seeds)) {
   const dir = join(root, target);

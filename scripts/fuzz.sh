@@ -31,6 +31,7 @@ targets=(
   "scan-ignore sync 1024 1"
   "git-history async 512 1"
   "unit sync 512 1"
+  "scan-archive sync 8192 1"
 )
 
 [ "${KEYHOLD_FUZZ_NO_BUILD:-}" = 1 ] || npm run --silent build

@@ -115,7 +115,8 @@ export function findingId(
 
 /** Where a detection was: a file or blob at a path, or the message of a commit or an annotated tag. */
 export type FindingPlace =
-  | { path: Buffer; commit?: string; blob?: string }
+  // `archive`: for a member of an archive (path `bundle.zip!inner/app.env`), the archive's own path.
+  | { path: Buffer; commit?: string; blob?: string; archive?: Buffer }
   | { message: "commit"; commit?: string }
   | { message: "tag"; tag: string };
 
@@ -155,6 +156,10 @@ function rewriteStep(place: FindingPlace): string {
   const push = "then git push --force --all && git push --force --tags, and have every clone re-cloned";
   if ("message" in place) {
     return `replace the value in every commit and tag message: git filter-repo --replace-message <(keyhold scan --history --replacements); ${push}`;
+  }
+  // A value inside a compressed archive cannot be replaced in place: the archive goes.
+  if (place.archive !== undefined) {
+    return `remove the archive from all of history: git filter-repo --invert-paths --path ${shellQuotePath(place.archive)} (and add it to .gitignore); ${push}`;
   }
   if (SECRET_FILES.test(pathText(place.path))) {
     return `remove the file from all of history: git filter-repo --invert-paths --path ${shellQuotePath(place.path)} (and add it to .gitignore); ${push}`;

@@ -12,6 +12,7 @@ import {
 } from "node:fs";
 import { basename, dirname, relative, resolve, sep } from "node:path";
 import { SecretError } from "../secret/index.js";
+import { type ArchiveKind, archiveBudget, archiveKind, archiveMembers, MAX_ARCHIVE_DEPTH } from "./archives.js";
 import { detect } from "./detect.js";
 import { type Finding, type FindingPlace, toFinding } from "./finding.js";
 import type { KnownValueSet } from "./fingerprint-index.js";
@@ -76,7 +77,7 @@ export interface ScanStats {
   failures: string[];
 }
 
-/** How many unreadable files a result names; `skipped.unreadable` counts them all. */
+/** How many unreadable files (or archive limits) a result names; `skipped` counts them all. */
 export const MAX_FAILURES_LISTED = 20;
 
 export interface ScanResult {
@@ -138,7 +139,8 @@ export class Scanner {
   /** Why a path is not worth reading (allowlist, lock files, binary extensions), if it is not. */
   unwanted(path: PathInput): SkipReason | "allowlisted" | undefined {
     const text = pathText(pathBytes(path));
-    return this.#policy.pathAllowed(text) ? "allowlisted" : skipByName(text);
+    if (this.#policy.pathAllowed(text)) return "allowlisted";
+    return archiveKind(text) === undefined ? skipByName(text) : undefined;
   }
 
   /** Whether a path is worth reading at all; a path that is not is counted as skipped. */
@@ -165,8 +167,15 @@ export class Scanner {
       this.skip("too-large");
       return;
     }
-    const bytes = fromUtf16(raw);
     const name = pathBytes(path);
+    const kind = content === "files" ? archiveKind(pathText(name)) : undefined;
+    if (kind !== undefined)
+      this.#scanArchive(name, kind, raw, { ...where, archive: name }, 1, archiveBudget(this.#maxSize));
+    else this.#scanContent(name, raw, where, content);
+  }
+
+  #scanContent(name: Buffer, raw: Buffer, where: ArchivePlace, content: "files" | "any"): void {
+    const bytes = fromUtf16(raw);
     const text = pathText(name);
     const reason = content === "any" ? undefined : skipByContent(text, bytes);
     if (reason) {
@@ -175,6 +184,43 @@ export class Scanner {
     }
     this.stats.scanned++;
     this.#detect(bytes, text, { path: name, ...where });
+  }
+
+  /**
+   * Scans an archive's members as files named `archive!member` (archives.ts): archives inside
+   * it are opened down to MAX_ARCHIVE_DEPTH, all of them sharing one budget of bytes and
+   * members. Each limit met is counted under its reason and named in a warning.
+   */
+  #scanArchive(
+    label: Buffer,
+    kind: ArchiveKind,
+    raw: Buffer,
+    where: ArchivePlace,
+    depth: number,
+    budget: ReturnType<typeof archiveBudget>,
+  ): void {
+    for (const item of archiveMembers(kind, raw, budget)) {
+      if (!("data" in item)) {
+        this.skip(item.skip);
+        this.#warn(`${displayPath(label)}: ${item.why}; ${item.fatal ? "the rest of it was" : "that member was"} not scanned`);
+        continue;
+      }
+      const path = Buffer.concat([label, ARCHIVE_SEPARATOR, item.name]);
+      const text = pathText(item.name);
+      const inner = archiveKind(text);
+      const reason = this.#policy.pathAllowed(pathText(path)) ? "allowlisted" : inner ? undefined : skipByName(text);
+      if (reason !== undefined) this.skip(reason);
+      else if (inner === undefined) this.#scanContent(path, item.data, where, "files");
+      else if (depth >= MAX_ARCHIVE_DEPTH) {
+        this.skip("archive-depth");
+        this.#warn(`${displayPath(path)}: an archive nested deeper than ${MAX_ARCHIVE_DEPTH} levels was not opened`);
+      } else this.#scanArchive(path, inner, item.data, where, depth + 1, budget);
+    }
+  }
+
+  /** A warning for the summary; at most MAX_FAILURES_LISTED of them, the counts say the rest. */
+  #warn(text: string): void {
+    if (this.stats.warnings.length < MAX_FAILURES_LISTED) this.stats.warnings.push(text);
   }
 
   /**
@@ -211,6 +257,12 @@ export class Scanner {
  * Text saved as UTF-16 with a byte-order mark (Windows PowerShell's `>` and Out-File write .env
  * files that way) is scanned as the text it is, not skipped as binary for its NUL bytes.
  */
+/** Where content was found: a blob of a commit, and the archive (in the tree) holding it. */
+type ArchivePlace = { commit?: string; blob?: string; archive?: Buffer };
+
+/** Between an archive's path and a member's name in a finding: `bundle.zip!inner/app.env`. */
+const ARCHIVE_SEPARATOR = Buffer.from("!");
+
 function fromUtf16(bytes: Buffer): Buffer {
   const le = bytes[0] === 0xff && bytes[1] === 0xfe;
   const be = bytes[0] === 0xfe && bytes[1] === 0xff;

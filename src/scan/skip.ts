@@ -1,11 +1,21 @@
+import type { ArchiveSkip } from "./archives.js";
+
 /**
  * Why a file is not scanned. The first three are choices (noise control and a size bound); the
  * last three mean content that should have been scanned was not, and the summary says so:
  * "unreadable" (a listed file that could not be opened or read), "outside-root" (a file whose
  * real path leaves the scanned tree through a symlinked directory) and "missing" (a blob the
- * repository does not have, as in a partial clone).
+ * repository does not have, as in a partial clone). The "archive-…" ones are limits met inside an
+ * archive (archives.ts): each also gives a warning naming the archive.
  */
-export type SkipReason = "binary" | "lockfile" | "too-large" | "unreadable" | "outside-root" | "missing";
+export type SkipReason =
+  | "binary"
+  | "lockfile"
+  | "too-large"
+  | "unreadable"
+  | "outside-root"
+  | "missing"
+  | ArchiveSkip;
 
 export const DEFAULT_MAX_SIZE = 8 * 1024 * 1024;
 
