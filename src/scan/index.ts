@@ -15,7 +15,13 @@ export { type Detection, detect, INLINE_IGNORE, KNOWN_VALUE_RULE } from "./detec
 export { exposeFindingMatch, type Finding, maskMatch, type Remediation } from "./finding.js";
 export { workTreeTop } from "./git.js";
 export { displayPath, findingPathBytes, pathText } from "./path.js";
-export { HOOK_MARKER, type HookInstallOptions, installHook, installPreReceiveHook, renderHook } from "./hook.js";
+export {
+  HOOK_MARKER,
+  type HookInstallOptions,
+  installHook,
+  installPreReceiveHook,
+  renderHook,
+} from "./hook.js";
 export {
   GITLEAKS_IGNORE,
   type GitleaksEntry,
@@ -50,19 +56,21 @@ export {
   scanCommitMessage,
   scanInput,
   STDIN_NAME,
-  scanHistory,
+  scanStaged,
+  scanTree,
+  type TreeOptions,
+} from "./scanner.js";
+export {
   parseRange,
   parseRefUpdates,
   parseSince,
   type RangeSpec,
   type RefUpdate,
   readCommittedFile,
+  scanHistory,
   scanPush,
   scanRange,
   scanSince,
-  scanStaged,
-  scanTree,
-  type TreeOptions,
-} from "./scanner.js";
+} from "./history-scan.js";
 export { DEFAULT_MAX_SIZE, type SkipReason } from "./skip.js";
 export { addRefs, knownValueOf } from "./value-of.js";
