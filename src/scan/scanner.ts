@@ -25,23 +25,12 @@ import type { KnownValueSet } from "./fingerprint-index.js";
 import {
   catFileBatch,
   type GitOptions,
-  gitOutput,
   listStagedBlobs,
   listWorkTreeFiles,
   objectSizes,
   workTreeTop,
 } from "./git.js";
-import {
-  ALL_REFS,
-  isShallowRepository,
-  listHistoryObjects,
-  objectMessage,
-  refTips,
-  resolveCommit,
-  type Revisions,
-  revisionsSince,
-} from "./git-history.js";
-import { groupLeaks, type Leak } from "./history-groups.js";
+import type { Leak } from "./history-groups.js";
 import { displayPath, joinPath, type PathInput, parentOf, pathBytes, pathText } from "./path.js";
 import { EMPTY_POLICY, type ScanPolicy } from "./policy.js";
 import { NO_PROGRESS, type ScanProgress } from "./progress.js";
