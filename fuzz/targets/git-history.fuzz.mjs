@@ -9,7 +9,8 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import { FuzzedDataProvider } from "@jazzer.js/core";
-import { catFileBatch, listHistoryObjects } from "../../dist/src/scan/git.js";
+import { catFileBatch } from "../../dist/src/scan/git.js";
+import { listHistoryObjects } from "../../dist/src/scan/git-history.js";
 import { check, expectCoded, scratchDir } from "../support.mjs";
 
 const root = scratchDir("git");
