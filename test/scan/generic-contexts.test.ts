@@ -38,7 +38,10 @@ describe("generic-secret-assignment in each language and format", () => {
     });
 
     it(`${context.id}: a reference to a secret kept elsewhere is not a finding`, {
-      skip: context.references === false,
+      skip:
+        context.references === false
+          ? `${context.id} has no syntax for a reference (a URL's password is literal)`
+          : false,
     }, () => {
       for (const ref of REFERENCES) {
         const text = context.render(ref);
