@@ -1,7 +1,7 @@
 /**
  * Core benchmarks (issue 2): the library and `keyhold run` against the peers named in the
  * issue, measured side by side in one run on the same scratch store and throwaway host key.
- * Every peer is its real program (Node.js itself, Debian's python3 binary, the systemd-creds
+ * Every peer is its real program (Node.js itself, Debian's /usr/bin/python3 resolved to its binary, the systemd-creds
  * binary); whole processes are compared with whole processes, each started the same way by this
  * script with the same environment; in-process calls with what they stand for.
  */

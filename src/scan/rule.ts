@@ -104,7 +104,7 @@ const PART_SEPARATORS = /[-_.:/+=~@;,?&#\s]+/;
  * Whether a value is a filler written in place of a key: all one character (`aaaa`, `0000`,
  * `****`), or a longest part (between separators) of 12 or more characters at least three
  * quarters of which are one character, case ignored (`ghp_xxxx…`, `glpat-XXXX…`,
- * `AKIAXXXXXXXXXXXXXXXX`, `hvs.xxxx…`, `sk-…****…abcd`). A random part of 12 characters from
+ * `AKIA` and sixteen `X`, `hvs.xxxx…`, `sk-…****…abcd`). A random part of 12 characters from
  * 16 digits (hex, the smallest alphabet keys use for long parts) holds 9 equal ones with a
  * probability under 10^-7, and a 40-character part 30 equal ones under 10^-25.
  */
@@ -130,7 +130,7 @@ export function looksLikePlaceholder(value: string): boolean {
 
 /**
  * The check every rule's matches go through after the rule's own `confirm`: hand-typed
- * sequences (`ghp_0123456789abcdef…`), fillers (`ghp_xxxx…`, `AKIAXXXXXXXXXXXXXXXX`) and the
+ * sequences (a `ghp_` prefix followed by `0123456789abcdef…`), fillers (`ghp_xxxx…`, `AKIA` and sixteen `X`) and the
  * example keys providers print in their documentation are stand-ins, not leaks. None of the
  * three can drop a random key (see `hasSequentialRun` and `isFiller` for the odds).
  */
