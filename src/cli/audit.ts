@@ -1,14 +1,14 @@
 import { type AuditRecord, type AuditReport, openStateAuditLog } from "../audit/index.js";
 import { stateDirectory } from "../defaults.js";
 import { printable } from "../secret/printable.js";
-import { defineCommand, type OptionTable, type RunContext } from "./command.js";
+import { defineCommand, type OptionTable, type RunContext, JSON_OUTPUT } from "./command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 const SYNOPSIS = "audit [--verify] [--json] [--state DIR] [--key FILE] | audit --restart [--state DIR]";
 
 const OPTIONS = {
   verify: { type: "boolean", description: "check the chain and the sealed head; exit 3 on any problem" },
-  json: { type: "boolean", description: "print JSON instead of text" },
+  json: JSON_OUTPUT,
   restart: {
     type: "boolean",
     description: "start a new log deliberately; the old files are kept, the restart is its first record",

@@ -64,6 +64,9 @@ export const SOCKET_OPTION = {
   description: "the job server's socket (default $KEYHOLD_JOBS_SOCKET or /run/keyhold/jobs.sock)",
 } as const;
 
+/** `--json` for every command that can print JSON instead of text. */
+export const JSON_OUTPUT = { type: "boolean", description: "print JSON instead of text" } as const;
+
 export const HELP_OPTION = {
   help: { type: "boolean", short: "h", description: "show this help and exit" },
 } as const satisfies OptionTable;

@@ -1,7 +1,7 @@
 import { readValue, resolveNotAfter } from "../credstore/index.js";
 import { assertCredentialName, CREDENTIAL_VALUE_MAX } from "../systemd/index.js";
 import { storeFrom, WITH_KEYS } from "./args.js";
-import { defineCommand, type NoOptions, type OptionTable, type RunContext } from "./command.js";
+import { defineCommand, type NoOptions, type OptionTable, type RunContext, JSON_OUTPUT } from "./command.js";
 import {
   type CliIo,
   EXIT_FINDINGS,
@@ -69,7 +69,6 @@ const SHRED = {
   type: "boolean",
   description: "overwrite and remove the plaintext file once the credential decrypts to the same bytes",
 } as const;
-const JSON_OUTPUT = { type: "boolean", description: "print JSON instead of text" } as const;
 
 /** For every command that takes one NAME: parseArgs reads a leading '-' as an option. */
 const dashName = (command: string, rest = ""): string =>

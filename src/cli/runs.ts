@@ -1,12 +1,12 @@
 // The client half of src/jobs only, as in trigger.ts.
 import { deleteRunLog, listRuns } from "../jobs/client.js";
 import { DEFAULT_SOCKET } from "../jobs/protocol.js";
-import { defineCommand, type OptionTable, type RunContext, SOCKET_OPTION } from "./command.js";
+import { defineCommand, type OptionTable, type RunContext, SOCKET_OPTION, JSON_OUTPUT } from "./command.js";
 import { EXIT_OK, usageError, writeJson, writeLine } from "./io.js";
 
 const OPTIONS = {
   limit: { type: "string", arg: "N", description: "how many runs to list, 1 to 1000 (default 20)" },
-  json: { type: "boolean", description: "print JSON instead of text" },
+  json: JSON_OUTPUT,
   "delete-log": {
     type: "string",
     multiple: true,

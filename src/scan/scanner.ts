@@ -22,14 +22,7 @@ import {
 import { detect } from "./detect.js";
 import { type Finding, type FindingPlace, toFinding } from "./finding.js";
 import type { KnownValueSet } from "./fingerprint-index.js";
-import {
-  catFileBatch,
-  type GitOptions,
-  listStagedBlobs,
-  listWorkTreeFiles,
-  objectSizes,
-  workTreeTop,
-} from "./git.js";
+import { catFileBatch, listStagedBlobs, listWorkTreeFiles, objectSizes, workTreeTop } from "./git.js";
 import type { Leak } from "./history-groups.js";
 import { displayPath, joinPath, type PathInput, parentOf, pathBytes, pathText } from "./path.js";
 import { EMPTY_POLICY, type ScanPolicy } from "./policy.js";

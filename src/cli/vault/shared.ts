@@ -9,7 +9,7 @@ import { readValue, type StoreLayout } from "../../credstore/index.js";
 import type { Secret } from "../../secret/index.js";
 import { printable } from "../../secret/printable.js";
 import { parseRef, type Reauth, type SecretRef } from "../../vault/index.js";
-import type { OptionTable } from "../command.js";
+import { type OptionTable, JSON_OUTPUT } from "../command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "../io.js";
 
 /*
@@ -19,7 +19,7 @@ import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } 
 
 /** Options of every vault subcommand (besides --store and --state). */
 export const COMMON = {
-  json: { type: "boolean", description: "print JSON instead of text" },
+  json: JSON_OUTPUT,
   "passphrase-file": {
     type: "string",
     arg: "FILE",
