@@ -200,6 +200,14 @@ test("a plain vault put leaves the unit stale in vault ls; vault put --restart m
     ),
   );
   assert.ok(records.some((x) => x.op === "vault.rollout" && x.result === "ok" && x.detail?.version === 3));
+
+  // vault rollback --restart: version 2 current again, and the unit moved onto it.
+  const back = await c.run(keyhold("vault", "rollback", REF, "--restart", "--settle", "1"));
+  assert.equal(back.code, 0, back.stdout + back.stderr);
+  assert.match(back.stdout, /app\/api_key is at version 2 again; 1 unit restarted and healthy/);
+  assert.equal(await currentVersion(c), 2);
+  assert.equal(await heldDigest(c), sha(second), "the service runs version 2 again");
+  await assertHealthyOnCurrent(c, "after vault rollback --restart");
 });
 
 test("vault put --restart with a key the provider refuses: health fails, rolled back, the service healthy on the old version", async (t) => {
@@ -228,7 +236,7 @@ test("vault put --restart with a key the provider refuses: health fails, rolled 
   const records = await auditRecords(c);
   const failed = records.filter((x) => x.op === "vault.restart" && x.result === "error").at(-1);
   assert.equal(failed?.detail?.unit, UNIT);
-  assert.equal(failed?.detail?.version, before + 1);
+  assert.ok(Number(failed?.detail?.version) > before, "the refused version was the new one");
   const tail = records.slice(records.indexOf(failed as AuditLine));
   assert.ok(tail.some((x) => x.op === "vault.rollback" && x.result === "ok" && x.detail?.version === before));
   assert.ok(tail.some((x) => x.op === "vault.restart" && x.result === "ok" && x.detail?.version === before));
