@@ -1,11 +1,23 @@
 import type { DoctorFinding } from "../credstore/index.js";
 import type { CredentialStore } from "./credentials.js";
-import { describeIntent, finishInterrupted, interruptedRollouts } from "./rollout.js";
+import {
+  credentialSubject,
+  describeIntent,
+  finishInterrupted,
+  interruptedRollouts,
+  type RolloutIntent,
+} from "./rollout.js";
 import { findCredentialUsers } from "./rollout-usage.js";
 
 /** --fix finishing an interrupted rotation: the same waits as `rotate --restart`'s defaults. */
 const FIX_SETTLE_MS = 5_000;
 const FIX_TIMEOUT_MS = 90_000;
+
+/** The command that finishes an interrupted rollout before its own. */
+const resumeCommand = (i: RolloutIntent): string =>
+  i.kind === "vault"
+    ? `sudo keyhold vault put ${i.name} --restart`
+    : `sudo keyhold rotate ${i.name} --restart`;
 
 /**
  * doctor's findings about rotations: running units holding an earlier version of a credential
@@ -16,20 +28,36 @@ export async function rolloutFindings(
   options: { fix: boolean; report: (line: string) => void },
 ): Promise<DoctorFinding[]> {
   const findings: DoctorFinding[] = [];
-  const interrupted = interruptedRollouts(store.layout);
+  const l = store.layout;
+  const interrupted = interruptedRollouts(l);
   if (options.fix && interrupted.length > 0) {
-    const results = await finishInterrupted(store, {
+    // A vault secret's rollout needs the vault, opened as its answering units open it (no
+    // passphrase: doctor asks for none).
+    const subjectOf = async (intent: RolloutIntent) => {
+      if (intent.kind !== "vault") return credentialSubject(store, intent.name);
+      const { openVaultSubject } = await import("./vault-rollout.js");
+      return openVaultSubject(l, intent.name);
+    };
+    const finished = await finishInterrupted(l, subjectOf, {
       settleMs: FIX_SETTLE_MS,
       timeoutMs: FIX_TIMEOUT_MS,
       rollback: true,
       report: options.report,
     });
-    for (const [i, r] of results.entries()) {
-      const intent = interrupted[i];
+    for (const { intent, result: r, error } of finished) {
+      if (r === undefined) {
+        findings.push({
+          kind: "rollout-interrupted",
+          subject: intent.name,
+          message: describeIntent(intent),
+          advice: `not finished: ${error instanceof Error ? error.message : "the vault could not be opened"}; run: ${resumeCommand(intent)}`,
+        });
+        continue;
+      }
       findings.push({
         kind: "rollout-interrupted",
         subject: r.name,
-        message: intent ? describeIntent(intent) : `a rotation of ${r.name} was interrupted`,
+        message: describeIntent(intent),
         fixed:
           r.outcome === "done"
             ? `completed: version ${r.current} is current and every running unit was restarted onto it`
@@ -44,7 +72,7 @@ export async function rolloutFindings(
         kind: "rollout-interrupted",
         subject: intent.name,
         message: describeIntent(intent),
-        advice: `run: sudo keyhold doctor --fix, or sudo keyhold rotate ${intent.name} --restart (finishes it first)`,
+        advice: `run: sudo keyhold doctor --fix, or ${resumeCommand(intent)} (finishes it first)`,
       });
   const { users } = await findCredentialUsers(store.layout);
   for (const [name, list] of users) {

@@ -11,11 +11,14 @@ import {
   UNIT_DIRS,
   type UnitState,
 } from "../systemd/usage.js";
+import { VAULT_SOCKET_DIR } from "../units/index.js";
+import { checkPlugin, parseRef } from "../vault/index.js";
 
 /*
- * Who uses which credential of the store, and whether each running user holds the current
- * version. systemd loads a credential once, when a unit starts: a unit that started before the
- * current version was written still holds the previous value ("stale").
+ * Who uses which credential of the store or vault secret, and whether each running user holds the
+ * current version. systemd loads a credential once, when a unit starts (a vault secret from
+ * keyhold's answering socket, asked at each start): a unit that started before the current version
+ * was written still holds the previous value ("stale").
  */
 
 /** Whether a running unit holds the current version, judged by time (see judge()). */
@@ -140,6 +143,49 @@ export function judge(
       };
 }
 
+/**
+ * Whether a running unit holds a vault secret's current version, from the vault's version times
+ * alone (a vault secret is asked for at each start; the vault does not record when a rollback made
+ * a version current again):
+ *
+ * - its main process started before the current version was written: it cannot hold it (certain);
+ * - activation spanning the write: unsure;
+ * - it began after the current version was written, and no later version had been written by then:
+ *   it holds it ("probably": a rollback away from it and back since would not show here);
+ * - it began after a later version was written, which a rollback has since undone: it holds the
+ *   later version or the current one, depending on when the rollback was (unsure).
+ */
+export function judgeByVersions(
+  state: UnitState,
+  versions: VersionTimes | undefined,
+): { holds: Holds; basis: string } {
+  const main = state.mainStart ?? state.activeEnter;
+  const current = versions?.written.find((v) => v.version === versions.current);
+  if (versions === undefined || current === undefined || Number.isNaN(current.at) || main === null)
+    return { holds: "unsure", basis: "no start time or write time to compare" };
+  const begin = state.inactiveExit ?? main;
+  if (main < current.at - CLOCK_MARGIN_MS)
+    return {
+      holds: "stale",
+      basis: `certain: its main process started before version ${versions.current} was written`,
+    };
+  if (begin <= current.at + CLOCK_MARGIN_MS)
+    return {
+      holds: "unsure",
+      basis: `it was starting while version ${versions.current} was written: restart it to be sure`,
+    };
+  const later = versions.written.find((v) => v.version > versions.current && v.at <= main);
+  return later
+    ? {
+        holds: "unsure",
+        basis: `version ${later.version} was written before it started and a rollback has made ${versions.current} current since, before or after its start: restart it to be sure`,
+      }
+    : {
+        holds: "current",
+        basis: `probably: it started after version ${versions.current} was written (a rollback away and back since would not show)`,
+      };
+}
+
 /** The store credential a LoadCredential[Encrypted]= entry reads, if it is one of `l`'s. */
 export function storeNameOf(l: StoreLayout, load: CredentialLoad): string | undefined {
   if (load.path.startsWith("/")) return dirname(load.path) === l.store ? basename(load.path) : undefined;
@@ -150,14 +196,38 @@ export function storeNameOf(l: StoreLayout, load: CredentialLoad): string | unde
   return undefined;
 }
 
+/** The vault secret (NS/NAME) an entry asks keyhold's answering socket for, if it is such an entry. */
+export function vaultRefOf(load: CredentialLoad): { service: string; ref: string } | undefined {
+  // VAULT_SOCKET_DIR/SERVICE/NS/NAME (src/units/render.ts): the path names the service whose starts
+  // are answered and the secret; the answering unit rendered with it serves that same secret.
+  if (!load.path.startsWith(`${VAULT_SOCKET_DIR}/`)) return undefined;
+  const parts = load.path.slice(VAULT_SOCKET_DIR.length + 1).split("/");
+  if (parts.length !== 3) return undefined;
+  const [service, ns, name] = parts as [string, string, string];
+  try {
+    checkPlugin(service);
+    const ref = parseRef({ ns, name });
+    return { service, ref: `${ref.ns}/${ref.name}` };
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a unit's credential entry delivers, as a key of UsageReport.users; undefined: not ours. */
+type Classify = (load: CredentialLoad, unit: string, notes: string[]) => string | undefined;
+/** Whether a running unit holds the current version of what `key` names. */
+type JudgeOf = (
+  state: UnitState,
+  key: string,
+) => { holds: Holds; basis: string } | Promise<{ holds: Holds; basis: string }>;
+
+type FindOptions = { unitDirs?: readonly string[]; askSystemd?: boolean };
+
 /**
- * Every unit that loads a credential of the store. Candidates come from the unit files (UNIT_DIRS);
- * where systemd runs, each is asked what it loads as loaded now and how it runs.
+ * Every unit with a credential entry `classify` recognises. Candidates come from the unit files
+ * (UNIT_DIRS); where systemd runs, each is asked what it loads as loaded now and how it runs.
  */
-export async function findCredentialUsers(
-  l: StoreLayout,
-  options: { unitDirs?: readonly string[]; askSystemd?: boolean } = {},
-): Promise<UsageReport> {
+async function findUsers(classify: Classify, judgeOf: JudgeOf, options: FindOptions): Promise<UsageReport> {
   const scan = scanUnitFiles(options.unitDirs ?? UNIT_DIRS);
   const notes = [...scan.skipped];
   const askSystemd = options.askSystemd ?? systemdRunning();
@@ -180,10 +250,9 @@ export async function findCredentialUsers(
       for (const u of file.unreadable) notes.push(`${u}: not read (quotes, escapes or specifiers)`);
     const running = state !== undefined && RUNNING.has(state.activeState);
     for (const load of loads) {
-      const name = storeNameOf(l, load);
-      if (name === undefined) continue;
-      const judged =
-        running && state ? judge(state, currentSince(l, name), versionTimes(l, name)) : undefined;
+      const key = classify(load, unit, notes);
+      if (key === undefined) continue;
+      const judged = running && state ? await judgeOf(state, key) : undefined;
       const user: CredentialUser = {
         unit,
         id: load.id,
@@ -197,12 +266,49 @@ export async function findCredentialUsers(
         basis: judged?.basis ?? (running ? "" : "not running: it loads the current version when it starts"),
         needsReload: state?.needDaemonReload ?? false,
       };
-      const list = users.get(name) ?? [];
+      const list = users.get(key) ?? [];
       if (!list.some((u) => u.unit === user.unit && u.id === user.id)) list.push(user);
-      users.set(name, list);
+      users.set(key, list);
     }
   }
   return { users, notes };
+}
+
+/** Every unit that loads a credential of the store, by credential name. */
+export function findCredentialUsers(l: StoreLayout, options: FindOptions = {}): Promise<UsageReport> {
+  return findUsers(
+    (load) => storeNameOf(l, load),
+    (state, name) => judge(state, currentSince(l, name), versionTimes(l, name)),
+    options,
+  );
+}
+
+/**
+ * Every unit that receives a vault secret through `keyhold unit --vault`'s answering socket, by
+ * NS/NAME. Only SERVICE.service's own start is answered (src/app/vault-answer.ts): another unit
+ * naming SERVICE's socket receives nothing, and is noted rather than listed. `versionsOf` gives the
+ * vault's version metadata of a secret (undefined: not known), asked only for secrets a running
+ * unit receives.
+ */
+export function findVaultUsers(
+  versionsOf: (ref: string) => VersionTimes | undefined | Promise<VersionTimes | undefined>,
+  options: FindOptions = {},
+): Promise<UsageReport> {
+  return findUsers(
+    (load, unit, notes) => {
+      const asked = vaultRefOf(load);
+      if (asked === undefined) return undefined;
+      if (unit !== `${asked.service}.service`) {
+        notes.push(
+          `${unit} asks ${asked.service}.service's socket for ${asked.ref}: only ${asked.service}.service is answered`,
+        );
+        return undefined;
+      }
+      return asked.ref;
+    },
+    async (state, ref) => judgeByVersions(state, await versionsOf(ref)),
+    options,
+  );
 }
 
 /** `ls` with units: an otherwise fine credential a running unit holds an older version of is "stale". */

@@ -19,17 +19,39 @@ import type { CredentialStore, ValueSource } from "./credentials.js";
 import { findCredentialUsers } from "./rollout-usage.js";
 
 /*
- * `rotate --restart`: a new version, then every running unit that loads it restarted one at a
- * time, each waited for until healthy (its start job, ExecStartPost= health check included,
- * succeeded and it stayed active for the settle time); on a failure the previous version is made
- * current again and the units already moved are restarted back onto it.
+ * `rotate --restart` (and `vault put --restart`): a new version, then every running unit that
+ * loads it restarted one at a time, each waited for until healthy (its start job, ExecStartPost=
+ * health check included, succeeded and it stayed active for the settle time); on a failure the
+ * previous version is made current again and the units already moved are restarted back onto it.
  *
  * A small intent record in STATE/rollouts/ says what is under way, rewritten atomically at every
  * step, so a keyhold killed at any point leaves a state the next `rotate` or `doctor --fix`
  * explains and finishes: a write that never became current is forgotten, a rollout is completed
  * (or rolled back if a unit fails), a rollback is completed. Audit records name units and
  * versions, never values.
+ *
+ * What is rotated is a RolloutSubject: a credential of the store (here) or a vault secret
+ * (src/app/vault-rollout.ts); the engine only asks it for its current version, to make an earlier
+ * one current again and for the running units that load it.
  */
+
+/** A credential of the store (by NAME) or a vault secret (by NS/NAME). */
+export type RolloutKind = "credential" | "vault";
+
+/** What a rollout moves to a new version. */
+export interface RolloutSubject {
+  readonly kind: RolloutKind;
+  /** NAME or NS/NAME: in intents, audit records and messages. */
+  readonly name: string;
+  /** The version current now; 0 when there is none keyhold kept. */
+  current(): Promise<number>;
+  /** Makes an earlier version current again (audited where the store or the vault audits it). */
+  makeCurrent(version: number): Promise<void>;
+  /** The running units that load it, each once, in a stable order. */
+  runningUsers(): Promise<string[]>;
+  /** Releases what it holds (an opened vault). */
+  close?(): Promise<void>;
+}
 
 export interface RolloutOptions {
   /** How long a restarted unit must stay active (ms). */
@@ -58,6 +80,8 @@ type Phase = "writing" | "restarting" | "rolling-back";
 /** What is under way; never a value. */
 export interface RolloutIntent {
   v: 1;
+  /** Absent in records written before vault secrets could be rotated: a credential. */
+  kind?: RolloutKind;
   name: string;
   /** The version current before the rotation. */
   from: number;
@@ -75,19 +99,31 @@ export interface RolloutIntent {
   started: string;
 }
 
+/** Which subject an intent or lock is about: a credential's name as it always was, a vault secret's prefixed. */
+interface Subject {
+  kind?: RolloutKind | undefined;
+  name: string;
+}
+const kindOf = (s: Subject): RolloutKind => s.kind ?? "credential";
 const rolloutDir = (l: StoreLayout): string => join(l.state, "rollouts");
-const intentBase = (name: string): string => createHash("sha256").update(name).digest("hex").slice(0, 32);
-const intentFile = (l: StoreLayout, name: string): string => join(rolloutDir(l), `${intentBase(name)}.json`);
-const lockPath = (l: StoreLayout, name: string): string => join(rolloutDir(l), `${intentBase(name)}.lock`);
+const intentBase = (s: Subject): string =>
+  createHash("sha256")
+    .update(kindOf(s) === "vault" ? `vault:${s.name}` : s.name)
+    .digest("hex")
+    .slice(0, 32);
+const intentFile = (l: StoreLayout, s: Subject): string => join(rolloutDir(l), `${intentBase(s)}.json`);
+const lockPath = (l: StoreLayout, s: Subject): string => join(rolloutDir(l), `${intentBase(s)}.lock`);
 const INTENT_MAX = 256 * 1024;
+/** How messages name the subject: a vault secret says so. */
+const shown = (s: Subject): string => (kindOf(s) === "vault" ? `vault secret ${s.name}` : s.name);
 
 function writeIntent(l: StoreLayout, intent: RolloutIntent): void {
   mkdirSync(rolloutDir(l), { recursive: true, mode: 0o700 });
-  writeFileAtomic(intentFile(l, intent.name), `${JSON.stringify(intent)}\n`, { mode: 0o600 });
+  writeFileAtomic(intentFile(l, intent), `${JSON.stringify(intent)}\n`, { mode: 0o600 });
 }
 
-function dropIntent(l: StoreLayout, name: string): void {
-  rmSync(intentFile(l, name), { force: true });
+function dropIntent(l: StoreLayout, s: Subject): void {
+  rmSync(intentFile(l, s), { force: true });
   fsyncDirectory(rolloutDir(l));
 }
 
@@ -98,6 +134,7 @@ function parseIntent(text: string | undefined): RolloutIntent | undefined {
     const strings = (a: unknown) => Array.isArray(a) && a.every((s) => typeof s === "string");
     if (
       i.v !== 1 ||
+      !(i.kind === undefined || i.kind === "credential" || i.kind === "vault") ||
       typeof i.name !== "string" ||
       !Number.isSafeInteger(i.from) ||
       !(i.to === null || Number.isSafeInteger(i.to)) ||
@@ -134,34 +171,33 @@ export function describeIntent(i: RolloutIntent): string {
   const at = i.current ? ` (at ${i.current})` : "";
   switch (i.phase) {
     case "writing":
-      return `a rotation of ${i.name} from version ${i.from} was interrupted while writing the new version`;
+      return `a rotation of ${shown(i)} from version ${i.from} was interrupted while writing the new version`;
     case "restarting":
-      return `a rotation of ${i.name} to version ${i.to} was interrupted while restarting units${at}: ${i.moved.length} of ${i.units.length} moved`;
+      return `a rotation of ${shown(i)} to version ${i.to} was interrupted while restarting units${at}: ${i.moved.length} of ${i.units.length} moved`;
     case "rolling-back":
-      return `a rollback of ${i.name} to version ${i.from} was interrupted${at}`;
+      return `a rollback of ${shown(i)} to version ${i.from} was interrupted${at}`;
   }
 }
 
 class Rollout {
   #log: AuditLog | undefined;
   constructor(
-    readonly store: CredentialStore,
+    readonly l: StoreLayout,
+    readonly subject: RolloutSubject,
     readonly intent: RolloutIntent,
     readonly options: RolloutOptions,
   ) {}
-
-  get l(): StoreLayout {
-    return this.store.layout;
-  }
 
   save(): void {
     this.intent.owner = processTag();
     writeIntent(this.l, this.intent);
   }
 
+  /** restart and rollout records; a vault secret's are vault.restart and vault.rollout. */
   async audit(op: string, result: "ok" | "error", detail: Record<string, string | number>, code?: string) {
     this.#log ??= await openStateAuditLog(this.l.state, this.l.creds);
-    await this.#log.append({ op, name: this.intent.name, result, ...(code ? { code } : {}), detail });
+    const named = this.subject.kind === "vault" ? `vault.${op}` : op;
+    await this.#log.append({ op: named, name: this.intent.name, result, ...(code ? { code } : {}), detail });
   }
 
   /** Restarts one unit and waits until it is healthy; audited either way. */
@@ -190,7 +226,7 @@ class Rollout {
       const problem = await this.restart(unit, to);
       if (problem !== undefined) {
         if (!i.rollback) {
-          dropIntent(this.l, i.name);
+          dropIntent(this.l, i);
           await this.audit(
             "rollout",
             "error",
@@ -213,7 +249,7 @@ class Rollout {
       i.current = null;
       this.save();
     }
-    dropIntent(this.l, i.name);
+    dropIntent(this.l, i);
     await this.audit("rollout", "ok", { version: to, units: i.units.length });
     return { name: i.name, outcome: "done", current: to, restarted: [...i.moved] };
   }
@@ -223,24 +259,24 @@ class Rollout {
     const i = this.intent;
     if (i.from === 0) {
       // A credential keyhold kept no history of (made by hand): there is no version to go back to.
-      dropIntent(this.l, i.name);
+      dropIntent(this.l, i);
       const to = i.to ?? 0;
       await this.audit("rollout", "error", { version: to, rolledBack: "no" }, "UNIT_UNHEALTHY");
-      this.options.report(`${i.name} had no earlier version keyhold kept: it stays version ${to}`);
+      this.options.report(`${shown(i)} had no earlier version keyhold kept: it stays version ${to}`);
       return { name: i.name, outcome: "left-failed", current: to, restarted: [...i.moved] };
     }
     i.phase = "rolling-back";
     this.save();
-    if (readMeta(this.l, i.name)?.current !== i.from) {
-      this.options.report(`making version ${i.from} of ${i.name} current again`);
-      await this.store.rollback(i.name, i.from);
+    if ((await this.subject.current()) !== i.from) {
+      this.options.report(`making version ${i.from} of ${shown(i)} current again`);
+      await this.subject.makeCurrent(i.from);
     }
     const still: string[] = [];
     for (const unit of [...i.moved]) {
       const problem = await this.restart(unit, i.from);
       if (problem !== undefined) still.push(unit);
     }
-    dropIntent(this.l, i.name);
+    dropIntent(this.l, i);
     await this.audit(
       "rollout",
       "error",
@@ -249,7 +285,7 @@ class Rollout {
     );
     this.options.report(
       still.length === 0
-        ? `rolled back: ${i.name} is version ${i.from} again and every unit that was moved is healthy on it`
+        ? `rolled back: ${shown(i)} is version ${i.from} again and every unit that was moved is healthy on it`
         : `rolled back to version ${i.from}, but still unhealthy: ${still.join(", ")}`,
     );
     return { name: i.name, outcome: "rolled-back", current: i.from, restarted: [...i.moved] };
@@ -277,15 +313,15 @@ async function restartAndSettle(unit: string, o: RolloutOptions): Promise<string
 }
 
 /** Takes the per-credential rollout lock; another keyhold in the middle of one is an error. */
-async function lockRollout(l: StoreLayout, name: string) {
+async function lockRollout(l: StoreLayout, s: Subject) {
   mkdirSync(rolloutDir(l), { recursive: true, mode: 0o700 });
   try {
-    return await acquireLock(lockPath(l, name), 2_000);
+    return await acquireLock(lockPath(l, s), 2_000);
   } catch (err) {
     if (isKeyholdError(err, "LOCK_TIMEOUT"))
       throw new KeyholdError(
         "ROLLOUT_IN_PROGRESS",
-        `another keyhold is rotating ${name} and restarting its units`,
+        `another keyhold is rotating ${shown(s)} and restarting its units`,
         {
           hint: "wait for it to finish",
         },
@@ -296,19 +332,19 @@ async function lockRollout(l: StoreLayout, name: string) {
 
 /** Finishes a rollout a killed keyhold left; the lock is held. */
 async function finish(
-  store: CredentialStore,
+  l: StoreLayout,
+  subject: RolloutSubject,
   intent: RolloutIntent,
   options: RolloutOptions,
 ): Promise<RolloutResult> {
   options.report(`keyhold: ${describeIntent(intent)}; finishing it`);
-  const l = store.layout;
-  const current = readMeta(l, intent.name)?.current;
-  const run = new Rollout(store, intent, { ...options, rollback: intent.rollback });
+  const current = await subject.current();
+  const run = new Rollout(l, subject, intent, { ...options, rollback: intent.rollback });
   if (intent.phase === "writing") {
-    if (current === undefined || current === intent.from) {
-      dropIntent(l, intent.name);
+    if (current === 0 || current === intent.from) {
+      dropIntent(l, intent);
       options.report(
-        `the new version never became current: ${intent.name} is still version ${intent.from}, no unit was restarted`,
+        `the new version never became current: ${shown(intent)} is still version ${intent.from}, no unit was restarted`,
       );
       return { name: intent.name, outcome: "forgotten", current: intent.from, restarted: [] };
     }
@@ -324,28 +360,27 @@ async function finish(
 }
 
 /**
- * `rotate NAME --restart`: finishes what an earlier one left, writes the new version through
- * CredentialStore.rotate, then moves the running units that load it one at a time.
+ * The engine of `rotate NAME --restart` and `vault put NS/NAME --restart`: finishes what an earlier
+ * one left for the same subject, records the intent, calls `write` (which makes the new version
+ * current and returns its number), then moves the running units that load it one at a time.
  */
-export async function rotateAndRestart(
-  store: CredentialStore,
-  name: string,
-  value: ValueSource,
-  options: RolloutOptions & { notAfter?: string },
-): Promise<{ version: VersionMeta | undefined; result: RolloutResult; resumed?: RolloutResult }> {
-  assertCredentialName(name);
-  const l = store.layout;
-  const lock = await lockRollout(l, name);
+export async function rollOut(
+  l: StoreLayout,
+  subject: RolloutSubject,
+  write: () => Promise<number>,
+  options: RolloutOptions,
+): Promise<{ result: RolloutResult; resumed?: RolloutResult }> {
+  const lock = await lockRollout(l, subject);
   try {
     let resumed: RolloutResult | undefined;
-    const left = parseIntent(readBoundedFile(intentFile(l, name), INTENT_MAX));
-    if (left !== undefined) resumed = await finish(store, left, options);
-    const from = readMeta(l, name)?.current ?? 0;
-    const { users } = await findCredentialUsers(l);
-    const units = [...new Set((users.get(name) ?? []).filter((u) => u.running).map((u) => u.unit))];
+    const left = parseIntent(readBoundedFile(intentFile(l, subject), INTENT_MAX));
+    if (left !== undefined) resumed = await finish(l, subject, left, options);
+    const from = await subject.current();
+    const units = await subject.runningUsers();
     const intent: RolloutIntent = {
       v: 1,
-      name,
+      kind: subject.kind,
+      name: subject.name,
       from,
       to: null,
       phase: "writing",
@@ -356,43 +391,100 @@ export async function rotateAndRestart(
       owner: processTag(),
       started: new Date().toISOString(),
     };
-    const run = new Rollout(store, intent, options);
+    const run = new Rollout(l, subject, intent, options);
     run.save();
-    let version: VersionMeta;
     try {
-      version = await store.rotate(
-        name,
-        value,
-        options.notAfter === undefined ? {} : { notAfter: options.notAfter },
-      );
+      intent.to = await write();
     } catch (err) {
-      dropIntent(l, name);
+      dropIntent(l, intent);
       throw err;
     }
-    intent.to = version.version;
     intent.phase = "restarting";
     run.save();
-    if (units.length === 0) options.report(`no running unit loads ${name}: nothing to restart`);
+    if (units.length === 0) options.report(`no running unit loads ${shown(subject)}: nothing to restart`);
     const result = await run.forward();
-    return { version, result, ...(resumed ? { resumed } : {}) };
+    return { result, ...(resumed ? { resumed } : {}) };
   } finally {
     lock.release();
   }
 }
 
-/** `doctor --fix`: finishes every rollout a killed keyhold left. */
-export async function finishInterrupted(
+/** A credential of the store as a rollout's subject. */
+export function credentialSubject(store: CredentialStore, name: string): RolloutSubject {
+  const l = store.layout;
+  return {
+    kind: "credential",
+    name,
+    current: async () => readMeta(l, name)?.current ?? 0,
+    makeCurrent: async (version) => {
+      await store.rollback(name, version);
+    },
+    runningUsers: async () => {
+      const { users } = await findCredentialUsers(l);
+      return [...new Set((users.get(name) ?? []).filter((u) => u.running).map((u) => u.unit))];
+    },
+  };
+}
+
+/**
+ * `rotate NAME --restart`: finishes what an earlier one left, writes the new version through
+ * CredentialStore.rotate, then moves the running units that load it one at a time.
+ */
+export async function rotateAndRestart(
   store: CredentialStore,
+  name: string,
+  value: ValueSource,
+  options: RolloutOptions & { notAfter?: string },
+): Promise<{ version: VersionMeta | undefined; result: RolloutResult; resumed?: RolloutResult }> {
+  assertCredentialName(name);
+  let version: VersionMeta | undefined;
+  const write = async () => {
+    version = await store.rotate(
+      name,
+      value,
+      options.notAfter === undefined ? {} : { notAfter: options.notAfter },
+    );
+    return version.version;
+  };
+  const { result, resumed } = await rollOut(store.layout, credentialSubject(store, name), write, options);
+  return { version, result, ...(resumed ? { resumed } : {}) };
+}
+
+/** What finishing one interrupted rollout came to: its result, or why it could not be finished. */
+export interface FinishedRollout {
+  intent: RolloutIntent;
+  result?: RolloutResult;
+  error?: unknown;
+}
+
+/**
+ * `doctor --fix`: finishes every rollout a killed keyhold left. `subjectOf` gives each intent's
+ * subject (a vault secret's needs the vault opened); one that cannot be had is left as it is.
+ */
+export async function finishInterrupted(
+  l: StoreLayout,
+  subjectOf: (intent: RolloutIntent) => Promise<RolloutSubject>,
   options: RolloutOptions,
-): Promise<RolloutResult[]> {
-  const out: RolloutResult[] = [];
-  for (const intent of interruptedRollouts(store.layout)) {
-    const lock = await lockRollout(store.layout, intent.name);
+): Promise<FinishedRollout[]> {
+  const out: FinishedRollout[] = [];
+  for (const intent of interruptedRollouts(l)) {
+    let subject: RolloutSubject;
     try {
-      const again = parseIntent(readBoundedFile(intentFile(store.layout, intent.name), INTENT_MAX));
-      if (again) out.push(await finish(store, again, options));
+      subject = await subjectOf(intent);
+    } catch (error) {
+      out.push({ intent, error });
+      continue;
+    }
+    try {
+      const lock = await lockRollout(l, intent);
+      try {
+        const again = parseIntent(readBoundedFile(intentFile(l, intent), INTENT_MAX));
+        if (again) out.push({ intent, result: await finish(l, subject, again, options) });
+      } finally {
+        lock.release();
+      }
     } finally {
-      lock.release();
+      await subject.close?.();
     }
   }
   return out;

@@ -14,10 +14,7 @@ import {
 } from "./io.js";
 import type { CredentialStore } from "../app/index.js";
 import { valueCommandWords, valueFromCommand } from "../app/value-command.js";
-
-/** --restart's defaults: a restarted unit must stay active this long; one start may take this long. */
-const SETTLE_DEFAULT_S = 5;
-const TIMEOUT_DEFAULT_S = 90;
+import { restartOptions, rolloutFrom } from "./restart.js";
 
 /*
  * The credstore commands (`run` is in run.ts): each parses its arguments, calls one
@@ -128,42 +125,14 @@ export const set = setOrRotateCommand("set");
 
 const ROTATE_OPTIONS = {
   ...SET_OPTIONS,
-  restart: {
-    type: "boolean",
-    description:
-      "then restart every running unit that loads NAME, one at a time, each waited for until healthy",
-  },
-  settle: {
-    type: "string",
-    arg: "SECONDS",
-    description: `with --restart: how long a restarted unit must stay active (default ${SETTLE_DEFAULT_S})`,
-  },
-  timeout: {
-    type: "string",
-    arg: "SECONDS",
-    description: `with --restart: how long one unit's start, its health check included, may take (default ${TIMEOUT_DEFAULT_S})`,
-  },
+  ...restartOptions("NAME"),
   "from-command": {
     type: "string",
     arg: "CMD",
     description:
       "the new value is CMD's stdout (absolute program, words split like --exec, no shell; at most the value limit; a failing CMD changes nothing)",
   },
-  "no-rollback": {
-    type: "boolean",
-    description: "with --restart: leave the new version current when a unit fails (default: roll back)",
-  },
 } as const satisfies OptionTable;
-
-/** A whole number of seconds (0 to 3600) for --settle and --timeout. */
-function secondsArg(option: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback * 1000;
-  if (!/^[0-9]{1,4}$/.test(text) || Number(text) > 3600)
-    throw usageError(
-      `--${option} must be a whole number of seconds up to 3600, got ${JSON.stringify(text.slice(0, 20))}`,
-    );
-  return Number(text) * 1000;
-}
 
 export const rotate = defineCommand({
   name: "rotate",
@@ -190,11 +159,7 @@ async function rotateCommand({
   const name = nameArg(positionals);
   const notAfter = values["not-after"];
   if (notAfter !== undefined) resolveNotAfter(notAfter);
-  const restart = values.restart ?? false;
-  if (!restart && (values.settle !== undefined || values.timeout !== undefined || values["no-rollback"]))
-    throw usageError("--settle, --timeout and --no-rollback go with --restart");
-  const settleMs = secondsArg("settle", values.settle, SETTLE_DEFAULT_S);
-  const timeoutMs = secondsArg("timeout", values.timeout, TIMEOUT_DEFAULT_S);
+  const rollout = rolloutFrom(values, io);
   const fromCommand = values["from-command"];
   if (fromCommand !== undefined) valueCommandWords(fromCommand);
   const store = storeFrom(values, io);
@@ -203,7 +168,7 @@ async function rotateCommand({
     fromCommand === undefined
       ? readValue(name, io, { keepNewline })
       : valueFromCommand(name, fromCommand, { env: io.env, keepNewline });
-  if (!restart) {
+  if (rollout === undefined) {
     const v = await store.rotate(name, read, { notAfter });
     writeLine(io.stdout, `rotated ${name} (version ${v.version}, ${v.size} bytes)`);
     await noteStale(store, name, io);
@@ -211,10 +176,7 @@ async function rotateCommand({
   }
   const { rotateAndRestart, rolloutFailure } = await import("../app/rollout.js");
   const { version, result } = await rotateAndRestart(store, name, read, {
-    settleMs,
-    timeoutMs,
-    rollback: !values["no-rollback"],
-    report: (line) => writeLine(io.stdout, line),
+    ...rollout,
     ...(notAfter === undefined ? {} : { notAfter }),
   });
   if (result.outcome === "done") {

@@ -4,9 +4,11 @@ import { readValue } from "../../credstore/index.js";
 import { layoutFrom } from "../args.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK, usageError, writeLine } from "../io.js";
+import { RESTART_SYNOPSIS, restartOptions, rolloutFrom } from "../restart.js";
+import { restartedSummary } from "./restart.js";
 import { COMMON, FILE_ARG, needRef, passphraseFrom } from "./shared.js";
 
-const SYNOPSIS = "vault put NS/NAME [--expires ISO-TIME] [--from-file FILE [--shred]] [--keep-newline]";
+const SYNOPSIS = `vault put NS/NAME [--expires ISO-TIME] [--from-file FILE [--shred]] [--keep-newline] ${RESTART_SYNOPSIS}`;
 
 export const put = defineCommand({
   name: "vault put",
@@ -22,6 +24,7 @@ export const put = defineCommand({
       description: "with --from-file: overwrite and remove FILE once the vault reads back the same bytes",
     },
     "keep-newline": { type: "boolean", description: "keep a final newline (the value byte for byte)" },
+    ...restartOptions("NS/NAME (units rendered with keyhold unit --vault)"),
   },
   async run({ values, positionals, io }) {
     const ref = needRef(positionals, SYNOPSIS);
@@ -32,6 +35,9 @@ export const put = defineCommand({
     }
     const fromFile = values["from-file"];
     if (values.shred && fromFile === undefined) throw usageError("--shred goes with --from-file");
+    const rollout = rolloutFrom(values, io);
+    if (rollout !== undefined && fromFile !== undefined)
+      throw usageError("--restart reads the value from stdin: it does not go with --from-file");
     const l = layoutFrom(values, io);
     const config = readVaultConfig(l);
     if (
@@ -57,6 +63,25 @@ export const put = defineCommand({
       return EXIT_OK;
     }
     const value = await readValue(`${ref.ns}/${ref.name}`, io, { keepNewline });
+    if (rollout !== undefined) {
+      try {
+        const { vaultWriteAndRestart } = await import("../../app/vault-rollout.js");
+        const done = await vaultWriteAndRestart(
+          l,
+          ref,
+          { put: value, ...put },
+          rollout,
+          passphraseFrom(values, io),
+        );
+        return await restartedSummary(
+          io,
+          `stored ${ref.ns}/${ref.name} version ${done.version}`,
+          done.result,
+        );
+      } finally {
+        value.dispose();
+      }
+    }
     try {
       const version = await putVaultSecret(l, ref, value, put, passphraseFrom(values, io));
       writeLine(io.stdout, `stored ${ref.ns}/${ref.name} version ${version}`);
