@@ -408,7 +408,7 @@ its main process started before the current version was written, "current" when 
   run: async ({ values, positionals, io }: RunContext<typeof STATUS_OPTIONS>) => {
     const name = nameArg(positionals);
     const store = storeFrom(values, io);
-    const meta = store.history(name);
+    const current = store.currentVersion(name);
     const { findCredentialUsers } = await import("../app/rollout-usage.js");
     const report = await findCredentialUsers(store.layout);
     const users = report.users.get(name) ?? [];
@@ -420,10 +420,15 @@ its main process started before the current version was written, "current" when 
         const known = jobs.byUnit.get(u.unit);
         return known === undefined ? u : { ...u, jobs: known.jobs, jobConfig: known.config };
       });
-      writeJson(io, { name, current: meta.current, units, notes });
+      writeJson(io, { name, current, units, notes });
       return EXIT_OK;
     }
-    writeLine(io.stdout, `${name}: version ${meta.current} is current`);
+    writeLine(
+      io.stdout,
+      current === null
+        ? `${name}: stored without keyhold's history (no versions)`
+        : `${name}: version ${current} is current`,
+    );
     if (users.length === 0) writeLine(io.stdout, "no unit loads it");
     else
       printTable(
