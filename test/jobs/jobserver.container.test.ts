@@ -619,6 +619,8 @@ test("rotate --restart reaches the job server: status names the jobs that receiv
     text.stdout,
     /^keyhold-jobs\.service is a job server: jobs report, snoop of \/etc\/keyhold\/jobs\.json receive it$/m,
   );
+  // The host's audit key was made by hand above (no log yet): start root's log deliberately.
+  await c.check(["/usr/bin/node", CLI, "audit", "--restart"]);
   const before = await mainPid(c);
   const rotated = makeCanary("rotated");
   const r = await c.run(["/usr/bin/node", CLI, "rotate", "my_api_key", "--restart", "--settle", "1"], {
