@@ -205,6 +205,18 @@ export class CredentialStore {
     return meta;
   }
 
+  /**
+   * The current version of `name`; null for a credential of the store keyhold keeps no history of
+   * (written by `systemd-creds encrypt` by hand): units may load it all the same.
+   */
+  currentVersion(name: string): number | null {
+    assertCredentialName(name);
+    const meta = readMeta(this.layout, name);
+    if (meta !== undefined) return meta.current;
+    if (exists(this.layout, name)) return null;
+    throw new KeyholdError("CREDENTIAL_NOT_FOUND", `credential not found: ${name}`);
+  }
+
   /** Every credential with its status; `check` also decrypts those keyhold did not write. */
   async list(options: { check?: boolean } = {}): Promise<CredentialEntryInfo[]> {
     return listCredentials(this.layout, { decryptCheck: options.check ?? false });

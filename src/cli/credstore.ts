@@ -370,15 +370,27 @@ its main process started before the current version was written, "current" when 
   run: async ({ values, positionals, io }: RunContext<typeof STATUS_OPTIONS>) => {
     const name = nameArg(positionals);
     const store = storeFrom(values, io);
-    const meta = store.history(name);
+    const current = store.currentVersion(name);
     const { findCredentialUsers } = await import("../app/rollout-usage.js");
     const report = await findCredentialUsers(store.layout);
     const users = report.users.get(name) ?? [];
+    const { jobsUsing } = await import("../app/rollout-jobs.js");
+    const jobs = jobsUsing(users);
+    const notes = [...report.notes, ...jobs.notes];
     if (values.json) {
-      writeJson(io, { name, current: meta.current, units: users, notes: report.notes });
+      const units = users.map((u) => {
+        const known = jobs.byUnit.get(u.unit);
+        return known === undefined ? u : { ...u, jobs: known.jobs, jobConfig: known.config };
+      });
+      writeJson(io, { name, current, units, notes });
       return EXIT_OK;
     }
-    writeLine(io.stdout, `${name}: version ${meta.current} is current`);
+    writeLine(
+      io.stdout,
+      current === null
+        ? `${name}: stored without keyhold's history (no versions)`
+        : `${name}: version ${current} is current`,
+    );
     if (users.length === 0) writeLine(io.stdout, "no unit loads it");
     else
       printTable(
@@ -393,7 +405,12 @@ its main process started before the current version was written, "current" when 
           `${u.basis}${u.needsReload ? " (unit file changed: systemctl daemon-reload)" : ""}`,
         ]),
       );
-    for (const n of report.notes) writeLine(io.stderr, `keyhold: note: ${n}`);
+    for (const [unit, known] of jobs.byUnit)
+      writeLine(
+        io.stdout,
+        `${unit} is a job server: ${known.jobs.length === 0 ? "no job" : `jobs ${known.jobs.join(", ")}`} of ${known.config} receive it`,
+      );
+    for (const n of notes) writeLine(io.stderr, `keyhold: note: ${n}`);
     return EXIT_OK;
   },
 });

@@ -194,6 +194,18 @@ describe("ls and doctor find what goes wrong in real stores", () => {
     assert.ok(!r.stdout.includes("sk-not-encrypted"));
   });
 
+  it("status answers for a credential written by hand (no history), and refuses a name the store lacks", async () => {
+    const text = await runCliOk(["status", "my_app_key"], { env: s.env });
+    assert.match(text.stdout, /^my_app_key: stored without keyhold's history \(no versions\)$/m);
+    const json = JSON.parse((await runCliOk(["status", "my_app_key", "--json"], { env: s.env })).stdout);
+    assert.equal(json.current, null);
+    assert.equal(json.name, "my_app_key");
+    const missing = await runCli(["status", "no_such_key"], { env: s.env });
+    assert.notEqual(missing.code, 0);
+    assert.equal(firstErrorLine(missing.stderr).code, "CREDENTIAL_NOT_FOUND");
+    assert.match(firstErrorLine(missing.stderr).message, /credential not found: no_such_key/);
+  });
+
   it("doctor reports each problem with advice and exits 3", async () => {
     const r = await runCli(["doctor", "--units", units()], { env: s.env });
     assert.equal(r.code, 3, r.stderr);

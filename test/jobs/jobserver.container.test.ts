@@ -606,6 +606,44 @@ test("load: 1000 triggers from 20 concurrent clients as dev, none lost, every ru
   assert.ok(Number(onDisk.stdout.trim()) >= 1000);
 });
 
+test("rotate --restart reaches the job server: status names the jobs that receive the key, the next run uses the new one", async (t) => {
+  const c = needContainer(t, suite);
+  if (!c) return;
+  const status = await c.check(["/usr/bin/node", CLI, "status", "my_api_key", "--json"]);
+  const units = JSON.parse(status.stdout).units as { unit: string; holds: string; jobs?: string[] }[];
+  const server = units.find((u) => u.unit === "keyhold-jobs.service");
+  assert.deepEqual(server?.jobs, ["report", "snoop"], status.stdout);
+  assert.equal(server?.holds, "current");
+  const text = await c.check(["/usr/bin/node", CLI, "status", "my_api_key"]);
+  assert.match(
+    text.stdout,
+    /^keyhold-jobs\.service is a job server: jobs report, snoop of \/etc\/keyhold\/jobs\.json receive it$/m,
+  );
+  // The host's audit key was made by hand above (no log yet): start root's log deliberately.
+  await c.check(["/usr/bin/node", CLI, "audit", "--restart"]);
+  const before = await mainPid(c);
+  const rotated = makeCanary("rotated");
+  const r = await c.run(["/usr/bin/node", CLI, "rotate", "my_api_key", "--restart", "--settle", "1"], {
+    input: rotated,
+    timeoutMs: 120_000,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /1 unit restarted and healthy/);
+  assert.notEqual(await mainPid(c), before, "the server was restarted");
+  const run = await c.runAsUser("dev", ["/usr/bin/node", CLI, "trigger", "report", "--follow"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /^using key \[REDACTED:my_api_key\]$/m, "the new value is scrubbed too");
+  const file = /wrote (result-\S+\.txt)/.exec(run.stdout)?.[1];
+  const result = await c.runAsUser("dev", ["cat", `${PROJECT}/outputs/${file}`]);
+  assert.equal(
+    result.stdout.trim(),
+    `sha256=${createHash("sha256").update(rotated).digest("hex")}`,
+    "the job ran with the new key",
+  );
+  const seen = [run.stdout, run.stderr, r.stdout, r.stderr, await c.journal()].join("\n");
+  assert.equal(seen.includes(rotated), false, "the new value in output or the journal");
+});
+
 test("canary: the key is in no journal line, record, log or audit entry", async (t) => {
   const c = needContainer(t, suite);
   if (!c) return;
