@@ -93,6 +93,15 @@ export interface HostVaultOptions {
   passphrase?: () => Promise<Secret>;
 }
 
+function systemdProvider(l: StoreLayout, config: VaultConfig): MasterKeyProvider {
+  return systemdCredentialProvider({
+    dir: l.store,
+    env: l.creds.env ?? process.env,
+    ...(l.withKey === undefined ? {} : { withKey: l.withKey }),
+    ...(config.credentialName === undefined ? {} : { name: config.credentialName }),
+  });
+}
+
 async function providerFor(
   l: StoreLayout,
   config: VaultConfig,
@@ -100,14 +109,7 @@ async function providerFor(
 ): Promise<{ provider: MasterKeyProvider; pass?: Secret }> {
   switch (config.provider) {
     case "systemd-credential":
-      return {
-        provider: systemdCredentialProvider({
-          dir: l.store,
-          env: l.creds.env ?? process.env,
-          ...(l.withKey === undefined ? {} : { withKey: l.withKey }),
-          ...(config.credentialName === undefined ? {} : { name: config.credentialName }),
-        }),
-      };
+      return { provider: systemdProvider(l, config) };
     case "keyring":
       return { provider: keyringProvider() };
     case "passphrase": {
@@ -140,8 +142,28 @@ export interface HostVault {
 /** Opens this host's vault; a failure to open is audited (vault.open) before it is thrown. */
 export async function openHostVault(l: StoreLayout, options: HostVaultOptions = {}): Promise<HostVault> {
   const config = readVaultConfig(l);
-  const audit = await openStateAuditLog(l.state, l.creds);
-  const { provider, pass } = await providerFor(l, config, options);
+  // A master kept as a systemd credential is decrypted beside the audit key, not after it: both
+  // systemd-creds processes start here. The vault takes the master only once the log is open; an
+  // opening that fails before it takes the master wipes it (release).
+  const auditOpening = openStateAuditLog(l.state, l.creds);
+  const early = config.provider === "systemd-credential" ? systemdProvider(l, config) : undefined;
+  const prefetched = early?.prefetch?.();
+  try {
+    const audit = await auditOpening;
+    const { provider, pass } = early === undefined ? await providerFor(l, config, options) : { provider: early };
+    return await openWithAudit(l, config, audit, provider, pass);
+  } finally {
+    prefetched?.release();
+  }
+}
+
+async function openWithAudit(
+  l: StoreLayout,
+  config: VaultConfig,
+  audit: AuditLog,
+  provider: MasterKeyProvider,
+  pass: Secret | undefined,
+): Promise<HostVault> {
   const backend = await backendFor(l, config);
   let vault: Vault;
   try {
