@@ -139,21 +139,49 @@ export interface HostVault {
   close(): Promise<void>;
 }
 
-/** Opens this host's vault; a failure to open is audited (vault.open) before it is thrown. */
-export async function openHostVault(l: StoreLayout, options: HostVaultOptions = {}): Promise<HostVault> {
+/**
+ * The start of opening this host's vault: the audit log opening and, for a master kept as a
+ * systemd credential, the master's decrypt, both under way (two systemd-creds processes side by
+ * side instead of one after the other). Nothing of the store is read yet. Either openHostVault
+ * takes it, or abandon() drops it (wiping a master decrypted early).
+ */
+export interface HostVaultStart {
+  config: VaultConfig;
+  audit: Promise<AuditLog>;
+  early?: MasterKeyProvider;
+  abandon(): void;
+}
+
+export function startHostVault(l: StoreLayout): HostVaultStart {
   const config = readVaultConfig(l);
-  // A master kept as a systemd credential is decrypted beside the audit key, not after it: both
-  // systemd-creds processes start here. The vault takes the master only once the log is open; an
-  // opening that fails before it takes the master wipes it (release).
-  const auditOpening = openStateAuditLog(l.state, l.creds);
+  const audit = openStateAuditLog(l.state, l.creds);
+  audit.catch(() => undefined); // thrown by whoever awaits it
   const early = config.provider === "systemd-credential" ? systemdProvider(l, config) : undefined;
   const prefetched = early?.prefetch?.();
+  return {
+    config,
+    audit,
+    ...(early === undefined ? {} : { early }),
+    abandon: () => prefetched?.release(),
+  };
+}
+
+/**
+ * Opens this host's vault; a failure to open is audited (vault.open) before it is thrown. The
+ * vault takes the master only once the audit log is open (`started`, or a start made here).
+ */
+export async function openHostVault(
+  l: StoreLayout,
+  options: HostVaultOptions = {},
+  started: HostVaultStart = startHostVault(l),
+): Promise<HostVault> {
+  const { config, early } = started;
   try {
-    const audit = await auditOpening;
+    const audit = await started.audit;
     const { provider, pass } = early === undefined ? await providerFor(l, config, options) : { provider: early };
     return await openWithAudit(l, config, audit, provider, pass);
   } finally {
-    prefetched?.release();
+    started.abandon(); // wipes nothing the vault took
   }
 }
 
@@ -199,8 +227,9 @@ export async function withHostVault<T>(
   l: StoreLayout,
   options: HostVaultOptions,
   work: (opened: HostVault) => Promise<T>,
+  started?: HostVaultStart,
 ): Promise<T> {
-  const opened = await openHostVault(l, options);
+  const opened = await openHostVault(l, options, started);
   try {
     return await work(opened);
   } finally {
