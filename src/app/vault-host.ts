@@ -4,6 +4,7 @@ import { type StoreLayout, vaultConfigFile, vaultDir } from "../credstore/index.
 import { writeFileAtomic } from "../durable/index.js";
 import { readProtectedFile } from "../load/index.js";
 import { isKeyholdError, KeyholdError, Secret, wipe } from "../secret/index.js";
+import { phase } from "../timing.js";
 import {
   FileBackend,
   initVault,
@@ -158,6 +159,7 @@ export function startHostVault(l: StoreLayout): HostVaultStart {
   audit.catch(() => undefined); // thrown by whoever awaits it
   const early = config.provider === "systemd-credential" ? systemdProvider(l, config) : undefined;
   const prefetched = early?.prefetch?.();
+  phase("decrypts-started");
   return {
     config,
     audit,
@@ -178,8 +180,11 @@ export async function openHostVault(
   const { config, early } = started;
   try {
     const audit = await started.audit;
+    phase("audit-open");
     const { provider, pass } = early === undefined ? await providerFor(l, config, options) : { provider: early };
-    return await openWithAudit(l, config, audit, provider, pass);
+    const opened = await openWithAudit(l, config, audit, provider, pass);
+    phase("vault-open");
+    return opened;
   } finally {
     started.abandon(); // wipes nothing the vault took
   }
