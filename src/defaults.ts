@@ -1,7 +1,9 @@
 /*
- * keyhold's defaults, one home each: the version it reports and where its credential store and
- * state directory are when neither an option nor the environment names them. A leaf: every part
- * (load, systemd, credstore, audit, scan, jobs, cli) may import it and it imports nothing.
+ * keyhold's defaults, one home each: the version it reports, where its credential store and
+ * state directory are when neither an option nor the environment names them, and the names of
+ * credentials it makes for its own parts. A leaf: every part (load, systemd, credstore, audit,
+ * scan, vault, jobs, cli) may import it and it imports nothing, so a command that only needs a
+ * name (credstore/reserved.ts, on every `keyhold run`) does not load the part that uses it.
  */
 
 /** `keyhold --version`, the job server's health answer and SARIF's tool version (package.json's). */
@@ -12,6 +14,12 @@ export const DEFAULT_STORE = "/etc/credstore.encrypted";
 
 /** keyhold's state: metadata and earlier versions, the audit log and keys, the scan index, the vault. */
 export const DEFAULT_STATE = "/var/lib/keyhold";
+
+/** The credential that holds scan's key (docs/scan.md 1.1). */
+export const SCAN_KEY_NAME = "keyhold.scan-key";
+
+/** The vault's master as a systemd credential, unless the vault was made with another name. */
+export const MASTER_CREDENTIAL = "keyhold-vault-master";
 
 /**
  * The value of an environment variable, where an empty one counts as unset — as shells users

@@ -13,7 +13,7 @@ import {
   type WithKey,
 } from "../systemd/index.js";
 import { checkPlugin, type SecretRef } from "../vault/index.js";
-import { type HostVaultOptions, withHostVault } from "./vault-host.js";
+import { type HostVaultOptions, type HostVaultStart, startHostVault, withHostVault } from "./vault-host.js";
 
 /*
  * Answering one `LoadCredentialEncrypted=NAME:/run/keyhold-vault/SERVICE/NS/NAME` request of a
@@ -98,10 +98,20 @@ export async function answerVaultCredential(
   const service = checkPlugin(request.service);
   const env = l.creds.env ?? process.env;
   const found: Record<string, string> = {};
+  // The audit key's and the master's decrypts run while the peer is checked (systemctl): the
+  // store is opened, and the secret read, only once the request is verified. A refused request
+  // drops the master decrypted meanwhile.
+  let started: HostVaultStart | undefined;
+  try {
+    started = startHostVault(l);
+  } catch {
+    // no vault here, or its configuration is malformed: said after the check, as before
+  }
   try {
     await verifyRequest(request, env, found);
   } catch (err) {
-    const audit = await openStateAuditLog(l.state, l.creds);
+    started?.abandon();
+    const audit = await (started?.audit ?? openStateAuditLog(l.state, l.creds));
     await audit.append({
       op: "vault.serve-credential",
       name: `${ref.ns}/${ref.name}`,
@@ -111,7 +121,7 @@ export async function answerVaultCredential(
     });
     throw err;
   }
-  const value = await withHostVault(l, options, ({ vault }) => vault.scope(service).get(ref));
+  const value = await withHostVault(l, options, ({ vault }) => vault.scope(service).get(ref), started);
   try {
     const ciphertext = await encryptCredential(ref.name, value.exposeBytes(), {
       notAfter: ANSWER_LIFETIME,

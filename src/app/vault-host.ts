@@ -4,6 +4,7 @@ import { type StoreLayout, vaultConfigFile, vaultDir } from "../credstore/index.
 import { writeFileAtomic } from "../durable/index.js";
 import { readProtectedFile } from "../load/index.js";
 import { isKeyholdError, KeyholdError, Secret, wipe } from "../secret/index.js";
+import { phase } from "../timing.js";
 import {
   FileBackend,
   initVault,
@@ -93,6 +94,15 @@ export interface HostVaultOptions {
   passphrase?: () => Promise<Secret>;
 }
 
+function systemdProvider(l: StoreLayout, config: VaultConfig): MasterKeyProvider {
+  return systemdCredentialProvider({
+    dir: l.store,
+    env: l.creds.env ?? process.env,
+    ...(l.withKey === undefined ? {} : { withKey: l.withKey }),
+    ...(config.credentialName === undefined ? {} : { name: config.credentialName }),
+  });
+}
+
 async function providerFor(
   l: StoreLayout,
   config: VaultConfig,
@@ -100,14 +110,7 @@ async function providerFor(
 ): Promise<{ provider: MasterKeyProvider; pass?: Secret }> {
   switch (config.provider) {
     case "systemd-credential":
-      return {
-        provider: systemdCredentialProvider({
-          dir: l.store,
-          env: l.creds.env ?? process.env,
-          ...(l.withKey === undefined ? {} : { withKey: l.withKey }),
-          ...(config.credentialName === undefined ? {} : { name: config.credentialName }),
-        }),
-      };
+      return { provider: systemdProvider(l, config) };
     case "keyring":
       return { provider: keyringProvider() };
     case "passphrase": {
@@ -137,11 +140,63 @@ export interface HostVault {
   close(): Promise<void>;
 }
 
-/** Opens this host's vault; a failure to open is audited (vault.open) before it is thrown. */
-export async function openHostVault(l: StoreLayout, options: HostVaultOptions = {}): Promise<HostVault> {
+/**
+ * The start of opening this host's vault: the audit log opening and, for a master kept as a
+ * systemd credential, the master's decrypt, both under way (two systemd-creds processes side by
+ * side instead of one after the other). Nothing of the store is read yet. Either openHostVault
+ * takes it, or abandon() drops it (wiping a master decrypted early).
+ */
+export interface HostVaultStart {
+  config: VaultConfig;
+  audit: Promise<AuditLog>;
+  early?: MasterKeyProvider;
+  abandon(): void;
+}
+
+export function startHostVault(l: StoreLayout): HostVaultStart {
   const config = readVaultConfig(l);
-  const audit = await openStateAuditLog(l.state, l.creds);
-  const { provider, pass } = await providerFor(l, config, options);
+  const audit = openStateAuditLog(l.state, l.creds);
+  audit.catch(() => undefined); // thrown by whoever awaits it
+  const early = config.provider === "systemd-credential" ? systemdProvider(l, config) : undefined;
+  const prefetched = early?.prefetch?.();
+  phase("decrypts-started");
+  return {
+    config,
+    audit,
+    ...(early === undefined ? {} : { early }),
+    abandon: () => prefetched?.release(),
+  };
+}
+
+/**
+ * Opens this host's vault; a failure to open is audited (vault.open) before it is thrown. The
+ * vault takes the master only once the audit log is open (`started`, or a start made here).
+ */
+export async function openHostVault(
+  l: StoreLayout,
+  options: HostVaultOptions = {},
+  started: HostVaultStart = startHostVault(l),
+): Promise<HostVault> {
+  const { config, early } = started;
+  try {
+    const audit = await started.audit;
+    phase("audit-open");
+    const { provider, pass } = early === undefined ? await providerFor(l, config, options) : { provider: early };
+    const opened = await openWithAudit(l, config, audit, provider, pass);
+    phase("vault-open");
+    return opened;
+  } finally {
+    started.abandon(); // wipes nothing the vault took
+  }
+}
+
+async function openWithAudit(
+  l: StoreLayout,
+  config: VaultConfig,
+  audit: AuditLog,
+  provider: MasterKeyProvider,
+  pass: Secret | undefined,
+): Promise<HostVault> {
   const backend = await backendFor(l, config);
   let vault: Vault;
   try {
@@ -177,8 +232,9 @@ export async function withHostVault<T>(
   l: StoreLayout,
   options: HostVaultOptions,
   work: (opened: HostVault) => Promise<T>,
+  started?: HostVaultStart,
 ): Promise<T> {
-  const opened = await openHostVault(l, options);
+  const opened = await openHostVault(l, options, started);
   try {
     return await work(opened);
   } finally {

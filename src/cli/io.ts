@@ -1,5 +1,6 @@
 import type { Readable, Writable } from "node:stream";
-import { KeyholdError, type Secret, SecretError } from "../secret/index.js";
+import { KeyholdError, SecretError } from "../secret/errors.js";
+import type { Secret } from "../secret/index.js";
 
 /** What a command may touch of the outside world; tests pass their own. */
 export interface CliIo {

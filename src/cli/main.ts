@@ -1,5 +1,8 @@
 import { VERSION } from "../defaults.js";
-import { excludeMemoryFromCoreDumps, isSecretError, SecretError } from "../secret/index.js";
+// The error classes and the core-dump switch only, not the secret barrel: that loads node:crypto,
+// which commands without a secret of their own (`keyhold trigger`) never need.
+import { excludeMemoryFromCoreDumps } from "../secret/core-dumps.js";
+import { isSecretError, SecretError } from "../secret/errors.js";
 import {
   type CommandDef,
   isGroup,

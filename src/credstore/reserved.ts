@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
 import { AUDIT_KEY_NAME } from "../audit/key.js";
-import { SCAN_KEY_NAME } from "../scan/fingerprint-index.js";
+import { MASTER_CREDENTIAL, SCAN_KEY_NAME } from "../defaults.js";
 import { SecretError } from "../secret/index.js";
-import { MASTER_CREDENTIAL } from "../vault/providers.js";
 import { type StoreLayout, vaultConfigFile } from "./layout.js";
 
 /**

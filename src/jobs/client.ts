@@ -1,7 +1,7 @@
 import { request } from "node:http";
 import { constants } from "node:os";
 import { userInfo } from "node:os";
-import { SecretError } from "../secret/index.js";
+import { SecretError } from "../secret/errors.js";
 import { phase } from "../timing.js";
 import type { FollowEvent } from "./protocol.js";
 import { UID_HEADER, USER_HEADER } from "./protocol.js";

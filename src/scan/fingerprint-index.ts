@@ -1,13 +1,13 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { SCAN_KEY_NAME } from "../defaults.js";
 import { withLock, writeFileAtomic } from "../durable/index.js";
 import { type SealedKeyFile, sealKey, unsealKey } from "../load/index.js";
 import { type Secret, SecretError, SecretKey, wipe } from "../secret/index.js";
 import type { CredsOptions } from "../systemd/index.js";
 import { hexToWords, PrecomputedHmacSha256 } from "./hmac-sha256.js";
 
-/** The systemd credential that holds the scan key (docs/scan.md 1.1). */
-export const SCAN_KEY_NAME = "keyhold.scan-key";
+export { SCAN_KEY_NAME };
 export const SCAN_INDEX_FILE = "scan-index.json";
 const SCAN_INDEX_LOCK = "scan-index.lock";
 const INDEX_FORMAT = "keyhold-scan-index";

@@ -1,5 +1,6 @@
 import { existsSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
+import { MASTER_CREDENTIAL } from "../defaults.js";
 import { fsyncDirectory } from "../durable/index.js";
 import { type SealedKeyFile, sealKey, unsealKey } from "../load/index.js";
 import { type Secret, SecretError, wipeAll } from "../secret/index.js";
@@ -18,6 +19,7 @@ import {
   toSecureKey,
   wipeKey,
 } from "./crypto.js";
+import { sodium } from "./sodium.js";
 
 export type ProviderKind = "systemd-credential" | "keyring" | "passphrase";
 
@@ -45,6 +47,17 @@ export interface MasterKeyProvider {
   discard(ctx: ProviderContext): Promise<void>;
   /** Re-authentication for sensitive operations; providers without a secret of their own ask for root. */
   reauthenticate(ctx: ProviderContext, proof: Secret | undefined): Promise<void>;
+  /**
+   * Starts unsealing the candidates now, for a provider that needs nothing of the store to do so
+   * (a systemd credential): the opener starts it beside the audit key's decrypt instead of after
+   * it. The next candidates() takes what it unseals; release() wipes it if nothing took it.
+   */
+  prefetch?(): EarlyCandidates;
+}
+
+/** Candidates being unsealed ahead of candidates(); release() wipes them unless it took them. */
+export interface EarlyCandidates {
+  release(): void;
 }
 
 function requireRoot(what: string): void {
@@ -55,7 +68,7 @@ function requireRoot(what: string): void {
   }
 }
 
-export const MASTER_CREDENTIAL = "keyhold-vault-master";
+export { MASTER_CREDENTIAL };
 
 export interface SystemdCredentialProviderOptions {
   /** The credential store directory holding `keyhold-vault-master` (default /etc/credstore.encrypted). */
@@ -99,6 +112,21 @@ export function systemdCredentialProvider(options: SystemdCredentialProviderOpti
     }
   }
 
+  async function unsealAll(): Promise<GuardedKey[]> {
+    const found: GuardedKey[] = [];
+    for (const [path, handed] of [
+      [current, true],
+      [staged, false],
+    ] as const) {
+      const key = await unseal(path, handed);
+      if (key !== undefined) found.push(key);
+    }
+    return found;
+  }
+
+  // What prefetch() started and no candidates() has taken yet.
+  let early: Promise<GuardedKey[]> | undefined;
+
   return {
     kind: "systemd-credential",
     async create(_ctx, master) {
@@ -111,15 +139,26 @@ export function systemdCredentialProvider(options: SystemdCredentialProviderOpti
       return {};
     },
     async candidates() {
-      const found: GuardedKey[] = [];
-      for (const [path, handed] of [
-        [current, true],
-        [staged, false],
-      ] as const) {
-        const key = await unseal(path, handed);
-        if (key !== undefined) found.push(key);
-      }
-      return found;
+      const keys = early ?? unsealAll();
+      early = undefined;
+      return keys;
+    },
+    prefetch() {
+      const keys = unsealAll(); // its systemd-creds is spawned before this returns
+      keys.catch(() => undefined); // a failure is thrown by the candidates() that takes it
+      early = keys;
+      // The master goes into sodium's guarded memory once decrypted: sodium-native, a native addon
+      // that takes tens of milliseconds to load, loads now, while the decrypts run.
+      sodium();
+      return {
+        release() {
+          if (early !== keys) return; // taken by candidates(), whose caller owns the keys
+          early = undefined;
+          keys.then((found) => {
+            for (const key of found) wipeKey(key);
+          }, () => undefined);
+        },
+      };
     },
     async stage(_ctx, master) {
       await write(staged, master);

@@ -98,6 +98,42 @@ test("systemd-credential provider: the master is a systemd credential; a service
   }
 });
 
+test("systemd-credential provider: prefetch() unseals ahead for the next candidates() only; release() leaves a taken master alone", async () => {
+  const world = await makeVaultWorld();
+  try {
+    const vault = await world.init();
+    await vault.put("app/key", "opened-with-an-early-master");
+    vault.close();
+    const { systemdCredentialProvider } = await import("../../src/vault/index.js");
+    const provider = systemdCredentialProvider({ dir: world.scratch.store, env: world.scratch.env });
+    assert.ok(provider.prefetch, "a systemd credential needs nothing of the store to be unsealed");
+
+    // Taken: the open uses the early master, and releasing afterwards wipes nothing it holds.
+    const taken = provider.prefetch();
+    const opened = await world.open({ provider });
+    taken.release();
+    assert.equal((await opened.get("app/key")).expose(), "opened-with-an-early-master");
+    assert.equal((await opened.rotateKek()).version, 2, "the master still derives new KEKs after release()");
+    opened.close();
+
+    // Not taken: release() drops it, and the next open unseals the master again.
+    provider.prefetch().release();
+    const again = await world.open({ provider });
+    assert.equal((await again.get("app/key")).expose(), "opened-with-an-early-master");
+    again.close();
+
+    // A failed early decrypt is thrown by the candidates() that takes it, not as an unhandled rejection.
+    const broken = systemdCredentialProvider({
+      dir: world.scratch.store,
+      env: { ...world.scratch.env, SYSTEMD_CREDENTIAL_SECRET: join(world.scratch.root, "no-such-key") },
+    });
+    broken.prefetch?.();
+    await assert.rejects(world.open({ provider: broken }));
+  } finally {
+    world.cleanup();
+  }
+});
+
 test("keyring provider against a real gnome-keyring-daemon in a private D-Bus session", async (t) => {
   const have = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
   if (!have("dbus-run-session") || !have("gnome-keyring-daemon")) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -246,6 +246,21 @@ describe("keyhold vault serve-credential", () => {
     assert.equal(refused.at(-1)?.name, "billing/openai");
     assert.equal(refused.at(-1)?.detail?.peer, `0-${process.pid}-0`, "the record says who was refused");
     assert.ok(!audit.stdout.includes(canary));
+  });
+
+  it("audits a refusal also where the vault's configuration is missing (the decrypts it starts early need it)", async () => {
+    const config = join(world.env.KEYHOLD_STATE as string, "vault", "config.json");
+    renameSync(config, `${config}.away`);
+    try {
+      assertRefused(await ask([...ref, "--peer", `0-${process.pid}-1001`]), /from uid 1001/);
+    } finally {
+      renameSync(`${config}.away`, config);
+    }
+    const audit = await runCliOk(["vault", "audit", "--json"], { env: world.env });
+    const refused = (JSON.parse(audit.stdout) as Array<{ op: string; detail?: Record<string, string> }>).filter(
+      (r) => r.op === "vault.serve-credential" && r.detail?.peer === `0-${process.pid}-1001`,
+    );
+    assert.equal(refused.length, 1, audit.stdout);
   });
 
   it("refuses bad arguments with a usage error", async () => {

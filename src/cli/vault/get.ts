@@ -1,3 +1,4 @@
+import { phase } from "../../timing.js";
 import { layoutFrom } from "../args.js";
 import { defineCommand } from "../command.js";
 import { EXIT_OK, refuseTerminal, writeSecret } from "../io.js";
@@ -22,6 +23,7 @@ export const get = defineCommand({
     const value = await withVault(l, values, io, ({ vault }) =>
       vault.get(ref, version === undefined ? {} : { version }),
     );
+    phase("read");
     await writeSecret(io, value);
     return EXIT_OK;
   },
