@@ -58,20 +58,30 @@ process.stdout.write(JSON.stringify({ result, size: fs.statSync(file).size, dir:
 `;
 
 /**
- * What the --user child leaves behind: with its cwd in its credentials directory (which keeps
- * that mount alive and reachable after keyhold detaches it), it tries, over and over until the
- * file is gone, to chmod its file and open it for appending, and records the first success in
- * argv[1]. It signals readiness by creating argv[2].
+ * What the --user child leaves behind: holding its credential file open (which keeps the mount
+ * alive after keyhold detaches it), it tries over and over to chmod the file through that
+ * descriptor and reopen it for appending through /proc/self/fd (neither looks at the
+ * directory's mode), on until 1000 tries after the run's directory is gone; it records the
+ * outcome in argv[1]. It signals readiness by creating argv[2].
  */
 const LINGER = `
 const fs = require("node:fs");
-process.chdir(process.env.CREDENTIALS_DIRECTORY);
+const dir = process.env.CREDENTIALS_DIRECTORY;
+const made = require("node:path").dirname(dir);
+const fd = fs.openSync(dir + "/u_key", "r");
 fs.writeFileSync(process.argv[2], "");
 const deadline = Date.now() + 20000;
 let won = "";
-while (won === "" && Date.now() < deadline) {
-  try { fs.chmodSync("u_key", 0o600); const fd = fs.openSync("u_key", "a"); fs.writeSync(fd, "x"); fs.closeSync(fd); won = "grew"; }
-  catch (e) { if (e.code === "ENOENT") break; }
+let after = 0;
+while (won === "" && after < 1000 && Date.now() < deadline) {
+  if (!fs.existsSync(made)) after++;
+  try {
+    fs.fchmodSync(fd, 0o600);
+    const w = fs.openSync("/proc/self/fd/" + fd, "a");
+    fs.writeSync(w, Buffer.alloc(1 << 20));
+    fs.closeSync(w);
+    won = "grew to " + fs.fstatSync(fd).size + " bytes";
+  } catch {}
 }
 fs.writeFileSync(process.argv[1], won === "" ? "never" : won);
 `;
