@@ -317,9 +317,16 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
           needs.push({ path: target, what: `${what} (${path} leads there)`, hint });
       };
       add(program, "the program of --exec", resolved(program));
+      // An argument is a path as a whole word, or after its first '=' (--config=/tmp/x,
+      // input=/tmp/x). Not checked: paths inside a string the program parses (node -e
+      // "require('/tmp/x')"), after any other separator (-I/tmp/x, a PATH-like /a:/tmp/b list),
+      // relative ones, and those the program reads from its own configuration.
       for (const arg of args) {
         const target = resolved(arg);
         if (target !== undefined) add(arg, "an argument of --exec", target);
+        const value = arg.slice(arg.indexOf("=") + 1);
+        const valueTarget = arg.includes("=") ? resolved(value) : undefined;
+        if (valueTarget !== undefined) add(value, `an argument of --exec (${arg})`, valueTarget);
       }
     } else {
       needs.push(nodeNeed, keyholdNeed, {
