@@ -28,10 +28,11 @@ export interface CredentialEntry {
 }
 
 export interface CredentialsDirectory {
+  /** Where the files are ($CREDENTIALS_DIRECTORY): for another user's reader, a mount inside the directory made. */
   path: string;
   /** "ramfs" (never swapped) or "tmpfs" (may be swapped where swap exists). */
   filesystem: "ramfs" | "tmpfs";
-  /** Unmounts or wipes what is inside, removes the directory. Idempotent. */
+  /** Wipes what is inside, unmounts, removes the directory made. Idempotent. */
   remove(): void;
 }
 
