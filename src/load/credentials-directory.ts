@@ -116,11 +116,13 @@ function isMountPoint(path: string): boolean {
   }
 }
 
-function unmount(path: string): void {
-  const r = spawnSync(systemTool("umount"), [path], { stdio: "ignore" });
+/** Unmounts each of `paths` (one umount process for all, a second only for busy ones). */
+function unmount(...paths: string[]): void {
+  const r = spawnSync(systemTool("umount"), paths, { stdio: "ignore" });
   // Busy (a process the child left behind still has it open): detach it now; the kernel frees
   // the pages when the last user lets go.
-  if (r.status !== 0) spawnSync(systemTool("umount"), ["--lazy", path], { stdio: "ignore" });
+  const busy = r.status === 0 ? [] : paths.filter(isMountPoint);
+  if (busy.length > 0) spawnSync(systemTool("umount"), ["--lazy", ...busy], { stdio: "ignore" });
 }
 
 /**
@@ -181,14 +183,13 @@ function removeMount(mount: string, view: string): void {
       // there already: a view a killed removal left, stacked on here and unmounted below
     }
     if (bindWritable(mount, view)) wipeOwnDirectory(view);
-    if (isMountPoint(view)) unmount(view);
+    unmount(...(isMountPoint(view) ? [view] : []), mount);
     try {
       rmdirSync(view);
     } catch {
       // still a mount point (the leftover view): its own entry is removed in the same loop
     }
-  }
-  unmount(mount);
+  } else unmount(mount);
 }
 
 /**
