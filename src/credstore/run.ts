@@ -115,11 +115,14 @@ function sharedRamfsReady(path: string): boolean {
 /**
  * Where this run makes its directory. For root: inside one ramfs kept mounted at
  * /run/keyhold/ramfs (root's, 0711: traversable, not listable), each run's directory private
- * within it as before (0500, or 0550 for a --user's group), so a run starts no mount or umount
- * process; the first run after boot mounts it, under a lock so two first runs never stack two
- * mounts there. Where it cannot be mounted (no CAP_SYS_ADMIN), /run/keyhold itself, each
- * directory with a ramfs of its own when that can be mounted, else on tmpfs. Others: see
- * privateRunLocation. `sweep` lists every place an earlier run may have left a directory.
+ * within it (0500), so root's own run starts no mount or umount process; the first run after
+ * boot mounts it, under a lock so two first runs never stack two mounts there. A --user run's
+ * directory there (0710, the user's group) holds a ramfs of its own, made read-only once its
+ * files are written (createCredentialsDirectory): the user owns its files and could otherwise
+ * grow one without limit in the shared ramfs. Where the shared ramfs cannot be mounted (no
+ * CAP_SYS_ADMIN), /run/keyhold itself, each directory with a ramfs of its own when that can be
+ * mounted, else on tmpfs. Others: see privateRunLocation. `sweep` lists every place an earlier
+ * run may have left a directory.
  */
 async function runLocation(): Promise<{ parent: string; prefix: string; ramfs: boolean; sweep: string[] }> {
   const place = privateRunLocation();
@@ -216,7 +219,8 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
   let dir: CredentialsDirectory | undefined;
   try {
     // Root's /run/keyhold is traversable (0711) but not listable: a --user child must reach its
-    // own directory inside (root's, 0550, the child's group); nobody else can list or enter another's.
+    // own directory inside (root's, 0710 then 0550, the child's group, on a read-only ramfs of
+    // its own); nobody else can list or enter another's.
     const place = await runLocation();
     for (const parent of place.sweep) sweepOrphans({ parent, prefix: place.prefix });
     const failed = (await decrypted).find((d) => d.status === "rejected");
@@ -228,7 +232,9 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
     dir = createCredentialsDirectory(values, {
       parent: place.parent,
       prefix: `${place.prefix}credentials-${processTag()}-`,
-      ramfs: place.ramfs,
+      // A --user child gets a ramfs of its own even inside the shared one: only a mount can be
+      // made read-only.
+      ramfs: place.ramfs || (options.uid !== undefined && options.uid !== process.geteuid?.()),
       ...(options.uid === undefined ? {} : { uid: options.uid }),
       ...(options.gid === undefined ? {} : { gid: options.gid }),
     });

@@ -28,10 +28,11 @@ export interface CredentialEntry {
 }
 
 export interface CredentialsDirectory {
+  /** Where the files are ($CREDENTIALS_DIRECTORY): for another user's reader, a mount inside the directory made. */
   path: string;
   /** "ramfs" (never swapped) or "tmpfs" (may be swapped where swap exists). */
   filesystem: "ramfs" | "tmpfs";
-  /** Unmounts or wipes what is inside, removes the directory. Idempotent. */
+  /** Wipes what is inside, unmounts, removes the directory made. Idempotent. */
   remove(): void;
 }
 
@@ -58,6 +59,24 @@ export function mountRamfs(dir: string, mode = 0o700): boolean {
     },
   );
   return r.status === 0;
+}
+
+function mountTool(args: readonly string[]): boolean {
+  return spawnSync(systemTool("mount"), args, { stdio: "ignore" }).status === 0;
+}
+
+/**
+ * Makes the mount at `dir` read-only for everyone, root included, until remounted: its owner can
+ * no longer chmod, write or grow a file in it, as systemd does with $CREDENTIALS_DIRECTORY. Fails
+ * (EBUSY) while any process holds a file in it open for writing.
+ */
+function remountReadOnly(dir: string): boolean {
+  return mountTool(["-o", "remount,ro,bind", dir]);
+}
+
+/** A second, writable view at `view` of the (read-only) mount at `dir`; the mount at `dir` stays read-only. */
+function bindWritable(dir: string, view: string): boolean {
+  return mountTool(["--bind", dir, view]) && mountTool(["-o", "remount,rw,bind", view]);
 }
 
 const RAMFS_MAGIC = 0x858458f6;
@@ -97,33 +116,46 @@ function isMountPoint(path: string): boolean {
   }
 }
 
-function unmount(path: string): void {
-  const r = spawnSync(systemTool("umount"), [path], { stdio: "ignore" });
+/** Unmounts each of `paths` (one umount process for all, a second only for busy ones). */
+function unmount(...paths: string[]): void {
+  const r = spawnSync(systemTool("umount"), paths, { stdio: "ignore" });
   // Busy (a process the child left behind still has it open): detach it now; the kernel frees
   // the pages when the last user lets go.
-  if (r.status !== 0) spawnSync(systemTool("umount"), ["--lazy", path], { stdio: "ignore" });
+  const busy = r.status === 0 ? [] : paths.filter(isMountPoint);
+  if (busy.length > 0) spawnSync(systemTool("umount"), ["--lazy", ...busy], { stdio: "ignore" });
 }
+
+/**
+ * Inside the directory made for a reader that is another user: the read-only ramfs holding its
+ * files, and the writable view of that ramfs its removal mounts for a moment to overwrite them.
+ */
+const READER_MOUNT = "credentials";
+const WIPE_VIEW = "writable";
 
 /**
  * Overwrites and unlinks the entries of a directory only keyhold's user can change (its own, 0500
  * or 0550): no other user can add, rename or replace an entry in it, so its paths hold still.
- * Only regular files are opened (O_NOFOLLOW, O_NONBLOCK); nothing is descended into.
+ * Only regular files are opened (O_NOFOLLOW, O_NONBLOCK); nothing is descended into, except with
+ * `mounts` a mount point among the entries (a reader's read-only ramfs, or the writable view a
+ * killed removal left), which is wiped and unmounted by removeMount. False when the directory is
+ * on a read-only mount: nothing in it could be wiped.
  */
-function wipeOwnDirectory(path: string): void {
+function wipeOwnDirectory(path: string, mounts = false): boolean {
   let entries: string[];
   try {
     chmodSync(path, 0o700);
     entries = readdirSync(path);
-  } catch {
-    return;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== "EROFS";
   }
   for (const entry of entries) {
     const p = join(path, entry);
     try {
       const st = lstatSync(p);
-      if (st.isDirectory())
-        rmdirSync(p); // keyhold makes none: an empty one goes, a full one stays
-      else {
+      if (st.isDirectory()) {
+        if (mounts && isMountPoint(p)) removeMount(p, join(path, WIPE_VIEW));
+        rmdirSync(p); // keyhold makes none but READER_MOUNT: an empty one goes, a full one stays
+      } else {
         if (st.isFile()) overwrite(p);
         unlinkSync(p);
       }
@@ -131,6 +163,33 @@ function wipeOwnDirectory(path: string): void {
       // left in place: the directory's own removal fails after it, and the next sweep tries again
     }
   }
+  return true;
+}
+
+/**
+ * Wipes and unmounts the ramfs at `mount`. A read-only one (a reader's) is wiped through a
+ * writable view mounted at `view`, inside the directory that holds both, which only keyhold's
+ * user can enter by now (wipeOwnDirectory made it 0700): making `mount` itself writable again,
+ * even for a moment, would let a process the reader left behind with its cwd or a descriptor in
+ * it chmod its file and grow it. Where no view can be mounted, the files go unwiped with the
+ * mount. A mount whose entries another user could change is only unmounted, never walked.
+ */
+function removeMount(mount: string, view: string): void {
+  const root = directoryAt(mount);
+  if (root !== undefined && onlyChangeableBy(root, process.geteuid?.() ?? 0) && !wipeOwnDirectory(mount)) {
+    try {
+      mkdirSync(view, { mode: 0o700 });
+    } catch {
+      // there already: a view a killed removal left, stacked on here and unmounted below
+    }
+    if (bindWritable(mount, view)) wipeOwnDirectory(view);
+    unmount(...(isMountPoint(view) ? [view] : []), mount);
+    try {
+      rmdirSync(view);
+    } catch {
+      // still a mount point (the leftover view): its own entry is removed in the same loop
+    }
+  } else unmount(mount);
 }
 
 /**
@@ -178,7 +237,8 @@ function emptyAsOwner(path: string, uid: number, gid: number): void {
 /**
  * Wipes and removes a credentials directory made by createCredentialsDirectory, also one left
  * behind by a process that was killed. A directory of keyhold's own user is wiped entry by entry
- * (no one else can change its entries), a ramfs is unmounted, and what was under it removed. A
+ * (no one else can change its entries), a ramfs is unmounted, and what was under it removed; a
+ * reader's read-only ramfs inside it is wiped through a writable view first (removeMount). A
  * directory another user owns (an older keyhold gave its directory to the --user it ran) is
  * never read as root: it is unmounted, then emptied with its owner's rights. A path that is not
  * a real directory (a link planted in a shared parent) is left alone.
@@ -187,7 +247,7 @@ export function removeCredentialsDirectory(path: string): void {
   const me = process.geteuid?.() ?? 0;
   const top = directoryAt(path);
   if (top === undefined) return;
-  if (onlyChangeableBy(top, me)) wipeOwnDirectory(path);
+  if (onlyChangeableBy(top, me)) wipeOwnDirectory(path, true);
   if (isMountPoint(path)) unmount(path);
   const under = directoryAt(path);
   if (under === undefined) return;
@@ -292,6 +352,15 @@ function makeFreshDirectory(template: string): string {
  * or 0550 with the reader's group when the reader is another user, who can then list and read
  * it but never add, rename or replace an entry. Removing it therefore never meets a tree the
  * reader built.
+ *
+ * A reader that is another user owns its files and could chmod one and append to it without
+ * end on a ramfs (no size limit, never swapped). So, as systemd does, root gives such a reader
+ * a ramfs of its own, mounted at READER_MOUNT inside the made directory (root's, 0700 while
+ * the files are written) and made read-only once they are; only then does the made directory
+ * open to the reader's group (0710), so no process of the reader ever sees the mount writable.
+ * `path` is then that mount, and `remove()` removes the made directory around it. Where no
+ * ramfs can be mounted the files stay on the parent's file system: a tmpfs (whose size limit
+ * bounds them) is accepted, a ramfs refused.
  */
 export function createCredentialsDirectory(
   entries: readonly CredentialEntry[],
@@ -301,23 +370,28 @@ export function createCredentialsDirectory(
   const me = process.geteuid?.() ?? 0;
   const uid = options.uid ?? me;
   const gid = options.gid ?? process.getegid?.() ?? 0;
+  const reader = me === 0 && uid !== me;
   const place = options.parent === undefined ? privateRunLocation() : { parent: options.parent, prefix: "" };
   mkdirSync(place.parent, { recursive: true, mode: 0o700 });
-  const path = makeFreshDirectory(join(place.parent, `${place.prefix}${options.prefix ?? "credentials-"}`));
-  if ((options.ramfs ?? true) && me === 0) mountRamfs(path);
-  const filesystem = memoryFilesystemOf(path);
+  const made = makeFreshDirectory(join(place.parent, `${place.prefix}${options.prefix ?? "credentials-"}`));
+  const path = reader ? join(made, READER_MOUNT) : made;
   let removed = false;
-  const dir: CredentialsDirectory = {
-    path,
-    filesystem: filesystem ?? "tmpfs",
-    remove() {
-      if (removed) return;
-      removed = true;
-      removeCredentialsDirectory(path);
-    },
+  const remove = () => {
+    if (removed) return;
+    removed = true;
+    removeCredentialsDirectory(made);
   };
+  let filesystem: CredentialsDirectory["filesystem"] | undefined;
+  try {
+    if (reader) mkdirSync(path, { mode: 0o700 });
+    if ((options.ramfs ?? true) && me === 0) mountRamfs(path);
+    filesystem = memoryFilesystemOf(path);
+  } catch (err) {
+    remove();
+    throw err;
+  }
   if (filesystem === undefined) {
-    dir.remove();
+    remove();
     throw new SecretError(
       "NOT_MEMORY_FS",
       `${place.parent} is not on a memory file system; refusing to write credentials there`,
@@ -326,15 +400,25 @@ export function createCredentialsDirectory(
       },
     );
   }
+  const dir: CredentialsDirectory = { path, filesystem, remove };
   try {
     for (const e of entries) writeCredentialFile(join(path, e.name), e.value, uid, gid);
-    if (me === 0 && uid !== me) {
+    if (reader) {
       chownSync(path, me, gid);
       chmodSync(path, 0o550);
+      if (!(isMountPoint(path) ? remountReadOnly(path) : filesystem === "tmpfs")) {
+        throw new SecretError(
+          "IO_ERROR",
+          `cannot make the credentials of uid ${uid} read-only on ${filesystem}; refusing to hand it files it could grow without limit`,
+          { hint: "keyhold needs CAP_SYS_ADMIN to mount and remount a ramfs for another user" },
+        );
+      }
+      chownSync(made, me, gid);
+      chmodSync(made, 0o710);
     } else chmodSync(path, 0o500);
     return dir;
   } catch (err) {
-    dir.remove();
+    remove();
     throw err;
   }
 }

@@ -222,6 +222,18 @@ function assertVisibleInSandbox(
   );
 }
 
+/**
+ * 243 (CREDENTIALS) is the exit systemd gives a start whose credentials it could not load: a file
+ * missing or no longer decryptable here, a vault grant revoked. A restart meets the same refusal
+ * (each one a denial the vault audits), and systemd's start limit (5 starts in 10 s) ends the
+ * restarts only when each refused start is quick: on a host where one takes over two seconds,
+ * they would go on until stopped. So the first one leaves the unit failed.
+ */
+const NO_RESTART_ON_CREDENTIALS = [
+  "# 243/CREDENTIALS: systemd could not load a credential; a restart would meet the same refusal",
+  "RestartPreventExitStatus=243",
+];
+
 /** Validates the options and renders the unit files; no file system access. */
 export function renderUnit(options: UnitOptions): RenderedUnits {
   if (!UNIT_MODES.includes(options.mode)) {
@@ -317,9 +329,16 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
           needs.push({ path: target, what: `${what} (${path} leads there)`, hint });
       };
       add(program, "the program of --exec", resolved(program));
+      // An argument is a path as a whole word, or after its first '=' (--config=/tmp/x,
+      // input=/tmp/x). Not checked: paths inside a string the program parses (node -e
+      // "require('/tmp/x')"), after any other separator (-I/tmp/x, a PATH-like /a:/tmp/b list),
+      // relative ones, and those the program reads from its own configuration.
       for (const arg of args) {
         const target = resolved(arg);
         if (target !== undefined) add(arg, "an argument of --exec", target);
+        const value = arg.slice(arg.indexOf("=") + 1);
+        const valueTarget = arg.includes("=") ? resolved(value) : undefined;
+        if (valueTarget !== undefined) add(value, `an argument of --exec (${arg})`, valueTarget);
       }
     } else {
       needs.push(nodeNeed, keyholdNeed, {
@@ -388,6 +407,8 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
       "# with the current value, encrypted for this host and bound to the credential's name",
     );
     for (const c of vaultCredentials) serviceLines.push(loadCredentialLine(c));
+    // The service's own Restart= would retry a revoked grant as a full unit's would (below).
+    if (options.dropIn) serviceLines.push(...NO_RESTART_ON_CREDENTIALS);
   }
   const vaultUnitLines =
     vaultSockets.length > 0 ? [`Wants=${vaultSockets.join(" ")}`, `After=${vaultSockets.join(" ")}`] : [];
@@ -457,7 +478,7 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
   if (ipAllow.length > 0) serviceLines.push("IPAddressDeny=any", `IPAddressAllow=${ipAllow.join(" ")}`);
   else if (mode === "jobserver") serviceLines.push("IPAddressDeny=any");
   if (!options.dropIn) {
-    serviceLines.push("Restart=on-failure", "RestartSec=200ms");
+    serviceLines.push("Restart=on-failure", "RestartSec=200ms", ...NO_RESTART_ON_CREDENTIALS);
     if (mode === "jobserver")
       serviceLines.push(
         "# SIGTERM to the server only: it lets running jobs finish, then stops",

@@ -34,7 +34,8 @@ describe("keyhold run --user and SIGQUIT", () => {
   });
 
   it("removes the directory when keyhold receives SIGQUIT", async () => {
-    // root's runs make their directories in the ramfs kept mounted there (src/credstore/run.ts)
+    // root's runs make their directories in the ramfs kept mounted there (src/credstore/run.ts);
+    // a --user run's holds a read-only ramfs of its own, at credentials/ inside it
     const parent = "/run/keyhold/ramfs";
     const before = new Set(existsSync(parent) ? readdirSync(parent) : []);
     const run = startCli(["run", "--user", user.name, "api_key", "--", "sleep", "3"], { env: s.env });
@@ -44,16 +45,18 @@ describe("keyhold run --user and SIGQUIT", () => {
       dir = (existsSync(parent) ? readdirSync(parent) : [])
         .filter((e) => e.startsWith("credentials-") && !before.has(e))
         .map((e) => join(parent, e))
-        .find((p) => existsSync(join(p, "api_key")));
+        .find((p) => existsSync(join(p, "credentials", "api_key")));
     }
     assert.ok(dir, "the run made its directory");
+    const mount = join(dir, "credentials");
+    assert.equal(mounted(mount), true, "the run mounted its ramfs");
     run.child.kill("SIGQUIT");
     await run.exit;
     try {
-      assert.equal(mounted(dir), false, "the ramfs is still mounted after keyhold died");
+      assert.equal(mounted(mount), false, "the ramfs is still mounted after keyhold died");
       assert.equal(existsSync(dir), false, "the directory is still there");
     } finally {
-      if (mounted(dir)) execFileSync("umount", ["--lazy", dir]);
+      if (mounted(mount)) execFileSync("umount", ["--lazy", mount]);
       rmSync(dir, { recursive: true, force: true });
     }
   });

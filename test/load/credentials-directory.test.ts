@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -52,10 +52,14 @@ describe("createCredentialsDirectory", () => {
       const st = statSync(dir.path);
       assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [0, 65534, 0o550]);
       assert.equal(statSync(join(dir.path, "k")).uid, 65534);
+      // Nor chmod and grow its own file: the files are on a read-only ramfs of their own.
+      assert.equal(fsType(dir.path), "ramfs");
+      assert.throws(() => chmodSync(join(dir.path, "k"), 0o600), { code: "EROFS" });
     } finally {
       dir.remove();
-      rmSync(parent, { recursive: true, force: true });
     }
+    assert.deepEqual(readdirSync(parent), [], "removed, its mount with it");
+    rmSync(parent, { recursive: true, force: true });
   });
 
   it("falls back to the parent's tmpfs when asked not to mount", () => {

@@ -104,6 +104,40 @@ describe("unit: ExecStart's paths are visible inside the sandbox", () => {
     );
   });
 
+  it("checks a path given after '=' in an argument (--config=/tmp/x) as it does a whole argument", () => {
+    const here = new Set(["/tmp/app/conf.json", "/opt/app/conf.json", "/home/ann/app.mjs"]);
+    const resolvePath = (p: string) => (here.has(p) ? p : undefined);
+    refused(
+      () =>
+        renderUnit({
+          service: "web",
+          mode: "isolated",
+          exec: "/usr/bin/app --config=/tmp/app/conf.json",
+          resolvePath,
+        }),
+      /an argument of --exec \(--config=\/tmp\/app\/conf\.json\) is \/tmp\/app\/conf\.json, under \/tmp, which the unit's PrivateTmp=yes hides/,
+    );
+    refused(
+      () =>
+        renderUnit({
+          service: "web",
+          mode: "isolated",
+          exec: "/usr/bin/app input=/home/ann/app.mjs",
+          resolvePath,
+        }),
+      /an argument of --exec \(input=\/home\/ann\/app\.mjs\) is \/home\/ann\/app\.mjs, under a home directory/,
+    );
+    // Visible paths, and one the service makes in its own /tmp, are fine.
+    assert.doesNotThrow(() =>
+      renderUnit({
+        service: "web",
+        mode: "isolated",
+        exec: "/usr/bin/app --config=/opt/app/conf.json --pidfile=/tmp/web.pid",
+        resolvePath,
+      }),
+    );
+  });
+
   it("a standard service sees the whole file system: /tmp is not refused there", () => {
     assert.doesNotThrow(() => renderUnit({ service: "web", mode: "standard", exec: "/tmp/app/run" }));
   });

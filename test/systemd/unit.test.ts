@@ -487,6 +487,17 @@ describe("renderUnit --vault", () => {
     assert.equal(rendered.files[0]?.path, "billing-api.service.d/50-keyhold-credentials.conf");
     assert.equal(rendered.files.length, 5);
   });
+
+  it("a refused credential (243/CREDENTIALS: a revoked grant) leaves the unit failed instead of restarting it", () => {
+    // However long each refused start takes: systemd's start limit stops only quick restarts.
+    const full = renderUnit({ service: "billing-api", mode: "standard", exec: "/usr/bin/true", vault });
+    const service = directives(full.files.find((f) => f.path === "billing-api.service")?.content ?? "");
+    assert.ok(service.includes("Restart=on-failure"));
+    assert.ok(service.includes("RestartPreventExitStatus=243"), service.join("\n"));
+    // A drop-in keeps the service's own Restart= (perhaps always): the exception still applies.
+    const dropIn = renderUnit({ service: "billing-api", mode: "standard", dropIn: true, vault });
+    assert.ok(directives(dropIn.files[0]?.content ?? "").includes("RestartPreventExitStatus=243"));
+  });
 });
 
 describe("renderUnit refuses bad input with a coded one-line error", () => {
