@@ -34,4 +34,5 @@ export {
   ownCredential,
   vaultMasterName,
 } from "./reserved.js";
+export { spanSeconds } from "./span.js";
 export { readValue } from "./value-input.js";
