@@ -99,6 +99,8 @@ export function vaultRootSandbox(options: {
   writable: readonly string[];
   readOnly: readonly string[];
   network: boolean;
+  /** Why it needs the network, a comment in the unit (default: the vault is on PostgreSQL). */
+  networkWhy?: string;
 }): string[] {
   const homeReads = options.readOnly.filter(underHome);
   const homeWrites = options.writable.filter(underHome);
@@ -132,7 +134,10 @@ export function vaultRootSandbox(options: {
     "SystemCallFilter=~@privileged @resources",
     "SystemCallErrorNumber=EPERM",
     ...(options.network
-      ? ["# The vault is on PostgreSQL", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]
+      ? [
+          `# ${options.networkWhy ?? "The vault is on PostgreSQL"}`,
+          "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+        ]
       : ["RestrictAddressFamilies=AF_UNIX", "IPAddressDeny=any"]),
   ];
 }
