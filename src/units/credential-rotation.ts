@@ -122,7 +122,11 @@ export function renderCredentialRotationTimer(options: CredentialRotationTimerOp
           // What it runs: ProtectHome= would hide it under a home directory.
           readOnly: [...splitCommandLine(options.exec), program].filter(isUnitPath),
           network: true,
-          networkWhy: "--from-command asks a provider, usually over the network",
+          why: {
+            root: "it writes the store and the audit log, and restarts units",
+            tpm: "to seal the new value (--with-key auto or tpm2)",
+            network: "--from-command asks a provider, usually over the network",
+          },
         }),
       ]),
     ],
