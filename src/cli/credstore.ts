@@ -1,4 +1,10 @@
-import { assertUserCredential, readMeta, readValue, resolveNotAfter, type StoreLayout } from "../credstore/index.js";
+import {
+  assertUserCredential,
+  readMeta,
+  readValue,
+  resolveNotAfter,
+  type StoreLayout,
+} from "../credstore/index.js";
 import { assertCredentialName, CREDENTIAL_VALUE_MAX } from "../systemd/index.js";
 import { layoutFrom, storeFrom, WITH_KEYS } from "./args.js";
 import { defineCommand, type NoOptions, type OptionTable, type RunContext, JSON_OUTPUT } from "./command.js";
@@ -304,7 +310,9 @@ function renderTimer(name: string, values: RunContext<typeof ROTATE_OPTIONS>["va
     ? {
         rollback: !values["no-rollback"],
         ...(values.settle === undefined ? {} : { settleS: secondsArg("settle", values.settle, 0) / 1000 }),
-        ...(values.timeout === undefined ? {} : { timeoutS: secondsArg("timeout", values.timeout, 0) / 1000 }),
+        ...(values.timeout === undefined
+          ? {}
+          : { timeoutS: secondsArg("timeout", values.timeout, 0) / 1000 }),
       }
     : undefined;
   const l = layoutFrom(values, io);

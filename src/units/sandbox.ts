@@ -143,10 +143,7 @@ export function vaultRootSandbox(options: {
     "SystemCallFilter=~@privileged @resources",
     "SystemCallErrorNumber=EPERM",
     ...(options.network
-      ? [
-          `# ${why.network}`,
-          "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
-        ]
+      ? [`# ${why.network}`, "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]
       : ["RestrictAddressFamilies=AF_UNIX", "IPAddressDeny=any"]),
   ];
 }

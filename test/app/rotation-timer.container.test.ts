@@ -103,7 +103,10 @@ test("the rendered units are written, load cleanly, and the timer is active and 
   await c.check(["systemctl", "enable", "--now", TIMER]);
   assert.equal(await c.unitProperty(TIMER, "ActiveState"), "active");
   const timers = await c.check(["systemctl", "list-timers", "--all", "--no-pager"]);
-  assert.match(timers.stdout, new RegExp(`${TIMER.replaceAll(".", "\\.")}\\s+${SERVICE.replaceAll(".", "\\.")}`));
+  assert.match(
+    timers.stdout,
+    new RegExp(`${TIMER.replaceAll(".", "\\.")}\\s+${SERVICE.replaceAll(".", "\\.")}`),
+  );
   // What systemd will run (systemctl shows the argument unquoted but before '$$' becomes '$'):
   // CMD is one argument; the rotation below proves systemd hands it over byte for byte.
   const exec = await c.unitProperty(SERVICE, "ExecStart");
@@ -181,7 +184,10 @@ test("the service fails, and changes nothing, when CMD fails", async (t) => {
   const started = await c.run(["systemctl", "start", SERVICE]);
   assert.notEqual(started.code, 0);
   assert.equal(await c.unitProperty(SERVICE, "Result"), "exit-code");
-  assert.match(await c.journal(["-u", SERVICE]), /--from-command exited with code 1; nothing was stored \[COMMAND_FAILED\]/);
+  assert.match(
+    await c.journal(["-u", SERVICE]),
+    /--from-command exited with code 1; nothing was stored \[COMMAND_FAILED\]/,
+  );
   assert.deepEqual(await history(c), before);
   await c.check(["systemctl", "reset-failed", SERVICE]);
 });

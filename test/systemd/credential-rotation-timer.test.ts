@@ -63,7 +63,7 @@ describe("renderCredentialRotationTimer", () => {
     );
     assert.equal(
       execStart([service as { content: string }]),
-      "ExecStart=/usr/local/bin/keyhold rotate --store /etc/credstore.encrypted --state /var/lib/keyhold --from-command \"/usr/local/bin/mint-key --service billing\" --if-older-than 30d -- openai_key",
+      'ExecStart=/usr/local/bin/keyhold rotate --store /etc/credstore.encrypted --state /var/lib/keyhold --from-command "/usr/local/bin/mint-key --service billing" --if-older-than 30d -- openai_key',
     );
     const vault = directives(
       renderRotationTimer({ exec: PLAIN.exec, store: PLAIN.store, state: PLAIN.state, network: true })[0]
@@ -72,17 +72,31 @@ describe("renderCredentialRotationTimer", () => {
     const sandbox = (lines: string[]) => lines.slice(lines.indexOf("LimitCORE=0"));
     const lines = directives(service?.content ?? "");
     assert.deepEqual(sandbox(lines), sandbox(vault));
-    for (const l of ["Type=oneshot", "CapabilityBoundingSet=", "ProtectSystem=strict", "ProtectHome=read-only"])
+    for (const l of [
+      "Type=oneshot",
+      "CapabilityBoundingSet=",
+      "ProtectSystem=strict",
+      "ProtectHome=read-only",
+    ])
       assert.ok(lines.includes(l), l);
     assert.ok(lines.includes("ReadWritePaths=-/etc/credstore.encrypted -/var/lib/keyhold"));
   });
 
   it("checks daily with a day's span or more, hourly below two days; Persistent and a random delay either way", () => {
-    const timer = (every: string) => directives(renderCredentialRotationTimer({ ...PLAIN, every })[1]?.content ?? "");
+    const timer = (every: string) =>
+      directives(renderCredentialRotationTimer({ ...PLAIN, every })[1]?.content ?? "");
     for (const every of ["2d", "30d", "1w", "3month", "1y"])
-      assert.deepEqual(timer(every).slice(1, 4), ["OnCalendar=daily", "RandomizedDelaySec=1h", "Persistent=true"]);
+      assert.deepEqual(timer(every).slice(1, 4), [
+        "OnCalendar=daily",
+        "RandomizedDelaySec=1h",
+        "Persistent=true",
+      ]);
     for (const every of ["1h", "12h", "1d23h"])
-      assert.deepEqual(timer(every).slice(1, 4), ["OnCalendar=hourly", "RandomizedDelaySec=5min", "Persistent=true"]);
+      assert.deepEqual(timer(every).slice(1, 4), [
+        "OnCalendar=hourly",
+        "RandomizedDelaySec=5min",
+        "Persistent=true",
+      ]);
   });
 
   it("escapes every specifier and variable of CMD, %d included, and passes it as one quoted word", () => {
@@ -107,7 +121,23 @@ describe("renderCredentialRotationTimer", () => {
     assert.equal(rotationSpan("--every", "1w"), 7 * 86_400);
     assert.equal(rotationSpan("--every", "1d12h"), 36 * 3600);
     assert.equal(rotationSpan("--every", "60min"), 3600);
-    for (const bad of ["", "30", "30x", "30 d", " 30d", "30d ", "+30d", "-1d", "1.5d", "30m", "59min", "11y", "1d;", "30d\nOnCalendar=minutely", "0d"]) {
+    for (const bad of [
+      "",
+      "30",
+      "30x",
+      "30 d",
+      " 30d",
+      "30d ",
+      "+30d",
+      "-1d",
+      "1.5d",
+      "30m",
+      "59min",
+      "11y",
+      "1d;",
+      "30d\nOnCalendar=minutely",
+      "0d",
+    ]) {
       assert.throws(
         () => renderCredentialRotationTimer({ ...PLAIN, every: bad }),
         (err) => isKeyholdError(err, "USAGE"),
