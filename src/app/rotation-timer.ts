@@ -1,9 +1,11 @@
+import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { assertUserCredential, exists, resolveNotAfter, type StoreLayout } from "../credstore/index.js";
 import { writeFileAtomic } from "../durable/index.js";
 import { KeyholdError } from "../secret/index.js";
 import { assertCredentialName, type UnitFile } from "../systemd/index.js";
 import { renderCredentialRotationTimer, rotationSpan } from "../units/index.js";
+import { thisInstallation } from "./units.js";
 import { valueCommandWords } from "./value-command.js";
 
 /*
@@ -13,8 +15,14 @@ import { valueCommandWords } from "./value-command.js";
  * refuses before anything is written.
  */
 
-/** Where the units expect keyhold when --exec is not given. */
-export const DEFAULT_KEYHOLD_EXEC = "/usr/local/bin/keyhold";
+/**
+ * The keyhold the service runs when --exec is not given: this one, by the real paths of the node
+ * running it and of its bin/keyhold.js (as `keyhold unit` does for the job server), so the unit
+ * names a program that exists rather than a conventional path that may not.
+ */
+export function thisKeyhold(): string {
+  return `${realpathSync(process.execPath)} ${realpathSync(join(thisInstallation(), "bin", "keyhold.js"))}`;
+}
 
 export interface CredentialRotationRequest {
   name: string;
@@ -24,7 +32,7 @@ export interface CredentialRotationRequest {
   /** Passed on to each rotation: a span such as +45d is counted from that rotation. */
   notAfter?: string;
   keepNewline?: boolean;
-  /** The keyhold command (default /usr/local/bin/keyhold). */
+  /** The keyhold command (default: thisKeyhold()). */
   exec?: string;
 }
 
@@ -47,7 +55,7 @@ export function credentialRotationTimerUnits(l: StoreLayout, request: Credential
       hint: `the timer rotates an existing credential: create it first with sudo keyhold set ${name}`,
     });
   return renderCredentialRotationTimer({
-    exec: request.exec ?? DEFAULT_KEYHOLD_EXEC,
+    exec: request.exec ?? thisKeyhold(),
     store: l.store,
     state: l.state,
     name,

@@ -2,7 +2,7 @@ import type { StoreLayout } from "../credstore/index.js";
 import type { UnitFile } from "../systemd/index.js";
 import { renderRotationTimer } from "../units/index.js";
 import type { Reauth, RotationResult, Vault } from "../vault/index.js";
-import { DEFAULT_KEYHOLD_EXEC, writeUnitFiles } from "./rotation-timer.js";
+import { writeUnitFiles } from "./rotation-timer.js";
 import { vaultKind } from "./vault-host.js";
 
 /*
@@ -53,7 +53,7 @@ export function vaultKeyStatus(vault: Vault) {
  */
 export function rotationTimerUnits(l: StoreLayout, exec?: string): UnitFile[] {
   return renderRotationTimer({
-    exec: exec ?? DEFAULT_KEYHOLD_EXEC,
+    exec: exec ?? "/usr/local/bin/keyhold",
     store: l.store,
     state: l.state,
     network: vaultKind(l)?.backend !== "file",

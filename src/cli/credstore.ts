@@ -181,7 +181,8 @@ const ROTATE_OPTIONS = {
     type: "string",
     arg: "PATH",
     complete: "file",
-    description: "with --render-timer: the keyhold executable (default /usr/local/bin/keyhold)",
+    description:
+      "with --render-timer: the keyhold command, an absolute path first (default: this keyhold, run by this node)",
   },
   "write-dir": {
     type: "string",
@@ -216,7 +217,7 @@ instead of stdin: run without a shell, stdin /dev/null; a failing CMD changes no
 --if-older-than SPAN rotates only once the current version has been current for SPAN.
 --render-timer prints a systemd service and timer (or writes them to --write-dir DIR) that do
 this rotation on schedule: --every SPAN (1h to 10y, e.g. 30d), --from-command CMD required, the
---restart options passed on; the service runs --exec PATH (default /usr/local/bin/keyhold) as root
+--restart options passed on; the service runs --exec PATH (default: this keyhold) as root
 in a sandbox that can write only the store and the state directory (docs/units.md, "Scheduled
 rotation").${VALUE_LIMIT}${dashName("rotate")}`,
   options: ROTATE_OPTIONS,

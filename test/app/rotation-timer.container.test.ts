@@ -90,8 +90,6 @@ test("the rendered units are written, load cleanly, and the timer is active and 
       "--restart",
       "--settle",
       "1",
-      "--exec",
-      `/usr/bin/node ${KEYHOLD_INSIDE}`,
       "--write-dir",
       "/etc/systemd/system",
     ),
@@ -110,6 +108,9 @@ test("the rendered units are written, load cleanly, and the timer is active and 
   // What systemd will run (systemctl shows the argument unquoted but before '$$' becomes '$'):
   // CMD is one argument; the rotation below proves systemd hands it over byte for byte.
   const exec = await c.unitProperty(SERVICE, "ExecStart");
+  // Without --exec: this keyhold, by the real paths of its node and bin/keyhold.js.
+  const node = (await c.check(["realpath", "/usr/bin/node"])).stdout.trim();
+  assert.ok(exec.includes(`argv[]=${node} ${KEYHOLD_INSIDE} rotate --store`), exec);
   assert.ok(
     exec.includes(
       `--from-command ${CMD.replaceAll("$", "$$$$")} --if-older-than 30d --restart --settle 1 -- ${NAME} ;`,

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { thisKeyhold } from "../../src/app/rotation-timer.js";
 import { AUDIT_KEY_NAME } from "../../src/audit/key.js";
 import { renderCredentialRotationTimer } from "../../src/units/index.js";
 import { firstErrorLine, initWorld, runCli, runCliOk } from "../support/cli.js";
@@ -26,7 +27,7 @@ describe("rotate --render-timer", () => {
 
   const expected = (restart?: { settleS?: number; timeoutS?: number; rollback: boolean }) =>
     renderCredentialRotationTimer({
-      exec: "/usr/local/bin/keyhold",
+      exec: thisKeyhold(),
       store: s.store,
       state: s.state,
       name: NAME,
