@@ -219,7 +219,10 @@ instead of stdin: run without a shell, stdin /dev/null; a failing CMD changes no
 this rotation on schedule: --every SPAN (1h to 10y, e.g. 30d), --from-command CMD required, the
 --restart options passed on; the service runs --exec PATH (default: this keyhold) as root
 in a sandbox that can write only the store and the state directory (docs/units.md, "Scheduled
-rotation").${VALUE_LIMIT}${dashName("rotate")}`,
+rotation"). For example:
+  sudo keyhold rotate stripe_key --render-timer --every 30d --restart \\
+    --from-command '/usr/local/bin/mint-key --service billing' --write-dir /etc/systemd/system
+  sudo systemctl daemon-reload && sudo systemctl enable --now keyhold-rotate-stripe_key.timer${VALUE_LIMIT}${dashName("rotate")}`,
   options: ROTATE_OPTIONS,
   positionals: 1,
   run: rotateCommand,
