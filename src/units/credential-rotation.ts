@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { spanSeconds } from "../credstore/span.js";
 import type { UnitFile } from "../systemd/index.js";
 import { quoteExecArgument, renderExecLine, splitCommandLine } from "./exec.js";
+import { assertVisibleInSandbox, PRIVATE_TMP } from "./render.js";
 import { vaultRootSandbox } from "./sandbox.js";
 import { assertUnitPath, isUnitPath, section, unitText, usage } from "./text.js";
 
@@ -106,6 +107,12 @@ export function renderCredentialRotationTimer(options: CredentialRotationTimerOp
   // join the next line to it.
   const shown = options.name.replaceAll("%", "%%");
   const program = splitCommandLine(options.command)[0] as string;
+  // PrivateTmp= hides /tmp and /var/tmp: a keyhold or CMD there could never run (203/EXEC at
+  // every check, which verify does not see).
+  const hint = "move it to a directory the sandbox shows (e.g. /opt or /usr/local)";
+  for (const path of splitCommandLine(options.exec).filter((w) => w.startsWith("/")))
+    assertVisibleInSandbox(path, "a word of --exec", hint, PRIVATE_TMP);
+  assertVisibleInSandbox(program, "the program of --from-command", hint, PRIVATE_TMP);
   const service = unitText(
     [
       section("Unit", [

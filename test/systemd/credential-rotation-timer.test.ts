@@ -146,13 +146,16 @@ describe("renderCredentialRotationTimer", () => {
     }
   });
 
-  it("refuses an executable or directory systemd would read as syntax, with a coded error", () => {
+  it("refuses an executable or directory systemd would read as syntax or the sandbox would hide, with a coded error", () => {
     for (const options of [
       { ...PLAIN, exec: "keyhold" },
       { ...PLAIN, exec: "/usr/local/bin/keyhold\nExecStartPost=/bin/sh" },
       { ...PLAIN, store: "/etc/credstore.encrypted -/home" },
       { ...PLAIN, state: "/var/lib/keyhold\nUser=nobody" },
       { ...PLAIN, command: "/usr/bin/mint\nExecStartPost=/bin/sh" },
+      // PrivateTmp= would hide them: the service could never run.
+      { ...PLAIN, exec: "/usr/bin/node /tmp/keyhold/bin/keyhold.js" },
+      { ...PLAIN, command: "/var/tmp/mint-key --service billing" },
     ]) {
       assert.throws(
         () => renderCredentialRotationTimer(options),
