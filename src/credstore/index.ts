@@ -34,5 +34,4 @@ export {
   ownCredential,
   vaultMasterName,
 } from "./reserved.js";
-export { spanSeconds } from "./span.js";
 export { readValue } from "./value-input.js";

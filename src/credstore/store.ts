@@ -25,6 +25,7 @@ import {
   decryptCredential,
   encryptCredential,
   readCredentialHeader,
+  spanSeconds,
 } from "../systemd/index.js";
 import { fsyncDirectory, temporaryNameFor, withLock, writeFileAtomic } from "../durable/index.js";
 import {
@@ -38,7 +39,6 @@ import {
 } from "./layout.js";
 import { type CredentialMeta, readMeta, type VersionMeta, versionsOnDisk } from "./meta.js";
 import { assertUserCredential } from "./reserved.js";
-import { spanSeconds } from "./span.js";
 
 const isRoot = (): boolean => process.geteuid?.() === 0;
 const rootOwned = (): { uid?: number; gid?: number } => (isRoot() ? { uid: 0, gid: 0 } : {});

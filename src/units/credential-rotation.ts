@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { spanSeconds } from "../credstore/span.js";
-import type { UnitFile } from "../systemd/index.js";
+import { spanSeconds, type UnitFile } from "../systemd/index.js";
 import { quoteExecArgument, renderExecLine, splitCommandLine } from "./exec.js";
 import { assertVisibleInSandbox, PRIVATE_TMP } from "./render.js";
 import { vaultRootSandbox } from "./sandbox.js";

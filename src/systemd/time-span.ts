@@ -1,6 +1,6 @@
 /**
- * systemd time spans, read the way systemd reads them: --not-after ("+30d") and the schedule of
- * `rotate --render-timer --every` ("30d").
+ * systemd time spans, read the way systemd reads them: --not-after ("+30d"), and the schedule of
+ * `rotate --render-timer --every` ("30d") that a timer unit and keyhold both read.
  */
 
 const SPAN_UNITS: Record<string, number> = {
