@@ -1,9 +1,8 @@
-import { join } from "node:path";
 import type { StoreLayout } from "../credstore/index.js";
-import { writeFileAtomic } from "../durable/index.js";
 import type { UnitFile } from "../systemd/index.js";
 import { renderRotationTimer } from "../units/index.js";
 import type { Reauth, RotationResult, Vault } from "../vault/index.js";
+import { writeUnitFiles } from "./rotation-timer.js";
 import { vaultKind } from "./vault-host.js";
 
 /*
@@ -63,7 +62,5 @@ export function rotationTimerUnits(l: StoreLayout, exec?: string): UnitFile[] {
 
 /** Writes the rotation timer's units into `dir` (mode 0644, atomically); returns them. */
 export function writeRotationTimer(l: StoreLayout, exec: string | undefined, dir: string): UnitFile[] {
-  const files = rotationTimerUnits(l, exec);
-  for (const f of files) writeFileAtomic(join(dir, f.path), f.content, { mode: 0o644 });
-  return files;
+  return writeUnitFiles(dir, rotationTimerUnits(l, exec));
 }

@@ -1,6 +1,12 @@
-import { readValue, resolveNotAfter } from "../credstore/index.js";
+import {
+  assertUserCredential,
+  readMeta,
+  readValue,
+  resolveNotAfter,
+  type StoreLayout,
+} from "../credstore/index.js";
 import { assertCredentialName, CREDENTIAL_VALUE_MAX } from "../systemd/index.js";
-import { storeFrom, WITH_KEYS } from "./args.js";
+import { layoutFrom, storeFrom, WITH_KEYS } from "./args.js";
 import { defineCommand, type NoOptions, type OptionTable, type RunContext, JSON_OUTPUT } from "./command.js";
 import {
   type CliIo,
@@ -14,7 +20,9 @@ import {
 } from "./io.js";
 import type { CredentialStore } from "../app/index.js";
 import { valueCommandWords, valueFromCommand } from "../app/value-command.js";
-import { restartOptions, rolloutFrom } from "./restart.js";
+import { credentialRotationTimerUnits, writeUnitFiles } from "../app/rotation-timer.js";
+import { rotationSpan } from "../units/index.js";
+import { restartOptions, rolloutFrom, secondsArg } from "./restart.js";
 
 /*
  * The credstore commands (`run` is in run.ts): each parses its arguments, calls one
@@ -132,12 +140,41 @@ const ROTATE_OPTIONS = {
     description:
       "the new value is CMD's stdout (absolute program, words split like --exec, no shell; at most the value limit; a failing CMD changes nothing)",
   },
+  "if-older-than": {
+    type: "string",
+    arg: "SPAN",
+    description:
+      "rotate only once the current version has been current for SPAN (e.g. 30d); else change nothing (the timer's check)",
+  },
+  "render-timer": {
+    type: "boolean",
+    description:
+      "print (or write) a systemd service and timer that rotate NAME --every SPAN with --from-command CMD",
+  },
+  every: {
+    type: "string",
+    arg: "SPAN",
+    description: "with --render-timer: how often, a time span from 1h to 10y (30d, 12h, 1w)",
+  },
+  exec: {
+    type: "string",
+    arg: "PATH",
+    complete: "file",
+    description:
+      "with --render-timer: the keyhold command, an absolute path first (default: this keyhold, run by this node)",
+  },
+  "write-dir": {
+    type: "string",
+    arg: "DIR",
+    complete: "directory",
+    description: "with --render-timer: write the units to DIR",
+  },
 } as const satisfies OptionTable;
 
 export const rotate = defineCommand({
   name: "rotate",
   synopsis:
-    "rotate NAME [--from-command CMD] [--restart [--settle SECONDS] [--timeout SECONDS] [--no-rollback]] [--not-after TIME] [--with-key auto|host|tpm2|host+tpm2] [--keep-newline]",
+    "rotate NAME [--from-command CMD] [--if-older-than SPAN] [--restart [--settle SECONDS] [--timeout SECONDS] [--no-rollback]] [--not-after TIME] [--with-key auto|host|tpm2|host+tpm2] [--keep-newline] | rotate NAME --render-timer --every SPAN --from-command CMD [--restart …] [--exec PATH] [--write-dir DIR]",
   help: `Replaces NAME's value (a new value; the key that encrypts it is the host's), keeping the earlier versions encrypted (see history, rollback).
 Running units keep the value they loaded until they restart: rotate names them.
 --restart restarts each of them, one at a time, and waits until it is healthy (its start and
@@ -145,7 +182,16 @@ ExecStartPost= health check succeed and it stays active for --settle seconds). I
 previous version is made current again and the units already restarted go back to it (exit 1);
 --no-rollback leaves the new version. A rotation a killed keyhold left is finished first
 (docs/units.md, "Rotation with restart"). --from-command CMD takes the value from CMD's stdout
-instead of stdin: run without a shell, stdin /dev/null; a failing CMD changes nothing.${VALUE_LIMIT}${dashName("rotate")}`,
+instead of stdin: run without a shell, stdin /dev/null; a failing CMD changes nothing.
+--if-older-than SPAN rotates only once the current version has been current for SPAN.
+--render-timer prints a systemd service and timer (or writes them to --write-dir DIR) that do
+this rotation on schedule: --every SPAN (1h to 10y, e.g. 30d), --from-command CMD required, the
+--restart options passed on; the service runs --exec PATH (default: this keyhold) as root
+in a sandbox that can write only the store and the state directory (docs/units.md, "Scheduled
+rotation"). For example:
+  sudo keyhold rotate stripe_key --render-timer --every 30d --restart \\
+    --from-command '/usr/local/bin/mint-key --service billing' --write-dir /etc/systemd/system
+  sudo systemctl daemon-reload && sudo systemctl enable --now keyhold-rotate-stripe_key.timer${VALUE_LIMIT}${dashName("rotate")}`,
   options: ROTATE_OPTIONS,
   positionals: 1,
   run: rotateCommand,
@@ -161,8 +207,20 @@ async function rotateCommand({
   if (notAfter !== undefined) resolveNotAfter(notAfter);
   const rollout = rolloutFrom(values, io);
   const fromCommand = values["from-command"];
+  if (values["render-timer"]) return renderTimer(name, values, io);
+  for (const option of ["every", "exec", "write-dir"] as const)
+    if (values[option] !== undefined) throw usageError(`--${option} goes with --render-timer`);
+  const olderThan = values["if-older-than"];
+  if (olderThan !== undefined) rotationSpan("--if-older-than", olderThan);
   if (fromCommand !== undefined) valueCommandWords(fromCommand);
   const store = storeFrom(values, io);
+  if (olderThan !== undefined) {
+    const young = youngerThan(store.layout, name, olderThan);
+    if (young !== undefined) {
+      writeLine(io.stdout, young);
+      return EXIT_OK;
+    }
+  }
   const keepNewline = values["keep-newline"] ?? false;
   const read = () =>
     fromCommand === undefined
@@ -187,6 +245,61 @@ async function rotateCommand({
     return EXIT_OK;
   }
   throw rolloutFailure(name, result);
+}
+
+/**
+ * --if-older-than: why NAME is not rotated yet (its current version became current less than SPAN
+ * ago), or undefined when it is due. A credential without history (stored before keyhold kept any)
+ * is due: the rotation starts its history.
+ */
+function youngerThan(l: StoreLayout, name: string, span: string): string | undefined {
+  assertUserCredential(l, name, "rotate");
+  const meta = readMeta(l, name);
+  if (meta === undefined) return undefined;
+  const since = Date.parse(meta.updated);
+  if (!Number.isFinite(since) || Date.now() - since >= rotationSpan("--if-older-than", span) * 1000)
+    return undefined;
+  return `${name}: version ${meta.current} has been current since ${stamp(meta.updated)} UTC, less than ${span}: not rotated`;
+}
+
+/** --render-timer: prints the service and timer that run this rotation on schedule, or writes them to --write-dir. */
+function renderTimer(name: string, values: RunContext<typeof ROTATE_OPTIONS>["values"], io: CliIo): number {
+  const command = values["from-command"];
+  if (values.every === undefined) throw usageError("--render-timer needs --every SPAN (e.g. 30d)");
+  if (command === undefined)
+    throw usageError(
+      "--render-timer needs --from-command CMD: a scheduled rotation has no one to type the value",
+    );
+  if (values["if-older-than"] !== undefined)
+    throw usageError("--if-older-than does not go with --render-timer: the timer's service passes --every");
+  const restart = values.restart
+    ? {
+        rollback: !values["no-rollback"],
+        ...(values.settle === undefined ? {} : { settleS: secondsArg("settle", values.settle, 0) / 1000 }),
+        ...(values.timeout === undefined
+          ? {}
+          : { timeoutS: secondsArg("timeout", values.timeout, 0) / 1000 }),
+      }
+    : undefined;
+  const l = layoutFrom(values, io);
+  const request = {
+    name,
+    every: values.every,
+    command,
+    ...(restart === undefined ? {} : { restart }),
+    ...(values["not-after"] === undefined ? {} : { notAfter: values["not-after"] }),
+    keepNewline: values["keep-newline"] ?? false,
+    ...(values.exec === undefined ? {} : { exec: values.exec }),
+  };
+  const files = credentialRotationTimerUnits(l, request);
+  const dir = values["write-dir"];
+  if (dir === undefined) {
+    io.stdout.write(files.map((f) => f.content).join("\n"));
+    return EXIT_OK;
+  }
+  writeUnitFiles(dir, files);
+  writeLine(io.stdout, `wrote ${files.map((f) => f.path).join(" and ")} to ${dir}`);
+  return EXIT_OK;
 }
 
 /** After a plain rotate: the running units still holding the previous value. */

@@ -37,7 +37,7 @@ export const restartOptions = (what: string) =>
 export const RESTART_SYNOPSIS = "[--restart [--settle SECONDS] [--timeout SECONDS] [--no-rollback]]";
 
 /** A whole number of seconds (0 to 3600) for --settle and --timeout. */
-function secondsArg(option: string, text: string | undefined, fallback: number): number {
+export function secondsArg(option: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback * 1000;
   if (!/^[0-9]{1,4}$/.test(text) || Number(text) > 3600)
     throw usageError(

@@ -25,6 +25,7 @@ import {
   decryptCredential,
   encryptCredential,
   readCredentialHeader,
+  spanSeconds,
 } from "../systemd/index.js";
 import { fsyncDirectory, temporaryNameFor, withLock, writeFileAtomic } from "../durable/index.js";
 import {
@@ -260,33 +261,6 @@ export async function writeVersion(
   });
 }
 
-const SPAN_UNITS: Record<string, number> = {
-  s: 1,
-  sec: 1,
-  second: 1,
-  seconds: 1,
-  m: 60,
-  min: 60,
-  minute: 60,
-  minutes: 60,
-  h: 3600,
-  hr: 3600,
-  hour: 3600,
-  hours: 3600,
-  d: 86400,
-  day: 86400,
-  days: 86400,
-  w: 604800,
-  week: 604800,
-  weeks: 604800,
-  month: 2629800,
-  months: 2629800,
-  M: 2629800,
-  y: 31557600,
-  year: 31557600,
-  years: 31557600,
-};
-
 /**
  * Resolves --not-after once, to an absolute time: "+30d", "+1h30min", "+2 weeks" (systemd's
  * time spans, counted from now) or an ISO 8601 time (a date alone is midnight UTC). keyhold
@@ -296,23 +270,8 @@ const SPAN_UNITS: Record<string, number> = {
 export function resolveNotAfter(notAfter: string, now = Date.now()): Date {
   const text = notAfter.trim();
   let at: number;
-  if (text.startsWith("+")) {
-    const parts = [...text.slice(1).matchAll(/\s*(\d+)\s*([A-Za-z]*)/gy)];
-    const consumed = parts.map((p) => p[0]).join("");
-    if (parts.length === 0 || consumed.trim() !== text.slice(1).trim()) at = Number.NaN;
-    else {
-      let seconds = 0;
-      for (const p of parts) {
-        const unit = SPAN_UNITS[p[2] === "" ? "s" : (p[2] as string)];
-        if (unit === undefined) {
-          seconds = Number.NaN;
-          break;
-        }
-        seconds += Number(p[1]) * unit;
-      }
-      at = now + seconds * 1000;
-    }
-  } else at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (text.startsWith("+")) at = now + spanSeconds(text.slice(1)) * 1000;
+  else at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
   if (!Number.isFinite(at)) {
     throw new SecretError("USAGE", `cannot read --not-after ${JSON.stringify(notAfter)}`, {
       hint: 'use a span such as "+30d" or "+1h30min", or an ISO 8601 time such as 2027-01-31T00:00:00Z',

@@ -4,6 +4,7 @@ import {
   constants,
   fchmodSync,
   fchownSync,
+  fstatSync,
   fsyncSync,
   openSync,
   renameSync,
@@ -77,8 +78,12 @@ export function writeFileAtomic(
     let offset = 0;
     while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
     if (options.uid !== undefined || options.gid !== undefined) {
-      // fchown may clear set-id bits, so chown before chmod.
-      fchownSync(fd, options.uid ?? -1, options.gid ?? -1);
+      // Only when the owner differs: a file root creates is root's already, and a sandbox
+      // without @chown (SystemCallFilter=~@privileged, the scheduled rotation's) refuses even a
+      // fchown that would change nothing. fchown may clear set-id bits, so chown before chmod.
+      const st = fstatSync(fd);
+      if ((options.uid ?? st.uid) !== st.uid || (options.gid ?? st.gid) !== st.gid)
+        fchownSync(fd, options.uid ?? -1, options.gid ?? -1);
     }
     fchmodSync(fd, mode);
     fsyncSync(fd);

@@ -51,3 +51,4 @@ export {
   type UnitProcesses,
   unitProcesses,
 } from "./socket-peer.js";
+export { spanSeconds } from "./time-span.js";

@@ -112,11 +112,28 @@ function secretOptionValue(previous: string | undefined, word: string): boolean 
  * other specifiers.
  */
 function quoteExecWord(word: string): string {
-  const escaped = word
-    .split("%d")
-    .map((part) => part.replaceAll("%", "%%"))
-    .join("%d")
-    .replaceAll("$", "$$$$");
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word) && word.length > 0) return escaped;
-  return `"${escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+  return quoteEscaped(
+    word,
+    word
+      .split("%d")
+      .map((part) => part.replaceAll("%", "%%"))
+      .join("%d"),
+  );
+}
+
+/**
+ * An argument keyhold itself passes on ExecStart= (a command line given to `rotate --from-command`,
+ * say), which systemd must hand over byte for byte as one word: every '%' and '$' escaped, `%d`
+ * included, and quoted when it holds anything but plain characters. Control characters are the
+ * caller's to refuse (splitCommandLine does).
+ */
+export function quoteExecArgument(word: string): string {
+  return quoteEscaped(word, word.replaceAll("%", "%%"));
+}
+
+/** `escaped` (word with its specifiers escaped) with '$' escaped too, quoted unless plain. */
+function quoteEscaped(word: string, escaped: string): string {
+  const text = escaped.replaceAll("$", "$$$$");
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word) && word.length > 0) return text;
+  return `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }

@@ -1,4 +1,4 @@
-export { looksLikeSecret, renderExecLine, splitCommandLine } from "./exec.js";
+export { looksLikeSecret, quoteExecArgument, renderExecLine, splitCommandLine } from "./exec.js";
 export {
   AUDIT_KEY_CREDENTIAL,
   JOBSERVER_DEFAULT_CONFIG,
@@ -24,3 +24,9 @@ export {
   type VaultUnitCredential,
   vaultUnitPrefix,
 } from "./vault.js";
+export {
+  type CredentialRotationTimerOptions,
+  credentialRotationUnit,
+  renderCredentialRotationTimer,
+  rotationSpan,
+} from "./credential-rotation.js";

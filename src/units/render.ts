@@ -196,7 +196,7 @@ function under(path: string, dir: string): boolean {
  * /var/tmp) and PrivateDevices=yes (/dev). What ExecStart= needs from there is refused rather
  * than bound back in.
  */
-const PRIVATE_TMP = [
+export const PRIVATE_TMP = [
   { dir: "/tmp", by: "PrivateTmp=yes" },
   { dir: "/var/tmp", by: "PrivateTmp=yes" },
 ] as const;
@@ -208,7 +208,7 @@ const SANDBOX_REPLACED = [...PRIVATE_TMP, { dir: "/dev", by: "PrivateDevices=yes
  * ("Cannot find module", 203/EXEC), which `systemd-analyze verify` does not see, and a client of
  * the socket would see only its connection reset. `hidden`: what this unit's sandbox hides.
  */
-function assertVisibleInSandbox(
+export function assertVisibleInSandbox(
   path: string,
   what: string,
   hint: string,

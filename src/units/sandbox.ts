@@ -99,7 +99,18 @@ export function vaultRootSandbox(options: {
   writable: readonly string[];
   readOnly: readonly string[];
   network: boolean;
+  /**
+   * The comments that say why it runs as root, may use the TPM and needs the network (default:
+   * the vault's reasons), for a root process that is not the vault's.
+   */
+  why?: { root?: string; tpm?: string; network?: string };
 }): string[] {
+  const why = {
+    root: "it owns the vault, the host key and the audit log",
+    tpm: "to read the vault's master credential",
+    network: "The vault is on PostgreSQL",
+    ...options.why,
+  };
   const homeReads = options.readOnly.filter(underHome);
   const homeWrites = options.writable.filter(underHome);
   const protectHome = options.network
@@ -114,7 +125,7 @@ export function vaultRootSandbox(options: {
   return [
     "LimitCORE=0",
     "UMask=0077",
-    "# Root for its uid (it owns the vault, the host key and the audit log), with no capabilities",
+    `# Root for its uid (${why.root}), with no capabilities`,
     "CapabilityBoundingSet=",
     "NoNewPrivileges=yes",
     "PrivateTmp=yes",
@@ -124,7 +135,7 @@ export function vaultRootSandbox(options: {
     ...protectHome,
     ...KERNEL_PROTECTIONS,
     ...RESTRICTIONS,
-    "# systemd-creds may need the TPM to read the vault's master credential",
+    `# systemd-creds may need the TPM ${why.tpm}`,
     "DevicePolicy=closed",
     "DeviceAllow=/dev/tpmrm0 rw",
     "SystemCallArchitectures=native",
@@ -132,7 +143,7 @@ export function vaultRootSandbox(options: {
     "SystemCallFilter=~@privileged @resources",
     "SystemCallErrorNumber=EPERM",
     ...(options.network
-      ? ["# The vault is on PostgreSQL", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]
+      ? [`# ${why.network}`, "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"]
       : ["RestrictAddressFamilies=AF_UNIX", "IPAddressDeny=any"]),
   ];
 }
