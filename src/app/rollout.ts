@@ -476,7 +476,15 @@ export async function finishInterrupted(
       continue;
     }
     try {
-      const lock = await lockRollout(l, intent);
+      let lock: Awaited<ReturnType<typeof lockRollout>>;
+      try {
+        lock = await lockRollout(l, intent);
+      } catch (error) {
+        // Another keyhold took it since it was listed (a `rotate --restart` finishing it first):
+        // it is that one's to finish; the other rollouts are still this one's.
+        out.push({ intent, error });
+        continue;
+      }
       try {
         const again = parseIntent(readBoundedFile(intentFile(l, intent), INTENT_MAX));
         if (again) out.push({ intent, result: await finish(l, subject, again, options) });
