@@ -1,16 +1,26 @@
 /**
- * `doctor --fix` racing a `rotate --restart`: doctor lists a rollout whose keyhold is gone, and
- * before it takes that rollout's lock another keyhold (a `rotate NAME --restart` finishing it
- * first) holds it. That one rollout is left to its holder; doctor must still finish the others,
- * report the rest of its findings and not fail as a whole.
+ * Races around `rotate --restart`'s rollout engine.
+ *
+ * - `doctor --fix` racing a `rotate --restart`: doctor lists a rollout whose keyhold is gone, and
+ *   before it takes that rollout's lock another keyhold (a `rotate NAME --restart` finishing it
+ *   first) holds it. That one rollout is left to its holder; doctor must still finish the others,
+ *   report the rest of its findings and not fail as a whole.
+ * - Another writer during a rollout (a plain `rotate`, or for a vault secret another host sharing
+ *   the vault): when a unit then fails, the rollback must not throw away the version that writer
+ *   made current by making the rollout's starting version current again.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { CredentialStore } from "../../src/app/credentials.js";
+import { credentialSubject, rollOut } from "../../src/app/rollout.js";
+import { readMeta } from "../../src/credstore/index.js";
 import { acquireLock } from "../../src/durable/index.js";
-import { initWorld, runCli, runCliOk } from "../support/cli.js";
+import { Secret } from "../../src/secret/index.js";
+import { initWorld, KEYHOLD_BIN, runCli, runCliOk } from "../support/cli.js";
 import { makeCanary, type Scratch } from "../support/scratch.js";
 
 const base = (key: string) => createHash("sha256").update(key).digest("hex").slice(0, 32);
@@ -62,5 +72,43 @@ describe("doctor --fix while another keyhold holds a rollout's lock", () => {
     assert.equal(of("busy_key")?.fixed, undefined);
     assert.match(of("busy_key")?.advice ?? "", /another keyhold is rotating busy_key/);
     assert.equal(existsSync(join(dir, `${base("busy_key")}.json`)), true, "the locked rollout was left as it is");
+  });
+});
+
+describe("another writer while rotate --restart moves a unit that then fails", () => {
+  let s: Scratch;
+  before(async () => {
+    s = await initWorld("keyhold-attack-rollback-");
+    await runCliOk(["set", "shared_key"], { env: s.env, input: makeCanary("v1") });
+  });
+  after(() => s.cleanup());
+
+  it("the rollback leaves the other writer's version current", async () => {
+    const store = CredentialStore.open({ env: s.env });
+    const theirs = makeCanary("theirs");
+    // No systemd here: `systemctl restart` of this unit fails for real, as a unit refusing the new
+    // value would. The units are named rather than found in unit files for the same reason.
+    const subject = {
+      ...credentialSubject(store, "shared_key"),
+      runningUsers: async () => ["keyhold-attack-absent.service"],
+    };
+    let wrote = false;
+    const report = (line: string) => {
+      if (wrote || !line.startsWith("restarting ")) return;
+      wrote = true;
+      // Another keyhold (a plain rotate, no rollout lock) writes version 3 while the unit restarts.
+      execFileSync(process.execPath, [KEYHOLD_BIN, "rotate", "shared_key"], { env: s.env, input: theirs });
+    };
+    const { result } = await rollOut(
+      store.layout,
+      subject,
+      async () => (await store.rotate("shared_key", Secret.fromString(makeCanary("ours")))).version,
+      { settleMs: 0, timeoutMs: 10_000, rollback: true, report },
+    );
+    assert.equal(wrote, true);
+    assert.equal(result.failed?.unit, "keyhold-attack-absent.service");
+    assert.equal(readMeta(store.layout, "shared_key")?.current, 3, "the other writer's version was undone");
+    assert.equal((await runCliOk(["get", "shared_key"], { env: s.env })).stdout, theirs);
+    assert.equal(result.current, 3);
   });
 });
