@@ -56,9 +56,8 @@ describe("rotate --from-command and the command's descendants", () => {
     // `wait` keeps the shell (the child keyhold kills) in front; `yes` would print for 120 s.
     const command = `/bin/sh -c '/usr/bin/timeout 120 /usr/bin/yes & echo $! > ${pidFile}; wait'`;
     try {
-      await assert.rejects(
-        valueFromCommand("minted_key", command, { env: {}, timeoutMs: 30_000 }),
-        (err) => isKeyholdError(err, "TOO_LARGE"),
+      await assert.rejects(valueFromCommand("minted_key", command, { env: {}, timeoutMs: 30_000 }), (err) =>
+        isKeyholdError(err, "TOO_LARGE"),
       );
     } finally {
       killWritten(pidFile);

@@ -66,12 +66,17 @@ describe("doctor --fix while another keyhold holds a rollout's lock", () => {
     const out = JSON.parse(r.stdout) as {
       findings: { kind: string; subject: string; fixed?: string; advice?: string }[];
     };
-    const of = (name: string) => out.findings.find((f) => f.kind === "rollout-interrupted" && f.subject === name);
+    const of = (name: string) =>
+      out.findings.find((f) => f.kind === "rollout-interrupted" && f.subject === name);
     assert.match(of("idle_key")?.fixed ?? "", /never became current/);
     assert.equal(existsSync(join(dir, `${base("idle_key")}.json`)), false);
     assert.equal(of("busy_key")?.fixed, undefined);
     assert.match(of("busy_key")?.advice ?? "", /another keyhold is rotating busy_key/);
-    assert.equal(existsSync(join(dir, `${base("busy_key")}.json`)), true, "the locked rollout was left as it is");
+    assert.equal(
+      existsSync(join(dir, `${base("busy_key")}.json`)),
+      true,
+      "the locked rollout was left as it is",
+    );
   });
 });
 
