@@ -46,5 +46,7 @@ test("rotate --restart restarts the running instances of a template that loads t
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /2 units restarted and healthy/);
   const now = await Promise.all(INSTANCES.map((u) => c.unitProperty(u, "InvocationID")));
-  INSTANCES.forEach((u, i) => assert.notEqual(now[i], before[i], `${u} was not restarted`));
+  INSTANCES.forEach((u, i) => {
+    assert.notEqual(now[i], before[i], `${u} was not restarted`);
+  });
 });
