@@ -8,7 +8,9 @@ import {
   scanUnitFiles,
   showUnits,
   systemdRunning,
+  templateInstances,
   UNIT_DIRS,
+  type UnitFileUsage,
   type UnitState,
 } from "../systemd/usage.js";
 import { VAULT_SOCKET_DIR } from "../units/index.js";
@@ -233,13 +235,24 @@ async function findUsers(classify: Classify, judgeOf: JudgeOf, options: FindOpti
   const askSystemd = options.askSystemd ?? systemdRunning();
   if (!askSystemd)
     notes.push("systemd is not running here: units are read from their files only, not their state");
-  const candidates = scan.units.filter((u) => !u.template).map((u) => u.unit);
-  for (const t of scan.units.filter((u) => u.template))
-    notes.push(`${t.unit} is a template: its running instances are not checked`);
+  const templates = scan.units.filter((u) => u.template);
+  // A template's instances load what it does: systemd is asked which it has (each instance is then
+  // asked what it loads, like any unit). Without systemd they cannot be known.
+  const instances: UnitFileUsage[] = [];
+  if (askSystemd)
+    for (const unit of await templateInstances(templates.map((t) => t.unit))) {
+      const named = `${unit.slice(0, unit.indexOf("@") + 1)}${unit.slice(unit.lastIndexOf("."))}`;
+      const template = templates.find((t) => t.unit === named);
+      if (template) instances.push({ ...template, unit, template: false });
+    }
+  else
+    for (const t of templates) notes.push(`${t.unit} is a template: its running instances are not checked`);
+  const files = [...scan.units.filter((u) => !u.template), ...instances];
+  const candidates = files.map((u) => u.unit);
   const states = askSystemd ? await showUnits(candidates) : new Map<string, UnitState>();
   const users = new Map<string, CredentialUser[]>();
   const seen = new Set<string>();
-  for (const file of scan.units.filter((u) => !u.template)) {
+  for (const file of files) {
     const state = states.get(file.unit);
     const unit = state?.id || file.unit; // an alias resolves to its unit: counted once
     if (seen.has(unit)) continue;

@@ -267,28 +267,37 @@ class Rollout {
     }
     i.phase = "rolling-back";
     this.save();
-    if ((await this.subject.current()) !== i.from) {
+    // Only the version this rollout wrote is taken back: one another writer made current since (a
+    // plain rotate, another host sharing the vault) stays current, and the moved units go onto it.
+    let back = i.from;
+    const now = await this.subject.current();
+    if (now !== i.from && (i.to === null || now === i.to)) {
       this.options.report(`making version ${i.from} of ${shown(i)} current again`);
       await this.subject.makeCurrent(i.from);
+    } else if (now !== i.from) {
+      back = now;
+      this.options.report(
+        `version ${now} of ${shown(i)} was made current by another writer meanwhile: it stays current`,
+      );
     }
     const still: string[] = [];
     for (const unit of [...i.moved]) {
-      const problem = await this.restart(unit, i.from);
+      const problem = await this.restart(unit, back);
       if (problem !== undefined) still.push(unit);
     }
     dropIntent(this.l, i);
     await this.audit(
       "rollout",
       "error",
-      { version: i.from, rolledBack: "yes", unhealthy: still.length },
+      { version: back, rolledBack: "yes", unhealthy: still.length },
       "UNIT_UNHEALTHY",
     );
     this.options.report(
       still.length === 0
-        ? `rolled back: ${shown(i)} is version ${i.from} again and every unit that was moved is healthy on it`
-        : `rolled back to version ${i.from}, but still unhealthy: ${still.join(", ")}`,
+        ? `rolled back: ${shown(i)} is version ${back} again and every unit that was moved is healthy on it`
+        : `rolled back to version ${back}, but still unhealthy: ${still.join(", ")}`,
     );
-    return { name: i.name, outcome: "rolled-back", current: i.from, restarted: [...i.moved] };
+    return { name: i.name, outcome: "rolled-back", current: back, restarted: [...i.moved] };
   }
 }
 
@@ -476,7 +485,15 @@ export async function finishInterrupted(
       continue;
     }
     try {
-      const lock = await lockRollout(l, intent);
+      let lock: Awaited<ReturnType<typeof lockRollout>>;
+      try {
+        lock = await lockRollout(l, intent);
+      } catch (error) {
+        // Another keyhold took it since it was listed (a `rotate --restart` finishing it first):
+        // it is that one's to finish; the other rollouts are still this one's.
+        out.push({ intent, error });
+        continue;
+      }
       try {
         const again = parseIntent(readBoundedFile(intentFile(l, intent), INTENT_MAX));
         if (again) out.push({ intent, result: await finish(l, subject, again, options) });

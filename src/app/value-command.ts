@@ -54,12 +54,33 @@ export function valueFromCommand(name: string, line: string, options: ValueComma
     const child = spawn(program as string, args, {
       env: options.env,
       stdio: ["ignore", "pipe", options.stderr ?? "inherit"],
-      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      killSignal: "SIGKILL",
     });
     const chunks: Buffer[] = [];
     let total = 0;
     let refused: KeyholdError | undefined;
+    /**
+     * Stops listening: the command is killed and the pipe closed on keyhold's side. A process the
+     * command started keeps the pipe open after the command is gone (and is not killed with it):
+     * waiting for the pipe's end would wait for that process.
+     */
+    const refuse = (err: KeyholdError) => {
+      refused ??= err;
+      wipeAll(chunks);
+      chunks.length = 0;
+      child.kill("SIGKILL");
+      child.stdout.destroy();
+    };
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timer = setTimeout(
+      () =>
+        refuse(
+          new KeyholdError(
+            "COMMAND_FAILED",
+            `--from-command did not finish within ${Math.round(timeoutMs / 1000)} s (it, or a process it started, kept its output open); nothing was stored`,
+          ),
+        ),
+      timeoutMs,
+    );
     child.stdout.on("data", (chunk: Buffer) => {
       if (refused) {
         wipe(chunk);
@@ -68,17 +89,16 @@ export function valueFromCommand(name: string, line: string, options: ValueComma
       chunks.push(chunk);
       total += chunk.length;
       // Room for a final "\r\n" that is not part of the value; the exact size is checked below.
-      if (total > CREDENTIAL_VALUE_MAX + 2) {
-        refused = new KeyholdError(
-          "TOO_LARGE",
-          `--from-command wrote more than ${CREDENTIAL_VALUE_MAX} bytes, the most a credential value may be; nothing was stored`,
+      if (total > CREDENTIAL_VALUE_MAX + 2)
+        refuse(
+          new KeyholdError(
+            "TOO_LARGE",
+            `--from-command wrote more than ${CREDENTIAL_VALUE_MAX} bytes, the most a credential value may be; nothing was stored`,
+          ),
         );
-        wipeAll(chunks);
-        chunks.length = 0;
-        child.kill("SIGKILL");
-      }
     });
     child.on("error", (err) => {
+      clearTimeout(timer);
       wipeAll(chunks);
       const code = (err as NodeJS.ErrnoException).code;
       reject(
@@ -89,6 +109,7 @@ export function valueFromCommand(name: string, line: string, options: ValueComma
       );
     });
     child.on("close", (code, signal) => {
+      clearTimeout(timer);
       if (refused) return reject(refused);
       if (code !== 0) {
         wipeAll(chunks);

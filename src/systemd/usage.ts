@@ -346,6 +346,27 @@ export async function showUnits(units: readonly string[]): Promise<Map<string, U
   return out;
 }
 
+/**
+ * The instances systemd has loaded of each template (`name@.service`: `name@1.service`, …), at
+ * most DIRECTORY_ENTRIES_MAX in all; [] when systemd cannot be asked.
+ */
+export async function templateInstances(templates: readonly string[]): Promise<string[]> {
+  if (templates.length === 0) return [];
+  const patterns = templates.map((t) => t.replace("@.", "@*."));
+  const r = await runTool(
+    systemTool("systemctl"),
+    ["list-units", "--all", "--plain", "--no-legend", "--full", "--no-pager", "--", ...patterns],
+    { env: TOOL_ENV, timeoutMs: 30_000 },
+  );
+  if (r.code !== 0) return [];
+  const names = r.stdout
+    .toString("utf8")
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/)[0] ?? "")
+    .filter((name) => UNIT_SUFFIX.test(name) && name.includes("@") && !name.includes("@."));
+  return [...new Set(names)].slice(0, DIRECTORY_ENTRIES_MAX);
+}
+
 /** systemd's escaping of a unit name in its D-Bus object path (sd_bus_path_encode). */
 export function unitObjectPath(unit: string): string {
   const escaped = [...Buffer.from(unit, "utf8")]

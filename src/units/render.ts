@@ -550,6 +550,9 @@ export function renderUnit(options: UnitOptions): RenderedUnits {
         section("Socket", [
           "# Held by systemd across restarts of the service: connections wait in its queue (docs/units.md)",
           `ListenStream=${listen}`,
+          // systemd's default mode lets every local user connect; a service listening itself has
+          // its socket its own (umask 0022). Clients get a group and mode by drop-in (docs/units.md).
+          ...(listen.startsWith("/") ? ["SocketMode=0600"] : []),
           `Service=${service}.service`,
         ]),
         section("Install", ["WantedBy=sockets.target"]),
