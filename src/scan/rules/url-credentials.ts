@@ -7,6 +7,28 @@ const STAND_INS =
 // A "password" that says it is one (`somepassword`, `my-secret`) is documentation.
 const NAMES_ITSELF = /passw|secret/i;
 
+/**
+ * git's credential store (`~/.git-credentials`, `$XDG_CONFIG_HOME/git/credentials`): one
+ * `scheme://user:password@host[/path]` a line, the user and password percent-encoded. Every
+ * password in it is one git sends, so each is read whatever its shape or length (a token with
+ * `+/=` is written `%2B%2F%3D`, and longer than any URL password elsewhere).
+ */
+const GIT_CREDENTIALS_FILE = /(?:^|\/)(?:\.git-credentials|git\/credentials)$/;
+const GIT_CREDENTIAL = /^[ \t]*[a-z][a-z0-9+.-]{0,20}:\/\/[^\s:/@]{0,256}:(?<secret>[^\s@]{1,4096})@[^\s@]/gm;
+// GitHub's older form puts the token (20 characters or more) in the user and a fixed word in
+// the password.
+const GIT_CREDENTIAL_TOKEN_USER =
+  /^[ \t]*[a-z][a-z0-9+.-]{0,20}:\/\/(?<secret>[^\s:/@]{20,4096}):x-oauth-basic@[^\s@]/gm;
+
+/** The bytes a percent-encoded password stands for (a broken escape is kept as written). */
+function percentDecoded(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
 export default defineRule({
   id: "url-credentials",
   title: "password in a URL",
@@ -15,10 +37,26 @@ export default defineRule({
   // Anchored on "://" (the scheme is checked behind it), so other positions fail at once.
   pattern:
     /:\/\/(?<=(?<![A-Za-z0-9+.-])[a-z][a-z0-9+.-]{1,20}:\/\/)[^\s:/@'"`<>]{1,64}:(?<secret>[^\s:/@'"`<>\\]{6,128})@[A-Za-z0-9.[\]-]+/g,
-  confirm: (secret) =>
-    !STAND_INS.test(secret) &&
-    !NAMES_ITSELF.test(secret) &&
-    !looksLikePlaceholder(secret) &&
-    !/^[$%{]/.test(secret),
+  forms: [
+    { context: "git-credentials", pattern: GIT_CREDENTIAL, paths: GIT_CREDENTIALS_FILE, alone: true },
+    {
+      context: "git-credentials",
+      pattern: GIT_CREDENTIAL_TOKEN_USER,
+      paths: GIT_CREDENTIALS_FILE,
+      alone: true,
+    },
+  ],
+  confirm: (secret, _groups, _before, context) => {
+    if (context === "git-credentials") {
+      const password = percentDecoded(secret);
+      return password !== "x-oauth-basic" && !/^\$\{?[A-Za-z_]/.test(password);
+    }
+    return (
+      !STAND_INS.test(secret) &&
+      !NAMES_ITSELF.test(secret) &&
+      !looksLikePlaceholder(secret) &&
+      !/^[$%{]/.test(secret)
+    );
+  },
   revoke: "change the password of that account on the service",
 });
