@@ -1,8 +1,9 @@
 import { defineRule, looksLikePlaceholder } from "../rule.js";
 
 // Passwords that documentation and local development setups use on purpose.
+// GitHub's `x-oauth-basic` is a fixed word sent with a token in the user name.
 const STAND_INS =
-  /^(?:pass(?:word|wd)?|pwd|secret|changeme|postgres|mysql|root|admin|test|guest|user(?:name)?|example|\*+|x+)$/i;
+  /^(?:pass(?:word|wd)?|pwd|secret|changeme|postgres|mysql|root|admin|test|guest|user(?:name)?|example|x-oauth-basic|\*+|x+)$/i;
 
 // A "password" that says it is one (`somepassword`, `my-secret`) is documentation.
 const NAMES_ITSELF = /passw|secret/i;
@@ -47,10 +48,15 @@ export default defineRule({
     },
   ],
   confirm: (secret, _groups, _before, context) => {
-    if (context === "git-credentials") {
-      const password = percentDecoded(secret);
-      return password !== "x-oauth-basic" && !/^\$\{?[A-Za-z_]/.test(password);
-    }
+    // Any shape, but not the fixed word, nor a reference (`${TOKEN}`) or a template's stand-in
+    // (`{{token}}`, `<token>`, `your-token-here`) as written: git would have written `$`, `{`
+    // and `<` percent-encoded, so these are hand-written documentation.
+    if (context === "git-credentials")
+      return (
+        percentDecoded(secret) !== "x-oauth-basic" &&
+        !/^\$\{?[A-Za-z_]/.test(secret) &&
+        !looksLikePlaceholder(secret)
+      );
     return (
       !STAND_INS.test(secret) &&
       !NAMES_ITSELF.test(secret) &&
