@@ -31,7 +31,7 @@ const DATA_LINE = /^(?<indent>[ \t]*(?:-[ \t]+)?)data:[ \t]*(?:#.*)?$/;
 // `  name: base64` (a key may be quoted; the value too). Each part ends at a character the next
 // cannot start with, so a line is matched in one pass.
 const ENTRY =
-  /^(?<indent>[ \t]+)(?<q>["']?)(?<name>[A-Za-z0-9_.-]{1,253})\k<q>:[ \t]+(?<vq>["']?)(?<value>[A-Za-z0-9+/]{8,}={0,2})\k<vq>[ \t]*(?:#.*)?$/d;
+  /^(?<indent>[ \t]+)(?<q>["']?)(?<name>[A-Za-z0-9_.-]{1,253})\k<q>:[ \t]+(?<vq>["']?)(?<value>[A-Za-z0-9+/]+={0,2})\k<vq>[ \t]*(?:#.*)?$/d;
 
 /** A value's indent: its leading blanks (and a list item's `- `), in characters. */
 function indentOf(line: string): number {
@@ -43,10 +43,11 @@ function indentOf(line: string): number {
 
 /**
  * The `data:` values of every Secret in `text` (latin1, so offsets are byte offsets) that are
- * well-formed base64 and decode to something other than binary (no NUL byte).
+ * well-formed base64 of 8 characters or more and decode to something other than binary (no NUL
+ * byte).
  */
 export function secretDataValues(text: string): SecretDataValue[] {
-  if (!SECRET_KIND.test(text)) return [];
+  if (!text.includes("Secret") || !SECRET_KIND.test(text)) return [];
   const found: SecretDataValue[] = [];
   let pending: SecretDataValue[] = [];
   let isSecret = false;
@@ -71,7 +72,8 @@ export function secretDataValues(text: string): SecretDataValue[] {
       else if (dataIndent >= 0) {
         const entry = ENTRY.exec(line);
         const span = entry?.indices?.groups?.value;
-        if (entry && span && (span[1] - span[0]) % 4 === 0) {
+        const length = span ? span[1] - span[0] : 0;
+        if (entry && span && length >= 8 && length % 4 === 0) {
           const decoded = Buffer.from(line.slice(span[0], span[1]), "base64");
           if (!decoded.includes(0))
             pending.push({
