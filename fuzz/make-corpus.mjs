@@ -122,6 +122,8 @@ const b64 = (text) => Buffer.from(text).toString("base64");
 add("scan-secret-data", "manifest", even(`apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ntype: Opaque\ndata:\n  "api.key": "${b64("API_KEY=not-a-key-value")}"  # note\n  .env: ${b64("# env\nDB_PASSWORD=not-a-password\n")}\nstringData:\n  plain: text\n`));
 add("scan-secret-data", "list-crlf", even(`kind: List\r\nitems:\r\n- kind: Secret\r\n  data:\r\n    a: ${b64("abcdefgh")}\r\n---\r\nkind: ConfigMap\r\ndata:\r\n  b: ${b64("abcdefgh")}\r\n`));
 add("scan-secret-data", "value", odd("NAME=value-of-a-file\n"));
+// The finding of 2026-12-02: base64 of 5 bytes (7 characters and '=') was not read.
+add("scan-secret-data", "short-padded", odd(Buffer.from([0xb2, 0xc8, 0xb2, 0xff, 0x2d])));
 
 // scan-git-credentials: credential store files (first byte even) and passwords (odd).
 add("scan-git-credentials", "store", even("https://deploy:example%2Bvalue%2F%3D@git.example.com\nhttps://ci:@host\nhttps://long-user-name-of-twenty:x-oauth-basic@github.com\n"));
