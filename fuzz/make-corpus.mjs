@@ -1,7 +1,8 @@
 // Writes the committed seed corpus of every fuzz target (fuzz/corpus/<target>/): small valid and
 // nearly valid inputs, so the fuzzer starts inside each format. Run after a build:
-//   node fuzz/make-corpus.mjs
-// Re-running rewrites the seeds (the vault and the audit log get new random ids and times).
+//   node fuzz/make-corpus.mjs [TARGET...]
+// Re-running rewrites the seeds (the vault and the audit log get new random ids and times); name
+// targets to rewrite only theirs.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -116,7 +117,27 @@ add("unit", "standard-exec", Buffer.from("\x01\x00\x00\x00\x01/usr/bin/app --por
 // scan-archive: zip, tar and tar.gz (the first byte picks which), nested, with `../` names.
 for (const [name, bytes] of Object.entries(archiveSeeds())) add("scan-archive", name, bytes);
 
+// scan-secret-data: manifests (first byte even) and values to encode under data: (odd).
+const b64 = (text) => Buffer.from(text).toString("base64");
+add("scan-secret-data", "manifest", even(`apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ntype: Opaque\ndata:\n  "api.key": "${b64("API_KEY=not-a-key-value")}"  # note\n  .env: ${b64("# env\nDB_PASSWORD=not-a-password\n")}\nstringData:\n  plain: text\n`));
+add("scan-secret-data", "list-crlf", even(`kind: List\r\nitems:\r\n- kind: Secret\r\n  data:\r\n    a: ${b64("abcdefgh")}\r\n---\r\nkind: ConfigMap\r\ndata:\r\n  b: ${b64("abcdefgh")}\r\n`));
+add("scan-secret-data", "value", odd("NAME=value-of-a-file\n"));
+// The finding of 2026-12-02: base64 of 5 bytes (7 characters and '=') was not read.
+add("scan-secret-data", "short-padded", odd(Buffer.from([0xb2, 0xc8, 0xb2, 0xff, 0x2d])));
+
+// scan-git-credentials: credential store files (first byte even) and passwords (odd).
+add("scan-git-credentials", "store", even("https://deploy:example%2Bvalue%2F%3D@git.example.com\nhttps://ci:@host\nhttps://long-user-name-of-twenty:x-oauth-basic@github.com\n"));
+add("scan-git-credentials", "password", odd("NAME=not+a/key= with space@"));
+
+// scan-utf16: files (first byte even) and text to write as UTF-16 (odd).
+add("scan-utf16", "utf16le", even(Buffer.from("KEY=value\r\n", "utf16le")));
+add("scan-utf16", "utf16be", even(Buffer.from("KEY=value\n", "utf16le").swap16()));
+add("scan-utf16", "utf8", even("KEY=value\n"));
+add("scan-utf16", "text", odd("KEY=value"));
+
+const only = process.argv.slice(2);
 for (const [target, files] of Object.entries(seeds)) {
+  if (only.length > 0 && !only.includes(target)) continue;
   const dir = join(root, target);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });

@@ -32,6 +32,9 @@ targets=(
   "git-history async 512 1"
   "unit sync 512 1"
   "scan-archive sync 8192 1"
+  "scan-secret-data sync 4096 1"
+  "scan-git-credentials sync 2048 1"
+  "scan-utf16 sync 1024 1"
 )
 
 [ "${KEYHOLD_FUZZ_NO_BUILD:-}" = 1 ] || npm run --silent build
@@ -41,7 +44,7 @@ work=fuzz/.work
 mkdir -p "$work/logs" "$work/artifacts"
 failed=()
 total=0
-printf '%-18s %-10s %12s %8s %8s %8s %s\n' target result executions cov ft corpus seconds
+printf '%-20s %-10s %12s %8s %8s %8s %s\n' target result executions cov ft corpus seconds
 for entry in "${targets[@]}"; do
   read -r name kind max_len weight <<<"$entry"
   if [ "$#" -gt 0 ] && [[ " $* " != *" $name "* ]]; then continue; fi
@@ -73,7 +76,7 @@ for entry in "${targets[@]}"; do
     failed+=("$name")
   fi
   total=$((total + ${runs:-0}))
-  printf '%-18s %-10s %12s %8s %8s %8s %s\n' "$name" "$result" "${runs:-?}" "${cov:--}" "${ft:--}" "${corp:--}" $((SECONDS - start))
+  printf '%-20s %-10s %12s %8s %8s %8s %s\n' "$name" "$result" "${runs:-?}" "${cov:--}" "${ft:--}" "${corp:--}" $((SECONDS - start))
 done
 echo "total executions: $total"
 if [ "${#failed[@]}" -gt 0 ]; then

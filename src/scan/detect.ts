@@ -1,5 +1,6 @@
 import type { KnownOwner, KnownValueSet } from "./fingerprint-index.js";
 import { type KnownForm, searchKnownValues } from "./known-values.js";
+import { secretDataValues } from "./kubernetes-secret.js";
 import { prefilterFor } from "./prefilter.js";
 import { isStandIn, type Rule } from "./rule.js";
 
@@ -30,6 +31,8 @@ export const FILE_TIME_BUDGET_MS = 10_000;
 export interface DetectLimits {
   maxFindings?: number;
   budgetMs?: number;
+  /** False inside a decoded value: what is decoded is not decoded again (one level). */
+  decode?: boolean;
 }
 
 /** One match in one text, before it is placed in a file or commit. */
@@ -87,8 +90,8 @@ export function detect(
     const forms = (rule.forms ?? []).filter(
       (f) => (!f.paths || f.paths.test(path)) && (!f.when || f.when.test(text)),
     );
-    const alone = forms.find((f) => f.alone);
-    const passes = alone ? [alone] : [{ context: undefined, pattern: rule.pattern }, ...forms];
+    const alone = forms.filter((f) => f.alone);
+    const passes = alone.length > 0 ? alone : [{ context: undefined, pattern: rule.pattern }, ...forms];
     for (const { context, pattern } of passes) {
       pattern.lastIndex = 0;
       for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
@@ -114,6 +117,9 @@ export function detect(
         raw.push({ rule: rule.id, start, end: start + secret.length, secret });
       }
     }
+  }
+  if (limits.decode !== false && incomplete === undefined) {
+    incomplete = scanSecretData(text, rules, deadline, raw);
   }
   if (known && incomplete === undefined) {
     const search = searchKnownValues(bytes, known, deadline);
@@ -154,6 +160,37 @@ export function detect(
     );
   }
   return notes.length === 0 ? reported : [...reported, ...notes];
+}
+
+/**
+ * Scans each base64 value of a Kubernetes Secret's `data:` decoded (kubernetes-secret.ts), as a
+ * file named after its key, with every rule; the best-ranked match in it is reported at the
+ * base64 value on the manifest's line. Returns why the scan stopped early, if it did.
+ */
+function scanSecretData(
+  text: string,
+  rules: readonly Rule[],
+  deadline: number,
+  raw: Omit<Detection, "line" | "column">[],
+): string | undefined {
+  for (const value of secretDataValues(text)) {
+    const budgetMs = deadline - performance.now();
+    if (budgetMs <= 0) return "the budget per file ran out in the values of a Kubernetes Secret";
+    const inner = detect(value.decoded, value.name, rules, undefined, { budgetMs, decode: false });
+    const stopped = inner.find((d) => d.rule === INCOMPLETE_RULE && d.note?.includes("budget"));
+    if (stopped) return "the budget per file ran out in the values of a Kubernetes Secret";
+    let best: Detection | undefined;
+    for (const d of inner)
+      if (d.rule !== INCOMPLETE_RULE && (best === undefined || rank(d.rule) < rank(best.rule))) best = d;
+    if (best !== undefined)
+      raw.push({
+        rule: best.rule,
+        start: value.start,
+        end: value.end,
+        secret: text.slice(value.start, value.end),
+      });
+  }
+  return undefined;
 }
 
 function note(line: number, column: number, text: string): Detection {

@@ -61,8 +61,9 @@ export interface RuleForm {
   /** Only texts this matches (tested once per file, e.g. `kind: Secret` for a Kubernetes manifest). */
   when?: RegExp;
   /**
-   * A text this form runs on is read by this form alone: the rule's pattern and other forms
-   * would judge the same values without what the form knows (a Kubernetes Secret's base64).
+   * A text this form runs on is read by its `alone` forms only: the rule's pattern and other
+   * forms would judge the same values without what the form knows (a Kubernetes Secret's
+   * base64, a .git-credentials file's percent-encoding).
    */
   alone?: boolean;
 }

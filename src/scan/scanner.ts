@@ -30,6 +30,7 @@ import { NO_PROGRESS, type ScanProgress } from "./progress.js";
 import type { Rule } from "./rule.js";
 import { PATTERN_RULES } from "./rules/index.js";
 import { DEFAULT_MAX_SIZE, type SkipReason, skipByContent, skipByName } from "./skip.js";
+import { fromUtf16 } from "./utf16.js";
 
 export type ScanMode = "tree" | "staged" | "history" | "range" | "push" | "message" | "stdin";
 
@@ -249,22 +250,11 @@ export class Scanner {
   }
 }
 
-/**
- * Text saved as UTF-16 with a byte-order mark (Windows PowerShell's `>` and Out-File write .env
- * files that way) is scanned as the text it is, not skipped as binary for its NUL bytes.
- */
 /** Where content was found: a blob of a commit, and the archive (in the tree) holding it. */
 type ArchivePlace = { commit?: string; blob?: string; archive?: Buffer };
 
 /** Between an archive's path and a member's name in a finding: `bundle.zip!inner/app.env`. */
 const ARCHIVE_SEPARATOR = Buffer.from("!");
-
-function fromUtf16(bytes: Buffer): Buffer {
-  const le = bytes[0] === 0xff && bytes[1] === 0xfe;
-  const be = bytes[0] === 0xfe && bytes[1] === 0xff;
-  if (!le && !be) return bytes;
-  return Buffer.from(new TextDecoder(le ? "utf-16le" : "utf-16be").decode(bytes.subarray(2)), "utf8");
-}
 
 type ReadResult = Buffer | "too-large" | "outside-root" | { unreadable: string } | undefined;
 

@@ -40,7 +40,14 @@ const EXTRA_PREFIXES: Record<string, string[]> = {
   "private-key": ["-----BEGIN PRIVATE KEY-----", "\na: -----BEGIN PRIVATE KEY-----", "-----BEGIN "],
   "sentry-token": ["/sntrys_eyJ", "=sntrys_eyJ", " sntrys_eyJ"],
   "dotenv-tracked": ["A=x", "\nA=x", "export A=", 'A="x', "\nA"],
-  "url-credentials": ["https://u:", "://", "a://u:p"],
+  "url-credentials": [
+    "https://u:",
+    "://",
+    "a://u:p",
+    "https://",
+    "\nhttps://u:p@",
+    "https://aaaaaaaaaaaaaaaaaaaa:x-oauth-basic",
+  ],
   jwt: ["eyJ", "eyJaaaaaaaaa.eyJ", ".eyJaaaaaaaaa."],
   "openai-api-key": ["sk-", "sk-proj-", "T3BlbkFJ", " sk-aaaaaaaaaaaaaaaaT3BlbkFJ"],
   "terraform-cloud-token": ["aaaaaaaaaaaaaa.atlasv1."],
@@ -95,7 +102,53 @@ export function* hostileInputs(rule: Rule): Generator<HostileInput> {
   }
 }
 
-/** Where an input is scanned: a path every rule runs on (`.env` for the .env rule). */
-export function hostilePath(rule: Rule): string {
-  return rule.paths ? ".env" : "hostile.txt";
+// Files some forms of a rule run on alone (a .git-credentials file, a .netrc).
+const FORM_PATHS = [".git-credentials", ".netrc"];
+
+/**
+ * Where a rule's inputs are scanned: a path every rule runs on (`.env` for the .env rule), and
+ * each path of FORM_PATHS that one of its forms is limited to, so those forms meet the inputs too.
+ */
+export function hostilePaths(rule: Rule): string[] {
+  if (rule.paths) return [".env"];
+  const forms = rule.forms ?? [];
+  return ["hostile.txt", ...FORM_PATHS.filter((p) => forms.some((f) => f.paths?.test(p)))];
+}
+
+const b64 = (text: string) => Buffer.from(text).toString("base64");
+const SECRET_HEAD = "apiVersion: v1\nkind: Secret\ndata:\n";
+
+/**
+ * Kubernetes Secrets whose `data:` values are decoded and scanned with every rule
+ * (kubernetes-secret.ts): many values, one huge value, decoded texts built from hostile prefixes,
+ * lines that almost parse as entries, many documents, deep indents.
+ */
+export function* secretDataHostileInputs(): Generator<HostileInput> {
+  const fill = (unit: string) => unit.repeat(Math.max(1, Math.floor(TARGET_BYTES / unit.length)));
+  yield { label: "many small values", text: SECRET_HEAD + fill(`  a: ${b64("api_key=abcdefgh")}\n`) };
+  yield {
+    label: "many one-line documents",
+    text: fill(`---\nkind: Secret\ndata:\n  a: ${b64("aaaaaaaa")}\n`),
+  };
+  for (const prefix of [
+    "api_key=",
+    "ghp_",
+    "-----BEGIN ",
+    "eyJ",
+    "https://u:",
+    "kind: Secret\ndata:\n a: ",
+    "sk-",
+    "AKIA",
+  ]) {
+    const decoded = fill(prefix).slice(0, (TARGET_BYTES * 3) >> 2);
+    yield { label: `one value: ${printable(prefix)} repeated`, text: `${SECRET_HEAD}  a: ${b64(decoded)}\n` };
+  }
+  yield { label: "a base64 run that is no entry", text: `${SECRET_HEAD}  a: ${"A".repeat(TARGET_BYTES)}!` };
+  yield {
+    label: "a name longer than any key",
+    text: `${SECRET_HEAD}  ${"a".repeat(TARGET_BYTES)}: QUFBQUFBQUE=`,
+  };
+  yield { label: "a deep indent", text: `${SECRET_HEAD}${" ".repeat(TARGET_BYTES)}a: QUFBQUFBQUE=` };
+  yield { label: "data: repeated", text: `kind: Secret\n${fill("data:\n ")}` };
+  yield { label: "blank and comment lines", text: SECRET_HEAD + fill("  # a\n\n") };
 }
