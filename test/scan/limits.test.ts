@@ -30,14 +30,18 @@ describe("limits per file", () => {
     }
   });
 
-  it("many findings cost linear time (an 8 MiB file of ids, one a line)", (t) => {
+  it("many findings stop at the cap with one note (an 8 MiB file of ids, one a line)", (t) => {
     const many = Array.from({ length: 380_000 }, (_, i) => ids[i % ids.length]).join("\n");
     const started = performance.now();
-    const detections = detect(Buffer.from(many), "ids.txt", PATTERN_RULES, undefined);
+    // No time budget: on a loaded machine the default one could end the file first, which is
+    // another test's subject (below); this one is about the cap. The time is printed, not judged.
+    const detections = detect(Buffer.from(many), "ids.txt", PATTERN_RULES, undefined, {
+      budgetMs: Number.POSITIVE_INFINITY,
+    });
     const ms = performance.now() - started;
     t.diagnostic(`${(many.length / 1048576).toFixed(1)} MiB, 380000 ids: ${ms.toFixed(0)} ms`);
     assert.equal(detections.length, MAX_FINDINGS_PER_FILE + 1);
-    assert.ok(ms < 30_000, `${ms} ms`);
+    assert.equal(detections.at(-1)?.rule, INCOMPLETE_RULE);
   });
 
   it("the note is a finding with no match, so the scan is not clean", () => {
@@ -79,8 +83,8 @@ describe("limits per file", () => {
     const result = searchKnownValues(text, known);
     const ms = performance.now() - started;
     t.diagnostic(`1 MiB of ':' runs, 30 stored lengths: ${ms.toFixed(0)} ms, stopped: ${result.stopped}`);
+    // Stopping at the cap (not at the time budget) is what bounds the work; the time is printed.
     assert.equal(result.stopped, "candidates");
-    assert.ok(ms < 10_000, `${ms} ms`);
     const detections = detect(text, "colons.txt", [], known);
     assert.equal(detections.at(-1)?.rule, INCOMPLETE_RULE);
     assert.match(detections.at(-1)?.note ?? "", /stored values reached its cap/);
