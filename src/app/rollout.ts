@@ -6,7 +6,9 @@ import { type AuditLog, openStateAuditLog } from "../audit/index.js";
 import { readMeta, type StoreLayout, type VersionMeta } from "../credstore/index.js";
 import {
   acquireLock,
+  crashPoint,
   fsyncDirectory,
+  type HeldLock,
   parseProcessTag,
   processAlive,
   processTag,
@@ -75,11 +77,11 @@ export interface RolloutIntent {
   started: string;
 }
 
-const rolloutDir = (l: StoreLayout): string => join(l.state, "rollouts");
+export const rolloutDir = (l: StoreLayout): string => join(l.state, "rollouts");
 const intentBase = (name: string): string => createHash("sha256").update(name).digest("hex").slice(0, 32);
-const intentFile = (l: StoreLayout, name: string): string => join(rolloutDir(l), `${intentBase(name)}.json`);
+export const intentFile = (l: StoreLayout, name: string): string => join(rolloutDir(l), `${intentBase(name)}.json`);
 const lockPath = (l: StoreLayout, name: string): string => join(rolloutDir(l), `${intentBase(name)}.lock`);
-const INTENT_MAX = 256 * 1024;
+export const INTENT_MAX = 256 * 1024;
 
 function writeIntent(l: StoreLayout, intent: RolloutIntent): void {
   mkdirSync(rolloutDir(l), { recursive: true, mode: 0o700 });
@@ -91,7 +93,7 @@ function dropIntent(l: StoreLayout, name: string): void {
   fsyncDirectory(rolloutDir(l));
 }
 
-function parseIntent(text: string | undefined): RolloutIntent | undefined {
+export function parseIntent(text: string | undefined): RolloutIntent | undefined {
   if (text === undefined) return undefined;
   try {
     const i = JSON.parse(text) as RolloutIntent;
@@ -124,7 +126,7 @@ export function interruptedRollouts(l: StoreLayout): RolloutIntent[] {
   return out;
 }
 
-function ownerAlive(intent: RolloutIntent): boolean {
+export function ownerAlive(intent: RolloutIntent): boolean {
   const owner = parseProcessTag(intent.owner);
   return owner !== undefined && owner.pid !== process.pid && processAlive(owner.pid, owner.started);
 }
@@ -159,6 +161,11 @@ class Rollout {
     writeIntent(this.l, this.intent);
   }
 
+  /** A test-only crash point (src/durable/crash-point.ts) named by the phase and the step. */
+  step(what: string): void {
+    crashPoint(`${this.intent.phase}:${what}`);
+  }
+
   async audit(op: string, result: "ok" | "error", detail: Record<string, string | number>, code?: string) {
     this.#log ??= await openStateAuditLog(this.l.state, this.l.creds);
     await this.#log.append({ op, name: this.intent.name, result, ...(code ? { code } : {}), detail });
@@ -168,10 +175,12 @@ class Rollout {
   async restart(unit: string, version: number): Promise<string | undefined> {
     this.intent.current = unit;
     this.save();
+    this.step(`restart:${unit}`);
     this.options.report(`restarting ${unit} (version ${version})`);
-    const problem = await restartAndSettle(unit, this.options);
+    const problem = await restartAndSettle(unit, this.options, () => this.step(`settle:${unit}`));
     if (problem === undefined) {
       await this.audit("restart", "ok", { unit, version });
+      this.step(`healthy:${unit}`);
       this.options.report(`${unit} is healthy`);
     } else {
       await this.audit("restart", "error", { unit, version }, "UNIT_UNHEALTHY");
@@ -213,6 +222,7 @@ class Rollout {
       i.current = null;
       this.save();
     }
+    this.step("all-moved");
     dropIntent(this.l, i.name);
     await this.audit("rollout", "ok", { version: to, units: i.units.length });
     return { name: i.name, outcome: "done", current: to, restarted: [...i.moved] };
@@ -231,15 +241,18 @@ class Rollout {
     }
     i.phase = "rolling-back";
     this.save();
+    this.step("intent");
     if (readMeta(this.l, i.name)?.current !== i.from) {
       this.options.report(`making version ${i.from} of ${i.name} current again`);
       await this.store.rollback(i.name, i.from);
+      this.step("switched");
     }
     const still: string[] = [];
     for (const unit of [...i.moved]) {
       const problem = await this.restart(unit, i.from);
       if (problem !== undefined) still.push(unit);
     }
+    this.step("all-back");
     dropIntent(this.l, i.name);
     await this.audit(
       "rollout",
@@ -257,7 +270,11 @@ class Rollout {
 }
 
 /** Restart, then the unit must be active and stay the same invocation for the settle time. */
-async function restartAndSettle(unit: string, o: RolloutOptions): Promise<string | undefined> {
+async function restartAndSettle(
+  unit: string,
+  o: RolloutOptions,
+  settling: () => void,
+): Promise<string | undefined> {
   // A unit that failed before (its automatic restarts with a refused value, say) may have hit its
   // start limit: systemd would then refuse the restart that puts it right.
   await resetFailed(unit);
@@ -266,6 +283,7 @@ async function restartAndSettle(unit: string, o: RolloutOptions): Promise<string
   const first = (await showUnits([unit])).get(unit);
   if (first === undefined || first.activeState !== "active")
     return `it is ${first?.activeState ?? "unknown"} (${first?.subState ?? "?"}) after its start`;
+  settling();
   const until = Date.now() + o.settleMs;
   while (Date.now() < until) {
     await sleep(Math.min(250, Math.max(1, until - Date.now())));
@@ -276,11 +294,25 @@ async function restartAndSettle(unit: string, o: RolloutOptions): Promise<string
   return undefined;
 }
 
+/** The rollout locks this process holds (by lock path): its own writes go through them. */
+const heldHere = new Set<string>();
+
+/** Whether this process holds NAME's rollout lock (a rollout writing its own versions). */
+export const holdsRolloutLock = (l: StoreLayout, name: string): boolean => heldHere.has(lockPath(l, name));
+
 /** Takes the per-credential rollout lock; another keyhold in the middle of one is an error. */
-async function lockRollout(l: StoreLayout, name: string) {
+export async function lockRollout(l: StoreLayout, name: string): Promise<HeldLock> {
   mkdirSync(rolloutDir(l), { recursive: true, mode: 0o700 });
+  const path = lockPath(l, name);
   try {
-    return await acquireLock(lockPath(l, name), 2_000);
+    const lock = await acquireLock(path, 2_000);
+    heldHere.add(path);
+    return {
+      release() {
+        heldHere.delete(path);
+        lock.release();
+      },
+    };
   } catch (err) {
     if (isKeyholdError(err, "LOCK_TIMEOUT"))
       throw new KeyholdError(
@@ -358,6 +390,7 @@ export async function rotateAndRestart(
     };
     const run = new Rollout(store, intent, options);
     run.save();
+    run.step("intent");
     let version: VersionMeta;
     try {
       version = await store.rotate(
@@ -369,6 +402,7 @@ export async function rotateAndRestart(
       dropIntent(l, name);
       throw err;
     }
+    run.step("current");
     intent.to = version.version;
     intent.phase = "restarting";
     run.save();
