@@ -72,9 +72,13 @@ export async function outsideRollout<T>(
     // another write of NAME that is slow. Say which if the record is there by now.
     if (!isKeyholdError(err, "ROLLOUT_IN_PROGRESS")) throw err;
     refuseIfRecorded(l, name, op);
-    throw new KeyholdError("ROLLOUT_IN_PROGRESS", `${op} ${name} refused: another keyhold is changing ${name}`, {
-      hint: `wait for it to finish, then ${op} again`,
-    });
+    throw new KeyholdError(
+      "ROLLOUT_IN_PROGRESS",
+      `${op} ${name} refused: another keyhold is changing ${name}`,
+      {
+        hint: `wait for it to finish, then ${op} again`,
+      },
+    );
   }
   try {
     refuseIfRecorded(l, name, op);

@@ -79,7 +79,8 @@ export interface RolloutIntent {
 
 export const rolloutDir = (l: StoreLayout): string => join(l.state, "rollouts");
 const intentBase = (name: string): string => createHash("sha256").update(name).digest("hex").slice(0, 32);
-export const intentFile = (l: StoreLayout, name: string): string => join(rolloutDir(l), `${intentBase(name)}.json`);
+export const intentFile = (l: StoreLayout, name: string): string =>
+  join(rolloutDir(l), `${intentBase(name)}.json`);
 const lockPath = (l: StoreLayout, name: string): string => join(rolloutDir(l), `${intentBase(name)}.lock`);
 export const INTENT_MAX = 256 * 1024;
 
