@@ -24,13 +24,14 @@ import {
  * and a value written after it would change what the rollout had just made current.
  */
 
-function underWay(i: RolloutIntent): string {
+/** The rollout, in words: what, since when, how far; with the pid of the keyhold doing it if it is alive. */
+function underWay(i: RolloutIntent, live: boolean): string {
   const what =
     i.phase === "rolling-back"
       ? `a rollback of ${i.name} to version ${i.from}`
       : `a rotation of ${i.name}${i.to === null ? "" : ` to version ${i.to}`} with restarts`;
-  const pid = parseProcessTag(i.owner)?.pid;
-  return `${what} (keyhold pid ${pid ?? "?"}, started ${i.started}; ${i.moved.length} of ${i.units.length} units moved)`;
+  const pid = live ? `keyhold pid ${parseProcessTag(i.owner)?.pid ?? "?"}, ` : "";
+  return `${what} (${pid}started ${i.started}; ${i.moved.length} of ${i.units.length} units moved)`;
 }
 
 /** Refuses while a rollout of NAME is under way or left unfinished; its own writes pass. */
@@ -42,12 +43,16 @@ function refuseIfRecorded(l: StoreLayout, name: string, op: string): void {
   const intent = parseIntent(readBoundedFile(intentFile(l, name), INTENT_MAX));
   if (intent === undefined) return;
   if (ownerAlive(intent))
-    throw new KeyholdError("ROLLOUT_IN_PROGRESS", `${op} ${name} refused: ${underWay(intent)} is under way`, {
-      hint: `wait for it to finish, then ${op} again`,
-    });
+    throw new KeyholdError(
+      "ROLLOUT_IN_PROGRESS",
+      `${op} ${name} refused: ${underWay(intent, true)} is under way`,
+      {
+        hint: `wait for it to finish, then ${op} again`,
+      },
+    );
   throw new KeyholdError(
     "ROLLOUT_INTERRUPTED",
-    `${op} ${name} refused: ${underWay(intent).replace(/ \(keyhold pid [^;]*;/, " (")} was interrupted and is unfinished`,
+    `${op} ${name} refused: ${underWay(intent, false)} was interrupted and is unfinished`,
     { hint: `finish it first: sudo keyhold doctor --fix, or sudo keyhold rotate ${name} --restart` },
   );
 }

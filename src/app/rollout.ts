@@ -77,7 +77,7 @@ export interface RolloutIntent {
   started: string;
 }
 
-export const rolloutDir = (l: StoreLayout): string => join(l.state, "rollouts");
+const rolloutDir = (l: StoreLayout): string => join(l.state, "rollouts");
 const intentBase = (name: string): string => createHash("sha256").update(name).digest("hex").slice(0, 32);
 export const intentFile = (l: StoreLayout, name: string): string =>
   join(rolloutDir(l), `${intentBase(name)}.json`);

@@ -139,7 +139,8 @@ async function currentDigest(c: Container): Promise<string> {
   return r.stdout.split(" ")[0] as string;
 }
 
-const ROLLBACK_GUESS = /probably: it started after a version later than \d+ was written, and a rollback has made \d+ current since/;
+const ROLLBACK_GUESS =
+  /probably: it started after a version later than \d+ was written, and a rollback has made \d+ current since/;
 
 async function assertAllCurrentAndActive(c: Container, why: string): Promise<void> {
   const digest = await currentDigest(c);
@@ -307,9 +308,7 @@ async function assertSettled(c: Container, why: string): Promise<void> {
   // As in assertAllCurrentAndActive, only status's guess after a second rollback is let through.
   const doctor = await c.run(keyhold("doctor", "--json"));
   const open = (JSON.parse(doctor.stdout) as { findings: DoctorFinding[] }).findings.filter(
-    (f) =>
-      f.fixed === undefined &&
-      !(f.kind === "stale" && ROLLBACK_GUESS.test(f.message)),
+    (f) => f.fixed === undefined && !(f.kind === "stale" && ROLLBACK_GUESS.test(f.message)),
   );
   assert.deepEqual(open, [], `${why}: doctor finds nothing: ${doctor.stdout}${doctor.stderr}`);
   const verify = await c.run(keyhold("audit", "--verify"));
@@ -446,7 +445,13 @@ test(`kill -9 of keyhold at every step of rotate --restart (${KILL_TRIALS.length
     assert.match(next.stdout, interrupted, `${why}: says what it found`);
     assert.match(next.stdout, ENDING[trial.ends], `${why}: says how it ended`);
     if (nextValue === undefined) {
-      assert.equal(next.code, 0, `${why}: ${next.stdout}${next.stderr}`);
+      // doctor --fix exits 3 if anything is still open: only status's guess after a second
+      // rollback may be (see assertAllCurrentAndActive).
+      const open = next.stdout.split("\n").filter((l) => l.startsWith("FOUND"));
+      assert.ok(
+        next.code === 0 || (next.code === 3 && open.every((l) => ROLLBACK_GUESS.test(l))),
+        `${why}: ${next.code}: ${next.stdout}${next.stderr}`,
+      );
       assert.match(next.stdout, /^fixed {2}rollout-interrupted: /m, why);
       assert.match(next.stdout, FIXED[trial.ends], why);
     } else assert.equal(next.code, 0, `${why}: then its own rotation: ${next.stdout}${next.stderr}`);
