@@ -25,6 +25,7 @@ import { KeyholdError, type Secret } from "../secret/index.js";
 import { assertCredentialName, type WithKey } from "../systemd/index.js";
 import { type ImportedEntry, type ImportOptions, importEnv, importFile } from "./credentials-import.js";
 import { audited, fingerprint } from "./credentials-record.js";
+import { assertNoRollout, outsideRollout } from "./rollout-guard.js";
 import {
   assertSystemdRunning,
   lookupUser,
@@ -123,6 +124,8 @@ export class CredentialStore {
         hint: `create it with: sudo keyhold set ${name}`,
       });
     }
+    // Refused before a value is asked for; checked again under the rollout lock.
+    assertNoRollout(l, name, op);
     const value = typeof source === "function" ? await source() : source;
     try {
       const version = await audited(
@@ -130,11 +133,13 @@ export class CredentialStore {
         op,
         name,
         () =>
-          writeVersion(l, name, value, {
-            mustExist: op === "rotate",
-            origin: op,
-            ...(options.notAfter === undefined ? {} : { notAfter: options.notAfter }),
-          }),
+          outsideRollout(l, name, op, () =>
+            writeVersion(l, name, value, {
+              mustExist: op === "rotate",
+              origin: op,
+              ...(options.notAfter === undefined ? {} : { notAfter: options.notAfter }),
+            }),
+          ),
         (v) => ({ version: v.version, size: v.size }),
       );
       await fingerprint(l, name, value);
@@ -177,7 +182,7 @@ export class CredentialStore {
       this.layout,
       "rollback",
       name,
-      () => restoreVersion(this.layout, name, to),
+      () => outsideRollout(this.layout, name, "rollback", () => restoreVersion(this.layout, name, to)),
       (r) => ({ version: r.version }),
     );
   }
@@ -188,7 +193,7 @@ export class CredentialStore {
       this.layout,
       "rm",
       name,
-      () => removeCredential(this.layout, name),
+      () => outsideRollout(this.layout, name, "rm", () => removeCredential(this.layout, name)),
       (n) => ({ versions: n }),
     );
   }

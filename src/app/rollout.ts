@@ -6,7 +6,9 @@ import { type AuditLog, openStateAuditLog } from "../audit/index.js";
 import { readMeta, type StoreLayout, type VersionMeta } from "../credstore/index.js";
 import {
   acquireLock,
+  crashPoint,
   fsyncDirectory,
+  type HeldLock,
   parseProcessTag,
   processAlive,
   processTag,
@@ -111,9 +113,9 @@ const intentBase = (s: Subject): string =>
     .update(kindOf(s) === "vault" ? `vault:${s.name}` : s.name)
     .digest("hex")
     .slice(0, 32);
-const intentFile = (l: StoreLayout, s: Subject): string => join(rolloutDir(l), `${intentBase(s)}.json`);
+export const intentFile = (l: StoreLayout, s: Subject): string => join(rolloutDir(l), `${intentBase(s)}.json`);
 const lockPath = (l: StoreLayout, s: Subject): string => join(rolloutDir(l), `${intentBase(s)}.lock`);
-const INTENT_MAX = 256 * 1024;
+export const INTENT_MAX = 256 * 1024;
 /** How messages name the subject: a vault secret says so. */
 const shown = (s: Subject): string => (kindOf(s) === "vault" ? `vault secret ${s.name}` : s.name);
 
@@ -127,7 +129,7 @@ function dropIntent(l: StoreLayout, s: Subject): void {
   fsyncDirectory(rolloutDir(l));
 }
 
-function parseIntent(text: string | undefined): RolloutIntent | undefined {
+export function parseIntent(text: string | undefined): RolloutIntent | undefined {
   if (text === undefined) return undefined;
   try {
     const i = JSON.parse(text) as RolloutIntent;
@@ -161,7 +163,7 @@ export function interruptedRollouts(l: StoreLayout): RolloutIntent[] {
   return out;
 }
 
-function ownerAlive(intent: RolloutIntent): boolean {
+export function ownerAlive(intent: RolloutIntent): boolean {
   const owner = parseProcessTag(intent.owner);
   return owner !== undefined && owner.pid !== process.pid && processAlive(owner.pid, owner.started);
 }
@@ -193,6 +195,11 @@ class Rollout {
     writeIntent(this.l, this.intent);
   }
 
+  /** A test-only crash point (src/durable/crash-point.ts) named by the phase and the step. */
+  step(what: string): void {
+    crashPoint(`${this.intent.phase}:${what}`);
+  }
+
   /** restart and rollout records; a vault secret's are vault.restart and vault.rollout. */
   async audit(op: string, result: "ok" | "error", detail: Record<string, string | number>, code?: string) {
     this.#log ??= await openStateAuditLog(this.l.state, this.l.creds);
@@ -204,10 +211,12 @@ class Rollout {
   async restart(unit: string, version: number): Promise<string | undefined> {
     this.intent.current = unit;
     this.save();
+    this.step(`restart:${unit}`);
     this.options.report(`restarting ${unit} (version ${version})`);
-    const problem = await restartAndSettle(unit, this.options);
+    const problem = await restartAndSettle(unit, this.options, () => this.step(`settle:${unit}`));
     if (problem === undefined) {
       await this.audit("restart", "ok", { unit, version });
+      this.step(`healthy:${unit}`);
       this.options.report(`${unit} is healthy`);
     } else {
       await this.audit("restart", "error", { unit, version }, "UNIT_UNHEALTHY");
@@ -249,6 +258,7 @@ class Rollout {
       i.current = null;
       this.save();
     }
+    this.step("all-moved");
     dropIntent(this.l, i);
     await this.audit("rollout", "ok", { version: to, units: i.units.length });
     return { name: i.name, outcome: "done", current: to, restarted: [...i.moved] };
@@ -267,6 +277,7 @@ class Rollout {
     }
     i.phase = "rolling-back";
     this.save();
+    this.step("intent");
     // Only the version this rollout wrote is taken back: one another writer made current since (a
     // plain rotate, another host sharing the vault) stays current, and the moved units go onto it.
     let back = i.from;
@@ -274,6 +285,7 @@ class Rollout {
     if (now !== i.from && (i.to === null || now === i.to)) {
       this.options.report(`making version ${i.from} of ${shown(i)} current again`);
       await this.subject.makeCurrent(i.from);
+      this.step("switched");
     } else if (now !== i.from) {
       back = now;
       this.options.report(
@@ -285,6 +297,7 @@ class Rollout {
       const problem = await this.restart(unit, back);
       if (problem !== undefined) still.push(unit);
     }
+    this.step("all-back");
     dropIntent(this.l, i);
     await this.audit(
       "rollout",
@@ -302,7 +315,11 @@ class Rollout {
 }
 
 /** Restart, then the unit must be active and stay the same invocation for the settle time. */
-async function restartAndSettle(unit: string, o: RolloutOptions): Promise<string | undefined> {
+async function restartAndSettle(
+  unit: string,
+  o: RolloutOptions,
+  settling: () => void,
+): Promise<string | undefined> {
   // A unit that failed before (its automatic restarts with a refused value, say) may have hit its
   // start limit: systemd would then refuse the restart that puts it right.
   await resetFailed(unit);
@@ -311,6 +328,7 @@ async function restartAndSettle(unit: string, o: RolloutOptions): Promise<string
   const first = (await showUnits([unit])).get(unit);
   if (first === undefined || first.activeState !== "active")
     return `it is ${first?.activeState ?? "unknown"} (${first?.subState ?? "?"}) after its start`;
+  settling();
   const until = Date.now() + o.settleMs;
   while (Date.now() < until) {
     await sleep(Math.min(250, Math.max(1, until - Date.now())));
@@ -321,11 +339,26 @@ async function restartAndSettle(unit: string, o: RolloutOptions): Promise<string
   return undefined;
 }
 
+/** The rollout locks this process holds (by lock path): its own writes go through them. */
+const heldHere = new Set<string>();
+
+/** Whether this process holds NAME's rollout lock (a rollout writing its own versions). */
+export const holdsRolloutLock = (l: StoreLayout, name: string): boolean =>
+  heldHere.has(lockPath(l, { name }));
+
 /** Takes the per-credential rollout lock; another keyhold in the middle of one is an error. */
-async function lockRollout(l: StoreLayout, s: Subject) {
+export async function lockRollout(l: StoreLayout, s: Subject): Promise<HeldLock> {
   mkdirSync(rolloutDir(l), { recursive: true, mode: 0o700 });
+  const path = lockPath(l, s);
   try {
-    return await acquireLock(lockPath(l, s), 2_000);
+    const lock = await acquireLock(path, 2_000);
+    heldHere.add(path);
+    return {
+      release() {
+        heldHere.delete(path);
+        lock.release();
+      },
+    };
   } catch (err) {
     if (isKeyholdError(err, "LOCK_TIMEOUT"))
       throw new KeyholdError(
@@ -402,12 +435,14 @@ export async function rollOut(
     };
     const run = new Rollout(l, subject, intent, options);
     run.save();
+    run.step("intent");
     try {
       intent.to = await write();
     } catch (err) {
       dropIntent(l, intent);
       throw err;
     }
+    run.step("current");
     intent.phase = "restarting";
     run.save();
     if (units.length === 0) options.report(`no running unit loads ${shown(subject)}: nothing to restart`);

@@ -27,7 +27,7 @@ import {
   readCredentialHeader,
   spanSeconds,
 } from "../systemd/index.js";
-import { fsyncDirectory, temporaryNameFor, withLock, writeFileAtomic } from "../durable/index.js";
+import { crashPoint, fsyncDirectory, temporaryNameFor, withLock, writeFileAtomic } from "../durable/index.js";
 import {
   credentialStateDir,
   lockFile,
@@ -237,7 +237,9 @@ export async function writeVersion(
       mkdirSync(versionsDir(l, name), { recursive: true, mode: 0o700 });
       writeFileAtomic(versionFile(l, name, version), ciphertext, { mode: 0o600, ...rootOwned() });
       writeMeta(l, listed);
+      crashPoint("store:version-listed");
       writeFileAtomic(storeFile(l, name), ciphertext, { mode: 0o600, ...rootOwned() });
+      crashPoint("store:value-stored");
     } catch (err) {
       // The store still holds the previous state: take back what this write added (best effort;
       // on a full disk the next write or doctor finishes the job).
@@ -314,6 +316,7 @@ export async function restoreVersion(
     const check = await decryptCredential(name, ciphertext, l.creds);
     check.dispose();
     writeFileAtomic(storeFile(l, name), ciphertext, { mode: 0o600, ...rootOwned() });
+    crashPoint("store:value-restored");
     writeMeta(l, { ...meta, current: target.version, updated: new Date().toISOString() });
     return target;
   });

@@ -1,4 +1,5 @@
 export { type AtomicWriteOptions, fsyncDirectory, temporaryNameFor, writeFileAtomic } from "./atomic.js";
+export { crashPoint } from "./crash-point.js";
 export {
   acquireLock,
   type HeldLock,

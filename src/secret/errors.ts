@@ -59,6 +59,7 @@ export type KeyholdErrorCode =
   | "PEER_UNVERIFIED"
   | "UNIT_UNHEALTHY"
   | "ROLLOUT_IN_PROGRESS"
+  | "ROLLOUT_INTERRUPTED"
   | "COMMAND_FAILED"
   // the job server
   | "CONFIG_INVALID"

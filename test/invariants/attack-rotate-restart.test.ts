@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -80,6 +80,16 @@ describe("doctor --fix while another keyhold holds a rollout's lock", () => {
   });
 });
 
+/** Writes stdin as a new version of shared_key with the store's own write, which takes no rollout lock. */
+const OTHER_WRITER = `
+import { readFileSync } from "node:fs";
+import { CredentialStore } from ${JSON.stringify(new URL("../../src/app/credentials.js", import.meta.url).href)};
+import { writeVersion } from ${JSON.stringify(new URL("../../src/credstore/store.js", import.meta.url).href)};
+import { Secret } from ${JSON.stringify(new URL("../../src/secret/index.js", import.meta.url).href)};
+const layout = CredentialStore.open({ env: process.env }).layout;
+await writeVersion(layout, "shared_key", Secret.fromString(readFileSync(0, "utf8")), { origin: "rotate", mustExist: true });
+`;
+
 describe("another writer while rotate --restart moves a unit that then fails", () => {
   let s: Scratch;
   before(async () => {
@@ -98,11 +108,19 @@ describe("another writer while rotate --restart moves a unit that then fails", (
       runningUsers: async () => ["keyhold-attack-absent.service"],
     };
     let wrote = false;
+    let refused: ReturnType<typeof spawnSync> | undefined;
     const report = (line: string) => {
       if (wrote || !line.startsWith("restarting ")) return;
       wrote = true;
-      // Another keyhold (a plain rotate, no rollout lock) writes version 3 while the unit restarts.
-      execFileSync(process.execPath, [KEYHOLD_BIN, "rotate", "shared_key"], { env: s.env, input: theirs });
+      // A plain rotate meanwhile is refused: it takes the credential's rollout lock.
+      refused = spawnSync(process.execPath, [KEYHOLD_BIN, "rotate", "shared_key"], {
+        env: s.env,
+        input: makeCanary("refused"),
+        encoding: "utf8",
+      });
+      // A writer the lock does not cover (another host sharing a vault, an older keyhold) writes
+      // version 3 while the unit restarts: the store's own write, below the lock.
+      execFileSync(process.execPath, ["--input-type=module", "-e", OTHER_WRITER], { env: s.env, input: theirs });
     };
     const { result } = await rollOut(
       store.layout,
@@ -111,6 +129,8 @@ describe("another writer while rotate --restart moves a unit that then fails", (
       { settleMs: 0, timeoutMs: 10_000, rollback: true, report },
     );
     assert.equal(wrote, true);
+    assert.notEqual(refused?.status, 0);
+    assert.match(String(refused?.stderr), /\[ROLLOUT_IN_PROGRESS\]/);
     assert.equal(result.failed?.unit, "keyhold-attack-absent.service");
     assert.equal(readMeta(store.layout, "shared_key")?.current, 3, "the other writer's version was undone");
     assert.equal((await runCliOk(["get", "shared_key"], { env: s.env })).stdout, theirs);
