@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { UnitFile } from "../../src/systemd/index.js";
+import { securityExposure, type UnitFile, verifyUnits } from "../../src/systemd/index.js";
 import type { UnitOptions } from "../../src/units/index.js";
 
 const SNAPSHOTS = fileURLToPath(new URL("../../../test/systemd/snapshots/", import.meta.url));
@@ -27,6 +27,27 @@ export function assertMatchesSnapshot(name: string, files: readonly UnitFile[]):
 }
 
 /** The cases whose full text is kept as a snapshot. */
+/**
+ * Writes rendered units into `dir` and asks the real systemd-analyze about them: verify's
+ * messages (less those about executables the cases name but this machine lacks) and the first
+ * unit's exposure.
+ */
+export async function analyzeRendered(
+  dir: string,
+  files: readonly UnitFile[],
+): Promise<{ messages: string[]; exposure: number; rating: string }> {
+  mkdirSync(dir, { recursive: true });
+  const paths = files.map((f) => {
+    const path = join(dir, f.path);
+    writeFileSync(path, f.content);
+    return path;
+  });
+  const verify = await verifyUnits(paths);
+  const messages = verify.messages.filter((m) => !/is not executable|No such file or directory/.test(m));
+  const report = await securityExposure(paths[0] as string);
+  return { messages, exposure: report.exposure, rating: report.rating };
+}
+
 export const SNAPSHOT_CASES: Record<string, UnitOptions> = {
   standard: {
     service: "my-app",
