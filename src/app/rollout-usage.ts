@@ -128,6 +128,8 @@ export function judge(
   if (since === undefined || main === null)
     return { holds: "unsure", basis: "no start time or write time to compare" };
   const begin = state.inactiveExit ?? main;
+  const known = byHistory(begin, main, since, versions);
+  if (known !== undefined) return known;
   if (begin > since + CLOCK_MARGIN_MS)
     return { holds: "current", basis: "certain: it started after the current version was written" };
   if (main >= since - CLOCK_MARGIN_MS)
@@ -135,8 +137,6 @@ export function judge(
       holds: "unsure",
       basis: "it was starting while the current version was written: restart it to be sure",
     };
-  const known = byHistory(begin, main, since, versions);
-  if (known !== undefined) return known;
   const current = versions?.written.find((v) => v.version === versions.current);
   if (versions === undefined || current === undefined || Number.isNaN(current.at) || current.at >= main)
     return {
