@@ -113,8 +113,7 @@ const intentBase = (s: Subject): string =>
     .update(kindOf(s) === "vault" ? `vault:${s.name}` : s.name)
     .digest("hex")
     .slice(0, 32);
-export const intentFile = (l: StoreLayout, s: Subject): string =>
-  join(rolloutDir(l), `${intentBase(s)}.json`);
+export const intentFile = (l: StoreLayout, s: Subject): string => join(rolloutDir(l), `${intentBase(s)}.json`);
 const lockPath = (l: StoreLayout, s: Subject): string => join(rolloutDir(l), `${intentBase(s)}.lock`);
 export const INTENT_MAX = 256 * 1024;
 /** How messages name the subject: a vault secret says so. */

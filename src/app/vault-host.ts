@@ -181,8 +181,7 @@ export async function openHostVault(
   try {
     const audit = await started.audit;
     phase("audit-open");
-    const { provider, pass } =
-      early === undefined ? await providerFor(l, config, options) : { provider: early };
+    const { provider, pass } = early === undefined ? await providerFor(l, config, options) : { provider: early };
     const opened = await openWithAudit(l, config, audit, provider, pass);
     phase("vault-open");
     return opened;

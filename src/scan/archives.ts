@@ -80,10 +80,7 @@ export function* archiveMembers(
   }
   let tar = bytes;
   if (kind === "tgz") {
-    const out = inflate(
-      () => gunzipSync(bytes, { maxOutputLength: Math.max(1, budget.bytes) }),
-      budget.bytes,
-    );
+    const out = inflate(() => gunzipSync(bytes, { maxOutputLength: Math.max(1, budget.bytes) }), budget.bytes);
     if (!Buffer.isBuffer(out)) {
       yield out;
       return;
@@ -105,22 +102,14 @@ function inflate(run: () => Buffer, limit: number): Buffer | ArchiveProblem {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
       return problem("archive-bytes", `decompresses to more than ${limit} bytes (a zip bomb?)`);
-    return problem(
-      "archive-corrupt",
-      `cannot decompress it (${(err as NodeJS.ErrnoException).code ?? "bad data"})`,
-    );
+    return problem("archive-corrupt", `cannot decompress it (${(err as NodeJS.ErrnoException).code ?? "bad data"})`);
   }
 }
 
 /** Charges a member to the budget; the problem when it does not fit. */
 function charge(budget: ArchiveBudget, size: number): ArchiveProblem | undefined {
-  if (budget.members <= 0)
-    return problem("archive-members", `holds more than ${MAX_ARCHIVE_MEMBERS} members`);
-  if (size > budget.bytes)
-    return problem(
-      "archive-bytes",
-      `its members hold more than the byte budget (${budget.bytes} bytes left)`,
-    );
+  if (budget.members <= 0) return problem("archive-members", `holds more than ${MAX_ARCHIVE_MEMBERS} members`);
+  if (size > budget.bytes) return problem("archive-bytes", `its members hold more than the byte budget (${budget.bytes} bytes left)`);
   budget.members--;
   budget.bytes -= size;
   return undefined;
@@ -208,10 +197,7 @@ function* zipMembers(bytes: Buffer, budget: ArchiveBudget): Generator<ArchiveMem
     const data =
       method === 0
         ? packedData
-        : inflate(
-            () => inflateRawSync(packedData, { maxOutputLength: Math.max(1, unpacked) }),
-            Math.max(1, unpacked),
-          );
+        : inflate(() => inflateRawSync(packedData, { maxOutputLength: Math.max(1, unpacked) }), Math.max(1, unpacked));
     if (!Buffer.isBuffer(data)) {
       yield data;
       return;
@@ -309,10 +295,9 @@ function* tarMembers(bytes: Buffer, budget: ArchiveBudget): Generator<ArchiveMem
     if (name === undefined) {
       const prefix = field(header, 345, 155);
       const base = field(header, 0, 100);
-      name =
-        prefix.length > 0 && header.subarray(257, 262).toString("latin1") === "ustar"
-          ? Buffer.concat([prefix, Buffer.from("/"), base])
-          : base;
+      name = prefix.length > 0 && header.subarray(257, 262).toString("latin1") === "ustar"
+        ? Buffer.concat([prefix, Buffer.from("/"), base])
+        : base;
     }
     longName = undefined;
     pax = undefined;

@@ -133,13 +133,9 @@ function writeHooks(
   const paths = names.map((name) => join(hooksDir, name));
   const foreign = paths.filter((p) => (existsSync(p) || isLink(p)) && !isKeyholdHook(p));
   if (foreign.length > 0 && !options.force) {
-    throw new SecretError(
-      "HOOK_EXISTS",
-      `a hook keyhold did not write already exists: ${foreign.join(", ")}`,
-      {
-        hint,
-      },
-    );
+    throw new SecretError("HOOK_EXISTS", `a hook keyhold did not write already exists: ${foreign.join(", ")}`, {
+      hint,
+    });
   }
   mkdirSync(hooksDir, { recursive: true });
   for (const p of foreign) renameSync(p, `${p}.keyhold-backup`);

@@ -52,7 +52,7 @@ function summary(result: ScanResult): string {
       ? `${messages} message${messages === 1 ? "" : "s"}`
       : result.mode === "stdin"
         ? "standard input"
-        : `${scanned} ${unit}${withMessages ? ` and ${messages} messages` : ""}`;
+      : `${scanned} ${unit}${withMessages ? ` and ${messages} messages` : ""}`;
   return `keyhold scan (${result.mode}): ${head} in ${what} (${mib(bytes)}, ${seconds.toFixed(2)} s)${extras.length ? `; ${extras.join("; ")}` : ""}`;
 }
 
@@ -260,10 +260,7 @@ export function renderGitlab(result: ScanResult, version: string, finishedAt: nu
     version: "15.0.7",
     vulnerabilities: result.findings.map((f, i) => {
       const occurrence = f.blob ?? f.commit ?? f.tag ?? "";
-      const file =
-        f.message === undefined
-          ? f.path
-          : `.git/${f.message}/${(f.message === "tag" ? f.tag : f.commit) || "new"}/message`;
+      const file = f.message === undefined ? f.path : `.git/${f.message}/${(f.message === "tag" ? f.tag : f.commit) || "new"}/message`;
       return {
         id: `${f.id}${occurrence ? `-${occurrence.slice(0, 12)}` : ""}`,
         name: f.title,
@@ -278,9 +275,7 @@ export function renderGitlab(result: ScanResult, version: string, finishedAt: nu
         },
         identifiers: [
           { type: "keyhold_rule_id", name: `keyhold rule ${f.rule}`, value: f.rule },
-          ...(leakOf.has(i)
-            ? [{ type: "keyhold_leak_id", name: `keyhold leak ${leakOf.get(i)}`, value: leakOf.get(i)! }]
-            : []),
+          ...(leakOf.has(i) ? [{ type: "keyhold_leak_id", name: `keyhold leak ${leakOf.get(i)}`, value: leakOf.get(i)! }] : []),
         ],
       };
     }),

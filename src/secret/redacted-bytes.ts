@@ -25,8 +25,7 @@ export abstract class RedactedBytes {
 
   /** The live buffer; `DISPOSED` once `dispose()` ran. */
   protected live(): Buffer {
-    if (this.#disposed)
-      throw new SecretError("DISPOSED", `${this.#what} was disposed and can no longer be used`);
+    if (this.#disposed) throw new SecretError("DISPOSED", `${this.#what} was disposed and can no longer be used`);
     return this.#bytes;
   }
 

@@ -35,10 +35,7 @@ export interface KeyPrefix {
  */
 export const KEY_PREFIXES = {
   openai: { prefixes: ["sk-"], body: "[A-Za-z0-9_-]{16,}" },
-  stripe: {
-    prefixes: ["sk_live_", "sk_test_", "sk_prod_", "rk_live_", "rk_test_", "rk_prod_"],
-    body: "[A-Za-z0-9]{16,}",
-  },
+  stripe: { prefixes: ["sk_live_", "sk_test_", "sk_prod_", "rk_live_", "rk_test_", "rk_prod_"], body: "[A-Za-z0-9]{16,}" },
   github: { prefixes: ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"], body: "[A-Za-z0-9]{30,}" },
   githubFineGrained: { prefixes: ["github_pat_"], body: "[A-Za-z0-9_]{30,}" },
   slack: { prefixes: ["xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxr-", "xoxs-"], body: "[A-Za-z0-9-]{10,}" },

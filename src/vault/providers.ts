@@ -154,12 +154,9 @@ export function systemdCredentialProvider(options: SystemdCredentialProviderOpti
         release() {
           if (early !== keys) return; // taken by candidates(), whose caller owns the keys
           early = undefined;
-          keys.then(
-            (found) => {
-              for (const key of found) wipeKey(key);
-            },
-            () => undefined,
-          );
+          keys.then((found) => {
+            for (const key of found) wipeKey(key);
+          }, () => undefined);
         },
       };
     },

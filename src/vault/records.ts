@@ -161,11 +161,7 @@ export function openEnvelope<T>(ik: GuardedKey, key: string, text: string): T {
 }
 
 /** An envelope (section 3) for `body` (an object, or body text kept as it is) under `ik`. */
-export function sealEnvelope(
-  ik: GuardedKey,
-  key: string,
-  body: Body | string,
-): { text: string; mac: Buffer } {
+export function sealEnvelope(ik: GuardedKey, key: string, body: Body | string): { text: string; mac: Buffer } {
   const b = typeof body === "string" ? body : JSON.stringify(body);
   const mac = recordMac(ik, key, b);
   return { text: JSON.stringify({ k: key, b, m: mac.toString("base64") }), mac };

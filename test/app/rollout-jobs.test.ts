@@ -31,10 +31,7 @@ describe("which jobs of a job server receive a credential", () => {
   // Was a job server; a drop-in runs something else now.
   mkdirSync(join(units, "was-jobs.service.d"));
   writeFileSync(join(units, "was-jobs.service"), unit(`/usr/bin/keyhold serve --config ${config}`));
-  writeFileSync(
-    join(units, "was-jobs.service.d", "app.conf"),
-    "[Service]\nExecStart=\nExecStart=/usr/bin/app\n",
-  );
+  writeFileSync(join(units, "was-jobs.service.d", "app.conf"), "[Service]\nExecStart=\nExecStart=/usr/bin/app\n");
   writeFileSync(join(units, "hand-jobs.service"), unit("/usr/bin/true"));
   // A drop-in replaces the command: the drop-in's configuration is the one in effect.
   writeFileSync(
@@ -49,29 +46,21 @@ describe("which jobs of a job server receive a credential", () => {
     assert.equal(jobServerConfigOf(unit("/usr/bin/notkeyhold serve --config /a")), null);
     assert.equal(jobServerConfigOf("[Service]\nExecStartPost=/usr/bin/keyhold serve\n"), undefined);
     // A later ExecStart= (a drop-in's reset and replacement) decides.
-    assert.equal(
-      jobServerConfigOf(`${unit("/usr/bin/keyhold serve")}ExecStart=\nExecStart=/usr/bin/app\n`),
-      null,
-    );
+    assert.equal(jobServerConfigOf(`${unit("/usr/bin/keyhold serve")}ExecStart=\nExecStart=/usr/bin/app\n`), null);
   });
 
   it("names the jobs that declare it, for job servers only; a configuration that does not load is a note", () => {
-    const users = ["keyhold-jobs.service", "plain.service", "hand-jobs.service", "was-jobs.service"].map(
-      (u) => ({
-        unit: u,
-        id: "api_key",
-      }),
-    );
+    const users = ["keyhold-jobs.service", "plain.service", "hand-jobs.service", "was-jobs.service"].map((u) => ({
+      unit: u,
+      id: "api_key",
+    }));
     const { byUnit, notes } = jobsUsing(users, { unitDirs: [units] });
     assert.deepEqual(byUnit.get("keyhold-jobs.service"), { config, jobs: ["deploy", "report"] });
     assert.equal(byUnit.has("plain.service"), false);
     assert.equal(byUnit.has("hand-jobs.service"), false);
     assert.equal(byUnit.has("was-jobs.service"), false);
     assert.equal(notes.length, 1);
-    assert.match(
-      notes[0] as string,
-      /^hand-jobs\.service: its job configuration .*broken\.json does not load \(INVALID_FORMAT\)/,
-    );
+    assert.match(notes[0] as string, /^hand-jobs\.service: its job configuration .*broken\.json does not load \(INVALID_FORMAT\)/);
     const other = jobsUsing([{ unit: "keyhold-jobs.service", id: "unused" }], { unitDirs: [units] });
     assert.deepEqual(other.byUnit.get("keyhold-jobs.service")?.jobs, []);
   });

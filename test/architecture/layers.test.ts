@@ -33,11 +33,7 @@ const SRC = join(CHECKOUT, "src");
 function rankOf(file: string): number {
   const top = relative(SRC, file).split("/")[0] as string;
   const rank = LAYERS.findIndex((layer) => layer.includes(top));
-  assert.notEqual(
-    rank,
-    -1,
-    `${relative(CHECKOUT, file)} is in no layer: add ${top} to the table and docs/architecture.md`,
-  );
+  assert.notEqual(rank, -1, `${relative(CHECKOUT, file)} is in no layer: add ${top} to the table and docs/architecture.md`);
   return rank;
 }
 
@@ -57,8 +53,7 @@ function importsOf(file: string): string[] {
   return out;
 }
 
-const isCommandFile = (file: string) =>
-  /\bdefineCommand\(\{|\bsubcommands:\s*\[/.test(readFileSync(file, "utf8"));
+const isCommandFile = (file: string) => /\bdefineCommand\(\{|\bsubcommands:\s*\[/.test(readFileSync(file, "utf8"));
 /** A command group's row (vault's): it lists the subcommands in its own directory. */
 const isGroupFile = (file: string) => /\bsubcommands:\s*\[/.test(readFileSync(file, "utf8"));
 
@@ -70,14 +65,8 @@ describe("the layers of src/ (docs/architecture.md)", () => {
     for (const file of files) rankOf(file);
     // main.ts loads commands through the registry with dynamic import()s; index.ts re-exports.
     const registry = importsOf(join(SRC, "cli", "commands.ts"));
-    assert.ok(
-      registry.some((t) => t.startsWith(join(SRC, "cli"))),
-      "dynamic imports are read",
-    );
-    assert.ok(
-      importsOf(join(SRC, "index.ts")).includes(join(SRC, "secret", "index.ts")),
-      "re-exports are read",
-    );
+    assert.ok(registry.some((t) => t.startsWith(join(SRC, "cli"))), "dynamic imports are read");
+    assert.ok(importsOf(join(SRC, "index.ts")).includes(join(SRC, "secret", "index.ts")), "re-exports are read");
   });
 
   it("no module imports from a layer above its own", () => {

@@ -120,10 +120,7 @@ describe("another writer while rotate --restart moves a unit that then fails", (
       });
       // A writer the lock does not cover (another host sharing a vault, an older keyhold) writes
       // version 3 while the unit restarts: the store's own write, below the lock.
-      execFileSync(process.execPath, ["--input-type=module", "-e", OTHER_WRITER], {
-        env: s.env,
-        input: theirs,
-      });
+      execFileSync(process.execPath, ["--input-type=module", "-e", OTHER_WRITER], { env: s.env, input: theirs });
     };
     const { result } = await rollOut(
       store.layout,

@@ -126,15 +126,11 @@ test("the README's quick start and migration, as written, work on the installed 
   const sha = (v: string) => createHash("sha256").update(v).digest("hex");
   await c.check(["mkdir", "-p", "/root/app", "/home/me"]);
   // job.py from the quick start: it reads the key from $CREDENTIALS_DIRECTORY and prints its hash.
-  await c.check([
-    "sh",
-    "-c",
-    `cat > /root/app/job.py <<'EOF'
+  await c.check(["sh", "-c", `cat > /root/app/job.py <<'EOF'
 import hashlib, os
 path = os.path.join(os.environ["CREDENTIALS_DIRECTORY"], "openai_api_key")
 print(hashlib.sha256(open(path, "rb").read()).hexdigest())
-EOF`,
-  ]);
+EOF`]);
   // What a user answers at each step that reads a value: set, then rotate, from stdin.
   const answers: Record<string, string> = { set: `${first}\n`, rotate: `${second}\n` };
   const steps = readmeBlock("## Quick start");
@@ -163,11 +159,7 @@ EOF`,
     assert.equal(r.code, 0, `${step}\n${r.stdout}${r.stderr}`);
     assert.ok(!r.stdout.includes(imported) && !r.stdout.includes(fromEnv), `${step} printed a value`);
   }
-  assert.equal(
-    (await c.run(["test", "-e", "/home/me/insecurekey"])).code,
-    1,
-    "--shred removed the plaintext",
-  );
+  assert.equal((await c.run(["test", "-e", "/home/me/insecurekey"])).code, 1, "--shred removed the plaintext");
   const back = await c.check(["keyhold", "get", "stripe_api_key"]);
   assert.equal(back.stdout, imported, "imported as the value typed (the echo's newline dropped)");
   assert.equal((await c.check(["keyhold", "get", "weather_api_key"])).stdout, fromEnv);

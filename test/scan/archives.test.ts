@@ -127,13 +127,7 @@ describe("archives are opened and their members scanned", () => {
   it("finds a key in a zip, a tar and a tar.gz in the tree, named by member, line and column", async () => {
     const d = dir();
     const [a, b, c] = [key(), key(), key()];
-    writeFileSync(
-      join(d, "bundle.zip"),
-      zip([
-        { name: "inner/", data: "" },
-        { name: "inner/app.env", data: envFile(a) },
-      ]),
-    );
+    writeFileSync(join(d, "bundle.zip"), zip([{ name: "inner/", data: "" }, { name: "inner/app.env", data: envFile(a) }]));
     writeFileSync(join(d, "plain.tar"), tar([{ name: "conf/app.env", data: envFile(b) }]));
     writeFileSync(join(d, "release.tgz"), gzipSync(tar([{ name: "deploy/.env", data: envFile(c) }])));
     writeFileSync(join(d, "notes.txt"), "nothing here\n");
@@ -185,10 +179,7 @@ describe("archives are opened and their members scanned", () => {
     writeFileSync(join(d, "dist.zip"), zip([{ name: "config/prod.env", data: envFile(key()) }]));
     git(d, ["add", "dist.zip"]);
     const staged = await scanStaged(d);
-    assert.deepEqual(
-      staged.findings.map((f) => f.path),
-      ["dist.zip!config/prod.env"],
-    );
+    assert.deepEqual(staged.findings.map((f) => f.path), ["dist.zip!config/prod.env"]);
     git(d, ["commit", "-qm", "add the bundle"]);
     git(d, ["rm", "-q", "dist.zip"]);
     git(d, ["commit", "-qm", "remove the bundle"]);
@@ -229,10 +220,7 @@ describe("archives are opened and their members scanned", () => {
     const cli = runKeyhold(["scan", "--all-files", d], { cwd: d, env: {} });
     assert.equal(cli.code, 3, cli.stderr);
     assert.match(cli.stdout, /skipped: 1 archive-depth/);
-    assert.match(
-      cli.stderr,
-      /keyhold: warning: level1\.tgz!level2\.tar!level3\.zip!level4\.zip: an archive nested deeper/,
-    );
+    assert.match(cli.stderr, /keyhold: warning: level1\.tgz!level2\.tar!level3\.zip!level4\.zip: an archive nested deeper/);
   });
 
   it("stops a zip bomb and a gzip bomb at the byte budget and reports them", async () => {
@@ -242,10 +230,7 @@ describe("archives are opened and their members scanned", () => {
     // An honest header (64 MiB declared), a lying one (1 KiB declared), and a tar.gz of 64 MiB.
     writeFileSync(
       join(d, "honest.zip"),
-      zip([
-        { name: "zeros.txt", data: zeros },
-        { name: "later.env", data: envFile(later) },
-      ]),
+      zip([{ name: "zeros.txt", data: zeros }, { name: "later.env", data: envFile(later) }]),
     );
     writeFileSync(join(d, "liar.zip"), zip([{ name: "zeros.txt", data: zeros, declared: 1024 }]));
     writeFileSync(join(d, "bomb.tgz"), gzipSync(tar([{ name: "zeros.txt", data: zeros }])));
@@ -257,8 +242,7 @@ describe("archives are opened and their members scanned", () => {
     assert.deepEqual(result.findings, []);
     assert.deepEqual(result.stats.skipped, { "archive-bytes": 3 });
     assert.equal(result.stats.warnings.length, 3);
-    for (const w of result.stats.warnings)
-      assert.match(w, /(?:byte budget|more than \d+ bytes).*the rest of it was not scanned$/);
+    for (const w of result.stats.warnings) assert.match(w, /(?:byte budget|more than \d+ bytes).*the rest of it was not scanned$/);
     const text = renderText(result);
     assert.match(text, /skipped: 3 archive-bytes/);
   });
@@ -289,10 +273,7 @@ describe("archives are opened and their members scanned", () => {
     writeFileSync(join(d, "empty.zip"), "");
     writeFileSync(join(d, "app.env"), envFile(key()));
     const result = await scanTree(d, { allFiles: true });
-    assert.deepEqual(
-      result.findings.map((f) => f.path),
-      ["app.env"],
-    );
+    assert.deepEqual(result.findings.map((f) => f.path), ["app.env"]);
     assert.deepEqual(result.stats.skipped, { "archive-corrupt": 5 });
     assert.equal(result.stats.warnings.length, 5);
   });
@@ -309,10 +290,7 @@ describe("archives are opened and their members scanned", () => {
         { name: "\x1b[31mred\nfake.env", data: envFile(key()) },
       ]),
     );
-    writeFileSync(
-      join(inside, "evil.zip"),
-      zip([{ name: "../../../zip-escaped.env", data: envFile(key()) }]),
-    );
+    writeFileSync(join(inside, "evil.zip"), zip([{ name: "../../../zip-escaped.env", data: envFile(key()) }]));
     const result = await scanTree(inside, { allFiles: true });
     assert.deepEqual(result.findings.map((f) => f.path).sort(), [
       "evil.tar!\x1b[31mred\nfake.env",
@@ -335,13 +313,7 @@ describe("archives are opened and their members scanned", () => {
     writeFileSync(join(d, "data.bin"), Buffer.concat([Buffer.from([0]), Buffer.from(envFile(key()))]));
     writeFileSync(join(d, "x.gz"), gzipSync(envFile(key())));
     // A member that is binary is skipped the same way, and counted.
-    writeFileSync(
-      join(d, "assets.zip"),
-      zip([
-        { name: "logo.png", data: "x" },
-        { name: "blob", data: "\0x" },
-      ]),
-    );
+    writeFileSync(join(d, "assets.zip"), zip([{ name: "logo.png", data: "x" }, { name: "blob", data: "\0x" }]));
     const result = await scanTree(d, { allFiles: true });
     assert.deepEqual(result.findings, []);
     assert.deepEqual(result.stats.skipped, { binary: 5 });

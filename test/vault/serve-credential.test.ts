@@ -257,9 +257,9 @@ describe("keyhold vault serve-credential", () => {
       renameSync(`${config}.away`, config);
     }
     const audit = await runCliOk(["vault", "audit", "--json"], { env: world.env });
-    const refused = (
-      JSON.parse(audit.stdout) as Array<{ op: string; detail?: Record<string, string> }>
-    ).filter((r) => r.op === "vault.serve-credential" && r.detail?.peer === `0-${process.pid}-1001`);
+    const refused = (JSON.parse(audit.stdout) as Array<{ op: string; detail?: Record<string, string> }>).filter(
+      (r) => r.op === "vault.serve-credential" && r.detail?.peer === `0-${process.pid}-1001`,
+    );
     assert.equal(refused.length, 1, audit.stdout);
   });
 

@@ -182,8 +182,7 @@ function pathLike(value: string): boolean {
  * Windows DPAPI blob (its fixed header, base64: `AQAAANCMnd8BFdERjHoAwE/Cl+sBAAAA…`), which
  * NuGet.Config writes for an encrypted `Password` and only that user on that machine can open.
  */
-const CIPHERTEXT =
-  /^(?:gAAAAA[A-Za-z0-9_-]{50,}={0,2}|AQAAANCMnd8BFdERjHoAwE\/Cl\+sBAAAA[A-Za-z0-9+/]{16,}={0,2})$/;
+const CIPHERTEXT = /^(?:gAAAAA[A-Za-z0-9_-]{50,}={0,2}|AQAAANCMnd8BFdERjHoAwE\/Cl\+sBAAAA[A-Za-z0-9+/]{16,}={0,2})$/;
 
 /** Whether a value read from a key-like name looks like a key rather than a word, name or reference. */
 function looksLikeKey(value: string): boolean {
