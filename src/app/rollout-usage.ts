@@ -1,6 +1,6 @@
-import { existsSync, lstatSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { type CredentialEntryInfo, readMeta, type StoreLayout, storeFile } from "../credstore/index.js";
+import { type CredentialEntryInfo, readMeta, type StoreLayout, storeChangedAt } from "../credstore/index.js";
 import {
   CREDSTORE_ENCRYPTED_DIRS,
   type CredentialLoad,
@@ -64,21 +64,20 @@ const CLOCK_MARGIN_MS = 20;
  * "created" time: a rollback makes an old version current again at a new moment.
  */
 export function currentSince(l: StoreLayout, name: string): number | undefined {
-  try {
-    const st = lstatSync(storeFile(l, name), { bigint: true });
-    return Number(st.ctimeNs / 1000n) / 1000;
-  } catch {
-    return undefined;
-  }
+  return storeChangedAt(l, name);
 }
 
 const RUNNING = new Set(["active", "reloading", "deactivating"]);
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-/** What the credential's metadata says: the current version and when each version was written (ms). */
+/**
+ * What the credential's metadata says: the current version, when each version was written (ms)
+ * and, where it keeps them, when each version became current (ms, oldest first).
+ */
 export interface VersionTimes {
   current: number;
   written: { version: number; at: number }[];
+  history?: { version: number; since: number }[];
 }
 
 export function versionTimes(l: StoreLayout, name: string): VersionTimes | undefined {
@@ -92,6 +91,9 @@ export function versionTimes(l: StoreLayout, name: string): VersionTimes | undef
   return {
     current: meta.current,
     written: meta.versions.map((v) => ({ version: v.version, at: Date.parse(v.created) })),
+    ...(meta.currentHistory === undefined
+      ? {}
+      : { history: meta.currentHistory.map((c) => ({ version: c.version, since: Date.parse(c.since) })) }),
   };
 }
 
@@ -109,6 +111,12 @@ export function versionTimes(l: StoreLayout, name: string): VersionTimes | undef
  *   could have intervened); otherwise it holds a later, rolled-back version (stale, "probably");
  * - activation spanning the change: unsure.
  *
+ * Where the metadata keeps when each version became current (`versions.history`), the version a
+ * unit loaded is known instead of guessed: the one whose change came last before its activation
+ * began (certain), unsure when a change fell within its activation (within CLOCK_MARGIN_MS). A unit
+ * that started before the oldest kept change, or history that does not end at the store file's
+ * last change (written by something else), falls back to the rules above.
+ *
  * All of these are wall-clock times: a clock stepped between the write and the start misleads them.
  */
 export function judge(
@@ -120,6 +128,8 @@ export function judge(
   if (since === undefined || main === null)
     return { holds: "unsure", basis: "no start time or write time to compare" };
   const begin = state.inactiveExit ?? main;
+  const known = byHistory(begin, main, since, versions);
+  if (known !== undefined) return known;
   if (begin > since + CLOCK_MARGIN_MS)
     return { holds: "current", basis: "certain: it started after the current version was written" };
   if (main >= since - CLOCK_MARGIN_MS)
@@ -142,6 +152,34 @@ export function judge(
     : {
         holds: "current",
         basis: `probably: it started while version ${versions.current} was current, which a rollback made current again`,
+      };
+}
+
+/** judge() from the history of current versions; undefined when it cannot say (see judge()). */
+function byHistory(
+  begin: number,
+  main: number,
+  since: number,
+  versions: VersionTimes | undefined,
+): { holds: Holds; basis: string } | undefined {
+  const history = versions?.history;
+  const last = history?.at(-1);
+  if (versions === undefined || history === undefined || last === undefined) return undefined;
+  if (last.version !== versions.current || Number.isNaN(last.since)) return undefined;
+  if (Math.abs(last.since - since) > CLOCK_MARGIN_MS) return undefined; // changed by another writer
+  const during = history.find((c) => c.since >= begin - CLOCK_MARGIN_MS && c.since <= main + CLOCK_MARGIN_MS);
+  if (during !== undefined)
+    return {
+      holds: "unsure",
+      basis: `it was starting while version ${during.version} became current: restart it to be sure`,
+    };
+  const before = history.filter((c) => c.since < begin).at(-1);
+  if (before === undefined) return undefined; // started before the oldest change kept
+  return before.version === versions.current
+    ? { holds: "current", basis: `certain: version ${before.version} was current when it started` }
+    : {
+        holds: "stale",
+        basis: `certain: version ${before.version} was current when it started; version ${versions.current} is current now`,
       };
 }
 

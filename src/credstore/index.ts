@@ -8,7 +8,14 @@ export {
   vaultDir,
 } from "./layout.js";
 export { type CredentialEntryInfo, type CredentialStatus, listCredentials } from "./listing.js";
-export { type CredentialMeta, readMeta, type VersionMeta } from "./meta.js";
+export {
+  CURRENT_HISTORY_MAX,
+  type CredentialMeta,
+  type CurrentChange,
+  readMeta,
+  storeChangedAt,
+  type VersionMeta,
+} from "./meta.js";
 export { defaultRunLocation, type RunOptions, type RunResult, runWithCredentials } from "./run.js";
 export {
   assertStoreUsable,

@@ -37,7 +37,14 @@ import {
   versionFile,
   versionsDir,
 } from "./layout.js";
-import { type CredentialMeta, readMeta, type VersionMeta, versionsOnDisk } from "./meta.js";
+import {
+  type CredentialMeta,
+  readMeta,
+  storeChangedAt,
+  type VersionMeta,
+  versionsOnDisk,
+  withCurrent,
+} from "./meta.js";
 import { assertUserCredential } from "./reserved.js";
 
 const isRoot = (): boolean => process.geteuid?.() === 0;
@@ -165,7 +172,8 @@ function writeMeta(l: StoreLayout, meta: CredentialMeta): void {
  * Crash safety: each step is an atomic replace, in the order
  *   1. versions/N (new, immutable)   2. meta listing N   3. STORE/NAME   4. meta with current = N
  * so a kill -9 at any point leaves the store file whole (old or new) and decryptable, and the
- * metadata is corrected on read if it fell one step behind.
+ * metadata is corrected on read if it fell one step behind. Step 4 alone appends to the history of
+ * current versions, with the time step 3's rename set on the store file.
  */
 export async function writeVersion(
   l: StoreLayout,
@@ -255,7 +263,7 @@ export async function writeVersion(
       throw err;
     }
     try {
-      writeMeta(l, { ...listed, current: version, updated: now });
+      writeMeta(l, withCurrent(listed, version, storeChangedAt(l, name) ?? Date.now(), now));
     } catch {
       // The new value is stored; metadata one step behind is corrected from the store on read.
     }
@@ -317,7 +325,8 @@ export async function restoreVersion(
     check.dispose();
     writeFileAtomic(storeFile(l, name), ciphertext, { mode: 0o600, ...rootOwned() });
     crashPoint("store:value-restored");
-    writeMeta(l, { ...meta, current: target.version, updated: new Date().toISOString() });
+    const now = new Date().toISOString();
+    writeMeta(l, withCurrent(meta, target.version, storeChangedAt(l, name) ?? Date.parse(now), now));
     return target;
   });
 }

@@ -7,8 +7,13 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { currentSince, judge, versionTimes } from "../../src/app/rollout-usage.js";
+import { readMeta } from "../../src/credstore/index.js";
+import { CredentialStore } from "../../src/index.js";
+import type { UnitState } from "../../src/systemd/usage.js";
 import { firstErrorLine, initWorld, runCli, runCliOk } from "../support/cli.js";
 import { makeCanary, type Scratch } from "../support/scratch.js";
+import { encodingsOf } from "../support/tree.js";
 
 /** A credential made with systemd-creds directly; it writes with the umask (0644), so tighten it like a careful admin. */
 function encryptRaw(s: Scratch, args: string[], value: string, out: string): void {
@@ -239,5 +244,129 @@ describe("ls and doctor find what goes wrong in real stores", () => {
     await runCliOk(["set", "short_key", "--not-after", "+2d"], { env: s.env, input: makeCanary() });
     const ls = JSON.parse((await runCliOk(["ls", "--json"], { env: s.env })).stdout);
     assert.equal(ls.find((e: { name: string }) => e.name === "short_key").status, "expiring");
+  });
+});
+
+describe("the history of current versions in the metadata", () => {
+  let s: Scratch;
+  before(async () => {
+    s = await initWorld();
+  });
+  after(() => s.cleanup());
+
+  const metaPath = (name: string) => join(s.state, "credentials", name, "meta.json");
+  const readJson = (name: string) => JSON.parse(readFileSync(metaPath(name), "utf8"));
+  const layout = () => CredentialStore.open({ env: s.env }).layout;
+  /** A running unit whose activation began and whose main process started at `at` (ms). */
+  const unitAt = (at: number): UnitState => ({
+    unit: "u.service",
+    id: "u.service",
+    loadState: "loaded",
+    activeState: "active",
+    subState: "running",
+    fragmentPath: "",
+    dropInPaths: [],
+    needDaemonReload: false,
+    invocationId: "x",
+    mainPid: 1,
+    inactiveExit: at,
+    mainStart: at,
+    activeEnter: at,
+  });
+
+  it("set, rotate, rollback, rollback and rollback again each record the version made current, never a value", async () => {
+    const v1 = makeCanary("hist1");
+    const v2 = makeCanary("hist2");
+    await runCliOk(["set", "hist_key"], { env: s.env, input: v1 });
+    await runCliOk(["rotate", "hist_key"], { env: s.env, input: v2 });
+    await runCliOk(["rollback", "hist_key"], { env: s.env });
+    await runCliOk(["rollback", "hist_key", "--to", "2"], { env: s.env });
+    await runCliOk(["rollback", "hist_key", "--to", "1"], { env: s.env });
+    const meta = readJson("hist_key");
+    assert.equal(meta.current, 1);
+    const changes = meta.currentHistory as { version: number; since: string }[];
+    assert.deepEqual(
+      changes.map((c) => c.version),
+      [1, 2, 1, 2, 1],
+    );
+    const times = changes.map((c) => Date.parse(c.since));
+    assert.deepEqual(
+      [...times].sort((a, b) => a - b),
+      times,
+      "oldest first",
+    );
+    // The last change is the store file's change time (ms precision).
+    const since = currentSince(layout(), "hist_key");
+    assert.ok(
+      since !== undefined && Math.abs((times.at(-1) as number) - since) < 1,
+      "since is the store file's ctime",
+    );
+    // A unit started between each pair of changes is judged, with certainty, by the version then current.
+    const versions = versionTimes(layout(), "hist_key");
+    const between = [1, 2, 3, 4].map((i) => ((times[i - 1] as number) + (times[i] as number)) / 2);
+    assert.deepEqual(
+      between.map((at) => judge(unitAt(at), since, versions)),
+      [1, 2, 1, 2].map((v) => ({
+        holds: v === 1 ? "current" : "stale",
+        basis:
+          v === 1
+            ? "certain: version 1 was current when it started"
+            : "certain: version 2 was current when it started; version 1 is current now",
+      })),
+    );
+    // Nothing of either value reached the metadata, in any encoding.
+    const text = readFileSync(metaPath("hist_key"), "utf8");
+    for (const v of [v1, v2]) for (const form of encodingsOf(v)) assert.ok(!text.includes(form));
+  });
+
+  it("metadata written before the history was kept still reads, and the next change starts it", async () => {
+    await runCliOk(["set", "old_key"], { env: s.env, input: makeCanary("old1") });
+    await runCliOk(["rotate", "old_key"], { env: s.env, input: makeCanary("old2") });
+    const { currentHistory, ...old } = readJson("old_key");
+    assert.equal(currentHistory.length, 2);
+    writeFileSync(metaPath("old_key"), JSON.stringify(old));
+    const history = JSON.parse((await runCliOk(["history", "old_key", "--json"], { env: s.env })).stdout);
+    assert.equal(history.current, 2);
+    assert.equal(readMeta(layout(), "old_key")?.currentHistory, undefined);
+    assert.equal(versionTimes(layout(), "old_key")?.history, undefined, "judged by write times, as before");
+    await runCliOk(["rollback", "old_key"], { env: s.env });
+    assert.deepEqual(
+      readJson("old_key").currentHistory.map((c: { version: number }) => c.version),
+      [1],
+    );
+  });
+
+  it("a rollback whose metadata write was lost is recorded on read at the store file's change time", async () => {
+    await runCliOk(["set", "crash_key"], { env: s.env, input: makeCanary("crash1") });
+    await runCliOk(["rotate", "crash_key"], { env: s.env, input: makeCanary("crash2") });
+    const before = readFileSync(metaPath("crash_key"), "utf8");
+    await runCliOk(["rollback", "crash_key"], { env: s.env });
+    // The metadata as a kill -9 between the store file's rename and the metadata write leaves it.
+    writeFileSync(metaPath("crash_key"), before);
+    const meta = readMeta(layout(), "crash_key");
+    assert.equal(meta?.current, 1);
+    assert.deepEqual(
+      meta?.currentHistory?.map((c) => c.version),
+      [1, 2, 1],
+    );
+    const since = currentSince(layout(), "crash_key") as number;
+    assert.ok(Math.abs(Date.parse(meta?.currentHistory?.at(-1)?.since ?? "") - since) < 1);
+    // The next change keeps what the read recovered.
+    await runCliOk(["rollback", "crash_key", "--to", "2"], { env: s.env });
+    assert.deepEqual(
+      readJson("crash_key").currentHistory.map((c: { version: number }) => c.version),
+      [1, 2, 1, 2],
+    );
+  });
+
+  it("a malformed history is unreadable metadata, a coded error", async () => {
+    await runCliOk(["set", "bad_key"], { env: s.env, input: makeCanary("bad") });
+    writeFileSync(
+      metaPath("bad_key"),
+      JSON.stringify({ ...readJson("bad_key"), currentHistory: [{ version: "1" }] }),
+    );
+    const r = await runCli(["history", "bad_key"], { env: s.env });
+    assert.equal(r.code, 1);
+    assert.equal(firstErrorLine(r.stderr).code, "INVALID_FORMAT");
   });
 });

@@ -275,6 +275,65 @@ describe("judging a running unit", () => {
     assert.equal(judge(state(3000, 3001), 5000, versions).holds, "stale", "started under v2");
     assert.equal(judge(state(100, 101), 5000, versions).holds, "stale", "started before v1 existed");
   });
+  // set v1 at 1000, rotate to v2 at 2000, rollback to v1 at 3000, rollback --to 2 at 4000, rollback
+  // to v1 again at 5000 (the store file's change time). Without the history, a unit started
+  // between 2000 and 3000 or 4000 and 5000 holds v2 and one started between 3000 and 4000 holds v1,
+  // but the write times alone cannot tell them apart.
+  const written = [
+    { version: 1, at: 1000 },
+    { version: 2, at: 2000 },
+  ];
+  const history = [
+    { version: 1, since: 1000 },
+    { version: 2, since: 2000 },
+    { version: 1, since: 3000 },
+    { version: 2, since: 4000 },
+    { version: 1, since: 5000 },
+  ];
+  it("with the history of current versions, each unit's version is known, however many rollbacks", () => {
+    const versions = { current: 1, written, history };
+    const cases: [number, "current" | "stale", string][] = [
+      [1500, "current", "started under the set"],
+      [2500, "stale", "started under the rotate"],
+      [3500, "current", "started under the first rollback"],
+      [4500, "stale", "started under the rollback to 2"],
+      [5500, "current", "started after the second rollback to 1"],
+    ];
+    for (const [at, holds, why] of cases) {
+      const judged = judge(state(at, at + 1), 5000, versions);
+      assert.equal(judged.holds, holds, why);
+      assert.match(judged.basis, /^certain: version \d+ was current when it started/, why);
+    }
+    // Without the history the same unit started under the first rollback is only guessed at.
+    const guessed = judge(state(3500, 3501), 5000, { current: 1, written });
+    assert.equal(guessed.holds, "stale");
+    assert.match(guessed.basis, /^probably/);
+    // Rolled forward to 2 at 4000: the unit started at 2500 holds it again, the one at 3500 does not.
+    const atTwo = { current: 2, written, history: history.slice(0, 4) };
+    assert.equal(judge(state(2500, 2501), 4000, atTwo).holds, "current");
+    assert.equal(judge(state(3500, 3501), 4000, atTwo).holds, "stale");
+    assert.match(
+      judge(state(3500, 3501), 4000, atTwo).basis,
+      /version 1 was current when it started; version 2 is current now/,
+    );
+  });
+  it("with the history, a start within the clock margin of any change is unsure; an incomplete history falls back", () => {
+    const versions = { current: 1, written, history };
+    assert.equal(judge(state(2990, 3010), 5000, versions).holds, "unsure", "activation spans the rollback");
+    assert.equal(judge(state(3005, 3006), 5000, versions).holds, "unsure", "within the margin after it");
+    assert.equal(judge(state(3990, 3995), 5000, versions).holds, "unsure", "within the margin before one");
+    // Started before the oldest change kept (a bounded list, or metadata older than the list): the
+    // write times decide, as without it.
+    const kept = { current: 1, written, history: history.slice(2) };
+    assert.equal(judge(state(1500, 1501), 5000, kept).holds, "current");
+    assert.match(judge(state(1500, 1501), 5000, kept).basis, /^probably/);
+    // A history that does not end at the store file's last change (another writer) is not believed.
+    const behind = { current: 1, written, history: history.slice(0, 3) };
+    assert.match(judge(state(3500, 3501), 5000, behind).basis, /^probably/);
+    // Nor one whose last entry is not the current version.
+    const other = { current: 2, written, history };
+    assert.match(judge(state(2500, 2501), 5000, other).basis, /^probably|^certain: its main process/);
+  });
 });
 
 describe("systemd's formats", () => {
