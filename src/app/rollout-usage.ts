@@ -13,8 +13,10 @@ import {
   type UnitFileUsage,
   type UnitState,
 } from "../systemd/usage.js";
-import { VAULT_SOCKET_DIR } from "../units/index.js";
-import { checkPlugin, parseRef } from "../vault/index.js";
+import { VAULT_SOCKET_DIR } from "../units/render.js";
+// The two small modules, not the vault barrel: every credstore write reaches this file.
+import { checkPlugin } from "../vault/policy.js";
+import { parseRef } from "../vault/refs.js";
 
 /*
  * Who uses which credential of the store or vault secret, and whether each running user holds the

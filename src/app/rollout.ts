@@ -18,7 +18,6 @@ import { isKeyholdError, KeyholdError } from "../secret/index.js";
 import { assertCredentialName } from "../systemd/index.js";
 import { boundedEntries, readBoundedFile, resetFailed, restartUnit, showUnits } from "../systemd/usage.js";
 import type { CredentialStore, ValueSource } from "./credentials.js";
-import { findCredentialUsers } from "./rollout-usage.js";
 
 /*
  * `rotate --restart` (and `vault put --restart`): a new version, then every running unit that
@@ -464,6 +463,8 @@ export function credentialSubject(store: CredentialStore, name: string): Rollout
       await store.rollback(name, version);
     },
     runningUsers: async () => {
+      // Loaded when a rollout runs: set, rotate and rm reach this file through their rollout guard.
+      const { findCredentialUsers } = await import("./rollout-usage.js");
       const { users } = await findCredentialUsers(l);
       return [...new Set((users.get(name) ?? []).filter((u) => u.running).map((u) => u.unit))];
     },

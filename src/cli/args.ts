@@ -1,4 +1,4 @@
-import { CredentialStore } from "../app/index.js";
+import { CredentialStore } from "../app/credentials.js";
 import { resolveLayout, type StoreLayout } from "../credstore/index.js";
 import type { WithKey } from "../systemd/index.js";
 import { type CliIo, usageError } from "./io.js";

@@ -18,7 +18,7 @@ import {
   refuseTerminal,
   writeSecret,
 } from "./io.js";
-import type { CredentialStore } from "../app/index.js";
+import type { CredentialStore } from "../app/credentials.js";
 import { valueCommandWords, valueFromCommand } from "../app/value-command.js";
 import { credentialRotationTimerUnits, writeUnitFiles } from "../app/rotation-timer.js";
 import { rotationSpan } from "../units/index.js";

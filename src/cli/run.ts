@@ -1,4 +1,4 @@
-import { lookupUser } from "../app/index.js";
+import { lookupUser } from "../app/run-as.js";
 import type { Secret } from "../secret/index.js";
 import { assertCredentialName } from "../systemd/index.js";
 import { storeFrom } from "./args.js";
