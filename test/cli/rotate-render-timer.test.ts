@@ -16,6 +16,8 @@ import { makeCanary, type Scratch } from "../support/scratch.js";
 
 const NAME = "minted_key";
 const CMD = "/usr/local/bin/mint-key --service billing";
+/** Named, so the rendering does not depend on where this checkout sits (a clone under /tmp is refused). */
+const EXEC = "/usr/local/bin/keyhold";
 
 describe("rotate --render-timer", () => {
   let s: Scratch;
@@ -27,7 +29,7 @@ describe("rotate --render-timer", () => {
 
   const expected = (restart?: { settleS?: number; timeoutS?: number; rollback: boolean }) =>
     renderCredentialRotationTimer({
-      exec: thisKeyhold(),
+      exec: EXEC,
       store: s.store,
       state: s.state,
       name: NAME,
@@ -38,7 +40,7 @@ describe("rotate --render-timer", () => {
 
   it("prints the service and the timer, with the --restart options passed on", async () => {
     const plain = await runCliOk(
-      ["rotate", NAME, "--render-timer", "--every", "30d", "--from-command", CMD],
+      ["rotate", NAME, "--render-timer", "--every", "30d", "--from-command", CMD, "--exec", EXEC],
       {
         env: s.env,
       },
@@ -64,6 +66,8 @@ describe("rotate --render-timer", () => {
         "--timeout",
         "60",
         "--no-rollback",
+        "--exec",
+        EXEC,
       ],
       { env: s.env },
     );
@@ -79,11 +83,25 @@ describe("rotate --render-timer", () => {
     );
   });
 
+  it("without --exec, runs this keyhold by its real paths, unless the sandbox would hide them", async () => {
+    const r = await runCli(["rotate", NAME, "--render-timer", "--every", "30d", "--from-command", CMD], {
+      env: s.env,
+    });
+    if (/(^|\s)\/(var\/)?tmp\//.test(thisKeyhold())) {
+      // A checkout under /tmp: PrivateTmp= would hide it from the service.
+      assert.equal(r.code, 2);
+      assert.equal(firstErrorLine(r.stderr).code, "USAGE");
+      return;
+    }
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.includes(`ExecStart=${thisKeyhold()} `), r.stdout);
+  });
+
   it("--write-dir writes both units (0644) and says so", async () => {
     const dir = join(s.root, "units-ok");
     mkdirSync(dir);
     const r = await runCliOk(
-      ["rotate", NAME, "--render-timer", "--every", "30d", "--from-command", CMD, "--write-dir", dir],
+      ["rotate", NAME, "--render-timer", "--every", "30d", "--from-command", CMD, "--exec", EXEC, "--write-dir", dir],
       { env: s.env },
     );
     assert.equal(
