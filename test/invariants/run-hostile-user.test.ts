@@ -18,6 +18,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  renameSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -151,18 +152,22 @@ describe("keyhold run --user: a child that races root's removal", () => {
     assert.ok(own);
     mkdirSync("/run/keyhold", { recursive: true, mode: 0o711 });
     const leftover = join("/run/keyhold", `credentials-${process.pid}.${BigInt(own) + 7n}-race${user.uid}`);
-    mkdirSync(leftover, { mode: 0o700 });
-    chownSync(leftover, user.uid, user.gid);
+    // Made and filled under a name no sweep takes, then given the leftover's name: a keyhold run
+    // of another test file sweeps /run/keyhold too, and could take it away half-filled.
+    const prepared = join("/run/keyhold", `.prepared-race${user.uid}-${process.pid}`);
+    mkdirSync(prepared, { mode: 0o700 });
+    chownSync(prepared, user.uid, user.gid);
     // The user fills its directory, then races the sweep that the next run does.
     execFileSync(
       process.execPath,
       [
         "--input-type=module",
         "-e",
-        `import { plant } from ${JSON.stringify(racer)}; plant(${JSON.stringify(leftover)}, ${JSON.stringify(victim)});`,
+        `import { plant } from ${JSON.stringify(racer)}; plant(${JSON.stringify(prepared)}, ${JSON.stringify(victim)});`,
       ],
       { uid: user.uid, gid: user.gid, cwd: "/" },
     );
+    renameSync(prepared, leftover);
     const race = spawn(process.execPath, [racer, "race", leftover, victim, st], {
       uid: user.uid,
       gid: user.gid,
@@ -189,6 +194,7 @@ describe("keyhold run --user: a child that races root's removal", () => {
     } finally {
       race.kill("SIGKILL");
       rmSync(leftover, { recursive: true, force: true });
+      rmSync(prepared, { recursive: true, force: true });
       rmSync(victim, { recursive: true, force: true });
     }
   });
