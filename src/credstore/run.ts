@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { lstatSync, mkdirSync, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
-import { memoryFilesystemOf, mountRamfs } from "../load/credentials-directory.js";
+import { rootSharedRamfs } from "../load/credentials-directory.js";
 import {
   createCredentialsDirectory,
   type CredentialsDirectory,
@@ -13,7 +13,7 @@ import {
 import { type Secret, SecretError } from "../secret/index.js";
 import { assertCredentialName } from "../systemd/index.js";
 import { phase } from "../timing.js";
-import { parseProcessTag, processAlive, processTag, withLock } from "../durable/index.js";
+import { parseProcessTag, processAlive, processTag } from "../durable/index.js";
 import type { StoreLayout } from "./layout.js";
 import { decryptStored } from "./store.js";
 
@@ -97,21 +97,6 @@ function sweepOrphans(place: { parent: string; prefix: string }): void {
 /** Where `run` makes its directories: see privateRunLocation. */
 export const defaultRunLocation = privateRunLocation;
 
-/** root's shared memory file system for run directories, inside root's /run/keyhold. */
-const SHARED_RAMFS = "ramfs";
-
-/** Whether `path` is the shared ramfs as keyhold mounts it: root's, 0711, a ramfs. */
-function sharedRamfsReady(path: string): boolean {
-  try {
-    const st = lstatSync(path);
-    return (
-      st.isDirectory() && st.uid === 0 && (st.mode & 0o7777) === 0o711 && memoryFilesystemOf(path) === "ramfs"
-    );
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Where this run makes its directory. For root: inside one ramfs kept mounted at
  * /run/keyhold/ramfs (root's, 0711: traversable, not listable), each run's directory private
@@ -127,21 +112,8 @@ function sharedRamfsReady(path: string): boolean {
 async function runLocation(): Promise<{ parent: string; prefix: string; ramfs: boolean; sweep: string[] }> {
   const place = privateRunLocation();
   if (process.geteuid?.() !== 0) return { ...place, ramfs: true, sweep: [place.parent] };
-  const shared = join(place.parent, SHARED_RAMFS);
-  if (!sharedRamfsReady(shared)) {
-    await withLock(`${shared}.lock`, () => {
-      if (sharedRamfsReady(shared)) return;
-      try {
-        mkdirSync(shared, { mode: 0o700 });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      }
-      const st = lstatSync(shared);
-      if (st.isDirectory() && st.uid === 0 && memoryFilesystemOf(shared) !== "ramfs")
-        mountRamfs(shared, 0o711);
-    });
-  }
-  return sharedRamfsReady(shared)
+  const shared = await rootSharedRamfs({ mount: true });
+  return shared !== undefined
     ? { parent: shared, prefix: "", ramfs: false, sweep: [place.parent, shared] }
     : { ...place, ramfs: true, sweep: [place.parent] };
 }

@@ -19,6 +19,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
+import { withLock } from "../durable/lock.js";
 import { type Secret, SecretError } from "../secret/index.js";
 import { assertCredentialName, CREDENTIAL_SIZE_MAX, systemTool } from "../systemd/index.js";
 
@@ -304,6 +305,48 @@ export function privateRunLocation(): { parent: string; prefix: string } {
     return { parent, prefix: "" };
   }
   return { parent: "/dev/shm", prefix: `keyhold-${uid}-` };
+}
+
+/** Where root's shared ramfs is mounted: inside root's /run/keyhold. */
+export const ROOT_SHARED_RAMFS = "/run/keyhold/ramfs";
+
+/** Whether `path` is the shared ramfs as keyhold mounts it: root's, 0711, a ramfs. */
+function sharedRamfsReady(path: string): boolean {
+  try {
+    const st = lstatSync(path);
+    return (
+      st.isDirectory() && st.uid === 0 && (st.mode & 0o7777) === 0o711 && memoryFilesystemOf(path) === "ramfs"
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Root's one ramfs kept mounted at ROOT_SHARED_RAMFS (root's, 0711: traversable, not listable)
+ * for the rest of the boot: `keyhold run` makes its private directories in it, and keyhold's own
+ * unsealed keys are kept in it (src/load/key-cache.ts), so neither starts a mount process per
+ * command. With `mount`, the first caller after boot mounts it, under a lock so two first callers
+ * never stack two mounts there. Undefined for anyone but root, and where it is not mounted and
+ * cannot be (no CAP_SYS_ADMIN, or not asked to).
+ */
+export async function rootSharedRamfs(options: { mount: boolean }): Promise<string | undefined> {
+  if (process.geteuid?.() !== 0) return undefined;
+  const shared = ROOT_SHARED_RAMFS;
+  if (sharedRamfsReady(shared)) return shared;
+  if (!options.mount) return undefined;
+  ensureOwnDirectory(dirname(shared), 0o711, 0);
+  await withLock(`${shared}.lock`, () => {
+    if (sharedRamfsReady(shared)) return;
+    try {
+      mkdirSync(shared, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const st = lstatSync(shared);
+    if (st.isDirectory() && st.uid === 0 && memoryFilesystemOf(shared) !== "ramfs") mountRamfs(shared, 0o711);
+  });
+  return sharedRamfsReady(shared) ? shared : undefined;
 }
 
 /** A directory owned by `uid` that no one else can enter. */

@@ -1,8 +1,9 @@
 import { writeFileAtomic } from "../durable/index.js";
-import { SECRET_KEY_BYTES, SecretError, SecretKey, wipe } from "../secret/index.js";
-import { type CredsOptions, type EncryptOptions, encryptCredential } from "../systemd/index.js";
+import { SECRET_KEY_BYTES, Secret, SecretError, SecretKey, wipe } from "../secret/index.js";
+import { type CredsOptions, decryptCredential, type EncryptOptions, encryptCredential } from "../systemd/index.js";
+import { forgetCachedKey, keyCacheEntry, readCachedKey, storeCachedKey } from "./key-cache.js";
 import { assertCleanAbsolutePath } from "./protected-file.js";
-import { credentialPlaces, loadCredential } from "./sources.js";
+import { credentialPlaces, findCredential } from "./sources.js";
 
 /**
  * The 32-byte keys keyhold makes for itself and keeps sealed with systemd-creds (encrypted with this
@@ -19,6 +20,8 @@ import { credentialPlaces, loadCredential } from "./sources.js";
  *
  * A service given the key with LoadCredentialEncrypted= finds that same plaintext in
  * $CREDENTIALS_DIRECTORY; unsealKey takes it from there first (src/load/sources.ts) when asked to.
+ * Root keeps a key sealed with the host key, once unsealed, in its ramfs for the rest of the boot
+ * (src/load/key-cache.ts), so commands do not decrypt it again and again.
  */
 export type SealedKeyEncoding = "hex" | "raw";
 
@@ -76,6 +79,23 @@ export async function sealKey(
   }
   beforeWrite?.();
   writeFileAtomic(file.path, sealed, { mode: 0o600 });
+  forgetCachedKey(file.name, file.path);
+}
+
+/** The sealed `ciphertext` decrypted, from the key cache when it holds it (kept there when it may). */
+async function decryptCached(file: SealedKeyFile, ciphertext: Buffer, creds: CredsOptions): Promise<Secret> {
+  const entry = keyCacheEntry({
+    name: file.name,
+    path: file.path,
+    sealed: ciphertext,
+    maxBytes: KEY_FILE_MAX_BYTES,
+    env: creds.env ?? process.env,
+  });
+  const cached = entry && readCachedKey(entry, KEY_FILE_MAX_BYTES);
+  if (cached !== undefined) return Secret.fromBytes(cached, { wipeSource: true });
+  const secret = await decryptCredential(file.name, ciphertext, creds);
+  if (entry !== undefined) await storeCachedKey(entry, secret.exposeBytes());
+  return secret;
 }
 
 /**
@@ -92,10 +112,15 @@ export async function unsealKey(
     sealed: file.path,
     handed: options.handed ?? false,
   });
-  const secret = await loadCredential(places, creds, {
+  const found = findCredential(places, {
     maxBytes: KEY_FILE_MAX_BYTES,
     sealed: { permissions: "owner-only", maxBytes: KEY_FILE_MAX_BYTES },
   });
+  if (found === undefined) return undefined;
+  const secret =
+    found.source === "credstore"
+      ? await decryptCached(file, found.ciphertext, creds)
+      : Secret.fromBytes(found.plaintext, { wipeSource: true });
   if (secret === undefined) return undefined;
   try {
     return decode(file, secret.exposeBytes());
