@@ -57,6 +57,16 @@ def load_api_key() -> str:
 load_api_key()
 `;
 
+// The floor of any Node.js program that does what `keyhold run NAME -- true` must: decrypt one
+// credential with systemd-creds and start a child. No checks, no directory, no audit record.
+const NODE_FLOOR = `
+const { spawnSync } = require("node:child_process");
+const r = spawnSync("/usr/bin/systemd-creds", ["decrypt", "--name=bench_key", process.env.KEYHOLD_STORE + "/bench_key", "-"]);
+if (r.status !== 0) process.exit(1);
+r.stdout.fill(0);
+spawnSync("true");
+`;
+
 function cli(args: string[], env: NodeJS.ProcessEnv, input?: string): void {
   const r = spawnSync(process.execPath, [keyhold, ...args], { env, input, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`keyhold ${args.join(" ")}: ${r.stderr}`);
@@ -90,7 +100,7 @@ const PHASES: Record<string, string> = {
   bundle: "loading the CLI bundle (dist/cli/keyhold.js)",
   command: "loading the run command's modules",
   "decrypt-started":
-    "arguments, audit log opening started (audit key decrypt spawned), credential decrypts spawned",
+    "arguments, audit log opening started (the audit key from the key cache, else its decrypt spawned), credential decrypts spawned",
   decrypted: "the directory's place made ready and swept; the decrypts finish",
   "audit-ready": "the audit log open and checked writable",
   directory: "the private directory and its files",
@@ -193,14 +203,17 @@ async function main(): Promise<void> {
     // may be a version manager's shim) running the hand-written loader.
     const python = realInterpreter(["/usr/bin/python3"]);
     const runArgv = [process.execPath, keyhold, "run", "bench_key", "--", "true"];
-    const [runMs, nodeMs, pyMs] = (await alternatingMedianMs(
+    const floorFile = join(s.root, "floor.cjs");
+    writeFileSync(floorFile, NODE_FLOOR);
+    const [runMs, nodeMs, pyMs, floorMs] = (await alternatingMedianMs(
       [
         () => runProcess(runArgv, env),
         () => runProcess([process.execPath, "-e", "0"], env),
         () => runProcess([python, pyFile], env),
+        () => runProcess([process.execPath, floorFile], env),
       ],
       25,
-    )) as [number, number, number];
+    )) as [number, number, number, number];
     results.push({
       what: "a process that gets the key, start to exit",
       how: "whole processes",
@@ -222,6 +235,26 @@ async function main(): Promise<void> {
       met: runMs / pyMs <= 1.5,
     });
 
+    results.push({
+      what: "the floor: Node.js decrypting with systemd-creds, then starting the child (no checks, no directory, no audit)",
+      how: "whole processes",
+      ours: "that Node.js script",
+      oursMs: floorMs,
+      peer: "`node -e 0` (Node.js start-up alone)",
+      peerMs: nodeMs,
+      goal: "— (the least any Node.js tool decrypting through systemd-creds can cost)",
+      met: undefined,
+    });
+    results.push({
+      what: "what keyhold adds to that floor",
+      how: "whole processes",
+      ours: "`keyhold run bench_key -- true`",
+      oursMs: runMs,
+      peer: "the floor script above",
+      peerMs: floorMs,
+      goal: "—",
+      met: undefined,
+    });
     printHeader(`core (${new Date().toISOString().slice(0, 10)}, ${process.version}, systemd-creds)`);
     for (const r of results) printComparison(r);
     console.log(`\nLoad average after the table: ${loadNow()}.`);

@@ -177,7 +177,8 @@ export interface Comparison {
   /** How both sides were measured: the same way each, said in the table. */
   how: "whole processes" | "in-process" | "in-process vs a process it starts";
   goal: string;
-  met: boolean;
+  /** Undefined for a row that is reported, with no goal of its own. */
+  met: boolean | undefined;
 }
 
 export function formatMs(ms: number): string {
@@ -192,7 +193,7 @@ export function formatMs(ms: number): string {
 export function printComparison(c: Comparison): void {
   const ratio = c.oursMs / c.peerMs;
   console.log(
-    `| ${c.what} | ${c.how} | ${c.ours}: ${formatMs(c.oursMs)} | ${c.peer}: ${formatMs(c.peerMs)} | ${ratio.toFixed(2)}× | ${c.goal} | ${c.met ? "met" : "not met"} |`,
+    `| ${c.what} | ${c.how} | ${c.ours}: ${formatMs(c.oursMs)} | ${c.peer}: ${formatMs(c.peerMs)} | ${ratio.toFixed(2)}× | ${c.goal} | ${c.met === undefined ? "—" : c.met ? "met" : "not met"} |`,
   );
 }
 
