@@ -1,7 +1,8 @@
+import { renameSync, unlinkSync } from "node:fs";
 import { writeFileAtomic } from "../durable/index.js";
 import { SECRET_KEY_BYTES, Secret, SecretError, SecretKey, wipe } from "../secret/index.js";
 import { type CredsOptions, decryptCredential, type EncryptOptions, encryptCredential } from "../systemd/index.js";
-import { forgetCachedKey, keyCacheEntry, readCachedKey, storeCachedKey } from "./key-cache.js";
+import { disposeKeyCacheEntry, forgetCachedKey, keyCacheEntry, readCachedKey, storeCachedKey } from "./key-cache.js";
 import { assertCleanAbsolutePath } from "./protected-file.js";
 import { credentialPlaces, findCredential } from "./sources.js";
 
@@ -91,11 +92,40 @@ async function decryptCached(file: SealedKeyFile, ciphertext: Buffer, creds: Cre
     maxBytes: KEY_FILE_MAX_BYTES,
     env: creds.env ?? process.env,
   });
-  const cached = entry && readCachedKey(entry, KEY_FILE_MAX_BYTES);
-  if (cached !== undefined) return Secret.fromBytes(cached, { wipeSource: true });
-  const secret = await decryptCredential(file.name, ciphertext, creds);
-  if (entry !== undefined) await storeCachedKey(entry, secret.exposeBytes());
-  return secret;
+  try {
+    const cached = entry && readCachedKey(entry, KEY_FILE_MAX_BYTES);
+    if (cached !== undefined) return Secret.fromBytes(cached, { wipeSource: true });
+    const secret = await decryptCredential(file.name, ciphertext, creds);
+    if (entry !== undefined) await storeCachedKey(entry, secret.exposeBytes());
+    return secret;
+  } finally {
+    disposeKeyCacheEntry(entry);
+  }
+}
+
+/**
+ * Moves the sealed key at `from.path` to `to.path` (a staged key promoted) and drops what the key
+ * cache holds for both: the key that was at `to.path` is gone from this host with the move.
+ */
+export function moveSealedKey(from: SealedKeyFile, to: SealedKeyFile): void {
+  assertCleanAbsolutePath(from.path, "sealed key file");
+  assertCleanAbsolutePath(to.path, "sealed key file");
+  renameSync(from.path, to.path);
+  forgetCachedKey(from.name, from.path);
+  forgetCachedKey(to.name, to.path);
+}
+
+/** Removes the sealed key at `file.path` (a staged key discarded) and its cached copy; false when there was none. */
+export function removeSealedKey(file: SealedKeyFile): boolean {
+  assertCleanAbsolutePath(file.path, "sealed key file");
+  forgetCachedKey(file.name, file.path);
+  try {
+    unlinkSync(file.path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
 }
 
 /**
