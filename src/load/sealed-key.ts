@@ -1,6 +1,6 @@
 import { renameSync, unlinkSync } from "node:fs";
 import { writeFileAtomic } from "../durable/index.js";
-import { SECRET_KEY_BYTES, Secret, SecretError, SecretKey, wipe } from "../secret/index.js";
+import { isKeyholdError, SECRET_KEY_BYTES, Secret, SecretError, SecretKey, wipe } from "../secret/index.js";
 import { type CredsOptions, decryptCredential, type EncryptOptions, encryptCredential } from "../systemd/index.js";
 import { disposeKeyCacheEntry, forgetCachedKey, keyCacheEntry, readCachedKey, storeCachedKey } from "./key-cache.js";
 import { assertCleanAbsolutePath } from "./protected-file.js";
@@ -83,6 +83,9 @@ export async function sealKey(
   forgetCachedKey(file.name, file.path);
 }
 
+/** A validation time past any not-after time systemd-creds can write. */
+const NEVER_EXPIRES = "9999-01-01";
+
 /** The sealed `ciphertext` decrypted, from the key cache when it holds it (kept there when it may). */
 async function decryptCached(file: SealedKeyFile, ciphertext: Buffer, creds: CredsOptions): Promise<Secret> {
   const entry = keyCacheEntry({
@@ -93,10 +96,20 @@ async function decryptCached(file: SealedKeyFile, ciphertext: Buffer, creds: Cre
     env: creds.env ?? process.env,
   });
   try {
-    const cached = entry && readCachedKey(entry, KEY_FILE_MAX_BYTES);
+    if (entry === undefined) return await decryptCredential(file.name, ciphertext, creds);
+    const cached = readCachedKey(entry, KEY_FILE_MAX_BYTES);
     if (cached !== undefined) return Secret.fromBytes(cached, { wipeSource: true });
-    const secret = await decryptCredential(file.name, ciphertext, creds);
-    if (entry !== undefined) await storeCachedKey(entry, secret.exposeBytes());
+    // A key sealed with a not-after time must not outlive it in the cache, and that time is
+    // inside the ciphertext: checked against the end of time, only a key without one decrypts
+    // (the usual case: still one systemd-creds), and only such a key is kept.
+    let secret: Secret;
+    try {
+      secret = await decryptCredential(file.name, ciphertext, { ...creds, validAt: NEVER_EXPIRES });
+    } catch (err) {
+      if (!isKeyholdError(err) || err.code !== "EXPIRED") throw err;
+      return await decryptCredential(file.name, ciphertext, creds);
+    }
+    await storeCachedKey(entry, secret.exposeBytes());
     return secret;
   } finally {
     disposeKeyCacheEntry(entry);

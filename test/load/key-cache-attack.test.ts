@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type SealedKeyFile, sealKey, unsealKey } from "../../src/load/index.js";
 import { KEY_CACHE_DIR, keyCacheEntry, readCachedKey } from "../../src/load/key-cache.js";
+import { isKeyholdError } from "../../src/secret/index.js";
 import { makeScratch, type Scratch } from "../support/scratch.js";
 import { makeVaultWorld } from "../vault/support.js";
 
@@ -144,6 +145,26 @@ process.stdout.write(k === undefined ? "none" : "unsealed");`;
     chmodSync(leftover, 0o400);
     await sealKey(file, randomBytes(32), { env: s.env, withKey: "host" });
     assert.deepEqual(slotFiles(file), [], "the old key's entry and the killed writer's file are gone");
+  });
+
+  it("a key sealed with a not-after time is refused once it has passed, as systemd-creds refuses it", async () => {
+    const file = fresh();
+    const key = randomBytes(32);
+    await sealKey(file, key, { env: s.env, withKey: "host", notAfter: "+2s" });
+    const k = await unsealKey(file, { env: s.env });
+    assert.deepEqual(Buffer.from(k?.exposeBytes() ?? []), key, "unsealed while valid");
+    assert.deepEqual(slotFiles(file), [], "a key that expires is never kept");
+    // Until systemd-creds itself refuses the sealed file (its clock, not this test's).
+    const refused = () =>
+      spawnSync("systemd-creds", ["decrypt", `--name=${file.name}`, file.path, "-"], { env: s.env })
+        .status !== 0;
+    for (let i = 0; i < 100 && !refused(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(refused(), "the sealed key expired");
+    await assert.rejects(
+      unsealKey(file, { env: s.env }),
+      (e) => isKeyholdError(e) && e.code === "EXPIRED",
+      "the cache answered with a key whose time had passed",
+    );
   });
 
   it("a rotated vault master leaves the cache with the rotation: the provider no longer holds it", async () => {
