@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type SealedKeyFile, sealKey, unsealKey } from "../../src/load/index.js";
-import { KEY_CACHE_DIR, keyCacheEntry, readCachedKey } from "../../src/load/key-cache.js";
+import { forgetCachedKey, KEY_CACHE_DIR, keyCacheEntry, readCachedKey } from "../../src/load/key-cache.js";
 import { isKeyholdError } from "../../src/secret/index.js";
 import { makeScratch, type Scratch } from "../support/scratch.js";
 import { makeVaultWorld } from "../vault/support.js";
@@ -50,11 +50,16 @@ describe("the unsealed-key cache, attacked (src/load/key-cache.ts)", () => {
   let s: Scratch;
   let n = 0;
   const hostKey = () => s.env.SYSTEMD_CREDENTIAL_SECRET as string;
-  const fresh = (): SealedKeyFile => ({
-    name: "keyhold.audit-key",
-    encoding: "raw",
-    path: join(s.state, `k${n++}`),
-  });
+  const used: SealedKeyFile[] = [];
+  const fresh = (): SealedKeyFile => {
+    const file: SealedKeyFile = {
+      name: "keyhold.audit-key",
+      encoding: "raw",
+      path: join(s.state, `k${n++}`),
+    };
+    used.push(file);
+    return file;
+  };
   const slotOf = (file: SealedKeyFile): string => {
     const entry = keyCacheEntry({
       name: file.name,
@@ -85,7 +90,10 @@ describe("the unsealed-key cache, attacked (src/load/key-cache.ts)", () => {
     s = makeScratch("keyhold-key-cache-attack-");
     mkdirSync(s.state, { mode: 0o700 });
   });
-  after(() => s.cleanup());
+  after(() => {
+    for (const file of used) forgetCachedKey(file.name, file.path); // the host's cache, not the scratch's
+    s.cleanup();
+  });
 
   it("a root process that cannot read the host key learns nothing of a key from the cache", async () => {
     const { file, key } = await cached();
@@ -169,9 +177,9 @@ process.stdout.write(k === undefined ? "none" : "unsealed");`;
 
   it("a rotated vault master leaves the cache with the rotation: the provider no longer holds it", async () => {
     const world = await makeVaultWorld("keyhold-key-cache-vault-");
+    const current = join(world.scratch.store, "keyhold-vault-master");
     try {
       (await world.init()).close();
-      const current = join(world.scratch.store, "keyhold-vault-master");
       const old = readFileSync(current);
       const vault = await world.open(); // unseals the master: now in the cache
       const oldEntry = keyCacheEntry({
@@ -205,6 +213,8 @@ process.stdout.write(k === undefined ? "none" : "unsealed");`;
         "nothing is kept for the staged file, gone now",
       );
     } finally {
+      for (const path of [current, `${current}.next`]) forgetCachedKey("keyhold-vault-master", path);
+      forgetCachedKey("keyhold.audit-key", join(world.scratch.state, "keyhold.audit-key"));
       world.cleanup();
     }
   });

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type SealedKeyFile, sealKey, unsealKey } from "../../src/load/index.js";
 import {
+  forgetCachedKey,
   KEY_CACHE_DIR,
   type KeyCacheEntry,
   keyCacheEntry,
@@ -38,8 +39,12 @@ describe("the unsealed-key cache (src/load/key-cache.ts)", () => {
   let s: Scratch;
   let user: TestUser;
   let n = 0;
-  const fresh = (): SealedKeyFile => ({ name: "keyhold.audit-key", encoding: "raw", path: join(s.state, `k${n++}`) });
-  const creds = () => ({ env: s.env });
+  const used: SealedKeyFile[] = [];
+  const fresh = (): SealedKeyFile => {
+    const file: SealedKeyFile = { name: "keyhold.audit-key", encoding: "raw", path: join(s.state, `k${n++}`) };
+    used.push(file);
+    return file;
+  };
   const entryOf = (file: SealedKeyFile): KeyCacheEntry => {
     const entry = keyCacheEntry({
       name: file.name,
@@ -78,6 +83,7 @@ describe("the unsealed-key cache (src/load/key-cache.ts)", () => {
     user = createTestUser("keycache");
   });
   after(() => {
+    for (const file of used) forgetCachedKey(file.name, file.path); // the host's cache, not the scratch's
     user.remove();
     s.cleanup();
   });
@@ -156,6 +162,7 @@ describe("the unsealed-key cache (src/load/key-cache.ts)", () => {
     const other = makeScratch("keyhold-key-cache-host-");
     try {
       const file: SealedKeyFile = { name: "keyhold.audit-key", encoding: "raw", path: join(other.state, "k") };
+      used.push(file);
       mkdirSync(other.state, { mode: 0o700 });
       await sealKey(file, randomBytes(32), { env: other.env, withKey: "host" });
       await unsealKey(file, { env: other.env });
