@@ -269,6 +269,34 @@ export async function storeCachedKey(entry: KeyCacheEntry, plaintext: Uint8Array
 }
 
 /**
+ * Removes `entry` when the sealed file at `path` no longer holds `sealed`: a key sealed anew (or
+ * moved away) while this process decrypted the old one had its entries forgotten before this one
+ * was stored, and the key it replaced must not come back for the rest of the boot.
+ */
+export function dropIfResealed(entry: KeyCacheEntry, path: string, sealed: Buffer): void {
+  let same = false;
+  try {
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      const st = fstatSync(fd);
+      const now = st.isFile() && st.size === sealed.length ? readAll(fd, st.size) : undefined;
+      same = now?.equals(sealed) ?? false;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // gone: not the file this entry was made from
+  }
+  const dir = cacheDirectory();
+  if (same || dir === undefined) return;
+  try {
+    unlinkSync(join(dir, entryName(entry)));
+  } catch {
+    // not stored, or forgotten already
+  }
+}
+
+/**
  * Removes every cached version of the key sealed as `name` at `path` (a key sealed anew there,
  * moved away or removed), and what writers killed meanwhile left of it.
  */

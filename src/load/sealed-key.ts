@@ -2,7 +2,14 @@ import { renameSync, unlinkSync } from "node:fs";
 import { writeFileAtomic } from "../durable/index.js";
 import { isKeyholdError, SECRET_KEY_BYTES, Secret, SecretError, SecretKey, wipe } from "../secret/index.js";
 import { type CredsOptions, decryptCredential, type EncryptOptions, encryptCredential } from "../systemd/index.js";
-import { disposeKeyCacheEntry, forgetCachedKey, keyCacheEntry, readCachedKey, storeCachedKey } from "./key-cache.js";
+import {
+  disposeKeyCacheEntry,
+  dropIfResealed,
+  forgetCachedKey,
+  keyCacheEntry,
+  readCachedKey,
+  storeCachedKey,
+} from "./key-cache.js";
 import { assertCleanAbsolutePath } from "./protected-file.js";
 import { credentialPlaces, findCredential } from "./sources.js";
 
@@ -110,6 +117,7 @@ async function decryptCached(file: SealedKeyFile, ciphertext: Buffer, creds: Cre
       return await decryptCredential(file.name, ciphertext, creds);
     }
     await storeCachedKey(entry, secret.exposeBytes());
+    dropIfResealed(entry, file.path, ciphertext);
     return secret;
   } finally {
     disposeKeyCacheEntry(entry);
@@ -131,14 +139,16 @@ export function moveSealedKey(from: SealedKeyFile, to: SealedKeyFile): void {
 /** Removes the sealed key at `file.path` (a staged key discarded) and its cached copy; false when there was none. */
 export function removeSealedKey(file: SealedKeyFile): boolean {
   assertCleanAbsolutePath(file.path, "sealed key file");
-  forgetCachedKey(file.name, file.path);
+  // The file goes first: a decrypt storing its entry meanwhile then finds it gone (dropIfResealed).
+  let removed = true;
   try {
     unlinkSync(file.path);
-    return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw err;
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    removed = false;
   }
+  forgetCachedKey(file.name, file.path);
+  return removed;
 }
 
 /**

@@ -175,6 +175,31 @@ process.stdout.write(k === undefined ? "none" : "unsealed");`;
     );
   });
 
+  it("a key sealed anew while another keyhold still decrypts the old one does not come back into the cache", async () => {
+    const file = fresh();
+    await sealKey(file, randomBytes(32), { env: s.env, withKey: "host" });
+    const old = readFileSync(file.path);
+    // The real systemd-creds, started only once the gate is opened: the slow keyhold has read the
+    // old sealed file and waits for its decrypt while the key is sealed anew.
+    const gate = join(s.root, `gate-${n}`);
+    assert.equal(spawnSync("mkfifo", [gate]).status, 0);
+    const gated = join(s.root, `gated-systemd-creds-${n}`);
+    writeFileSync(gated, '#!/bin/sh\nread _ < "$GATE"\nexec systemd-creds "$@"\n', { mode: 0o700 });
+    const slow = unsealKey(file, { env: { ...s.env, GATE: gate }, binary: gated });
+    await sealKey(file, randomBytes(32), { env: s.env, withKey: "host" });
+    writeFileSync(gate, "go\n");
+    assert.ok(await slow, "the slow keyhold unsealed the key it had read");
+    const stale = keyCacheEntry({
+      name: file.name,
+      path: file.path,
+      sealed: old,
+      maxBytes: 1024,
+      env: s.env,
+    });
+    assert.ok(stale);
+    assert.equal(readCachedKey(stale, 1024), undefined, "the key sealed over came back into the cache");
+  });
+
   it("a rotated vault master leaves the cache with the rotation: the provider no longer holds it", async () => {
     const world = await makeVaultWorld("keyhold-key-cache-vault-");
     const current = join(world.scratch.store, "keyhold-vault-master");
