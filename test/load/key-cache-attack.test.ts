@@ -123,6 +123,38 @@ describe("the unsealed-key cache, attacked (src/load/key-cache.ts)", () => {
     assert.deepEqual(Buffer.from(k?.exposeBytes() ?? []), key, "the planted key was not used");
   });
 
+  it("a FIFO planted at a key's entry does not hang keyhold: the key is decrypted as without the cache", async () => {
+    const file = fresh();
+    const key = randomBytes(32);
+    await sealKey(file, key, { env: s.env, withKey: "host" });
+    const entry = keyCacheEntry({
+      name: file.name,
+      path: file.path,
+      sealed: readFileSync(file.path),
+      maxBytes: 1024,
+      env: s.env,
+    });
+    assert.ok(entry);
+    // Planted by a root process that can write /run (no host key needed to learn the name: it lists the directory).
+    assert.equal(
+      spawnSync("mkfifo", ["-m", "0400", join(KEY_CACHE_DIR, `${entry.slot}.${entry.version}`)]).status,
+      0,
+    );
+    const script = `const { unsealKey } = await import(${JSON.stringify(LOAD_MODULE)});
+const k = await unsealKey(${JSON.stringify(file)}, { env: process.env });
+process.stdout.write(Buffer.from(k.exposeBytes()).toString("hex"));`;
+    // Bounded only so that a hang fails the test instead of stalling the suite.
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      env: { ...s.env },
+      encoding: "utf8",
+      timeout: 60_000,
+      killSignal: "SIGKILL",
+    });
+    assert.equal(r.signal, null, "keyhold hung opening the FIFO");
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, key.toString("hex"));
+  });
+
   it("a write that fails half-way (a file size limit the caller set, which sudo passes on) leaves nothing behind", async () => {
     const file = fresh();
     const key = randomBytes(32);
