@@ -155,6 +155,26 @@ process.stdout.write(Buffer.from(k.exposeBytes()).toString("hex"));`;
     assert.equal(r.stdout, key.toString("hex"));
   });
 
+  it("a key handed in $CREDENTIALS_DIRECTORY (a caller's environment) is used by that command alone, never kept", async () => {
+    const { file, key } = await cached();
+    const handed = join(s.root, `handed-${n}`);
+    mkdirSync(handed, { mode: 0o700 });
+    const planted = randomBytes(32);
+    writeFileSync(join(handed, file.name), planted, { mode: 0o400 });
+    const k = await unsealKey(file, { env: { ...s.env, CREDENTIALS_DIRECTORY: handed } }, { handed: true });
+    assert.deepEqual(
+      Buffer.from(k?.exposeBytes() ?? []),
+      planted,
+      "the handed copy comes first, as documented",
+    );
+    const next = await unsealKey(file, { env: s.env });
+    assert.deepEqual(
+      Buffer.from(next?.exposeBytes() ?? []),
+      key,
+      "the next command without it gets the sealed key",
+    );
+  });
+
   it("a write that fails half-way (a file size limit the caller set, which sudo passes on) leaves nothing behind", async () => {
     const file = fresh();
     const key = randomBytes(32);
