@@ -8,7 +8,14 @@ export {
 } from "./credentials-directory.js";
 export { applyNewlineRule, secretFromText, withoutFinalNewline } from "./newline.js";
 export { assertCleanAbsolutePath, type ProtectedFileRules, readProtectedFile } from "./protected-file.js";
-export { type SealedKeyEncoding, type SealedKeyFile, sealKey, unsealKey } from "./sealed-key.js";
+export {
+  moveSealedKey,
+  removeSealedKey,
+  type SealedKeyEncoding,
+  type SealedKeyFile,
+  sealKey,
+  unsealKey,
+} from "./sealed-key.js";
 export {
   clearSecretCache,
   fileVariableFor,

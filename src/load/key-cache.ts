@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -10,12 +10,11 @@ import {
   readFileSync,
   readSync,
   renameSync,
-  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { wipe } from "../secret/index.js";
+import { asKeyBytes, type KeyBytes, wipe } from "../secret/index.js";
 import { readCredentialHeader } from "../systemd/header.js";
 import { memoryFilesystemOf, rootSharedRamfs } from "./credentials-directory.js";
 
@@ -23,24 +22,34 @@ import { memoryFilesystemOf, rootSharedRamfs } from "./credentials-directory.js"
  * keyhold's own keys (the audit key, the vault's master, the scan key: src/load/sealed-key.ts),
  * once unsealed, kept for the rest of the boot in root's shared ramfs, so that a command does not
  * start a systemd-creds process for each of them every time. Only a key sealed with the host key
- * alone is kept: whoever can read the cache (root) can read the host key too (root's, 0400) and
- * decrypt the sealed file with it, so the cache lets nobody read a key they could not read
- * before. A key sealed with the TPM is never kept (its policy may ask more than being root).
+ * alone is kept, and kept sealed with a key derived from the host key's own bytes: reading an
+ * entry, or planting one keyhold would use, takes the host key, which decrypts the sealed file
+ * anyway. Being root is not enough: a root process the host key is hidden from (InaccessiblePaths=,
+ * a container given /run but not /var/lib) finds only ciphertext here and cannot forge an entry.
+ * A key sealed with the TPM is never kept (its policy may ask more than the host key).
  *
- *   KEY_CACHE_DIR/<slot>.<version>     the plaintext as systemd-creds gave it, root's, 0400
+ *   KEY_CACHE_DIR/<slot>.<version>            IV (12) | AES-256-GCM of the plaintext | tag (16),
+ *                                             the entry's name as associated data; root's, 0400
+ *   KEY_CACHE_DIR/.<slot>.<version>.<random>  an entry being written (renamed into place)
  *
- * `slot` names the key (its credential name and sealed file); `version` the sealed bytes and the
- * host key's identity, so a re-sealed key or a new host key is a different entry, and storing one
- * removes the slot's others. The directory is root's, 0700, on a ramfs (never swapped, never on a
- * disk, gone at shutdown); anything else there is not used. `KEYHOLD_KEY_CACHE=off` turns the
- * cache off; `rm -r /run/keyhold/ramfs/keys` empties it.
+ * `slot` names the key (its credential name and sealed file); `version` is a MAC of the sealed
+ * bytes under the host key, so a re-sealed key or a new host key is a different entry, and storing
+ * one removes the slot's others and any temporary file a killed writer left. The directory is
+ * root's, 0700, on a ramfs (never swapped, never on a disk, gone at shutdown); anything else there
+ * is not used. `KEYHOLD_KEY_CACHE=off` turns the cache off; `rm -r /run/keyhold/ramfs/keys`
+ * empties it.
  */
 
 export const KEY_CACHE_DIR = "/run/keyhold/ramfs/keys";
 export const KEY_CACHE_VARIABLE = "KEYHOLD_KEY_CACHE";
 const HOST_KEY = "/var/lib/systemd/credential.secret";
+// systemd's host key is 4112 bytes (a machine id and 4096 random bytes).
+const HOST_KEY_MAX_BYTES = 64 * 1024;
 const DIR_MODE = 0o700;
 const ENTRY_MODE = 0o400;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const KEY_INFO = "keyhold key cache v1";
 
 export interface KeyCacheRequest {
   /** The credential name the key is sealed under. */
@@ -57,6 +66,8 @@ export interface KeyCacheRequest {
 export interface KeyCacheEntry {
   slot: string;
   version: string;
+  /** What the entry is sealed with, derived from the host key: wiped with disposeKeyCacheEntry. */
+  key: KeyBytes;
 }
 
 const digest = (...parts: (string | Buffer)[]) => {
@@ -64,6 +75,43 @@ const digest = (...parts: (string | Buffer)[]) => {
   for (const p of parts) h.update(typeof p === "string" ? Buffer.from(p) : p).update("\0");
   return h.digest("hex").slice(0, 32);
 };
+
+/**
+ * The host key's bytes, when this process can read it and it is root's alone (a host key others
+ * can read would let them open the cache). Undefined otherwise: the key is then not cached.
+ */
+function readHostKey(path: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.uid !== 0 || (st.mode & 0o077) !== 0) return undefined;
+    if (st.size === 0 || st.size > HOST_KEY_MAX_BYTES) return undefined;
+    return readAll(fd, st.size);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Exactly `size` bytes from the start of `fd`, or undefined (wiped) when fewer are there. */
+function readAll(fd: number, size: number): Buffer | undefined {
+  const bytes = Buffer.alloc(size);
+  let offset = 0;
+  while (offset < size) {
+    const n = readSync(fd, bytes, offset, size - offset, offset);
+    if (n === 0) break;
+    offset += n;
+  }
+  if (offset === size) return bytes;
+  wipe(bytes);
+  return undefined;
+}
 
 /** Whether this process may use the cache for this key, and under which entry. */
 export function keyCacheEntry(request: KeyCacheRequest): KeyCacheEntry | undefined {
@@ -75,15 +123,54 @@ export function keyCacheEntry(request: KeyCacheRequest): KeyCacheEntry | undefin
     return undefined; // systemd-creds says what is wrong with it
   }
   if (keyType !== "host") return undefined;
-  const hostKey = request.env.SYSTEMD_CREDENTIAL_SECRET || HOST_KEY;
-  let id: string;
+  const hostKey = readHostKey(request.env.SYSTEMD_CREDENTIAL_SECRET || HOST_KEY);
+  if (hostKey === undefined) return undefined;
+  const keys = Buffer.from(hkdfSync("sha256", hostKey, Buffer.alloc(0), KEY_INFO, 64));
+  wipe(hostKey);
   try {
-    const st = statSync(hostKey, { bigint: true });
-    id = `${hostKey}:${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    const slot = digest(request.name, request.path);
+    const version = createHmac("sha256", keys.subarray(0, 32))
+      .update(`${slot}\0`)
+      .update(request.sealed)
+      .digest("hex")
+      .slice(0, 32);
+    return { slot, version, key: asKeyBytes(Buffer.from(keys.subarray(32))) };
+  } finally {
+    wipe(keys);
+  }
+}
+
+/** Wipes what keyCacheEntry derived from the host key. */
+export function disposeKeyCacheEntry(entry: KeyCacheEntry | undefined): void {
+  wipe(entry?.key);
+}
+
+const entryName = (entry: KeyCacheEntry) => `${entry.slot}.${entry.version}`;
+
+/** `plaintext` sealed for `entry`: IV, ciphertext, tag. */
+function sealEntry(entry: KeyCacheEntry, plaintext: Uint8Array): Buffer {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv("aes-256-gcm", entry.key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(entryName(entry)));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([iv, body, cipher.getAuthTag()]);
+}
+
+/** The plaintext of an entry's bytes, or undefined when they were not sealed for `entry`. */
+function openEntry(entry: KeyCacheEntry, bytes: Buffer): Buffer | undefined {
+  const decipher = createDecipheriv("aes-256-gcm", entry.key, bytes.subarray(0, IV_BYTES), {
+    authTagLength: TAG_BYTES,
+  });
+  decipher.setAAD(Buffer.from(entryName(entry)));
+  decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
+  const plaintext = decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES));
+  try {
+    decipher.final();
+    return plaintext;
   } catch {
+    wipe(plaintext); // GCM hands the bytes out before the tag is checked
     return undefined;
   }
-  return { slot: digest(request.name, request.path), version: digest(request.sealed, id) };
 }
 
 /** The cache directory when it is root's, 0700, on a ramfs; undefined otherwise. */
@@ -98,43 +185,48 @@ function cacheDirectory(): string | undefined {
 }
 
 /**
- * The cached plaintext of `entry`, or undefined (not cached, or an entry that is not a regular
- * file of root's, 0400, with one link and a size within `maxBytes`: it is then stored anew).
+ * The cached plaintext of `entry`, or undefined: not cached, an entry that is not a regular file
+ * of root's, 0400, with one link and a size within `maxBytes`, or one not sealed for this entry
+ * with this host key (it is then stored anew).
  */
 export function readCachedKey(entry: KeyCacheEntry, maxBytes: number): Buffer | undefined {
   const dir = cacheDirectory();
   if (dir === undefined) return undefined;
   let fd: number;
   try {
-    fd = openSync(join(dir, `${entry.slot}.${entry.version}`), constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(join(dir, entryName(entry)), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return undefined;
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile() || st.uid !== 0 || (st.mode & 0o7777) !== ENTRY_MODE || st.nlink !== 1) return undefined;
-    if (st.size === 0 || st.size > maxBytes) return undefined;
-    const bytes = Buffer.alloc(st.size);
-    let offset = 0;
-    while (offset < bytes.length) {
-      const n = readSync(fd, bytes, offset, bytes.length - offset, offset);
-      if (n === 0) break;
-      offset += n;
-    }
-    if (offset !== bytes.length) {
-      wipe(bytes);
-      return undefined;
-    }
-    return bytes;
+    if (st.size <= IV_BYTES + TAG_BYTES || st.size > maxBytes + IV_BYTES + TAG_BYTES) return undefined;
+    const bytes = readAll(fd, st.size);
+    return bytes && openEntry(entry, bytes);
   } finally {
     closeSync(fd);
   }
 }
 
+/** Removes the slot's entries and temporary files, except `keep`. */
+function removeSlot(dir: string, slot: string, keep?: string): void {
+  for (const other of readdirSync(dir)) {
+    if ((other.startsWith(`${slot}.`) || other.startsWith(`.${slot}.`)) && other !== keep) {
+      try {
+        unlinkSync(join(dir, other));
+      } catch {
+        // removed meanwhile by another keyhold
+      }
+    }
+  }
+}
+
 /**
  * Keeps `plaintext` as `entry` (written beside it and renamed into place, so a reader never sees
- * half of it) and removes the slot's other versions. Best effort: where the cache cannot be made
- * or written (not root, no ramfs, a read-only sandbox) the key is simply decrypted next time.
+ * half of it) and removes the slot's other versions and the temporary files of writers that were
+ * killed. A write that fails removes its temporary file. Best effort: where the cache cannot be
+ * made or written (not root, no ramfs, a read-only sandbox) the key is simply decrypted next time.
  */
 export async function storeCachedKey(entry: KeyCacheEntry, plaintext: Uint8Array): Promise<void> {
   try {
@@ -150,31 +242,69 @@ export async function storeCachedKey(entry: KeyCacheEntry, plaintext: Uint8Array
       dir = cacheDirectory();
       if (dir === undefined) return;
     }
-    const name = `${entry.slot}.${entry.version}`;
+    const name = entryName(entry);
     const temp = join(dir, `.${name}.${randomBytes(6).toString("hex")}`);
+    const sealed = sealEntry(entry, plaintext);
     const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, ENTRY_MODE);
     try {
-      let offset = 0;
-      while (offset < plaintext.length) offset += writeSync(fd, plaintext, offset, plaintext.length - offset);
-    } finally {
-      closeSync(fd);
+      try {
+        let offset = 0;
+        while (offset < sealed.length) offset += writeSync(fd, sealed, offset, sealed.length - offset);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temp, join(dir, name));
+    } catch (err) {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // removed by another keyhold storing this slot
+      }
+      throw err;
     }
-    renameSync(temp, join(dir, name));
-    for (const other of readdirSync(dir)) {
-      if (other.startsWith(`${entry.slot}.`) && other !== name) unlinkSync(join(dir, other));
-    }
+    removeSlot(dir, entry.slot, name);
   } catch {
     // a cache that cannot be written costs a decrypt next time, nothing else
   }
 }
 
-/** Removes every cached version of the key sealed as `name` at `path` (a key sealed anew there). */
+/**
+ * Removes `entry` when the sealed file at `path` no longer holds `sealed`: a key sealed anew (or
+ * moved away) while this process decrypted the old one had its entries forgotten before this one
+ * was stored, and the key it replaced must not come back for the rest of the boot.
+ */
+export function dropIfResealed(entry: KeyCacheEntry, path: string, sealed: Buffer): void {
+  let same = false;
+  try {
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      const st = fstatSync(fd);
+      const now = st.isFile() && st.size === sealed.length ? readAll(fd, st.size) : undefined;
+      same = now?.equals(sealed) ?? false;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // gone: not the file this entry was made from
+  }
+  const dir = cacheDirectory();
+  if (same || dir === undefined) return;
+  try {
+    unlinkSync(join(dir, entryName(entry)));
+  } catch {
+    // not stored, or forgotten already
+  }
+}
+
+/**
+ * Removes every cached version of the key sealed as `name` at `path` (a key sealed anew there,
+ * moved away or removed), and what writers killed meanwhile left of it.
+ */
 export function forgetCachedKey(name: string, path: string): void {
   const dir = cacheDirectory();
   if (dir === undefined) return;
-  const slot = `${digest(name, path)}.`;
   try {
-    for (const other of readdirSync(dir)) if (other.startsWith(slot)) unlinkSync(join(dir, other));
+    removeSlot(dir, digest(name, path));
   } catch {
     // nothing cached
   }

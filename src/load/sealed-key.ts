@@ -1,7 +1,15 @@
+import { renameSync, unlinkSync } from "node:fs";
 import { writeFileAtomic } from "../durable/index.js";
-import { SECRET_KEY_BYTES, Secret, SecretError, SecretKey, wipe } from "../secret/index.js";
+import { isKeyholdError, SECRET_KEY_BYTES, Secret, SecretError, SecretKey, wipe } from "../secret/index.js";
 import { type CredsOptions, decryptCredential, type EncryptOptions, encryptCredential } from "../systemd/index.js";
-import { forgetCachedKey, keyCacheEntry, readCachedKey, storeCachedKey } from "./key-cache.js";
+import {
+  disposeKeyCacheEntry,
+  dropIfResealed,
+  forgetCachedKey,
+  keyCacheEntry,
+  readCachedKey,
+  storeCachedKey,
+} from "./key-cache.js";
 import { assertCleanAbsolutePath } from "./protected-file.js";
 import { credentialPlaces, findCredential } from "./sources.js";
 
@@ -82,6 +90,9 @@ export async function sealKey(
   forgetCachedKey(file.name, file.path);
 }
 
+/** A validation time past any not-after time systemd-creds can write. */
+const NEVER_EXPIRES = "9999-01-01";
+
 /** The sealed `ciphertext` decrypted, from the key cache when it holds it (kept there when it may). */
 async function decryptCached(file: SealedKeyFile, ciphertext: Buffer, creds: CredsOptions): Promise<Secret> {
   const entry = keyCacheEntry({
@@ -91,11 +102,53 @@ async function decryptCached(file: SealedKeyFile, ciphertext: Buffer, creds: Cre
     maxBytes: KEY_FILE_MAX_BYTES,
     env: creds.env ?? process.env,
   });
-  const cached = entry && readCachedKey(entry, KEY_FILE_MAX_BYTES);
-  if (cached !== undefined) return Secret.fromBytes(cached, { wipeSource: true });
-  const secret = await decryptCredential(file.name, ciphertext, creds);
-  if (entry !== undefined) await storeCachedKey(entry, secret.exposeBytes());
-  return secret;
+  try {
+    if (entry === undefined) return await decryptCredential(file.name, ciphertext, creds);
+    const cached = readCachedKey(entry, KEY_FILE_MAX_BYTES);
+    if (cached !== undefined) return Secret.fromBytes(cached, { wipeSource: true });
+    // A key sealed with a not-after time must not outlive it in the cache, and that time is
+    // inside the ciphertext: checked against the end of time, only a key without one decrypts
+    // (the usual case: still one systemd-creds), and only such a key is kept.
+    let secret: Secret;
+    try {
+      secret = await decryptCredential(file.name, ciphertext, { ...creds, validAt: NEVER_EXPIRES });
+    } catch (err) {
+      if (!isKeyholdError(err) || err.code !== "EXPIRED") throw err;
+      return await decryptCredential(file.name, ciphertext, creds);
+    }
+    await storeCachedKey(entry, secret.exposeBytes());
+    dropIfResealed(entry, file.path, ciphertext);
+    return secret;
+  } finally {
+    disposeKeyCacheEntry(entry);
+  }
+}
+
+/**
+ * Moves the sealed key at `from.path` to `to.path` (a staged key promoted) and drops what the key
+ * cache holds for both: the key that was at `to.path` is gone from this host with the move.
+ */
+export function moveSealedKey(from: SealedKeyFile, to: SealedKeyFile): void {
+  assertCleanAbsolutePath(from.path, "sealed key file");
+  assertCleanAbsolutePath(to.path, "sealed key file");
+  renameSync(from.path, to.path);
+  forgetCachedKey(from.name, from.path);
+  forgetCachedKey(to.name, to.path);
+}
+
+/** Removes the sealed key at `file.path` (a staged key discarded) and its cached copy; false when there was none. */
+export function removeSealedKey(file: SealedKeyFile): boolean {
+  assertCleanAbsolutePath(file.path, "sealed key file");
+  // The file goes first: a decrypt storing its entry meanwhile then finds it gone (dropIfResealed).
+  let removed = true;
+  try {
+    unlinkSync(file.path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    removed = false;
+  }
+  forgetCachedKey(file.name, file.path);
+  return removed;
 }
 
 /**

@@ -139,8 +139,13 @@ export async function encryptCredential(
   return result.stdout;
 }
 
-function decryptArgs(name: string): string[] {
-  return ["decrypt", `--name=${name}`, "-", "-"];
+export interface DecryptOptions extends CredsOptions {
+  /** Passed to --timestamp: the time the not-after check is made against (default: now). */
+  validAt?: string;
+}
+
+function decryptArgs(name: string, validAt?: string): string[] {
+  return ["decrypt", `--name=${name}`, ...(validAt === undefined ? [] : [`--timestamp=${validAt}`]), "-", "-"];
 }
 
 /**
@@ -150,12 +155,13 @@ function decryptArgs(name: string): string[] {
 export async function decryptCredential(
   name: string,
   ciphertext: Uint8Array,
-  options: CredsOptions = {},
+  options: DecryptOptions = {},
 ): Promise<Secret> {
   assertCredentialName(name);
   const binary = options.binary ?? systemTool("systemd-creds");
-  const result = await runTool(binary, decryptArgs(name), { input: ciphertext, env: options.env }).catch(
-    (e) => missingTool(e, binary),
+  const args = decryptArgs(name, options.validAt);
+  const result = await runTool(binary, args, { input: ciphertext, env: options.env }).catch((e) =>
+    missingTool(e, binary),
   );
   if (result.code !== 0) throw failure("decrypt", name, result);
   return Secret.fromBytes(result.stdout, { wipeSource: true });

@@ -2,6 +2,7 @@ export {
   type CredsOptions,
   decryptCredential,
   decryptCredentialSync,
+  type DecryptOptions,
   defaultWithKey,
   type EncryptOptions,
   encryptCredential,

@@ -1,8 +1,8 @@
-import { existsSync, renameSync, unlinkSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { MASTER_CREDENTIAL } from "../defaults.js";
 import { fsyncDirectory } from "../durable/index.js";
-import { type SealedKeyFile, sealKey, unsealKey } from "../load/index.js";
+import { moveSealedKey, removeSealedKey, type SealedKeyFile, sealKey, unsealKey } from "../load/index.js";
 import { type Secret, SecretError, wipeAll } from "../secret/index.js";
 import type { WithKey } from "../systemd/index.js";
 import {
@@ -166,13 +166,12 @@ export function systemdCredentialProvider(options: SystemdCredentialProviderOpti
     },
     async promote() {
       if (!existsSync(staged)) return;
-      renameSync(staged, current);
+      moveSealedKey(sealed(staged), sealed(current)); // the old master leaves the key cache too
       fsyncDirectory(options.dir);
     },
     async discard() {
       try {
-        unlinkSync(staged);
-        fsyncDirectory(options.dir);
+        if (removeSealedKey(sealed(staged))) fsyncDirectory(options.dir);
       } catch {
         // nothing staged
       }

@@ -16,7 +16,14 @@ import {
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type SealedKeyFile, sealKey, unsealKey } from "../../src/load/index.js";
-import { KEY_CACHE_DIR, keyCacheEntry } from "../../src/load/key-cache.js";
+import {
+  forgetCachedKey,
+  KEY_CACHE_DIR,
+  type KeyCacheEntry,
+  keyCacheEntry,
+  readCachedKey,
+  storeCachedKey,
+} from "../../src/load/key-cache.js";
 import { isKeyholdError } from "../../src/secret/index.js";
 import { makeScratch, type Scratch } from "../support/scratch.js";
 import { createTestUser, type TestUser } from "../support/users.js";
@@ -32,9 +39,13 @@ describe("the unsealed-key cache (src/load/key-cache.ts)", () => {
   let s: Scratch;
   let user: TestUser;
   let n = 0;
-  const fresh = (): SealedKeyFile => ({ name: "keyhold.audit-key", encoding: "raw", path: join(s.state, `k${n++}`) });
-  const creds = () => ({ env: s.env });
-  const entryPath = (file: SealedKeyFile): string => {
+  const used: SealedKeyFile[] = [];
+  const fresh = (): SealedKeyFile => {
+    const file: SealedKeyFile = { name: "keyhold.audit-key", encoding: "raw", path: join(s.state, `k${n++}`) };
+    used.push(file);
+    return file;
+  };
+  const entryOf = (file: SealedKeyFile): KeyCacheEntry => {
     const entry = keyCacheEntry({
       name: file.name,
       path: file.path,
@@ -43,8 +54,14 @@ describe("the unsealed-key cache (src/load/key-cache.ts)", () => {
       env: s.env,
     });
     assert.ok(entry, "a key sealed with the host key has a cache entry");
+    return entry;
+  };
+  const entryPath = (file: SealedKeyFile): string => {
+    const entry = entryOf(file);
     return join(KEY_CACHE_DIR, `${entry.slot}.${entry.version}`);
   };
+  /** What the cache holds for `file`, opened with the host key. */
+  const cachedOf = (file: SealedKeyFile) => readCachedKey(entryOf(file), 1024);
   const slotEntries = (file: SealedKeyFile): string[] => {
     const slot = entryPath(file).slice(KEY_CACHE_DIR.length + 1).split(".")[0] as string;
     return readdirSync(KEY_CACHE_DIR).filter((e) => e.startsWith(`${slot}.`) || e.startsWith(`.${slot}.`));
@@ -66,6 +83,7 @@ describe("the unsealed-key cache (src/load/key-cache.ts)", () => {
     user = createTestUser("keycache");
   });
   after(() => {
+    for (const file of used) forgetCachedKey(file.name, file.path); // the host's cache, not the scratch's
     user.remove();
     s.cleanup();
   });
@@ -81,7 +99,8 @@ describe("the unsealed-key cache (src/load/key-cache.ts)", () => {
     const st = lstatSync(path);
     assert.equal(st.uid, 0);
     assert.equal(st.mode & 0o7777, 0o400);
-    assert.deepEqual(readFileSync(path), key);
+    assert.deepEqual(cachedOf(file), key);
+    assert.ok(!readFileSync(path).includes(key), "kept sealed with the host key, never as it is");
     for (const args of [["cat", path], ["ls", KEY_CACHE_DIR]]) {
       const r = spawnSync(user.prefix[0] as string, [...user.prefix.slice(1), ...args], { encoding: "utf8" });
       assert.notEqual(r.status, 0, `${args[0]} as another user must fail`);
@@ -89,14 +108,14 @@ describe("the unsealed-key cache (src/load/key-cache.ts)", () => {
     }
   });
 
-  it("answers from the cache once it holds the key: what root keeps there is what unsealKey returns", async () => {
+  it("answers from the cache once it holds the key: what root keeps there with the host key is what unsealKey returns", async () => {
     const { file, key } = await sealed();
     assert.deepEqual(await unsealed(file), key);
-    // Root's own entry, replaced by root: proof that the second unseal read the cache, not the file.
+    // The entry replaced by one sealed with the host key: proof that the second unseal read the cache.
     const path = entryPath(file);
     const marker = randomBytes(32);
     unlinkSync(path);
-    writeFileSync(path, marker, { mode: 0o400 });
+    await storeCachedKey(entryOf(file), marker);
     assert.deepEqual(await unsealed(file), marker);
     unlinkSync(path);
     assert.deepEqual(await unsealed(file), key);
@@ -105,19 +124,26 @@ describe("the unsealed-key cache (src/load/key-cache.ts)", () => {
   it("never trusts a planted entry: a link is replaced, never followed; a wrong mode is replaced", async () => {
     const { file, key } = await sealed();
     const path = entryPath(file);
+    // What is planted would open with the host key: only the link or the mode keeps it out.
+    const plantable = async (): Promise<Buffer> => {
+      await storeCachedKey(entryOf(file), randomBytes(32));
+      const bytes = readFileSync(path);
+      unlinkSync(path);
+      return bytes;
+    };
     const target = join(s.root, "planted");
-    writeFileSync(target, randomBytes(32), { mode: 0o400 });
+    writeFileSync(target, await plantable(), { mode: 0o400 });
     const before = readFileSync(target);
     symlinkSync(target, path);
     assert.deepEqual(await unsealed(file), key, "the link is not read");
     assert.ok(lstatSync(path).isFile(), "the link was replaced by the real entry");
     assert.deepEqual(readFileSync(target), before, "the link's target is untouched");
 
-    unlinkSync(path);
-    writeFileSync(path, randomBytes(32), { mode: 0o644 });
+    const planted = await plantable();
+    writeFileSync(path, planted, { mode: 0o644 });
     assert.deepEqual(await unsealed(file), key, "an entry others could have read is not used");
     assert.equal(lstatSync(path).mode & 0o7777, 0o400);
-    assert.deepEqual(readFileSync(path), key);
+    assert.deepEqual(cachedOf(file), key);
   });
 
   it("a key sealed anew at the same place drops the old one from the cache", async () => {
@@ -136,6 +162,7 @@ describe("the unsealed-key cache (src/load/key-cache.ts)", () => {
     const other = makeScratch("keyhold-key-cache-host-");
     try {
       const file: SealedKeyFile = { name: "keyhold.audit-key", encoding: "raw", path: join(other.state, "k") };
+      used.push(file);
       mkdirSync(other.state, { mode: 0o700 });
       await sealKey(file, randomBytes(32), { env: other.env, withKey: "host" });
       await unsealKey(file, { env: other.env });
