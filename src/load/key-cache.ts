@@ -14,7 +14,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { asKeyBytes, type KeyBytes, wipe } from "../secret/index.js";
+import { asKeyBytes, type KeyBytes, SecretError, wipe } from "../secret/index.js";
 import { readCredentialHeader } from "../systemd/header.js";
 import { memoryFilesystemOf, rootSharedRamfs } from "./credentials-directory.js";
 
@@ -113,9 +113,22 @@ function readAll(fd: number, size: number): Buffer | undefined {
   return undefined;
 }
 
+/**
+ * Whether KEYHOLD_KEY_CACHE lets this process use the cache: unset, empty or "on" yes, "off" no.
+ * Anything else is a USAGE error: a misspelt "of" or "0" must not leave the cache on unnoticed.
+ */
+function cacheWanted(env: NodeJS.ProcessEnv): boolean {
+  const value = env[KEY_CACHE_VARIABLE];
+  if (value === undefined || value === "" || value === "on") return true;
+  if (value === "off") return false;
+  throw new SecretError("USAGE", `${KEY_CACHE_VARIABLE} must be "on" or "off"`, {
+    hint: `unset it, or set ${KEY_CACHE_VARIABLE}=off to decrypt keyhold's own keys every time`,
+  });
+}
+
 /** Whether this process may use the cache for this key, and under which entry. */
 export function keyCacheEntry(request: KeyCacheRequest): KeyCacheEntry | undefined {
-  if (process.geteuid?.() !== 0 || request.env[KEY_CACHE_VARIABLE] === "off") return undefined;
+  if (!cacheWanted(request.env) || process.geteuid?.() !== 0) return undefined;
   let keyType: string;
   try {
     keyType = readCredentialHeader(request.sealed).keyType;

@@ -209,4 +209,14 @@ describe("the unsealed-key cache (src/load/key-cache.ts)", () => {
       chmodSync(KEY_CACHE_DIR, 0o700);
     }
   });
+
+  it("refuses a KEYHOLD_KEY_CACHE value it does not know, before anything is decrypted or kept", async () => {
+    const { file } = await sealed();
+    for (const value of ["0", "of", "OFF", "no"]) {
+      await assert.rejects(
+        unsealKey(file, { env: { ...s.env, KEYHOLD_KEY_CACHE: value } }),
+        (e) => isKeyholdError(e) && e.code === "USAGE",
+      );
+    }
+  });
 });
