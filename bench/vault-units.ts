@@ -10,9 +10,17 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
+import type { UnitFile } from "../src/systemd/index.js";
 import { renderUnit } from "../src/units/index.js";
-import { bootForSuite, KEYHOLD_INSIDE, PROJECT_INSIDE } from "../test/harness/index.js";
-import { type Comparison, loadNow, printComparison, printEnvironment, printHeader } from "./measure.js";
+import { bootForSuite, type Container, KEYHOLD_INSIDE, PROJECT_INSIDE } from "../test/harness/index.js";
+import {
+  type Comparison,
+  loadNow,
+  median,
+  printComparison,
+  printEnvironment,
+  printHeader,
+} from "./measure.js";
 
 // Medians of two commands run alternately N times inside the container, after a warm-up.
 const PAIRED_SOURCE = `import { spawnSync } from "node:child_process";
@@ -32,6 +40,59 @@ for (let i = 0; i < Number(runs) + 2; i++) {
 const median = (xs) => { xs.sort((p, q) => p - q); const m = xs.length >> 1; return xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2; };
 process.stdout.write(JSON.stringify([median(ta), median(tb)]));
 `;
+
+/** What each phase of the answering instance's trace covers (src/app/vault-answer.ts). */
+const PHASES: Record<string, string> = {
+  node: "Node.js start-up, to the first line of bin/keyhold.js",
+  bundle: "loading the CLI bundle",
+  command: "loading the serve-credential command's modules",
+  "decrypts-started": "the vault's configuration read; the audit key's and the master's decrypts spawned",
+  verified: "the peer checked (`systemctl show`, /proc)",
+  "audit-open": "the audit log open",
+  "vault-open": "the vault opened (master decrypted, store read)",
+  read: "the secret read through the plugin's grant (audited)",
+  encrypted: "`systemd-creds encrypt` of the answer",
+  answered: "the answer written to the connection",
+  done: "to the end of the command",
+};
+
+/**
+ * Where the answering instance's time goes: the trace of `runs` starts of `start`, read from the
+ * journal (each instance's stderr), as [phase, median ms, median time since its process started].
+ */
+async function answerBreakdown(
+  c: Container,
+  files: readonly UnitFile[],
+  start: string,
+  runs: number,
+): Promise<[string, number, number][]> {
+  const template = files.find((f) => f.path.endsWith("@.service"));
+  if (template === undefined) throw new Error("no answering template rendered");
+  const dropIn = `/etc/systemd/system/${template.path}.d/trace.conf`;
+  await c.check(["mkdir", "-p", dropIn.slice(0, dropIn.lastIndexOf("/"))]);
+  c.writeFile(dropIn, "[Service]\nEnvironment=KEYHOLD_TRACE_TIMING=1\n");
+  await c.check(["systemctl", "daemon-reload"]);
+  try {
+    await c.check(["journalctl", "--rotate", "--vacuum-files=1"]).catch(() => undefined);
+    const since = (await c.check(["date", "+%s.%N"])).stdout.trim();
+    for (let i = 0; i < runs; i++) await c.check(start.split(" "));
+    await c.check(["journalctl", "--sync"]);
+    const unit = template.path.replace("@.service", "@*.service");
+    const log = (await c.check(["journalctl", "--no-pager", "-o", "cat", `--since=@${since}`, "-u", unit]))
+      .stdout;
+    const phases = new Map<string, { ms: number[]; at: number[] }>();
+    for (const m of log.matchAll(/^keyhold: timing: (\S+) ([0-9.]+) ms \(at ([0-9.]+) ms\)/gm)) {
+      const entry = phases.get(m[1] as string) ?? { ms: [], at: [] };
+      entry.ms.push(Number(m[2]));
+      entry.at.push(Number(m[3]));
+      phases.set(m[1] as string, entry);
+    }
+    return [...phases].map(([name, { ms, at }]) => [name, median(ms), median(at)]);
+  } finally {
+    await c.check(["rm", "-rf", dropIn.slice(0, dropIn.lastIndexOf("/"))]);
+    await c.check(["systemctl", "daemon-reload"]);
+  }
+}
 
 const keyhold = (...args: string[]) => ["/usr/bin/node", KEYHOLD_INSIDE, ...args];
 
@@ -99,11 +160,19 @@ async function main(): Promise<void> {
         met: vaultMs / fileMs <= 2,
       },
     ];
+    const breakdown = await answerBreakdown(c, vault.files, vaultStart, 15);
     printEnvironment("PATH, HOME and LANG only (the harness runs every command inside with env -i)");
     printHeader(
       `vault secrets for units (${new Date().toISOString().slice(0, 10)}, ${process.version}, inside a systemd container, ${cpus().length} cores)`,
     );
     for (const x of results) printComparison(x);
+    console.log(
+      "\n#### Where the answering instance spends its time (KEYHOLD_TRACE_TIMING=1, medians of 15)\n",
+    );
+    console.log("| phase | ms | ends at (ms since its process started) | covers |");
+    console.log("| --- | --- | --- | --- |");
+    for (const [name, ms, at] of breakdown)
+      console.log(`| ${name} | ${ms.toFixed(1)} | ${at.toFixed(1)} | ${PHASES[name] ?? ""} |`);
     console.log(`\nLoad average after the table: ${loadNow()} (host; the container shares its CPUs).`);
   } finally {
     await suite.stop();
