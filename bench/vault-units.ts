@@ -45,51 +45,92 @@ process.stdout.write(JSON.stringify([median(ta), median(tb)]));
 const PHASES: Record<string, string> = {
   node: "Node.js start-up, to the first line of bin/keyhold.js",
   bundle: "loading the CLI bundle",
-  command: "loading the serve-credential command's modules",
-  "decrypts-started": "the vault's configuration read; the audit key's and the master's decrypts spawned",
-  verified: "the peer checked (`systemctl show`, /proc)",
+  command: "loading the `vault` command group's modules",
+  "decrypts-started":
+    "the connection checked; `systemctl show` and the answer's `systemd-creds encrypt` spawned; the vault's configuration read, the audit key's and the master's decrypts spawned, sodium-native loaded",
+  verified: "the rest of `systemctl show`; the peer checked against it and /proc",
   "audit-open": "the audit log open",
   "vault-open": "the vault opened (master decrypted, store read)",
   read: "the secret read through the plugin's grant (audited)",
-  encrypted: "`systemd-creds encrypt` of the answer",
+  encrypted: "the value given to the waiting `systemd-creds encrypt`, the answer back",
   answered: "the answer written to the connection",
   done: "to the end of the command",
 };
 
+/** The legs of one start, from the journal's timestamps (systemd's messages, the trace's last line). */
+const LEGS: Array<[string, string]> = [
+  [
+    "unit → answerer",
+    "the unit's process forked → the answering instance forked (the request, a new instance unit)",
+  ],
+  ["answerer → Node", "the instance forked → its Node.js process started (the sandbox, exec)"],
+  ["Node", "the instance's process, to its last trace line"],
+  ["Node → unit done", "→ the unit's exit (PID 1 decrypts the answer, the unit runs `true`)"],
+];
+
+interface Breakdown {
+  /** [phase, median ms, median ms since the process started] */
+  phases: [string, number, number][];
+  /** [leg, median ms] */
+  legs: [string, number][];
+}
+
 /**
- * Where the answering instance's time goes: the trace of `runs` starts of `start`, read from the
- * journal (each instance's stderr), as [phase, median ms, median time since its process started].
+ * Where a start's time goes: `runs` starts of `unit` (by `start`) with KEYHOLD_TRACE_TIMING=1 in
+ * the answering instances' environment, read back from the journal: each instance's phases (its
+ * stderr), and the legs of each start (journal timestamps).
  */
-async function answerBreakdown(
+async function startBreakdown(
   c: Container,
   files: readonly UnitFile[],
+  unit: string,
   start: string,
   runs: number,
-): Promise<[string, number, number][]> {
+): Promise<Breakdown> {
   const template = files.find((f) => f.path.endsWith("@.service"));
   if (template === undefined) throw new Error("no answering template rendered");
-  const dropIn = `/etc/systemd/system/${template.path}.d/trace.conf`;
-  await c.check(["mkdir", "-p", dropIn.slice(0, dropIn.lastIndexOf("/"))]);
-  c.writeFile(dropIn, "[Service]\nEnvironment=KEYHOLD_TRACE_TIMING=1\n");
+  const dir = `/etc/systemd/system/${template.path}.d`;
+  await c.check(["mkdir", "-p", dir]);
+  c.writeFile(`${dir}/trace.conf`, "[Service]\nEnvironment=KEYHOLD_TRACE_TIMING=1\n");
   await c.check(["systemctl", "daemon-reload"]);
   try {
-    await c.check(["journalctl", "--rotate", "--vacuum-files=1"]).catch(() => undefined);
     const since = (await c.check(["date", "+%s.%N"])).stdout.trim();
     for (let i = 0; i < runs; i++) await c.check(start.split(" "));
     await c.check(["journalctl", "--sync"]);
-    const unit = template.path.replace("@.service", "@*.service");
-    const log = (await c.check(["journalctl", "--no-pager", "-o", "cat", `--since=@${since}`, "-u", unit]))
-      .stdout;
+    const log = (await c.check(["journalctl", "--no-pager", "-o", "short-unix", `--since=@${since}`])).stdout;
     const phases = new Map<string, { ms: number[]; at: number[] }>();
-    for (const m of log.matchAll(/^keyhold: timing: (\S+) ([0-9.]+) ms \(at ([0-9.]+) ms\)/gm)) {
-      const entry = phases.get(m[1] as string) ?? { ms: [], at: [] };
-      entry.ms.push(Number(m[2]));
-      entry.at.push(Number(m[3]));
-      phases.set(m[1] as string, entry);
+    const legs = LEGS.map(() => [] as number[]);
+    const prefix = template.path.replace("@.service", "@");
+    let times: { unit?: number; answerer?: number; node?: number; last?: number } | undefined;
+    for (const line of log.split("\n")) {
+      const t = Number(line.slice(0, line.indexOf(" "))) * 1000;
+      if (line.includes(`Started ${unit}`)) times = { unit: t };
+      else if (times !== undefined && line.includes(`Started ${prefix}`)) times.answerer = t;
+      const m = /keyhold: timing: (\S+) ([0-9.]+) ms \(at ([0-9.]+) ms\)$/.exec(line);
+      if (m !== null) {
+        const entry = phases.get(m[1] as string) ?? { ms: [], at: [] };
+        entry.ms.push(Number(m[2]));
+        entry.at.push(Number(m[3]));
+        phases.set(m[1] as string, entry);
+        if (m[1] === "done" && times !== undefined) {
+          times.last = t;
+          times.node = t - Number(m[3]);
+        }
+      }
+      if (line.includes(`${unit}: Deactivated successfully`) && times !== undefined) {
+        const { unit: u, answerer: a, node: n, last: l } = times;
+        if (u !== undefined && a !== undefined && n !== undefined && l !== undefined) {
+          for (const [i, ms] of [a - u, n - a, l - n, t - l].entries()) legs[i]?.push(ms);
+        }
+        times = undefined;
+      }
     }
-    return [...phases].map(([name, { ms, at }]) => [name, median(ms), median(at)]);
+    return {
+      phases: [...phases].map(([name, { ms, at }]) => [name, median(ms), median(at)]),
+      legs: LEGS.map(([name], i) => [name, median(legs[i] ?? [])]),
+    };
   } finally {
-    await c.check(["rm", "-rf", dropIn.slice(0, dropIn.lastIndexOf("/"))]);
+    await c.check(["rm", "-rf", dir]);
     await c.check(["systemctl", "daemon-reload"]);
   }
 }
@@ -160,18 +201,23 @@ async function main(): Promise<void> {
         met: vaultMs / fileMs <= 2,
       },
     ];
-    const breakdown = await answerBreakdown(c, vault.files, vaultStart, 15);
+    const breakdown = await startBreakdown(c, vault.files, "kh-bench-vault.service", vaultStart, 15);
     printEnvironment("PATH, HOME and LANG only (the harness runs every command inside with env -i)");
     printHeader(
       `vault secrets for units (${new Date().toISOString().slice(0, 10)}, ${process.version}, inside a systemd container, ${cpus().length} cores)`,
     );
     for (const x of results) printComparison(x);
     console.log(
-      "\n#### Where the answering instance spends its time (KEYHOLD_TRACE_TIMING=1, medians of 15)\n",
+      "\n#### Where a start with a vault secret spends its time (medians of 15, KEYHOLD_TRACE_TIMING=1)\n",
     );
+    console.log("| leg | ms | covers |");
+    console.log("| --- | --- | --- |");
+    for (const [name, ms] of breakdown.legs)
+      console.log(`| ${name} | ${ms.toFixed(1)} | ${LEGS.find(([n]) => n === name)?.[1] ?? ""} |`);
+    console.log("\nThe answering instance's phases:\n");
     console.log("| phase | ms | ends at (ms since its process started) | covers |");
     console.log("| --- | --- | --- | --- |");
-    for (const [name, ms, at] of breakdown)
+    for (const [name, ms, at] of breakdown.phases)
       console.log(`| ${name} | ${ms.toFixed(1)} | ${at.toFixed(1)} | ${PHASES[name] ?? ""} |`);
     console.log(`\nLoad average after the table: ${loadNow()} (host; the container shares its CPUs).`);
   } finally {
