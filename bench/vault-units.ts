@@ -22,9 +22,9 @@ import {
   printHeader,
 } from "./measure.js";
 
-// Medians of two commands run alternately N times inside the container, after a warm-up.
-const PAIRED_SOURCE = `import { spawnSync } from "node:child_process";
-const [runs, a, b] = process.argv.slice(2);
+// Medians of commands run alternately (a, b, …, a, b, …) N times inside the container, after a warm-up.
+const ALTERNATING_SOURCE = `import { spawnSync } from "node:child_process";
+const [runs, ...lines] = process.argv.slice(2);
 const once = (line) => {
   const argv = line.split(" ");
   const t = process.hrtime.bigint();
@@ -32,14 +32,21 @@ const once = (line) => {
   if (r.status !== 0) { process.stderr.write(line + " exited " + r.status + ": " + r.stderr); process.exit(1); }
   return Number(process.hrtime.bigint() - t) / 1e6;
 };
-const ta = [], tb = [];
+const times = lines.map(() => []);
 for (let i = 0; i < Number(runs) + 2; i++) {
-  const x = once(a), y = once(b);
-  if (i >= 2) { ta.push(x); tb.push(y); }
+  lines.forEach((line, j) => { const ms = once(line); if (i >= 2) times[j].push(ms); });
 }
 const median = (xs) => { xs.sort((p, q) => p - q); const m = xs.length >> 1; return xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2; };
-process.stdout.write(JSON.stringify([median(ta), median(tb)]));
+process.stdout.write(JSON.stringify(times.map(median)));
 `;
+
+/**
+ * KEYHOLD_BENCH_BASELINE=DIR: another built checkout of keyhold with its own node_modules (say, a
+ * `git worktree add DIR HEAD~1` set up with scripts/setup.sh), bound at BASELINE_INSIDE; its
+ * answering path is measured in the same run, alternating with this one's, so that a change is
+ * judged under the same load.
+ */
+const BASELINE_INSIDE = "/opt/keyhold-baseline";
 
 /** What each phase of the answering instance's trace covers (src/app/vault-answer.ts). */
 const PHASES: Record<string, string> = {
@@ -138,7 +145,11 @@ async function startBreakdown(
 const keyhold = (...args: string[]) => ["/usr/bin/node", KEYHOLD_INSIDE, ...args];
 
 async function main(): Promise<void> {
-  const suite = await bootForSuite({ label: "bench-vunits" });
+  const baseline = process.env.KEYHOLD_BENCH_BASELINE;
+  const suite = await bootForSuite({
+    label: "bench-vunits",
+    ...(baseline ? { binds: [{ host: baseline, container: BASELINE_INSIDE, readOnly: true }] } : {}),
+  });
   const c = suite.container;
   if (c === undefined) {
     console.log(`\n### vault secrets for units\n\nnot measured: ${suite.skipReason ?? "no container"}`);
@@ -146,7 +157,7 @@ async function main(): Promise<void> {
   }
   try {
     c.writeFile("/etc/ld.so.cache", readFileSync("/etc/ld.so.cache"));
-    c.writeFile("/srv/bench/paired.mjs", PAIRED_SOURCE);
+    c.writeFile("/srv/bench/alternating.mjs", ALTERNATING_SOURCE);
     const value = `bench-${randomBytes(24).toString("hex")}`;
     await c.check(keyhold("init"));
     await c.check(keyhold("set", "bench_key"), { input: value });
@@ -155,51 +166,69 @@ async function main(): Promise<void> {
     // Drop-ins for the units systemd-run creates (a drop-in applies to a transient unit too; it
     // cannot be verified without a unit file, so it is written directly): one with the vault
     // secret, one with the credstore file.
-    const vault = renderUnit({
-      service: "kh-bench-vault",
-      mode: "standard",
-      dropIn: true,
-      vault: [{ ns: "bench", name: "bench_key" }],
-      keyholdRoot: PROJECT_INSIDE,
-    });
+    const vaultUnit = (service: string, keyholdRoot: string) =>
+      renderUnit({
+        service,
+        mode: "standard",
+        dropIn: true,
+        vault: [{ ns: "bench", name: "bench_key" }],
+        keyholdRoot,
+      });
+    const vault = vaultUnit("kh-bench-vault", PROJECT_INSIDE);
+    const base = baseline ? vaultUnit("kh-bench-base", BASELINE_INSIDE) : undefined;
     const file = renderUnit({
       service: "kh-bench-file",
       mode: "standard",
       dropIn: true,
       credentials: ["bench_key"],
     });
-    await c.installUnits([...vault.files, ...file.files]);
-    c.writeFile(
-      "/srv/bench/manifest.json",
-      JSON.stringify({
-        plugin: "kh-bench-vault",
-        needs: [{ ns: "bench", name: "bench_key", ops: ["read"] }],
-      }),
-    );
-    await c.check(keyhold("vault", "policy", "load", "/srv/bench/manifest.json"));
-    await c.check(keyhold("vault", "grant", "kh-bench-vault", "bench/bench_key", "--ops", "read"));
-    await c.check(["systemctl", "start", ...vault.vaultSockets]);
+    await c.installUnits([...vault.files, ...(base?.files ?? []), ...file.files]);
+    for (const plugin of ["kh-bench-vault", ...(base ? ["kh-bench-base"] : [])]) {
+      c.writeFile(
+        "/srv/bench/manifest.json",
+        JSON.stringify({ plugin, needs: [{ ns: "bench", name: "bench_key", ops: ["read"] }] }),
+      );
+      await c.check(keyhold("vault", "policy", "load", "/srv/bench/manifest.json"));
+      await c.check(keyhold("vault", "grant", plugin, "bench/bench_key", "--ops", "read"));
+    }
+    await c.check(["systemctl", "start", ...vault.vaultSockets, ...(base?.vaultSockets ?? [])]);
 
     // A credential that fails to load fails the unit (243/CREDENTIALS), so --wait exits non-zero.
     const start = (unit: string) =>
       `systemd-run --wait --quiet --unit=${unit} -p CollectMode=inactive-or-failed /bin/true`;
     const vaultStart = start("kh-bench-vault");
     const fileStart = start("kh-bench-file");
-    const r = await c.check(["/usr/bin/node", "/srv/bench/paired.mjs", "15", vaultStart, fileStart], {
-      timeoutMs: 300_000,
+    const starts = [vaultStart, fileStart, ...(base ? [start("kh-bench-base")] : [])];
+    const r = await c.check(["/usr/bin/node", "/srv/bench/alternating.mjs", "15", ...starts], {
+      timeoutMs: 400_000,
     });
-    const [vaultMs, fileMs] = JSON.parse(r.stdout) as [number, number];
+    const [vaultMs, fileMs, baseMs] = JSON.parse(r.stdout) as [number, number, number?];
+    const peer = "the key from a credstore file (`LoadCredentialEncrypted=` a file)";
     const results: Comparison[] = [
       {
         what: "start a unit that receives one key, to its exit",
         how: "whole processes",
         ours: "the key from the vault (`keyhold unit --vault`)",
         oursMs: vaultMs,
-        peer: "the key from a credstore file (`LoadCredentialEncrypted=` a file)",
+        peer,
         peerMs: fileMs,
         goal: "≤ 2×",
         met: vaultMs / fileMs <= 2,
       },
+      ...(baseMs === undefined
+        ? []
+        : [
+            {
+              what: "the same start, the vault's answer by the baseline checkout (KEYHOLD_BENCH_BASELINE)",
+              how: "whole processes" as const,
+              ours: "the key from the vault, answered by the baseline",
+              oursMs: baseMs,
+              peer,
+              peerMs: fileMs,
+              goal: "≤ 2×",
+              met: baseMs / fileMs <= 2,
+            },
+          ]),
     ];
     const breakdown = await startBreakdown(c, vault.files, "kh-bench-vault.service", vaultStart, 15);
     printEnvironment("PATH, HOME and LANG only (the harness runs every command inside with env -i)");
