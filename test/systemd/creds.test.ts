@@ -86,6 +86,11 @@ describe("systemd-creds layer", () => {
       if (pids.length === 0) await sleep(50);
     }
     assert.equal(pids.length, 1, "the encrypt runs before it is given anything");
+    for (const what of ["cmdline", "environ"])
+      assert.ok(
+        !readFileSync(`/proc/${pids[0]}/${what}`, "utf8").includes(value),
+        `the value is in its ${what}`,
+      );
     const ct = await started.encrypt(Buffer.from(value));
     assert.ok(!ct.includes(Buffer.from(value)));
     assert.equal((await decryptCredential(name, ct, opts())).expose(), value);
