@@ -5,13 +5,17 @@ import type { StoreLayout } from "../credstore/index.js";
 import { isKeyholdError } from "../secret/index.js";
 import {
   checkPeerIsStarting,
-  encryptCredential,
   parseSocketInstance,
   peerError,
   processFacts,
+  type SocketPeer,
+  type StartedEncrypt,
+  startEncryptCredential,
+  type UnitProcesses,
   unitProcesses,
   type WithKey,
 } from "../systemd/index.js";
+import { phase } from "../timing.js";
 import { checkPlugin, type SecretRef } from "../vault/index.js";
 import { type HostVaultOptions, type HostVaultStart, startHostVault, withHostVault } from "./vault-host.js";
 
@@ -30,6 +34,8 @@ import { type HostVaultOptions, type HostVaultStart, startHostVault, withHostVau
 const CONNECTION_FD = 3;
 /** The answer is decrypted by PID 1 within milliseconds; a copy found later is useless. */
 const ANSWER_LIFETIME = "+60s";
+/** The unit stops an instance after RuntimeMaxSec=60 (src/units/vault.ts); its encrypt waits no longer. */
+const ANSWER_TIMEOUT_MS = 60_000;
 const HOST_KEY = "/var/lib/systemd/credential.secret";
 
 export interface VaultAnswerRequest {
@@ -40,12 +46,11 @@ export interface VaultAnswerRequest {
   peer: string;
 }
 
-/** Refuses unless the connection is the service's own start asking; records what was found. */
-async function verifyRequest(
-  request: VaultAnswerRequest,
-  env: NodeJS.ProcessEnv,
-  found: Record<string, string>,
-): Promise<void> {
+/**
+ * What can be checked without asking anyone: the process was handed one connection, and systemd
+ * says the peer is root. Refuses otherwise, before anything is started.
+ */
+function checkConnection(request: VaultAnswerRequest, env: NodeJS.ProcessEnv): SocketPeer {
   if (env.LISTEN_PID !== String(process.pid) || env.LISTEN_FDS !== "1") {
     throw peerError("no connection was passed to this process: it is started by a socket unit");
   }
@@ -58,11 +63,23 @@ async function verifyRequest(
   if (!isSocket) throw peerError(`descriptor ${CONNECTION_FD} is not a connection`);
   const peer = parseSocketInstance(request.peer);
   if (peer.uid !== 0) throw peerError(`the request came from uid ${peer.uid}, not from the service manager`);
+  return peer;
+}
+
+/**
+ * Refuses unless the peer is the service's own start (/proc now, and what the service manager
+ * said when `asked`); records what was found.
+ */
+async function checkPeer(
+  peer: SocketPeer,
+  unit: string,
+  asked: Promise<UnitProcesses>,
+  found: Record<string, string>,
+): Promise<void> {
   const facts = processFacts(peer.pid);
   found.cgroup = facts.cgroup.slice(0, 200);
   found.process = `${facts.comm.slice(0, 40)}, parent ${facts.ppid} ${facts.parentComm.slice(0, 40)}`;
-  const unit = `${request.service}.service`;
-  const state = await unitProcesses(unit, env);
+  const state = await asked;
   found.unit = `main ${state.mainPid}, control ${state.controlPid}`;
   checkPeerIsStarting(peer, facts, unit, state);
 }
@@ -96,40 +113,59 @@ export async function answerVaultCredential(
 ): Promise<void> {
   const { ref, peer } = request;
   const service = checkPlugin(request.service);
+  const unit = `${service}.service`;
   const env = l.creds.env ?? process.env;
   const found: Record<string, string> = {};
-  // The audit key's and the master's decrypts run while the peer is checked (systemctl): the
-  // store is opened, and the secret read, only once the request is verified. A refused request
-  // drops the master decrypted meanwhile.
+  // Everything slow starts at once, and the request is checked meanwhile: the service manager is
+  // asked about the unit (systemctl); the answer's systemd-creds starts, to wait for the value on
+  // its stdin; the audit key's and the master's decrypts run. The store is opened, and the secret
+  // read, only once the request is verified; a refused request kills the encrypt, having given it
+  // nothing, and drops the master decrypted meanwhile. A pre-started encrypt is never handed the
+  // connection: its output comes back here and is written only after it succeeded.
+  let encrypt: StartedEncrypt | undefined;
   let started: HostVaultStart | undefined;
   try {
-    started = startHostVault(l);
-  } catch {
-    // no vault here, or its configuration is malformed: said after the check, as before
-  }
-  try {
-    await verifyRequest(request, env, found);
-  } catch (err) {
-    started?.abandon();
-    const audit = await (started?.audit ?? openStateAuditLog(l.state, l.creds));
-    await audit.append({
-      op: "vault.serve-credential",
-      name: `${ref.ns}/${ref.name}`,
-      result: "denied",
-      code: isKeyholdError(err) ? err.code : "INTERNAL",
-      detail: { unit: `${service}.service`, peer: peer.slice(0, 40), ...found },
-    });
-    throw err;
-  }
-  const value = await withHostVault(l, options, ({ vault }) => vault.scope(service).get(ref), started);
-  try {
-    const ciphertext = await encryptCredential(ref.name, value.exposeBytes(), {
-      notAfter: ANSWER_LIFETIME,
-      env,
-      withKey: answerKey(env),
-    });
-    await answer(ciphertext);
+    try {
+      const asker = checkConnection(request, env);
+      const asked = unitProcesses(unit, env);
+      asked.catch(() => undefined); // thrown by checkPeer
+      encrypt = startEncryptCredential(ref.name, {
+        notAfter: ANSWER_LIFETIME,
+        env,
+        withKey: answerKey(env),
+        timeoutMs: ANSWER_TIMEOUT_MS,
+      });
+      try {
+        started = startHostVault(l);
+      } catch {
+        // no vault here, or its configuration is malformed: said after the check, as before
+      }
+      await checkPeer(asker, unit, asked, found);
+      phase("verified");
+    } catch (err) {
+      encrypt?.cancel();
+      started?.abandon();
+      const audit = await (started?.audit ?? openStateAuditLog(l.state, l.creds));
+      await audit.append({
+        op: "vault.serve-credential",
+        name: `${ref.ns}/${ref.name}`,
+        result: "denied",
+        code: isKeyholdError(err) ? err.code : "INTERNAL",
+        detail: { unit, peer: peer.slice(0, 40), ...found },
+      });
+      throw err;
+    }
+    const value = await withHostVault(l, options, ({ vault }) => vault.scope(service).get(ref), started);
+    phase("read");
+    try {
+      const ciphertext = await encrypt.encrypt(value.exposeBytes());
+      phase("encrypted");
+      await answer(ciphertext);
+      phase("answered");
+    } finally {
+      value.dispose();
+    }
   } finally {
-    value.dispose();
+    encrypt?.cancel(); // a failed read: the encrypt gets nothing either
   }
 }

@@ -1,6 +1,6 @@
 import { Secret, SecretError } from "../secret/index.js";
 import { assertCredentialName, assertCredentialValueSize } from "./names.js";
-import { runTool, runToolSync, systemTool, type ToolResult } from "./process.js";
+import { runTool, runToolSync, startTool, systemTool, type ToolResult } from "./process.js";
 
 /** Which key systemd-creds seals with. "auto" picks host+tpm2 when a TPM2 is present. */
 export type WithKey = "auto" | "host" | "tpm2" | "host+tpm2";
@@ -127,16 +127,52 @@ export async function encryptCredential(
 ): Promise<Buffer> {
   assertCredentialName(name);
   assertCredentialValueSize(name, value.length);
-  const binary = options.binary ?? systemTool("systemd-creds");
   const withKey = options.withKey ?? (await defaultWithKey(options));
-  const args = ["encrypt", `--name=${name}`, `--with-key=${withKey}`];
+  return startEncryptCredential(name, { ...options, withKey }).encrypt(value);
+}
+
+/** An encrypt already running, waiting for its value (startEncryptCredential). */
+export interface StartedEncrypt {
+  /** Gives it `value` (through stdin) and returns the ciphertext, as encryptCredential does. Once only. */
+  encrypt(value: Uint8Array): Promise<Buffer>;
+  /** Kills it, having given it nothing: it never encrypts anything. A no-op after encrypt(). */
+  cancel(): void;
+}
+
+/**
+ * Starts `systemd-creds encrypt` for credential `name` now, to be given its value later: its exec,
+ * dynamic linking and start-up overlap the caller's work (an answer to a unit's request starts it
+ * while it checks the request). systemd-creds reads all of its input before it loads a key or
+ * encrypts, so until encrypt() it only waits; a caller that decides to give it nothing cancel()s
+ * it. --not-after counts from now. `withKey` is explicit: choosing one may ask systemd-creds.
+ */
+export function startEncryptCredential(
+  name: string,
+  options: EncryptOptions & { withKey: WithKey; timeoutMs?: number },
+): StartedEncrypt {
+  assertCredentialName(name);
+  const binary = options.binary ?? systemTool("systemd-creds");
+  const args = ["encrypt", `--name=${name}`, `--with-key=${options.withKey}`];
   if (options.notAfter !== undefined) args.push(`--not-after=${options.notAfter}`);
   args.push("-", "-");
-  const result = await runTool(binary, args, { input: value, env: options.env }).catch((e) =>
-    missingTool(e, binary),
-  );
-  if (result.code !== 0) throw failure("encrypt", name, result);
-  return result.stdout;
+  const tool = startTool(binary, args, {
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+  });
+  return {
+    async encrypt(value) {
+      try {
+        assertCredentialValueSize(name, value.length);
+      } catch (err) {
+        tool.kill();
+        throw err;
+      }
+      const result = await tool.finish(value).catch((e) => missingTool(e, binary));
+      if (result.code !== 0) throw failure("encrypt", name, result);
+      return result.stdout;
+    },
+    cancel: () => tool.kill(),
+  };
 }
 
 export interface DecryptOptions extends CredsOptions {

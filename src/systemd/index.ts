@@ -7,6 +7,8 @@ export {
   type EncryptOptions,
   encryptCredential,
   hasTpm2,
+  type StartedEncrypt,
+  startEncryptCredential,
   type WithKey,
 } from "./creds.js";
 export {

@@ -35,37 +35,82 @@ export interface ToolResult {
   stderr: string;
 }
 
+/** A tool already running, waiting for its input (startTool). */
+export interface StartedTool {
+  /** Gives the tool `input` on its stdin, closes it, and resolves with the tool's result. Once only. */
+  finish(input?: Uint8Array): Promise<ToolResult>;
+  /** Kills the tool (SIGKILL) without giving it anything more; a no-op once it has exited. */
+  kill(): void;
+}
+
 /**
- * Runs a tool with `input` on its stdin and collects stdout as bytes. Secret values travel only
- * through stdin/stdout pipes, never argv or the environment. The stdout chunks are wiped after
- * they are joined, so the only copy left is the returned buffer.
+ * Starts a tool that takes its input later: its exec, dynamic linking and start-up overlap the
+ * caller's own work, and finish() hands it the input. Until then it waits on its stdin, so a
+ * caller that gives it nothing must kill() it (it would wait out `timeoutMs` otherwise). Secret
+ * values travel only through stdin/stdout pipes, never argv or the environment. The stdout chunks
+ * are wiped after they are joined, so the only copy left is the returned buffer.
  */
+export function startTool(
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): StartedTool {
+  const child = spawn(command, args, {
+    env: options.env ?? process.env,
+    stdio: ["pipe", "pipe", "pipe"],
+    timeout: options.timeoutMs ?? 30_000,
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let exited = false;
+  const result = new Promise<ToolResult>((resolve, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    child.on("error", (e) => {
+      exited = true;
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      exited = true;
+      const stdout = Buffer.concat(out);
+      wipeAll(out);
+      resolve({ code, signal, stdout, stderr: Buffer.concat(err).toString("utf8") });
+    });
+  });
+  result.catch(() => undefined); // thrown by finish(); a killed tool's failure concerns no one
+  child.stdin.on("error", () => {
+    // The tool may exit before reading all input (bad arguments); its exit status says why.
+  });
+  let given = false;
+  return {
+    finish(input) {
+      if (given) throw new Error("startTool: finish() called twice");
+      given = true;
+      child.stdin.end(input);
+      return result;
+    },
+    kill() {
+      given = true;
+      if (exited) return;
+      // The signal first: once it is pending the tool runs no more of its code, so it never sees
+      // its stdin close (an end of input it would act on).
+      child.kill("SIGKILL");
+      child.stdin.destroy();
+    },
+  };
+}
+
+/** Runs a tool with `input` on its stdin and collects stdout as bytes (startTool, given at once). */
 export function runTool(
   command: string,
   args: readonly string[],
   options: { input?: Uint8Array; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<ToolResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      env: options.env ?? process.env,
-      stdio: ["pipe", "pipe", "pipe"],
-      timeout: options.timeoutMs ?? 30_000,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
-    child.on("error", reject);
-    child.stdin.on("error", () => {
-      // The tool may exit before reading all input (bad arguments); its exit status says why.
-    });
-    child.on("close", (code, signal) => {
-      const stdout = Buffer.concat(out);
-      wipeAll(out);
-      resolve({ code, signal, stdout, stderr: Buffer.concat(err).toString("utf8") });
-    });
-    child.stdin.end(options.input);
-  });
+  try {
+    return startTool(command, args, options).finish(options.input);
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /** The synchronous twin of runTool, for loadSecretSync. */

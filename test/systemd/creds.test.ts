@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SecretError } from "../../src/index.js";
@@ -11,6 +12,7 @@ import {
   decryptCredentialSync,
   encryptCredential,
   readCredentialHeader,
+  startEncryptCredential,
 } from "../../src/systemd/index.js";
 import { makeCanary, makeScratch, type Scratch } from "../support/scratch.js";
 
@@ -59,6 +61,54 @@ describe("systemd-creds layer", () => {
     assert.ok(!ct.includes(Buffer.from(value)));
     assert.equal((await decryptCredential("round_trip", ct, opts())).expose(), value);
     assert.equal(decryptCredentialSync("round_trip", ct, opts()).expose(), value);
+  });
+
+  /** Processes whose command line holds `needle` (a zombie's is empty: a killed one is not found). */
+  const running = (needle: string) =>
+    readdirSync("/proc")
+      .filter((pid) => /^[0-9]+$/.test(pid))
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(needle);
+        } catch {
+          return false; // gone meanwhile
+        }
+      });
+
+  it("a started encrypt waits for its value, takes it through stdin only, and once cancelled encrypts nothing", async () => {
+    const value = makeCanary();
+    const name = `later_${process.pid}`;
+    const started = startEncryptCredential(name, { ...opts(), notAfter: "+60s" });
+    // Already running, waiting on its stdin; neither its argv nor its environment holds the value.
+    let pids: string[] = [];
+    for (let i = 0; i < 100 && pids.length === 0; i++) {
+      pids = running(`--name=${name}`);
+      if (pids.length === 0) await sleep(50);
+    }
+    assert.equal(pids.length, 1, "the encrypt runs before it is given anything");
+    for (const what of ["cmdline", "environ"])
+      assert.ok(
+        !readFileSync(`/proc/${pids[0]}/${what}`, "utf8").includes(value),
+        `the value is in its ${what}`,
+      );
+    const ct = await started.encrypt(Buffer.from(value));
+    assert.ok(!ct.includes(Buffer.from(value)));
+    assert.equal((await decryptCredential(name, ct, opts())).expose(), value);
+    started.cancel(); // after encrypt(): nothing to kill
+
+    // Cancelled, it is killed at once instead of waiting out its timeout on stdin, and it can no
+    // longer be given a value.
+    const never = `never_${process.pid}`;
+    const cancelled = startEncryptCredential(never, opts());
+    cancelled.cancel();
+    for (let i = 0; i < 100 && running(`--name=${never}`).length > 0; i++) await sleep(50);
+    assert.deepEqual(running(`--name=${never}`), [], "a cancelled encrypt is still running");
+    await assert.rejects(cancelled.encrypt(Buffer.from(value)));
+    await assert.rejects(
+      startEncryptCredential("e", opts()).encrypt(Buffer.alloc(0)),
+      code("EMPTY_VALUE"),
+      "an empty value is refused, and the encrypt killed, before it is given anything",
+    );
   });
 
   it("reads the key type from the header without decrypting", async () => {
@@ -111,6 +161,12 @@ describe("systemd-creds layer", () => {
   it("says so when systemd-creds is missing", async () => {
     await assert.rejects(
       encryptCredential("x", Buffer.from("v"), { ...opts(), binary: "/nonexistent/systemd-creds" }),
+      code("SYSTEMD_CREDS_MISSING"),
+    );
+    await assert.rejects(
+      startEncryptCredential("x", { ...opts(), binary: "/nonexistent/systemd-creds" }).encrypt(
+        Buffer.from("v"),
+      ),
       code("SYSTEMD_CREDS_MISSING"),
     );
   });

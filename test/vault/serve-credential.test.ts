@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -251,16 +260,60 @@ describe("keyhold vault serve-credential", () => {
   it("audits a refusal also where the vault's configuration is missing (the decrypts it starts early need it)", async () => {
     const config = join(world.env.KEYHOLD_STATE as string, "vault", "config.json");
     renameSync(config, `${config}.away`);
+    // A root peer: refused only once the service manager has been asked, after the vault's start.
+    const asker = `7-${process.pid}-0`;
     try {
-      assertRefused(await ask([...ref, "--peer", `0-${process.pid}-1001`]), /from uid 1001/);
+      assertRefused(
+        await ask([...ref, "--peer", asker]),
+        new RegExp(`not from ${service}\\.service|could not be asked about ${service}\\.service`),
+      );
     } finally {
       renameSync(`${config}.away`, config);
     }
     const audit = await runCliOk(["vault", "audit", "--json"], { env: world.env });
-    const refused = (JSON.parse(audit.stdout) as Array<{ op: string; detail?: Record<string, string> }>).filter(
-      (r) => r.op === "vault.serve-credential" && r.detail?.peer === `0-${process.pid}-1001`,
-    );
+    const refused = (
+      JSON.parse(audit.stdout) as Array<{ op: string; detail?: Record<string, string> }>
+    ).filter((r) => r.op === "vault.serve-credential" && r.detail?.peer === asker);
     assert.equal(refused.length, 1, audit.stdout);
+  });
+
+  it("a refused root peer ends the request at once: the answer's encrypt, started while the peer is checked, is killed having been given nothing", {
+    // An encrypt left waiting on its stdin would hold the answerer, and the service's start, for
+    // the minute the unit allows.
+    timeout: 30_000,
+  }, async () => {
+    // A secret of its own: the encrypt started for it is `systemd-creds encrypt --name=<it>`.
+    const name = `answer_${process.pid}`;
+    await runCliOk(["vault", "put", `billing/${name}`], { env: world.env, input: canary });
+    const asker = `8-${process.pid}-0`;
+    const r = await ask(["--for", service, "--ref", `billing/${name}`, "--peer", asker]);
+    assertRefused(
+      r,
+      new RegExp(`not from ${service}\\.service|could not be asked about ${service}\\.service`),
+    );
+    const left = readdirSync("/proc").filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(`--name=${name}`);
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(left, [], "the encrypt started for the refused request is still running");
+    const audit = await runCliOk(["vault", "audit", "--json"], { env: world.env });
+    const records = JSON.parse(audit.stdout) as Array<{
+      op: string;
+      name?: string;
+      detail?: Record<string, string>;
+    }>;
+    assert.ok(
+      records.some((x) => x.op === "vault.serve-credential" && x.detail?.peer === asker),
+      "the refusal is audited",
+    );
+    assert.ok(
+      !records.some((x) => x.op === "vault.get" && x.name === `billing/${name}`),
+      "the secret was read for a refused request",
+    );
+    assert.ok(!audit.stdout.includes(canary));
   });
 
   it("refuses bad arguments with a usage error", async () => {
