@@ -15,7 +15,7 @@ import {
   writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { withLock, writeFileAtomic } from "../durable/index.js";
+import { crashPoint, withLock, writeFileAtomic } from "../durable/index.js";
 import { SecretError, type SecretKey } from "../secret/index.js";
 import {
   type AuditDetail,
@@ -267,11 +267,13 @@ export class AuditLog implements AuditSink {
    */
   #seal(head: AuditHead, anchorMayLag = false): void {
     writeFileAtomic(this.headPath, sealHead(head, this.#key), { mode: 0o600 });
+    crashPoint("audit:head-sealed");
     if (this.#anchor !== undefined)
       writeFileAtomic(this.#anchor.path, sealHead(head, this.#key, "anchor"), {
         mode: 0o600,
         syncDirectory: !anchorMayLag,
       });
+    crashPoint("audit:anchor-sealed");
   }
 
   async append(event: AuditEvent): Promise<AuditRecord> {
@@ -409,7 +411,9 @@ export class AuditLog implements AuditSink {
       );
     }
     writeAll(fd, bytes);
+    crashPoint("audit:record-written");
     fsyncSync(fd);
+    crashPoint("audit:record-synced");
     const next: AuditHead = { seq: record.seq, size: head.size + bytes.length, hash: sha256Hex(line) };
     this.#seal(next, anchorMayLag);
     return { record, head: next };
