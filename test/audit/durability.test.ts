@@ -104,14 +104,14 @@ function parseTrace(text: string): Call[] {
   const calls: Call[] = [];
   const pending = new Map<string, Omit<Call, "exit">>();
   text.split("\n").forEach((line, i) => {
-    const resumed = /^(\d+) <\.\.\. (\w+) resumed>/.exec(line);
+    const resumed = /^(\d+)\s+<\.\.\. (\w+) resumed>/.exec(line);
     if (resumed) {
       const call = pending.get(resumed[1] as string);
       if (call) calls.push({ ...call, exit: i });
       pending.delete(resumed[1] as string);
       return;
     }
-    const m = /^(\d+) (\w+)\((.*)$/.exec(line);
+    const m = /^(\d+)\s+(\w+)\((.*)$/.exec(line);
     if (!m) return;
     const call = { name: m[2] as string, args: m[3] as string, entry: i };
     if (line.endsWith("<unfinished ...>")) pending.set(m[1] as string, call);
