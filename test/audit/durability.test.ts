@@ -12,7 +12,14 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFile
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { type AuditLog, createAuditKey, openStateAuditLog } from "../../src/audit/index.js";
+import {
+  AUDIT_ANCHOR_FILE,
+  AuditLog,
+  createAuditKey,
+  loadAuditKey,
+  openStateAuditLog,
+} from "../../src/audit/index.js";
+import { acquireLock } from "../../src/durable/index.js";
 import { makeScratch, type Scratch } from "../support/scratch.js";
 
 const APPENDER = fileURLToPath(new URL("./appender.js", import.meta.url));
@@ -220,6 +227,25 @@ describe("ensureWritable, the check before an audited operation acts", () => {
       writeFileSync(anchorPath, good.anchor);
       await log.ensureWritable();
     }
+  });
+
+  it("takes no lock when the log, its head and its anchor agree: only the append waits for another's lock", async () => {
+    const options = {
+      path: log.path,
+      key: await loadAuditKey(scratch.state, { env: scratch.env }),
+      anchor: { path: join(scratch.state, AUDIT_ANCHOR_FILE), expected: true },
+      lockTimeoutMs: 300,
+    };
+    const held = await acquireLock(log.lockPath); // another keyhold process, busy with its append
+    let opened: AuditLog;
+    try {
+      opened = await AuditLog.open(options);
+      await opened.ensureWritable();
+      await assert.rejects(opened.append({ op: "test.waits", result: "ok" }), { code: "LOCK_TIMEOUT" });
+    } finally {
+      held.release();
+    }
+    await opened.append({ op: "test.after-wait", result: "ok" });
   });
 
   it("seals a record an interrupted append left, and cuts off (and records) a torn line", async () => {
