@@ -1,7 +1,9 @@
 import {
   closeSync,
   constants,
+  fdatasync,
   fstatSync,
+  fsync,
   fsyncSync,
   ftruncateSync,
   lstatSync,
@@ -15,7 +17,16 @@ import {
   writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { withLock, writeFileAtomic } from "../durable/index.js";
+import { promisify } from "node:util";
+import {
+  crashPoint,
+  discardStaged,
+  installStaged,
+  type StagedFile,
+  stageFileAtomic,
+  withLock,
+  writeFileAtomic,
+} from "../durable/index.js";
 import { SecretError, type SecretKey } from "../secret/index.js";
 import {
   type AuditDetail,
@@ -60,6 +71,10 @@ export interface AuditLogOptions {
 }
 
 const RESULTS = new Set(["ok", "denied", "error"]);
+
+// On the thread pool, so that the fsyncs of one append run side by side (see #seal).
+const fsyncAsync = promisify(fsync);
+const fdatasyncAsync = promisify(fdatasync);
 
 const RESTART_HINT =
   "to start a new log deliberately (recorded, the old files kept): keyhold audit --restart";
@@ -208,15 +223,21 @@ export class AuditLog implements AuditSink {
    */
   static async open(options: AuditLogOptions): Promise<AuditLog> {
     const log = new AuditLog(options);
-    await withLock(log.lockPath, () => log.#create(), log.#lockTimeoutMs);
+    // A log with records or a head is never created, and under the lock would be left as it is:
+    // finding that out needs no lock (the usual case: every audited command opens the log).
+    if (!log.#exists()) await withLock(log.lockPath, () => log.#create(), log.#lockTimeoutMs);
     return log;
   }
 
-  #create(): void {
-    if (logSize(this.path) > 0 || present(this.headPath) || this.#deletedHistory() !== undefined) return;
+  #exists(): boolean {
+    return logSize(this.path) > 0 || present(this.headPath);
+  }
+
+  async #create(): Promise<void> {
+    if (this.#exists() || this.#deletedHistory() !== undefined) return;
     closeSync(openLog(this.path, constants.O_RDONLY | constants.O_CREAT));
     // Also makes the new log's directory entry durable: both files live in one directory.
-    this.#seal(HEAD_ZERO);
+    await this.#seal(HEAD_ZERO);
   }
 
   /**
@@ -264,14 +285,36 @@ export class AuditLog implements AuditSink {
    * same directory for keyhold's logs) makes it durable anyway. A restart's first record moves
    * the anchor to a new chain, where an old anchor is no lag but a refusal: there (and after a
    * repair) it is fsynced like the head.
+   *
+   * The new head and anchor are written to their temporary files first and fsynced together
+   * with `log` (fdatasync: the record's bytes and the size that reaches them), the record just
+   * appended to it: three independent files, none visible before its rename, so their flushes
+   * run side by side and the file system may serve them with one commit. Only once all three
+   * are durable is the head renamed into place (a head never seals a record a power loss could
+   * take back), then the anchor. A kill before the renames leaves the temporary files, which
+   * the next append removes with the repair it makes (#removeDeadTemporaryHeads).
    */
-  #seal(head: AuditHead, anchorMayLag = false): void {
-    writeFileAtomic(this.headPath, sealHead(head, this.#key), { mode: 0o600 });
-    if (this.#anchor !== undefined)
-      writeFileAtomic(this.#anchor.path, sealHead(head, this.#key, "anchor"), {
-        mode: 0o600,
-        syncDirectory: !anchorMayLag,
-      });
+  async #seal(head: AuditHead, anchorMayLag = false, log?: number): Promise<void> {
+    const staged: StagedFile[] = [];
+    try {
+      staged.push(stageFileAtomic(this.headPath, sealHead(head, this.#key), { mode: 0o600 }));
+      if (this.#anchor !== undefined)
+        staged.push(stageFileAtomic(this.#anchor.path, sealHead(head, this.#key, "anchor"), { mode: 0o600 }));
+      // allSettled: no descriptor is closed while a flush on it is still running.
+      const flushed = await Promise.allSettled([
+        ...(log === undefined ? [] : [fdatasyncAsync(log)]),
+        ...staged.map((file) => fsyncAsync(file.fd)),
+      ]);
+      for (const f of flushed) if (f.status === "rejected") throw f.reason;
+      crashPoint("audit:record-synced");
+      const [newHead, newAnchor] = staged as [StagedFile, StagedFile | undefined];
+      installStaged(newHead);
+      crashPoint("audit:head-sealed");
+      if (newAnchor !== undefined) installStaged(newAnchor, { syncDirectory: !anchorMayLag });
+      crashPoint("audit:anchor-sealed");
+    } finally {
+      for (const file of staged) if (file.open) discardStaged(file);
+    }
   }
 
   async append(event: AuditEvent): Promise<AuditRecord> {
@@ -285,13 +328,14 @@ export class AuditLog implements AuditSink {
    * before an irreversible operation, so one that could not be recorded does not happen.
    */
   async ensureWritable(): Promise<void> {
+    if (this.#level()) return;
     await withLock(
       this.lockPath,
-      () => {
+      async () => {
         const head = this.#readHead();
         const fd = openLog(this.path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT);
         try {
-          this.#repair(fd, head);
+          await this.#repair(fd, head);
         } finally {
           closeSync(fd);
         }
@@ -300,12 +344,40 @@ export class AuditLog implements AuditSink {
     );
   }
 
-  #appendLocked(event: AuditEvent): AuditRecord {
+  /**
+   * Whether the head verifies and the log ends exactly where it says, and the anchor (for a log
+   * with one) verifies and seals the same position: then an append needs no repair and will not
+   * refuse, and ensureWritable has nothing to do. Read without the lock: an append running
+   * meanwhile can only make the three disagree (it grows the log, then replaces the head, then
+   * the anchor), and anything but this one clean state is left to the check under the lock.
+   */
+  #level(): boolean {
+    try {
+      const headText = readOptional(this.headPath);
+      if (headText === null) return false;
+      const head = parseHead(headText.toString("utf8"), this.#key);
+      if (typeof head === "string" || logSize(this.path) !== head.size) return false;
+      if (this.#anchor === undefined) return true;
+      const anchorText = readOptional(this.#anchor.path);
+      if (anchorText === null) return false;
+      const anchor = parseHead(anchorText.toString("utf8"), this.#key, "anchor");
+      return (
+        typeof anchor !== "string" &&
+        anchor.seq === head.seq &&
+        anchor.size === head.size &&
+        anchor.hash === head.hash
+      );
+    } catch {
+      return false; // a symbolic link, say: the check under the lock says what is wrong
+    }
+  }
+
+  async #appendLocked(event: AuditEvent): Promise<AuditRecord> {
     const head = this.#readHead();
     // O_CREAT: a log without a head may start afresh when #readHead allowed it.
     const fd = openLog(this.path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT);
     try {
-      return this.#write(fd, this.#repair(fd, head), event, true).record;
+      return (await this.#write(fd, await this.#repair(fd, head), event, true)).record;
     } finally {
       closeSync(fd);
     }
@@ -334,7 +406,7 @@ export class AuditLog implements AuditSink {
    * append died before sealing it); bytes without a newline are a torn line, cut off and
    * recorded with an audit.repair record. Anything else is tampering: refuse, change nothing.
    */
-  #repair(fd: number, head: AuditHead): AuditHead {
+  async #repair(fd: number, head: AuditHead): Promise<AuditHead> {
     const size = fstatSync(fd).size;
     if (size < head.size) {
       throw tampered(
@@ -352,7 +424,7 @@ export class AuditLog implements AuditSink {
       ftruncateSync(fd, head.size);
       fsyncSync(fd);
       const detail = { discardedBytes: torn.length };
-      repaired = this.#write(fd, head, { op: "audit.repair", result: "ok", detail }).head;
+      repaired = (await this.#write(fd, head, { op: "audit.repair", result: "ok", detail })).head;
     } else {
       const only =
         lines.length === 1 && torn.length === 0 ? parseRawLine(lines[0]!.raw, this.#key) : undefined;
@@ -360,7 +432,7 @@ export class AuditLog implements AuditSink {
         throw tampered(`refusing to append to ${this.path}: unexpected data after the sealed head`);
       }
       repaired = { seq: only.record.seq, size, hash: sha256Hex(lines[0]!.raw) };
-      this.#seal(repaired);
+      await this.#seal(repaired);
     }
     this.#removeDeadTemporaryHeads();
     return repaired;
@@ -380,13 +452,13 @@ export class AuditLog implements AuditSink {
     }
   }
 
-  /** Writes one record after `head`, fsyncs the log, then seals the new head (see #seal). */
-  #write(
+  /** Writes one record after `head` in one write, then seals the new head with it (see #seal). */
+  async #write(
     fd: number,
     head: AuditHead,
     event: AuditEvent,
     anchorMayLag = false,
-  ): { record: AuditRecord; head: AuditHead } {
+  ): Promise<{ record: AuditRecord; head: AuditHead }> {
     const sudoUser = this.#env.SUDO_USER;
     const { line, record } = sealRecord(
       {
@@ -409,9 +481,9 @@ export class AuditLog implements AuditSink {
       );
     }
     writeAll(fd, bytes);
-    fsyncSync(fd);
+    crashPoint("audit:record-written");
     const next: AuditHead = { seq: record.seq, size: head.size + bytes.length, hash: sha256Hex(line) };
-    this.#seal(next, anchorMayLag);
+    await this.#seal(next, anchorMayLag, fd);
     return { record, head: next };
   }
 
@@ -474,7 +546,7 @@ export class AuditLog implements AuditSink {
   }> {
     return withLock(
       this.lockPath,
-      () => {
+      async () => {
         const previous = this.#previousPosition();
         const suffix = `.restarted-${new Date().toISOString().replace(/[-:.]/g, "")}`;
         const moved: { from: string; to: string }[] = [];
@@ -495,7 +567,7 @@ export class AuditLog implements AuditSink {
             previous === null
               ? { previous: "unknown" }
               : { previousSeq: previous.seq, previousHash: previous.hash };
-          const { record } = this.#write(fd, HEAD_ZERO, { op: "audit.restart", result: "ok", detail });
+          const { record } = await this.#write(fd, HEAD_ZERO, { op: "audit.restart", result: "ok", detail });
           return { record, previous, moved };
         } finally {
           closeSync(fd);

@@ -56,23 +56,37 @@ export function temporaryNameFor(path: string): string {
 }
 
 /**
- * Replaces `path` with `data` so that a crash at any moment leaves either the old file or the
- * new one, whole: write a temporary file in the same directory (O_EXCL, O_NOFOLLOW, exact mode),
- * fsync it, rename it over the target, fsync the directory (see syncDirectory).
+ * A replacement of a file written to its temporary file but not yet in place (stageFileAtomic):
+ * fsync `fd` (the caller may do so together with other files), then installStaged, or
+ * discardStaged if anything went wrong.
  */
-export function writeFileAtomic(
+export interface StagedFile {
+  readonly path: string;
+  readonly temporary: string;
+  readonly fd: number;
+  /** Whether fd is still open: a closed descriptor's number may be another file's by now. */
+  open: boolean;
+}
+
+/**
+ * The first half of writeFileAtomic: the new content in a temporary file in the same directory
+ * as `path` (O_EXCL, O_NOFOLLOW, exact mode and owner), not yet fsynced. For a caller that makes
+ * several files durable at once (the audit log's record, head and anchor): their fsyncs can run
+ * side by side, and none of the new files is visible before its own installStaged.
+ */
+export function stageFileAtomic(
   path: string,
   data: Uint8Array | string,
   options: AtomicWriteOptions = {},
-): void {
+): StagedFile {
   const mode = options.mode ?? 0o600;
-  const tmp = temporaryNameFor(path);
+  const temporary = temporaryNameFor(path);
   const fd = openSync(
-    tmp,
+    temporary,
     constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
     0o600,
   );
-  let renamed = false;
+  const staged: StagedFile = { path, temporary, fd, open: true };
   try {
     const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
     let offset = 0;
@@ -86,24 +100,65 @@ export function writeFileAtomic(
         fchownSync(fd, options.uid ?? -1, options.gid ?? -1);
     }
     fchmodSync(fd, mode);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
-    renamed = true;
-    if (options.syncDirectory ?? true) fsyncDirectory(dirname(path));
+    return staged;
   } catch (err) {
-    if (!renamed) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already closed
-      }
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // never created or already gone
-      }
-    }
+    discardStaged(staged);
     throw err;
   }
+}
+
+/**
+ * The second half: renames the staged file (fsynced by the caller) over its target and, unless
+ * told otherwise, fsyncs the directory. On failure the temporary file is removed.
+ */
+export function installStaged(
+  staged: StagedFile,
+  options: Pick<AtomicWriteOptions, "syncDirectory"> = {},
+): void {
+  try {
+    staged.open = false;
+    closeSync(staged.fd);
+    renameSync(staged.temporary, staged.path);
+  } catch (err) {
+    discardStaged(staged);
+    throw err;
+  }
+  if (options.syncDirectory ?? true) fsyncDirectory(dirname(staged.path));
+}
+
+/** Closes and removes a staged file that will not be installed; never throws. */
+export function discardStaged(staged: StagedFile): void {
+  if (staged.open) {
+    staged.open = false;
+    try {
+      closeSync(staged.fd);
+    } catch {
+      // nothing more to do
+    }
+  }
+  try {
+    unlinkSync(staged.temporary);
+  } catch {
+    // never created or already gone
+  }
+}
+
+/**
+ * Replaces `path` with `data` so that a crash at any moment leaves either the old file or the
+ * new one, whole: write a temporary file in the same directory (O_EXCL, O_NOFOLLOW, exact mode),
+ * fsync it, rename it over the target, fsync the directory (see syncDirectory).
+ */
+export function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  options: AtomicWriteOptions = {},
+): void {
+  const staged = stageFileAtomic(path, data, options);
+  try {
+    fsyncSync(staged.fd);
+  } catch (err) {
+    discardStaged(staged);
+    throw err;
+  }
+  installStaged(staged, options);
 }

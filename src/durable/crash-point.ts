@@ -2,7 +2,8 @@
  * Test-only crash points. With KEYHOLD_TEST_CRASH_AT=STEP in keyhold's environment when it starts,
  * the process SIGKILLs itself on reaching the step named STEP; with KEYHOLD_TEST_PAUSE_AT=STEP it
  * SIGSTOPs itself there, so that a test can act while it is held and then SIGCONT it. They let the
- * kill -9 trials of `rotate --restart` land on every step, every time, instead of racing a poller.
+ * kill -9 trials of `rotate --restart` and of an audit append (test/audit/durability.test.ts) land
+ * on every step, every time, instead of racing a poller.
  *
  * Harmless outside tests: a crash point only sends SIGKILL or SIGSTOP to keyhold's own process,
  * and only for whoever sets keyhold's environment, who can send it those signals anyway (the same

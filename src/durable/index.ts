@@ -1,4 +1,13 @@
-export { type AtomicWriteOptions, fsyncDirectory, temporaryNameFor, writeFileAtomic } from "./atomic.js";
+export {
+  type AtomicWriteOptions,
+  discardStaged,
+  fsyncDirectory,
+  installStaged,
+  type StagedFile,
+  stageFileAtomic,
+  temporaryNameFor,
+  writeFileAtomic,
+} from "./atomic.js";
 export { crashPoint } from "./crash-point.js";
 export {
   acquireLock,

@@ -185,10 +185,16 @@ export function processStartTime(pid: number): string | undefined {
   return start !== undefined && /^[0-9]+$/.test(start) ? start : undefined;
 }
 
+/** This process's own tag: its start time never changes, so /proc is read for it once. */
+let ownTag: string | undefined;
+
 /** This process as `pid` or `pid.starttime`, for names and lock files that outlive it. */
 export function processTag(pid = process.pid): string {
+  if (pid === process.pid && ownTag !== undefined) return ownTag;
   const started = processStartTime(pid);
-  return started === undefined ? String(pid) : `${pid}.${started}`;
+  const tag = started === undefined ? String(pid) : `${pid}.${started}`;
+  if (pid === process.pid) ownTag = tag;
+  return tag;
 }
 
 /** Parses a processTag back; undefined if it is not one. */
