@@ -340,7 +340,11 @@ describe("removing logs: the developers ask, the server removes only its own", (
       const r = await call(s.socket, "DELETE", `/v1/runs/${id}/log`);
       assert.equal(r.status, 404);
       assert.equal((r.json as { error: { code: string } }).error.code, "LOG_NOT_FOUND");
-      assert.equal(readFileSync(bait, "utf8"), "the server's own file\n", "the file behind the link survives");
+      assert.equal(
+        readFileSync(bait, "utf8"),
+        "the server's own file\n",
+        "the file behind the link survives",
+      );
     } finally {
       rmSync(logs, { force: true });
       renameSync(`${logs}.real`, logs);
