@@ -268,8 +268,9 @@ export function followRun(
           } else ended(undefined);
         },
         fail: (err: unknown) => {
-          // Before the reply's head, the server was never reached (or answered nonsense).
-          if (status !== 200) reject(failure(options.socket, err));
+          // Until the run is accepted, the error is the whole story: the server was not reached,
+          // or answered nonsense. After, the run goes on without this client (STREAM_CUT).
+          if (run === undefined) reject(failure(options.socket, err));
           else ended(err instanceof SecretError ? err.message : undefined);
         },
       },

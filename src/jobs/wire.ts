@@ -132,7 +132,7 @@ export class ResponseParser {
         return bytes.subarray(line.next);
       }
       case "trailers": {
-        const line = this.#line(bytes, MAX_TRAILER_BYTES - state.seen, "the trailers");
+        const line = this.#line(bytes, MAX_TRAILER_BYTES - state.seen, "the trailer section");
         if (line === undefined) return this.#hold(bytes);
         state.seen += line.next;
         if (line.text === "") this.#finish();
@@ -252,6 +252,7 @@ export function exchange(socketPath: string, request: WireRequest, sink: Exchang
       fail(new KeyholdError("SERVER_UNREACHABLE", `the job server at ${socketPath} did not answer in time`)),
     );
   conn.on("data", (bytes: Buffer) => {
+    received = true;
     if (settled) return;
     try {
       parser.push(bytes);
@@ -260,8 +261,15 @@ export function exchange(socketPath: string, request: WireRequest, sink: Exchang
     }
   });
   conn.on("error", fail);
+  let received = false;
   conn.on("close", () => {
     if (settled) return;
+    // Closed without a byte of reply: what systemd does with the connections of a service that
+    // failed to start. Reported as Node reports it ("socket hang up"), a connection error.
+    if (!received) {
+      fail(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }));
+      return;
+    }
     try {
       parser.close();
     } catch (err) {
