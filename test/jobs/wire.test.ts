@@ -234,6 +234,38 @@ describe("keyhold trigger --follow against a socket peer that is not a job serve
     bigHead.close();
   });
 
+  /** A follow reply holding `lines`, chunked as the server sends it. */
+  function followReply(conn: Socket, lines: string[]): void {
+    const chunks = lines.map((l) => `${Buffer.byteLength(l).toString(16)}\r\n${l}\r\n`).join("");
+    conn.end(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunks}0\r\n\r\n`);
+  }
+
+  test("a line that is not JSON: SERVER_ERROR before the run is accepted, STREAM_CUT (exit 4) after", async () => {
+    const run = { id: "0000000aa-00000000", state: "running", log: null };
+    const before = await hostilePeer((conn) => followReply(conn, ["<html>\n"]));
+    const later = await hostilePeer((conn) =>
+      followReply(conn, [`${JSON.stringify({ event: "accepted", run })}\n`, "<html>\n"]),
+    );
+    try {
+      const r1 = await runCli(["trigger", "job", "--follow", "--socket", before.socket], {
+        PATH: "/usr/bin:/bin",
+      });
+      assert.equal(r1.code, 1, r1.stderr);
+      assert.match(r1.stderr, /^keyhold: the job server sent a line that is not JSON \[SERVER_ERROR\]$/m);
+      const r2 = await runCli(["trigger", "job", "--follow", "--socket", later.socket], {
+        PATH: "/usr/bin:/bin",
+      });
+      assert.equal(r2.code, 4, r2.stderr);
+      assert.match(
+        r2.stderr,
+        /the stream of run 0000000aa-00000000 was cut before the run ended: the job server sent a line that is not JSON \[STREAM_CUT\]/,
+      );
+    } finally {
+      before.close();
+      later.close();
+    }
+  });
+
   test("a follow line without end: SERVER_ERROR at the client's bound, long before the peer is done", async () => {
     const r = await runCli(["trigger", "job", "--follow", "--socket", endless.socket], {
       PATH: "/usr/bin:/bin",
