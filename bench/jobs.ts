@@ -5,6 +5,10 @@
  *   - the API round trip of a no-op job with curl vs a bare GET /v1/health with curl
  *   - runs per second of a no-op job (20 concurrent clients) vs transient systemd-run units
  * Every contender is timed by the same script inside the container, so nsenter is not counted.
+ * `keyhold trigger` and `node -e 0` are timed alternately (one each, in turn), so a change in the
+ * load of a shared machine weighs on both alike. With KEYHOLD_BENCH_BASELINE=DIR (another built
+ * checkout, e.g. a `git worktree` of the parent commit) its `keyhold trigger` joins them in turn,
+ * against this checkout's server: a before/after of the client under the same load.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -48,6 +52,28 @@ const m = times.length >> 1;
 process.stdout.write(String(times.length % 2 ? times[m] : (times[m - 1] + times[m]) / 2));
 `;
 
+// Medians of whole commands run in turn (a, b, c, a, b, c, …) N times after a warm-up, and in how
+// many rounds the first beat the last.
+const TURNS_SOURCE = `import { spawnSync } from "node:child_process";
+const runs = Number(process.argv[2]);
+const commands = process.argv.slice(3).map((c) => JSON.parse(c));
+const times = commands.map(() => []);
+let firstWins = 0;
+for (let i = 0; i < runs + 3; i++) {
+  const round = commands.map((argv) => {
+    const t = process.hrtime.bigint();
+    const r = spawnSync(argv[0], argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
+    if (r.status !== 0) { process.stderr.write(argv.join(" ") + " exited " + r.status + ": " + r.stderr); process.exit(1); }
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  });
+  if (i < 3) continue;
+  round.forEach((ms, k) => times[k].push(ms));
+  if (round[0] < round[round.length - 1]) firstWins++;
+}
+const median = (xs) => { xs.sort((p, q) => p - q); const m = xs.length >> 1; return xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2; };
+process.stdout.write(JSON.stringify({ medians: times.map(median), firstWins }));
+`;
+
 // Throughput: `total` commands, `clients` at a time; prints runs per second.
 const RATE_SOURCE = `import { spawn } from "node:child_process";
 import { request } from "node:http";
@@ -81,8 +107,14 @@ const CLI_SOURCE = `const { main } = await import("${PROJECT_INSIDE}/dist/src/cl
 process.exitCode = await main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
 `;
 
+const BASELINE = process.env.KEYHOLD_BENCH_BASELINE;
+const BASELINE_INSIDE = "/srv/baseline";
+
 async function main(): Promise<void> {
-  const suite = await bootForSuite({ label: "bench-jobs" });
+  const suite = await bootForSuite({
+    label: "bench-jobs",
+    ...(BASELINE ? { binds: [{ host: BASELINE, container: BASELINE_INSIDE, readOnly: true }] } : {}),
+  });
   const c = suite.container;
   if (c === undefined) {
     console.log(`\n### jobs\n\nnot measured: ${suite.skipReason ?? "no container"}`);
@@ -97,6 +129,7 @@ async function main(): Promise<void> {
     await c.check(jobServerOutputsCommand(PROJECT, "dev"));
     c.writeFile("/srv/bench/time.mjs", TIME_SOURCE);
     c.writeFile("/srv/bench/rate.mjs", RATE_SOURCE);
+    c.writeFile("/srv/bench/turns.mjs", TURNS_SOURCE);
     c.writeFile("/srv/bench/keyhold.mjs", CLI_SOURCE);
     c.writeFile("/etc/keyhold/jobs.json", JSON.stringify(CONFIG));
     await c.encryptCredential("bench_key", `bench-${randomBytes(24).toString("hex")}`);
@@ -146,15 +179,30 @@ async function main(): Promise<void> {
     await rate("socket", 200, 4);
 
     const results: Comparison[] = [];
-    const trigger = await time(20, [
+    const triggerIn = (root: string) => [
       "/usr/bin/node",
-      `${PROJECT_INSIDE}/bin/keyhold.js`,
+      `${root}/bin/keyhold.js`,
       "trigger",
       "noopkey",
       "--follow",
-    ]);
+    ];
+    const turns = JSON.parse(
+      (
+        await c.check(
+          [
+            "/usr/bin/node",
+            "/srv/bench/turns.mjs",
+            "20",
+            JSON.stringify(triggerIn(PROJECT_INSIDE)),
+            JSON.stringify(["/usr/bin/node", "-e", "0"]),
+            ...(BASELINE ? [JSON.stringify(triggerIn(BASELINE_INSIDE))] : []),
+          ],
+          { timeoutMs: 300_000 },
+        )
+      ).stdout,
+    ) as { medians: number[]; firstWins: number };
+    const [trigger, nodeAlone, baseline] = turns.medians as [number, number, number | undefined];
     const peerRun = await time(20, systemdRun);
-    const nodeAlone = await time(20, ["/usr/bin/node", "-e", "0"]);
     results.push({
       what: "run a no-op that receives a key, start to exit",
       how: "whole processes",
@@ -195,6 +243,26 @@ async function main(): Promise<void> {
       goal: "≤ 10 ms median",
       met: roundTrip <= 10,
     });
+    // The same job as `keyhold trigger` above: the server's round trip that client waits for.
+    const roundTripKey = await time(50, [
+      "curl",
+      "-sf",
+      "--unix-socket",
+      SOCKET,
+      "-X",
+      "POST",
+      "http://localhost/v1/jobs/noopkey/runs?follow=1",
+    ]);
+    results.push({
+      what: "API round trip of a no-op job that receives a key, with curl",
+      how: "whole processes",
+      ours: "`curl -X POST …/v1/jobs/noopkey/runs?follow=1`",
+      oursMs: roundTripKey,
+      peer: "`curl …/v1/health` (transport alone)",
+      peerMs: health,
+      goal: "≤ 10 ms median",
+      met: roundTripKey <= 10,
+    });
     const ours = await rate("socket", 1000, 20);
     const peer = await rate("command", 200, 20, systemdRun);
     // Printed as "ms per run" so the ratio column keeps its meaning (below 1 = keyhold faster).
@@ -209,6 +277,17 @@ async function main(): Promise<void> {
       met: ours >= 100,
     });
 
+    if (baseline !== undefined)
+      results.push({
+        what: `\`keyhold trigger noopkey --follow\`, this checkout against ${BASELINE} (in turn; this one faster in ${turns.firstWins} of 20 rounds)`,
+        how: "whole processes",
+        ours: "this checkout",
+        oursMs: trigger,
+        peer: "the baseline checkout",
+        peerMs: baseline,
+        goal: "≤ 1.0×",
+        met: trigger <= baseline,
+      });
     printEnvironment("PATH, HOME and LANG only (the harness runs every command inside with env -i)");
     printHeader(
       `jobs (${new Date().toISOString().slice(0, 10)}, ${process.version}, inside a systemd container, ${cpus().length} cores)`,

@@ -25,6 +25,7 @@ targets=(
   "vault-file async 8192 1"
   "fernet sync 1024 1"
   "jobserver-http async 2048 1"
+  "jobs-client-http sync 2048 1"
   "jobs-config sync 2048 1"
   "dotenv sync 1024 1"
   "scan-policy sync 1024 1"

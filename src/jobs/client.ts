@@ -1,11 +1,10 @@
-import { request } from "node:http";
-import { constants } from "node:os";
-import { userInfo } from "node:os";
+import { constants, userInfo } from "node:os";
 import { SecretError } from "../secret/errors.js";
 import { phase } from "../timing.js";
 import type { FollowEvent } from "./protocol.js";
 import { UID_HEADER, USER_HEADER } from "./protocol.js";
 import type { RunRecord } from "./records.js";
+import { exchange, malformed, type ResponseHead } from "./wire.js";
 
 /**
  * The client side of docs/jobserver-protocol.md, used by `keyhold trigger` and `keyhold runs`.
@@ -21,6 +20,13 @@ interface Reply {
   status: number;
   body: unknown;
 }
+
+/**
+ * The most a JSON reply, or one line of a follow stream (an event: at most one read of a job's
+ * output, JSON-escaped), may take in memory: whatever listens on the socket path given is
+ * trusted with nothing, the client's memory included.
+ */
+export const MAX_REPLY_BYTES = 8 * 1024 * 1024;
 
 function identityHeaders(): Record<string, string> {
   try {
@@ -87,52 +93,67 @@ async function triggerError(options: ClientOptions, status: number, body: unknow
   return new SecretError(err.code, err.message, { hint });
 }
 
+/** Parses a JSON reply's body; text that is not JSON is kept as text (for the error it becomes). */
+function parseBody(parts: Buffer[]): unknown {
+  const text = Buffer.concat(parts).toString("utf8");
+  try {
+    return text === "" ? undefined : JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Collects a reply's body up to MAX_REPLY_BYTES; `total` throws past it. */
+function collector(): { parts: Buffer[]; add(bytes: Buffer): void } {
+  const parts: Buffer[] = [];
+  let total = 0;
+  return {
+    parts,
+    add(bytes) {
+      total += bytes.length;
+      if (total > MAX_REPLY_BYTES) throw malformed(`the body is larger than ${MAX_REPLY_BYTES} bytes`);
+      parts.push(bytes);
+    },
+  };
+}
+
 /** One JSON request; resolves with the status and parsed body whatever the status. */
 export function callJobServer(
   options: ClientOptions,
-  method: string,
+  method: "GET" | "POST" | "DELETE",
   path: string,
   body?: unknown,
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const req = request(
+    const headers: Record<string, string> = identityHeaders();
+    if (payload) headers["Content-Type"] = "application/json";
+    let status = 0;
+    const reply = collector();
+    exchange(
+      options.socket,
       {
-        socketPath: options.socket,
         method,
         path,
-        headers: {
-          ...identityHeaders(),
-          ...(payload ? { "Content-Type": "application/json", "Content-Length": payload.length } : {}),
+        headers,
+        ...(payload ? { body: payload } : {}),
+        timeoutMs: options.timeoutMs ?? 30_000,
+      },
+      {
+        head: (head: ResponseHead) => {
+          status = head.status;
         },
-        timeout: options.timeoutMs ?? 30_000,
-      },
-      (res) => {
-        const parts: Buffer[] = [];
-        res.on("data", (c: Buffer) => parts.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(parts).toString("utf8");
-          let parsed: unknown;
-          try {
-            parsed = text === "" ? undefined : JSON.parse(text);
-          } catch {
-            parsed = text;
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-        res.on("error", reject);
+        data: reply.add,
+        end: () => resolve({ status, body: parseBody(reply.parts) }),
+        fail: (err: unknown) => reject(failure(options.socket, err)),
       },
     );
-    req.on("timeout", () =>
-      req.destroy(
-        new SecretError("SERVER_UNREACHABLE", `the job server at ${options.socket} did not answer in time`),
-      ),
-    );
-    req.on("error", (err: NodeJS.ErrnoException) =>
-      reject(err instanceof SecretError ? err : unreachable(options.socket, err)),
-    );
-    req.end(payload);
   });
+}
+
+/** A coded error as it is; a system error of the connection as SERVER_UNREACHABLE with its hint. */
+function failure(socket: string, err: unknown): SecretError {
+  return err instanceof SecretError ? err : unreachable(socket, err as NodeJS.ErrnoException);
 }
 
 /** Triggers a run without waiting for it; returns the queued record. */
@@ -178,72 +199,82 @@ export function followRun(
   onEvent: (event: FollowEvent) => void,
 ): Promise<RunRecord> {
   return new Promise((resolve, reject) => {
-    const payload = Buffer.from(JSON.stringify({ params }));
-    const req = request(
+    let status = 0;
+    const refused = collector();
+    /** The bytes of the line being read, split at newline bytes so no character is ever cut. */
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let run: RunRecord | undefined;
+    let final: RunRecord | undefined;
+    let cut: string | undefined;
+    const line = (bytes: Buffer) => {
+      const text = bytes.toString("utf8");
+      if (text.trim() === "") return;
+      let event: FollowEvent;
+      try {
+        event = JSON.parse(text) as FollowEvent;
+      } catch {
+        throw new SecretError("SERVER_ERROR", "the job server sent a line that is not JSON");
+      }
+      if ("run" in event) run = event.run as RunRecord;
+      if (event.event === "finished") final = event.run as RunRecord;
+      if (event.event === "cut") cut = event.reason;
+      onEvent(event);
+    };
+    const stream = (bytes: Buffer) => {
+      let at = 0;
+      for (let nl = bytes.indexOf(0x0a); nl !== -1; nl = bytes.indexOf(0x0a, at)) {
+        pending.push(bytes.subarray(at, nl));
+        line(pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending));
+        pending = [];
+        pendingBytes = 0;
+        at = nl + 1;
+      }
+      if (at < bytes.length) {
+        pendingBytes += bytes.length - at;
+        if (pendingBytes > MAX_REPLY_BYTES)
+          throw new SecretError(
+            "SERVER_ERROR",
+            `the job server sent a line longer than ${MAX_REPLY_BYTES} bytes`,
+          );
+        pending.push(bytes.subarray(at));
+      }
+    };
+    // However the stream ends (whole, cut by the server, broken, malformed), the run's last
+    // record decides; without it the run goes on and how it ends is not known here.
+    const ended = (reason: string | undefined) => {
+      phase("finished");
+      if (final) resolve(final);
+      else reject(streamCut(run, cut ?? reason ?? "the connection closed", options.socket));
+    };
+    exchange(
+      options.socket,
       {
-        socketPath: options.socket,
         method: "POST",
         path: `/v1/jobs/${encodeURIComponent(job)}/runs?follow=1`,
-        headers: {
-          ...identityHeaders(),
-          "Content-Type": "application/json",
-          "Content-Length": payload.length,
+        headers: { ...identityHeaders(), "Content-Type": "application/json" },
+        body: Buffer.from(JSON.stringify({ params })),
+      },
+      {
+        head: (head: ResponseHead) => {
+          phase("response");
+          status = head.status;
+        },
+        data: (bytes: Buffer) => (status === 200 ? stream(bytes) : refused.add(bytes)),
+        end: () => {
+          if (status !== 200) {
+            const body = parseBody(refused.parts);
+            void triggerError(options, status, typeof body === "string" ? undefined : body).then(reject);
+          } else ended(undefined);
+        },
+        fail: (err: unknown) => {
+          // Until the run is accepted, the error is the whole story: the server was not reached,
+          // or answered nonsense. After, the run goes on without this client (STREAM_CUT).
+          if (run === undefined) reject(failure(options.socket, err));
+          else ended(err instanceof SecretError ? err.message : undefined);
         },
       },
-      (res) => {
-        phase("response");
-        if (res.statusCode !== 200) {
-          const parts: Buffer[] = [];
-          res.on("data", (c: Buffer) => parts.push(c));
-          res.on("end", () => {
-            let body: unknown;
-            try {
-              body = JSON.parse(Buffer.concat(parts).toString("utf8"));
-            } catch {
-              body = undefined;
-            }
-            void triggerError(options, res.statusCode ?? 0, body).then(reject);
-          });
-          return;
-        }
-        let pending = "";
-        let run: RunRecord | undefined;
-        let final: RunRecord | undefined;
-        let cut: string | undefined;
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          pending += chunk;
-          let nl = pending.indexOf("\n");
-          while (nl !== -1) {
-            const line = pending.slice(0, nl);
-            pending = pending.slice(nl + 1);
-            nl = pending.indexOf("\n");
-            if (line.trim() === "") continue;
-            let event: FollowEvent;
-            try {
-              event = JSON.parse(line) as FollowEvent;
-            } catch {
-              cut ??= "the server sent a line that is not JSON";
-              res.destroy();
-              return;
-            }
-            if ("run" in event) run = event.run as RunRecord;
-            if (event.event === "finished") final = event.run as RunRecord;
-            if (event.event === "cut") cut = event.reason;
-            onEvent(event);
-          }
-        });
-        // "close" comes however the stream ended: whole, cut by the server, or broken.
-        res.on("error", () => undefined);
-        res.on("close", () => {
-          phase("finished");
-          if (final) resolve(final);
-          else reject(streamCut(run, cut ?? "the connection closed", options.socket));
-        });
-      },
     );
-    req.on("error", (err: NodeJS.ErrnoException) => reject(unreachable(options.socket, err)));
-    req.end(payload);
     phase("request");
   });
 }

@@ -88,36 +88,61 @@ async function openStep(dirFd: number, name: string, create: boolean): Promise<n
 }
 
 /**
+ * Refuses, when a log is created, a directory on the way (`last`: `path` itself) that every local
+ * user may write to: they could rename a name in it (not in a sticky one, but `path` itself they
+ * could take the name `logs` in first).
+ */
+async function checkStep(fd: number, walked: string, last: boolean): Promise<void> {
+  const stats = await fstatAsync(fd);
+  const sticky = (stats.mode & S_ISVTX) !== 0 && !last;
+  if ((stats.mode & 0o002) !== 0 && !sticky) {
+    throw new LogProblem(
+      `${walked} is writable by every local user, who could then redirect the logs (docs/jobserver.md, "Setup")`,
+    );
+  }
+}
+
+/**
  * Opens the absolute, normalised directory `path` (an O_PATH descriptor) without following a
  * symbolic link anywhere on the way. With `strict` (creating a log), missing directories are
  * made, and a directory on the way that every local user may rename names in is refused, and so
  * is `path` itself if every local user may write to it at all (they could take the name `logs`
  * first). Throws a LogProblem or the system error; the caller closes the descriptor.
+ *
+ * Each step is one round trip to the thread pool, not three: the next name is looked up while
+ * the directory it is in is checked (nothing is created in a directory before its check), and a
+ * descriptor left behind is closed without waiting (an O_PATH descriptor's close does no I/O).
  */
 export async function openDirectory(path: string, strict: boolean): Promise<number> {
+  const parts = path.split("/").filter((part) => part !== "");
+  if (parts.some((part) => part === "." || part === ".."))
+    throw new LogProblem(`${path} is not a normalised path`);
   let fd = await openAsync("/", WALK);
   let walked = "";
-  const parts = path.split("/").filter((part) => part !== "");
   try {
-    for (const [i, part] of parts.entries()) {
-      if (part === "." || part === "..") throw new LogProblem(`${path} is not a normalised path`);
+    for (const part of parts) {
+      const [opened, checked] = await Promise.allSettled([
+        openAsync(at(fd, part), WALK),
+        strict && walked !== "" ? checkStep(fd, walked, false) : undefined,
+      ]);
+      if (checked.status === "rejected") {
+        if (opened.status === "fulfilled") void closeQuietly(opened.value);
+        throw checked.reason;
+      }
       walked += `/${part}`;
       let next: number;
       try {
-        next = await openStep(fd, part, strict);
+        if (opened.status === "fulfilled") next = opened.value;
+        else if (strict && (opened.reason as NodeJS.ErrnoException).code === "ENOENT")
+          next = await openStep(fd, part, true);
+        else throw opened.reason;
       } catch (err) {
         throw describe(err, walked);
       }
-      await closeQuietly(fd);
+      void closeQuietly(fd);
       fd = next;
-      const stats = await fstatAsync(fd);
-      const sticky = (stats.mode & S_ISVTX) !== 0 && i < parts.length - 1;
-      if (strict && (stats.mode & 0o002) !== 0 && !sticky) {
-        throw new LogProblem(
-          `${walked} is writable by every local user, who could then redirect the logs (docs/jobserver.md, "Setup")`,
-        );
-      }
     }
+    if (strict && walked !== "") await checkStep(fd, walked, true);
     return fd;
   } catch (err) {
     await closeQuietly(fd);
@@ -142,7 +167,7 @@ async function openLogsDirectory(outputDir: string, create: boolean): Promise<nu
   } catch (err) {
     throw describe(err, path);
   } finally {
-    await closeQuietly(parent);
+    void closeQuietly(parent);
   }
   try {
     checkLogsDirectory(await fstatAsync(fd), path);
@@ -181,7 +206,7 @@ export async function openRunLog(
   } catch (err) {
     return { problem: describe(err, path).message };
   } finally {
-    await closeQuietly(logs);
+    void closeQuietly(logs);
   }
 }
 

@@ -398,11 +398,14 @@ export class JobServer {
     if (!FINAL_STATES.has(record.state))
       throw new ApiError("RUN_ACTIVE", `the run is still ${record.state}; cancel it or wait for it to end`);
     const path = record.log;
-    if (path === null || !(await removeRunLog(path))) throw new ApiError("LOG_NOT_FOUND", "the run has no log");
+    if (path === null || !(await removeRunLog(path)))
+      throw new ApiError("LOG_NOT_FOUND", "the run has no log");
     record.log = null;
     this.#records.save(record);
     const who = requesterOf(req);
-    this.#log(`run ${record.id} log removed at the request of ${who.user ?? "-"} (uid ${who.uid ?? "-"}, unverified)`);
+    this.#log(
+      `run ${record.id} log removed at the request of ${who.user ?? "-"} (uid ${who.uid ?? "-"}, unverified)`,
+    );
     send(res, 200, { run: record });
   }
 

@@ -89,6 +89,8 @@ describe("run logs under a hostile outputs directory", () => {
             credentials: ["api_key"],
             outputDir: outputs,
           },
+          // Its outputs directory does not exist yet, below a directory the test opens to everyone.
+          below: { argv: ["/bin/true"], cwd: root, outputDir: join(root, "open", "outputs") },
         },
       }),
     });
@@ -252,6 +254,25 @@ describe("run logs under a hostile outputs directory", () => {
     }
   });
 
+  test("a directory on the way that every local user may rename names in is refused before anything is made in it", async () => {
+    const open = join(s.root, "open");
+    mkdirSync(open);
+    chmodSync(open, 0o777); // not sticky: anyone may rename what the server would make here
+    try {
+      const r = finalRun((await follow(s.socket, "below")).events);
+      assert.equal(r.state, "error");
+      assert.equal((r.error as { code: string }).code, "OUTPUT_FAILED");
+      assert.match((r.error as { message: string }).message, /open is writable by every local user/);
+      assert.deepEqual(readdirSync(open), [], "nothing was made in it");
+      chmodSync(open, 0o1777); // sticky: names there are their owners' alone
+      const ok = finalRun((await follow(s.socket, "below")).events);
+      assert.equal(ok.state, "succeeded");
+      assert.ok(lstatSync(join(open, "outputs", "logs")).isDirectory());
+    } finally {
+      rmSync(open, { recursive: true, force: true });
+    }
+  });
+
   test("canary: the key is in no log, record, error or server line", async () => {
     assertNoLeak(everythingUnder(s.outputs), canary, "the outputs");
     assertNoLeak(everythingUnder(s.state), canary, "the state directory");
@@ -319,7 +340,11 @@ describe("removing logs: the developers ask, the server removes only its own", (
       const r = await call(s.socket, "DELETE", `/v1/runs/${id}/log`);
       assert.equal(r.status, 404);
       assert.equal((r.json as { error: { code: string } }).error.code, "LOG_NOT_FOUND");
-      assert.equal(readFileSync(bait, "utf8"), "the server's own file\n", "the file behind the link survives");
+      assert.equal(
+        readFileSync(bait, "utf8"),
+        "the server's own file\n",
+        "the file behind the link survives",
+      );
     } finally {
       rmSync(logs, { force: true });
       renameSync(`${logs}.real`, logs);
