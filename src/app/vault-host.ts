@@ -1,26 +1,22 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { type AuditLog, createAuditKey, openStateAuditLog } from "../audit/index.js";
-import { type StoreLayout, vaultConfigFile, vaultDir } from "../credstore/index.js";
+import { type StoreLayout, vaultConfigFile, vaultDir } from "../credstore/layout.js";
 import { writeFileAtomic } from "../durable/index.js";
 import { readProtectedFile } from "../load/index.js";
 import { isKeyholdError, KeyholdError, Secret, wipe } from "../secret/index.js";
 import { phase } from "../timing.js";
+import type { RotationSchedule, SecretRef, Vault, VaultBackend } from "../vault/index.js";
+// The vault's modules themselves, not its barrel: a bundle loads whole files, and the barrel would
+// bring the Fernet importer and the PostgreSQL backend to every command that opens a file vault.
+import { FileBackend } from "../vault/file-backend.js";
+import { initVault, joinVault, openVault } from "../vault/open.js";
 import {
-  FileBackend,
-  initVault,
-  joinVault,
   keyringProvider,
   type MasterKeyProvider,
-  openVault,
-  PostgresBackend,
   type ProviderKind,
   passphraseProvider,
-  type RotationSchedule,
-  type SecretRef,
   systemdCredentialProvider,
-  type Vault,
-  type VaultBackend,
-} from "../vault/index.js";
+} from "../vault/providers.js";
 
 /*
  * This host's vault as keyhold's commands (and a library caller) open it. The backend and the
@@ -75,6 +71,7 @@ export function vaultKind(l: StoreLayout): Pick<VaultConfig, "backend" | "provid
 async function backendFor(l: StoreLayout, config: VaultConfig): Promise<VaultBackend> {
   if (config.backend === "file") return new FileBackend({ dir: vaultDir(l) });
   const pg = config.postgres ?? {};
+  const { PostgresBackend } = await import("../vault/postgres-backend.js");
   return PostgresBackend.connect({
     config: {
       ...(pg.host === undefined ? {} : { host: pg.host }),
