@@ -9,7 +9,6 @@ import type { RotationSchedule, SecretRef, Vault, VaultBackend } from "../vault/
 // The vault's modules themselves, not its barrel: a bundle loads whole files, and the barrel would
 // bring the Fernet importer and the PostgreSQL backend to every command that opens a file vault.
 import { FileBackend } from "../vault/file-backend.js";
-import { initVault, joinVault, openVault } from "../vault/open.js";
 import {
   keyringProvider,
   type MasterKeyProvider,
@@ -17,6 +16,13 @@ import {
   passphraseProvider,
   systemdCredentialProvider,
 } from "../vault/providers.js";
+
+/**
+ * The vault itself (its store, records, keys and checks): nothing of it runs before the master key
+ * is decrypted, so startHostVault starts loading it once the decrypts are under way, and it loads
+ * while systemd-creds works.
+ */
+const vaultCode = () => import("../vault/open.js");
 
 /*
  * This host's vault as keyhold's commands (and a library caller) open it. The backend and the
@@ -156,6 +162,7 @@ export function startHostVault(l: StoreLayout): HostVaultStart {
   audit.catch(() => undefined); // thrown by whoever awaits it
   const early = config.provider === "systemd-credential" ? systemdProvider(l, config) : undefined;
   const prefetched = early?.prefetch?.();
+  vaultCode().catch(() => undefined); // a failure to load is thrown where the vault is opened
   phase("decrypts-started");
   return {
     config,
@@ -197,6 +204,7 @@ async function openWithAudit(
   const backend = await backendFor(l, config);
   let vault: Vault;
   try {
+    const { openVault } = await vaultCode();
     vault = await openVault({
       backend,
       provider,
@@ -263,6 +271,7 @@ export async function createHostVault(
   const backend = await backendFor(l, config);
   const { provider, pass } = await providerFor(l, config, options);
   try {
+    const { initVault, joinVault } = await vaultCode();
     let vault: Vault;
     if (options.join !== undefined) {
       const master = await options.join();
