@@ -1,13 +1,15 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { type AuditLog, createAuditKey, openStateAuditLog } from "../audit/index.js";
-import { type StoreLayout, vaultConfigFile, vaultDir } from "../credstore/layout.js";
+// The barrel, though only the layout is used: a separate chunk for layout.ts would be one more
+// file for every command that runs a credential (see vaultCode).
+import { type StoreLayout, vaultConfigFile, vaultDir } from "../credstore/index.js";
 import { writeFileAtomic } from "../durable/index.js";
 import { readProtectedFile } from "../load/index.js";
 import { isKeyholdError, KeyholdError, Secret, wipe } from "../secret/index.js";
 import { phase } from "../timing.js";
 import type { RotationSchedule, SecretRef, Vault, VaultBackend } from "../vault/index.js";
-// The vault's modules themselves, not its barrel: a bundle loads whole files, and the barrel would
-// bring the Fernet importer and the PostgreSQL backend to every command that opens a file vault.
+// What opening needs first (the backend and the master key's provider) is imported here; the
+// rest of the vault loads later, see vaultCode.
 import { FileBackend } from "../vault/file-backend.js";
 import {
   keyringProvider,
@@ -18,11 +20,14 @@ import {
 } from "../vault/providers.js";
 
 /**
- * The vault itself (its store, records, keys and checks): nothing of it runs before the master key
- * is decrypted, so startHostVault starts loading it once the decrypts are under way, and it loads
- * while systemd-creds works.
+ * The vault itself (its store, records, keys and checks, the PostgreSQL backend): nothing of it
+ * runs before the master key is decrypted, so startHostVault starts loading it once the decrypts
+ * are under way, and it loads while systemd-creds works. The barrel, not vault/open.ts: the bundle
+ * splits its chunks by which lazily loaded modules reach each file, and the barrel is loaded
+ * lazily elsewhere already (`keyhold run --vault`), so this adds no chunk boundary to the modules
+ * every command shares.
  */
-const vaultCode = () => import("../vault/open.js");
+const vaultCode = () => import("../vault/index.js");
 
 /*
  * This host's vault as keyhold's commands (and a library caller) open it. The backend and the
@@ -77,7 +82,7 @@ export function vaultKind(l: StoreLayout): Pick<VaultConfig, "backend" | "provid
 async function backendFor(l: StoreLayout, config: VaultConfig): Promise<VaultBackend> {
   if (config.backend === "file") return new FileBackend({ dir: vaultDir(l) });
   const pg = config.postgres ?? {};
-  const { PostgresBackend } = await import("../vault/postgres-backend.js");
+  const { PostgresBackend } = await vaultCode();
   return PostgresBackend.connect({
     config: {
       ...(pg.host === undefined ? {} : { host: pg.host }),
