@@ -1,4 +1,4 @@
-import type { CommandGroup } from "../command.js";
+import { defineGroup } from "../command.js";
 
 /*
  * `keyhold vault …`: argument parsing and printing only, one file a subcommand; opening this
@@ -8,7 +8,7 @@ import type { CommandGroup } from "../command.js";
  */
 
 /** `keyhold vault …`: one row per subcommand. */
-export const vault: CommandGroup = {
+export const vault = defineGroup({
   name: "vault",
   synopsis: "vault SUBCOMMAND [ARGS…]",
   subcommands: [
@@ -109,4 +109,4 @@ export const vault: CommandGroup = {
       load: async () => (await import("./export-master.js")).exportMaster,
     },
   ],
-};
+});
