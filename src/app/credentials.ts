@@ -25,7 +25,6 @@ import { KeyholdError, type Secret } from "../secret/index.js";
 import { assertCredentialName, type WithKey } from "../systemd/index.js";
 import { type ImportedEntry, type ImportOptions, importEnv, importFile } from "./credentials-import.js";
 import { audited, fingerprint } from "./credentials-record.js";
-import { assertNoRollout, outsideRollout } from "./rollout-guard.js";
 import {
   assertSystemdRunning,
   lookupUser,
@@ -34,6 +33,12 @@ import {
   systemdRunArgs,
   userEnvironment,
 } from "./run-as.js";
+
+/*
+ * The writes' rollout guard loads when a write runs: `keyhold run` and `keyhold get` need neither
+ * it nor the rollout records and the unit discovery it reads.
+ */
+const rolloutGuard = () => import("./rollout-guard.js");
 
 export interface CredentialStoreOptions {
   /** The store directory (default $KEYHOLD_STORE, else /etc/credstore.encrypted). */
@@ -125,6 +130,7 @@ export class CredentialStore {
       });
     }
     // Refused before a value is asked for; checked again under the rollout lock.
+    const { assertNoRollout, outsideRollout } = await rolloutGuard();
     assertNoRollout(l, name, op);
     const value = typeof source === "function" ? await source() : source;
     try {
@@ -178,6 +184,7 @@ export class CredentialStore {
   async rollback(name: string, to?: number): Promise<VersionMeta> {
     if (to !== undefined && !(Number.isSafeInteger(to) && to > 0))
       throw new KeyholdError("USAGE", `a version is a positive whole number, got ${to}`);
+    const { outsideRollout } = await rolloutGuard();
     return audited(
       this.layout,
       "rollback",
@@ -189,6 +196,7 @@ export class CredentialStore {
 
   /** Removes a credential and its kept versions, overwriting each file; resolves with how many versions it had. */
   async remove(name: string): Promise<number> {
+    const { outsideRollout } = await rolloutGuard();
     return audited(
       this.layout,
       "rm",

@@ -1,26 +1,33 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { type AuditLog, createAuditKey, openStateAuditLog } from "../audit/index.js";
+// The barrel, though only the layout is used: a separate chunk for layout.ts would be one more
+// file for every command that runs a credential (see vaultCode).
 import { type StoreLayout, vaultConfigFile, vaultDir } from "../credstore/index.js";
 import { writeFileAtomic } from "../durable/index.js";
 import { readProtectedFile } from "../load/index.js";
 import { isKeyholdError, KeyholdError, Secret, wipe } from "../secret/index.js";
 import { phase } from "../timing.js";
+import type { RotationSchedule, SecretRef, Vault, VaultBackend } from "../vault/index.js";
+// What opening needs first (the backend and the master key's provider) is imported here; the
+// rest of the vault loads later, see vaultCode.
+import { FileBackend } from "../vault/file-backend.js";
 import {
-  FileBackend,
-  initVault,
-  joinVault,
   keyringProvider,
   type MasterKeyProvider,
-  openVault,
-  PostgresBackend,
   type ProviderKind,
   passphraseProvider,
-  type RotationSchedule,
-  type SecretRef,
   systemdCredentialProvider,
-  type Vault,
-  type VaultBackend,
-} from "../vault/index.js";
+} from "../vault/providers.js";
+
+/**
+ * The vault itself (its store, records, keys and checks, the PostgreSQL backend): nothing of it
+ * runs before the master key is decrypted, so startHostVault starts loading it once the decrypts
+ * are under way, and it loads while systemd-creds works. The barrel, not vault/open.ts: the bundle
+ * splits its chunks by which lazily loaded modules reach each file, and the barrel is loaded
+ * lazily elsewhere already (`keyhold run --vault`), so this adds no chunk boundary to the modules
+ * every command shares.
+ */
+const vaultCode = () => import("../vault/index.js");
 
 /*
  * This host's vault as keyhold's commands (and a library caller) open it. The backend and the
@@ -75,6 +82,7 @@ export function vaultKind(l: StoreLayout): Pick<VaultConfig, "backend" | "provid
 async function backendFor(l: StoreLayout, config: VaultConfig): Promise<VaultBackend> {
   if (config.backend === "file") return new FileBackend({ dir: vaultDir(l) });
   const pg = config.postgres ?? {};
+  const { PostgresBackend } = await vaultCode();
   return PostgresBackend.connect({
     config: {
       ...(pg.host === undefined ? {} : { host: pg.host }),
@@ -159,6 +167,7 @@ export function startHostVault(l: StoreLayout): HostVaultStart {
   audit.catch(() => undefined); // thrown by whoever awaits it
   const early = config.provider === "systemd-credential" ? systemdProvider(l, config) : undefined;
   const prefetched = early?.prefetch?.();
+  vaultCode().catch(() => undefined); // a failure to load is thrown where the vault is opened
   phase("decrypts-started");
   return {
     config,
@@ -200,6 +209,7 @@ async function openWithAudit(
   const backend = await backendFor(l, config);
   let vault: Vault;
   try {
+    const { openVault } = await vaultCode();
     vault = await openVault({
       backend,
       provider,
@@ -266,6 +276,7 @@ export async function createHostVault(
   const backend = await backendFor(l, config);
   const { provider, pass } = await providerFor(l, config, options);
   try {
+    const { initVault, joinVault } = await vaultCode();
     let vault: Vault;
     if (options.join !== undefined) {
       const master = await options.join();

@@ -1,5 +1,6 @@
-import { CredentialStore } from "../app/credentials.js";
-import { resolveLayout, type StoreLayout } from "../credstore/index.js";
+// Not the credential store itself (src/app/credentials.ts): the vault's commands take a layout
+// only, and a bundle that loaded this file would load the store's modules with it.
+import { resolveLayout, type StoreLayout } from "../credstore/layout.js";
 import type { WithKey } from "../systemd/index.js";
 import { type CliIo, usageError } from "./io.js";
 
@@ -19,12 +20,4 @@ export function layoutFrom(
     ...(values.state === undefined ? {} : { state: values.state }),
     ...(withKey === undefined ? {} : { withKey: withKey as WithKey }),
   });
-}
-
-/** The credential store the options name (--store, --state, --with-key, else the environment's). */
-export function storeFrom(
-  values: { store?: string; state?: string; "with-key"?: string },
-  io: CliIo,
-): CredentialStore {
-  return new CredentialStore(layoutFrom(values, io));
 }

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { phase } from "../timing.js";
 import { type CliIo, usageError, writeLine } from "./io.js";
 
 /*
@@ -88,7 +89,10 @@ export interface CommandDef<O extends OptionTable = OptionTable> {
   readonly name: string;
   /** The usage line without "keyhold ". */
   readonly synopsis: string;
-  /** One line for lists; for top-level commands it lives in commands.ts (so `keyhold help` loads nothing). */
+  /**
+   * One line for lists; it lives in the table that lists the command (commands.ts, a group's
+   * rows), so `keyhold help` and `keyhold vault help` load no command's module.
+   */
   readonly summary?: string;
   /** Printed by --help under the usage line, and in the man page. */
   readonly help?: string;
@@ -109,12 +113,23 @@ export interface CommandDef<O extends OptionTable = OptionTable> {
   run(ctx: RunContext<O>): Promise<number>;
 }
 
+/**
+ * One row of a group: the word that selects it, its one-line summary, and where its definition
+ * lives. Definitions load on demand, so `keyhold vault get` loads get's module and what it uses,
+ * not every other subcommand's.
+ */
+export interface SubcommandEntry {
+  readonly word: string;
+  readonly summary: string;
+  load(): Promise<AnyDef>;
+}
+
 /** A command word whose first argument selects one of its rows: `keyhold vault put`. */
 export interface CommandGroup {
   readonly name: string;
   readonly synopsis: string;
   readonly help?: string;
-  readonly subcommands: readonly AnyDef[];
+  readonly subcommands: readonly SubcommandEntry[];
 }
 
 /** Any row of the table: rows differ in their option types, which only their own `run` reads. */
@@ -123,6 +138,15 @@ export type AnyDef = CommandDef<any>;
 export type AnyCommand = AnyDef | CommandGroup;
 
 export const isGroup = (c: AnyCommand): c is CommandGroup => "subcommands" in c;
+
+/**
+ * Declares a group. Besides the type, it makes the group's module import this one, as every
+ * command's module does: the bundle then keeps its shared helpers in the chunks keyhold loads at
+ * start-up rather than in one more file of their own.
+ */
+export function defineGroup(group: CommandGroup): CommandGroup {
+  return group;
+}
 
 /** Declares a command; the identity function that gives `run` its typed values. */
 export function defineCommand<const O extends OptionTable>(def: CommandDef<O>): CommandDef<O> {
@@ -300,9 +324,14 @@ export async function runCommand(def: AnyDef, argv: string[], io: CliIo): Promis
   return def.run({ ...parsed, io });
 }
 
+/** A subcommand's definition, with the summary its group's row gives it. */
+export async function loadSubcommand(entry: SubcommandEntry): Promise<AnyDef> {
+  return { ...(await entry.load()), summary: entry.summary };
+}
+
 /** The list a group prints for `keyhold vault help`. */
 export function groupHelp(group: CommandGroup): string {
-  const words = group.subcommands.map((c) => [c.name.split(" ").at(-1) as string, c.summary ?? ""] as const);
+  const words = group.subcommands.map((c) => [c.word, c.summary] as const);
   return [
     `usage: keyhold ${group.synopsis}`,
     ...(group.help === undefined ? [] : ["", group.help]),
@@ -313,10 +342,10 @@ export function groupHelp(group: CommandGroup): string {
 }
 
 /** Finds the subcommand a group's first argument names; the row, or a usage error with a suggestion. */
-export function subcommandOf(group: CommandGroup, word: string): AnyDef {
-  const words = group.subcommands.map((c) => c.name.split(" ").at(-1) as string);
+export function subcommandOf(group: CommandGroup, word: string): SubcommandEntry {
+  const words = group.subcommands.map((c) => c.word);
   const index = words.indexOf(word);
-  if (index >= 0) return group.subcommands[index] as AnyDef;
+  if (index >= 0) return group.subcommands[index] as SubcommandEntry;
   const near = nearest(word, words);
   throw usageError(
     `unknown ${group.name} subcommand: ${shownWord(word)}`,
@@ -339,5 +368,7 @@ export async function runGroup(group: CommandGroup, argv: string[], io: CliIo): 
     writeLine(io.stdout, groupHelp(group));
     return 0;
   }
-  return runCommand(subcommandOf(group, word), rest, io);
+  const def = await loadSubcommand(subcommandOf(group, word));
+  phase("command");
+  return runCommand(def, rest, io);
 }

@@ -6,7 +6,7 @@ import {
   type StoreLayout,
 } from "../credstore/index.js";
 import { assertCredentialName, CREDENTIAL_VALUE_MAX } from "../systemd/index.js";
-import { layoutFrom, storeFrom, WITH_KEYS } from "./args.js";
+import { layoutFrom, WITH_KEYS } from "./args.js";
 import { defineCommand, type NoOptions, type OptionTable, type RunContext, JSON_OUTPUT } from "./command.js";
 import {
   type CliIo,
@@ -18,7 +18,7 @@ import {
   refuseTerminal,
   writeSecret,
 } from "./io.js";
-import type { CredentialStore } from "../app/credentials.js";
+import { CredentialStore } from "../app/credentials.js";
 import { valueCommandWords, valueFromCommand } from "../app/value-command.js";
 import { credentialRotationTimerUnits, writeUnitFiles } from "../app/rotation-timer.js";
 import { rotationSpan } from "../units/index.js";
@@ -30,6 +30,14 @@ import { restartOptions, rolloutFrom, secondsArg } from "./restart.js";
  * and prints. A NAME is checked before the store is resolved from the options, so a bad name is
  * the error reported first, also when --with-key or --not-after is wrong too.
  */
+
+/** The credential store the options name (--store, --state, --with-key, else the environment's). */
+function storeFrom(
+  values: { store?: string; state?: string; "with-key"?: string },
+  io: CliIo,
+): CredentialStore {
+  return new CredentialStore(layoutFrom(values, io));
+}
 
 /** The NAME positional, checked before anything else (the service checks it again). */
 function nameArg(positionals: string[]): string {

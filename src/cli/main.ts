@@ -140,12 +140,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   let exits: Exits = {};
   try {
     const command = await entry.load();
+    // A group marks the phase once it has loaded the subcommand's module too.
+    if (isGroup(command)) return await runGroup(command, rest, io);
     phase("command");
-    if (!isGroup(command)) {
-      exits = command;
-      return await runCommand(command, rest, io);
-    }
-    return await runGroup(command, rest, io);
+    exits = command;
+    return await runCommand(command, rest, io);
   } catch (err) {
     return reportError(io, err, exits);
   }

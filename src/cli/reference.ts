@@ -1,4 +1,12 @@
-import { type AnyDef, flagText, isGroup, type OptionSpec, type OptionTable, optionsOf } from "./command.js";
+import {
+  type AnyDef,
+  flagText,
+  isGroup,
+  loadSubcommand,
+  type OptionSpec,
+  type OptionTable,
+  optionsOf,
+} from "./command.js";
 import { commands } from "./commands.js";
 
 /*
@@ -34,10 +42,9 @@ export async function loadReference(): Promise<Reference> {
       continue;
     }
     groups[word] = [];
-    for (const def of command.subcommands) {
-      const sub = def.name.split(" ").at(-1) as string;
-      groups[word].push({ word: sub, summary: def.summary ?? "" });
-      rows.push({ words: `${word} ${sub}`, summary: def.summary ?? "", def });
+    for (const entry of command.subcommands) {
+      groups[word].push({ word: entry.word, summary: entry.summary });
+      rows.push({ words: `${word} ${entry.word}`, summary: entry.summary, def: await loadSubcommand(entry) });
     }
   }
   const list = Object.entries(commands).map(([word, e]) => ({ word, summary: e.summary }));

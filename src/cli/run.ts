@@ -1,7 +1,8 @@
+import { CredentialStore } from "../app/credentials.js";
 import { lookupUser } from "../app/run-as.js";
 import type { Secret } from "../secret/index.js";
 import { assertCredentialName } from "../systemd/index.js";
-import { storeFrom } from "./args.js";
+import { layoutFrom } from "./args.js";
 import { defineCommand, expectPositionals, type OptionTable, type RunContext } from "./command.js";
 import { usageError } from "./io.js";
 
@@ -62,7 +63,7 @@ async function runCommand({
   if (command.length === 0) throw usageError("no command given", `usage: keyhold ${RUN_SYNOPSIS}`);
   const names = (positionals[0] ?? "").split(",").filter((n) => n !== "");
   for (const n of names) assertCredentialName(n);
-  const store = storeFrom(values, io);
+  const store = new CredentialStore(layoutFrom(values, io));
   // Looked up before any vault secret is read: an unknown user reads nothing.
   const user = values.user === undefined ? undefined : lookupUser(values.user);
   if (values.systemd) {

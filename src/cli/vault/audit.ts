@@ -10,7 +10,6 @@ const SYNOPSIS = "vault audit [verify] [--json]";
 export const audit = defineCommand({
   name: "vault audit",
   synopsis: SYNOPSIS,
-  summary: "show the vault's audit records, or verify store and log (exit 3 on tampering)",
   completePositionals: ["verify"],
   options: COMMON,
   async run({ values, positionals, io }) {

@@ -6,7 +6,6 @@ import { COMMON, REVEAL, reauth, withVault } from "./shared.js";
 export const exportMaster = defineCommand({
   name: "vault export-master",
   synopsis: "vault export-master",
-  summary: "write the master key to a pipe, for another host's --join (re-authentication)",
   options: { ...COMMON, reveal: REVEAL },
   async run({ values, positionals, io }) {
     if (positionals.length > 0) throw usageError(`unexpected argument: ${positionals[0]}`);

@@ -9,7 +9,6 @@ const SYNOPSIS = "vault get NS/NAME [--version N] [--reveal]";
 export const get = defineCommand({
   name: "vault get",
   synopsis: SYNOPSIS,
-  summary: "write a value to a pipe",
   options: {
     ...COMMON,
     version: { type: "string", arg: "N", description: "an earlier version" },

@@ -9,7 +9,6 @@ const SYNOPSIS = "vault grant PLUGIN NS/NAME|NS/* --ops read,write,list,delete";
 export const grant = defineCommand({
   name: "vault grant",
   synopsis: SYNOPSIS,
-  summary: "let a plugin reach a secret (re-authentication)",
   options: {
     ...COMMON,
     ops: {

@@ -9,8 +9,6 @@ const SYNOPSIS = "vault import-env FILE.env --ns NS [--overwrite]";
 export const importEnv = defineCommand({
   name: "vault import-env",
   synopsis: SYNOPSIS,
-  summary:
-    "import every entry of a .env file into namespace NS, all or nothing (same values left as they are; other values refused unless --overwrite)",
   completePositionals: "file",
   options: {
     ...COMMON,

@@ -28,7 +28,6 @@ async function masterFromStdin(io: CliIo): Promise<Secret> {
 export const init = defineCommand({
   name: "vault init",
   synopsis: SYNOPSIS,
-  summary: "create a vault (or, with --join, take this host's copy of a shared vault's master from stdin)",
   options: {
     ...COMMON,
     provider: {

@@ -8,7 +8,6 @@ const SYNOPSIS = "vault ls [NS] [--json]";
 export const ls = defineCommand({
   name: "vault ls",
   synopsis: SYNOPSIS,
-  summary: "list secrets: names and metadata, never values",
   options: COMMON,
   async run({ values, positionals, io }) {
     if (positionals.length > 1)

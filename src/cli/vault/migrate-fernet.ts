@@ -9,7 +9,6 @@ const SYNOPSIS = "vault migrate-fernet TOKEN-FILE --key-file KEY-FILE [--ttl SEC
 export const migrateFernet = defineCommand({
   name: "vault migrate-fernet",
   synopsis: SYNOPSIS,
-  summary: "import a legacy Fernet-encrypted JSON store, all or nothing",
   completePositionals: "file",
   help: [
     "--ttl: the store's time-to-live; an older token is refused.",

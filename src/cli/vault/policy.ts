@@ -22,7 +22,6 @@ function printPolicy(io: CliIo, policy: PolicyDocument): void {
 export const policy = defineCommand({
   name: "vault policy",
   synopsis: SYNOPSIS,
-  summary: "show policies, or register a plugin's manifest",
   completePositionals: ["show", "load"],
   options: COMMON,
   async run({ values, positionals, io }) {

@@ -13,8 +13,6 @@ const SYNOPSIS = `vault put NS/NAME [--expires ISO-TIME] [--from-file FILE [--sh
 export const put = defineCommand({
   name: "vault put",
   synopsis: SYNOPSIS,
-  summary:
-    "store a new version (value from a no-echo prompt, stdin, or a plaintext file to migrate; one final newline dropped unless --keep-newline)",
   options: {
     ...COMMON,
     expires: { type: "string", arg: "ISO-TIME", description: "the secret expires at this time" },

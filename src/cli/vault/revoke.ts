@@ -8,7 +8,6 @@ const SYNOPSIS = "vault revoke PLUGIN NS/NAME|NS/*";
 export const revoke = defineCommand({
   name: "vault revoke",
   synopsis: SYNOPSIS,
-  summary: "take a grant away (re-authentication)",
   options: COMMON,
   async run({ values, positionals, io }) {
     if (positionals.length !== 2) throw usageError("expected PLUGIN and NS/NAME", usageHint(SYNOPSIS));

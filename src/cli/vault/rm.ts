@@ -8,7 +8,6 @@ const SYNOPSIS = "vault rm NS/NAME";
 export const rm = defineCommand({
   name: "vault rm",
   synopsis: SYNOPSIS,
-  summary: "delete a secret and all its versions",
   options: COMMON,
   async run({ values, positionals, io }) {
     const ref = needRef(positionals, SYNOPSIS);

@@ -10,7 +10,6 @@ const SYNOPSIS = `vault rollback NS/NAME [--to N] ${RESTART_SYNOPSIS}`;
 export const rollback = defineCommand({
   name: "vault rollback",
   synopsis: SYNOPSIS,
-  summary: "make an earlier version current",
   options: {
     ...COMMON,
     to: { type: "string", arg: "N", description: "the version to make current (default: the one before)" },

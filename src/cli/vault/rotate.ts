@@ -66,8 +66,6 @@ function renderTimer(l: StoreLayout, exec: string | undefined, dir: string | und
 export const rotate = defineCommand({
   name: "vault rotate",
   synopsis: SYNOPSIS,
-  summary:
-    "makes new keys (not new values: vault put stores a new value of a secret), on schedule or on an event: kek rewraps; master (also in --all, and --due when due) replaces the integrity key and MACs every record again; dek --rewrite re-seals",
   completePositionals: KEY_LEVELS,
   options: {
     ...COMMON,

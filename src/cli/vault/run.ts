@@ -15,7 +15,6 @@ const SYNOPSIS = "vault run NS/NAME[,NS/NAME…] -- COMMAND [ARGS…]";
 export const run = defineCommand({
   name: "vault run",
   synopsis: SYNOPSIS,
-  summary: "run COMMAND with vault secrets as files NAME in a private $CREDENTIALS_DIRECTORY",
   passthrough: true,
   options: COMMON,
   async run({ values, positionals, command, io }) {

@@ -15,8 +15,6 @@ const SYNOPSIS = "vault serve-credential --for SERVICE --ref NS/NAME --peer INST
 export const serveCredentialCommand = defineCommand({
   name: "vault serve-credential",
   synopsis: SYNOPSIS,
-  summary:
-    "answer one vault credential request of SERVICE (run by SERVICE-vault@.service, which keyhold unit --vault renders)",
   options: {
     ...COMMON,
     for: { type: "string", arg: "SERVICE", description: "the service whose request this answers (required)" },

@@ -5,10 +5,12 @@ import {
   verifyHostVault,
   withHostVault,
 } from "../../app/vault-host.js";
-import { readValue, type StoreLayout } from "../../credstore/index.js";
+import type { StoreLayout } from "../../credstore/layout.js";
+import { readValue } from "../../credstore/value-input.js";
 import type { Secret } from "../../secret/index.js";
 import { printable } from "../../secret/printable.js";
-import { parseRef, type Reauth, type SecretRef } from "../../vault/index.js";
+import type { Reauth } from "../../vault/index.js";
+import { parseRef, type SecretRef } from "../../vault/refs.js";
 import { type OptionTable, JSON_OUTPUT } from "../command.js";
 import { type CliIo, EXIT_FINDINGS, EXIT_OK, usageError, writeJson, writeLine } from "../io.js";
 

@@ -8,7 +8,6 @@ const SYNOPSIS = "vault unlock PLUGIN";
 export const unlock = defineCommand({
   name: "vault unlock",
   synopsis: SYNOPSIS,
-  summary: "end a plugin's lockout on this host now and forget its recent denials (re-authentication)",
   options: COMMON,
   async run({ values, positionals, io }) {
     if (positionals.length !== 1) throw usageError("expected PLUGIN", usageHint(SYNOPSIS));

@@ -8,7 +8,6 @@ const SYNOPSIS = "vault verify [--json]";
 export const verify = defineCommand({
   name: "vault verify",
   synopsis: SYNOPSIS,
-  summary: "check the whole store's integrity (exit 3 on problems)",
   options: COMMON,
   async run({ values, positionals, io }) {
     const l = layoutFrom(values, io);

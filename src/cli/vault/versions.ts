@@ -8,7 +8,6 @@ const SYNOPSIS = "vault versions NS/NAME [--json]";
 export const versions = defineCommand({
   name: "vault versions",
   synopsis: SYNOPSIS,
-  summary: "list a secret's kept versions",
   options: COMMON,
   async run({ values, positionals, io }) {
     const ref = needRef(positionals, SYNOPSIS);
