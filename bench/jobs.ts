@@ -223,15 +223,17 @@ async function main(): Promise<void> {
       goal: "≤ 1.5×",
       met: trigger / nodeAlone <= 1.5,
     });
-    const roundTrip = await time(50, [
+    /** curl triggering `job` and following it to its end: the server's round trip of one run. */
+    const curlFollow = (job: string) => [
       "curl",
       "-sf",
       "--unix-socket",
       SOCKET,
       "-X",
       "POST",
-      "http://localhost/v1/jobs/noop/runs?follow=1",
-    ]);
+      `http://localhost/v1/jobs/${job}/runs?follow=1`,
+    ];
+    const roundTrip = await time(50, curlFollow("noop"));
     const health = await time(50, ["curl", "-sf", "--unix-socket", SOCKET, "http://localhost/v1/health"]);
     results.push({
       what: "API round trip of a no-op job with curl",
@@ -244,15 +246,7 @@ async function main(): Promise<void> {
       met: roundTrip <= 10,
     });
     // The same job as `keyhold trigger` above: the server's round trip that client waits for.
-    const roundTripKey = await time(50, [
-      "curl",
-      "-sf",
-      "--unix-socket",
-      SOCKET,
-      "-X",
-      "POST",
-      "http://localhost/v1/jobs/noopkey/runs?follow=1",
-    ]);
+    const roundTripKey = await time(50, curlFollow("noopkey"));
     results.push({
       what: "API round trip of a no-op job that receives a key, with curl",
       how: "whole processes",

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { type SealedKeyFile, sealKey, unsealKey } from "../../src/load/index.js";
 import { forgetCachedKey, KEY_CACHE_DIR, keyCacheEntry, readCachedKey } from "../../src/load/key-cache.js";
 import { isKeyholdError } from "../../src/secret/index.js";
+import { cacheEntryOf } from "../support/key-cache.js";
 import { makeScratch, type Scratch } from "../support/scratch.js";
 import { makeVaultWorld } from "../vault/support.js";
 
@@ -61,13 +62,7 @@ describe("the unsealed-key cache, attacked (src/load/key-cache.ts)", () => {
     return file;
   };
   const slotOf = (file: SealedKeyFile): string => {
-    const entry = keyCacheEntry({
-      name: file.name,
-      path: file.path,
-      sealed: readFileSync(file.path),
-      maxBytes: 1024,
-      env: s.env,
-    });
+    const entry = cacheEntryOf(file, s.env);
     assert.ok(entry, "a key sealed with the host key has a cache entry");
     return entry.slot;
   };
@@ -127,13 +122,7 @@ describe("the unsealed-key cache, attacked (src/load/key-cache.ts)", () => {
     const file = fresh();
     const key = randomBytes(32);
     await sealKey(file, key, { env: s.env, withKey: "host" });
-    const entry = keyCacheEntry({
-      name: file.name,
-      path: file.path,
-      sealed: readFileSync(file.path),
-      maxBytes: 1024,
-      env: s.env,
-    });
+    const entry = cacheEntryOf(file, s.env);
     assert.ok(entry);
     // Planted by a root process that can write /run (no host key needed to learn the name: it lists the directory).
     assert.equal(

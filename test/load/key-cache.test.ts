@@ -20,11 +20,11 @@ import {
   forgetCachedKey,
   KEY_CACHE_DIR,
   type KeyCacheEntry,
-  keyCacheEntry,
   readCachedKey,
   storeCachedKey,
 } from "../../src/load/key-cache.js";
 import { isKeyholdError } from "../../src/secret/index.js";
+import { cacheEntryOf } from "../support/key-cache.js";
 import { makeScratch, type Scratch } from "../support/scratch.js";
 import { createTestUser, type TestUser } from "../support/users.js";
 
@@ -46,13 +46,7 @@ describe("the unsealed-key cache (src/load/key-cache.ts)", () => {
     return file;
   };
   const entryOf = (file: SealedKeyFile): KeyCacheEntry => {
-    const entry = keyCacheEntry({
-      name: file.name,
-      path: file.path,
-      sealed: readFileSync(file.path),
-      maxBytes: 1024,
-      env: s.env,
-    });
+    const entry = cacheEntryOf(file, s.env);
     assert.ok(entry, "a key sealed with the host key has a cache entry");
     return entry;
   };
@@ -190,7 +184,7 @@ describe("the unsealed-key cache (src/load/key-cache.ts)", () => {
     chmodSync(file.path, 0o600);
     assert.deepEqual(await unsealed(file), key);
     assert.equal(
-      keyCacheEntry({ name: file.name, path: file.path, sealed: readFileSync(file.path), maxBytes: 1024, env: s.env }),
+      cacheEntryOf(file, s.env),
       undefined,
     );
 
