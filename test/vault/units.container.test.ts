@@ -111,7 +111,7 @@ test("keyhold unit --vault installs the job server with a root answering socket 
   // The unit declares what it needs in the vault's policy; the grant stays the admin's decision,
   // and comes before the first start.
   const lines = installed.stdout.split("\n");
-  const declared = lines.findIndex((l) => l === "declared: plugin keyhold-jobs needs billing/openai (read)");
+  const declared = lines.indexOf("declared: plugin keyhold-jobs needs billing/openai (read)");
   const grant = lines.findIndex((l) =>
     l.startsWith("next: keyhold vault grant keyhold-jobs billing/openai --ops read"),
   );
