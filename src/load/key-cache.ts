@@ -9,14 +9,14 @@ import {
   readdirSync,
   readFileSync,
   readSync,
-  renameSync,
   unlinkSync,
-  writeSync,
 } from "node:fs";
 import { join } from "node:path";
 import { asKeyBytes, type KeyBytes, SecretError, wipe } from "../secret/index.js";
 import { readCredentialHeader } from "../systemd/header.js";
+import { writeFileAtomic } from "../durable/atomic.js";
 import { memoryFilesystemOf, rootSharedRamfs } from "./credentials-directory.js";
+import { readProtectedFile } from "./protected-file.js";
 
 /*
  * keyhold's own keys (the audit key, the vault's master, the scan key: src/load/sealed-key.ts),
@@ -81,21 +81,11 @@ const digest = (...parts: (string | Buffer)[]) => {
  * can read would let them open the cache). Undefined otherwise: the key is then not cached.
  */
 function readHostKey(path: string): Buffer | undefined {
-  let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const bytes = readProtectedFile(path, { owners: [0], maxBytes: HOST_KEY_MAX_BYTES });
+    return bytes.length > 0 ? bytes : undefined;
   } catch {
     return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.uid !== 0 || (st.mode & 0o077) !== 0) return undefined;
-    if (st.size === 0 || st.size > HOST_KEY_MAX_BYTES) return undefined;
-    return readAll(fd, st.size);
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -256,25 +246,9 @@ export async function storeCachedKey(entry: KeyCacheEntry, plaintext: Uint8Array
       if (dir === undefined) return;
     }
     const name = entryName(entry);
-    const temp = join(dir, `.${name}.${randomBytes(6).toString("hex")}`);
-    const sealed = sealEntry(entry, plaintext);
-    const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, ENTRY_MODE);
-    try {
-      try {
-        let offset = 0;
-        while (offset < sealed.length) offset += writeSync(fd, sealed, offset, sealed.length - offset);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temp, join(dir, name));
-    } catch (err) {
-      try {
-        unlinkSync(temp);
-      } catch {
-        // removed by another keyhold storing this slot
-      }
-      throw err;
-    }
+    // On a ramfs the flushes cost nothing; a failed write removes its temporary file, and one a
+    // killed writer left (`.<slot>.<version>.tmp-…`) goes with the slot's next store.
+    writeFileAtomic(join(dir, name), sealEntry(entry, plaintext), { mode: ENTRY_MODE, syncDirectory: false });
     removeSlot(dir, entry.slot, name);
   } catch {
     // a cache that cannot be written costs a decrypt next time, nothing else
@@ -289,16 +263,9 @@ export async function storeCachedKey(entry: KeyCacheEntry, plaintext: Uint8Array
 export function dropIfResealed(entry: KeyCacheEntry, path: string, sealed: Buffer): void {
   let same = false;
   try {
-    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    try {
-      const st = fstatSync(fd);
-      const now = st.isFile() && st.size === sealed.length ? readAll(fd, st.size) : undefined;
-      same = now?.equals(sealed) ?? false;
-    } finally {
-      closeSync(fd);
-    }
+    same = readProtectedFile(path, { permissions: "any", owners: "any", maxBytes: sealed.length }).equals(sealed);
   } catch {
-    // gone: not the file this entry was made from
+    // gone, or grown: not the file this entry was made from
   }
   const dir = cacheDirectory();
   if (same || dir === undefined) return;
