@@ -11,7 +11,7 @@ import {
   storeCachedKey,
 } from "./key-cache.js";
 import { assertCleanAbsolutePath } from "./protected-file.js";
-import { credentialPlaces, findCredential } from "./sources.js";
+import { credentialPlaces, loadCredential } from "./sources.js";
 
 /**
  * The 32-byte keys keyhold makes for itself and keeps sealed with systemd-creds (encrypted with this
@@ -165,15 +165,12 @@ export async function unsealKey(
     sealed: file.path,
     handed: options.handed ?? false,
   });
-  const found = findCredential(places, {
-    maxBytes: KEY_FILE_MAX_BYTES,
-    sealed: { permissions: "owner-only", maxBytes: KEY_FILE_MAX_BYTES },
-  });
-  if (found === undefined) return undefined;
-  const secret =
-    found.source === "credstore"
-      ? await decryptCached(file, found.ciphertext, creds)
-      : Secret.fromBytes(found.plaintext, { wipeSource: true });
+  const secret = await loadCredential(
+    places,
+    creds,
+    { maxBytes: KEY_FILE_MAX_BYTES, sealed: { permissions: "owner-only", maxBytes: KEY_FILE_MAX_BYTES } },
+    (ciphertext) => decryptCached(file, ciphertext, creds),
+  );
   if (secret === undefined) return undefined;
   try {
     return decode(file, secret.exposeBytes());

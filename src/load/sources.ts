@@ -93,16 +93,20 @@ export function findCredential(p: CredentialPlaces, rules: PlaceRules = {}): Fou
   return undefined;
 }
 
-/** findCredential, decrypting a sealed file with systemd-creds; the plaintext's buffer is the Secret's. */
+/**
+ * findCredential, decrypting a sealed file with systemd-creds (or with `decrypt`: keyhold's own
+ * keys go through the key cache); the plaintext's buffer is the Secret's.
+ */
 export async function loadCredential(
   p: CredentialPlaces,
   creds: CredsOptions,
   rules: PlaceRules = {},
+  decrypt: (ciphertext: Buffer) => Promise<Secret> = (c) => decryptCredential(p.name, c, creds),
 ): Promise<Secret | undefined> {
   const found = findCredential(p, rules);
   if (found === undefined) return undefined;
   if (found.source !== "credstore") return Secret.fromBytes(found.plaintext, { wipeSource: true });
-  return decryptCredential(p.name, found.ciphertext, creds);
+  return decrypt(found.ciphertext);
 }
 
 /** The synchronous twin of loadCredential, for start-up code that cannot await. */
