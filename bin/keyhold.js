@@ -4,8 +4,15 @@
 // package was unpacked. In a development checkout the plain compiled modules (dist/src, made by
 // tsc) are used when there is no bundle or when tsc ran after the bundle was made, so a bare `tsc`
 // rebuild is never shadowed by a stale bundle.
-import { existsSync, statSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+//
+// This file is CommonJS (bin/package.json): a Node.js whose first module is an ES module starts
+// its ES module loader first, about 10 ms that the code-cached CLI below never needs.
+"use strict";
+const { existsSync, readFileSync, statSync } = require("node:fs");
+const { createRequire } = require("node:module");
+const { join } = require("node:path");
+const { pathToFileURL } = require("node:url");
+const { Script, constants: vm } = require("node:vm");
 
 // KEYHOLD_TRACE_TIMING=1 (src/timing.ts): phase times on stderr once the command is done.
 const tracing = process.env.KEYHOLD_TRACE_TIMING === "1";
@@ -16,59 +23,108 @@ if (tracing) performance.mark("keyhold:node");
 // user's signals to it: a listener of keyhold's own means the inspector never starts.
 process.on("SIGUSR1", () => {});
 
+const root = join(__dirname, "..");
 const mtime = (rel) => {
   try {
-    return statSync(new URL(rel, import.meta.url)).mtimeMs;
+    return statSync(join(root, rel)).mtimeMs;
   } catch {
     return -1;
   }
 };
-const checkout = existsSync(new URL("../src/cli/main.ts", import.meta.url));
-const bundle = mtime("../dist/cli/keyhold.js");
-const entry =
-  bundle >= 0 && (!checkout || bundle >= mtime("../dist/src/cli/main.js"))
-    ? "../dist/cli/keyhold.js"
-    : "../dist/src/cli/main.js";
+const checkout = existsSync(join(root, "src/cli/main.ts"));
+const current = (rel) => {
+  const made = mtime(rel);
+  return made >= 0 && (!checkout || made >= mtime("dist/src/cli/main.js"));
+};
+const entry = current("dist/cli/keyhold.js") ? "dist/cli/keyhold.js" : "dist/src/cli/main.js";
 
-let cli;
-try {
-  cli = await import(entry);
-} catch (err) {
-  if (err?.code !== "ERR_MODULE_NOT_FOUND") throw err;
-  // Before a build (or after a checkout without `npm install`) Node would print a stack naming a
-  // file under dist/ or a package: say what to run instead.
-  const root = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
-  const built = mtime(entry) >= 0;
-  const lines = built
-    ? [
-        `keyhold: a module keyhold needs is missing: ${String(err.message).split("\n")[0]} [NOT_INSTALLED]`,
-        `keyhold: hint: install its dependencies: cd ${root} && npm install --no-save`,
-      ]
-    : [
-        `keyhold: keyhold is not built yet: ${root}/dist has no CLI [NOT_BUILT]`,
-        checkout
-          ? `keyhold: hint: build it first: cd ${root} && bash scripts/setup.sh (or: npm install --no-save && npm run build)`
-          : "keyhold: hint: reinstall the package (npm install -g keyhold, or the .deb)",
-      ];
-  process.stderr.write(`${lines.join("\n")}\n`);
-  process.exit(1);
-}
-if (tracing) performance.mark("keyhold:bundle");
-process.exitCode = await cli.main(process.argv.slice(2), {
-  stdin: process.stdin,
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-});
-if (tracing) {
-  performance.mark("keyhold:done");
-  let previous = 0;
-  for (const { name, startTime } of performance.getEntriesByType("mark")) {
-    if (!name.startsWith("keyhold:")) continue;
-    const phase = name.slice("keyhold:".length);
+/**
+ * The CLI from dist/cli/keyhold.cjs compiled with the V8 code cache made for this command at
+ * build time (scripts/code-cache.mjs, which names the file the same way): V8 then skips most of
+ * the parsing and compiling that loading the CLI costs. undefined when there is no cache for
+ * exactly this command, build, architecture and V8 (or KEYHOLD_CODE_CACHE=off): the split bundle
+ * then starts faster. The cache is code, kept beside the bundle it was made from and no more
+ * writable than it.
+ */
+function fromCodeCache() {
+  // KEYHOLD_CODE_CACHE=off: the split bundle (to compare, or to see what each command loads).
+  const wanted = process.env.KEYHOLD_CODE_CACHE;
+  if (wanted !== undefined && wanted !== "" && wanted !== "on" && wanted !== "off") {
     process.stderr.write(
-      `keyhold: timing: ${phase} ${(startTime - previous).toFixed(1)} ms (at ${startTime.toFixed(1)} ms)\n`,
+      'keyhold: KEYHOLD_CODE_CACHE must be "on" or "off" [USAGE]\nkeyhold: hint: unset it, or set KEYHOLD_CODE_CACHE=off to start without the code cache\n',
     );
-    previous = startTime;
+    process.exit(2);
+  }
+  if (wanted === "off" || !current("dist/cli/keyhold.cjs")) return undefined;
+  const file = join(root, "dist/cli/keyhold.cjs");
+  const source = readFileSync(file, "latin1"); // all ASCII (scripts/bundle.mjs): latin1 is the quick decode
+  const build = /\/\/# keyhold-build=([0-9a-f]{16})\n$/.exec(source.slice(-64))?.[1];
+  const [word, sub] = process.argv.slice(2);
+  const command = word === "vault" ? `vault-${sub}` : word;
+  let cachedData;
+  try {
+    // As scripts/code-cache.mjs cacheName() names it. The words come from the command line: only
+    // a plain command's name reaches a file name (a path-like word could name another file).
+    const name = `keyhold-${build}-${process.arch}-${process.versions.v8}.${command}.cache`;
+    if (build !== undefined && /^[a-z][a-z-]{0,40}$/.test(command))
+      cachedData = readFileSync(join(root, "dist/cli", name));
+  } catch {}
+  if (cachedData === undefined) return undefined;
+  const script = new Script(source, {
+    filename: file,
+    cachedData,
+    importModuleDynamically: vm.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  // Rejected (Node.js started with flags that change compiled code): compiled as usual, still right.
+  if (tracing)
+    performance.mark(script.cachedDataRejected ? "keyhold:code-cache-rejected" : "keyhold:code-cache");
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, createRequire(file), module, pathToFileURL(file).href);
+  return module.exports;
+}
+
+async function start() {
+  let cli;
+  try {
+    cli = fromCodeCache() ?? (await import(pathToFileURL(join(root, entry)).href));
+  } catch (err) {
+    if (err?.code !== "ERR_MODULE_NOT_FOUND") throw err;
+    // Before a build (or after a checkout without `npm install`) Node would print a stack naming a
+    // file under dist/ or a package: say what to run instead.
+    const built = mtime(entry) >= 0;
+    const lines = built
+      ? [
+          `keyhold: a module keyhold needs is missing: ${String(err.message).split("\n")[0]} [NOT_INSTALLED]`,
+          `keyhold: hint: install its dependencies: cd ${root} && npm install --no-save`,
+        ]
+      : [
+          `keyhold: keyhold is not built yet: ${root}/dist has no CLI [NOT_BUILT]`,
+          checkout
+            ? `keyhold: hint: build it first: cd ${root} && bash scripts/setup.sh (or: npm install --no-save && npm run build)`
+            : "keyhold: hint: reinstall the package (npm install -g keyhold, or the .deb)",
+        ];
+    process.stderr.write(`${lines.join("\n")}\n`);
+    process.exit(1);
+  }
+  if (tracing) performance.mark("keyhold:bundle");
+  process.exitCode = await cli.main(process.argv.slice(2), {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+  });
+  if (tracing) {
+    performance.mark("keyhold:done");
+    let previous = 0;
+    for (const { name, startTime } of performance.getEntriesByType("mark")) {
+      if (!name.startsWith("keyhold:")) continue;
+      const phase = name.slice("keyhold:".length);
+      process.stderr.write(
+        `keyhold: timing: ${phase} ${(startTime - previous).toFixed(1)} ms (at ${startTime.toFixed(1)} ms)\n`,
+      );
+      previous = startTime;
+    }
   }
 }
+
+start();

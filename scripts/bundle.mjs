@@ -1,24 +1,54 @@
-// Bundles the CLI into dist/cli/ (ES modules with code splitting): `keyhold run` starts by
-// loading one small file instead of resolving dozens of modules; commands still load lazily.
-import { rmSync } from "node:fs";
+// Bundles the CLI into dist/cli/, twice:
+// - keyhold.js, ES modules with code splitting: `keyhold run` starts by loading one small file
+//   instead of resolving dozens of modules; commands still load lazily.
+// - keyhold.cjs, the same CLI as one function expression, which bin/keyhold.js compiles with V8's
+//   code cache (scripts/code-cache.mjs trains it at build time). Without a cache it is slower to
+//   start than the split bundle (V8 must pre-parse all of it), so it is only used with one.
+import { createHash } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 
 // Chunk names carry a content hash: without this, every build would leave the last one's chunks
 // behind, and `npm pack` would ship them all.
 rmSync("dist/cli", { recursive: true, force: true });
 
-await build({
+const common = {
   entryPoints: { keyhold: "src/cli/main.ts" },
-  outdir: "dist/cli",
   bundle: true,
-  splitting: true,
-  format: "esm",
   platform: "node",
   target: "node20",
   packages: "external",
-  sourcemap: "linked",
   minify: true,
   keepNames: true,
-  chunkNames: "chunks/[name]-[hash]",
   logLevel: "warning",
+};
+
+await build({
+  ...common,
+  outdir: "dist/cli",
+  splitting: true,
+  format: "esm",
+  sourcemap: "linked",
+  chunkNames: "chunks/[name]-[hash]",
 });
+
+// The function bin/keyhold.js calls with (exports, require, module, the bundle's URL): the file is
+// exactly the source V8 compiles, so the cache made from it matches byte for byte. esbuild's
+// CommonJS output starts with "use strict", so this copy stays as strict as the ES modules.
+// `import.meta.url` becomes the URL passed in.
+const { outputFiles } = await build({
+  ...common,
+  outfile: "dist/cli/keyhold.cjs",
+  format: "cjs",
+  // Non-ASCII escaped, so bin/keyhold.js can read it as latin1, the quickest decode.
+  charset: "ascii",
+  write: false,
+  define: { "import.meta.url": "__keyhold_url" },
+  banner: { js: "(function (exports, require, module, __keyhold_url) {" },
+  footer: { js: "})" },
+});
+const [cjs] = outputFiles;
+// V8 checks a cache against its source only by length: the build's id, from the content, names
+// the cache made for it (scripts/code-cache.mjs), so a cache is never used with another build.
+const id = createHash("sha256").update(cjs.contents).digest("hex").slice(0, 16);
+writeFileSync("dist/cli/keyhold.cjs", `${cjs.text}\n//# keyhold-build=${id}\n`, { mode: 0o644 });

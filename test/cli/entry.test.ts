@@ -18,6 +18,7 @@ describe("bin/keyhold.js before a build", () => {
     const root = join(scratch.root, name);
     mkdirSync(join(root, "bin"), { recursive: true });
     copyFileSync(join(CHECKOUT, "bin/keyhold.js"), join(root, "bin/keyhold.js"));
+    copyFileSync(join(CHECKOUT, "bin/package.json"), join(root, "bin/package.json"));
     copyFileSync(join(CHECKOUT, "package.json"), join(root, "package.json"));
     for (const [path, content] of Object.entries(files)) {
       mkdirSync(join(root, path, ".."), { recursive: true });

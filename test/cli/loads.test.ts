@@ -28,7 +28,11 @@ function sourcesLoadedBy(args: readonly string[]): Set<string> {
   const r = spawnSync(
     process.execPath,
     ["--import", `data:text/javascript,${encodeURIComponent(REGISTER)}`, KEYHOLD_BIN, ...args],
-    { encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8" } },
+    // The split bundle: the code-cached one is a single file (test/cli/code-cache.test.ts).
+    {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", KEYHOLD_CODE_CACHE: "off" },
+    },
   );
   assert.equal(r.status, 0, r.stderr);
   const sources = new Set<string>();

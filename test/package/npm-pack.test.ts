@@ -75,6 +75,16 @@ describe("npm pack", () => {
     assert.doesNotMatch(opened, /dist\/src\/cli\/main\.js/, "started from the unbundled modules");
   });
 
+  it("installed, compiles a trained command from the code cache the build made", () => {
+    const r = spawnSync(join(prefix, "bin/keyhold"), ["run", "--help"], {
+      env: { PATH: process.env.PATH, KEYHOLD_TRACE_TIMING: "1" },
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^usage: keyhold run/);
+    assert.match(r.stderr, /^keyhold: timing: code-cache /m);
+  });
+
   it("an application installs it and imports the library, from ESM and from CommonJS", () => {
     const app = join(scratch.root, "app");
     mkdirSync(app);
