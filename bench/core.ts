@@ -97,7 +97,8 @@ function runBreakdown(argv: string[], env: NodeJS.ProcessEnv, runs: number): [st
 /** What each phase of the breakdown covers. */
 const PHASES: Record<string, string> = {
   node: "Node.js start-up, to the first line of bin/keyhold.js",
-  bundle: "loading the CLI bundle (dist/cli/keyhold.js)",
+  "code-cache": "reading dist/cli/keyhold.cjs and compiling it with the run command's V8 code cache",
+  bundle: "running the bundle's top level (from the code cache), or loading the split bundle (dist/cli/keyhold.js)",
   command: "loading the run command's modules",
   "decrypt-started":
     "arguments, audit log opening started (the audit key from the key cache, else its decrypt spawned), credential decrypts spawned",
@@ -232,15 +233,16 @@ async function main(): Promise<void> {
     const runArgv = [process.execPath, keyhold, "run", "bench_key", "--", "true"];
     const floorFile = join(s.root, "floor.cjs");
     writeFileSync(floorFile, NODE_FLOOR);
-    const [runMs, nodeMs, pyMs, floorMs] = (await alternatingMedianMs(
+    const [runMs, nodeMs, pyMs, floorMs, uncachedMs] = (await alternatingMedianMs(
       [
         () => runProcess(runArgv, env),
         () => runProcess([process.execPath, "-e", "0"], env),
         () => runProcess([python, pyFile], env),
         () => runProcess([process.execPath, floorFile], env),
+        () => runProcess(runArgv, { ...env, KEYHOLD_CODE_CACHE: "off" }),
       ],
       25,
-    )) as [number, number, number, number];
+    )) as [number, number, number, number, number];
     results.push({
       what: "a process that gets the key, start to exit",
       how: "whole processes",
@@ -279,6 +281,16 @@ async function main(): Promise<void> {
       oursMs: runMs,
       peer: "the floor script above",
       peerMs: floorMs,
+      goal: "—",
+      met: undefined,
+    });
+    results.push({
+      what: "what the code cache saves (bin/keyhold.js, scripts/code-cache.mjs)",
+      how: "whole processes",
+      ours: "`keyhold run bench_key -- true`",
+      oursMs: runMs,
+      peer: "the same with KEYHOLD_CODE_CACHE=off (the split bundle)",
+      peerMs: uncachedMs,
       goal: "—",
       met: undefined,
     });

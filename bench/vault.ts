@@ -127,6 +127,23 @@ try {
     goal: "≤ 0.25×",
     met: cliGet / peerCliGet <= 0.25,
   });
+  const vaultGet = [process.execPath, keyhold, "vault", "get", "bench/api_key"];
+  const [cachedGet, uncachedGet] = await pairedMedianMs(
+    () => runProcess(vaultGet, scratch.env),
+    () => runProcess(vaultGet, { ...scratch.env, KEYHOLD_CODE_CACHE: "off" }),
+    11,
+    1,
+  );
+  printComparison({
+    what: "what the code cache saves (bin/keyhold.js, scripts/code-cache.mjs)",
+    how: "whole processes",
+    ours: "`node bin/keyhold.js vault get`",
+    oursMs: cachedGet,
+    peer: "the same with KEYHOLD_CODE_CACHE=off (the split bundle)",
+    peerMs: uncachedGet,
+    goal: "—",
+    met: undefined,
+  });
   small.close();
 
   // 2. A 10,000-secret store: open (master decrypt + full integrity check) and get one.
