@@ -68,7 +68,8 @@ function prepare() {
       KEYHOLD_STATE: join(root, "state"),
       KEYHOLD_KEY_CACHE: "off",
     };
-    const value = randomBytes(24).toString("hex");
+    // A throwaway key (test/cli/code-cache.test.ts gives one to look for in the caches).
+    const value = process.env.KEYHOLD_TRAINING_VALUE || randomBytes(24).toString("hex");
     for (const [argv, input] of [
       [["init"], ""],
       [["set", "trained"], value],

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { CHECKOUT } from "../support/checkout.js";
-import { makeScratch } from "../support/scratch.js";
+import { makeCanary, makeScratch } from "../support/scratch.js";
 
 /**
  * bin/keyhold.js compiles the CLI with the V8 code cache scripts/code-cache.mjs made for the
@@ -132,7 +132,7 @@ describe("the V8 code cache of the CLI", () => {
     });
   });
 
-  it("the training leaves no mount and no scratch directory behind", () => {
+  it("the training leaves no mount, no scratch directory and not its key behind", () => {
     const scratch = makeScratch("keyhold-code-cache-train-");
     try {
       const root = join(scratch.root, "keyhold");
@@ -148,9 +148,14 @@ describe("the V8 code cache of the CLI", () => {
           (n) => n.startsWith("keyhold-code-cache-") && !n.startsWith("keyhold-code-cache-train-"),
         );
       const before = new Set(scratches());
-      const r = spawnSync(process.execPath, [join(root, "scripts/code-cache.mjs")], { encoding: "utf8" });
+      const canary = makeCanary("training");
+      const r = spawnSync(process.execPath, [join(root, "scripts/code-cache.mjs")], {
+        encoding: "utf8",
+        env: { ...process.env, KEYHOLD_TRAINING_VALUE: canary },
+      });
       assert.equal(r.status, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /warning/);
+      assert.ok(!`${r.stdout}${r.stderr}`.includes(canary));
       assert.deepEqual(
         scratches().filter((n) => !before.has(n)),
         [],
@@ -160,6 +165,8 @@ describe("the V8 code cache of the CLI", () => {
       for (const { argv } of TRAINING) {
         const cache = readFileSync(join(root, "dist/cli", cacheName(build, argv)));
         assert.ok(cache.length > 1024, `${argv.join(" ")}: a cache was made`);
+        for (const form of [Buffer.from(canary), Buffer.from(canary, "utf16le")])
+          assert.equal(cache.indexOf(form), -1, `${argv.join(" ")}: the training's key is not in its cache`);
       }
     } finally {
       scratch.cleanup();
