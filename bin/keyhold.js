@@ -8,7 +8,7 @@
 // This file is CommonJS (bin/package.json): a Node.js whose first module is an ES module starts
 // its ES module loader first, about 10 ms that the code-cached CLI below never needs.
 "use strict";
-const { existsSync, readFileSync, statSync } = require("node:fs");
+const { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } = require("node:fs");
 const { createRequire } = require("node:module");
 const { join } = require("node:path");
 const { pathToFileURL } = require("node:url");
@@ -56,20 +56,40 @@ function fromCodeCache() {
     process.exit(2);
   }
   if (wanted === "off" || !current("dist/cli/keyhold.cjs")) return undefined;
-  const file = join(root, "dist/cli/keyhold.cjs");
-  const source = readFileSync(file, "latin1"); // all ASCII (scripts/bundle.mjs): latin1 is the quick decode
-  const build = /\/\/# keyhold-build=([0-9a-f]{16})\n$/.exec(source.slice(-64))?.[1];
   const [word, sub] = process.argv.slice(2);
   const command = word === "vault" ? `vault-${sub}` : word;
+  // The words come from the command line: only a plain command's name reaches a file name (a
+  // path-like word could name another file).
+  if (command === undefined || !/^[a-z][a-z-]{0,40}$/.test(command)) return undefined;
+  const file = join(root, "dist/cli/keyhold.cjs");
+  // One descriptor for the build id at its end and the whole source: a rebuild meanwhile cannot
+  // pair one build's id with another's source.
+  let fd;
+  try {
+    fd = openSync(file, "r");
+  } catch {
+    return undefined; // removed since (a rebuild)
+  }
+  let source;
   let cachedData;
   try {
-    // As scripts/code-cache.mjs cacheName() names it. The words come from the command line: only
-    // a plain command's name reaches a file name (a path-like word could name another file).
-    const name = `keyhold-${build}-${process.arch}-${process.versions.v8}.${command}.cache`;
-    if (build !== undefined && /^[a-z][a-z-]{0,40}$/.test(command))
-      cachedData = readFileSync(join(root, "dist/cli", name));
-  } catch {}
-  if (cachedData === undefined) return undefined;
+    const { size } = fstatSync(fd);
+    const tail = Buffer.alloc(Math.min(64, size));
+    readSync(fd, tail, 0, tail.length, size - tail.length);
+    const build = /\/\/# keyhold-build=([0-9a-f]{16})\n$/.exec(tail.toString("latin1"))?.[1];
+    if (build === undefined) return undefined;
+    try {
+      // As scripts/code-cache.mjs cacheName() names it.
+      cachedData = readFileSync(
+        join(root, "dist/cli", `keyhold-${build}-${process.arch}-${process.versions.v8}.${command}.cache`),
+      );
+    } catch {
+      return undefined; // no cache for this command, build and V8: the split bundle is quicker
+    }
+    source = readFileSync(fd, "latin1"); // all ASCII (scripts/bundle.mjs): latin1 is the quick decode
+  } finally {
+    closeSync(fd);
+  }
   const script = new Script(source, {
     filename: file,
     cachedData,
