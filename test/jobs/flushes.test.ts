@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { AUDIT_ANCHOR_FILE } from "../../src/audit/index.js";
@@ -113,5 +113,83 @@ describe("the job server's flushes", { skip: !haveStrace && "strace is not insta
         "the rename is durable (the directory fsynced) before the client is told",
       );
     }
+  });
+});
+
+describe("a run record that cannot be written", () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer({
+      config: ({ root, outputs }) => ({
+        jobs: {
+          // Runs until the test lets it end, so that the records can be broken meanwhile.
+          gate: {
+            argv: ["/bin/sh", "-c", 'while [ ! -e "$OUT/go" ]; do sleep 0.05; done; echo through'],
+            cwd: root,
+            outputDir: outputs,
+            params: { out: { pattern: "/.*", env: "OUT" } },
+          },
+          hello: { argv: ["/bin/echo", "hello"], cwd: root, outputDir: outputs },
+        },
+      }),
+    });
+  });
+  after(async () => {
+    await s?.cleanup();
+  });
+
+  /** Puts a file where the records' directory is, so every record write fails; undone by the returned function. */
+  function breakRecords(): () => void {
+    const runs = join(s.state, "runs");
+    renameSync(runs, `${runs}.aside`);
+    writeFileSync(runs, "not a directory\n");
+    return () => {
+      rmSync(runs);
+      renameSync(`${runs}.aside`, runs);
+    };
+  }
+
+  test("at a run's end: its follower is cut, not told it finished; the server carries on", async () => {
+    const followed = follow(s.socket, "gate", { out: s.outputs });
+    const running = await waitFor("the run to start", async () => {
+      const r = (await call(s.socket, "GET", "/v1/runs?job=gate")).json as {
+        runs: { id: string; state: string }[];
+      };
+      return r.runs[0]?.state === "running" ? r.runs[0] : undefined;
+    });
+    const restore = breakRecords();
+    try {
+      writeFileSync(join(s.outputs, "go"), "");
+      const { events } = await followed;
+      const last = events[events.length - 1] as { event: string; reason: string; run: { state: string } };
+      assert.equal(last.event, "cut", "the end the client would be told is not on disk");
+      assert.equal(last.reason, "the server could not record how the run ended");
+      assert.equal(last.run.state, "succeeded", "what the server knows, it still says");
+      assert.match(s.stderr(), new RegExp(`run ${running.id}: its record could not be saved`));
+      assert.equal((await call(s.socket, "GET", "/v1/health")).status, 200);
+    } finally {
+      restore();
+    }
+    assert.equal(finalRun((await follow(s.socket, "hello")).events).state, "succeeded");
+  });
+
+  test("at a trigger: 500 INTERNAL, and the run neither starts nor is shown", async () => {
+    const restore = breakRecords();
+    let reply: Awaited<ReturnType<typeof call>>;
+    try {
+      reply = await call(s.socket, "POST", "/v1/jobs/hello/runs", "");
+    } finally {
+      restore();
+    }
+    assert.equal(reply.status, 500);
+    assert.equal((reply.json as { error: { code: string } }).error.code, "INTERNAL");
+    const listed = (await call(s.socket, "GET", "/v1/runs?job=hello")).json as { runs: { state: string }[] };
+    assert.deepEqual(
+      listed.runs.filter((r) => r.state === "queued"),
+      [],
+      "no run is left queued that will never run",
+    );
+    const health = (await call(s.socket, "GET", "/v1/health")).json as { running: number; queued: number };
+    assert.deepEqual([health.running, health.queued], [0, 0]);
   });
 });
