@@ -21,7 +21,7 @@ import { promisify } from "node:util";
 import {
   crashPoint,
   discardStaged,
-  installStaged,
+  installStagedAsync,
   type StagedFile,
   stageFileAtomic,
   withLock,
@@ -72,7 +72,8 @@ export interface AuditLogOptions {
 
 const RESULTS = new Set(["ok", "denied", "error"]);
 
-// On the thread pool, so that the fsyncs of one append run side by side (see #seal).
+// On the thread pool, so that the fsyncs of one append run side by side (see #seal), and so
+// that a server appending (the job server) never waits for the disk on its event loop.
 const fsyncAsync = promisify(fsync);
 const fdatasyncAsync = promisify(fdatasync);
 
@@ -308,9 +309,9 @@ export class AuditLog implements AuditSink {
       for (const f of flushed) if (f.status === "rejected") throw f.reason;
       crashPoint("audit:record-synced");
       const [newHead, newAnchor] = staged as [StagedFile, StagedFile | undefined];
-      installStaged(newHead);
+      await installStagedAsync(newHead);
       crashPoint("audit:head-sealed");
-      if (newAnchor !== undefined) installStaged(newAnchor, { syncDirectory: !anchorMayLag });
+      if (newAnchor !== undefined) await installStagedAsync(newAnchor, { syncDirectory: !anchorMayLag });
       crashPoint("audit:anchor-sealed");
     } finally {
       for (const file of staged) if (file.open) discardStaged(file);
@@ -422,7 +423,7 @@ export class AuditLog implements AuditSink {
     let repaired: AuditHead;
     if (lines.length === 0) {
       ftruncateSync(fd, head.size);
-      fsyncSync(fd);
+      await fsyncAsync(fd);
       const detail = { discardedBytes: torn.length };
       repaired = (await this.#write(fd, head, { op: "audit.repair", result: "ok", detail })).head;
     } else {

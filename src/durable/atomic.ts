@@ -1,18 +1,28 @@
 import { randomBytes } from "node:crypto";
 import {
+  close,
   closeSync,
   constants,
   fchmodSync,
   fchownSync,
   fstatSync,
+  fsync,
   fsyncSync,
+  open,
   openSync,
   renameSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { promisify } from "node:util";
 import { processTag } from "./lock.js";
+
+// The flushes of the *Async variants run on libuv's thread pool: a server's event loop never
+// waits for the disk, only the caller that awaits them does.
+const fsyncAsync = promisify(fsync);
+const openAsync = promisify(open);
+const closeAsync = promisify(close);
 
 export interface AtomicWriteOptions {
   /** File mode, applied with fchmod so the umask cannot widen or narrow it. Default 0600. */
@@ -36,6 +46,16 @@ export function fsyncDirectory(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** fsyncDirectory with the open and the flush on the thread pool. */
+export async function fsyncDirectoryAsync(dir: string): Promise<void> {
+  const fd = await openAsync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fsyncAsync(fd);
+  } finally {
+    await closeAsync(fd);
   }
 }
 
@@ -115,6 +135,21 @@ export function installStaged(
   staged: StagedFile,
   options: Pick<AtomicWriteOptions, "syncDirectory"> = {},
 ): void {
+  renameStaged(staged);
+  if (options.syncDirectory ?? true) fsyncDirectory(dirname(staged.path));
+}
+
+/** installStaged with the directory's fsync on the thread pool. */
+export async function installStagedAsync(
+  staged: StagedFile,
+  options: Pick<AtomicWriteOptions, "syncDirectory"> = {},
+): Promise<void> {
+  renameStaged(staged);
+  if (options.syncDirectory ?? true) await fsyncDirectoryAsync(dirname(staged.path));
+}
+
+/** Closes the staged file and renames it over its target; on failure removes it. */
+function renameStaged(staged: StagedFile): void {
   try {
     staged.open = false;
     closeSync(staged.fd);
@@ -123,7 +158,6 @@ export function installStaged(
     discardStaged(staged);
     throw err;
   }
-  if (options.syncDirectory ?? true) fsyncDirectory(dirname(staged.path));
 }
 
 /** Closes and removes a staged file that will not be installed; never throws. */
@@ -161,4 +195,25 @@ export function writeFileAtomic(
     throw err;
   }
   installStaged(staged, options);
+}
+
+/**
+ * writeFileAtomic for a server: the same steps in the same order, with the same guarantee when it
+ * resolves, but its two flushes (the file's fsync, the directory's) on the thread pool; the other
+ * steps (open, write, fchmod, rename) only change what the kernel holds in memory. Writes of one
+ * path must not overlap: the later could be renamed into place first, then replaced by the earlier.
+ */
+export async function writeFileAtomicAsync(
+  path: string,
+  data: Uint8Array | string,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  const staged = stageFileAtomic(path, data, options);
+  try {
+    await fsyncAsync(staged.fd);
+  } catch (err) {
+    discardStaged(staged);
+    throw err;
+  }
+  await installStagedAsync(staged, options);
 }

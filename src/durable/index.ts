@@ -2,11 +2,14 @@ export {
   type AtomicWriteOptions,
   discardStaged,
   fsyncDirectory,
+  fsyncDirectoryAsync,
   installStaged,
+  installStagedAsync,
   type StagedFile,
   stageFileAtomic,
   temporaryNameFor,
   writeFileAtomic,
+  writeFileAtomicAsync,
 } from "./atomic.js";
 export { crashPoint } from "./crash-point.js";
 export {

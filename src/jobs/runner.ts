@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, rmSync, writeSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { createCredentialsDirectory, type CredentialsDirectory, privateRunLocation } from "../load/index.js";
@@ -89,9 +89,10 @@ async function snapshotFor(
   id: string,
 ): Promise<{ snapshot: Snapshot; work: string }> {
   const parent = snapshotsDirectory(stateDir);
-  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  // On the thread pool, like the copy itself: the state directory is on a disk.
+  await mkdir(parent, { recursive: true, mode: 0o700 });
   const work = join(parent, id);
-  mkdirSync(work, { mode: 0o700 });
+  await mkdir(work, { mode: 0o700 });
   try {
     const snapshot = await takeSnapshot(job.cwd, work);
     if (isUnder(snapshot.root, job.outputDir))

@@ -13,6 +13,10 @@ import type { FollowStream } from "./streams.js";
  * limit, starting each run (runner.ts), finishing it (its record, the audit log, its follower),
  * pruning the records beyond `keepRuns` with their logs, and draining the runs when the server
  * stops. The server answers requests; what it asks of a run goes through here.
+ *
+ * Records are written off the event loop (records.ts); what depends on one being on disk waits
+ * for it: a run starts only once its record says it is queued, and is reported finished (to its
+ * follower, then the audit log) only once its record says how it ended.
  */
 
 /** What the scheduler reads from its server; a reload replaces the configuration and credentials. */
@@ -36,18 +40,28 @@ export interface Pending {
   params: Map<string, string>;
 }
 
+interface Queued extends Pending {
+  /** Whether its record, as queued, is on disk: until then it holds its place but cannot start. */
+  saved: boolean;
+}
+
 interface Active extends Pending {
   handle: RunHandle;
 }
 
+/** How a run ended, besides its state: what #finish writes into its record. */
+type RunEnd = Partial<Pick<RunRecord, "error" | "revision" | "log" | "exitCode" | "signal">>;
+
 export class RunScheduler {
   readonly #ctx: SchedulerContext;
-  readonly #queue: Pending[] = [];
+  readonly #queue: Queued[] = [];
   readonly #active = new Map<string, Active>();
   /** The follow stream of each run triggered with ?follow=1 (only its trigger request follows it). */
   readonly #followers = new Map<string, FollowStream>();
   #stopping = false;
   #idle: (() => void) | undefined;
+  /** Runs ended whose record, follower and audit record are still being seen to (#finish). */
+  readonly #reporting = new Set<Promise<void>>();
 
   constructor(ctx: SchedulerContext) {
     this.#ctx = ctx;
@@ -63,6 +77,15 @@ export class RunScheduler {
 
   get queued(): number {
     return this.#queue.length;
+  }
+
+  /**
+   * Whether another run would overflow the queue: `queueLimit` runs already wait beyond the free
+   * slots. (A run whose record is not on disk yet waits in the queue even while a slot is free.)
+   */
+  get full(): boolean {
+    const config = this.#ctx.config();
+    return this.#queue.length >= config.queueLimit + Math.max(0, config.concurrency - this.#active.size);
   }
 
   /** Stops starting runs, cancels the queue, lets running jobs finish up to stopGraceSeconds, then kills them. */
@@ -85,6 +108,8 @@ export class RunScheduler {
       await idle;
       clearTimeout(grace);
     }
+    while (this.#reporting.size > 0) await Promise.all(this.#reporting);
+    await this.#ctx.records.settled();
   }
 
   /** The run's trigger request follows it on `stream`, until the stream's response closes. */
@@ -96,25 +121,42 @@ export class RunScheduler {
     if (this.#followers.get(id) === stream) this.#followers.delete(id);
   }
 
-  /** Queues a run whose record is saved, and starts what the concurrency limit allows. */
-  enqueue(pending: Pending): void {
-    this.#queue.push(pending);
-    this.pump();
+  /**
+   * Queues a run at once (it counts against the limits and keeps its place), to start in its turn
+   * once `saved` (the save of its record as queued) has made the record durable. If that save
+   * fails the run is withdrawn, unless it was ended meanwhile.
+   */
+  enqueue(pending: Pending, saved: Promise<void>): void {
+    const queued: Queued = { ...pending, saved: false };
+    this.#queue.push(queued);
+    saved.then(
+      () => {
+        queued.saved = true;
+        this.pump();
+      },
+      () => {
+        const at = this.#queue.indexOf(queued);
+        if (at === -1) return;
+        this.#queue.splice(at, 1);
+        this.pump();
+      },
+    );
   }
 
-  cancel(record: RunRecord): void {
+  /** Cancels a run; resolves when a queued one's record says it is cancelled (a running one's ends later). */
+  async cancel(record: RunRecord): Promise<void> {
     if (FINAL_STATES.has(record.state))
       throw new ApiError("RUN_FINISHED", `the run already ended (${record.state})`);
+    this.#ctx.log(`run ${record.id} cancel requested`);
     const queuedAt = this.#queue.findIndex((p) => p.record.id === record.id);
     if (queuedAt !== -1) {
       this.#queue.splice(queuedAt, 1);
-      this.#finish(record, "cancelled", {
+      await this.#finish(record, "cancelled", {
         error: { code: "CANCELLED", message: "cancelled before it started" },
       });
     } else {
       this.#active.get(record.id)?.handle.stop("cancel");
     }
-    this.#ctx.log(`run ${record.id} cancel requested`);
   }
 
   /** The logs of records pruned beyond `keepRuns` go with them, off the event loop. */
@@ -128,9 +170,12 @@ export class RunScheduler {
   }
 
   pump(): void {
-    while (!this.#stopping && this.#active.size < this.#ctx.config().concurrency && this.#queue.length > 0) {
-      const next = this.#queue.shift() as Pending;
-      this.#begin(next);
+    while (
+      !this.#stopping &&
+      this.#active.size < this.#ctx.config().concurrency &&
+      this.#queue[0]?.saved === true
+    ) {
+      this.#begin(this.#queue.shift() as Queued);
     }
   }
 
@@ -175,24 +220,29 @@ export class RunScheduler {
     this.#active.set(record.id, { ...pending, handle });
     handle.done
       .then((outcome) => {
-        record.revision = outcome.revision;
-        record.log = outcome.log;
-        record.exitCode = outcome.exitCode;
-        record.signal = outcome.signal;
-        if (outcome.error) this.#finish(record, "error", { error: outcome.error });
+        const result = {
+          revision: outcome.revision,
+          log: outcome.log,
+          exitCode: outcome.exitCode,
+          signal: outcome.signal,
+        };
+        if (outcome.error) this.#finish(record, "error", { ...result, error: outcome.error });
         else if (outcome.stoppedBy === "timeout") {
           this.#finish(record, "timed_out", {
+            ...result,
             error: { code: "TIMEOUT", message: `ran longer than ${job.timeoutSeconds}s` },
           });
         } else if (outcome.stoppedBy === "cancel") {
           this.#finish(record, "cancelled", {
+            ...result,
             error: { code: "CANCELLED", message: "cancelled while running" },
           });
         } else if (outcome.stoppedBy === "shutdown") {
           this.#finish(record, "cancelled", {
+            ...result,
             error: { code: "SHUTTING_DOWN", message: "killed when the server stopped" },
           });
-        } else this.#finish(record, outcome.exitCode === 0 ? "succeeded" : "failed", {});
+        } else this.#finish(record, outcome.exitCode === 0 ? "succeeded" : "failed", result);
       })
       .catch((err: unknown) => {
         this.#ctx.log(
@@ -209,16 +259,54 @@ export class RunScheduler {
       });
   }
 
-  #finish(record: RunRecord, state: RunRecord["state"], extra: Pick<Partial<RunRecord>, "error">): void {
-    record.state = state;
-    record.endedAt = new Date().toISOString();
-    if (extra.error !== undefined) record.error = extra.error;
-    this.#ctx.records.save(record);
-    this.prune();
-    const exit = record.signal ? `signal=${record.signal}` : `exit=${record.exitCode ?? "-"}`;
+  /**
+   * Ends the run: its record is written with how it ended, and only once that is on disk does
+   * the server show it (get, list) and report it (#report). Should the write fail, the record in
+   * memory says how the run ended all the same, and its follower is cut. Resolves once the
+   * record in memory says how the run ended; the report goes on (stop waits for it).
+   */
+  #finish(record: RunRecord, state: RunRecord["state"], how: RunEnd): Promise<void> {
+    const end: Partial<RunRecord> = { ...how, state, endedAt: new Date().toISOString() };
+    const ended = { ...record, ...end };
+    const exit = ended.signal ? `signal=${ended.signal}` : `exit=${ended.exitCode ?? "-"}`;
     this.#ctx.log(
-      `run ${record.id} job=${record.job} ${state} ${exit}${record.error ? ` [${record.error.code}]` : ""}`,
+      `run ${record.id} job=${record.job} ${state} ${exit}${ended.error ? ` [${ended.error.code}]` : ""}`,
     );
+    const why = (err: unknown) => (err instanceof Error ? err.message : "unknown");
+    const recorded = this.#ctx.records.save(record, end).then(
+      () => "finished" as const,
+      (err: unknown) => {
+        this.#ctx.log(`run ${record.id}: its record could not be saved: ${why(err)}`);
+        Object.assign(record, end);
+        return "unsaved" as const;
+      },
+    );
+    const reported = recorded
+      .then((saved) => {
+        this.prune();
+        return this.#report(record, saved);
+      })
+      .catch((err: unknown) => this.#ctx.log(`run ${record.id}: its end could not be reported: ${why(err)}`));
+    this.#reporting.add(reported);
+    void reported.finally(() => this.#reporting.delete(reported));
+    return recorded.then(() => undefined);
+  }
+
+  /**
+   * Appends the run's end to the audit log and tells its follower (a `cut` instead of `finished`
+   * when its record could not be saved: the end the client would be told is not on disk).
+   */
+  async #report(record: RunRecord, saved: "finished" | "unsaved"): Promise<void> {
+    const audited = this.#audit(record);
+    const follower = this.#followers.get(record.id);
+    this.#followers.delete(record.id);
+    if (saved === "finished") follower?.finish({ event: "finished", run: record });
+    else follower?.cut("the server could not record how the run ended");
+    await audited;
+  }
+
+  async #audit(record: RunRecord): Promise<void> {
+    const state = record.state;
     const detail: Record<string, string | number | boolean> = {
       run: record.id,
       state,
@@ -227,7 +315,7 @@ export class RunScheduler {
     if (record.exitCode !== null) detail.exitCode = record.exitCode;
     if (record.signal !== null) detail.signal = record.signal;
     if (record.revision !== null) detail.revision = record.revision;
-    this.#ctx.audit
+    await this.#ctx.audit
       ?.append({
         op: "job.run",
         name: record.job,
@@ -238,7 +326,5 @@ export class RunScheduler {
       .catch((err: unknown) =>
         this.#ctx.log(`audit append failed: ${err instanceof Error ? err.message : "unknown"}`),
       );
-    this.#followers.get(record.id)?.finish({ event: "finished", run: record });
-    this.#followers.delete(record.id);
   }
 }

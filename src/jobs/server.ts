@@ -217,7 +217,7 @@ export class JobServer {
 
   /** Loads records and credentials and starts listening. */
   async start(target: ListenTarget): Promise<void> {
-    const { loaded, interrupted } = this.#records.open();
+    const { loaded, interrupted } = await this.#records.open();
     clearSnapshots(this.#options.stateDir);
     this.#runs.prune();
     if (interrupted > 0) this.#log(`marked ${interrupted} run(s) interrupted by the previous stop`);
@@ -347,7 +347,7 @@ export class JobServer {
       const record = this.#findRun(decodeSegment(key));
       if (method === "GET") send(res, 200, { run: record });
       else {
-        this.#runs.cancel(record);
+        await this.#runs.cancel(record);
         send(res, 202, { run: record });
       }
       return;
@@ -400,8 +400,7 @@ export class JobServer {
     const path = record.log;
     if (path === null || !(await removeRunLog(path)))
       throw new ApiError("LOG_NOT_FOUND", "the run has no log");
-    record.log = null;
-    this.#records.save(record);
+    await this.#records.save(record, { log: null });
     const who = requesterOf(req);
     this.#log(
       `run ${record.id} log removed at the request of ${who.user ?? "-"} (uid ${who.uid ?? "-"}, unverified)`,
@@ -428,9 +427,7 @@ export class JobServer {
     if (!job) throw new ApiError("JOB_NOT_FOUND", `no job named ${JSON.stringify(name.slice(0, 64))}`);
     const params = resolveParams(job, parseRunRequest(body));
     if (!(params instanceof Map)) throw new ApiError(params.code, params.message);
-    if (this.#runs.queued >= this.#config.queueLimit && this.#runs.running >= this.#config.concurrency) {
-      throw new ApiError("QUEUE_FULL", `${this.#runs.queued} runs are already waiting`);
-    }
+    if (this.#runs.full) throw new ApiError("QUEUE_FULL", `${this.#runs.queued} runs are already waiting`);
     const record: RunRecord = {
       id: newRunId(),
       job: job.name,
@@ -446,9 +443,17 @@ export class JobServer {
       error: null,
       log: null,
     };
-    this.#records.save(record);
+    // Queued at once, so that the limits count it; started, shown and told to the client only once
+    // its record is on disk. A save that fails is an INTERNAL error, and the run is withdrawn.
+    // Nothing reaches a follower before `accepted`: the run cannot start before the save ends, and
+    // its end is reported after a later save of the same record (scheduler.ts), which ends after it.
+    const saved = this.#records.save(record);
+    this.#runs.enqueue({ record, job, params }, saved);
+    await saved;
     const following = follow === "1" || follow === "true";
-    if (following) {
+    // A client that left while the record was saved gets no stream: its response has closed
+    // already, and a stream made now would never hear of it.
+    if (following && !res.destroyed) {
       res.writeHead(200, { "Content-Type": "application/x-ndjson", "Cache-Control": "no-store" });
       const stream = new FollowStream(res, {
         spoolDir: this.#spoolDir,
@@ -463,7 +468,6 @@ export class JobServer {
       res.on("close", () => this.#runs.unfollow(record.id, stream));
       stream.send({ event: "accepted", run: record });
     }
-    this.#runs.enqueue({ record, job, params });
     if (!following) send(res, 202, { run: record }, { Location: `${API_PREFIX}/runs/${record.id}` });
   }
 

@@ -74,6 +74,11 @@ export class FollowStream {
     this.#maybeEnd();
   }
 
+  /** Ends the stream with a `cut` event (cutEvent) instead of the last event. */
+  cut(reason: string): void {
+    this.#cut(reason);
+  }
+
   #backlog(): number {
     return this.#spool === undefined ? 0 : this.#spool.written - this.#spool.read;
   }

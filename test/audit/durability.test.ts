@@ -7,7 +7,7 @@
  * completes what append completes; and checked appenders running at once never interleave.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,9 +21,9 @@ import {
 } from "../../src/audit/index.js";
 import { acquireLock } from "../../src/durable/index.js";
 import { makeScratch, type Scratch } from "../support/scratch.js";
+import { fdPath, haveStrace, isSync, parseTrace, type TracedCall } from "../support/strace.js";
 
 const APPENDER = fileURLToPath(new URL("./appender.js", import.meta.url));
-const haveStrace = spawnSync("strace", ["-V"], { stdio: "ignore" }).status === 0;
 
 /** A scratch state directory with a real audit key made by systemd-creds, and a log with one record. */
 async function scratchWithLog(): Promise<{ scratch: Scratch; log: AuditLog }> {
@@ -98,44 +98,10 @@ describe("an append killed at each of its steps", () => {
   }
 });
 
-interface Call {
-  name: string;
-  args: string;
-  /** Line numbers in strace's output where the call entered and returned. */
-  entry: number;
-  exit: number;
-}
-
-/** The calls in an `strace -f -y` output, each with where it entered and where it returned. */
-function parseTrace(text: string): Call[] {
-  const calls: Call[] = [];
-  const pending = new Map<string, Omit<Call, "exit">>();
-  text.split("\n").forEach((line, i) => {
-    const resumed = /^(\d+)\s+<\.\.\. (\w+) resumed>/.exec(line);
-    if (resumed) {
-      const call = pending.get(resumed[1] as string);
-      if (call) calls.push({ ...call, exit: i });
-      pending.delete(resumed[1] as string);
-      return;
-    }
-    const m = /^(\d+)\s+(\w+)\((.*)$/.exec(line);
-    if (!m) return;
-    const call = { name: m[2] as string, args: m[3] as string, entry: i };
-    if (line.endsWith("<unfinished ...>")) pending.set(m[1] as string, call);
-    else calls.push({ ...call, exit: i });
-  });
-  return calls;
-}
-
-/** The path strace -y shows for a call's first argument, a file descriptor. */
-const fdPath = (c: Call) => /^\d+<([^>]*)>/.exec(c.args)?.[1];
-const isSync = (c: Call, path: string | undefined) =>
-  (c.name === "fsync" || c.name === "fdatasync") && path !== undefined && fdPath(c) === path;
-
-function renameOnto(calls: Call[], target: string): Call & { from: string } {
+function renameOnto(calls: TracedCall[], target: string): TracedCall & { from: string } {
   const found = calls.filter((c) => c.name.startsWith("rename") && c.args.includes(`"${target}"`));
   assert.equal(found.length, 1, `one rename onto ${target}`);
-  const call = found[0] as Call;
+  const call = found[0] as TracedCall;
   return { ...call, from: /"([^"]+)"/.exec(call.args)?.[1] as string };
 }
 
@@ -159,7 +125,7 @@ describe("the order of an append's writes, fsyncs and renames", {
     const logPath = join(scratch.state, "audit.log");
     const writes = calls.filter((c) => c.name === "write" && fdPath(c) === logPath);
     assert.equal(writes.length, 1, "the record goes to the log in one write");
-    const record = writes[0] as Call;
+    const record = writes[0] as TracedCall;
     const head = renameOnto(calls, join(scratch.state, "audit.log.head"));
     const anchor = renameOnto(calls, join(scratch.state, "keyhold.audit-anchor"));
     // A power loss keeps what was fsynced, and the renames a directory fsync made durable.

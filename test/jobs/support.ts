@@ -145,6 +145,8 @@ export interface TestServer {
   credentials: string;
   configPath: string;
   proc: ChildProcess;
+  /** The server's own process id (under `under`, the child the wrapper started). */
+  pid(): number;
   stderr(): string;
   /** SIGTERM and wait for the exit code. */
   stop(): Promise<number | null>;
@@ -165,6 +167,11 @@ export interface ServerSetup {
   inherit?: readonly ("ignore" | number)[];
   /** Runs before the first start, with the (not yet existing) state directory. */
   prepare?: (paths: { root: string; state: string }) => Promise<void>;
+  /**
+   * A command the server runs under (strace), given the server's own argv after it. The wrapper
+   * must start the server as its only child and exit when it does; signals go to the server.
+   */
+  under?: (paths: { root: string }) => readonly string[];
 }
 
 export async function waitFor<T>(
@@ -214,30 +221,47 @@ export async function startServer(setup: ServerSetup): Promise<TestServer> {
     credentials,
     configPath,
     proc: undefined as unknown as ChildProcess,
+    pid() {
+      const p = server.proc;
+      if (setup.under === undefined) return p.pid as number;
+      const children = readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, "utf8").trim().split(" ");
+      if (children.length !== 1 || !/^[0-9]+$/.test(children[0] as string))
+        throw new Error(`the wrapper has children ${JSON.stringify(children)}, not the server alone`);
+      return Number(children[0]);
+    },
     stderr: () => stderr,
     async stop() {
       const p = server.proc;
       if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
       const exited = new Promise<number | null>((r) => p.once("exit", (code) => r(code)));
-      p.kill("SIGTERM");
+      process.kill(server.pid(), "SIGTERM");
       return exited;
     },
     async kill9() {
       const p = server.proc;
       if (p.exitCode !== null || p.signalCode !== null) return;
       const exited = new Promise<void>((r) => p.once("exit", () => r()));
+      // The server first: a wrapper (strace) exits with it, and SIGKILL to it would leave the server.
+      if (setup.under !== undefined) {
+        try {
+          process.kill(server.pid(), "SIGKILL");
+        } catch {
+          // gone meanwhile, or not started yet: the wrapper itself is killed below
+        }
+      }
       p.kill("SIGKILL");
       await exited;
     },
     async restart() {
-      const p = spawn(
+      const argv = [
         process.execPath,
-        cliArgv(["serve", "--config", configPath, "--socket", socket, "--state", state]),
-        {
-          env,
-          stdio: ["ignore", "ignore", "pipe", ...(setup.inherit ?? [])],
-        },
-      );
+        ...cliArgv(["serve", "--config", configPath, "--socket", socket, "--state", state]),
+      ];
+      const command = [...(setup.under?.({ root }) ?? []), ...argv];
+      const p = spawn(command[0] as string, command.slice(1), {
+        env,
+        stdio: ["ignore", "ignore", "pipe", ...(setup.inherit ?? [])],
+      });
       p.stderr?.on("data", (c: Buffer) => {
         stderr += c.toString("utf8");
       });
