@@ -12,7 +12,7 @@ const { existsSync, readFileSync, statSync } = require("node:fs");
 const { createRequire } = require("node:module");
 const { join } = require("node:path");
 const { pathToFileURL } = require("node:url");
-const { Script, constants: vm } = require("node:vm");
+const { Script } = require("node:vm");
 
 // KEYHOLD_TRACE_TIMING=1 (src/timing.ts): phase times on stderr once the command is done.
 const tracing = process.env.KEYHOLD_TRACE_TIMING === "1";
@@ -70,11 +70,9 @@ function fromCodeCache() {
       cachedData = readFileSync(join(root, "dist/cli", name));
   } catch {}
   if (cachedData === undefined) return undefined;
-  const script = new Script(source, {
-    filename: file,
-    cachedData,
-    importModuleDynamically: vm.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No import() callback: a script compiled from a code cache would not keep it, so the bundle
+  // loads its packages with the require handed to it below (scripts/bundle.mjs).
+  const script = new Script(source, { filename: file, cachedData });
   // Rejected (Node.js started with flags that change compiled code): compiled as usual, still right.
   if (tracing)
     performance.mark(script.cachedDataRejected ? "keyhold:code-cache-rejected" : "keyhold:code-cache");
