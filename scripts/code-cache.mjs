@@ -119,7 +119,9 @@ async function train(root, { argv, exit = 0 }) {
   const source = readFileSync(bundle, "latin1");
   const build = /\/\/# keyhold-build=([0-9a-f]{16})\n$/.exec(source.slice(-64))?.[1];
   if (build === undefined) fail(`${fileURLToPath(bundle)} has no build id: run scripts/bundle.mjs first`);
-  const script = new Script(source, { filename: fileURLToPath(bundle) });
+  // V8 keeps this name in the cache, and a script compiled from it goes by it (in stack traces):
+  // the bundle's place in the package, not the directory of the checkout that built it.
+  const script = new Script(source, { filename: "keyhold/dist/cli/keyhold.cjs" });
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(bundle), module, bundle.href);
   const output = new PassThrough();

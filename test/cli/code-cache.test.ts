@@ -226,6 +226,9 @@ describe("the V8 code cache of the CLI", () => {
         assert.ok(cache.length > 1024, `${argv.join(" ")}: a cache was made`);
         for (const form of [Buffer.from(canary), Buffer.from(canary, "utf16le")])
           assert.equal(cache.indexOf(form), -1, `${argv.join(" ")}: the training's key is not in its cache`);
+        // V8 keeps the name the script was compiled under (an installed keyhold's stack traces
+        // would name it): never the directory of the checkout that built the package.
+        assert.equal(cache.indexOf(Buffer.from(root)), -1, `${argv.join(" ")}: its cache names ${root}`);
       }
     } finally {
       scratch.cleanup();
