@@ -105,12 +105,24 @@ async function start() {
     process.exit(1);
   }
   if (tracing) performance.mark("keyhold:bundle");
-  process.exitCode = await cli.main(process.argv.slice(2), {
+  // Node.js leaves when nothing is left to wait on, finished or not: an ES module entry whose
+  // await never settled exits 13, this one would exit 0 as if the command had succeeded (and a
+  // hook gates a commit on `keyhold scan`'s status). 'beforeExit' is that moment, never an exit().
+  let finished = false;
+  process.on("beforeExit", () => {
+    if (finished) return;
+    finished = true;
+    process.stderr.write("keyhold: the command ended before it finished [INTERNAL]\n");
+    process.exitCode = 1;
+  });
+  const code = await cli.main(process.argv.slice(2), {
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
   });
+  finished = true;
+  process.exitCode = code;
   if (tracing) {
     performance.mark("keyhold:done");
     let previous = 0;
