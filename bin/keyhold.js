@@ -12,7 +12,7 @@ const { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, stat
 const { createRequire } = require("node:module");
 const { join } = require("node:path");
 const { pathToFileURL } = require("node:url");
-const { Script, constants: vm } = require("node:vm");
+const { Script } = require("node:vm");
 
 // KEYHOLD_TRACE_TIMING=1 (src/timing.ts): phase times on stderr once the command is done.
 const tracing = process.env.KEYHOLD_TRACE_TIMING === "1";
@@ -90,11 +90,9 @@ function fromCodeCache() {
   } finally {
     closeSync(fd);
   }
-  const script = new Script(source, {
-    filename: file,
-    cachedData,
-    importModuleDynamically: vm.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No import() callback: a script compiled from a code cache would not keep it, so the bundle
+  // loads its packages with the require handed to it below (scripts/bundle.mjs).
+  const script = new Script(source, { filename: file, cachedData });
   // Rejected (Node.js started with flags that change compiled code): compiled as usual, still right.
   if (tracing)
     performance.mark(script.cachedDataRejected ? "keyhold:code-cache-rejected" : "keyhold:code-cache");
@@ -127,12 +125,24 @@ async function start() {
     process.exit(1);
   }
   if (tracing) performance.mark("keyhold:bundle");
-  process.exitCode = await cli.main(process.argv.slice(2), {
+  // Node.js leaves when nothing is left to wait on, finished or not: an ES module entry whose
+  // await never settled exits 13, this one would exit 0 as if the command had succeeded (and a
+  // hook gates a commit on `keyhold scan`'s status). 'beforeExit' is that moment, never an exit().
+  let finished = false;
+  process.on("beforeExit", () => {
+    if (finished) return;
+    finished = true;
+    process.stderr.write("keyhold: the command ended before it finished [INTERNAL]\n");
+    process.exitCode = 1;
+  });
+  const code = await cli.main(process.argv.slice(2), {
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
   });
+  finished = true;
+  process.exitCode = code;
   if (tracing) {
     performance.mark("keyhold:done");
     let previous = 0;

@@ -36,7 +36,7 @@ await build({
 // exactly the source V8 compiles, so the cache made from it matches byte for byte. esbuild's
 // CommonJS output starts with "use strict", so this copy stays as strict as the ES modules.
 // `import.meta.url` becomes the URL passed in.
-const { outputFiles } = await build({
+const { outputFiles, metafile } = await build({
   ...common,
   outfile: "dist/cli/keyhold.cjs",
   format: "cjs",
@@ -44,10 +44,20 @@ const { outputFiles } = await build({
   charset: "ascii",
   write: false,
   define: { "import.meta.url": "__keyhold_url" },
+  // The packages loaded on demand (pg, the keyring's binding) are loaded with require, which the
+  // CommonJS copy is handed: a script compiled from a V8 code cache has no callback for import()
+  // (it fails with "A dynamic import callback was not specified").
+  supported: { "dynamic-import": false },
+  metafile: true,
   banner: { js: "(function (exports, require, module, __keyhold_url) {" },
   footer: { js: "})" },
 });
 const [cjs] = outputFiles;
+const imported = Object.values(metafile.outputs)
+  .flatMap((output) => output.imports)
+  .filter((i) => i.kind === "dynamic-import");
+if (imported.length > 0)
+  throw new Error(`dist/cli/keyhold.cjs would import() ${imported.map((i) => i.path).join(", ")}`);
 // V8 checks a cache against its source only by length: the build's id, from the content, names
 // the cache made for it (scripts/code-cache.mjs), so a cache is never used with another build.
 const id = createHash("sha256").update(cjs.contents).digest("hex").slice(0, 16);

@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { Script, constants as vm } from "node:vm";
+import { Script } from "node:vm";
 
 const bundle = new URL("../dist/cli/keyhold.cjs", import.meta.url);
 const keyhold = fileURLToPath(new URL("../bin/keyhold.js", import.meta.url));
@@ -119,10 +119,9 @@ async function train(root, { argv, exit = 0 }) {
   const source = readFileSync(bundle, "latin1");
   const build = /\/\/# keyhold-build=([0-9a-f]{16})\n$/.exec(source.slice(-64))?.[1];
   if (build === undefined) fail(`${fileURLToPath(bundle)} has no build id: run scripts/bundle.mjs first`);
-  const script = new Script(source, {
-    filename: fileURLToPath(bundle),
-    importModuleDynamically: vm.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // V8 keeps this name in the cache, and a script compiled from it goes by it (in stack traces):
+  // the bundle's place in the package, not the directory of the checkout that built it.
+  const script = new Script(source, { filename: "keyhold/dist/cli/keyhold.cjs" });
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(bundle), module, bundle.href);
   const output = new PassThrough();

@@ -15,6 +15,7 @@ import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { CHECKOUT } from "../support/checkout.js";
 import { makeCanary, makeScratch } from "../support/scratch.js";
+import { startPostgres, type TestPostgres } from "../vault/postgres-server.js";
 
 /**
  * bin/keyhold.js compiles the CLI with the V8 code cache scripts/code-cache.mjs made for the
@@ -132,6 +133,64 @@ describe("the V8 code cache of the CLI", () => {
     });
   });
 
+  describe("a trained command that loads a package while it runs", () => {
+    // The bundle imports pg (a vault on PostgreSQL) and the keyring's binding only when a command
+    // needs them. V8 keeps no dynamic-import callback in a code cache: an import() in a script
+    // compiled from one fails ("A dynamic import callback was not specified").
+    let server: TestPostgres | string;
+    const scratch = makeScratch("keyhold-code-cache-pg-");
+    const root = join(scratch.root, "keyhold");
+    const marker = join(scratch.root, "hostile-pg-loaded");
+    before(() => {
+      server = startPostgres();
+      mkdirSync(root);
+      for (const path of ["bin/keyhold.js", "bin/package.json", "package.json", "dist/cli"])
+        cpSync(join(CHECKOUT, path), join(root, path), { recursive: true });
+      symlinkSync(join(CHECKOUT, "node_modules"), join(root, "node_modules"));
+      // A pg in the installation's parent directory and one on NODE_PATH: keyhold's own is
+      // found first, from either bundle.
+      const hostile = `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "");\nthrow new Error("hostile pg");\n`;
+      for (const dir of [join(scratch.root, "node_modules/pg"), join(scratch.root, "path/pg")]) {
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "pg", main: "index.js" }));
+        writeFileSync(join(dir, "index.js"), hostile);
+      }
+    });
+    after(() => {
+      if (typeof server !== "string") server.stop();
+      scratch.cleanup();
+    });
+
+    it("vault get on PostgreSQL reads the key from the code cache, with nothing else on stderr", (t) => {
+      if (typeof server === "string") return t.skip(server);
+      const s = server;
+      const env = { ...scratch.env, NODE_PATH: join(scratch.root, "path") };
+      const bin = join(root, "bin/keyhold.js");
+      const pg = ["--backend", "postgres", "--pg-host", s.host, "--pg-port", String(s.port)];
+      pg.push("--pg-database", "postgres", "--pg-user", "postgres", "--pg-store", "code-cache");
+      const value = makeCanary("code-cache-pg");
+      for (const [args, input] of [
+        [["vault", "init", ...pg], ""],
+        [["vault", "put", "app/key"], value],
+      ] as const) {
+        const r = spawnSync(process.execPath, [bin, ...args], { env, input, encoding: "utf8" });
+        assert.equal(r.status, 0, `keyhold ${args.join(" ")}: ${r.stderr}`);
+      }
+      for (const cache of ["on", "off"]) {
+        const r = traced(bin, ["vault", "get", "app/key"], { ...env, KEYHOLD_CODE_CACHE: cache });
+        assert.equal(r.status, 0, `KEYHOLD_CODE_CACHE=${cache}: ${r.stderr}`);
+        assert.equal(r.stdout.trimEnd(), value);
+        assert.equal(r.loaded, cache === "on" ? "code-cache" : "split bundle");
+        assert.deepEqual(
+          r.stderr.split("\n").filter((line) => line !== "" && !line.startsWith("keyhold: timing: ")),
+          [],
+          "nothing on stderr but the phase times (no warning of Node's)",
+        );
+      }
+      assert.ok(!existsSync(marker), "a pg outside the installation was loaded");
+    });
+  });
+
   it("the training leaves no mount, no scratch directory and not its key behind", () => {
     const scratch = makeScratch("keyhold-code-cache-train-");
     try {
@@ -167,6 +226,9 @@ describe("the V8 code cache of the CLI", () => {
         assert.ok(cache.length > 1024, `${argv.join(" ")}: a cache was made`);
         for (const form of [Buffer.from(canary), Buffer.from(canary, "utf16le")])
           assert.equal(cache.indexOf(form), -1, `${argv.join(" ")}: the training's key is not in its cache`);
+        // V8 keeps the name the script was compiled under (an installed keyhold's stack traces
+        // would name it): never the directory of the checkout that built the package.
+        assert.equal(cache.indexOf(Buffer.from(root)), -1, `${argv.join(" ")}: its cache names ${root}`);
       }
     } finally {
       scratch.cleanup();
