@@ -120,6 +120,9 @@ test("a credential loaded through service.d/: the running services are listed, t
     const status = JSON.parse((await c.check(keyhold("status", "all_key", "--json"))).stdout) as StatusJson;
     const plain = status.units.find((u) => u.unit === PLAIN);
     assert.deepEqual(plain && [plain.source, plain.running, plain.holds], ["systemd", true, "current"]);
+    // A service that started before the drop-in existed holds no version of it: stale.
+    const journald = status.units.find((u) => u.unit === "systemd-journald.service");
+    assert.equal(journald?.holds, "stale", JSON.stringify(status.units));
     assert.ok(
       status.units.every((u) => u.running),
       "an idle unit that has it only from service.d/ is counted, not listed",

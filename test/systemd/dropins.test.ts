@@ -85,8 +85,9 @@ describe("scanUnitFiles with prefix and top-level drop-ins", () => {
   mkdirSync(join(etc, "masker.service.d"));
   symlinkSync("/dev/null", join(etc, "masker.service.d", "50-all.conf"));
   symlinkSync("/dev/null", join(etc, "masker.service.d", "30-y.conf"));
-  // A masked unit loads nothing, whatever service.d/ says.
+  // A masked unit loads nothing, whatever service.d/ says: a link to /dev/null, or an empty file.
   symlinkSync("/dev/null", join(etc, "masked.service"));
+  writeFileSync(join(etc, "empty.service"), "");
 
   const scan = scanUnitFiles([etc, lib]);
   const byUnit = new Map(scan.units.map((u) => [u.unit, u]));
@@ -113,8 +114,13 @@ describe("scanUnitFiles with prefix and top-level drop-ins", () => {
     assert.deepEqual(ids(byUnit.get("bar-one.service")), ["after_clear"]);
     assert.equal(byUnit.has("masker.service"), false, "its /dev/null 50-all.conf masks service.d's");
     assert.deepEqual(scan.usageOf("masker.service"), undefined);
-    assert.equal(byUnit.has("masked.service"), false);
-    assert.ok(scan.skipped.some((s) => s.includes("masked.service") && s.includes("masked")));
+    for (const masked of ["masked.service", "empty.service"]) {
+      assert.equal(byUnit.has(masked), false, masked);
+      assert.ok(
+        scan.skipped.some((s) => s.includes(`${masked}: masked`)),
+        masked,
+      );
+    }
     // Prefix and type directories are not units.
     for (const notUnit of ["foo-.service", "foo-bar-.service", "bar-.service", "job-@x.service"])
       assert.equal(byUnit.has(notUnit), false, notUnit);
