@@ -52,10 +52,10 @@ export function jobsUsing(
   const byUnit = new Map<string, JobsUsing>();
   const notes: string[] = [];
   if (users.length === 0) return { byUnit, notes };
-  const files = new Map(scanUnitFiles(options.unitDirs ?? UNIT_DIRS).units.map((u) => [u.unit, u.files]));
+  const scan = scanUnitFiles(options.unitDirs ?? UNIT_DIRS);
   for (const user of users) {
     let config: string | null | undefined;
-    for (const file of files.get(user.unit) ?? []) {
+    for (const file of scan.usageOf(user.unit)?.files ?? []) {
       const set = jobServerConfigOf(readBoundedFile(file) ?? "");
       if (set !== undefined) config = set;
     }

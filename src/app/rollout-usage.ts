@@ -5,10 +5,10 @@ import {
   CREDSTORE_ENCRYPTED_DIRS,
   type CredentialLoad,
   loadedCredentials,
+  loadedUnits,
   scanUnitFiles,
   showUnits,
   systemdRunning,
-  templateInstances,
   UNIT_DIRS,
   type UnitFileUsage,
   type UnitState,
@@ -48,8 +48,23 @@ export interface CredentialUser {
   needsReload: boolean;
 }
 
+/**
+ * A top-level drop-in (service.d/) that gives a credential to every unit of its type. Its running
+ * units are listed among the users like any other (they hold a version; a rotation restarts them);
+ * the others, every unit of the type on disk or loaded that nothing more specific overrides it for,
+ * are only counted: they load the current version when they start.
+ */
+export interface TypeWideUse {
+  dropIn: string;
+  unitType: string;
+  running: number;
+  notRunning: number;
+}
+
 export interface UsageReport {
   users: Map<string, CredentialUser[]>;
+  /** By the same keys as `users`: the top-level drop-ins that give it to every unit of a type. */
+  typeWide: Map<string, TypeWideUse[]>;
   /** What limits the answer: systemd not running, files skipped, lines not read. */
   notes: string[];
 }
@@ -271,40 +286,69 @@ type FindOptions = { unitDirs?: readonly string[]; askSystemd?: boolean };
  */
 async function findUsers(classify: Classify, judgeOf: JudgeOf, options: FindOptions): Promise<UsageReport> {
   const scan = scanUnitFiles(options.unitDirs ?? UNIT_DIRS);
-  const notes = [...scan.skipped];
+  const notes: string[] = [];
   const askSystemd = options.askSystemd ?? systemdRunning();
   if (!askSystemd)
     notes.push("systemd is not running here: units are read from their files only, not their state");
-  const templates = scan.units.filter((u) => u.template);
-  // A template's instances load what it does: systemd is asked which it has (each instance is then
-  // asked what it loads, like any unit). Without systemd they cannot be known.
-  const instances: UnitFileUsage[] = [];
-  if (askSystemd)
-    for (const unit of await templateInstances(templates.map((t) => t.unit))) {
-      const named = `${unit.slice(0, unit.indexOf("@") + 1)}${unit.slice(unit.lastIndexOf("."))}`;
-      const template = templates.find((t) => t.unit === named);
-      if (template) instances.push({ ...template, unit, template: false });
+  const files = scan.units.filter((u) => !u.template);
+  if (askSystemd) {
+    // The units only systemd can name: a template's instances, the units a prefix (foo-.service.d/)
+    // or top-level (service.d/) drop-in applies to that have no file of their own here. Each is
+    // read as systemd reads it (its instance's, template's, prefixes' and type's drop-ins).
+    const known = new Set(files.map((u) => u.unit));
+    for (const unit of await loadedUnits(scan.patterns)) {
+      const usage = known.has(unit) ? undefined : scan.usageOf(unit);
+      if (usage !== undefined) files.push(usage);
+      known.add(unit);
     }
-  else
-    for (const t of templates) notes.push(`${t.unit} is a template: its running instances are not checked`);
-  const files = [...scan.units.filter((u) => !u.template), ...instances];
+  } else
+    for (const t of scan.units.filter((u) => u.template))
+      notes.push(`${t.unit} is a template: its running instances are not checked`);
   const candidates = files.map((u) => u.unit);
   const states = askSystemd ? await showUnits(candidates) : new Map<string, UnitState>();
   const users = new Map<string, CredentialUser[]>();
+  const typeWide = new Map<string, TypeWideUse[]>();
+  const countTypeWide = (key: string, dropIn: string, running: boolean) => {
+    const list = typeWide.get(key) ?? [];
+    typeWide.set(key, list);
+    let use = list.find((w) => w.dropIn === dropIn);
+    if (use === undefined) {
+      use = { dropIn, unitType: basename(dirname(dropIn)).slice(0, -2), running: 0, notRunning: 0 };
+      list.push(use);
+    }
+    if (running) use.running++;
+    else use.notRunning++;
+  };
   const seen = new Set<string>();
   for (const file of files) {
     const state = states.get(file.unit);
     const unit = state?.id || file.unit; // an alias resolves to its unit: counted once
     if (seen.has(unit)) continue;
     seen.add(unit);
+    const running = state !== undefined && RUNNING.has(state.activeState);
+    // A unit that is not running and gets credentials only through a top-level drop-in is counted,
+    // not listed, and systemd is not asked about it: on a host with service.d/ loading one, that
+    // is every service.
+    if (!running && file.loads.length > 0 && file.loads.every((l) => l.typeWide)) {
+      for (const u of file.unreadable) notes.push(`${u}: not read (quotes, escapes or specifiers)`);
+      for (const load of file.loads) {
+        const key = classify(load, unit, []);
+        if (key !== undefined) countTypeWide(key, load.file, false);
+      }
+      continue;
+    }
     const fromSystemd = state && state.loadState === "loaded" ? await loadedCredentials(unit) : undefined;
     const loads = fromSystemd ?? file.loads;
     if (fromSystemd === undefined)
       for (const u of file.unreadable) notes.push(`${u}: not read (quotes, escapes or specifiers)`);
-    const running = state !== undefined && RUNNING.has(state.activeState);
     for (const load of loads) {
       const key = classify(load, unit, notes);
       if (key === undefined) continue;
+      const wide = typeWideSource(file, load);
+      if (wide !== undefined) {
+        countTypeWide(key, wide, running);
+        if (!running) continue;
+      }
       const judged = running && state ? await judgeOf(state, key) : undefined;
       const user: CredentialUser = {
         unit,
@@ -324,7 +368,16 @@ async function findUsers(classify: Classify, judgeOf: JudgeOf, options: FindOpti
       users.set(key, list);
     }
   }
-  return { users, notes };
+  notes.unshift(...scan.skipped);
+  return { users, typeWide, notes: [...new Set(notes)] };
+}
+
+/** The top-level drop-in `load` comes from when the files give it only through one; undefined otherwise. */
+function typeWideSource(file: UnitFileUsage, load: CredentialLoad): string | undefined {
+  const same = file.loads.filter(
+    (l) => l.directive === load.directive && l.id === load.id && l.path === load.path,
+  );
+  return same.length > 0 && same.every((l) => l.typeWide) ? same[0]?.file : undefined;
 }
 
 /** Every unit that loads a credential of the store, by credential name. */

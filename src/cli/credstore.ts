@@ -485,7 +485,9 @@ export const status = defineCommand({
   help: `Lists the units that load NAME (unit files under /etc, /run and /usr/lib, and systemd's
 loaded units), their state, and whether each running one holds the current version: "stale" when
 its main process started before the current version was written, "current" when it started after,
-"unsure" when it was starting at that moment. The judgement compares wall-clock times.${dashName("status")}`,
+"unsure" when it was starting at that moment. The judgement compares wall-clock times. A top-level
+drop-in (service.d/) gives NAME to every unit of its type: its running units are listed, the
+others counted.${dashName("status")}`,
   options: STATUS_OPTIONS,
   positionals: 1,
   run: async ({ values, positionals, io }: RunContext<typeof STATUS_OPTIONS>) => {
@@ -495,6 +497,7 @@ its main process started before the current version was written, "current" when 
     const { findCredentialUsers } = await import("../app/rollout-usage.js");
     const report = await findCredentialUsers(store.layout);
     const users = report.users.get(name) ?? [];
+    const typeWide = report.typeWide.get(name) ?? [];
     const { jobsUsing } = await import("../app/rollout-jobs.js");
     const jobs = jobsUsing(users);
     const notes = [...report.notes, ...jobs.notes];
@@ -503,7 +506,7 @@ its main process started before the current version was written, "current" when 
         const known = jobs.byUnit.get(u.unit);
         return known === undefined ? u : { ...u, jobs: known.jobs, jobConfig: known.config };
       });
-      writeJson(io, { name, current, units, notes });
+      writeJson(io, { name, current, units, typeWide, notes });
       return EXIT_OK;
     }
     writeLine(
@@ -512,8 +515,8 @@ its main process started before the current version was written, "current" when 
         ? `${name}: stored without keyhold's history (no versions)`
         : `${name}: version ${current} is current`,
     );
-    if (users.length === 0) writeLine(io.stdout, "no unit loads it");
-    else
+    if (users.length === 0 && typeWide.length === 0) writeLine(io.stdout, "no unit loads it");
+    else if (users.length > 0)
       printTable(
         io,
         ["UNIT", "AS", "STATE", "STARTED", "HOLDS", "HOW SURE"],
@@ -525,6 +528,11 @@ its main process started before the current version was written, "current" when 
           u.holds ?? "-",
           `${u.basis}${u.needsReload ? " (unit file changed: systemctl daemon-reload)" : ""}`,
         ]),
+      );
+    for (const w of typeWide)
+      writeLine(
+        io.stdout,
+        `every .${w.unitType} unit loads it through ${w.dropIn}: ${w.running} running (listed), ${w.notRunning} not running (they load the current version when they start)`,
       );
     for (const [unit, known] of jobs.byUnit)
       writeLine(

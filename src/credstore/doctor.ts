@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { AUDIT_ANCHOR_FILE, AUDIT_KEY_NAME, AUDIT_LOG_FILE } from "../audit/key.js";
 import { readProtectedFile } from "../load/index.js";
@@ -82,34 +82,25 @@ function checkDirectory(path: string, kind: FindingKind, fix: boolean, findings:
   findings.push(finding);
 }
 
-/** LoadCredentialEncrypted=ID[:PATH] lines of every unit and drop-in under `dir`. */
-function unitCredentialLines(dir: string): { unit: string; id: string; path?: string }[] {
+/**
+ * LoadCredentialEncrypted=ID[:PATH] lines of every unit and drop-in under `dir` (top-level and
+ * prefix drop-in directories included), read within the bounds `status` reads them in: no FIFO
+ * or device is read, no file over 1 MiB, no directory past its entry limit.
+ */
+async function unitCredentialLines(dir: string): Promise<{ unit: string; id: string; path?: string }[]> {
+  // Loaded here, not at the top: commands that never read unit files (run) do not load it.
+  const { boundedEntries, readBoundedFile } = await import("../systemd/usage.js");
   const out: { unit: string; id: string; path?: string }[] = [];
   const files: string[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
+  for (const e of boundedEntries(dir).names) {
     const p = join(dir, e);
     if (/\.(service|socket|mount|swap)$/.test(e)) files.push(p);
-    else if (e.endsWith(".d")) {
-      try {
-        for (const f of readdirSync(p)) if (f.endsWith(".conf")) files.push(join(p, f));
-      } catch {
-        // not a directory
-      }
-    }
+    else if (e.endsWith(".d"))
+      for (const f of boundedEntries(p).names) if (f.endsWith(".conf")) files.push(join(p, f));
   }
   for (const file of files) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      continue;
-    }
+    const text = readBoundedFile(file);
+    if (text === undefined) continue;
     for (const line of text.split("\n")) {
       const m = /^\s*LoadCredentialEncrypted\s*=\s*([^:\s]+)(?::(\S+))?\s*$/.exec(line);
       if (!m) continue;
@@ -121,7 +112,7 @@ function unitCredentialLines(dir: string): { unit: string; id: string; path?: st
 
 async function checkUnits(l: StoreLayout, dirs: string[], findings: DoctorFinding[]): Promise<void> {
   for (const dir of dirs) {
-    for (const ref of unitCredentialLines(dir)) {
+    for (const ref of await unitCredentialLines(dir)) {
       const path = ref.path ?? storeFile(l, ref.id);
       if (modeOf(path) === undefined) {
         findings.push({

@@ -1,4 +1,13 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, opendirSync, readSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  opendirSync,
+  readSync,
+  statSync,
+} from "node:fs";
 import { join } from "node:path";
 import { runTool, systemTool } from "./process.js";
 
@@ -166,85 +175,290 @@ export function boundedEntries(dir: string): { names: string[]; truncated: boole
 }
 
 const UNIT_SUFFIX = /^[^/]+\.(service|socket|mount|swap)$/;
+/** A top-level drop-in directory's name (without ".d"): what it holds applies to every unit of that type. */
+const UNIT_TYPE = /^(service|socket|mount|swap)$/;
+/** What systemd accepts in a unit name's prefix (unit_prefix_is_valid). */
+const PREFIX_CHARS = /^[A-Za-z0-9:_.\\-]+$/;
+/** systemd's longest unit name (UNIT_NAME_MAX). */
+const UNIT_NAME_MAX = 256;
+
+/** PREFIX[@INSTANCE].TYPE: instance "" for a template, undefined for a plain unit. */
+function unitNameParts(unit: string): { prefix: string; instance: string | undefined; type: string } {
+  const dot = unit.lastIndexOf(".");
+  const stem = unit.slice(0, dot);
+  const at = stem.indexOf("@");
+  return {
+    prefix: at < 0 ? stem : stem.slice(0, at),
+    instance: at < 0 ? undefined : stem.slice(at + 1),
+    type: unit.slice(dot + 1),
+  };
+}
+
+/*
+ * The drop-in directories systemd reads for a unit (systemd.unit(5), "drop-in"; src/shared/dropin.c).
+ *
+ * In each unit directory, in precedence order, it looks for NAME.d/, and for an instance
+ * (worker@x.service) then for its template's (worker@.service.d/, and the template's own prefix
+ * directories). Then for the name cut after its last dash, the dash kept: foo-bar-baz.service reads
+ * foo-bar-.service.d/, then foo-.service.d/ (an instance keeps its instance: foo-bar@x.service reads
+ * foo-@x.service.d/ and foo-@.service.d/). A dash that ends the prefix is dropped once before
+ * cutting; a leading dash ends it. Only after every unit directory has been searched so come the
+ * top-level TYPE.d/ directories (service.d/ for every service), each unit directory in turn.
+ *
+ * The .conf files of all those directories are merged by file name: the first directory in that
+ * order that holds a name keeps it, so a same-named file in a more specific directory of the same
+ * unit directory wins, a file in an earlier unit directory wins over any in a later one
+ * (/etc/…/foo-.service.d/10-x.conf hides /usr/lib/…/foo-bar.service.d/10-x.conf), and any name- or
+ * prefix-specific directory hides service.d/. A file linked to /dev/null keeps its name and reads as
+ * empty: a mask. The files so kept are applied in file-name order, whatever directory they are in,
+ * after the unit file itself; an empty `LoadCredentialEncrypted=` clears what came before it.
+ */
+
+/** The names (without ".d") of the drop-in directories `unit` reads in each unit directory, most specific first; TYPE.d/ not included. */
+export function dropInNames(unit: string, out: string[] = []): string[] {
+  if (!out.includes(unit)) out.push(unit);
+  const { prefix, instance, type } = unitNameParts(unit);
+  if (instance) dropInNames(`${prefix}@.${type}`, out);
+  let cut = prefix;
+  let chopped = false;
+  for (;;) {
+    const dash = cut.lastIndexOf("-");
+    if (dash <= 0) return out; // no dash, or only a leading one
+    if (dash + 1 < cut.length || chopped) {
+      cut = cut.slice(0, dash + 1);
+      break;
+    }
+    cut = cut.slice(0, dash); // a trailing dash: dropped, once
+    chopped = true;
+  }
+  if (!PREFIX_CHARS.test(cut)) return out;
+  return dropInNames(instance ? `${cut}@${instance}.${type}` : `${cut}.${type}`, out);
+}
+
+/** One LoadCredential*= entry as the unit files give it: which file, and whether a top-level drop-in. */
+export interface UnitFileLoad extends CredentialLoad {
+  file: string;
+  /** From a top-level drop-in (service.d/): every unit of the type gets it. */
+  typeWide: boolean;
+}
 
 /** What the unit files on disk say one unit loads. */
 export interface UnitFileUsage {
   unit: string;
   /** The fragment in effect (first directory wins) and the drop-ins, in the order systemd applies them. */
   files: string[];
-  loads: CredentialLoad[];
+  loads: UnitFileLoad[];
   unreadable: string[];
   /** A template (name@.service): its instances load the same, under their own names. */
   template: boolean;
 }
 
 export interface UnitFileScan {
+  /** Every unit with a unit file or a drop-in directory of its own whose files mention a credential, templates included. */
   units: UnitFileUsage[];
-  /** What was not read: a directory over the entry limit, a file too large or not a regular file. */
+  /** What was not read: a directory over the entry limit, a file too large or not a regular file, a masked unit. */
   skipped: string[];
+  /**
+   * systemctl patterns for the units a drop-in that mentions a credential applies to beyond those
+   * on disk: a template's instances (worker@*.service), a prefix's units (foo-*.service), every
+   * unit of a type (*.service) for a top-level drop-in. Only systemd knows which of those exist.
+   */
+  patterns: string[];
+  /** What the files say any unit loads (an instance, a unit only systemd knows); undefined if none of its files mention a credential. */
+  usageOf(unit: string): UnitFileUsage | undefined;
+}
+
+/** The unit directories as read once. */
+interface UnitTree {
+  dirs: readonly string[];
+  /** The unit file in effect for each name: the first directory's. */
+  fragments: Map<string, string>;
+  /** Per unit directory, in `dirs` order: each drop-in directory's name (without ".d") and its .conf names. */
+  dropIns: Map<string, string[]>[];
+  texts: Map<string, string | undefined>;
+  parsed: Map<string, ParsedUnitFile>;
+  skipped: string[];
+  noted: Set<string>;
+}
+
+function note(tree: UnitTree, line: string): void {
+  if (tree.noted.has(line)) return;
+  tree.noted.add(line);
+  tree.skipped.push(line);
+}
+
+function readTree(dirs: readonly string[]): UnitTree {
+  const tree: UnitTree = {
+    dirs,
+    fragments: new Map(),
+    dropIns: [],
+    texts: new Map(),
+    parsed: new Map(),
+    skipped: [],
+    noted: new Set(),
+  };
+  for (const dir of dirs) {
+    const byName = new Map<string, string[]>();
+    tree.dropIns.push(byName);
+    const { names, truncated } = boundedEntries(dir);
+    if (truncated) note(tree, `${dir}: more than ${DIRECTORY_ENTRIES_MAX} entries, the rest not read`);
+    for (const name of names) {
+      if (UNIT_SUFFIX.test(name)) {
+        if (!tree.fragments.has(name)) tree.fragments.set(name, join(dir, name));
+        continue;
+      }
+      const owner = name.slice(0, -2);
+      if (!name.endsWith(".d") || !(UNIT_SUFFIX.test(owner) || UNIT_TYPE.test(owner))) continue;
+      const inner = boundedEntries(join(dir, name));
+      if (inner.truncated) note(tree, `${join(dir, name)}: more than ${DIRECTORY_ENTRIES_MAX} entries`);
+      byName.set(
+        owner,
+        inner.names.filter((conf) => conf.endsWith(".conf")),
+      );
+    }
+  }
+  return tree;
+}
+
+/** Whether `path` is (a link to) the null device. */
+function isNullDevice(path: string): boolean {
+  try {
+    const st = statSync(path);
+    return st.isCharacterDevice() && st.rdev === statSync("/dev/null").rdev;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A unit file systemd treats as a mask (unit_load_fragment: null_or_empty): a character device (a
+ * link to /dev/null) or an empty file. A masked unit does not start, so it loads nothing.
+ */
+function isMask(path: string): boolean {
+  try {
+    const st = statSync(path);
+    return st.isCharacterDevice() || (st.isFile() && st.size === 0);
+  } catch {
+    return false;
+  }
+}
+
+/** A file's text, read once; "" for a drop-in linked to /dev/null (a mask); undefined when it is not read. */
+function textOf(tree: UnitTree, file: string): string | undefined {
+  if (tree.texts.has(file)) return tree.texts.get(file);
+  let text = readBoundedFile(file);
+  if (text === undefined) {
+    if (isNullDevice(file)) text = "";
+    else note(tree, `${file}: not a regular file of at most ${UNIT_FILE_MAX} bytes`);
+  }
+  tree.texts.set(file, text);
+  return text;
+}
+
+function parsedOf(tree: UnitTree, file: string, text: string): ParsedUnitFile {
+  let parsed = tree.parsed.get(file);
+  if (parsed === undefined) {
+    parsed = parseUnitCredentials(text);
+    tree.parsed.set(file, parsed);
+  }
+  return parsed;
+}
+
+/** What `unit`'s fragment and drop-ins say it loads, as systemd merges them; undefined when none mentions a credential. */
+function resolveUnit(tree: UnitTree, unit: string): UnitFileUsage | undefined {
+  if (unit.length > UNIT_NAME_MAX || !UNIT_SUFFIX.test(unit)) return undefined;
+  const { prefix, instance, type } = unitNameParts(unit);
+  // An instance without a unit file of its own is made from its template's.
+  const fragment =
+    tree.fragments.get(unit) ?? (instance ? tree.fragments.get(`${prefix}@.${type}`) : undefined);
+  if (fragment !== undefined && isMask(fragment)) {
+    note(tree, `${fragment}: masked (empty, or a link to /dev/null): it loads nothing`);
+    return undefined;
+  }
+  const names = dropInNames(unit);
+  const confs = new Map<string, { path: string; typeWide: boolean }>();
+  const take = (i: number, name: string, typeWide: boolean) => {
+    for (const conf of tree.dropIns[i]?.get(name) ?? [])
+      if (!confs.has(conf))
+        confs.set(conf, { path: join(tree.dirs[i] as string, `${name}.d`, conf), typeWide });
+  };
+  tree.dirs.forEach((_, i) => {
+    for (const name of names) take(i, name, false);
+  });
+  tree.dirs.forEach((_, i) => {
+    take(i, type, true);
+  });
+  const files = [
+    ...(fragment === undefined ? [] : [{ path: fragment, typeWide: false }]),
+    ...[...confs].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, f]) => f),
+  ];
+  const usage: UnitFileUsage = { unit, files: [], loads: [], unreadable: [], template: instance === "" };
+  let mentions = false;
+  for (const file of files) {
+    const text = textOf(tree, file.path);
+    if (text === undefined) continue;
+    usage.files.push(file.path);
+    if (!text.includes("LoadCredential")) continue;
+    mentions = true;
+    const parsed = parsedOf(tree, file.path, text);
+    for (const reset of parsed.resets) usage.loads = usage.loads.filter((l) => l.directive !== reset);
+    usage.loads.push(...parsed.loads.map((l) => ({ ...l, file: file.path, typeWide: file.typeWide })));
+    usage.unreadable.push(...parsed.unreadable.map((u) => `${file.path}: ${u}`));
+  }
+  return mentions ? usage : undefined;
+}
+
+/** A unit name as a literal in a systemctl pattern (fnmatch): its backslashes escaped. */
+const literal = (name: string) => name.replaceAll("\\", "\\\\");
+
+/** The systemctl pattern of the units a drop-in directory named `owner` (without ".d") applies to, when that is more than one unit. */
+function patternOf(owner: string): string | undefined {
+  if (UNIT_TYPE.test(owner)) return `*.${owner}`;
+  const { prefix, instance, type } = unitNameParts(owner);
+  if (prefix.endsWith("-"))
+    return instance === undefined
+      ? `${literal(prefix)}*.${type}`
+      : `${literal(prefix)}*@${instance === "" ? "*" : literal(instance)}.${type}`;
+  return instance === "" ? `${literal(prefix)}@*.${type}` : undefined;
 }
 
 /**
  * Every unit under `dirs` whose fragment or drop-ins mention a credential, with what the files
- * say it loads. Precedence as systemd applies it: a fragment in an earlier directory hides one of
- * the same name later; drop-ins of the same file name likewise, the rest applied in file-name order;
- * an empty assignment clears what came before.
+ * say it loads, merged as systemd merges them (see dropInNames): a fragment in an earlier
+ * directory hides one of the same name later; drop-ins by file name, the first directory in
+ * systemd's order keeping a name; the rest applied in file-name order; an empty assignment clears
+ * what came before. A unit named only by a prefix or top-level drop-in directory is not one on
+ * disk: `patterns` names those for systemd, `usageOf` reads any unit.
  */
 export function scanUnitFiles(dirs: readonly string[] = UNIT_DIRS): UnitFileScan {
-  const skipped: string[] = [];
-  const fragments = new Map<string, string>();
-  const dropIns = new Map<string, Map<string, string>>();
-  for (const dir of dirs) {
-    const { names, truncated } = boundedEntries(dir);
-    if (truncated) skipped.push(`${dir}: more than ${DIRECTORY_ENTRIES_MAX} entries, the rest not read`);
-    for (const name of names) {
-      if (UNIT_SUFFIX.test(name)) {
-        if (!fragments.has(name)) fragments.set(name, join(dir, name));
-      } else if (name.endsWith(".d") && UNIT_SUFFIX.test(name.slice(0, -2))) {
-        const unit = name.slice(0, -2);
-        const confs = dropIns.get(unit) ?? new Map<string, string>();
-        dropIns.set(unit, confs);
-        const inner = boundedEntries(join(dir, name));
-        if (inner.truncated) skipped.push(`${join(dir, name)}: more than ${DIRECTORY_ENTRIES_MAX} entries`);
-        for (const conf of inner.names)
-          if (conf.endsWith(".conf") && !confs.has(conf)) confs.set(conf, join(dir, name, conf));
-      }
-    }
-  }
+  const tree = readTree(dirs);
+  // Units on disk: a unit file, or a drop-in directory of their own (not a prefix's, not a type's).
+  const names = new Set(tree.fragments.keys());
+  for (const byName of tree.dropIns)
+    for (const owner of byName.keys())
+      if (!UNIT_TYPE.test(owner) && !unitNameParts(owner).prefix.endsWith("-")) names.add(owner);
   const units: UnitFileUsage[] = [];
-  for (const unit of new Set([...fragments.keys(), ...dropIns.keys()])) {
-    const files = [
-      ...(fragments.has(unit) ? [fragments.get(unit) as string] : []),
-      ...[...(dropIns.get(unit) ?? new Map<string, string>())]
-        .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([, p]) => p),
-    ];
-    const usage: UnitFileUsage = {
-      unit,
-      files: [],
-      loads: [],
-      unreadable: [],
-      template: unit.includes("@."),
-    };
-    let mentions = false;
-    for (const file of files) {
-      const text = readBoundedFile(file);
-      if (text === undefined) {
-        // A masked unit is a link to /dev/null: not a file, not an error.
-        skipped.push(`${file}: not a regular file of at most ${UNIT_FILE_MAX} bytes`);
-        continue;
-      }
-      usage.files.push(file);
-      if (!text.includes("LoadCredential")) continue;
-      mentions = true;
-      const parsed = parseUnitCredentials(text);
-      for (const reset of parsed.resets) usage.loads = usage.loads.filter((l) => l.directive !== reset);
-      usage.loads.push(...parsed.loads);
-      usage.unreadable.push(...parsed.unreadable.map((u) => `${file}: ${u}`));
-    }
-    if (mentions) units.push(usage);
+  for (const unit of names) {
+    const usage = resolveUnit(tree, unit);
+    if (usage !== undefined) units.push(usage);
   }
-  return { units: units.sort((a, b) => (a.unit < b.unit ? -1 : 1)), skipped };
+  const patterns = new Set<string>();
+  for (const u of units) if (u.template) patterns.add(patternOf(u.unit) as string);
+  tree.dropIns.forEach((byName, i) => {
+    for (const [owner, confs] of byName) {
+      const pattern = patternOf(owner);
+      if (pattern === undefined || patterns.has(pattern)) continue;
+      const dir = join(tree.dirs[i] as string, `${owner}.d`);
+      if (confs.some((conf) => textOf(tree, join(dir, conf))?.includes("LoadCredential")))
+        patterns.add(pattern);
+    }
+  });
+  return {
+    units: units.sort((a, b) => (a.unit < b.unit ? -1 : 1)),
+    skipped: tree.skipped,
+    patterns: [...patterns].sort(),
+    usageOf: (unit) => resolveUnit(tree, unit),
+  };
 }
 
 /** The environment systemctl and busctl run with: nothing inherited that changes their output. */
@@ -347,12 +561,11 @@ export async function showUnits(units: readonly string[]): Promise<Map<string, U
 }
 
 /**
- * The instances systemd has loaded of each template (`name@.service`: `name@1.service`, …), at
- * most DIRECTORY_ENTRIES_MAX in all; [] when systemd cannot be asked.
+ * The units systemd has loaded (any state) whose names match `patterns` (systemctl's globs), at
+ * most DIRECTORY_ENTRIES_MAX, templates not included; [] when systemd cannot be asked.
  */
-export async function templateInstances(templates: readonly string[]): Promise<string[]> {
-  if (templates.length === 0) return [];
-  const patterns = templates.map((t) => t.replace("@.", "@*."));
+export async function loadedUnits(patterns: readonly string[]): Promise<string[]> {
+  if (patterns.length === 0) return [];
   const r = await runTool(
     systemTool("systemctl"),
     ["list-units", "--all", "--plain", "--no-legend", "--full", "--no-pager", "--", ...patterns],
@@ -363,7 +576,7 @@ export async function templateInstances(templates: readonly string[]): Promise<s
     .toString("utf8")
     .split("\n")
     .map((line) => line.trim().split(/\s+/)[0] ?? "")
-    .filter((name) => UNIT_SUFFIX.test(name) && name.includes("@") && !name.includes("@."));
+    .filter((name) => UNIT_SUFFIX.test(name) && !name.includes("@."));
   return [...new Set(names)].slice(0, DIRECTORY_ENTRIES_MAX);
 }
 

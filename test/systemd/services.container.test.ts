@@ -275,8 +275,15 @@ test("an isolated service whose script is under /tmp: keyhold unit refuses it, a
     "--install",
   ]);
   assert.equal(refused.code, 2, refused.stdout + refused.stderr);
-  assert.match(refused.stderr, /an argument of --exec is \/tmp\/hidden-app\/app\.mjs, under \/tmp, which the unit's PrivateTmp=yes hides/);
-  assert.equal((await c.run(["test", "-e", "/etc/systemd/system/kh-under-tmp.service"])).code, 1, "nothing installed");
+  assert.match(
+    refused.stderr,
+    /an argument of --exec is \/tmp\/hidden-app\/app\.mjs, under \/tmp, which the unit's PrivateTmp=yes hides/,
+  );
+  assert.equal(
+    (await c.run(["test", "-e", "/etc/systemd/system/kh-under-tmp.service"])).code,
+    1,
+    "nothing installed",
+  );
   // What the check prevents: the same unit, rendered for /srv and pointed at /tmp by hand,
   // starts a service that cannot see its own program.
   const rendered = renderUnit({
