@@ -46,6 +46,8 @@ export interface CredentialUser {
   basis: string;
   /** The unit file changed since systemd loaded it (daemon-reload pending). */
   needsReload: boolean;
+  /** The top-level drop-in (service.d/) the unit gets it through, when that is the only place; else null. */
+  typeWide: string | null;
 }
 
 /**
@@ -362,6 +364,7 @@ async function findUsers(classify: Classify, judgeOf: JudgeOf, options: FindOpti
         holds: judged?.holds ?? null,
         basis: judged?.basis ?? (running ? "" : "not running: it loads the current version when it starts"),
         needsReload: state?.needDaemonReload ?? false,
+        typeWide: wide ?? null,
       };
       const list = users.get(key) ?? [];
       if (!list.some((u) => u.unit === user.unit && u.id === user.id)) list.push(user);

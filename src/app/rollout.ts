@@ -18,6 +18,7 @@ import { isKeyholdError, KeyholdError } from "../secret/index.js";
 import { assertCredentialName } from "../systemd/index.js";
 import { boundedEntries, readBoundedFile, resetFailed, restartUnit, showUnits } from "../systemd/usage.js";
 import type { CredentialStore, ValueSource } from "./credentials.js";
+import type { CredentialUser } from "./rollout-usage.js";
 
 /*
  * `rotate --restart` (and `vault put --restart`): a new version, then every running unit that
@@ -452,6 +453,24 @@ export async function rollOut(
   }
 }
 
+/**
+ * A credential a top-level drop-in (service.d/) gives to every unit of its type: restarting each
+ * running one would restart the host's own services (dbus, journald, logind) in turn. Refused
+ * before anything is written; the units can be moved by hand, or given it by a narrower drop-in.
+ */
+function refuseTypeWide(name: string, running: readonly CredentialUser[]): void {
+  const wide = [...new Set(running.flatMap((u) => (u.typeWide === null ? [] : [u.typeWide])))];
+  if (wide.length === 0) return;
+  const count = running.filter((u) => u.typeWide !== null).length;
+  throw new KeyholdError(
+    "USAGE",
+    `--restart would restart every running unit of a type: ${count} get ${name} through ${wide.join(", ")}`,
+    {
+      hint: `give it to the units that need it by their own or a prefix drop-in (app-.service.d/), or rotate without --restart and restart them yourself (keyhold status ${name} lists them)`,
+    },
+  );
+}
+
 /** A credential of the store as a rollout's subject. */
 export function credentialSubject(store: CredentialStore, name: string): RolloutSubject {
   const l = store.layout;
@@ -466,7 +485,9 @@ export function credentialSubject(store: CredentialStore, name: string): Rollout
       // Loaded when a rollout runs: set, rotate and rm reach this file through their rollout guard.
       const { findCredentialUsers } = await import("./rollout-usage.js");
       const { users } = await findCredentialUsers(l);
-      return [...new Set((users.get(name) ?? []).filter((u) => u.running).map((u) => u.unit))];
+      const running = (users.get(name) ?? []).filter((u) => u.running);
+      refuseTypeWide(name, running);
+      return [...new Set(running.map((u) => u.unit))];
     },
   };
 }

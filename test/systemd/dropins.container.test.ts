@@ -141,6 +141,21 @@ test("a credential loaded through service.d/: the running services are listed, t
       text.stdout,
       /every \.service unit loads it through \/etc\/systemd\/system\/service\.d\/50-kh-all\.conf: \d+ running \(listed\), \d+ not running/,
     );
+
+    // rotate --restart would restart every running service (dbus, journald…): refused before
+    // anything is written, and no unit moves.
+    const held = await heldDigest(c, PLAIN, "all_key");
+    const before = (await c.check(keyhold("history", "all_key"))).stdout;
+    const refused = await c.run(keyhold("rotate", "all_key", "--restart", "--settle", "1"), {
+      input: makeCanary("wide"),
+    });
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /^keyhold: --restart would restart every running unit of a type: \d+ get all_key through \/etc\/systemd\/system\/service\.d\/50-kh-all\.conf \[USAGE\]$/m,
+    );
+    assert.equal((await c.check(keyhold("history", "all_key"))).stdout, before, "no new version");
+    assert.equal(await heldDigest(c, PLAIN, "all_key"), held, "the unit was not restarted");
   } finally {
     await c.run(["rm", "-f", TYPE_WIDE]);
     await c.run(["systemctl", "daemon-reload"]);
