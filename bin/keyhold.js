@@ -136,7 +136,11 @@ async function start() {
     process.exitCode = 1;
   });
   const code = await cli.main(process.argv.slice(2), {
-    stdin: process.stdin,
+    // Made when a command first reads it: most never do, and making it (a stream on a file,
+    // /dev/null or a terminal) loads Node.js's stream modules, several milliseconds.
+    get stdin() {
+      return process.stdin;
+    },
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
@@ -11,7 +11,7 @@ import {
   removeCredentialsDirectory,
 } from "../load/index.js";
 import { type Secret, SecretError } from "../secret/index.js";
-import { assertCredentialName } from "../systemd/index.js";
+import { assertCredentialName, childProcesses } from "../systemd/index.js";
 import { phase } from "../timing.js";
 import { parseProcessTag, processAlive, processTag } from "../durable/index.js";
 import type { StoreLayout } from "./layout.js";
@@ -242,7 +242,7 @@ export async function runWithCredentials(l: StoreLayout, options: RunOptions): P
       return;
     }
     const [file, ...args] = options.command as [string, ...string[]];
-    child = spawn(file, args, {
+    child = childProcesses().spawn(file, args, {
       env,
       stdio: "inherit",
       detached: options.detached ?? false,

@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
@@ -21,7 +20,7 @@ import {
 import { dirname, join } from "node:path";
 import { withLock } from "../durable/lock.js";
 import { type Secret, SecretError } from "../secret/index.js";
-import { assertCredentialName, CREDENTIAL_SIZE_MAX, systemTool } from "../systemd/index.js";
+import { assertCredentialName, CREDENTIAL_SIZE_MAX, childProcesses, systemTool } from "../systemd/index.js";
 
 export interface CredentialEntry {
   name: string;
@@ -52,7 +51,7 @@ export interface CredentialsDirectoryOptions {
 export function mountRamfs(dir: string, mode = 0o700): boolean {
   // ramfs, as systemd 252 uses for $CREDENTIALS_DIRECTORY: its pages are never swapped out,
   // unlike tmpfs. Mounting needs CAP_SYS_ADMIN; without it keyhold falls back to tmpfs.
-  const r = spawnSync(
+  const r = childProcesses().spawnSync(
     systemTool("mount"),
     ["-t", "ramfs", "-o", `mode=0${mode.toString(8)},nosuid,nodev,noexec`, "ramfs", dir],
     {
@@ -63,7 +62,7 @@ export function mountRamfs(dir: string, mode = 0o700): boolean {
 }
 
 function mountTool(args: readonly string[]): boolean {
-  return spawnSync(systemTool("mount"), args, { stdio: "ignore" }).status === 0;
+  return childProcesses().spawnSync(systemTool("mount"), args, { stdio: "ignore" }).status === 0;
 }
 
 /**
@@ -119,11 +118,11 @@ function isMountPoint(path: string): boolean {
 
 /** Unmounts each of `paths` (one umount process for all, a second only for busy ones). */
 function unmount(...paths: string[]): void {
-  const r = spawnSync(systemTool("umount"), paths, { stdio: "ignore" });
+  const r = childProcesses().spawnSync(systemTool("umount"), paths, { stdio: "ignore" });
   // Busy (a process the child left behind still has it open): detach it now; the kernel frees
   // the pages when the last user lets go.
   const busy = r.status === 0 ? [] : paths.filter(isMountPoint);
-  if (busy.length > 0) spawnSync(systemTool("umount"), ["--lazy", ...busy], { stdio: "ignore" });
+  if (busy.length > 0) childProcesses().spawnSync(systemTool("umount"), ["--lazy", ...busy], { stdio: "ignore" });
 }
 
 /**
@@ -223,7 +222,7 @@ function overwrite(path: string): void {
  * inside, the removal can reach only what the user could remove anyway.
  */
 function emptyAsOwner(path: string, uid: number, gid: number): void {
-  spawnSync(systemTool("find"), [path, "-mindepth", "1", "-delete"], {
+  childProcesses().spawnSync(systemTool("find"), [path, "-mindepth", "1", "-delete"], {
     uid,
     gid,
     cwd: "/",

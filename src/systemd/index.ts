@@ -25,7 +25,7 @@ export {
   CREDENTIAL_VALUE_MAX,
   credentialNameProblem,
 } from "./names.js";
-export { runTool, runToolSync, systemTool, type ToolResult } from "./process.js";
+export { childProcesses, runTool, runToolSync, systemTool, type ToolResult } from "./process.js";
 export {
   type AnalyzeOptions,
   assertUnitsVerify,

@@ -1,6 +1,19 @@
-import { spawn, spawnSync } from "node:child_process";
+import type * as ChildProcesses from "node:child_process";
 import { accessSync, constants } from "node:fs";
+import { createRequire } from "node:module";
 import { wipeAll } from "../secret/index.js";
+
+let childProcessModule: typeof ChildProcesses | undefined;
+
+/**
+ * node:child_process, loaded at the first process keyhold starts: a command that starts none
+ * (`vault get` with keyhold's keys from the key cache) does not load it and the modules it brings
+ * (about 4 ms).
+ */
+export function childProcesses(): typeof ChildProcesses {
+  childProcessModule ??= createRequire(import.meta.url)("node:child_process") as typeof ChildProcesses;
+  return childProcessModule;
+}
 
 const TRUSTED_DIRECTORIES = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"];
 const resolved = new Map<string, string>();
@@ -55,7 +68,7 @@ export function startTool(
   args: readonly string[],
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): StartedTool {
-  const child = spawn(command, args, {
+  const child = childProcesses().spawn(command, args, {
     env: options.env ?? process.env,
     stdio: ["pipe", "pipe", "pipe"],
     timeout: options.timeoutMs ?? 30_000,
@@ -119,7 +132,7 @@ export function runToolSync(
   args: readonly string[],
   options: { input?: Uint8Array; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): ToolResult {
-  const result = spawnSync(command, args, {
+  const result = childProcesses().spawnSync(command, args, {
     env: options.env ?? process.env,
     input: options.input,
     timeout: options.timeoutMs ?? 30_000,

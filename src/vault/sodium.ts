@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import Module, { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { sodiumNative } from "./sodium-native.js";
 
 /**
  * The part of sodium-native the vault uses, typed here because the package ships no types.
@@ -85,5 +86,5 @@ function loadSodium(): Sodium {
   } catch {
     // another layout: sodium-native loads itself
   }
-  return require("sodium-native") as Sodium;
+  return sodiumNative() as Sodium;
 }
