@@ -51,7 +51,8 @@ const BASELINE_INSIDE = "/opt/keyhold-baseline";
 /** What each phase of the answering instance's trace covers (src/app/vault-answer.ts). */
 const PHASES: Record<string, string> = {
   node: "Node.js start-up, to the first line of bin/keyhold.js",
-  bundle: "loading the CLI bundle",
+  "code-cache": "reading the one-file bundle and compiling it with the answering command's V8 code cache",
+  bundle: "running the bundle's top level, or loading the split bundle",
   command: "loading the `vault` command group's modules",
   "decrypts-started":
     "the connection checked; `systemctl show` and the answer's `systemd-creds encrypt` spawned; the vault's configuration read, the audit key's and the master's decrypts spawned, sodium-native loaded",
