@@ -6,6 +6,7 @@ import {
   type Container,
   type ContainerSuite,
   KEYHOLD_INSIDE,
+  keyholdInside as keyhold,
   needContainer,
 } from "../harness/index.js";
 import { startProcSampler } from "../support/proc-sampler.js";
@@ -22,7 +23,6 @@ import { makeCanary } from "../support/scratch.js";
  * provider hands out) never reaches argv, an environment, the journal or a unit file.
  */
 
-const keyhold = (...args: string[]) => ["/usr/bin/node", KEYHOLD_INSIDE, ...args];
 const sha = (v: string | Buffer) => createHash("sha256").update(v).digest("hex");
 
 const NAME = "api_key";

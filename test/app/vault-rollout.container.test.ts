@@ -6,7 +6,7 @@ import {
   bootForSuite,
   type Container,
   type ContainerSuite,
-  KEYHOLD_INSIDE,
+  keyholdInside as keyhold,
   needContainer,
 } from "../harness/index.js";
 import { startProcSampler } from "../support/proc-sampler.js";
@@ -22,7 +22,6 @@ import { makeCanary } from "../support/scratch.js";
  * `doctor --fix`. Which key the service holds is read from the digest it reports, never the value.
  */
 
-const keyhold = (...args: string[]) => ["/usr/bin/node", KEYHOLD_INSIDE, ...args];
 const sha = (v: string) => createHash("sha256").update(v).digest("hex");
 
 const UNIT = "kh-v.service";

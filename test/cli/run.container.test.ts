@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, test } from "node:test";
-import { bootForSuite, type ContainerSuite, KEYHOLD_INSIDE, needContainer } from "../harness/index.js";
+import {
+  bootForSuite,
+  type ContainerSuite,
+  keyholdInside as keyhold,
+  needContainer,
+} from "../harness/index.js";
 import { makeCanary } from "../support/scratch.js";
 
 /**
@@ -13,8 +18,6 @@ import { makeCanary } from "../support/scratch.js";
 const canary = makeCanary("pid1");
 const digest = createHash("sha256").update(canary).digest("hex");
 let suite: ContainerSuite;
-
-const keyhold = (...args: string[]) => ["/usr/bin/node", KEYHOLD_INSIDE, ...args];
 
 before(async () => {
   suite = await bootForSuite({ label: "run" });

@@ -54,6 +54,8 @@ export const INSIDE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 export const PROJECT_INSIDE = "/opt/keyhold";
 /** The keyhold CLI inside the container. */
 export const KEYHOLD_INSIDE = `${PROJECT_INSIDE}/bin/keyhold.js`;
+/** The command line that runs the checkout's keyhold inside a container, with `args`. */
+export const keyholdInside = (...args: string[]): string[] => ["/usr/bin/node", KEYHOLD_INSIDE, ...args];
 /** Names of our containers: kh-<pid of the test process>-<n>[-label]; the janitor relies on it. */
 const NAME_PATTERN = /^kh-([0-9]+)-/;
 

@@ -10,6 +10,7 @@ export {
   INSIDE_PATH,
   janitor,
   KEYHOLD_INSIDE,
+  keyholdInside,
   needContainer,
   PROJECT_INSIDE,
   PROJECT_ROOT,

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { bootForSuite, type ContainerSuite, KEYHOLD_INSIDE, needContainer } from "../harness/index.js";
+import {
+  bootForSuite,
+  type ContainerSuite,
+  keyholdInside as keyhold,
+  needContainer,
+} from "../harness/index.js";
 import { makeCanary } from "../support/scratch.js";
 
 /**
@@ -10,7 +15,6 @@ import { makeCanary } from "../support/scratch.js";
  * let every local user reach the service (systemd's default SocketMode= is 0666).
  */
 
-const keyhold = (...args: string[]) => ["/usr/bin/node", KEYHOLD_INSIDE, ...args];
 const WEB = "/srv/web/web.mjs";
 const WEB_SOURCE = `import { createServer } from "node:net";
 import { loadSecret } from "/opt/keyhold/dist/src/index.js";

@@ -6,7 +6,7 @@ import {
   bootForSuite,
   type Container,
   type ContainerSuite,
-  KEYHOLD_INSIDE,
+  keyholdInside as keyhold,
   needContainer,
 } from "../harness/index.js";
 import { makeCanary } from "../support/scratch.js";
@@ -19,7 +19,6 @@ import { makeCanary } from "../support/scratch.js";
  * unit loads the credential and leave it on the old value.
  */
 
-const keyhold = (...args: string[]) => ["/usr/bin/node", KEYHOLD_INSIDE, ...args];
 const sha = (v: string) => createHash("sha256").update(v).digest("hex");
 const SLEEPER = "[Service]\nDynamicUser=yes\nExecStart=/bin/sleep infinity\n";
 const PREFIXED = "kh-pre-web.service";

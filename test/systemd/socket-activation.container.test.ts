@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { bootForSuite, type ContainerSuite, KEYHOLD_INSIDE, needContainer } from "../harness/index.js";
+import {
+  bootForSuite,
+  type ContainerSuite,
+  keyholdInside as keyhold,
+  needContainer,
+} from "../harness/index.js";
 import { makeCanary } from "../support/scratch.js";
 
 /**
@@ -11,7 +16,6 @@ import { makeCanary } from "../support/scratch.js";
  * never refused, and the service ends up on the new version.
  */
 
-const keyhold = (...args: string[]) => ["/usr/bin/node", KEYHOLD_INSIDE, ...args];
 const WEB = "/srv/web/web.mjs";
 // Listens on the socket systemd hands it (fd 3) and answers each connection at once.
 const WEB_SOURCE = `import { createServer } from "node:net";

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { bootForSuite, type ContainerSuite, KEYHOLD_INSIDE, needContainer } from "../harness/index.js";
+import {
+  bootForSuite,
+  type ContainerSuite,
+  KEYHOLD_INSIDE,
+  keyholdInside as keyhold,
+  needContainer,
+} from "../harness/index.js";
 import { makeCanary } from "../support/scratch.js";
 
 /**
@@ -12,7 +18,6 @@ import { makeCanary } from "../support/scratch.js";
  */
 
 const UNIT = "keyhold-vault-rotate.service";
-const keyhold = (...args: string[]) => ["/usr/bin/node", KEYHOLD_INSIDE, ...args];
 const value = makeCanary("rotatetimer");
 let suite: ContainerSuite;
 

@@ -7,7 +7,7 @@ import {
   type ContainerSuite,
   jobServerOutputsCommand,
   jobServerUnitArgs,
-  KEYHOLD_INSIDE,
+  keyholdInside as keyhold,
   needContainer,
 } from "../harness/index.js";
 import { vaultUnitPrefix } from "../../src/units/index.js";
@@ -57,7 +57,6 @@ const first = makeCanary("vaultunit");
 const second = makeCanary("vaultunit");
 const other = makeCanary("vaultunit");
 const sha = (v: string) => createHash("sha256").update(v).digest("hex");
-const keyhold = (...args: string[]) => ["/usr/bin/node", KEYHOLD_INSIDE, ...args];
 let suite: ContainerSuite;
 
 function assertNoCanary(text: string, where: string): void {
