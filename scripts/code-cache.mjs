@@ -43,6 +43,9 @@ export const TRAINING = [
   { argv: ["vault", "serve-credential", "--help"] },
 ];
 
+/** The build id scripts/bundle.mjs ends the bundle with (bin/keyhold.js reads it the same way). */
+export const buildIdOf = (source) => /\/\/# keyhold-build=([0-9a-f]{16})\n$/.exec(source.slice(-64))?.[1];
+
 /** The cache's file name: bin/keyhold.js looks for the same one. */
 export const cacheName = (build, argv) =>
   `keyhold-${build}-${process.arch}-${process.versions.v8}.${argv[0] === "vault" ? `vault-${argv[1]}` : argv[0]}.cache`;
@@ -117,7 +120,7 @@ function prepare() {
 /** In the child: load the bundle the way bin/keyhold.js does, run one command, save its cache. */
 async function train(root, { argv, exit = 0 }) {
   const source = readFileSync(bundle, "latin1");
-  const build = /\/\/# keyhold-build=([0-9a-f]{16})\n$/.exec(source.slice(-64))?.[1];
+  const build = buildIdOf(source);
   if (build === undefined) fail(`${fileURLToPath(bundle)} has no build id: run scripts/bundle.mjs first`);
   // V8 keeps this name in the cache, and a script compiled from it goes by it (in stack traces):
   // the bundle's place in the package, not the directory of the checkout that built it.

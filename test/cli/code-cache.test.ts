@@ -24,13 +24,13 @@ import { startPostgres, type TestPostgres } from "../vault/postgres-server.js";
  */
 type Training = { argv: string[]; exit?: number }[];
 const script = pathToFileURL(join(CHECKOUT, "scripts/code-cache.mjs")).href;
-const { TRAINING, cacheName } = (await import(script)) as {
+const { TRAINING, buildIdOf, cacheName } = (await import(script)) as {
   TRAINING: Training;
+  buildIdOf: (source: string) => string | undefined;
   cacheName: (build: string, argv: readonly string[]) => string;
 };
 
-const buildOf = (bundle: string) =>
-  /\/\/# keyhold-build=([0-9a-f]{16})\n$/.exec(readFileSync(bundle, "latin1"))?.[1];
+const buildOf = (bundle: string) => buildIdOf(readFileSync(bundle, "latin1"));
 
 /** `keyhold ARGS` with phase tracing: which way the CLI was loaded, and what it printed. */
 function traced(bin: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
