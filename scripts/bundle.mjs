@@ -34,10 +34,6 @@ await build({
   chunkNames: "chunks/[name]-[hash]",
 });
 
-// The function bin/keyhold.js calls with (exports, require, module, the bundle's URL): the file is
-// exactly the source V8 compiles, so the cache made from it matches byte for byte. esbuild's
-// CommonJS output starts with "use strict", so this copy stays as strict as the ES modules.
-// `import.meta.url` becomes the URL passed in.
 // sodium-native's JavaScript (and the one package it requires) bundled into the code-cached copy,
 // so the vault's commands find it in their cache instead of resolving and compiling it (about 6 ms
 // of `vault get`); its native binding, binding.js, stays in node_modules, where src/vault/sodium.ts
@@ -62,6 +58,10 @@ const sodiumBundled = {
   },
 };
 
+// The function bin/keyhold.js calls with (exports, require, module, the bundle's URL): the file is
+// exactly the source V8 compiles, so the cache made from it matches byte for byte. esbuild's
+// CommonJS output starts with "use strict", so this copy stays as strict as the ES modules.
+// `import.meta.url` becomes the URL passed in.
 const { outputFiles, metafile } = await build({
   ...common,
   plugins: [sodiumBundled],
