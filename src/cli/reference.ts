@@ -85,6 +85,15 @@ const ENVIRONMENT: ReadonlyArray<[string, string]> = [
   ],
   ["KEYHOLD_JOBS_SOCKET", "the job server's socket (default /run/keyhold/jobs.sock)"],
   ["KEYHOLD_JOBS_CONFIG", "the job server's configuration (default /etc/keyhold/jobs.json)"],
+  [
+    "KEYHOLD_KEY_CACHE",
+    "off: decrypt keyhold's own keys (audit key, vault master, scan key) with systemd-creds every time instead of keeping them for the boot in /run/keyhold/ramfs/keys (on or empty: kept; any other value is refused)",
+  ],
+  [
+    "KEYHOLD_CODE_CACHE",
+    "off: start from the split bundle instead of compiling the CLI with the V8 code cache made at build time (on or empty: the cache; any other value is refused)",
+  ],
+  ["KEYHOLD_TRACE_TIMING", "1: after the command, where its time went, one phase per line on stderr"],
 ];
 
 /** keyhold(1): every command with its synopsis, its help and every option. */
