@@ -3,7 +3,6 @@ import {
   constants,
   fdatasync,
   fstatSync,
-  fsync,
   fsyncSync,
   ftruncateSync,
   lstatSync,
@@ -21,6 +20,7 @@ import { promisify } from "node:util";
 import {
   crashPoint,
   discardStaged,
+  fsyncAsync,
   installStagedAsync,
   type StagedFile,
   stageFileAtomic,
@@ -72,9 +72,8 @@ export interface AuditLogOptions {
 
 const RESULTS = new Set(["ok", "denied", "error"]);
 
-// On the thread pool, so that the fsyncs of one append run side by side (see #seal), and so
-// that a server appending (the job server) never waits for the disk on its event loop.
-const fsyncAsync = promisify(fsync);
+// On the thread pool (fsyncAsync too), so that the fsyncs of one append run side by side (see
+// #seal), and so that a server appending (the job server) never waits for the disk on its event loop.
 const fdatasyncAsync = promisify(fdatasync);
 
 const RESTART_HINT =

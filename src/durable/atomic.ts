@@ -20,7 +20,7 @@ import { processTag } from "./lock.js";
 
 // The flushes of the *Async variants run on libuv's thread pool: a server's event loop never
 // waits for the disk, only the caller that awaits them does.
-const fsyncAsync = promisify(fsync);
+export const fsyncAsync = promisify(fsync);
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
 

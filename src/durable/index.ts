@@ -2,6 +2,7 @@ export {
   type AtomicWriteOptions,
   discardStaged,
   fsyncDirectory,
+  fsyncAsync,
   fsyncDirectoryAsync,
   installStaged,
   installStagedAsync,
